@@ -1,0 +1,111 @@
+"""From an HTTP request to a provider call and back: resolve, authenticate, parse, validate, run.
+
+Every failure on the way out becomes an AWS error in the wire shape the client expects;
+bad input never produces a 500 or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from xml.etree import ElementTree as ET
+
+from cumulo.gateway.auth import read_signature, verify
+from cumulo.platform import Platform
+from cumulo.protocol.catalog import Resolved
+from cumulo.protocol.errors import AwsError, ValidationError
+from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.validate import validate
+from cumulo.protocol.xml_codec import to_bytes
+from cumulo.services.base import RequestContext
+
+log = logging.getLogger("cumulo.gateway")
+_REGION_IN_HOST = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.")
+
+
+class Dispatcher:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    async def handle(self, request: HttpRequest) -> tuple[HttpResponse, str]:
+        """Answer one AWS API request; also returns "service.Operation" for the request log."""
+        request_id = str(uuid.uuid4())
+        try:
+            signature = read_signature(request)
+            resolved = self.platform.catalog.resolve(request, signature.service if signature else None)
+        except AwsError as error:
+            return unresolved_error(request, error, request_id), "-"
+        label = f"{resolved.service.service_name}.{resolved.operation.name}"
+        try:
+            settings = self.platform.settings
+            if settings.auth_required:
+                verify(request, signature, settings.access_keys, resolved.protocol.name)
+            context = RequestContext(
+                request_id=request_id,
+                region=self._region(request, signature.region if signature else None),
+                account_id=settings.account_id,
+                service=resolved.service.service_name,
+                operation=resolved.operation.name,
+                request=request,
+                access_key=signature.access_key if signature else None,
+                base_url=f"http://{request.host}" if request.host else settings.endpoint_url,
+            )
+            return await self._run(resolved, context), label
+        except AwsError as error:
+            return resolved.protocol.serialize_error(resolved.service, error, request_id), label
+        except Exception:
+            log.exception("internal error in %s", label)
+            error = AwsError("InternalFailure" if resolved.protocol.name == "query" else "ServiceException",
+                             "The request processing has failed because of an unknown error, "
+                             "exception or failure.", status=500, sender_fault=False)
+            return resolved.protocol.serialize_error(resolved.service, error, request_id), label
+
+    async def _run(self, resolved: Resolved, context: RequestContext) -> HttpResponse:
+        operation = resolved.operation
+        provider = self.platform.providers[resolved.service.service_name]
+        params = resolved.protocol.parse(context.request, operation, resolved.labels)
+        problems = validate(operation.input_shape, params)
+        if problems:
+            error = ValidationError(problems)
+            error.code = getattr(provider, "validation_error_code", None) or (
+                "ValidationError" if resolved.protocol.name == "query" else "ValidationException")
+            raise error
+        handler = provider.handler(operation.name)
+        if handler is None:
+            raise AwsError("NotImplementedException" if resolved.protocol.name != "query" else
+                           "NotImplemented", f"{operation.name} is not implemented by Cumulo yet",
+                           status=501)
+        result = await provider.call(handler, context, params)
+        if isinstance(result, HttpResponse):
+            return result
+        return resolved.protocol.serialize(operation, result, context.request_id)
+
+    def _region(self, request: HttpRequest, signed_region: str | None) -> str:
+        if signed_region:
+            return signed_region
+        found = _REGION_IN_HOST.search("." + request.host.split(":")[0] + ".")
+        return found.group(1) if found else self.platform.settings.default_region
+
+
+def unresolved_error(request: HttpRequest, error: AwsError, request_id: str) -> HttpResponse:
+    """An error for a request whose service is unknown, in the shape its form suggests."""
+    headers = {"x-amzn-RequestId": request_id}
+    status = error.status or 400
+    looks_like_query = "Action" in request.query or (
+        request.content_type == "application/x-www-form-urlencoded" and b"Action=" in request.body)
+    if looks_like_query:
+        root = ET.Element("ErrorResponse")
+        body = ET.SubElement(root, "Error")
+        ET.SubElement(body, "Type").text = "Sender"
+        ET.SubElement(body, "Code").text = error.code
+        ET.SubElement(body, "Message").text = error.message
+        ET.SubElement(root, "RequestId").text = request_id
+        headers["Content-Type"] = "text/xml"
+        return HttpResponse(status, headers, to_bytes(root))
+    headers["x-amzn-ErrorType"] = error.code
+    headers["Content-Type"] = ("application/x-amz-json-1.1" if "x-amz-target" in request.headers
+                               else "application/json")
+    body = json.dumps({"__type": error.code, "message": error.message}).encode()
+    return HttpResponse(status, headers, body)

@@ -1,0 +1,89 @@
+"""Matching REST requests (method + path + query) to operations from their ``requestUri``.
+
+Each operation's ``requestUri`` (``/2015-03-31/functions/{FunctionName}/invocations``,
+``/tags/{ARN+}``, ``/2018-10-31/layers?find=LayerVersion``) becomes a regular expression.
+When several match, the one with more literal path segments wins, then the one that needs
+more literal query keys, which is how AWS front ends resolve overlapping routes such as
+``GET .../provisioned-concurrency`` versus ``GET .../provisioned-concurrency?List=ALL``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, ServiceModel
+
+_LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    operation: OperationModel
+    method: str
+    pattern: re.Pattern[str]
+    query_literals: tuple[tuple[str, str | None], ...]
+    rank: tuple[int, int, int]
+
+    def match(self, path: str, query: dict[str, str]) -> dict[str, str] | None:
+        found = self.pattern.match(path)
+        if found is None:
+            return None
+        for key, value in self.query_literals:
+            if key not in query or (value is not None and query[key] != value):
+                return None
+        return {name: unquote(raw) for name, raw in found.groupdict().items()}
+
+
+def compile_route(operation: OperationModel) -> Route:
+    uri = operation.http.get("requestUri", "/")
+    path, _, query = uri.partition("?")
+    literal_segments = 0
+    regex = "^"
+    position = 0
+    for label in _LABEL.finditer(path):
+        regex += re.escape(path[position:label.start()])
+        name, greedy = label.group(1), label.group(2)
+        group = re.sub(r"\W", "_", name)
+        regex += f"(?P<{group}>.+)" if greedy else f"(?P<{group}>[^/]+)"
+        position = label.end()
+    regex += re.escape(path[position:])
+    literal_segments = sum(1 for seg in path.split("/") if seg and "{" not in seg)
+    regex = regex.rstrip("/") + "/?$" if path != "/" else "^/?$"
+    literals: list[tuple[str, str | None]] = []
+    for item in filter(None, query.split("&")):
+        key, eq, value = item.partition("=")
+        literals.append((key, value if eq else None))
+    rank = (literal_segments, len(literals), -path.count("+}"))
+    return Route(operation, operation.http.get("method", "POST"), re.compile(regex),
+                 tuple(literals), rank)
+
+
+class RouteTable:
+    """All REST routes of one service, tried most specific first."""
+
+    def __init__(self, service: ServiceModel) -> None:
+        routes = [compile_route(service.operation_model(name)) for name in service.operation_names]
+        self._by_method: dict[str, list[Route]] = {}
+        for route in sorted(routes, key=lambda r: r.rank, reverse=True):
+            self._by_method.setdefault(route.method, []).append(route)
+
+    def match(self, method: str, path: str, query: dict[str, str]
+              ) -> tuple[OperationModel, dict[str, str]] | None:
+        for route in self._by_method.get(method, ()):
+            labels = route.match(path, query)
+            if labels is not None:
+                # Label names may contain characters that are not valid group names.
+                return route.operation, _restore_label_names(route.operation, labels)
+        return None
+
+    def path_exists(self, path: str) -> bool:
+        """Whether any method has a route for this path (to tell 404 from 405)."""
+        return any(r.pattern.match(path) for routes in self._by_method.values() for r in routes)
+
+
+def _restore_label_names(operation: OperationModel, labels: dict[str, str]) -> dict[str, str]:
+    uri = operation.http.get("requestUri", "")
+    names = {re.sub(r"\W", "_", m.group(1)): m.group(1) for m in _LABEL.finditer(uri)}
+    return {names.get(k, k): v for k, v in labels.items()}

@@ -1,0 +1,76 @@
+"""The provider pattern: one class per AWS service, one method per operation.
+
+A provider method is named after the operation in snake case (``CreateFunction`` ->
+``create_function``), takes the request context and the parsed, validated input dict, and
+returns the output dict (or raises ``AwsError``). It may be ``async``. Adding an operation is
+adding a method; the dispatcher finds it by name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cumulo.protocol.http import HttpRequest
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
+
+Handler = Callable[["RequestContext", dict[str, Any]], Any | Awaitable[Any]]
+
+
+def snake_case(operation_name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", operation_name).lower()
+
+
+@dataclass
+class RequestContext:
+    request_id: str
+    region: str
+    account_id: str
+    service: str
+    operation: str
+    request: HttpRequest
+    access_key: str | None = None
+    # scheme://host[:port] the client used to reach us, for URLs we hand back (queue URLs...)
+    base_url: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+
+class Provider:
+    """Base class of every service provider."""
+
+    service: ClassVar[str] = ""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._handlers: dict[str, Handler | None] = {}
+
+    async def start(self) -> None:
+        """Start background work (pollers, dispatchers). Called once the store is open."""
+
+    async def stop(self) -> None:
+        """Stop background work; called before the store closes."""
+
+    def handler(self, operation_name: str) -> Handler | None:
+        if operation_name not in self._handlers:
+            method = getattr(self, snake_case(operation_name), None)
+            self._handlers[operation_name] = method if callable(method) else None
+        return self._handlers[operation_name]
+
+    def implemented_operations(self) -> list[str]:
+        model = self.platform.catalog.model(self.service)
+        return [name for name in model.operation_names if self.handler(name) is not None]
+
+    @staticmethod
+    async def call(handler: Handler, context: RequestContext, params: dict[str, Any]) -> Any:
+        result = handler(context, params)
+        if inspect.isawaitable(result):
+            result = await result
+        return result

@@ -1,0 +1,132 @@
+"""One settings object for the whole platform.
+
+Values come from, in order of precedence: command-line flags (passed as overrides),
+``CUMULO_<NAME>`` environment variables, an optional ``cumulo.toml`` (in the working
+directory, or named by ``CUMULO_CONFIG``), and the defaults below. Every limit and
+timing that AWS fixes defaults to AWS's value.
+
+A small dataclass rather than pydantic-settings: the server must start in well under a
+second, and pydantic's import alone costs a quarter of that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CUMULO_"
+DEFAULT_CONFIG_FILE = "cumulo.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    data_dir: Path = Path(".cumulo")
+    account_id: str = "000000000000"
+    default_region: str = "us-east-1"
+    # Verify SigV4 signatures. Always on when listening beyond loopback.
+    require_auth: bool = False
+    # access-key-id -> secret-access-key pairs accepted when auth is required,
+    # written as "AKID:SECRET,AKID2:SECRET2" in the environment.
+    access_keys: dict[str, str] = field(default_factory=lambda: {"test": "test"})
+    log_level: str = "info"
+    # Fsync policy of the SQLite store: NORMAL survives kill -9, FULL survives power loss.
+    sqlite_synchronous: str = "NORMAL"
+    # Account-wide Lambda concurrency, as AWS's default quota.
+    concurrent_executions: int = 1000
+
+    @property
+    def auth_required(self) -> bool:
+        """Signatures are verified on request, and always when not bound to loopback."""
+        return self.require_auth or not _is_loopback(self.host)
+
+    @property
+    def endpoint_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _convert(name: str, raw: Any, kind: Any) -> Any:
+    """Convert a raw value (a string from the environment, or a TOML value) to ``kind``."""
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"expected true or false, got {raw!r}")
+        if kind is int:
+            return int(raw)
+        if kind is Path:
+            return Path(str(raw)).expanduser()
+        if typing.get_origin(kind) is dict:
+            if isinstance(raw, dict):
+                return {str(k): str(v) for k, v in raw.items()}
+            pairs = [item.split(":", 1) for item in str(raw).split(",") if item.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("expected KEY:VALUE[,KEY:VALUE...]")
+            return {k.strip(): v.strip() for k, v in pairs}
+        return str(raw)
+    except ValueError as exc:
+        raise SettingsError(f"setting {name!r}: {exc}") from exc
+
+
+class SettingsError(ValueError):
+    """A configuration value could not be read; the message says which and why."""
+
+
+def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None,
+                  config_file: Path | None = None) -> Settings:
+    """Build the settings: overrides (flags) > environment > cumulo.toml > defaults.
+
+    ``None`` values in ``overrides`` mean "not given on the command line".
+    """
+    environ = os.environ if environ is None else environ
+    types = typing.get_type_hints(Settings)
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = config_file or Path(environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG_FILE))
+    if path.is_file():
+        try:
+            document = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: {exc}") from exc
+        section = document.get("cumulo", document)
+        for key, raw in section.items():
+            name = key.replace("-", "_")
+            if name not in fields:
+                raise SettingsError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(fields))})")
+            values[name] = _convert(name, raw, types[name])
+
+    for name in fields:
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _convert(name, raw, types[name])
+
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _convert(name, raw, types[name])
+
+    return Settings(**values)
