@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import signal
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -20,6 +22,19 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=max(logging.INFO, logging.getLevelName(level.upper())), format=LOG_FORMAT,
                         stream=sys.stderr, force=True)
     logging.getLogger("cumulo").setLevel(level.upper())
+
+
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Shut down gracefully and exit with status 0.
+
+        uvicorn re-raises the signal once shut down, so the process would die "by SIGTERM"
+        even after a clean shutdown; a second SIGINT still forces the exit.
+        """
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
 
 
 def build_server(settings: Settings) -> tuple[uvicorn.Server, GatewayApp]:
@@ -38,7 +53,7 @@ def build_server(settings: Settings) -> tuple[uvicorn.Server, GatewayApp]:
         timeout_keep_alive=75,
         timeout_graceful_shutdown=10,
     )
-    return uvicorn.Server(config), app
+    return _Server(config), app
 
 
 def serve(settings: Settings) -> None:

@@ -13,6 +13,7 @@ from cumulo.services.lambda_.runtimes import unsupported_reason
 DEFAULT_MEMORY_MB = 128
 DEFAULT_TIMEOUT_S = 3
 MAX_TIMEOUT_S = 900
+MAX_MEMORY_MB = 10240  # the model allows more (managed capacity); on-demand functions stop here
 DEFAULT_EPHEMERAL_MB = 512
 MAX_ENVIRONMENT_BYTES = 4096
 MAX_LAYERS = 5
@@ -70,6 +71,11 @@ def check_limits(config: dict[str, Any]) -> None:
         raise AwsError("ValidationException",
                        f"1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy "
                        f"constraint: Member must have value less than or equal to {MAX_TIMEOUT_S}")
+    memory = config.get("MemorySize", DEFAULT_MEMORY_MB)
+    if memory > MAX_MEMORY_MB:
+        raise AwsError("ValidationException",
+                       f"1 validation error detected: Value '{memory}' at 'memorySize' failed to satisfy "
+                       f"constraint: Member must have value less than or equal to {MAX_MEMORY_MB}")
     if config.get("PackageType", "Zip") == "Zip" and not config.get("Handler"):
         raise AwsError("InvalidParameterValueException", "Handler is required for Zip package type.")
     architectures = config.get("Architectures") or ["x86_64"]
