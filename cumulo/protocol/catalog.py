@@ -116,7 +116,7 @@ class ServiceCatalog:
 
         rest = [n for n in candidates if self.model(n).protocol in REST]
         for name in rest:
-            found = self.routes(name).match(request.method, request.path, request.query)
+            found = self.routes(name).match(request.method, request.path, request.query, request.headers)
             if found is not None:
                 model = self.model(name)
                 return Resolved(model, found[0], PROTOCOLS[model.protocol], found[1])

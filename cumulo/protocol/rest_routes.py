@@ -25,6 +25,7 @@ class Route:
     pattern: re.Pattern[str]
     query_literals: tuple[tuple[str, str | None], ...]
     rank: tuple[int, int, int]
+    required_headers: tuple[str, ...]
 
     def match(self, path: str, query: dict[str, str]) -> dict[str, str] | None:
         found = self.pattern.match(path)
@@ -56,8 +57,13 @@ def compile_route(operation: OperationModel) -> Route:
         key, eq, value = item.partition("=")
         literals.append((key, value if eq else None))
     rank = (literal_segments, len(literals), -path.count("+}"))
+    shape = operation.input_shape
+    required = set(shape.metadata.get("required", ())) if shape is not None else set()
+    headers = tuple(
+        member.serialization.get("name", name).lower() for name, member in (shape.members.items() if shape else ())
+        if name in required and member.serialization.get("location") == "header")
     return Route(operation, operation.http.get("method", "POST"), re.compile(regex),
-                 tuple(literals), rank)
+                 tuple(literals), rank, headers)
 
 
 class RouteTable:
@@ -69,14 +75,25 @@ class RouteTable:
         for route in sorted(routes, key=lambda r: r.rank, reverse=True):
             self._by_method.setdefault(route.method, []).append(route)
 
-    def match(self, method: str, path: str, query: dict[str, str]
+    def match(self, method: str, path: str, query: dict[str, str], headers: dict[str, str] | None = None
               ) -> tuple[OperationModel, dict[str, str]] | None:
+        """The most specific route; among equally specific ones, one whose required headers are sent
+        (S3's CopyObject and PutObject share a path and differ by ``x-amz-copy-source``)."""
+        best: tuple[Route, dict[str, str]] | None = None
         for route in self._by_method.get(method, ()):
+            if best is not None and route.rank < best[0].rank:
+                break
             labels = route.match(path, query)
-            if labels is not None:
-                # Label names may contain characters that are not valid group names.
-                return route.operation, _restore_label_names(route.operation, labels)
-        return None
+            if labels is None:
+                continue
+            if headers is None or all(h in headers for h in route.required_headers):
+                best = (route, labels)
+                break
+            best = best or (route, labels)
+        if best is None:
+            return None
+        # Label names may contain characters that are not valid group names.
+        return best[0].operation, _restore_label_names(best[0].operation, best[1])
 
     def path_exists(self, path: str) -> bool:
         """Whether any method has a route for this path (to tell 404 from 405)."""
