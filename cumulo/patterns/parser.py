@@ -279,7 +279,9 @@ class _Walker:
             values = operand
         if not isinstance(values, (list, str, PNum)):
             raise _Bad("Value of anything-but must be an array or single string/number value.")
-        matcher = self._anything_but_values(values) if nested is None else self._anything_but_set(nested, values)
+        matcher = (
+            self._anything_but_values(values) if nested is None else self._anything_but_set(nested, values)
+        )
         if nested is not None and len(operand) > 1:
             raise _Bad("Too many elements in numeric expression")
         return matcher
@@ -299,7 +301,10 @@ class _Walker:
             else:
                 raise _Bad("Inside anything but list, start|null|boolean is not supported.")
         if bool(strings) == bool(numbers):
-            raise _Bad("Inside anything but list, either all values are number or string, mixed type is not supported")
+            raise _Bad(
+                "Inside anything but list, either all values are number or string, "
+                "mixed type is not supported"
+            )
         if numbers:
             return Matcher("ab_n", frozenset(numbers))
         return Matcher("ab_s", frozenset(strings))
@@ -310,7 +315,10 @@ class _Walker:
         for item in items:
             if not isinstance(item, str):
                 if nested == "equals-ignore-case":
-                    raise _Bad("Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported.")
+                    raise _Bad(
+                        "Inside anything-but/equals-ignore-case list, "
+                        "number|start|null|boolean is not supported."
+                    )
                 if nested == "wildcard":
                     raise _Bad("wildcard match pattern must be a string")
                 raise _Bad("prefix/suffix match pattern must be a string")

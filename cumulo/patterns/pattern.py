@@ -146,8 +146,9 @@ def _check_policy_size(subrules: tuple[SubRule, ...], dialect: Dialect) -> None:
         raise dialect.error("Filter policy is too complex")
 
 
-def matches(pattern: str | dict | CompiledPattern, event: dict | str, *, dialect: str = "eventbridge") -> bool:
+def matches(
+    pattern: str | dict | CompiledPattern, event: dict | str, *, dialect: str = "eventbridge"
+) -> bool:
     """Convenience: compile (cached for JSON text) and match one event."""
     compiled = pattern if isinstance(pattern, CompiledPattern) else compile_pattern(pattern, dialect=dialect)
     return compiled.matches(event)
-

@@ -120,9 +120,7 @@ def complexity(values: Iterable[str]) -> int:
     # Weights count values, not positions: a shared state is counted once per value.
     for state in list(weight):
         if state[0] == "shared":
-            weight[state] = sum(
-                1 for i in range(len(patterns)) if _passes(patterns[i], state[1])
-            )
+            weight[state] = sum(1 for i in range(len(patterns)) if _passes(patterns[i], state[1]))
 
     def closure(states: set[tuple]) -> frozenset[tuple]:
         result = set(states)
