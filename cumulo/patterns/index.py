@@ -21,6 +21,7 @@ from bisect import bisect_right
 from .ip import parse_ip
 from .matchers import Matcher, in_range
 from .numbers import Num
+from .wildcard import literal_prefix
 
 _HASHED_STR = {"exact_s": "exact_s", "eq_ic": "eq_ic"}
 _AFFIX = ("prefix", "prefix_ic", "suffix", "suffix_ic")
@@ -106,8 +107,9 @@ class ValueIndex:
         self.affixes = {kind: _Affixes() for kind in _AFFIX}
         self.ranges = _Ranges()
         self.cidrs: list[tuple[int, int, int, object]] = []
-        self.wildcards: list[tuple[Matcher, object]] = []
+        self.wildcards = _Affixes()  # literal text before the first '*' -> (matcher, target)
         self.string_ab: list[tuple[Matcher, object]] = []  # anything-but of strings
+        self._excluded: dict[str, list] | None = None  # value -> ab_s targets it does not fail
         self.number_ab: list[tuple[Matcher, object]] = []  # anything-but of numbers
         self.any_leaf: list = []  # exists: true
         self.absent: list = []  # exists: false
@@ -143,7 +145,8 @@ class ValueIndex:
         elif kind == "cidr":
             _list_op(self.cidrs, (*arg, target), adding)
         elif kind == "wildcard":
-            _list_op(self.wildcards, (matcher, target), adding)
+            text = literal_prefix(arg)
+            (self.wildcards.add if adding else self.wildcards.remove)(text, (matcher, target))
         elif kind in _STRING_AB:
             _list_op(self.string_ab, (matcher, target), adding)
         elif kind == "ab_n":
@@ -161,7 +164,10 @@ class ValueIndex:
         self._prefix_ic = affixes["prefix_ic"] if affixes["prefix_ic"].by_text else None
         self._suffix_ic = affixes["suffix_ic"] if affixes["suffix_ic"].by_text else None
         self._lower = bool(self.eq_ic or self._prefix_ic or self._suffix_ic)
-        self._string_scan = bool(self.cidrs or self.wildcards or self.string_ab)
+        self._string_scan = bool(self.cidrs or self.wildcards.by_text or self.string_ab)
+        self._plain_ab = [target for matcher, target in self.string_ab if matcher.kind == "ab_s"]
+        self._other_ab = [(matcher, target) for matcher, target in self.string_ab if matcher.kind != "ab_s"]
+        self._excluded = None
         self._numbers = bool(self.exact_n or self.exact_raw or self.ranges.items or self.number_ab)
 
     # matching
@@ -210,12 +216,26 @@ class ValueIndex:
                 for fam, low, high, target in self.cidrs:
                     if fam == family and low <= value <= high:
                         out.append(target)
-        for matcher, target in self.wildcards:
-            if matcher.regex.fullmatch(leaf) is not None:
-                out.append(target)
-        for matcher, target in self.string_ab:
+        if self.wildcards.by_text:
+            candidates: list[tuple[Matcher, object]] = []
+            _affix_hits(self.wildcards, leaf, candidates, True)
+            for matcher, target in candidates:
+                if matcher.regex.fullmatch(leaf) is not None:
+                    out.append(target)
+        if self._plain_ab:
+            excluded = self._excluded
+            if excluded is None:
+                excluded = self._excluded = self._exclusions()
+            out.extend(excluded.get(leaf, self._plain_ab))
+        for matcher, target in self._other_ab:
             if matcher.test(leaf):
                 out.append(target)
+
+    def _exclusions(self) -> dict[str, list]:
+        """For each string some plain anything-but excludes: the targets that still accept it."""
+        plain = [(m, t) for m, t in self.string_ab if m.kind == "ab_s"]
+        values = {value for matcher, _ in plain for value in matcher.arg}
+        return {value: [t for m, t in plain if value not in m.arg] for value in values}
 
     def _match_number(self, leaf: Num, out: list) -> None:
         key = leaf.key
