@@ -56,6 +56,8 @@ def decode_payload(text: str, *, base64_encoded: bool = False) -> Any:
 def record_for_filtering(record: dict | str) -> dict:
     """A copy of the record with its payload decoded (see the module docstring)."""
     record = as_event(record)
+    if record is None:
+        return {}
     where = _PAYLOADS.get(record.get("eventSource") or record.get("eventSourceKey", ""))
     if where is None:
         return record

@@ -110,6 +110,8 @@ class RuleSet:
     def match(self, event: dict | str) -> set[Hashable]:
         """The ids of the rules that match the event (a JSON object, parsed or as text)."""
         event = as_event(event)
+        if event is None:
+            return set()
         with self._lock:
             flat = flatten(event, self.dialect.numbers, self._wanted)
             if flat.members is None:

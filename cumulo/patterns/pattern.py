@@ -58,7 +58,10 @@ class CompiledPattern:
 
     def matches(self, event: dict | str) -> bool:
         """Does the event (a JSON object, parsed or as text) match this pattern?"""
-        flat = flatten(as_event(event), self.dialect.numbers)
+        event = as_event(event)
+        if event is None:
+            return False
+        flat = flatten(event, self.dialect.numbers)
         return any(_search(rule, 0, flat, ()) for rule in self.subrules)
 
 
@@ -78,11 +81,12 @@ def _search(rule: SubRule, position: int, flat: Flat, membership: Membership) ->
     return False
 
 
-def as_event(event: dict | str | bytes) -> dict:
-    """The event as a dict; a JSON text is parsed (a non-object event matches nothing)."""
+def as_event(event: dict | str | bytes) -> dict | None:
+    """The event as a dict, parsing JSON text; None when it is not a JSON object (such an
+    event matches no pattern)."""
     if isinstance(event, (str, bytes)):
         event = json.loads(event)
-    return event if isinstance(event, dict) else {}
+    return event if isinstance(event, dict) else None
 
 
 def compile_pattern(pattern: str | dict, *, dialect: str | Dialect = "eventbridge") -> CompiledPattern:
