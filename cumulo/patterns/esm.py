@@ -53,11 +53,12 @@ def decode_payload(text: str, *, base64_encoded: bool = False) -> Any:
     return value if isinstance(value, (dict, list)) else text
 
 
-def record_for_filtering(record: dict | str) -> dict:
-    """A copy of the record with its payload decoded (see the module docstring)."""
+def record_for_filtering(record: dict | str) -> dict | None:
+    """A copy of the record with its payload decoded (see the module docstring); None when
+    the record is not a JSON object."""
     record = as_event(record)
     if record is None:
-        return {}
+        return None
     where = _PAYLOADS.get(record.get("eventSource") or record.get("eventSourceKey", ""))
     if where is None:
         return record
@@ -94,4 +95,5 @@ class FilterCriteria:
         """Should this record reach the function? (True when there are no filters.)"""
         if not len(self._rules):
             return True
-        return bool(self._rules.match(record_for_filtering(record)))
+        prepared = record_for_filtering(record)
+        return prepared is not None and bool(self._rules.match(prepared))
