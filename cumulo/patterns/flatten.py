@@ -53,66 +53,99 @@ class WantedPaths:
 
 
 def flatten(event: dict, numbers: NumberFormat, wanted: WantedPaths | None = None) -> Flat:
-    flat = Flat()
-    values = flat.values
-    leaves = wanted.leaves if wanted is not None else None
-    prefixes = wanted.prefixes if wanted is not None else None
-    limit = numbers.limit
-    scale = numbers.scale
-    key_of = numbers.key_of
-    next_array = [0]
+    """Flatten ``event`` (only the ``wanted`` paths, if given)."""
+    walk = _Walk(numbers, wanted)
+    walk.object(event, None, ())
+    return Flat(walk.values, walk.members)
 
-    def add(path: str, value: object, chain: Chain) -> None:
-        t = type(value)
-        if t is str or t is bool or value is None:
-            leaf = value
-        elif t is int:
-            leaf = Num(value, value * scale if -limit <= value <= limit else None)
-        elif t is float:
-            leaf = Num(value, key_of(value))
-        else:
-            return  # not a JSON scalar
-        bucket = values.get(path)
-        if bucket is None:
-            bucket = values[path] = []
-        bucket.append(leaf)
-        if chain or flat.members is not None:
-            members = flat.members
-            if members is None:
-                members = flat.members = {p: [()] * len(v) for p, v in values.items()}
-                members[path].pop()
-            members.setdefault(path, []).append(chain)
 
-    def walk_object(obj: dict, prefix: str | None, chain: Chain) -> None:
+class _Walk:
+    """One flattening pass. A class rather than closures: cheaper to set up per event."""
+
+    __slots__ = ("key_of", "leaves", "limit", "members", "next_array", "prefixes", "scale", "values")
+
+    def __init__(self, numbers: NumberFormat, wanted: WantedPaths | None) -> None:
+        self.values: dict[str, list] = {}
+        self.members: dict[str, list[Chain]] | None = None
+        self.leaves = wanted.leaves if wanted is not None else None
+        self.prefixes = wanted.prefixes if wanted is not None else None
+        self.limit = numbers.limit
+        self.scale = numbers.scale
+        self.key_of = numbers.key_of
+        self.next_array = 0
+
+    def object(self, obj: dict, prefix: str | None, chain: Chain) -> None:
+        leaves, prefixes, values = self.leaves, self.prefixes, self.values
         for key, value in obj.items():
             path = key if prefix is None else f"{prefix}.{key}"
             t = type(value)
             if t is dict:
                 if prefixes is None or path in prefixes:
-                    walk_object(value, path, chain)
+                    self.object(value, path, chain)
             elif t is list:
                 if leaves is None or path in leaves or path in prefixes:
-                    walk_array(value, path, chain)
+                    self.array(value, path, chain)
             elif leaves is None or path in leaves:
-                add(path, value, chain)
+                if t is str or t is bool or value is None:
+                    leaf = value
+                elif t is int:
+                    leaf = Num(value, value * self.scale if -self.limit <= value <= self.limit else None)
+                elif t is float:
+                    leaf = Num(value, self.key_of(value))
+                else:
+                    continue  # not a JSON scalar
+                if chain or self.members is not None:
+                    self.add_member(path, leaf, chain)
+                else:
+                    bucket = values.get(path)
+                    if bucket is None:
+                        values[path] = [leaf]
+                    else:
+                        bucket.append(leaf)
 
-    def walk_array(array: list, path: str, chain: Chain) -> None:
-        tracked = any(type(e) is dict or type(e) is list for e in array)
+    def array(self, array: list, path: str, chain: Chain) -> None:
+        tracked = False
+        for element in array:
+            if type(element) is dict or type(element) is list:
+                tracked = True
+                break
         if tracked:
-            array_id = next_array[0]
-            next_array[0] += 1
+            array_id = self.next_array
+            self.next_array += 1
         for index, element in enumerate(array):
             inner = (*chain, (array_id, index)) if tracked else chain
             t = type(element)
             if t is dict:
-                walk_object(element, path, inner)
+                self.object(element, path, inner)
             elif t is list:
-                walk_array(element, path, inner)
-            elif leaves is None or path in leaves:
-                add(path, element, inner)
+                self.array(element, path, inner)
+            else:
+                self.scalar(path, element, inner)
 
-    walk_object(event, None, ())
-    return flat
+    def scalar(self, path: str, value: object, chain: Chain) -> None:
+        if self.leaves is not None and path not in self.leaves:
+            return
+        t = type(value)
+        if t is str or t is bool or value is None:
+            leaf = value
+        elif t is int:
+            leaf = Num(value, value * self.scale if -self.limit <= value <= self.limit else None)
+        elif t is float:
+            leaf = Num(value, self.key_of(value))
+        else:
+            return
+        if chain or self.members is not None:
+            self.add_member(path, leaf, chain)
+        else:
+            self.values.setdefault(path, []).append(leaf)
+
+    def add_member(self, path: str, leaf: object, chain: Chain) -> None:
+        """Add a leaf when memberships are tracked (from the first leaf with a chain on)."""
+        members = self.members
+        if members is None:
+            members = self.members = {p: [()] * len(v) for p, v in self.values.items()}
+        self.values.setdefault(path, []).append(leaf)
+        members.setdefault(path, []).append(chain)
 
 
 def merge(membership: Membership, chain: Chain) -> Membership | None:
