@@ -154,6 +154,8 @@ class RuleSet:
         return found
 
     def _walk_arrays(self, values: dict[str, list], members: dict[str, list]) -> set[Hashable]:
+        """``_walk`` for events with arrays of objects: states are visited once per
+        membership (the array elements the walk has used so far)."""
         found: set[Hashable] = set()
         seen: set[tuple] = set()
         pending: list[tuple[_State, tuple]] = [(self._root, ())]
@@ -161,15 +163,19 @@ class RuleSet:
             state, membership = pending.pop()
             if state.rules:
                 found.update(state.rules)
-            for path, index in state.indexes.items():
-                leaves = values.get(path)
+            indexes = state.indexes
+            if len(indexes) <= len(values):
+                steps = [(index, values.get(path), path) for path, index in indexes.items()]
+            else:
+                steps = [(indexes[path], leaves, path) for path, leaves in values.items() if path in indexes]
+                steps += [(index, None, path) for path, index in state.absent.items() if path not in values]
+            for index, leaves, path in steps:
                 if leaves is None:
                     for nxt in index.absent:
                         _push(pending, seen, nxt, membership)
                     continue
-                chains = members[path]
-                for leaf, chain in zip(leaves, chains, strict=True):
-                    extended = merge(membership, chain)
+                for leaf, chain in zip(leaves, members[path], strict=True):
+                    extended = merge(membership, chain) if chain else membership
                     if extended is None:
                         continue
                     out: list[_State] = []
