@@ -1,7 +1,8 @@
 """Lambda event source mapping filters (FilterCriteria).
 
-A mapping has up to 5 filter patterns (EventBridge syntax, ``esm`` dialect); a record is
-sent to the function when any of them matches, and dropped otherwise.
+A mapping has a few filter patterns (EventBridge syntax, ``esm`` dialect; the API layer
+enforces Lambda's quota on their number); a record is sent to the function when any of them
+matches, and dropped otherwise.
 
 Patterns see the record as Lambda does, with its payload decoded first:
 
@@ -25,8 +26,6 @@ from typing import Any
 from .dialects import ESM
 from .machine import RuleSet
 from .pattern import as_event
-
-MAX_FILTERS = 5
 
 # eventSource -> (path of the payload inside the record, whether it is base64)
 _PAYLOADS: dict[str, tuple[tuple[str, ...], bool]] = {

@@ -63,7 +63,7 @@ class RuleSet:
         self._root = _State()
         self._rules: dict[Hashable, CompiledPattern] = {}
         self._path_refs: dict[str, int] = {}
-        self._wanted = WantedPaths(())
+        self._wanted: WantedPaths | None = WantedPaths(())  # None: rebuild before matching
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -113,6 +113,8 @@ class RuleSet:
         if event is None:
             return set()
         with self._lock:
+            if self._wanted is None:
+                self._wanted = WantedPaths(self._path_refs)
             flat = flatten(event, self.dialect.numbers, self._wanted)
             if flat.members is None:
                 return self._walk(flat.values)
@@ -237,7 +239,7 @@ class RuleSet:
                 refs[path] = count
             else:
                 del refs[path]
-        self._wanted = WantedPaths(refs)
+        self._wanted = None
 
 
 def _push(pending: list, seen: set, state: _State, membership: tuple) -> None:

@@ -86,73 +86,28 @@ def complexity(values: Iterable[str]) -> int:
     Stops early (returning a value above ``MAX_COMPLEXITY``) once the limit is exceeded.
     """
     quote = 0x22
-    patterns = [[quote, *tokenize(v), quote] for v in sorted(set(values))]
-    if not patterns:
+    automaton = _Automaton()
+    for index, value in enumerate(sorted(set(values))):
+        automaton.add(index, [quote, *tokenize(value), quote])
+    if not automaton.weight:
         return 0
-    # A state is ("shared", tuple of leading tokens) for the literal start up to and
-    # including the first star, or ("own", pattern index, position) after it.
-    weight: dict[tuple, int] = {}
-    trans: dict[tuple, dict[int, set[tuple]]] = {}
-    star_states: set[tuple] = set()
-    accept: set[tuple] = set()
-    alphabet: set[int] = set()
-
-    def state_at(index: int, position: int) -> tuple:
-        tokens = patterns[index]
-        first_star = next((k for k, t in enumerate(tokens) if t == STAR), len(tokens))
-        if position <= first_star:
-            return ("shared", tuple(tokens[:position]))
-        return ("own", index, position)
-
-    for index, tokens in enumerate(patterns):
-        for position in range(len(tokens) + 1):
-            state = state_at(index, position)
-            weight[state] = weight.get(state, 0) + 1
-            if position == len(tokens):
-                accept.add(state)
-                continue
-            token = tokens[position]
-            if token == STAR:
-                star_states.add(state)
-            else:
-                alphabet.add(token)
-                trans.setdefault(state, {}).setdefault(token, set()).add(state_at(index, position + 1))
-    # Weights count values, not positions: a shared state is counted once per value.
-    for state in list(weight):
-        if state[0] == "shared":
-            weight[state] = sum(1 for i in range(len(patterns)) if _passes(patterns[i], state[1]))
-
-    def closure(states: set[tuple]) -> frozenset[tuple]:
-        result = set(states)
-        pending = [s for s in states if s in star_states]
-        while pending:
-            star = pending.pop()
-            for index in range(len(patterns)):
-                nxt = _after_star(patterns, index, star, state_at)
-                if nxt is not None and nxt not in result:
-                    result.add(nxt)
-                    if nxt in star_states:
-                        pending.append(nxt)
-        return frozenset(result)
-
-    symbols = [*sorted(alphabet), 256]  # 256: any byte that no value names
-    start = closure({("shared", ())})
+    start = automaton.closure({automaton.state(("shared", ()))})
+    symbols = [*sorted(automaton.alphabet), 256]  # 256: any byte that no value names
     seen = {start}
     pending = [start]
     worst = 0
     while pending:
         current = pending.pop()
         for symbol in symbols:
-            nxt: set[tuple] = set()
+            step: set[int] = set()
             for state in current:
-                if state in star_states:
-                    nxt.add(state)
-                nxt.update(trans.get(state, {}).get(symbol, ()))
-            if not nxt:
+                if automaton.star[state]:
+                    step.add(state)
+                step.update(automaton.moves[state].get(symbol, ()))
+            if not step:
                 continue
-            reached = closure(nxt)
-            score = sum(weight[s] for s in reached if s not in accept)
-            worst = max(worst, score)
+            reached = automaton.closure(step)
+            worst = max(worst, sum(automaton.weight[s] for s in reached if not automaton.accept[s]))
             if worst > MAX_COMPLEXITY:
                 return worst
             if reached not in seen:
@@ -161,14 +116,54 @@ def complexity(values: Iterable[str]) -> int:
     return worst
 
 
-def _passes(tokens: list[int], prefix: tuple) -> bool:
-    return tuple(tokens[: len(prefix)]) == prefix
+class _Automaton:
+    """The byte automaton of a field's wildcard values, as event-ruler lays it out: values
+    share states for their literal start up to and including the first ``*``."""
 
+    def __init__(self) -> None:
+        self.ids: dict[tuple, int] = {}
+        self.weight: list[int] = []  # how many values pass through each state
+        self.moves: list[dict[int, set[int]]] = []
+        self.star: list[bool] = []  # a '*' state: loops on every byte
+        self.skip: list[set[int]] = []  # where a '*' state goes on matching nothing
+        self.accept: list[bool] = []
+        self.alphabet: set[int] = set()
 
-def _after_star(patterns: list[list[int]], index: int, star: tuple, state_at) -> tuple | None:
-    """The state after skipping the star at ``star`` in pattern ``index`` (None if not there)."""
-    tokens = patterns[index]
-    for position, token in enumerate(tokens):
-        if token == STAR and state_at(index, position) == star:
-            return state_at(index, position + 1)
-    return None
+    def state(self, key: tuple) -> int:
+        found = self.ids.get(key)
+        if found is None:
+            found = self.ids[key] = len(self.weight)
+            self.weight.append(0)
+            self.moves.append({})
+            self.star.append(False)
+            self.skip.append(set())
+            self.accept.append(False)
+        return found
+
+    def add(self, index: int, tokens: list[int]) -> None:
+        first_star = next((k for k, t in enumerate(tokens) if t == STAR), len(tokens))
+        states = [
+            self.state(("shared", tuple(tokens[:k])) if k <= first_star else ("own", index, k))
+            for k in range(len(tokens) + 1)
+        ]
+        for k, state in enumerate(states):
+            self.weight[state] += 1
+            if k == len(tokens):
+                self.accept[state] = True
+            elif tokens[k] == STAR:
+                self.star[state] = True
+                self.skip[state].add(states[k + 1])
+            else:
+                self.alphabet.add(tokens[k])
+                self.moves[state].setdefault(tokens[k], set()).add(states[k + 1])
+
+    def closure(self, states: set[int]) -> frozenset[int]:
+        result = set(states)
+        pending = [s for s in states if self.star[s]]
+        while pending:
+            for nxt in self.skip[pending.pop()]:
+                if nxt not in result:
+                    result.add(nxt)
+                    if self.star[nxt]:
+                        pending.append(nxt)
+        return frozenset(result)
