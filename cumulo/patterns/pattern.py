@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .dialects import Dialect, get_dialect
-from .flatten import Flat, Membership, flatten, merge
+from .flatten import Flat, Membership, WantedPaths, flatten, merge
 from .matchers import Matcher, is_absence
 from .parser import parse
 from .wildcard import MAX_COMPLEXITY, TOO_COMPLEX, complexity
@@ -56,12 +56,16 @@ class CompiledPattern:
     def paths(self) -> frozenset[str]:
         return frozenset(f.path for rule in self.subrules for f in rule)
 
+    @functools.cached_property
+    def _wanted(self) -> WantedPaths:
+        return WantedPaths(self.paths)
+
     def matches(self, event: dict | str) -> bool:
         """Does the event (a JSON object, parsed or as text) match this pattern?"""
         event = as_event(event)
         if event is None:
             return False
-        flat = flatten(event, self.dialect.numbers)
+        flat = flatten(event, self.dialect.numbers, self._wanted)
         return any(_search(rule, 0, flat, ()) for rule in self.subrules)
 
 

@@ -135,3 +135,16 @@ def test_concurrent_updates_and_matches():
         thread.join()
     assert not errors
     assert rules.match(EC2_RUNNING) == {"stable"}
+
+
+def test_deeply_nested_events_are_only_walked_where_rules_look():
+    deep: dict = {}
+    node = deep
+    for _ in range(5000):
+        node["n"] = {}
+        node = node["n"]
+    event = {"source": "aws.ec2", "detail": deep}
+    rules = RuleSet()
+    rules.add("r", {"source": ["aws.ec2"]})
+    assert rules.match(event) == {"r"}
+    assert compile_pattern({"source": ["aws.ec2"]}).matches(event)
