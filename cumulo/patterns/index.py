@@ -23,7 +23,7 @@ from .matchers import Matcher, in_range
 from .numbers import Num
 from .wildcard import literal_prefix
 
-_HASHED_STR = {"exact_s": "exact_s", "eq_ic": "eq_ic"}
+_HASHED_STR = ("exact_s", "eq_ic")  # kinds kept in the dict attribute of the same name
 _AFFIX = ("prefix", "prefix_ic", "suffix", "suffix_ic")
 _STRING_AB = ("ab_s", "ab_prefix", "ab_suffix", "ab_ic", "ab_wildcard")
 

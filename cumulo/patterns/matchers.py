@@ -38,7 +38,17 @@ SELECTIVE, RANGE, BROAD = 0, 1, 2
 
 @dataclass(frozen=True)
 class Matcher:
-    """One value alternative of a field. ``key`` identifies it for sharing and dedup."""
+    """One value alternative of a field. ``key`` identifies it for sharing and dedup.
+
+    Kinds and their ``arg``: ``exact_s`` str; ``exact_n`` (comparable key, or None and the
+    raw value when out of range); ``exact_l`` True/False/None; ``prefix``/``suffix`` str;
+    ``prefix_ic``/``suffix_ic``/``eq_ic`` lower-cased str; ``wildcard`` the wildcard text
+    (``regex`` compiled); ``numeric`` (low, low_open, high, high_open) in comparable keys,
+    None for unbounded; ``cidr`` (family, low, high); ``exists`` bool; ``ab_s`` frozenset of
+    str; ``ab_n`` frozenset of keys; ``ab_prefix``/``ab_suffix`` tuple of str; ``ab_ic``
+    frozenset of lower-cased str; ``ab_wildcard`` tuple of wildcard texts (``regex`` is
+    their alternation).
+    """
 
     kind: str
     arg: Any = None
