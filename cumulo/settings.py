@@ -12,6 +12,7 @@ second, and pydantic's import alone costs a quarter of that.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import os
 import tomllib
@@ -42,7 +43,7 @@ class Settings:
     # Account-wide Lambda concurrency, as AWS's default quota.
     concurrent_executions: int = 1000
 
-    @property
+    @functools.cached_property
     def auth_required(self) -> bool:
         """Signatures are verified on request, and always when not bound to loopback."""
         return self.require_auth or not _is_loopback(self.host)
