@@ -72,10 +72,10 @@ def _comparator(op: str) -> tuple[Callable[[Any, Any], bool], Callable[[Any], bo
                     (lambda b: isinstance(b, str))
             cmp = _ORDER[rel]
             if kind == "String":
-                return (lambda a, b: isinstance(a, str) and isinstance(b, str) and cmp(a, b)), \
+                return (lambda a, b, cmp=cmp: isinstance(a, str) and isinstance(b, str) and cmp(a, b)), \
                     (lambda b: isinstance(b, str))
             if kind == "Numeric":
-                return (lambda a, b: _is_number(a) and _is_number(b) and cmp(a, b)), _is_number
+                return (lambda a, b, cmp=cmp: _is_number(a) and _is_number(b) and cmp(a, b)), _is_number
             if kind == "Boolean":
                 return (lambda a, b: isinstance(a, bool) and isinstance(b, bool) and a == b), \
                     (lambda b: isinstance(b, bool))

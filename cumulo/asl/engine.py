@@ -253,6 +253,7 @@ class Execution:
         # TestState hooks (see test_state.py): inspection data and single-state semantics
         self._inspect: dict[str, Any] | None = None
         self._single_state = False
+        self._prior_retries = 0
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -300,6 +301,19 @@ class Execution:
         self.result, self.status = result, result.status
         return result
 
+    async def run_single_state(self, state: State, data: Any,
+                               variables: dict[str, Any] | None = None) -> tuple[Any, str | None]:
+        """Run one state on its own, without retries or transitions (the TestState API)."""
+        self._single_state = True
+        self._inspect = {}
+        now = self.clock.now()
+        self.execution_context = {
+            "Id": self.info.execution_arn, "Input": self.info.input, "Name": self.info.name,
+            "RoleArn": self.info.role_arn, "StartTime": _iso(now), "RedriveCount": self.info.redrive_count,
+        }
+        frame = Frame("", Variables(values=variables), 0)
+        return await self._run_state(state, data, frame)
+
     def stop(self, error: str | None = None, cause: str | None = None) -> None:
         """Abort the execution (StopExecution): ``run()`` returns ABORTED."""
         if self._main is not None and not self._main.done():
@@ -346,7 +360,8 @@ class Execution:
             self._terminal = terminal
         self._replay = index
 
-    def _emit(self, frame: Frame, type_: str, key: str, details: dict[str, Any] | bool | None) -> HistoryEvent:
+    def _emit(self, frame: Frame, type_: str, key: str,
+              details: dict[str, Any] | bool | None) -> HistoryEvent:
         recorded = self._replay.get(key)
         if recorded is not None:
             frame.last_id = recorded.id  # type: ignore[union-attr]
@@ -608,7 +623,7 @@ class Execution:
 
     async def _with_error_handling(self, state: ErrorHandlingState, raw: Any, visit: Visit,
                                    attempt_fn: Callable[[int], Awaitable[Any]]) -> tuple[Any, str | None]:
-        counts = [0] * len(state.retry)
+        counts = [self._prior_retries] * len(state.retry)
         attempt = 0
         while True:
             try:
@@ -701,10 +716,11 @@ class Execution:
                     self._inspect["afterParameters"] = params
             if self._inspect is not None:
                 self._inspect["afterArguments" if state.jsonata else "afterParameters"] = params
-            timeout = self._seconds(state.timeout_seconds, raw, visit, "TimeoutSeconds") or DEFAULT_TASK_TIMEOUT
+            timeout = self._seconds(state.timeout_seconds, raw, visit, "TimeoutSeconds")
             heartbeat = self._seconds(state.heartbeat_seconds, raw, visit, "HeartbeatSeconds")
-            credentials = self._render(state.credentials, raw if state.jsonata else raw, visit, states)
-            request = TaskRequest(resource, params, visit.task_token, timeout, heartbeat, credentials,
+            credentials = self._render(state.credentials, raw, visit, states)
+            request = TaskRequest(resource, params, visit.task_token, timeout or DEFAULT_TASK_TIMEOUT,
+                                  heartbeat, credentials,
                                   self.info.execution_arn, state.name, n, self.info.region)
             return await self._invoke(request, site, visit)
 
@@ -872,7 +888,8 @@ class _MapRun:
         except errors.StatesError as exc:
             ex._memo_set(f"{self.site}:outcome", {"error": exc.error, "cause": exc.cause})
             if self.distributed:
-                ex._emit(frame, "MapRunFailed", f"{self.site}:maprunend", _error_details(exc.error, exc.cause))
+                ex._emit(frame, "MapRunFailed", f"{self.site}:maprunend",
+                         _error_details(exc.error, exc.cause))
             ex._emit(frame, "MapStateFailed", f"{self.site}:failed", None)
             raise
         if self.distributed:
@@ -999,17 +1016,19 @@ class _MapRun:
                 child = f"{map_run_arn}:{index}" if self.distributed else frame.child
                 iframe = Frame(unit, frame.variables.child(isolated=self.distributed), started_id, child)
                 events = not self.distributed
+                details = {"name": state.name, "index": index}
                 if events:
-                    ex._emit(iframe, "MapIterationStarted", f"{unit}:started", {"name": state.name, "index": index})
+                    ex._emit(iframe, "MapIterationStarted", f"{unit}:started", details)
                 try:
-                    item_input = batched_input if batched_input is not None else self._select(unit, index, item,
-                                                                                              effective)
+                    item_input = batched_input
+                    if item_input is None:
+                        item_input = self._select(unit, index, item, effective)
                     output = await ex._run_program(processor, item_input, iframe)
                 except errors.StatesError as exc:
                     if isinstance(exc, errors.EvaluationError):
                         exc = errors.StatesError(exc.error, exc.cause)
                     if events:
-                        ex._emit(iframe, "MapIterationFailed", f"{unit}:failed", {"name": state.name, "index": index})
+                        ex._emit(iframe, "MapIterationFailed", f"{unit}:failed", details)
                     if tolerated is None:
                         raise
                     failures += 1
@@ -1020,10 +1039,10 @@ class _MapRun:
                     return ("error", exc)
                 except asyncio.CancelledError:
                     if events:
-                        ex._emit(iframe, "MapIterationAborted", f"{unit}:aborted", {"name": state.name, "index": index})
+                        ex._emit(iframe, "MapIterationAborted", f"{unit}:aborted", details)
                     raise
                 if events:
-                    ex._emit(iframe, "MapIterationSucceeded", f"{unit}:succeeded", {"name": state.name, "index": index})
+                    ex._emit(iframe, "MapIterationSucceeded", f"{unit}:succeeded", details)
                 else:
                     ex._memo_set(f"{unit}:succeeded", True)
                 return ("ok", output)
@@ -1103,6 +1122,7 @@ class _Callback:
         self.heartbeat = asyncio.Event()
         self.last_heartbeat = last_heartbeat.value if isinstance(last_heartbeat, Memo) else started
         self.recorded = asyncio.Event()
+        self.marker: asyncio.Future[None] | None = None
 
     async def deliver(self, outcome: tuple[Any, ...]) -> None:
         if not self.future.done():
@@ -1113,7 +1133,7 @@ class _Callback:
         async def mark() -> None:
             await execution._flush()
             self.recorded.set()
-        asyncio.ensure_future(mark())
+        self.marker = asyncio.ensure_future(mark())
 
     async def wait(self, clock: Clock, deadline: float, heartbeat: int | None) -> tuple[Any, ...]:
         while True:
@@ -1154,7 +1174,7 @@ async def _gather_fail_fast(factories: list[Callable[[], Awaitable[Any]]], limit
 
     tasks = [asyncio.ensure_future(run(i)) for i in range(len(factories))]
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     except asyncio.CancelledError:
         for task in tasks:
             task.cancel()

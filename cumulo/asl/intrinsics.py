@@ -228,7 +228,8 @@ def evaluate(call: Call, resolve: PathResolver, entropy: Entropy) -> Any:
     try:
         return FUNCTIONS[call.name](args, entropy)
     except _Failure as exc:
-        raise errors.StatesError(errors.INTRINSIC_FAILURE, f"Invalid arguments in {call.name}: {exc}") from None
+        raise errors.StatesError(errors.INTRINSIC_FAILURE,
+                                 f"Invalid arguments in {call.name}: {exc}") from None
 
 
 class _Failure(Exception):

@@ -23,7 +23,8 @@ RUN_JOB = "RUN_JOB"  # .sync
 RUN_JOB_V2 = "RUN_JOB_V2"  # .sync:2 (JSON output rather than a string)
 WAIT_FOR_TASK_TOKEN = "WAIT_FOR_TASK_TOKEN"
 
-_SERVICE = re.compile(r"arn:aws[\w-]*:states:[^:]*:[^:]*:([\w-]+):([^.]+)(\.sync:2|\.sync|\.waitForTaskToken)?$")
+_SERVICE = re.compile(
+    r"arn:aws[\w-]*:states:[^:]*:[^:]*:([\w-]+):([^.]+)(\.sync:2|\.sync|\.waitForTaskToken)?$")
 _LAMBDA = re.compile(r"arn:aws[\w-]*:lambda:[^:]+:\d+:function:.+")
 _ACTIVITY = re.compile(r"arn:aws[\w-]*:states:[^:]+:\d+:activity:.+")
 

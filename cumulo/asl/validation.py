@@ -315,10 +315,9 @@ class _Validator:
             return None
 
     def payload(self, value: Any, loc: str, field: str) -> Node | None:
-        if not isinstance(value, dict | list):
-            if field == "Parameters" or field == "ResultSelector" or field == "ItemSelector":
-                self.error(f"The value for the field '{field}' must be an OBJECT", loc)
-                return None
+        if not isinstance(value, dict | list) and field in ("Parameters", "ResultSelector", "ItemSelector"):
+            self.error(f"The value for the field '{field}' must be an OBJECT", loc)
+            return None
         try:
             return compile_payload(value, loc)
         except TemplateError as exc:
@@ -419,8 +418,9 @@ class _Validator:
                     self.error(f"Field '{key}' is not supported", iloc)
             retrier = Retrier(self.error_equals(item, iloc, i == len(value) - 1))
             if "IntervalSeconds" in item:
-                retrier.interval_seconds = self.positive_int(item["IntervalSeconds"],
-                                                             f"{iloc}/IntervalSeconds", "IntervalSeconds") or 1
+                interval = self.positive_int(item["IntervalSeconds"], f"{iloc}/IntervalSeconds",
+                                             "IntervalSeconds")
+                retrier.interval_seconds = interval or 1
             if "MaxAttempts" in item:
                 v = self.positive_int(item["MaxAttempts"], f"{iloc}/MaxAttempts", "MaxAttempts", minimum=0)
                 retrier.max_attempts = v if v is not None else 3
@@ -504,9 +504,9 @@ class _Validator:
         if ql == JSONATA and "Arguments" in raw:
             state.parameters = self.jsonata_template(raw["Arguments"], "Arguments", f"{loc}/Arguments")
         if "Credentials" in raw:
-            state.credentials = (self.jsonata_template(raw["Credentials"], "Credentials", f"{loc}/Credentials")
-                                 if ql == JSONATA else self.payload(raw["Credentials"], f"{loc}/Credentials",
-                                                                    "Credentials"))
+            where = f"{loc}/Credentials"
+            state.credentials = (self.jsonata_template(raw["Credentials"], "Credentials", where)
+                                 if ql == JSONATA else self.payload(raw["Credentials"], where, "Credentials"))
         jsonata = ql == JSONATA
         state.timeout_seconds = self.number_or_expression(raw, "TimeoutSeconds", loc, jsonata, minimum=1)
         state.heartbeat_seconds = self.number_or_expression(raw, "HeartbeatSeconds", loc, jsonata, minimum=1)
@@ -634,7 +634,7 @@ class _Validator:
     def state_map(self, name: str, raw: dict[str, Any], loc: str, ql: str, depth: int) -> State:
         state = MapState(name, "Map", ql)
         jsonata = ql == JSONATA
-        processor_key = "ItemProcessor" if "ItemProcessor" in raw else "Iterator" if "Iterator" in raw else None
+        processor_key = next((k for k in ("ItemProcessor", "Iterator") if k in raw), None)
         if processor_key is None or ("ItemProcessor" in raw and "Iterator" in raw):
             self.error("Exactly one of these fields must be provided: [ItemProcessor, Iterator]", loc)
         else:
