@@ -751,7 +751,9 @@ class Execution:
             if prefix == "Task" else {})) or None)
         if recorded is not None:
             return _replayed_result(recorded)  # type: ignore[arg-type]
-        deadline = scheduled.timestamp + request.timeout_seconds
+        # no clock timer for the default (practically infinite) timeout: only an explicit one races
+        deadline = None if request.timeout_seconds == DEFAULT_TASK_TIMEOUT else \
+            scheduled.timestamp + request.timeout_seconds
         try:
             if resource.waits_for_callback:
                 result = await self._invoke_and_wait(request, site, visit, deadline)
@@ -775,7 +777,8 @@ class Execution:
         self._emit(frame, f"{prefix}Succeeded", f"{site}:result", details)
         return result
 
-    async def _invoke_and_wait(self, request: TaskRequest, site: str, visit: Visit, deadline: float) -> Any:
+    async def _invoke_and_wait(self, request: TaskRequest, site: str, visit: Visit,
+                               deadline: float | None) -> Any:
         token = request.task_token or ""
         callback = _Callback(site, self._replay.get(f"{site}:hb"), visit.entered_time)
         self._callbacks[token] = callback
@@ -1135,13 +1138,14 @@ class _Callback:
             self.recorded.set()
         self.marker = asyncio.ensure_future(mark())
 
-    async def wait(self, clock: Clock, deadline: float, heartbeat: int | None) -> tuple[Any, ...]:
+    async def wait(self, clock: Clock, deadline: float | None, heartbeat: int | None) -> tuple[Any, ...]:
         while True:
-            limit = deadline
-            if heartbeat is not None:
-                limit = min(limit, self.last_heartbeat + heartbeat)
+            limits = [t for t in (deadline, None if heartbeat is None else self.last_heartbeat + heartbeat)
+                      if t is not None]
+            if not limits:
+                return await self.future
             self.heartbeat.clear()
-            timer = asyncio.ensure_future(clock.sleep_until(limit))
+            timer = asyncio.ensure_future(clock.sleep_until(min(limits)))
             beat = asyncio.ensure_future(self.heartbeat.wait())
             try:
                 await asyncio.wait((self.future, timer, beat), return_when=asyncio.FIRST_COMPLETED)
@@ -1151,7 +1155,7 @@ class _Callback:
             if self.future.done():
                 return self.future.result()
             now = clock.now()
-            if now >= deadline:
+            if deadline is not None and now >= deadline:
                 raise _Timeout
             if heartbeat is not None and now >= self.last_heartbeat + heartbeat:
                 raise _HeartbeatTimeout
