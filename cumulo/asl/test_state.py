@@ -67,7 +67,8 @@ async def run_test_state(
     execution._prior_retries = retrier_retry_count
     response: dict[str, Any] = {}
     try:
-        output, next_state = await execution.run_single_state(state, {} if input is None else input, variables)
+        data = {} if input is None else input
+        output, next_state = await execution.run_single_state(state, data, variables)
         inspection = execution._inspect or {}
         caught = inspection.pop("caughtError", None)
         response["status"] = "CAUGHT_ERROR" if caught is not None else "SUCCEEDED"

@@ -40,14 +40,27 @@ class FunctionInvoker:
         return result
 
 
-def execution(definition: dict[str, Any] | str, input: Any = None, *, functions: dict | None = None,
-              clock: Any = None, sink: Any = None, **kwargs: Any) -> Execution:
+def execution(
+    definition: dict[str, Any] | str,
+    input: Any = None,
+    *,
+    functions: dict | None = None,
+    clock: Any = None,
+    sink: Any = None,
+    **kwargs: Any,
+) -> Execution:
     machine = validate(definition if isinstance(definition, str) else json.dumps(definition))
     invoker = kwargs.pop("invoker", None) or FunctionInvoker(functions)
-    return Execution(machine, ExecutionInfo(EXEC_ARN, SM_ARN, {} if input is None else input,
-                                            role_arn="arn:aws:iam::123456789012:role/R"),
-                     invoker, clock=clock or ManualClock(), sink=sink if sink is not None else MemoryHistory(),
-                     **kwargs)
+    return Execution(
+        machine,
+        ExecutionInfo(
+            EXEC_ARN, SM_ARN, {} if input is None else input, role_arn="arn:aws:iam::123456789012:role/R"
+        ),
+        invoker,
+        clock=clock or ManualClock(),
+        sink=sink if sink is not None else MemoryHistory(),
+        **kwargs,
+    )
 
 
 def run(definition: dict[str, Any] | str, input: Any = None, **kwargs: Any):

@@ -24,16 +24,33 @@ from tests.unit.asl.conftest import EXEC_ARN, SM_ARN, FunctionInvoker, lambda_ar
 
 A, B, C = lambda_arn("a"), lambda_arn("b"), lambda_arn("c")
 
-PIPELINE = {"StartAt": "First", "States": {
-    "First": {"Type": "Task", "Resource": A, "ResultPath": "$.first", "Next": "Id"},
-    "Id": {"Type": "Pass", "Parameters": {"id.$": "States.UUID()", "n.$": "States.MathRandom(1, 1000000)",
-                                          "first.$": "$.first"}, "Next": "LongWait"},
-    "LongWait": {"Type": "Wait", "Seconds": 6 * 3600, "Next": "Second"},
-    "Second": {"Type": "Task", "Resource": B, "ResultPath": "$.second", "Next": "Fan"},
-    "Fan": {"Type": "Map", "ItemsPath": "$.first.items", "ResultPath": "$.fan", "End": True,
-            "ItemProcessor": {"StartAt": "Each", "States": {
-                "Each": {"Type": "Task", "Resource": C, "End": True}}}},
-}}
+PIPELINE = {
+    "StartAt": "First",
+    "States": {
+        "First": {"Type": "Task", "Resource": A, "ResultPath": "$.first", "Next": "Id"},
+        "Id": {
+            "Type": "Pass",
+            "Parameters": {
+                "id.$": "States.UUID()",
+                "n.$": "States.MathRandom(1, 1000000)",
+                "first.$": "$.first",
+            },
+            "Next": "LongWait",
+        },
+        "LongWait": {"Type": "Wait", "Seconds": 6 * 3600, "Next": "Second"},
+        "Second": {"Type": "Task", "Resource": B, "ResultPath": "$.second", "Next": "Fan"},
+        "Fan": {
+            "Type": "Map",
+            "ItemsPath": "$.first.items",
+            "ResultPath": "$.fan",
+            "End": True,
+            "ItemProcessor": {
+                "StartAt": "Each",
+                "States": {"Each": {"Type": "Task", "Resource": C, "End": True}},
+            },
+        },
+    },
+}
 
 
 def persisted(history: MemoryHistory) -> list:
@@ -42,8 +59,15 @@ def persisted(history: MemoryHistory) -> list:
 
 
 def new_execution(log=(), clock=None, invoker=None, sink=None, definition=PIPELINE, **kwargs):
-    return Execution(validate(json.dumps(definition)), ExecutionInfo(EXEC_ARN, SM_ARN, {"start": True}),
-                     invoker, clock=clock or ManualClock(), sink=sink or MemoryHistory(), log=log, **kwargs)
+    return Execution(
+        validate(json.dumps(definition)),
+        ExecutionInfo(EXEC_ARN, SM_ARN, {"start": True}),
+        invoker,
+        clock=clock or ManualClock(),
+        sink=sink or MemoryHistory(),
+        log=log,
+        **kwargs,
+    )
 
 
 def functions():
@@ -119,10 +143,18 @@ async def _run_with(history):
     return await task
 
 
-TOKEN_MACHINE = {"StartAt": "Ask", "States": {
-    "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+TOKEN_MACHINE = {
+    "StartAt": "Ask",
+    "States": {
+        "Ask": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
             "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
-            "HeartbeatSeconds": 600, "End": True}}}
+            "HeartbeatSeconds": 600,
+            "End": True,
+        }
+    },
+}
 
 
 def test_task_token_wait_survives_a_restart_and_the_message_is_not_resent():
@@ -130,9 +162,13 @@ def test_task_token_wait_survives_a_restart_and_the_message_is_not_resent():
 
     async def first_life():
         history = MemoryHistory()
-        ex = new_execution(invoker=FunctionInvoker({TOKEN_MACHINE["States"]["Ask"]["Resource"]:
-                                                    lambda p: sent.append(p) or {"MessageId": "m-1"}}),
-                           sink=history, definition=TOKEN_MACHINE)
+        ex = new_execution(
+            invoker=FunctionInvoker(
+                {TOKEN_MACHINE["States"]["Ask"]["Resource"]: lambda p: sent.append(p) or {"MessageId": "m-1"}}
+            ),
+            sink=history,
+            definition=TOKEN_MACHINE,
+        )
         task = asyncio.ensure_future(ex.run())
         await ex.clock.wait_for_sleepers()  # the heartbeat timer: the message was sent and recorded
         assert [e.type for e in history.events()][-1] == "TaskSubmitted"
@@ -145,8 +181,12 @@ def test_task_token_wait_survives_a_restart_and_the_message_is_not_resent():
 
     async def second_life():
         clock = ManualClock(1_700_000_100)
-        ex = new_execution(log, clock=clock, definition=TOKEN_MACHINE,
-                           invoker=FunctionInvoker({TOKEN_MACHINE["States"]["Ask"]["Resource"]: sent.append}))
+        ex = new_execution(
+            log,
+            clock=clock,
+            definition=TOKEN_MACHINE,
+            invoker=FunctionInvoker({TOKEN_MACHINE["States"]["Ask"]["Resource"]: sent.append}),
+        )
         task = asyncio.ensure_future(ex.run())
         await clock.wait_for_sleepers()
         assert ex.pending_task_tokens == [token]  # the same token as before the restart
@@ -166,8 +206,11 @@ def test_task_token_wait_survives_a_restart_and_the_message_is_not_resent():
 def test_missed_heartbeat_fails_with_heartbeat_timeout():
     async def scenario():
         clock = ManualClock()
-        ex = new_execution(clock=clock, definition=TOKEN_MACHINE, invoker=FunctionInvoker(
-            {TOKEN_MACHINE["States"]["Ask"]["Resource"]: lambda p: {}}))
+        ex = new_execution(
+            clock=clock,
+            definition=TOKEN_MACHINE,
+            invoker=FunctionInvoker({TOKEN_MACHINE["States"]["Ask"]["Resource"]: lambda p: {}}),
+        )
         task = asyncio.ensure_future(ex.run())
         await clock.wait_for_sleepers()
         clock.advance(600)
@@ -180,8 +223,11 @@ def test_missed_heartbeat_fails_with_heartbeat_timeout():
 def test_send_task_failure():
     async def scenario():
         clock = ManualClock()
-        ex = new_execution(clock=clock, definition=TOKEN_MACHINE, invoker=FunctionInvoker(
-            {TOKEN_MACHINE["States"]["Ask"]["Resource"]: lambda p: {}}))
+        ex = new_execution(
+            clock=clock,
+            definition=TOKEN_MACHINE,
+            invoker=FunctionInvoker({TOKEN_MACHINE["States"]["Ask"]["Resource"]: lambda p: {}}),
+        )
         task = asyncio.ensure_future(ex.run())
         await clock.wait_for_sleepers()
         await ex.send_task_failure(ex.pending_task_tokens[0], "Rejected", "no")
@@ -191,11 +237,20 @@ def test_send_task_failure():
     assert (result.status, result.error, result.cause) == ("FAILED", "Rejected", "no")
 
 
-REDRIVE = {"StartAt": "Ok", "States": {
-    "Ok": {"Type": "Task", "Resource": A, "Next": "Par"},
-    "Par": {"Type": "Parallel", "End": True, "Branches": [
-        {"StartAt": "Good", "States": {"Good": {"Type": "Task", "Resource": B, "End": True}}},
-        {"StartAt": "Bad", "States": {"Bad": {"Type": "Task", "Resource": C, "End": True}}}]}}}
+REDRIVE = {
+    "StartAt": "Ok",
+    "States": {
+        "Ok": {"Type": "Task", "Resource": A, "Next": "Par"},
+        "Par": {
+            "Type": "Parallel",
+            "End": True,
+            "Branches": [
+                {"StartAt": "Good", "States": {"Good": {"Type": "Task", "Resource": B, "End": True}}},
+                {"StartAt": "Bad", "States": {"Bad": {"Type": "Task", "Resource": C, "End": True}}},
+            ],
+        },
+    },
+}
 
 
 def test_redrive_reruns_only_what_failed():
@@ -203,14 +258,26 @@ def test_redrive_reruns_only_what_failed():
         raise TaskFailure("Broken", "c failed")
 
     history = MemoryHistory()
-    first = asyncio.run(new_execution(invoker=FunctionInvoker({A: lambda p: "a", B: lambda p: "b", C: fail_c}),
-                                      sink=history, definition=REDRIVE).run())
+    first = asyncio.run(
+        new_execution(
+            invoker=FunctionInvoker({A: lambda p: "a", B: lambda p: "b", C: fail_c}),
+            sink=history,
+            definition=REDRIVE,
+        ).run()
+    )
     assert first.status == "FAILED"
     invoker = FunctionInvoker({A: lambda p: "a2", B: lambda p: "b2", C: lambda p: "c2"})
     redrive_history = MemoryHistory()
     info = ExecutionInfo(EXEC_ARN, SM_ARN, {"start": True}, redrive_count=1)
-    ex = Execution(validate(json.dumps(REDRIVE)), info, invoker, clock=ManualClock(), sink=redrive_history,
-                   log=persisted(history), redrive=True)
+    ex = Execution(
+        validate(json.dumps(REDRIVE)),
+        info,
+        invoker,
+        clock=ManualClock(),
+        sink=redrive_history,
+        log=persisted(history),
+        redrive=True,
+    )
     result = asyncio.run(ex.run())
     assert result.status == "SUCCEEDED"
     # A and the branch that succeeded are not run again; only the failed branch is
@@ -223,7 +290,12 @@ def test_redrive_reruns_only_what_failed():
 
 def test_only_unsuccessful_executions_can_be_redriven():
     history = MemoryHistory()
-    asyncio.run(new_execution(invoker=FunctionInvoker({A: lambda p: 1, B: lambda p: 2, C: lambda p: 3}),
-                              sink=history, definition=REDRIVE).run())
+    asyncio.run(
+        new_execution(
+            invoker=FunctionInvoker({A: lambda p: 1, B: lambda p: 2, C: lambda p: 3}),
+            sink=history,
+            definition=REDRIVE,
+        ).run()
+    )
     with pytest.raises(NotRedrivable):
         new_execution(persisted(history), definition=REDRIVE, redrive=True)

@@ -31,6 +31,7 @@ def task(retry=None, catch=None, **extra):
 
 def delays_of(definition, fn, clock):
     """Run to completion on a manual clock, returning the sleeps the engine asked for."""
+
     async def scenario():
         ex = execution(definition, {"in": 1}, functions={FN: fn}, clock=clock)
         task_ = asyncio.ensure_future(ex.run())
@@ -53,7 +54,9 @@ def delays_of(definition, fn, clock):
 
 def test_backoff_is_observable_on_the_manual_clock(clock):
     fn = Flaky("E", "E", "E")
-    definition = chain(("T", task([{"ErrorEquals": ["E"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3}])))
+    definition = chain(
+        ("T", task([{"ErrorEquals": ["E"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3}]))
+    )
     result, delays = delays_of(definition, fn, clock)
     assert result.output == "ok" and fn.calls == 4
     assert delays == [2, 6, 18]
@@ -61,24 +64,45 @@ def test_backoff_is_observable_on_the_manual_clock(clock):
 
 def test_max_delay_seconds_caps_the_backoff(clock):
     fn = Flaky("E", "E", "E", "E")
-    definition = chain(("T", task([{"ErrorEquals": ["E"], "IntervalSeconds": 1, "BackoffRate": 10,
-                                    "MaxAttempts": 4, "MaxDelaySeconds": 50}])))
+    definition = chain(
+        (
+            "T",
+            task(
+                [
+                    {
+                        "ErrorEquals": ["E"],
+                        "IntervalSeconds": 1,
+                        "BackoffRate": 10,
+                        "MaxAttempts": 4,
+                        "MaxDelaySeconds": 50,
+                    }
+                ]
+            ),
+        )
+    )
     _, delays = delays_of(definition, fn, clock)
     assert delays == [1, 10, 50, 50]
 
 
 def test_full_jitter_stays_below_the_backoff(clock):
     fn = Flaky("E", "E", "E")
-    definition = chain(("T", task([{"ErrorEquals": ["E"], "IntervalSeconds": 10, "MaxAttempts": 3,
-                                    "JitterStrategy": "FULL"}])))
+    definition = chain(
+        (
+            "T",
+            task([{"ErrorEquals": ["E"], "IntervalSeconds": 10, "MaxAttempts": 3, "JitterStrategy": "FULL"}]),
+        )
+    )
     _, delays = delays_of(definition, fn, clock)
     assert len(delays) == 3 and all(0 <= d <= cap for d, cap in zip(delays, [10, 20, 40], strict=True))
 
 
 def test_retries_exhausted_then_fail():
     fn = Flaky("E", "E", "E")
-    result = run(chain(("T", task([{"ErrorEquals": ["E"], "MaxAttempts": 2}]))), functions={FN: fn},
-                 clock=__import__("cumulo.asl", fromlist=["VirtualClock"]).VirtualClock())
+    result = run(
+        chain(("T", task([{"ErrorEquals": ["E"], "MaxAttempts": 2}]))),
+        functions={FN: fn},
+        clock=__import__("cumulo.asl", fromlist=["VirtualClock"]).VirtualClock(),
+    )
     assert (result.status, result.error) == ("FAILED", "E") and fn.calls == 3
 
 
@@ -90,34 +114,62 @@ def test_max_attempts_zero_never_retries():
 
 def test_each_retrier_counts_its_own_attempts_and_first_match_wins(clock):
     fn = Flaky("A", "B", "A")
-    definition = chain(("T", task([{"ErrorEquals": ["A"], "IntervalSeconds": 1, "MaxAttempts": 2},
-                                   {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 7, "MaxAttempts": 1}])))
+    definition = chain(
+        (
+            "T",
+            task(
+                [
+                    {"ErrorEquals": ["A"], "IntervalSeconds": 1, "MaxAttempts": 2},
+                    {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 7, "MaxAttempts": 1},
+                ]
+            ),
+        )
+    )
     result, delays = delays_of(definition, fn, clock)
     assert result.output == "ok" and delays == [1, 7, 2]
 
 
 def test_catch_with_result_path_and_fallback_order():
     fn = Flaky("CustomError")
-    definition = {"StartAt": "T", "States": {
-        "T": task(catch=[{"ErrorEquals": ["Other"], "Next": "Wrong"},
-                         {"ErrorEquals": ["CustomError"], "ResultPath": "$.error", "Next": "Handler"}], End=True),
-        "Wrong": {"Type": "Fail"},
-        "Handler": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": task(
+                catch=[
+                    {"ErrorEquals": ["Other"], "Next": "Wrong"},
+                    {"ErrorEquals": ["CustomError"], "ResultPath": "$.error", "Next": "Handler"},
+                ],
+                End=True,
+            ),
+            "Wrong": {"Type": "Fail"},
+            "Handler": {"Type": "Pass", "End": True},
+        },
+    }
     result = run(definition, {"in": 1}, functions={FN: fn})
     assert result.output == {"in": 1, "error": {"Error": "CustomError", "Cause": "cause"}}
 
 
 def test_catch_default_result_path_replaces_input():
-    definition = {"StartAt": "T", "States": {
-        "T": task(catch=[{"ErrorEquals": ["States.ALL"], "Next": "H"}], End=True),
-        "H": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": task(catch=[{"ErrorEquals": ["States.ALL"], "Next": "H"}], End=True),
+            "H": {"Type": "Pass", "End": True},
+        },
+    }
     assert run(definition, {"in": 1}, functions={FN: Flaky("X")}).output == {"Error": "X", "Cause": "cause"}
 
 
 def test_task_failed_matches_everything_but_timeouts(clock):
-    definition = {"StartAt": "T", "States": {
-        "T": task(catch=[{"ErrorEquals": ["States.TaskFailed"], "Next": "H"}], End=True, TimeoutSeconds=5),
-        "H": {"Type": "Pass", "Result": "handled", "End": True}}}
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": task(
+                catch=[{"ErrorEquals": ["States.TaskFailed"], "Next": "H"}], End=True, TimeoutSeconds=5
+            ),
+            "H": {"Type": "Pass", "Result": "handled", "End": True},
+        },
+    }
     assert run(definition, functions={FN: Flaky("Anything")}).output == "handled"
 
     async def never(_):
@@ -135,21 +187,47 @@ def test_task_failed_matches_everything_but_timeouts(clock):
 
 
 def test_states_runtime_is_neither_retried_nor_caught():
-    definition = {"StartAt": "T", "States": {
-        "T": task([{"ErrorEquals": ["States.ALL"]}], [{"ErrorEquals": ["States.ALL"], "Next": "H"}],
-                  End=True, Parameters={"x.$": "$.missing"}),
-        "H": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": task(
+                [{"ErrorEquals": ["States.ALL"]}],
+                [{"ErrorEquals": ["States.ALL"], "Next": "H"}],
+                End=True,
+                Parameters={"x.$": "$.missing"},
+            ),
+            "H": {"Type": "Pass", "End": True},
+        },
+    }
     fn = Flaky()
     result = run(definition, {}, functions={FN: fn})
     assert (result.status, result.error, fn.calls) == ("FAILED", "States.Runtime", 0)
 
 
 def test_intrinsic_failure_can_be_caught():
-    definition = {"StartAt": "P", "States": {
-        "P": {"Type": "Parallel", "End": True, "Catch": [{"ErrorEquals": ["States.IntrinsicFailure"], "Next": "H"}],
-              "Branches": [{"StartAt": "B", "States": {"B": {
-                  "Type": "Pass", "Parameters": {"x.$": "States.ArrayGetItem($.a, 5)"}, "End": True}}}]},
-        "H": {"Type": "Pass", "Result": "caught", "End": True}}}
+    definition = {
+        "StartAt": "P",
+        "States": {
+            "P": {
+                "Type": "Parallel",
+                "End": True,
+                "Catch": [{"ErrorEquals": ["States.IntrinsicFailure"], "Next": "H"}],
+                "Branches": [
+                    {
+                        "StartAt": "B",
+                        "States": {
+                            "B": {
+                                "Type": "Pass",
+                                "Parameters": {"x.$": "States.ArrayGetItem($.a, 5)"},
+                                "End": True,
+                            }
+                        },
+                    }
+                ],
+            },
+            "H": {"Type": "Pass", "Result": "caught", "End": True},
+        },
+    }
     assert run(definition, {"a": [1]}).output == "caught"
 
 
@@ -161,15 +239,37 @@ def test_retry_count_in_context(clock):
         seen.append(params["retry"])
         return fn(params)
 
-    definition = chain(("T", task([{"ErrorEquals": ["E"], "IntervalSeconds": 1}],
-                                  Parameters={"retry.$": "$$.State.RetryCount"})))
+    definition = chain(
+        (
+            "T",
+            task(
+                [{"ErrorEquals": ["E"], "IntervalSeconds": 1}], Parameters={"retry.$": "$$.State.RetryCount"}
+            ),
+        )
+    )
     result, _ = delays_of(definition, record, clock)
     assert result.output == "ok" and seen == [0, 1]
 
 
 def test_catch_assign_and_error_output_variables():
-    definition = {"StartAt": "T", "States": {
-        "T": task(catch=[{"ErrorEquals": ["States.ALL"], "Next": "H", "ResultPath": None,
-                          "Assign": {"lastError.$": "$.Error"}}], End=True),
-        "H": {"Type": "Pass", "Parameters": {"err.$": "$lastError", "input.$": "$"}, "End": True}}}
-    assert run(definition, {"in": 1}, functions={FN: Flaky("Boom")}).output == {"err": "Boom", "input": {"in": 1}}
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": task(
+                catch=[
+                    {
+                        "ErrorEquals": ["States.ALL"],
+                        "Next": "H",
+                        "ResultPath": None,
+                        "Assign": {"lastError.$": "$.Error"},
+                    }
+                ],
+                End=True,
+            ),
+            "H": {"Type": "Pass", "Parameters": {"err.$": "$lastError", "input.$": "$"}, "End": True},
+        },
+    }
+    assert run(definition, {"in": 1}, functions={FN: Flaky("Boom")}).output == {
+        "err": "Boom",
+        "input": {"in": 1},
+    }

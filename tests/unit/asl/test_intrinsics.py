@@ -21,9 +21,14 @@ def call(text, data=None):
 
 
 def test_format_with_literals_paths_and_escapes():
-    assert call("States.Format('Hello, my name is {}.', $.name)", {"name": "Arnav"}) == "Hello, my name is Arnav."
-    assert call("States.Format($.template, $.name)",
-                {"template": "Hello, my name is {}.", "name": "Arnav"}) == "Hello, my name is Arnav."
+    assert (
+        call("States.Format('Hello, my name is {}.', $.name)", {"name": "Arnav"})
+        == "Hello, my name is Arnav."
+    )
+    assert (
+        call("States.Format($.template, $.name)", {"template": "Hello, my name is {}.", "name": "Arnav"})
+        == "Hello, my name is Arnav."
+    )
     assert call("States.Format('{} {} {} {}', 1, 2.5, true, null)") == "1 2.5 true null"
     assert call(r"States.Format('it\'s \{literal\} {} \\ done', 'x')") == "it's {literal} x \\ done"
 
@@ -37,8 +42,8 @@ def test_format_argument_count_must_match_placeholders():
 
 
 def test_json_conversions():
-    assert call("States.StringToJson($.s)", {"s": "{\"foo\": \"bar\"}"}) == {"foo": "bar"}
-    assert call("States.JsonToString($.o)", {"o": {"foo": "bar"}}) == "{\"foo\":\"bar\"}"
+    assert call("States.StringToJson($.s)", {"s": '{"foo": "bar"}'}) == {"foo": "bar"}
+    assert call("States.JsonToString($.o)", {"o": {"foo": "bar"}}) == '{"foo":"bar"}'
     with pytest.raises(StatesError):
         call("States.StringToJson('not json')")
 
@@ -46,8 +51,11 @@ def test_json_conversions():
 def test_arrays():
     assert call("States.Array($.Id)", {"Id": 123456}) == [123456]
     assert call("States.Array()") == []
-    assert call("States.ArrayPartition($.a, 4)", {"a": [1, 2, 3, 4, 5, 6, 7, 8, 9]}) == \
-        [[1, 2, 3, 4], [5, 6, 7, 8], [9]]
+    assert call("States.ArrayPartition($.a, 4)", {"a": [1, 2, 3, 4, 5, 6, 7, 8, 9]}) == [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+        [9],
+    ]
     assert call("States.ArrayContains($.a, 5)", {"a": [1, 5]}) is True
     assert call("States.ArrayContains($.a, true)", {"a": [1]}) is False
     assert call("States.ArrayRange(1, 9, 2)") == [1, 3, 5, 7, 9]
@@ -57,13 +65,16 @@ def test_arrays():
     assert call("States.ArrayUnique($.a)", {"a": [1, 2, 3, 3, 3, 3, 3, 3, 4]}) == [1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("text", [
-    "States.ArrayPartition($.a, 0)",
-    "States.ArrayRange(1, 2000, 1)",
-    "States.ArrayRange(1, 5, 0)",
-    "States.ArrayGetItem($.a, 9)",
-    "States.ArrayLength($.s)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "States.ArrayPartition($.a, 0)",
+        "States.ArrayRange(1, 2000, 1)",
+        "States.ArrayRange(1, 5, 0)",
+        "States.ArrayGetItem($.a, 9)",
+        "States.ArrayLength($.s)",
+    ],
+)
 def test_array_argument_errors(text):
     with pytest.raises(StatesError) as info:
         call(text, {"a": [1, 2], "s": "str"})
@@ -82,8 +93,10 @@ def test_encoding_and_hashing():
 
 
 def test_json_merge_is_shallow_only():
-    merged = call("States.JsonMerge($.a, $.b, false)",
-                  {"a": {"a": 1, "nested": {"x": 1}}, "b": {"b": 2, "nested": {"y": 2}}})
+    merged = call(
+        "States.JsonMerge($.a, $.b, false)",
+        {"a": {"a": 1, "nested": {"x": 1}}, "b": {"b": 2, "nested": {"y": 2}}},
+    )
     assert merged == {"a": 1, "b": 2, "nested": {"y": 2}}
     with pytest.raises(StatesError):
         call("States.JsonMerge($.a, $.a, true)", {"a": {}})
@@ -100,28 +113,38 @@ def test_math():
 
 def test_string_split_and_uuid():
     assert call("States.StringSplit($.s, ',')", {"s": "1,2,3,4,5"}) == ["1", "2", "3", "4", "5"]
-    assert call("States.StringSplit($.s, '.+,=')", {"s": "This.is+a,test=string"}) == \
-        ["This", "is", "a", "test", "string"]
+    assert call("States.StringSplit($.s, '.+,=')", {"s": "This.is+a,test=string"}) == [
+        "This",
+        "is",
+        "a",
+        "test",
+        "string",
+    ]
     assert call("States.UUID()") == FixedEntropy().uuid()
 
 
 def test_nesting():
     arn = "arn:aws:imagebuilder:us-east-1:123456789012:image-recipe/recipe-name/1.0.1"
-    text = ("States.Format('{}.{}', States.ArrayGetItem(States.StringSplit(States.ArrayGetItem("
-            "States.StringSplit($.ImageRecipe.Arn, '/'), 2), '.'), 0), States.ArrayGetItem(States.StringSplit("
-            "States.ArrayGetItem(States.StringSplit($.ImageRecipe.Arn, '/'), 2), '.'), 1))")
+    text = (
+        "States.Format('{}.{}', States.ArrayGetItem(States.StringSplit(States.ArrayGetItem("
+        "States.StringSplit($.ImageRecipe.Arn, '/'), 2), '.'), 0), States.ArrayGetItem(States.StringSplit("
+        "States.ArrayGetItem(States.StringSplit($.ImageRecipe.Arn, '/'), 2), '.'), 1))"
+    )
     assert call(text, {"ImageRecipe": {"Arn": arn}}) == "1.0"
 
 
-@pytest.mark.parametrize("text", [
-    "States.Nope(1)",
-    "States.Format('unterminated",
-    "States.Format('x') trailing",
-    "States.UUID(1)",
-    "States.ArrayGetItem($.a)",
-    r"States.Format('open \escape')",
-    "States.Array(" * 12 + ")" * 12,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "States.Nope(1)",
+        "States.Format('unterminated",
+        "States.Format('x') trailing",
+        "States.UUID(1)",
+        "States.ArrayGetItem($.a)",
+        r"States.Format('open \escape')",
+        "States.Array(" * 12 + ")" * 12,
+    ],
+)
 def test_syntax_errors(text):
     with pytest.raises(ValueError):
         intrinsics.parse(text)

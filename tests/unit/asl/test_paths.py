@@ -6,25 +6,31 @@ from cumulo.asl.paths import PathNotFound, apply_result_path, parse_path, parse_
 DATA = {"a": {"b": [10, 20, {"c": "deep"}]}, "weird key": 1, "list": [{"x": 1}, {"x": 2}, {"y": 3}]}
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("$", DATA),
-    ("$.a.b[1]", 20),
-    ("$.a.b[2].c", "deep"),
-    ("$['weird key']", 1),
-    ("$[\"a\"]['b'][0]", 10),
-    ("$.a.b[-1]", {"c": "deep"}),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("$", DATA),
+        ("$.a.b[1]", 20),
+        ("$.a.b[2].c", "deep"),
+        ("$['weird key']", 1),
+        ("$[\"a\"]['b'][0]", 10),
+        ("$.a.b[-1]", {"c": "deep"}),
+    ],
+)
 def test_definite_paths_select_one_value(path, expected):
     assert resolve(parse_path(path), DATA) == expected
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("$.list[*].x", [1, 2]),
-    ("$..x", [1, 2]),
-    ("$.list[0:2]", [{"x": 1}, {"x": 2}]),
-    ("$.list[?(@.x > 1)]", [{"x": 2}]),
-    ("$.missing[*]", []),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("$.list[*].x", [1, 2]),
+        ("$..x", [1, 2]),
+        ("$.list[0:2]", [{"x": 1}, {"x": 2}]),
+        ("$.list[?(@.x > 1)]", [{"x": 2}]),
+        ("$.missing[*]", []),
+    ],
+)
 def test_indefinite_paths_return_lists(path, expected):
     assert resolve(parse_path(path), DATA) == expected
 
