@@ -904,7 +904,7 @@ class _MapRun:
         return results
 
     async def _items(self, effective: Any) -> list[Any]:
-        state, ex = self.state, self.ex
+        state = self.state
         if state.item_reader is not None:
             return await self._read(effective)
         if state.items is None:
@@ -920,7 +920,6 @@ class _MapRun:
             error = errors.QUERY_EVALUATION_ERROR if state.jsonata else errors.RUNTIME
             raise errors.EvaluationError(error, f"Items of the Map state must be a JSON array, got "
                                                 f"{to_json(items)}")
-        del ex
         return items
 
     async def _read(self, effective: Any) -> list[Any]:

@@ -160,14 +160,6 @@ def resolve(path: Path, data: Any) -> Any:
     return value
 
 
-def exists(path: Path, data: Any) -> bool:
-    try:
-        resolve(path, data)
-    except PathNotFound:
-        return False
-    return True
-
-
 def apply_result_path(data: Any, path: Path | None, result: Any) -> Any:
     """Place ``result`` into ``data`` at ``path`` (a Reference Path) without mutating ``data``.
 

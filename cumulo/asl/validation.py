@@ -89,7 +89,6 @@ _FIELDS: dict[str, dict[str, set[str]]] = {
         "Map": _NEXT_END | _ERRORS | (_MAP_SHARED - {"Iterator"}) | {"Items", "Output", "Assign"},
     },
 }
-_ALL_FIELDS = {f for lang in _FIELDS.values() for fields in lang.values() for f in fields}
 
 
 class _Duplicates(dict):  # type: ignore[type-arg]
@@ -132,7 +131,7 @@ def validate_state(name: str, state: dict[str, Any], query_language: str = JSONP
     """Validate one state on its own (for TestState): transitions are not checked."""
     validator = _Validator()
     validator.check_targets = False
-    compiled = validator.state(name, state, f"/States/{name}", query_language, 0, set())
+    compiled = validator.state(name, state, f"/States/{name}", query_language, 0)
     if validator.diagnostics or compiled is None:
         raise errors.InvalidDefinition(validator.diagnostics)
     return compiled
@@ -194,7 +193,7 @@ class _Validator:
             if not name or len(name) > MAX_STATE_NAME:
                 self.error(f"State name '{name}' must be between 1 and {MAX_STATE_NAME} characters long",
                            sloc, "INVALID_STATE_NAME")
-            compiled = self.state(name, raw, sloc, ql, depth, set())
+            compiled = self.state(name, raw, sloc, ql, depth)
             if compiled is not None:
                 states[name] = compiled
                 raw_states[name] = raw
@@ -249,8 +248,7 @@ class _Validator:
 
     # -- states ---------------------------------------------------------------------------
 
-    def state(self, name: str, raw: Any, loc: str, inherited_ql: str, depth: int,
-              _: set[str]) -> State | None:
+    def state(self, name: str, raw: Any, loc: str, inherited_ql: str, depth: int) -> State | None:
         if not isinstance(raw, dict):
             self.error("The value must be an OBJECT", loc)
             return None
