@@ -1,0 +1,85 @@
+"""The platform's own log lines, worded and tab-separated exactly as AWS Lambda writes them.
+
+Every message ends with a newline, as CloudWatch Logs stores Lambda's events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import time
+
+TAIL_BYTES = 4096
+
+
+def log_stream_name(version: str, now: float | None = None) -> str:
+    """``2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef``."""
+    day = time.strftime("%Y/%m/%d", time.gmtime(now if now is not None else time.time()))
+    return "%s/[%s]%s" % (day, version, secrets.token_hex(16))
+
+
+def init_start(runtime: str, region: str) -> str:
+    family, _, version = runtime.partition("3.") if runtime.startswith("python") else (runtime, "", "")
+    label = "python:3.%s.cumulo" % version if family == "python" else runtime.replace(".x", "") + ".cumulo"
+    digest = hashlib.sha256(runtime.encode()).hexdigest()
+    return "INIT_START Runtime Version: %s\tRuntime Version ARN: arn:aws:lambda:%s::runtime:%s\n" % (
+        label, region, digest)
+
+
+def init_report(duration_ms: float, phase: str, status: str, error_type: str | None = None) -> str:
+    """``INIT_REPORT Init Duration: 3003.83 ms\\tPhase: invoke\\tStatus: timeout`` (failed inits only)."""
+    line = "INIT_REPORT Init Duration: %.2f ms\tPhase: %s\tStatus: %s" % (duration_ms, phase, status)
+    if error_type:
+        line += "\tError Type: " + error_type
+    return line + "\n"
+
+
+def start(request_id: str, version: str) -> str:
+    return "START RequestId: %s Version: %s\n" % (request_id, version)
+
+
+def end(request_id: str) -> str:
+    return "END RequestId: %s\n" % request_id
+
+
+def billed(duration_ms: float) -> int:
+    return max(1, math.ceil(duration_ms))
+
+
+def report(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int,
+           init_duration_ms: float | None = None, status: str | None = None,
+           error_type: str | None = None) -> str:
+    """``REPORT RequestId: ...\\tDuration: 1.23 ms\\tBilled Duration: 2 ms\\t...`` with AWS's tabs.
+
+    A successful invoke's line ends with a tab; a failed one ends with ``Status: timeout`` or
+    ``Status: error\\tError Type: Runtime.ExitError``.
+    """
+    line = "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\t" \
+           "Max Memory Used: %d MB\t" % (request_id, duration_ms, billed(duration_ms), memory_mb, max_used_mb)
+    if init_duration_ms is not None:
+        line += "Init Duration: %.2f ms\t" % init_duration_ms
+    if status:
+        line += "Status: " + status
+        if error_type:
+            line += "\tError Type: " + error_type
+    return line + "\n"
+
+
+def timed_out(request_id: str, seconds: float, now: float | None = None) -> str:
+    """``2024-04-14T01:17:35.426Z <id> Task timed out after 3.05 seconds``."""
+    now = time.time() if now is None else now
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000)
+    return "%s %s Task timed out after %.2f seconds\n" % (stamp, request_id, seconds)
+
+
+def exit_error(request_id: str, status: str) -> str:
+    return "RequestId: %s Error: Runtime exited with error: %s\nRuntime.ExitError\n" % (request_id, status)
+
+
+def tail(messages: list[str], limit: int = TAIL_BYTES) -> str:
+    """The last ``limit`` bytes of an invoke's log, cut on a character boundary."""
+    data = "".join(messages).encode()
+    if len(data) <= limit:
+        return data.decode()
+    return data[-limit:].decode("utf-8", "ignore")
