@@ -310,7 +310,7 @@ class EnvironmentPool:
             sys_path.append(rt_dir)
             agent["runtime"] = {"python_handler": spec.handler, "sys_path": sys_path}
         elif plan.kind == "node":
-            agent["runtime"] = {"argv": [plan.executable, "--expose-gc", "%s/index.mjs" % rt_dir]}
+            agent["runtime"] = {"argv": [plan.executable, "%s/index.mjs" % rt_dir]}
         else:
             agent["runtime"] = {"argv": [_bootstrap_path(spec, task, opt)]}
         return {"agent": agent, "namespaces": self.isolated, "mounts": mounts,

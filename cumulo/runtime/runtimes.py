@@ -1,6 +1,6 @@
 """Which Lambda runtimes this host can run, and with what.
 
-* ``python3.X``: a host interpreter named ``python3.X`` on PATH or in pyenv (3.8 and newer),
+* ``python3.X``: a host interpreter named ``python3.X`` on PATH or in pyenv (3.9 and newer),
   running Cumulo's Python runtime in a process forked from that interpreter's zygote.
 * ``nodejsN.x`` (any N): the host's ``node``, whatever its version, running Cumulo's Node
   runtime (``node/index.mjs``).  AWS pins a major version per runtime id; here every
@@ -23,7 +23,7 @@ from pathlib import Path
 from .spec import UnsupportedRuntimeError
 
 PROVIDED = ("provided", "provided.al2", "provided.al2023")
-MIN_PYTHON = (3, 8)
+MIN_PYTHON = (3, 9)  # the oldest AWS still runs; current boto3 needs it too
 _PY = re.compile(r"^python3\.(\d+)$")
 _NODE = re.compile(r"^nodejs(\d+)\.x$")
 NODE_RUNTIME_DIR = Path(__file__).parent / "node"
