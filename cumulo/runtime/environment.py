@@ -143,6 +143,8 @@ class Environment:
             self._pending_logs.extend((ts, msg) for ts, msg in events)
             if self._capture is not None:
                 self._capture.extend(msg for _, msg in events)
+            elif not self.busy:
+                self.flush_logs()  # output between invokes (background work) goes out at once
             return
         if kind == channel.HELLO:
             self.port = meta["port"]

@@ -211,9 +211,9 @@ def test_other_python_versions(rt):
     from cumulo.runtime import supported_runtimes
 
     others = [r for r in supported_runtimes() if r.startswith("python") and r != "python3.11"]
-    for runtime in others[:2]:
+    for runtime in others[:1] + others[-1:]:  # the oldest and the newest other interpreter
         spec = rt.function({"app.py": """
-            import sys, boto3
+            import sys
             def handler(event, context):
                 return "%d.%d" % sys.version_info[:2]
         """}, runtime=runtime)
