@@ -55,12 +55,16 @@ def _owner_id(pid: int) -> str | None:
         return "p%d-0" % pid if sys.platform != "linux" else None
 
 
-def _owner_alive(owner: str) -> bool:
+def _owner_alive(name: str) -> bool:
+    """Is the process that made ``p<pid>-<start>-<pool>...`` still running?"""
     try:
-        pid = int(owner[1:].split("-")[0])
+        pid = int(name[1:].split("-")[0])
     except ValueError:
         return False
-    return _owner_id(pid) == owner
+    return _owner_id(pid) == "-".join(name.split("-")[:2])
+
+
+_pool_ids = itertools.count(1)
 
 
 class _Failure(Exception):
@@ -81,7 +85,7 @@ class EnvironmentPool:
         self.support = host.detect()
         self.isolated = config.isolation == "auto" and self.support.namespaces
         self.cgroups = self.support.cgroups if config.isolation == "auto" and self.support.cgroups.version else None
-        self.owner = _owner_id(os.getpid()) or "p%d-0" % os.getpid()
+        self.owner = "%s-%d" % (_owner_id(os.getpid()) or "p%d-0" % os.getpid(), next(_pool_ids))
         self.dir = Path(config.work_dir).resolve() / self.owner
         self._zygotes: dict[str, Zygote] = {}
         self._zygote_locks: dict[str, asyncio.Lock] = {}
