@@ -12,6 +12,7 @@ invokes.  Peak memory comes from ``memory.max_usage_in_bytes`` (v1) or ``memory.
 (v2, Linux 5.19+).
 """
 
+# ruff: noqa: UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import contextlib
@@ -199,7 +200,7 @@ def detect(root: Path = ROOT) -> CgroupHost:
             base.mkdir(exist_ok=True)
             _write(base / "cgroup.subtree_control", " ".join("+" + c for c in wanted))
         except OSError as e:
-            return CgroupHost(0, {}, ["cgroups v2 not writable (%s)" % e])
+            return CgroupHost(0, {}, [f"cgroups v2 not writable ({e})"])
         missing += ["cgroup v2 controller " + c for c in ("memory", "pids", "cpu") if c not in wanted]
         if "memory" not in wanted or "pids" not in wanted:
             return CgroupHost(0, {}, missing)
@@ -213,7 +214,7 @@ def detect(root: Path = ROOT) -> CgroupHost:
         try:
             (mount / "cumulo").mkdir(exist_ok=True)
         except OSError:
-            missing.append("cgroup v1 controller %s (not writable)" % controller)
+            missing.append(f"cgroup v1 controller {controller} (not writable)")
             continue
         bases[controller] = mount / "cumulo"
     if "memory" not in bases or "pids" not in bases:

@@ -56,11 +56,11 @@ class Zygote:
         loop = asyncio.get_running_loop()
         try:
             hello = await asyncio.wait_for(loop.sock_recv(ours, 1 << 20), 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             hello = b""
         if not hello:
             self.close()
-            raise RuntimeError("zygote for %s failed to start" % self.interpreter)
+            raise RuntimeError(f"zygote for {self.interpreter} failed to start")
         info = json.loads(hello)
         self.sys_path = info["sys_path"]
         self.has_boto3 = info["has_boto3"]
@@ -214,7 +214,7 @@ class Environment:
         peak = self.cgroup.peak_memory_bytes() if self.cgroup is not None else None
         if peak is None:
             peak = self.rss_kb * 1024
-        return int(round(peak / (1024 * 1024)))
+        return round(peak / (1024 * 1024))
 
     # --- freezer ------------------------------------------------------------------------
     def freeze(self) -> None:
@@ -222,7 +222,7 @@ class Environment:
         if self.dead or self.busy or self.frozen:
             return
         try:
-            if self.cgroup is not None and self.cgroup.dirs.get("freezer") or (
+            if (self.cgroup is not None and self.cgroup.dirs.get("freezer")) or (
                     self.cgroup is not None and self.cgroup.version == 2):
                 self.cgroup.freeze()
             elif self.use_sigstop:

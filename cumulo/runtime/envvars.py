@@ -4,6 +4,7 @@ User variables (the function's Environment) override only what AWS lets them ove
 the keys in :data:`RESERVED` are always the platform's.
 """
 
+# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 from .runtimes import RuntimePlan
@@ -24,9 +25,8 @@ def build(spec: EnvironmentSpec, plan: RuntimePlan, log_stream: str, task_root: 
     """The runtime process's environment (AWS_LAMBDA_RUNTIME_API is added by the agent)."""
     access_key, secret_key, session_token = spec.credentials
     env = {
-        "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:%s/bin" % opt_dir,
-        "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:{rt}:{rt}/lib:{task}:{task}/lib:{opt}/lib".format(
-            rt=runtime_dir, task=task_root, opt=opt_dir),
+        "PATH": f"/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:{opt_dir}/bin",
+        "LD_LIBRARY_PATH": f"/var/lang/lib:/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:{opt_dir}/lib",
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
@@ -38,8 +38,8 @@ def build(spec: EnvironmentSpec, plan: RuntimePlan, log_stream: str, task_root: 
         env["PYTHONPATH"] = runtime_dir
     elif plan.kind == "node":
         major = plan.runtime[len("nodejs"):].split(".")[0]
-        env["NODE_PATH"] = "{opt}/nodejs/node{m}/node_modules:{opt}/nodejs/node_modules:{rt}/node_modules:" \
-                           "{rt}:{task}".format(opt=opt_dir, m=major, rt=runtime_dir, task=task_root)
+        env["NODE_PATH"] = f"{opt_dir}/nodejs/node{major}/node_modules:{opt_dir}/nodejs/node_modules:{runtime_dir}/node_modules:" \
+                           f"{runtime_dir}:{task_root}"
     if spec.endpoint_url:
         env["AWS_ENDPOINT_URL"] = spec.endpoint_url
     if tmp_dir:

@@ -46,7 +46,7 @@ def detect() -> HostSupport:
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     missing: list[str] = []
     if not linux:
-        missing.append("Linux namespaces and cgroups (host is %s)" % sys.platform)
+        missing.append(f"Linux namespaces and cgroups (host is {sys.platform})")
         return HostSupport(False, root, False, cgroups.CgroupHost(0, {}, []), missing)
     namespaces = root and _can_unshare()
     if not namespaces:

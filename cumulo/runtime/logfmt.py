@@ -3,6 +3,7 @@
 Every message ends with a newline, as CloudWatch Logs stores Lambda's events.
 """
 
+# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import hashlib
@@ -16,31 +17,30 @@ TAIL_BYTES = 4096
 def log_stream_name(version: str, now: float | None = None) -> str:
     """``2024/05/01/[$LATEST]0123456789abcdef0123456789abcdef``."""
     day = time.strftime("%Y/%m/%d", time.gmtime(now if now is not None else time.time()))
-    return "%s/[%s]%s" % (day, version, secrets.token_hex(16))
+    return f"{day}/[{version}]{secrets.token_hex(16)}"
 
 
 def init_start(runtime: str, region: str) -> str:
     family, _, version = runtime.partition("3.") if runtime.startswith("python") else (runtime, "", "")
-    label = "python:3.%s.cumulo" % version if family == "python" else runtime.replace(".x", "") + ".cumulo"
+    label = f"python:3.{version}.cumulo" if family == "python" else runtime.replace(".x", "") + ".cumulo"
     digest = hashlib.sha256(runtime.encode()).hexdigest()
-    return "INIT_START Runtime Version: %s\tRuntime Version ARN: arn:aws:lambda:%s::runtime:%s\n" % (
-        label, region, digest)
+    return f"INIT_START Runtime Version: {label}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:{digest}\n"
 
 
 def init_report(duration_ms: float, phase: str, status: str, error_type: str | None = None) -> str:
     """``INIT_REPORT Init Duration: 3003.83 ms\\tPhase: invoke\\tStatus: timeout`` (failed inits only)."""
-    line = "INIT_REPORT Init Duration: %.2f ms\tPhase: %s\tStatus: %s" % (duration_ms, phase, status)
+    line = f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: {phase}\tStatus: {status}"
     if error_type:
         line += "\tError Type: " + error_type
     return line + "\n"
 
 
 def start(request_id: str, version: str) -> str:
-    return "START RequestId: %s Version: %s\n" % (request_id, version)
+    return f"START RequestId: {request_id} Version: {version}\n"
 
 
 def end(request_id: str) -> str:
-    return "END RequestId: %s\n" % request_id
+    return f"END RequestId: {request_id}\n"
 
 
 def billed(duration_ms: float) -> int:
@@ -58,7 +58,7 @@ def report(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int
     line = "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\t" \
            "Max Memory Used: %d MB\t" % (request_id, duration_ms, billed(duration_ms), memory_mb, max_used_mb)
     if init_duration_ms is not None:
-        line += "Init Duration: %.2f ms\t" % init_duration_ms
+        line += f"Init Duration: {init_duration_ms:.2f} ms\t"
     if status:
         line += "Status: " + status
         if error_type:
@@ -70,11 +70,11 @@ def timed_out(request_id: str, seconds: float, now: float | None = None) -> str:
     """``2024-04-14T01:17:35.426Z <id> Task timed out after 3.05 seconds``."""
     now = time.time() if now is None else now
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000)
-    return "%s %s Task timed out after %.2f seconds\n" % (stamp, request_id, seconds)
+    return f"{stamp} {request_id} Task timed out after {seconds:.2f} seconds\n"
 
 
 def exit_error(request_id: str, status: str) -> str:
-    return "RequestId: %s Error: Runtime exited with error: %s\nRuntime.ExitError\n" % (request_id, status)
+    return f"RequestId: {request_id} Error: Runtime exited with error: {status}\nRuntime.ExitError\n"
 
 
 def tail(messages: list[str], limit: int = TAIL_BYTES) -> str:

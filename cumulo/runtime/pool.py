@@ -17,6 +17,7 @@ total stays under ``memory_budget_mb``: idle environments (least recently used f
 evicted to make room, else :class:`CapacityError` is raised for the caller to throttle.
 """
 
+# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import envvars, host, logfmt, runtimes
 from . import channel as ch
+from . import envvars, host, logfmt, runtimes
 from .environment import Environment, Zygote
 from .spec import (
     CapacityError,
@@ -267,7 +268,7 @@ class EnvironmentPool:
         cgroup = None
         try:
             if self.cgroups is not None:
-                cgroup = self.cgroups.create("%s.%s" % (self.owner, env_id))
+                cgroup = self.cgroups.create(f"{self.owner}.{env_id}")
                 vcpus = spec.memory_mb / 1769 if self.config.cpu_scaling == "aws" else None
                 cgroup.set_limits(spec.memory_mb, vcpus)
         except BaseException:
@@ -309,12 +310,12 @@ class EnvironmentPool:
         if plan.kind == "python":
             py = plan.runtime[len("python"):]
             drop = {PACKAGE_ROOT_STR, "", "."}
-            sys_path = [task, "%s/python/lib/python%s/site-packages" % (opt, py), "%s/python" % opt]
+            sys_path = [task, f"{opt}/python/lib/python{py}/site-packages", f"{opt}/python"]
             sys_path += [p for p in zygote.sys_path if p not in drop and p != str(self._pylib)]
             sys_path.append(rt_dir)
             agent["runtime"] = {"python_handler": spec.handler, "sys_path": sys_path}
         elif plan.kind == "node":
-            agent["runtime"] = {"argv": [plan.executable, "%s/index.mjs" % rt_dir]}
+            agent["runtime"] = {"argv": [plan.executable, f"{rt_dir}/index.mjs"]}
         else:
             agent["runtime"] = {"argv": [_bootstrap_path(spec, task, opt)]}
         return {"agent": agent, "namespaces": self.isolated, "mounts": mounts,
@@ -371,8 +372,7 @@ class EnvironmentPool:
         frame = await env.wait_frame(limit)
         if frame is None:
             raise _Failure("Sandbox.Timedout", _error_json(
-                "Sandbox.Timedout", "RequestId: %s Error: Task timed out after %.2f seconds"
-                % (request_id, spec.timeout_s)), "timeout")
+                "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {spec.timeout_s:.2f} seconds"), "timeout")
         kind, meta, body = frame
         if kind == ch.INIT_DONE:
             return
@@ -380,7 +380,7 @@ class EnvironmentPool:
             raise _Failure(meta.get("error_type") or "Runtime.Unknown", body, "error")
         status = meta.get("status") or env.exit_status or "signal: killed"
         raise _Failure("Runtime.ExitError", _error_json(
-            "Runtime.ExitError", "RequestId: %s Error: %s" % (request_id, _exit_phrase(status))), "error")
+            "Runtime.ExitError", f"RequestId: {request_id} Error: {_exit_phrase(status)}"), "error")
 
     def _init_failed(self, env: Environment, spec: EnvironmentSpec, request: InvokeRequest,
                      failure: _Failure, init_ms: float, invoke_started: float) -> InvokeResult:
@@ -429,8 +429,7 @@ class EnvironmentPool:
         if frame is None:
             env.kill()
             env.log(logfmt.timed_out(rid, duration / 1000))
-            payload = _error_json("Sandbox.Timedout", "RequestId: %s Error: Task timed out after %.2f seconds"
-                                  % (rid, spec.timeout_s))
+            payload = _error_json("Sandbox.Timedout", f"RequestId: {rid} Error: Task timed out after {spec.timeout_s:.2f} seconds")
             status, error_type, function_error = "timeout", "Sandbox.Timedout", "Unhandled"
         else:
             kind, fmeta, payload = frame
@@ -442,7 +441,7 @@ class EnvironmentPool:
             else:  # the runtime exited mid-invoke
                 exit_status = fmeta.get("status") or env.exit_status or "signal: killed"
                 env.log(logfmt.exit_error(rid, exit_status))
-                payload = _error_json("Runtime.ExitError", "RequestId: %s Error: %s" % (rid, _exit_phrase(exit_status)))
+                payload = _error_json("Runtime.ExitError", f"RequestId: {rid} Error: {_exit_phrase(exit_status)}")
                 status, error_type, function_error = "error", "Runtime.ExitError", "Unhandled"
         max_used = env.peak_memory_mb()
         env.log(logfmt.end(rid))
@@ -491,12 +490,12 @@ def _bootstrap_problem(spec: EnvironmentSpec, request_id: str) -> bytes | None:
     candidates = [Path(spec.code_dir) / "bootstrap"] + [Path(p) / "bootstrap" for p in spec.layer_dirs]
     found = [p for p in candidates if p.is_file()]
     if not found:
-        return _error_json("Runtime.InvalidEntrypoint", "RequestId: %s Error: Couldn't find valid bootstrap(s): "
-                           "[/var/task/bootstrap /opt/bootstrap]" % request_id)
+        return _error_json("Runtime.InvalidEntrypoint", f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
+                           "[/var/task/bootstrap /opt/bootstrap]")
     if not os.access(found[0], os.X_OK):
         where = "/var/task/bootstrap" if found[0].parent == Path(spec.code_dir) else "/opt/bootstrap"
         return _error_json("Runtime.InvalidEntrypoint",
-                           "RequestId: %s Error: fork/exec %s: permission denied" % (request_id, where))
+                           f"RequestId: {request_id} Error: fork/exec {where}: permission denied")
     return None
 
 

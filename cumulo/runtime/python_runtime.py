@@ -11,6 +11,7 @@ Output goes to AWS's framed telemetry log fd (``_LAMBDA_TELEMETRY_LOG_FD``) when
 provides one, so multi-line records stay one log event and print/logging keep their order.
 """
 
+# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import decimal
@@ -97,7 +98,7 @@ class LineWriter(io.TextIOBase):
 
     def write(self, s: str) -> int:
         if not isinstance(s, str):
-            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
         text = self.partial + s
         lines = text.split("\n")
         self.partial = lines.pop()
@@ -162,7 +163,7 @@ def _log_error(sink: LogSink, error: dict) -> None:
 # --- context ------------------------------------------------------------------------------
 class _Obj:
     def __repr__(self) -> str:
-        return "%s(%s)" % (type(self).__name__, ", ".join("%s=%r" % kv for kv in vars(self).items()))
+        return "{}({})".format(type(self).__name__, ", ".join("{}={!r}".format(*kv) for kv in vars(self).items()))
 
 
 class CognitoIdentity(_Obj):
@@ -211,11 +212,9 @@ class LambdaContext:
         return max(self._deadline_ms - int(time.time() * 1000), 0)
 
     def __repr__(self) -> str:
-        return ("LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,function_name=%s,"
-                "memory_limit_in_mb=%s,function_version=%s,invoked_function_arn=%s,client_context=%s,"
-                "identity=%s])" % (self.aws_request_id, self.log_group_name, self.log_stream_name,
-                                   self.function_name, self.memory_limit_in_mb, self.function_version,
-                                   self.invoked_function_arn, self.client_context, self.identity))
+        return (f"LambdaContext([aws_request_id={self.aws_request_id},log_group_name={self.log_group_name},log_stream_name={self.log_stream_name},function_name={self.function_name},"
+                f"memory_limit_in_mb={self.memory_limit_in_mb},function_version={self.function_version},invoked_function_arn={self.invoked_function_arn},client_context={self.client_context},"
+                f"identity={self.identity}])")
 
 
 # --- handler loading ------------------------------------------------------------------------
@@ -223,24 +222,24 @@ def load_handler(handler: str):
     try:
         modname, fname = handler.rsplit(".", 1)
     except ValueError as e:
-        raise FaultError("Runtime.MalformedHandlerName", "Bad handler '%s': %s" % (handler, e)) from None
+        raise FaultError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}") from None
     try:
         if modname.split(".")[0] in sys.builtin_module_names:
             raise FaultError("Runtime.BuiltInModuleConflict",
-                             "Cannot use built-in module %s as a handler module" % modname)
+                             f"Cannot use built-in module {modname} as a handler module")
         module = importlib.import_module(modname.replace("/", "."))
     except ImportError as e:
         raise FaultError("Runtime.ImportModuleError",
-                         "Unable to import module '%s': %s" % (modname, e)) from None
+                         f"Unable to import module '{modname}': {e}") from None
     except SyntaxError as e:
-        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
         raise FaultError("Runtime.UserCodeSyntaxError",
-                         "Syntax error in module '%s': %s" % (modname, e), trace) from None
+                         f"Syntax error in module '{modname}': {e}", trace) from None
     try:
         return getattr(module, fname)
     except AttributeError:
         raise FaultError("Runtime.HandlerNotFound",
-                         "Handler '%s' missing on module '%s'" % (fname, modname)) from None
+                         f"Handler '{fname}' missing on module '{modname}'") from None
 
 
 def _error_from_exception(exc: BaseException, request_id: str | None) -> dict:
@@ -329,13 +328,13 @@ def main(handler: str, sys_path: list[str]) -> None:
                 ci = json.loads(ci) if ci else None
             except ValueError as e:
                 raise FaultError("Runtime.LambdaContextUnmarshalError",
-                                 "Unable to parse Client Context JSON: %s" % e) from None
+                                 f"Unable to parse Client Context JSON: {e}") from None
             context = LambdaContext(request_id, int(headers["Lambda-Runtime-Deadline-Ms"]),
                                     headers.get("Lambda-Runtime-Invoked-Function-Arn", ""), cc, ci)
             try:
                 event = json.loads(body) if body else None
             except ValueError as e:
-                raise FaultError("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % e) from None
+                raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
             result = fn(event, context)
             if isinstance(result, bytes):
                 payload, content_type = result, "application/unknown"
@@ -343,7 +342,7 @@ def main(handler: str, sys_path: list[str]) -> None:
                 try:
                     payload, content_type = encoder.encode(result).encode(), "application/json"
                 except Exception as e:
-                    raise FaultError("Runtime.MarshalError", "Unable to marshal response: %s" % e) from None
+                    raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
         except FaultError as e:
             error = _fault(e, request_id)
         except Exception as e:
@@ -351,9 +350,9 @@ def main(handler: str, sys_path: list[str]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         if error is None:
-            client.post("invocation/%s/response" % request_id, payload, {"Content-Type": content_type})
+            client.post(f"invocation/{request_id}/response", payload, {"Content-Type": content_type})
         else:
             _log_error(sink, error)
-            client.post("invocation/%s/error" % request_id, json.dumps(error).encode(),
+            client.post(f"invocation/{request_id}/error", json.dumps(error).encode(),
                         {"Lambda-Runtime-Function-Error-Type": error["errorType"],
                          "Content-Type": "application/json"})

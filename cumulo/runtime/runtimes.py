@@ -9,6 +9,7 @@
   ``bootstrap`` in the code root, run on the host OS.
 """
 
+# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import functools
@@ -89,7 +90,7 @@ def supported_runtimes() -> dict[str, str]:
     if node:
         major = int(node[1].lstrip("v").split(".")[0])
         for n in sorted({18, 20, 22, 24, major}):
-            out["nodejs%d.x" % n] = "%s (%s; every nodejs*.x maps to the host node)" % (node[0], node[1])
+            out["nodejs%d.x" % n] = f"{node[0]} ({node[1]}; every nodejs*.x maps to the host node)"
     for name in PROVIDED:
         out[name] = "executable 'bootstrap' in the code root, run on the host"
     return out
@@ -112,17 +113,16 @@ def plan(runtime: str) -> RuntimePlan:
         if not path:
             minor = m.group(1)
             raise UnsupportedRuntimeError(
-                "The runtime %s needs a Python 3.%s interpreter named python3.%s on PATH or in pyenv "
-                "(for example `pyenv install 3.%s` or your OS package python3.%s)." % (runtime, minor, minor,
-                                                                                       minor, minor))
+                f"The runtime {runtime} needs a Python 3.{minor} interpreter named python3.{minor} on PATH or in pyenv "
+                f"(for example `pyenv install 3.{minor}` or your OS package python3.{minor}).")
         return RuntimePlan("python", runtime, path, "AWS_Lambda_" + runtime)
     if _NODE.match(runtime):
         node = node_executable()
         if not node:
             raise UnsupportedRuntimeError(
-                "The runtime %s needs Node.js: install it so that `node` is on PATH." % runtime)
+                f"The runtime {runtime} needs Node.js: install it so that `node` is on PATH.")
         return RuntimePlan("node", runtime, node[0], "AWS_Lambda_" + runtime)
     if runtime in PROVIDED:
         return RuntimePlan("provided", runtime, "", None)
-    raise UnsupportedRuntimeError("Unknown runtime %r. Supported here: %s" % (runtime, ", ".join(
+    raise UnsupportedRuntimeError("Unknown runtime {!r}. Supported here: {}".format(runtime, ", ".join(
         supported_runtimes())))

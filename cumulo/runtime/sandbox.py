@@ -24,6 +24,7 @@ This module is imported inside environments (by the zygote and the agent), so it
 standard-library only and importable by every supported Python.
 """
 
+# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import ctypes
@@ -58,7 +59,7 @@ def libc():
 def _check(result: int, what: str) -> None:
     if result != 0:
         err = ctypes.get_errno()
-        raise OSError(err, "%s: %s" % (what, os.strerror(err)))
+        raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
 def unshare(flags: int) -> None:
@@ -68,7 +69,7 @@ def unshare(flags: int) -> None:
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
     enc = lambda s: s.encode() if s is not None else None  # noqa: E731
     _check(libc().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
-           "mount %s on %s" % (source or fstype, target))
+           f"mount {source or fstype} on {target}")
 
 
 def prctl(option: int, arg: int) -> None:

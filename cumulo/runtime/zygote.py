@@ -116,7 +116,7 @@ def serve(ctl: socket.socket) -> None:
         try:
             reply = spawn(ctl, json.loads(msg), fds[0])
         except Exception as e:  # keep serving: one bad request must not kill the zygote
-            reply = {"error": "%s: %s" % (type(e).__name__, e)}
+            reply = {"error": f"{type(e).__name__}: {e}"}
         ctl.send(json.dumps(reply).encode())
 
 

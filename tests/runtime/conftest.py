@@ -56,7 +56,7 @@ class Runtime:
             path.write_text(textwrap.dedent(text).lstrip("\n"))
             if rel == "bootstrap" or rel.endswith(".sh"):
                 path.chmod(0o755)
-        arn = "arn:aws:lambda:us-east-1:%s:function:%s" % (ACCOUNT, name)
+        arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
         kw.setdefault("key", arn + ":" + uuid.uuid4().hex)
         return EnvironmentSpec(function_name=name, function_arn=arn, runtime=runtime, handler=handler,
                                code_dir=code, account_id=ACCOUNT, **kw)
@@ -89,7 +89,7 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.005):
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError("condition not met within %.1fs" % timeout)
+    raise AssertionError(f"condition not met within {timeout:.1f}s")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Sandbox behaviour: file system view, Runtime API guard, freezer, memory limit, fallback, cleanup."""
 
+# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import json
@@ -73,7 +74,7 @@ def test_other_environments_runtime_api_is_unreachable(rt):
     victim_api = payload(rt.invoke(victim, {}))["api"]
     attacker = rt.function(PROBE)
     body = payload(rt.invoke(attacker, {"steal": victim_api}))
-    assert body["steal"] in ("RemoteDisconnected", "ConnectionResetError", "BadStatusLine")
+    assert body["steal"] in ("RemoteDisconnected", "ConnectionResetError", "BadStatusLine", "TimeoutError")
     assert payload(rt.invoke(victim, {}))["api"] == victim_api  # the victim still works
 
 
@@ -137,6 +138,7 @@ def test_memory_budget_evicts_idle_then_refuses(tmp_path):
 
         async def busy_then_more():
             import asyncio
+
             from cumulo.runtime import InvokeRequest
             task = asyncio.ensure_future(runtime.pool.invoke(small, InvokeRequest("a", b'{}', small.function_arn)))
             await asyncio.sleep(0)

@@ -1,5 +1,6 @@
 """Cumulo's Node runtime: CommonJS and ESM handlers, async and callback styles, AWS's formats."""
 
+# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import re

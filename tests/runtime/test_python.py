@@ -1,5 +1,6 @@
 """Cumulo's Python runtime as a function author sees it (isolation on)."""
 
+# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import json
@@ -40,13 +41,13 @@ def test_log_lines_match_aws(rt):
     assert msgs[0].startswith("INIT_START Runtime Version: python:3.11")
     assert "init output\n" in msgs
     rid = "11111111-2222-3333-4444-555555555555"
-    start = msgs.index("START RequestId: %s Version: $LATEST\n" % rid)
+    start = msgs.index(f"START RequestId: {rid} Version: $LATEST\n")
     assert msgs[start + 1] == "hello x\n"
-    assert re.fullmatch(r"\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t%s\tmulti\nline\n" % rid, msgs[start + 2])
-    assert msgs[start + 3] == "END RequestId: %s\n" % rid
+    assert re.fullmatch(rf"\[WARNING\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{rid}\tmulti\nline\n", msgs[start + 2])
+    assert msgs[start + 3] == f"END RequestId: {rid}\n"
     assert re.fullmatch(
-        r"REPORT RequestId: %s\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\t"
-        r"Max Memory Used: \d+ MB\tInit Duration: \d+\.\d\d ms\t\n" % rid, msgs[start + 4])
+        rf"REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\t"
+        r"Max Memory Used: \d+ MB\tInit Duration: \d+\.\d\d ms\t\n", msgs[start + 4])
     assert result.log_tail.startswith("START RequestId") and result.log_tail.endswith("ms\t\n")
 
 

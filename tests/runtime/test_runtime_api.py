@@ -1,5 +1,6 @@
 """The Runtime API contract, exercised by a provided.al2023 bootstrap that reports what it saw."""
 
+# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import json
@@ -140,10 +141,10 @@ def test_shell_curl_bootstrap(rt):
 def test_awslambdaric_bootstrap(rt):
     python = shutil.which("python3.11") or shutil.which("python3")
     pytest.importorskip("awslambdaric")
-    spec = rt.function({"bootstrap": """
+    spec = rt.function({"bootstrap": f"""
         #!/bin/sh
-        exec %s -m awslambdaric handler.fn
-    """ % python, "handler.py": """
+        exec {python} -m awslambdaric handler.fn
+    """, "handler.py": """
         import logging, os
         logger = logging.getLogger()
         logger.setLevel(logging.INFO)

@@ -5,6 +5,7 @@ keep-alive, Content-Length and chunked bodies, and exact status lines and JSON e
 bodies -- nothing more.  Pure standard library so every runtime interpreter can run it.
 """
 
+# ruff: noqa: UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import json
@@ -123,10 +124,10 @@ def response(status: int, body: bytes = b"", headers: dict | None = None,
     """Serialize a response with Content-Length (always keep-alive unless the caller closes)."""
     out = ["HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, "Unknown"))]
     if content_type:
-        out.append("Content-Type: %s\r\n" % content_type)
+        out.append(f"Content-Type: {content_type}\r\n")
     if headers:
         for name, value in headers.items():
-            out.append("%s: %s\r\n" % (name, value))
+            out.append(f"{name}: {value}\r\n")
     out.append("Content-Length: %d\r\n\r\n" % len(body))
     return "".join(out).encode("latin-1") + body
 

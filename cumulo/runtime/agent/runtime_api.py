@@ -16,6 +16,7 @@ requests and events from the platform and sends what it returns.  The Extensions
 Telemetry APIs are meant to sit next to it as siblings dispatched on the path prefix.
 """
 
+# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 from . import http
@@ -40,8 +41,7 @@ METHOD_NOT_ALLOWED = http.response(405, b"", content_type="")
 def _forbidden(state: str, target: str) -> bytes:
     return http.error_response(
         403, "InvalidStateTransition",
-        "State transition from %s to %s failed for runtime. Error: State transition is not allowed"
-        % (state, target))
+        f"State transition from {state} to {target} failed for runtime. Error: State transition is not allowed")
 
 
 INVALID_REQUEST_ID = http.error_response(400, "InvalidRequestID", "Invalid request ID")
@@ -158,5 +158,5 @@ class RuntimeAPI:
         """Fail the invoke the way AWS does when the runtime's response exceeds 6 MB."""
         message = ("Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes)."
                    % (size, MAX_RESPONSE))
-        body = ('{"errorMessage":"%s","errorType":"Function.ResponseSizeTooLarge"}' % message).encode()
+        body = (f'{{"errorMessage":"{message}","errorType":"Function.ResponseSizeTooLarge"}}').encode()
         self.platform.invoke_error(request_id, "Function.ResponseSizeTooLarge", body)

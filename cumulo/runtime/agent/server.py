@@ -13,6 +13,7 @@ namespace the agent is pid 1, so its exit takes every process of the environment
 without one it kills its process group.
 """
 
+# ruff: noqa: UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import errno
@@ -26,7 +27,7 @@ import time
 
 from .. import channel, sandbox
 from . import http, peercheck
-from .runtime_api import MAX_RESPONSE, TOO_LARGE, RuntimeAPI
+from .runtime_api import TOO_LARGE, RuntimeAPI
 
 MAX_BODY = 16 * 1024 * 1024  # bodies are buffered up to this; larger ones are refused unread
 MAX_EVENT = 256 * 1024  # CloudWatch's event size: a longer line is cut into several events
@@ -148,7 +149,7 @@ class Agent:
                 code = e.code if isinstance(e.code, int) else 1
             else:
                 try:
-                    os.write(2, ("%s: %s\n" % (type(e).__name__, e)).encode())
+                    os.write(2, (f"{type(e).__name__}: {e}\n").encode())
                 except OSError:
                     pass
             os._exit(code)
