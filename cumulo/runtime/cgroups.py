@@ -12,7 +12,6 @@ invokes.  Peak memory comes from ``memory.max_usage_in_bytes`` (v1) or ``memory.
 (v2, Linux 5.19+).
 """
 
-# ruff: noqa: UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import contextlib
@@ -61,7 +60,7 @@ class Cgroup:
                 _write(mem / "memory.swap.max", "0")
             _write(mem / "pids.max", str(PIDS_MAX))
             if cpu_vcpus:
-                _write(mem / "cpu.max", "%d %d" % (max(1000, int(cpu_vcpus * CPU_PERIOD_US)), CPU_PERIOD_US))
+                _write(mem / "cpu.max", f"{max(1000, int(cpu_vcpus * CPU_PERIOD_US))} {CPU_PERIOD_US}")
             return
         _write(mem / "memory.limit_in_bytes", limit)
         with contextlib.suppress(OSError):
@@ -163,17 +162,9 @@ class CgroupHost:
     def has_freezer(self) -> bool:
         return self.version == 2 or "freezer" in self.bases
 
-    def create(self, name: str) -> Cgroup:
-        dirs = {}
-        try:
-            for controller, base in self.bases.items():
-                d = base / name
-                d.mkdir()
-                dirs[controller] = d
-        except OSError:
-            Cgroup(dirs, self.version).remove()
-            raise
-        return Cgroup(dirs, self.version)
+    def adopt(self, name: str) -> Cgroup:
+        """The cgroup ``name`` (created by a zygote for one of its blank environments)."""
+        return Cgroup({controller: base / name for controller, base in self.bases.items()}, self.version)
 
     def existing(self) -> dict[str, Cgroup]:
         """All cumulo cgroups by name (for leftover cleanup)."""

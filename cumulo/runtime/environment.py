@@ -33,9 +33,12 @@ class EnvironmentDied(Exception):
 class Zygote:
     """A running zygote (see :mod:`cumulo.runtime.zygote`) for one interpreter."""
 
-    def __init__(self, interpreter: str, python_runtime: bool) -> None:
+    def __init__(self, interpreter: str, python_runtime: bool, options: dict) -> None:
+        """``options``: namespaces (bool), hosts (file), cgroups (controller -> base dir, or None),
+        cgroup_version, prefix (names of the blanks' cgroups)."""
         self.interpreter = interpreter
         self.python_runtime = python_runtime
+        self.options = json.dumps(options)
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.sys_path: list[str] = []
@@ -48,7 +51,7 @@ class Zygote:
         env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = subprocess.Popen(
             [self.interpreter, "-m", "cumulo.runtime.zygote", str(theirs.fileno()),
-             "python" if self.python_runtime else "agent"],
+             "python" if self.python_runtime else "agent", self.options],
             pass_fds=(theirs.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL)
         theirs.close()
         ours.setblocking(False)
@@ -69,8 +72,8 @@ class Zygote:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    async def spawn(self, request: dict, chan_fd: int) -> int:
-        """Fork an environment; returns the agent's host pid."""
+    async def spawn(self, request: dict, chan_fd: int) -> dict:
+        """Start an environment: ``{"pid": agent host pid, "cgroup": its cgroup's name or None}``."""
         loop = asyncio.get_running_loop()
         async with self._lock:
             self.sock.sendmsg([json.dumps(request).encode()],
@@ -78,7 +81,7 @@ class Zygote:
             reply = json.loads(await loop.sock_recv(self.sock, 1 << 16) or b'{"error":"zygote died"}')
         if "error" in reply:
             raise RuntimeError(reply["error"])
-        return reply["pid"]
+        return reply
 
     def close(self) -> None:
         if self.sock is not None:
@@ -109,13 +112,12 @@ class _Channel(asyncio.Protocol):
 class Environment:
     """One execution environment (see the module docstring)."""
 
-    def __init__(self, env_id: str, spec, plan, work_dir: Path, cgroup: Cgroup | None, log_sink,
-                 use_sigstop: bool) -> None:
+    def __init__(self, env_id: str, spec, plan, work_dir: Path, log_sink, use_sigstop: bool) -> None:
         self.id = env_id
         self.spec = spec
         self.plan = plan
         self.work_dir = work_dir
-        self.cgroup = cgroup
+        self.cgroup: Cgroup | None = None  # set once the environment runs
         self.log_sink = log_sink
         self.use_sigstop = use_sigstop
         self.log_stream = logfmt.log_stream_name(spec.version)
@@ -182,15 +184,18 @@ class Environment:
         self._capture = None
 
     # --- lifecycle ----------------------------------------------------------------------
-    async def spawn(self, zygote: Zygote, request: dict) -> None:
+    async def spawn(self, zygote: Zygote, request: dict) -> str | None:
+        """Start the environment from a zygote; returns the name of the cgroup it runs in."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         loop = asyncio.get_running_loop()
         try:
-            self.agent_pid = await zygote.spawn(request, theirs.fileno())
+            reply = await zygote.spawn(request, theirs.fileno())
         finally:
             theirs.close()
+        self.agent_pid = reply["pid"]
         ours.setblocking(False)
         _, self.proto = await loop.connect_accepted_socket(lambda: _Channel(self), sock=ours)
+        return reply.get("cgroup")
 
     async def wait_frame(self, timeout: float | None) -> tuple[int, dict, bytes] | None:
         """The next state-changing frame (init done, response, exit, ...), or None on timeout."""

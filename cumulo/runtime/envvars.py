@@ -4,7 +4,6 @@ User variables (the function's Environment) override only what AWS lets them ove
 the keys in :data:`RESERVED` are always the platform's.
 """
 
-# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 from .runtimes import RuntimePlan
@@ -26,7 +25,8 @@ def build(spec: EnvironmentSpec, plan: RuntimePlan, log_stream: str, task_root: 
     access_key, secret_key, session_token = spec.credentials
     env = {
         "PATH": f"/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:{opt_dir}/bin",
-        "LD_LIBRARY_PATH": f"/var/lang/lib:/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:{opt_dir}/lib",
+        "LD_LIBRARY_PATH": f"/var/lang/lib:/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:"
+                           f"{task_root}:{task_root}/lib:{opt_dir}/lib",
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
@@ -38,8 +38,8 @@ def build(spec: EnvironmentSpec, plan: RuntimePlan, log_stream: str, task_root: 
         env["PYTHONPATH"] = runtime_dir
     elif plan.kind == "node":
         major = plan.runtime[len("nodejs"):].split(".")[0]
-        env["NODE_PATH"] = f"{opt_dir}/nodejs/node{major}/node_modules:{opt_dir}/nodejs/node_modules:{runtime_dir}/node_modules:" \
-                           f"{runtime_dir}:{task_root}"
+        env["NODE_PATH"] = (f"{opt_dir}/nodejs/node{major}/node_modules:{opt_dir}/nodejs/node_modules:"
+                            f"{runtime_dir}/node_modules:{runtime_dir}:{task_root}")
     if spec.endpoint_url:
         env["AWS_ENDPOINT_URL"] = spec.endpoint_url
     if tmp_dir:

@@ -3,7 +3,6 @@
 Every message ends with a newline, as CloudWatch Logs stores Lambda's events.
 """
 
-# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +23,8 @@ def init_start(runtime: str, region: str) -> str:
     family, _, version = runtime.partition("3.") if runtime.startswith("python") else (runtime, "", "")
     label = f"python:3.{version}.cumulo" if family == "python" else runtime.replace(".x", "") + ".cumulo"
     digest = hashlib.sha256(runtime.encode()).hexdigest()
-    return f"INIT_START Runtime Version: {label}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:{digest}\n"
+    return (f"INIT_START Runtime Version: {label}\t"
+            f"Runtime Version ARN: arn:aws:lambda:{region}::runtime:{digest}\n")
 
 
 def init_report(duration_ms: float, phase: str, status: str, error_type: str | None = None) -> str:
@@ -55,8 +55,9 @@ def report(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int
     A successful invoke's line ends with a tab; a failed one ends with ``Status: timeout`` or
     ``Status: error\\tError Type: Runtime.ExitError``.
     """
-    line = "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\t" \
-           "Max Memory Used: %d MB\t" % (request_id, duration_ms, billed(duration_ms), memory_mb, max_used_mb)
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {billed(duration_ms)} ms\tMemory Size: {memory_mb} MB\t"
+            f"Max Memory Used: {max_used_mb} MB\t")
     if init_duration_ms is not None:
         line += f"Init Duration: {init_duration_ms:.2f} ms\t"
     if status:
@@ -69,7 +70,7 @@ def report(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int
 def timed_out(request_id: str, seconds: float, now: float | None = None) -> str:
     """``2024-04-14T01:17:35.426Z <id> Task timed out after 3.05 seconds``."""
     now = time.time() if now is None else now
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
     return f"{stamp} {request_id} Task timed out after {seconds:.2f} seconds\n"
 
 

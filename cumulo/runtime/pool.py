@@ -17,7 +17,6 @@ total stays under ``memory_budget_mb``: idle environments (least recently used f
 evicted to make room, else :class:`CapacityError` is raised for the caller to throttle.
 """
 
-# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import asyncio
@@ -50,10 +49,10 @@ _BOTO_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "ur
 def _owner_id(pid: int) -> str | None:
     """``p<pid>-<start time>``: a process identity that survives pid reuse."""
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            return "p%d-%s" % (pid, f.read().rsplit(")", 1)[1].split()[19])
+        with open(f"/proc/{pid}/stat") as f:
+            return f"p{pid}-{f.read().rsplit(')', 1)[1].split()[19]}"
     except (OSError, IndexError):
-        return "p%d-0" % pid if sys.platform != "linux" else None
+        return f"p{pid}-0" if sys.platform != "linux" else None
 
 
 def _owner_alive(name: str) -> bool:
@@ -85,8 +84,9 @@ class EnvironmentPool:
         self.config = config
         self.support = host.detect()
         self.isolated = config.isolation == "auto" and self.support.namespaces
-        self.cgroups = self.support.cgroups if config.isolation == "auto" and self.support.cgroups.version else None
-        self.owner = "%s-%d" % (_owner_id(os.getpid()) or "p%d-0" % os.getpid(), next(_pool_ids))
+        use_cgroups = config.isolation == "auto" and self.support.cgroups.version
+        self.cgroups = self.support.cgroups if use_cgroups else None
+        self.owner = f"{_owner_id(os.getpid()) or f'p{os.getpid()}-0'}-{next(_pool_ids)}"
         self.dir = Path(config.work_dir).resolve() / self.owner
         self._zygotes: dict[str, Zygote] = {}
         self._zygote_locks: dict[str, asyncio.Lock] = {}
@@ -104,6 +104,9 @@ class EnvironmentPool:
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
         self._pylib = self._make_pylib()
+        self._hosts = self.dir / "hosts"
+        self._hosts.write_text("127.0.0.1\tlocalhost localhost.localdomain sandbox.localdomain\n"
+                               "::1\tlocalhost ip6-localhost ip6-loopback\n")
         if self.isolated:
             for d in ("/var/task", "/var/runtime", "/opt"):
                 os.makedirs(d, exist_ok=True)
@@ -121,6 +124,10 @@ class EnvironmentPool:
         for z in self._zygotes.values():
             z.close()
         self._zygotes.clear()
+        if self.cgroups is not None:  # the zygotes' unused blanks
+            for name, cg in self.cgroups.existing().items():
+                if name.startswith(self.owner + "."):
+                    cg.remove()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def cleanup_leftovers(self) -> None:
@@ -220,8 +227,8 @@ class EnvironmentPool:
                     break
                 self._destroy(env)
         if self._memory_in_use + memory_mb > budget:
-            raise CapacityError("host memory budget exhausted: %d MB in use of %d MB, %d MB requested"
-                                % (self._memory_in_use, budget, memory_mb))
+            raise CapacityError(f"host memory budget exhausted: {self._memory_in_use} MB in use "
+                                f"of {budget} MB, {memory_mb} MB requested")
         self._memory_in_use += memory_mb
 
     def _destroy(self, env: Environment) -> None:
@@ -255,30 +262,23 @@ class EnvironmentPool:
         async with lock:
             z = self._zygotes.get(key)
             if z is None or not z.alive:
-                z = Zygote(interpreter, plan.kind == "python")
+                cg = self.cgroups
+                z = Zygote(interpreter, plan.kind == "python", {
+                    "namespaces": self.isolated, "hosts": str(self._hosts),
+                    "prefix": f"{self.owner}.z{next(self._ids)}",
+                    "cgroups": {c: str(b) for c, b in cg.bases.items()} if cg is not None else None,
+                    "cgroup_version": cg.version if cg is not None else 0})
                 await z.start()
                 self._zygotes[key] = z
             return z
 
     def _new_environment(self, spec: EnvironmentSpec, plan: runtimes.RuntimePlan) -> Environment:
         self._reserve(spec.memory_mb)
-        env_id = "e%d" % next(self._ids)
+        env_id = f"e{next(self._ids)}"
         env_dir = self.dir / env_id
         env_dir.mkdir()
-        cgroup = None
-        try:
-            if self.cgroups is not None:
-                cgroup = self.cgroups.create(f"{self.owner}.{env_id}")
-                vcpus = spec.memory_mb / 1769 if self.config.cpu_scaling == "aws" else None
-                cgroup.set_limits(spec.memory_mb, vcpus)
-        except BaseException:
-            self._memory_in_use -= spec.memory_mb
-            if cgroup is not None:
-                cgroup.remove()
-            shutil.rmtree(env_dir, ignore_errors=True)
-            raise
-        env = Environment(env_id, spec, plan, env_dir, cgroup, self.config.log_sink,
-                          use_sigstop=cgroup is None or not self.cgroups.has_freezer)
+        env = Environment(env_id, spec, plan, env_dir, self.config.log_sink,
+                          use_sigstop=self.cgroups is None or not self.cgroups.has_freezer)
         self._all.add(env)
         return env
 
@@ -287,12 +287,9 @@ class EnvironmentPool:
         runtime_dir = str(runtimes.NODE_RUNTIME_DIR if plan.kind == "node" else self._pylib)
         if self.isolated:
             task, opt, rt_dir, tmp = "/var/task", "/opt", "/var/runtime", None
-            hosts = env.work_dir / "hosts"
-            hosts.write_text("127.0.0.1\tlocalhost localhost.localdomain sandbox.localdomain\n"
-                             "::1\tlocalhost ip6-localhost ip6-loopback\n")
             mounts = {"task": str(Path(spec.code_dir).resolve()),
                       "layers": [str(Path(p).resolve()) for p in spec.layer_dirs],
-                      "tmp_mb": spec.ephemeral_storage_mb, "hosts": str(hosts), "runtime_dir": runtime_dir,
+                      "tmp_mb": spec.ephemeral_storage_mb, "runtime_dir": runtime_dir,
                       "hide": [str(Path(p).resolve()) for p in (Path(self.config.work_dir),
                                                                 *self.config.private_paths)]}
         else:
@@ -302,10 +299,11 @@ class EnvironmentPool:
             os.makedirs(tmp)
             mounts = None
         variables = envvars.build(spec, plan, env.log_stream, task, rt_dir, opt, tmp)
+        cgroups = self.cgroups is not None
         agent: dict = {"env": variables, "cwd": task, "telemetry": plan.kind != "provided",
-                       "peer_check": self.isolated, "oom_protect": env.cgroup is not None,
-                       "measure_rss": env.cgroup is None, "rlimit_nofile": 1024}
-        if env.cgroup is None and plan.kind != "node":
+                       "peer_check": self.isolated, "oom_protect": cgroups,
+                       "measure_rss": not cgroups, "rlimit_nofile": 1024}
+        if not cgroups and plan.kind != "node":
             agent["rlimit_data"] = spec.memory_mb * 1024 * 1024
         if plan.kind == "python":
             py = plan.runtime[len("python"):]
@@ -318,8 +316,8 @@ class EnvironmentPool:
             agent["runtime"] = {"argv": [plan.executable, f"{rt_dir}/index.mjs"]}
         else:
             agent["runtime"] = {"argv": [_bootstrap_path(spec, task, opt)]}
-        return {"agent": agent, "namespaces": self.isolated, "mounts": mounts,
-                "cgroup_procs": env.cgroup.procs_files if env.cgroup is not None else []}
+        vcpus = spec.memory_mb / 1769 if self.config.cpu_scaling == "aws" else None
+        return {"agent": agent, "mounts": mounts, "limits": {"memory_mb": spec.memory_mb, "cpu_vcpus": vcpus}}
 
     async def _cold_start(self, spec: EnvironmentSpec, request: InvokeRequest):
         """A ready environment plus its init duration, or (None, None, failed InvokeResult)."""
@@ -366,13 +364,14 @@ class EnvironmentPool:
             problem = _bootstrap_problem(spec, request_id)
             if problem:
                 raise _Failure("Runtime.InvalidEntrypoint", problem, "error")
-        await env.spawn(zygote, self._spawn_request(env, zygote))
+        cgroup = await env.spawn(zygote, self._spawn_request(env, zygote))
+        if cgroup is not None:
+            env.cgroup = self.cgroups.adopt(cgroup)
         (env.work_dir / "agent.pid").write_text(str(env.agent_pid))
         env.busy = True
         frame = await env.wait_frame(limit)
         if frame is None:
-            raise _Failure("Sandbox.Timedout", _error_json(
-                "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {spec.timeout_s:.2f} seconds"), "timeout")
+            raise _Failure("Sandbox.Timedout", _timeout_error(request_id, spec.timeout_s), "timeout")
         kind, meta, body = frame
         if kind == ch.INIT_DONE:
             return
@@ -390,8 +389,9 @@ class EnvironmentPool:
             env.log(logfmt.timed_out(request.request_id, time.monotonic() - invoke_started))
         duration = (time.monotonic() - invoke_started) * 1000
         env.log(logfmt.end(request.request_id))
+        error_type = failure.error_type if failure.status == "error" else None
         env.log(logfmt.report(request.request_id, duration, spec.memory_mb, env.peak_memory_mb(),
-                              None, failure.status, failure.error_type if failure.status == "error" else None))
+                              None, failure.status, error_type))
         result = InvokeResult(
             payload=failure.payload, function_error="Unhandled", error_type=failure.error_type,
             log_tail=logfmt.tail(captured), duration_ms=round(duration, 2),
@@ -429,7 +429,7 @@ class EnvironmentPool:
         if frame is None:
             env.kill()
             env.log(logfmt.timed_out(rid, duration / 1000))
-            payload = _error_json("Sandbox.Timedout", f"RequestId: {rid} Error: Task timed out after {spec.timeout_s:.2f} seconds")
+            payload = _timeout_error(rid, spec.timeout_s)
             status, error_type, function_error = "timeout", "Sandbox.Timedout", "Unhandled"
         else:
             kind, fmeta, payload = frame
@@ -441,7 +441,7 @@ class EnvironmentPool:
             else:  # the runtime exited mid-invoke
                 exit_status = fmeta.get("status") or env.exit_status or "signal: killed"
                 env.log(logfmt.exit_error(rid, exit_status))
-                payload = _error_json("Runtime.ExitError", f"RequestId: {rid} Error: {_exit_phrase(exit_status)}")
+                payload = _exit_error(rid, exit_status)
                 status, error_type, function_error = "error", "Runtime.ExitError", "Unhandled"
         max_used = env.peak_memory_mb()
         env.log(logfmt.end(rid))
@@ -472,6 +472,15 @@ def _error_type_of(payload: bytes) -> str:
     return "Unhandled"
 
 
+def _timeout_error(request_id: str, timeout_s: float) -> bytes:
+    return _error_json("Sandbox.Timedout",
+                       f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds")
+
+
+def _exit_error(request_id: str, status: str) -> bytes:
+    return _error_json("Runtime.ExitError", f"RequestId: {request_id} Error: {_exit_phrase(status)}")
+
+
 def _exit_phrase(status: str) -> str:
     if status == "exit status 0":
         return "Runtime exited without providing a reason"
@@ -490,7 +499,8 @@ def _bootstrap_problem(spec: EnvironmentSpec, request_id: str) -> bytes | None:
     candidates = [Path(spec.code_dir) / "bootstrap"] + [Path(p) / "bootstrap" for p in spec.layer_dirs]
     found = [p for p in candidates if p.is_file()]
     if not found:
-        return _error_json("Runtime.InvalidEntrypoint", f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
+        return _error_json("Runtime.InvalidEntrypoint",
+                           f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
                            "[/var/task/bootstrap /opt/bootstrap]")
     if not os.access(found[0], os.X_OK):
         where = "/var/task/bootstrap" if found[0].parent == Path(spec.code_dir) else "/opt/bootstrap"

@@ -11,7 +11,6 @@ Output goes to AWS's framed telemetry log fd (``_LAMBDA_TELEMETRY_LOG_FD``) when
 provides one, so multi-line records stay one log event and print/logging keep their order.
 """
 
-# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import decimal
@@ -163,7 +162,8 @@ def _log_error(sink: LogSink, error: dict) -> None:
 # --- context ------------------------------------------------------------------------------
 class _Obj:
     def __repr__(self) -> str:
-        return "{}({})".format(type(self).__name__, ", ".join("{}={!r}".format(*kv) for kv in vars(self).items()))
+        fields = ", ".join(f"{name}={getattr(self, name, None)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
 
 
 class CognitoIdentity(_Obj):
@@ -212,8 +212,10 @@ class LambdaContext:
         return max(self._deadline_ms - int(time.time() * 1000), 0)
 
     def __repr__(self) -> str:
-        return (f"LambdaContext([aws_request_id={self.aws_request_id},log_group_name={self.log_group_name},log_stream_name={self.log_stream_name},function_name={self.function_name},"
-                f"memory_limit_in_mb={self.memory_limit_in_mb},function_version={self.function_version},invoked_function_arn={self.invoked_function_arn},client_context={self.client_context},"
+        return (f"LambdaContext([aws_request_id={self.aws_request_id},log_group_name={self.log_group_name},"
+                f"log_stream_name={self.log_stream_name},function_name={self.function_name},"
+                f"memory_limit_in_mb={self.memory_limit_in_mb},function_version={self.function_version},"
+                f"invoked_function_arn={self.invoked_function_arn},client_context={self.client_context},"
                 f"identity={self.identity}])")
 
 

@@ -9,7 +9,6 @@
   ``bootstrap`` in the code root, run on the host OS.
 """
 
-# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import functools
@@ -47,7 +46,7 @@ def _version_key(path: str) -> tuple[int, int]:
 def python_interpreters() -> dict[str, str]:
     """``{"python3.11": "/path/to/python3.11", ...}`` -- first found wins, the platform's own first."""
     found: dict[str, str] = {}
-    own = "python%d.%d" % sys.version_info[:2]
+    own = "python{}.{}".format(*sys.version_info[:2])
     found[own] = sys.executable
     dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not d.endswith("shims")]
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
@@ -77,7 +76,8 @@ def node_executable() -> tuple[str, str] | None:
     if not path:
         return None
     try:
-        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
+        version = done.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return path, version
@@ -90,7 +90,7 @@ def supported_runtimes() -> dict[str, str]:
     if node:
         major = int(node[1].lstrip("v").split(".")[0])
         for n in sorted({18, 20, 22, 24, major}):
-            out["nodejs%d.x" % n] = f"{node[0]} ({node[1]}; every nodejs*.x maps to the host node)"
+            out[f"nodejs{n}.x"] = f"{node[0]} ({node[1]}; every nodejs*.x maps to the host node)"
     for name in PROVIDED:
         out[name] = "executable 'bootstrap' in the code root, run on the host"
     return out
@@ -113,8 +113,8 @@ def plan(runtime: str) -> RuntimePlan:
         if not path:
             minor = m.group(1)
             raise UnsupportedRuntimeError(
-                f"The runtime {runtime} needs a Python 3.{minor} interpreter named python3.{minor} on PATH or in pyenv "
-                f"(for example `pyenv install 3.{minor}` or your OS package python3.{minor}).")
+                f"The runtime {runtime} needs a Python 3.{minor} interpreter named python3.{minor} on PATH "
+                f"or in pyenv (for example `pyenv install 3.{minor}` or your OS package python3.{minor}).")
         return RuntimePlan("python", runtime, path, "AWS_Lambda_" + runtime)
     if _NODE.match(runtime):
         node = node_executable()

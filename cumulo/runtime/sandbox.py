@@ -24,7 +24,6 @@ This module is imported inside environments (by the zygote and the agent), so it
 standard-library only and importable by every supported Python.
 """
 
-# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import ctypes
@@ -66,7 +65,8 @@ def unshare(flags: int) -> None:
     _check(libc().unshare(flags), "unshare")
 
 
-def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
+          data: str | None = None) -> None:
     enc = lambda s: s.encode() if s is not None else None  # noqa: E731
     _check(libc().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
            f"mount {source or fstype} on {target}")
@@ -89,15 +89,24 @@ def _bind_ro(source: str, target: str) -> None:
     mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def setup_mounts(plan: dict) -> None:
-    """Build the environment's file system view (called as pid 1 of the new namespaces).
+def premount(hosts: str) -> None:
+    """The spec-independent part of the file system view, done by a blank environment ahead of time.
 
-    ``plan`` keys: task (code dir), layers (list), tmp_mb, hosts (file), runtime_dir (or
-    None), hide (paths to cover with an empty read-only tmpfs).  Every source is bound
-    before /tmp and the hidden paths are covered, as sources may live under them.
+    Called as pid 1 of fresh mount and pid namespaces: mounts stop propagating to the host,
+    /proc shows only this namespace, and ``hosts`` (names sandbox.localdomain) is /etc/hosts.
     """
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _bind_ro(hosts, "/etc/hosts")
+
+
+def setup_mounts(plan: dict) -> None:
+    """The function's part of the view: ``plan`` keys task (code dir), layers (list), tmp_mb,
+    runtime_dir, hide (paths covered with an empty read-only tmpfs).
+
+    Every source is bound before /tmp and the hidden paths are covered, as sources may live
+    under them (the platform keeps function code in one of the hidden paths).
+    """
     _bind_ro(plan["task"], "/var/task")
     layers = plan["layers"]
     if not layers:
@@ -107,10 +116,8 @@ def setup_mounts(plan: dict) -> None:
     else:  # overlayfs: the leftmost lowerdir is on top, so the last layer goes first
         mount("overlay", "/opt", "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
               "lowerdir=" + ":".join(reversed(layers)))
-    _bind_ro(plan["hosts"], "/etc/hosts")
-    if plan.get("runtime_dir"):
-        _bind_ro(plan["runtime_dir"], "/var/runtime")
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=1777" % plan["tmp_mb"])
+    _bind_ro(plan["runtime_dir"], "/var/runtime")
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['tmp_mb']}m,mode=1777")
     for path in plan["hide"]:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
@@ -119,8 +126,6 @@ def setup_mounts(plan: dict) -> None:
 def enter_runtime_process(config: dict) -> None:
     """Last steps in the runtime's process before it runs: die with the agent, apply rlimits."""
     try_prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if config.get("oom_protect"):
-        set_oom_score_adj(0)
     data = config.get("rlimit_data")
     if data:
         resource.setrlimit(resource.RLIMIT_DATA, (data, data))

@@ -27,8 +27,9 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 
-from cumulo.runtime import channel, sandbox  # noqa: F401  (preloaded for children)
+from cumulo.runtime import cgroups, channel, sandbox  # noqa: F401  (preloaded for children)
 from cumulo.runtime.agent import server
 
 MAX_REQUEST = 1 << 20
@@ -53,76 +54,149 @@ def preload(python_runtime: bool) -> None:
         import cumulo.runtime.python_runtime  # noqa: F401
 
 
-def _child(ctl: socket.socket, chan_fd: int, req: dict, pid_w: int) -> None:
-    ctl.close()
-    os.setsid()
-    for path in req.get("cgroup_procs", ()):
-        with open(path, "w") as f:
-            f.write(str(os.getpid()))
-    if req.get("namespaces"):
-        sandbox.unshare(sandbox.CLONE_NEWNS | sandbox.CLONE_NEWPID)
-        pid = os.fork()
-        if pid:
-            os.write(pid_w, str(pid).encode())
+STOCK = 2  # blank environments kept ready per zygote
+
+
+class Blank:
+    """A pre-forked environment waiting for its function.
+
+    Everything that does not depend on the function is done ahead of time, off the cold
+    start's critical path: the fork, a new session, joining a fresh cgroup, and (with
+    isolation) new mount and pid namespaces with /proc and /etc/hosts mounted.  On this
+    kind of host unshare(2) and cgroup migration each cost 1-20 ms (they wait for RCU grace
+    periods), so the zygote keeps a few blanks ready and replaces them after replying.
+    """
+
+    def __init__(self, ctl: socket.socket, stock: list, options: dict, seq: int) -> None:
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.pid_r, pid_w = os.pipe()
+        self.cgroup = None
+        bases = options.get("cgroups")
+        if bases:
+            name = f"{options['prefix']}-b{seq}"
+            dirs = {c: Path(b) / name for c, b in bases.items()}
+            self.cgroup = cgroups.Cgroup(dirs, options["cgroup_version"])
+            for d in self.cgroup.dirs.values():
+                d.mkdir()
+        if os.fork() == 0:
+            try:
+                ctl.close()
+                self.sock.close()
+                for other in stock:
+                    other.sock.close()
+                os.close(self.pid_r)
+                os.setsid()
+                for path in self.cgroup.procs_files if self.cgroup else ():
+                    with open(path, "w") as f:
+                        f.write("0")  # "0" = the writing process
+                if options["namespaces"]:
+                    sandbox.unshare(sandbox.CLONE_NEWNS | sandbox.CLONE_NEWPID)
+                    pid = os.fork()
+                    if pid:
+                        os.write(pid_w, str(pid).encode())
+                        os._exit(0)
+                    os.setsid()  # its own process group, so the platform can stop/kill it as a group
+                    sandbox.premount(options["hosts"])
+                else:
+                    os.write(pid_w, str(os.getpid()).encode())
+                    sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
+                os.close(pid_w)
+                agent = server.Agent()
+                agent.prepare()
+                self._wait(theirs, agent, options["namespaces"])
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            os._exit(71)
+        os.close(pid_w)
+        theirs.close()
+
+    @staticmethod
+    def _wait(sock: socket.socket, agent: server.Agent, namespaces: bool) -> None:
+        """In the blank: receive the environment's request, become it."""
+        req, fds = _recv(sock)
+        if req is None:
             os._exit(0)
-        os.close(pid_w)
-        os.setsid()  # its own process group, so the platform can SIGSTOP/SIGKILL it as a group
-        sandbox.setup_mounts(req["mounts"])
-    else:
-        os.write(pid_w, str(os.getpid()).encode())
-        os.close(pid_w)
-        sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
-    server.main(chan_fd, req["agent"])
+        sock.close()
+        if namespaces:
+            sandbox.setup_mounts(req["mounts"])
+        server.serve(agent, fds[0], req["agent"])
 
-
-def spawn(ctl: socket.socket, req: dict, chan_fd: int) -> dict:
-    pid_r, pid_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
+    def hand_over(self, req: dict, chan_fd: int) -> int | None:
+        """Give the blank its environment (limits first); returns its host pid, None if it died."""
+        data = b""
+        while True:
+            chunk = os.read(self.pid_r, 64)
+            if not chunk:
+                break
+            data += chunk
+        os.close(self.pid_r)
         try:
-            os.close(pid_r)
-            _child(ctl, chan_fd, req, pid_w)
-        except BaseException:
-            import traceback
+            if not data:
+                return None
+            if self.cgroup is not None:
+                self.cgroup.set_limits(req["limits"]["memory_mb"], req["limits"]["cpu_vcpus"])
+            self.sock.sendmsg([json.dumps(req).encode()],
+                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [chan_fd]))])
+            return int(data)
+        except OSError:
+            return None
+        finally:
+            self.sock.close()
 
-            traceback.print_exc()
-        os._exit(71)
-    os.close(pid_w)
-    os.close(chan_fd)
-    data = b""
+    def discard(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
+def _recv(sock: socket.socket):
+    fds = array.array("i")
+    msg, ancdata, _, _ = sock.recvmsg(MAX_REQUEST, socket.CMSG_LEN(4 * fds.itemsize))
+    if not msg:
+        return None, []
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    return json.loads(msg), list(fds)
+
+
+def serve(ctl: socket.socket, options: dict) -> None:
+    stock: list[Blank] = []
+    seq = 0
     while True:
-        chunk = os.read(pid_r, 64)
-        if not chunk:
-            break
-        data += chunk
-    os.close(pid_r)
-    if not data:
-        return {"error": "environment process failed to start (see stderr)"}
-    return {"pid": int(data)}
-
-
-def serve(ctl: socket.socket) -> None:
-    while True:
-        fds = array.array("i")
+        while len(stock) < STOCK:
+            seq += 1
+            stock.append(Blank(ctl, stock, options, seq))
         try:
-            msg, ancdata, _, _ = ctl.recvmsg(MAX_REQUEST, socket.CMSG_LEN(4 * fds.itemsize))
+            req, fds = _recv(ctl)
         except InterruptedError:
             continue
-        if not msg:
+        if req is None:
             return
-        for level, kind, data in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
         try:
-            reply = spawn(ctl, json.loads(msg), fds[0])
+            pid = None
+            while pid is None:
+                blank = stock.pop(0)
+                pid = blank.hand_over(req, fds[0])
+                if pid is None:
+                    blank.discard()
+                    seq += 1
+                    stock.append(Blank(ctl, stock, options, seq))
+            reply = {"pid": pid, "cgroup": blank.cgroup.dirs["memory" if "memory" in blank.cgroup.dirs
+                                                              else "unified"].name if blank.cgroup else None}
         except Exception as e:  # keep serving: one bad request must not kill the zygote
             reply = {"error": f"{type(e).__name__}: {e}"}
+        finally:
+            for fd in fds:
+                os.close(fd)
         ctl.send(json.dumps(reply).encode())
 
 
 def main() -> None:
     ctl_fd = int(sys.argv[1])
     python_runtime = sys.argv[2] == "python"
+    options = json.loads(sys.argv[3])
     sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
     sandbox.try_prctl(sandbox.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -132,7 +206,7 @@ def main() -> None:
 
     ctl.send(json.dumps({"sys_path": [p for p in sys.path if p],
                          "has_boto3": importlib.util.find_spec("boto3") is not None}).encode())
-    serve(ctl)
+    serve(ctl, options)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
 """Cumulo's Node runtime: CommonJS and ESM handlers, async and callback styles, AWS's formats."""
 
-# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import re
@@ -15,7 +14,8 @@ def test_commonjs_callback_and_context(rt):
           count += 1;
           console.log("event", event, count);
           callback(null, {
-            count, fn: context.functionName, version: context.functionVersion, arn: context.invokedFunctionArn,
+            count, fn: context.functionName, version: context.functionVersion,
+            arn: context.invokedFunctionArn,
             mem: context.memoryLimitInMB, rid: context.awsRequestId, group: context.logGroupName,
             stream: context.logStreamName, remaining: context.getRemainingTimeInMillis(),
             identity: context.identity, cc: context.clientContext,
@@ -34,7 +34,8 @@ def test_commonjs_callback_and_context(rt):
     assert body["identity"] == {"cognitoIdentityId": "c"} and body["cc"] == {"custom": {"x": 1}}
     assert body["env"]["exec"] == "AWS_Lambda_nodejs20.x" and body["env"]["root"] == "/var/task"
     assert body["env"]["nodePath"].endswith(":/var/runtime:/var/task") and body["env"]["trace"] == "Root=1-n"
-    assert re.search(r"\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tnode-1\tINFO\tevent { a: 1 } 1\n", result.log_tail)
+    line = r"\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tnode-1\tINFO\tevent { a: 1 } 1\n"
+    assert re.search(line, result.log_tail)
     assert payload(rt.invoke(spec, {}))["count"] == 2
 
 
@@ -90,4 +91,5 @@ def test_process_exit(rt):
                        runtime="nodejs20.x", handler="index.handler")
     result = rt.invoke(spec, {}, request_id="node-exit")
     assert result.error_type == "Runtime.ExitError"
-    assert payload(result)["errorMessage"] == "RequestId: node-exit Error: Runtime exited with error: exit status 2"
+    assert payload(result)["errorMessage"] == (
+        "RequestId: node-exit Error: Runtime exited with error: exit status 2")

@@ -1,6 +1,5 @@
 """Cumulo's Python runtime as a function author sees it (isolation on)."""
 
-# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import json
@@ -43,7 +42,8 @@ def test_log_lines_match_aws(rt):
     rid = "11111111-2222-3333-4444-555555555555"
     start = msgs.index(f"START RequestId: {rid} Version: $LATEST\n")
     assert msgs[start + 1] == "hello x\n"
-    assert re.fullmatch(rf"\[WARNING\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{rid}\tmulti\nline\n", msgs[start + 2])
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.fullmatch(rf"\[WARNING\]\t{stamp}\t{rid}\tmulti\nline\n", msgs[start + 2])
     assert msgs[start + 3] == f"END RequestId: {rid}\n"
     assert re.fullmatch(
         rf"REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\t"
@@ -62,14 +62,17 @@ def test_context_and_environment(rt):
                 "memory_limit_in_mb": context.memory_limit_in_mb, "aws_request_id": context.aws_request_id,
                 "log_group_name": context.log_group_name, "log_stream_name": context.log_stream_name,
                 "identity": context.identity.cognito_identity_id,
-                "client": context.client_context.client.installation_id, "custom": context.client_context.custom,
+                "client": context.client_context.client.installation_id,
+                "custom": context.client_context.custom,
                 "remaining": context.get_remaining_time_in_millis()},
                 "path0": sys.path[0], "boto3": boto3.__name__}
-    """}, handler="pkg/sub/mod.fn", memory_mb=256, timeout_s=7.0, environment={"MY_VAR": "1", "AWS_REGION": "xx"},
+    """}, handler="pkg/sub/mod.fn", memory_mb=256, timeout_s=7.0,
+        environment={"MY_VAR": "1", "AWS_REGION": "xx"},
         endpoint_url="http://127.0.0.1:4566", credentials=("AK", "SK", "ST"))
     keys = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
             "AWS_REGION", "AWS_DEFAULT_REGION", "_HANDLER", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT",
-            "LAMBDA_RUNTIME_DIR", "AWS_EXECUTION_ENV", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+            "LAMBDA_RUNTIME_DIR", "AWS_EXECUTION_ENV", "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
             "AWS_LAMBDA_INITIALIZATION_TYPE", "TZ", "LANG", "PATH", "LD_LIBRARY_PATH", "PYTHONPATH",
             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "MY_VAR",
             "_X_AMZN_TRACE_ID"]
@@ -89,7 +92,8 @@ def test_context_and_environment(rt):
     assert env["AWS_LAMBDA_LOG_STREAM_NAME"] == result.log_stream
     assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand" and env["TZ"] == ":UTC"
     assert env["LANG"] == "en_US.UTF-8" and env["PYTHONPATH"] == "/var/runtime"
-    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]) == ("AK", "SK", "ST")
+    credentials = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"])
+    assert credentials == ("AK", "SK", "ST")
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566" and env["_X_AMZN_TRACE_ID"] == trace
     assert ctx["function_name"] == spec.function_name and ctx["function_version"] == "$LATEST"
     assert ctx["invoked_function_arn"] == spec.function_arn and ctx["memory_limit_in_mb"] == "256"
@@ -124,7 +128,8 @@ def test_import_error(rt):
     assert any(re.fullmatch(r"INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: init\tStatus: error\t"
                             r"Error Type: Runtime.ImportModuleError\n", m) for m in msgs)
     assert any("Phase: invoke\tStatus: error\tError Type: Runtime.ImportModuleError" in m for m in msgs)
-    assert any(m.startswith("[ERROR] Runtime.ImportModuleError: Unable to import module 'missing'") for m in msgs)
+    logged = "[ERROR] Runtime.ImportModuleError: Unable to import module 'missing'"
+    assert any(m.startswith(logged) for m in msgs)
 
 
 def test_handler_not_found_malformed_and_syntax_error(rt):
@@ -133,7 +138,8 @@ def test_handler_not_found_malformed_and_syntax_error(rt):
     assert payload(missing)["errorMessage"] == "Handler 'nope' missing on module 'app'"
     bad = rt.invoke(rt.function({"app.py": "x = 1\n"}, handler="nodot"), {})
     assert payload(bad)["errorType"] == "Runtime.MalformedHandlerName"
-    assert payload(bad)["errorMessage"] == "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)"
+    assert payload(bad)["errorMessage"] == (
+        "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)")
     syntax = rt.invoke(rt.function({"app.py": "def handler(e, c):\n    return (\n"}), {})
     assert syntax.error_type == "Runtime.UserCodeSyntaxError"
     assert payload(syntax)["errorMessage"].startswith("Syntax error in module 'app': ")
@@ -150,9 +156,9 @@ def test_sys_exit_is_runtime_exit_error_and_environment_replaced(rt):
     assert payload(rt.invoke(spec, {})) == "ok"
     crashed = rt.invoke(spec, {"exit": True}, request_id="rid-exit")
     assert crashed.function_error == "Unhandled" and crashed.error_type == "Runtime.ExitError"
-    assert payload(crashed) == {"errorType": "Runtime.ExitError",
-                                "errorMessage": "RequestId: rid-exit Error: Runtime exited with error: exit status 1"}
-    assert "RequestId: rid-exit Error: Runtime exited with error: exit status 1\nRuntime.ExitError\n" in crashed.log_tail
+    message = "RequestId: rid-exit Error: Runtime exited with error: exit status 1"
+    assert payload(crashed) == {"errorType": "Runtime.ExitError", "errorMessage": message}
+    assert message + "\nRuntime.ExitError\n" in crashed.log_tail
     assert "\tStatus: error\tError Type: Runtime.ExitError\n" in crashed.log_tail
     after = rt.invoke(spec, {})
     assert payload(after) == "ok" and after.cold_start
@@ -204,7 +210,8 @@ def test_response_too_large(rt):
     result = rt.invoke(spec, {})
     assert result.function_error == "Unhandled" and result.error_type == "Function.ResponseSizeTooLarge"
     assert payload(result) == {
-        "errorMessage": "Response payload size (6291458 bytes) exceeded maximum allowed payload size (6291456 bytes).",
+        "errorMessage": "Response payload size (6291458 bytes) exceeded maximum allowed payload size "
+                        "(6291456 bytes).",
         "errorType": "Function.ResponseSizeTooLarge"}
 
 

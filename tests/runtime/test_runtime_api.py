@@ -1,6 +1,5 @@
 """The Runtime API contract, exercised by a provided.al2023 bootstrap that reports what it saw."""
 
-# ruff: noqa: E501  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import json
@@ -22,7 +21,8 @@ PROBE = {"bootstrap": """
     while True:
         status, body, headers = call("GET", "invocation/next")
         rid = headers["Lambda-Runtime-Aws-Request-Id"]
-        seen = {"next": [status, json.loads(body), {k: v for k, v in headers.items() if k.startswith("Lambda")}]}
+        lambda_headers = {k: v for k, v in headers.items() if k.startswith("Lambda")}
+        seen = {"next": [status, json.loads(body), lambda_headers]}
         seen["wrong_id"] = call("POST", "invocation/not-the-id/response", b"{}")[:2]
         seen["init_error_late"] = call("POST", "init/error", b"{}")[:2]
         seen["not_found"] = call("GET", "nope")[:2]
@@ -53,9 +53,9 @@ def test_contract_status_codes_and_headers(rt):
     assert headers["Lambda-Runtime-Cognito-Identity"] == '{"cognitoIdentityId":"x"}'
     assert int(headers["Lambda-Runtime-Deadline-Ms"]) > 0
     assert seen["wrong_id"] == [400, '{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}\n']
-    assert seen["init_error_late"] == [403, '{"errorMessage":"State transition from Running to InitError failed '
-                                            'for runtime. Error: State transition is not allowed",'
-                                            '"errorType":"InvalidStateTransition"}\n']
+    assert seen["init_error_late"] == [
+        403, '{"errorMessage":"State transition from Running to InitError failed for runtime. '
+             'Error: State transition is not allowed","errorType":"InvalidStateTransition"}\n']
     assert seen["not_found"] == [404, "404 page not found\n"]
     assert seen["bad_method"] == [405]
     assert result.function_error is None
@@ -68,14 +68,15 @@ def test_error_post_and_repeated_response(rt):
     assert result.payload == b"not json"
     # the second invoke's bootstrap reports the first loop's repeated-response status via /tmp
     probe = rt.function({"bootstrap": PROBE["bootstrap"].replace(
-        'seen = {"next"', 'prev = json.load(open("/tmp/seen.json")) if os.path.exists("/tmp/seen.json") else None\n'
+        'seen = {"next"',
+        'prev = json.load(open("/tmp/seen.json")) if os.path.exists("/tmp/seen.json") else None\n'
         '        seen = {"prev": prev, "next"')}, runtime="provided.al2023", handler="unused")
     rt.invoke(probe, {})
     prev = payload(rt.invoke(probe, {}))["prev"]
     assert prev["post"] == [202, '{"status":"OK"}\n']
-    assert prev["again"] == [403, '{"errorMessage":"State transition from RuntimeResponseSentState to InvocationResponse '
-                          'failed for runtime. Error: State transition is not allowed",'
-                          '"errorType":"InvalidStateTransition"}\n']
+    assert prev["again"] == [
+        403, '{"errorMessage":"State transition from RuntimeResponseSentState to InvocationResponse failed '
+             'for runtime. Error: State transition is not allowed","errorType":"InvalidStateTransition"}\n']
 
 
 def test_oversized_response_gets_413(rt):
@@ -88,7 +89,8 @@ def test_oversized_response_gets_413(rt):
             c.request("GET", "/2018-06-01/runtime/invocation/next")
             r = c.getresponse(); r.read()
             rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
-            c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, b"x" * (6 * 1024 * 1024 + 1))
+            path = "/2018-06-01/runtime/invocation/%s/response" % rid
+            c.request("POST", path, b"x" * (6 * 1024 * 1024 + 1))
             r = c.getresponse()
             print(r.status, r.read().decode().strip(), flush=True)
     """}, runtime="provided.al2023", handler="unused")
@@ -100,8 +102,9 @@ def test_oversized_response_gets_413(rt):
     def logged():
         return [m for m in rt.messages(result.log_stream) if m.startswith("413 ")]
     from .conftest import wait_for
-    assert wait_for(logged) == ['413 {"errorMessage":"Exceeded maximum allowed payload size (6291456 bytes).",'
-                                '"errorType":"RequestEntityTooLarge"}\n']
+    assert wait_for(logged) == [
+        '413 {"errorMessage":"Exceeded maximum allowed payload size (6291456 bytes).",'
+        '"errorType":"RequestEntityTooLarge"}\n']
 
 
 def test_init_error_endpoint(rt):
@@ -129,7 +132,8 @@ def test_shell_curl_bootstrap(rt):
           EVENT=$(curl -sS -LD "$HEADERS" "$API/invocation/next")
           ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
           echo "handling $ID"
-          curl -sS -X POST "$API/invocation/$ID/response" -d "{\\"echo\\": $EVENT, \\"handler\\": \\"$_HANDLER\\"}" >/dev/null
+          BODY="{\\"echo\\": $EVENT, \\"handler\\": \\"$_HANDLER\\"}"
+          curl -sS -X POST "$API/invocation/$ID/response" -d "$BODY" >/dev/null
         done
     """}, runtime="provided.al2", handler="function.handler")
     result = rt.invoke(spec, {"x": 1}, request_id="sh-1")
@@ -150,7 +154,8 @@ def test_awslambdaric_bootstrap(rt):
         logger.setLevel(logging.INFO)
         def fn(event, context):
             logger.info("got %%s", event)
-            return {"ok": event["n"], "rid": context.aws_request_id, "trace": os.environ.get("_X_AMZN_TRACE_ID")}
+            trace = os.environ.get("_X_AMZN_TRACE_ID")
+            return {"ok": event["n"], "rid": context.aws_request_id, "trace": trace}
     """.replace("%%", "%")}, runtime="provided.al2023", handler="handler.fn")
     result = rt.invoke(spec, {"n": 5}, request_id="ric-1", trace_id="Root=1-ric")
     assert payload(result) == {"ok": 5, "rid": "ric-1", "trace": "Root=1-ric"}
@@ -159,7 +164,8 @@ def test_awslambdaric_bootstrap(rt):
 
 
 def test_missing_and_non_executable_bootstrap(rt):
-    missing = rt.invoke(rt.function({"README": "x"}, runtime="provided.al2023", handler="x"), {}, request_id="m-1")
+    empty = rt.function({"README": "x"}, runtime="provided.al2023", handler="x")
+    missing = rt.invoke(empty, {}, request_id="m-1")
     assert missing.error_type == "Runtime.InvalidEntrypoint" and missing.function_error == "Unhandled"
     assert payload(missing)["errorMessage"] == ("RequestId: m-1 Error: Couldn't find valid bootstrap(s): "
                                                 "[/var/task/bootstrap /opt/bootstrap]")
@@ -167,4 +173,5 @@ def test_missing_and_non_executable_bootstrap(rt):
     (spec.code_dir / "bootstrap.txt").rename(spec.code_dir / "bootstrap")
     denied = rt.invoke(spec, {}, request_id="m-2")
     assert denied.error_type == "Runtime.InvalidEntrypoint"
-    assert payload(denied)["errorMessage"] == "RequestId: m-2 Error: fork/exec /var/task/bootstrap: permission denied"
+    assert payload(denied)["errorMessage"] == (
+        "RequestId: m-2 Error: fork/exec /var/task/bootstrap: permission denied")

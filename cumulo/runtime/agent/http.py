@@ -5,7 +5,6 @@ keep-alive, Content-Length and chunked bodies, and exact status lines and JSON e
 bodies -- nothing more.  Pure standard library so every runtime interpreter can run it.
 """
 
-# ruff: noqa: UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import json
@@ -122,13 +121,13 @@ def _parse_chunked(buf: bytearray, pos: int, max_body: int) -> tuple[bytes | Non
 def response(status: int, body: bytes = b"", headers: dict | None = None,
              content_type: str = "application/json") -> bytes:
     """Serialize a response with Content-Length (always keep-alive unless the caller closes)."""
-    out = ["HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, "Unknown"))]
+    out = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\n"]
     if content_type:
         out.append(f"Content-Type: {content_type}\r\n")
     if headers:
         for name, value in headers.items():
             out.append(f"{name}: {value}\r\n")
-    out.append("Content-Length: %d\r\n\r\n" % len(body))
+    out.append(f"Content-Length: {len(body)}\r\n\r\n")
     return "".join(out).encode("latin-1") + body
 
 

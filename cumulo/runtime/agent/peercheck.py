@@ -11,7 +11,6 @@ exactly the environment's processes.  Cost: one netlink round trip plus a readli
 open file of the environment, only once per connection (clients keep connections alive).
 """
 
-# ruff: noqa: UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import os
@@ -56,7 +55,7 @@ def peer_is_local(conn: socket.socket) -> bool:
         return False
     if not inode:
         return False
-    target = "socket:[%d]" % inode
+    target = f"socket:[{inode}]"
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue

@@ -16,7 +16,6 @@ requests and events from the platform and sends what it returns.  The Extensions
 Telemetry APIs are meant to sit next to it as siblings dispatched on the path prefix.
 """
 
-# ruff: noqa: E501, UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 from . import http
@@ -41,12 +40,13 @@ METHOD_NOT_ALLOWED = http.response(405, b"", content_type="")
 def _forbidden(state: str, target: str) -> bytes:
     return http.error_response(
         403, "InvalidStateTransition",
-        f"State transition from {state} to {target} failed for runtime. Error: State transition is not allowed")
+        f"State transition from {state} to {target} failed for runtime. "
+        "Error: State transition is not allowed")
 
 
 INVALID_REQUEST_ID = http.error_response(400, "InvalidRequestID", "Invalid request ID")
 TOO_LARGE = http.error_response(413, "RequestEntityTooLarge",
-                                "Exceeded maximum allowed payload size (%d bytes)." % MAX_RESPONSE)
+                                f"Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).")
 
 
 class Platform:
@@ -156,7 +156,7 @@ class RuntimeAPI:
 
     def response_too_large(self, request_id: str, size: int) -> None:
         """Fail the invoke the way AWS does when the runtime's response exceeds 6 MB."""
-        message = ("Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes)."
-                   % (size, MAX_RESPONSE))
+        message = (f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
+                   f"({MAX_RESPONSE} bytes).")
         body = (f'{{"errorMessage":"{message}","errorType":"Function.ResponseSizeTooLarge"}}').encode()
         self.platform.invoke_error(request_id, "Function.ResponseSizeTooLarge", body)

@@ -13,10 +13,10 @@ namespace the agent is pid 1, so its exit takes every process of the environment
 without one it kills its process group.
 """
 
-# ruff: noqa: UP031  -- AWS's literal messages and %-formatting kept verbatim for readability
 from __future__ import annotations
 
 import errno
+import json
 import os
 import selectors
 import signal
@@ -47,8 +47,8 @@ def exit_status(status: int) -> str:
     """A wait status the way AWS words it: 'exit status 1', 'signal: killed'."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        return "signal: " + _SIGNAL_NAMES.get(sig, "signal %d" % sig)
-    return "exit status %d" % os.WEXITSTATUS(status)
+        return "signal: " + _SIGNAL_NAMES.get(sig, f"signal {sig}")
+    return f"exit status {os.WEXITSTATUS(status)}"
 
 
 class _Conn:
@@ -65,11 +65,16 @@ class _Conn:
 
 
 class Agent:
-    """See the module docstring.  ``config`` comes from the platform (see sandbox.agent_config)."""
+    """See the module docstring.
 
-    def __init__(self, chan: socket.socket, config: dict) -> None:
-        self.chan = chan
-        self.config = config
+    Two steps, so that both forks happen before the function is known (in a blank
+    environment, off the cold start's critical path): :meth:`prepare` opens the Runtime API
+    socket and the output pipes and forks the runtime process, which waits for its
+    configuration; :meth:`run` receives the channel and the platform's config, sends the
+    runtime its part and serves.
+    """
+
+    def __init__(self) -> None:
         self.sel = selectors.DefaultSelector()
         self.api = RuntimeAPI(self)
         self.events: list = []  # log events not yet sent: [timestamp_ms, message]
@@ -77,11 +82,10 @@ class Agent:
         self.tel_buf = bytearray()
         self.runtime_pid = 0
         self.reader = channel.FrameReader()
+        self.config: dict = {}
 
     # --- set-up ------------------------------------------------------------------
-    def start(self) -> None:
-        if self.config.get("oom_protect"):
-            sandbox.set_oom_score_adj(-1000)
+    def prepare(self) -> None:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -90,51 +94,53 @@ class Agent:
         self.port = self.listener.getsockname()[1]
 
         self.out_r, out_w = os.pipe()
-        self.tel_r, tel_w = os.pipe() if self.config.get("telemetry") else (-1, -1)
+        self.tel_r, tel_w = os.pipe()
+        cfg_r, self.cfg_w = os.pipe()
         self.sig_r, sig_w = os.pipe()
         os.set_blocking(self.sig_r, False)
         os.set_blocking(sig_w, False)
         signal.set_wakeup_fd(sig_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # not SIG_IGN: the runtime's exit must be seen
 
         pid = os.fork()
         if pid == 0:
-            self._become_runtime(out_w, tel_w)
+            self._runtime_child(cfg_r, out_w, tel_w, sig_w)
         self.runtime_pid = pid
-        os.close(out_w)
-        if tel_w >= 0:
-            os.close(tel_w)
-        for fd in (self.out_r, self.tel_r):
-            if fd >= 0:
-                os.set_blocking(fd, False)
-        self.sel.register(self.chan, selectors.EVENT_READ, self._on_channel)
-        self.sel.register(self.listener, selectors.EVENT_READ, self._on_accept)
-        self.sel.register(self.out_r, selectors.EVENT_READ, self._on_output)
-        if self.tel_r >= 0:
-            self.sel.register(self.tel_r, selectors.EVENT_READ, self._on_telemetry)
-        self.sel.register(self.sig_r, selectors.EVENT_READ, self._on_signal)
-        self._send(channel.HELLO, {"port": self.port})
+        for fd in (out_w, tel_w, cfg_r):
+            os.close(fd)
+        os.set_blocking(self.out_r, False)
+        os.set_blocking(self.tel_r, False)
 
-    def _become_runtime(self, out_w: int, tel_w: int) -> None:
-        """In the forked child: wire fds, environment and limits, then run the runtime."""
+    def _runtime_child(self, cfg_r: int, out_w: int, tel_w: int, sig_w: int) -> None:
+        """The runtime process: wait for the config, wire fds, environment and limits, run."""
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in (self.out_r, self.tel_r, self.sig_r, sig_w, self.cfg_w, self.listener.fileno()):
+                os.close(fd)
+            data = b""
+            while True:
+                chunk = os.read(cfg_r, 1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+            os.close(cfg_r)
+            if not data:
+                os._exit(0)
+            config = json.loads(data)
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
-            keep = {0, 1, 2}
-            env = dict(self.config["env"])
-            env["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:%d" % self.port
-            if tel_w >= 0:
-                keep.add(tel_w)
+            os.close(out_w)
+            env = dict(config["env"])
+            env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.port}"
+            if config.get("telemetry"):
                 env["_LAMBDA_TELEMETRY_LOG_FD"] = str(tel_w)
                 os.set_inheritable(tel_w, True)
-            for fd in (self.out_r, self.tel_r, self.sig_r, out_w, self.listener.fileno(), self.chan.fileno()):
-                if fd >= 0 and fd not in keep:
-                    os.close(fd)
-            sandbox.enter_runtime_process(self.config)
-            os.chdir(self.config["cwd"])
-            rt = self.config["runtime"]
+            else:
+                os.close(tel_w)
+            sandbox.enter_runtime_process(config)
+            os.chdir(config["cwd"])
+            rt = config["runtime"]
             if rt.get("python_handler") is not None:
                 os.environ.clear()
                 os.environ.update(env)
@@ -154,9 +160,26 @@ class Agent:
                     pass
             os._exit(code)
 
+    def activate(self, chan: socket.socket, config: dict) -> None:
+        self.chan = chan
+        self.config = config
+        if config.get("oom_protect"):
+            sandbox.set_oom_score_adj(-1000)
+        data = json.dumps(config).encode()
+        while data:
+            data = data[os.write(self.cfg_w, data):]
+        os.close(self.cfg_w)
+        self.sel.register(self.chan, selectors.EVENT_READ, self._on_channel)
+        self.sel.register(self.listener, selectors.EVENT_READ, self._on_accept)
+        self.sel.register(self.out_r, selectors.EVENT_READ, self._on_output)
+        if config.get("telemetry"):
+            self.sel.register(self.tel_r, selectors.EVENT_READ, self._on_telemetry)
+        self.sel.register(self.sig_r, selectors.EVENT_READ, self._on_signal)
+        self._send(channel.HELLO, {"port": self.port})
+
     # --- the loop ----------------------------------------------------------------
-    def run(self) -> None:
-        self.start()
+    def run(self, chan: socket.socket, config: dict) -> None:
+        self.activate(chan, config)
         select = self.sel.select
         while True:
             for key, _ in select():
@@ -442,24 +465,24 @@ def _tree_peak_rss_kb(root_pid: int) -> int:
             continue
         seen.add(pid)
         try:
-            with open("/proc/%d/status" % pid, "rb") as f:
+            with open(f"/proc/{pid}/status", "rb") as f:
                 for line in f:
                     if line.startswith(b"VmHWM:"):
                         total += int(line.split()[1])
                         break
-            with open("/proc/%d/task/%d/children" % (pid, pid), "rb") as f:
+            with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
                 todo.extend(int(p) for p in f.read().split())
         except (OSError, ValueError):
             continue
     return total
 
 
-def main(chan_fd: int, config: dict) -> None:
-    """Entry point in the forked environment process (see cumulo.runtime.zygote)."""
+def serve(agent: Agent, chan_fd: int, config: dict) -> None:
+    """Entry point in the environment process, once the blank has its function (see cumulo.runtime.zygote)."""
     chan = socket.socket(fileno=chan_fd)
     chan.setblocking(True)
     try:
-        Agent(chan, config).run()
+        agent.run(chan, config)
     except BaseException:
         import traceback
 
