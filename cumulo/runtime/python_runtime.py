@@ -14,13 +14,13 @@ provides one, so multi-line records stay one log event and print/logging keep th
 from __future__ import annotations
 
 import decimal
-import http.client
 import importlib
 import io
 import json
 import logging
 import math
 import os
+import socket
 import struct
 import sys
 import time
@@ -269,21 +269,86 @@ class _Encoder(json.JSONEncoder):
 
 # --- Runtime API client ----------------------------------------------------------------------
 class RuntimeClient:
+    """A minimal keep-alive HTTP/1.1 client for the Runtime API.
+
+    http.client parses headers with the email package; this reads the status line, the
+    headers and a Content-Length body straight off the socket.  After a result it sends the
+    POST and the next GET in one write (HTTP pipelining), so the runtime does not wait for
+    the 202 before asking for the next event.
+    """
+
     def __init__(self, address: str) -> None:
         host, _, port = address.rpartition(":")
-        self.conn = http.client.HTTPConnection(host, int(port))
-        self.prefix = "/2018-06-01/runtime/"
+        self.address = (host, int(port))
+        self.sock: socket.socket | None = None
+        self.buf = b""
 
-    def _call(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        self.conn.request(method, self.prefix + path, body=body, headers=headers or {})
-        resp = self.conn.getresponse()
-        return resp, resp.read()
+    def _connect(self) -> socket.socket:
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buf = b""
+        return self.sock
 
-    def next(self):
-        return self._call("GET", "invocation/next")
+    @staticmethod
+    def _request(method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
+        head = (f"{method} /2018-06-01/runtime/{path} HTTP/1.1\r\n"
+                f"Host: runtime\r\nContent-Length: {len(body)}\r\n")
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
+        return head.encode("latin-1") + b"\r\n" + body
+
+    def _read_response(self) -> tuple[int, dict, bytes]:
+        sock = self.sock
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("Runtime API closed the connection")
+            self.buf += chunk
+        lines = self.buf[:end].decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        start = end + 4
+        while len(self.buf) - start < length:
+            chunk = sock.recv(max(65536, length - (len(self.buf) - start)))
+            if not chunk:
+                raise ConnectionError("Runtime API closed the connection")
+            self.buf += chunk
+        body = self.buf[start : start + length]
+        self.buf = self.buf[start + length :]
+        return int(lines[0].split(" ", 2)[1]), headers, body
+
+    def _exchange(self, *requests: bytes) -> tuple[int, dict, bytes]:
+        """Send the requests, return the last one's response (a dropped connection is retried once)."""
+        for attempt in (0, 1):
+            try:
+                self._connect().sendall(b"".join(requests))
+                for _ in requests[:-1]:
+                    self._read_response()
+                return self._read_response()
+            except (ConnectionError, OSError):
+                if self.sock is not None:
+                    self.sock.close()
+                self.sock = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def next(self) -> tuple[int, dict, bytes]:
+        return self._exchange(self._request("GET", "invocation/next"))
 
     def post(self, path: str, body: bytes, headers: dict | None = None) -> None:
-        self._call("POST", path, body, headers)
+        self._exchange(self._request("POST", path, body, headers))
+
+    def post_then_next(self, path: str, body: bytes, headers: dict) -> tuple[int, dict, bytes]:
+        return self._exchange(self._request("POST", path, body, headers),
+                              self._request("GET", "invocation/next"))
 
 
 def main(handler: str, sys_path: list[str]) -> None:
@@ -310,29 +375,32 @@ def main(handler: str, sys_path: list[str]) -> None:
                     {"Lambda-Runtime-Function-Error-Type": error["errorType"],
                      "Content-Type": "application/json"})
         os._exit(1)
+    result_request: tuple | None = None
     encoder = _Encoder(allow_nan=True, ensure_ascii=os.environ.get("AWS_EXECUTION_ENV") in (
         "AWS_Lambda_python3.8", "AWS_Lambda_python3.9", "AWS_Lambda_python3.10", "AWS_Lambda_python3.11"))
     while True:
-        resp, body = client.next()
-        headers = resp.headers
-        _request_id = request_id = headers["Lambda-Runtime-Aws-Request-Id"]
-        trace_id = headers.get("Lambda-Runtime-Trace-Id")
+        if result_request is None:
+            _, headers, body = client.next()
+        else:
+            _, headers, body = client.post_then_next(*result_request)
+        _request_id = request_id = headers["lambda-runtime-aws-request-id"]
+        trace_id = headers.get("lambda-runtime-trace-id")
         if trace_id:
             os.environ["_X_AMZN_TRACE_ID"] = trace_id
         else:
             os.environ.pop("_X_AMZN_TRACE_ID", None)
         error = None
         try:
-            cc = headers.get("Lambda-Runtime-Client-Context")
-            ci = headers.get("Lambda-Runtime-Cognito-Identity")
+            cc = headers.get("lambda-runtime-client-context")
+            ci = headers.get("lambda-runtime-cognito-identity")
             try:
                 cc = json.loads(cc) if cc else None
                 ci = json.loads(ci) if ci else None
             except ValueError as e:
                 raise FaultError("Runtime.LambdaContextUnmarshalError",
                                  f"Unable to parse Client Context JSON: {e}") from None
-            context = LambdaContext(request_id, int(headers["Lambda-Runtime-Deadline-Ms"]),
-                                    headers.get("Lambda-Runtime-Invoked-Function-Arn", ""), cc, ci)
+            context = LambdaContext(request_id, int(headers["lambda-runtime-deadline-ms"]),
+                                    headers.get("lambda-runtime-invoked-function-arn", ""), cc, ci)
             try:
                 event = json.loads(body) if body else None
             except ValueError as e:
@@ -352,9 +420,10 @@ def main(handler: str, sys_path: list[str]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         if error is None:
-            client.post(f"invocation/{request_id}/response", payload, {"Content-Type": content_type})
+            result_request = (f"invocation/{request_id}/response", payload,
+                              {"Content-Type": content_type})
         else:
             _log_error(sink, error)
-            client.post(f"invocation/{request_id}/error", json.dumps(error).encode(),
-                        {"Lambda-Runtime-Function-Error-Type": error["errorType"],
-                         "Content-Type": "application/json"})
+            result_request = (f"invocation/{request_id}/error", json.dumps(error).encode(),
+                              {"Lambda-Runtime-Function-Error-Type": error["errorType"],
+                               "Content-Type": "application/json"})
