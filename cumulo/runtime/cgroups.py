@@ -42,6 +42,7 @@ class Cgroup:
     def __init__(self, dirs: dict[str, Path], version: int) -> None:
         self.dirs = dirs  # controller (or "unified") -> directory
         self.version = version
+        self._peak_fd: int | None = None
 
     @property
     def procs_files(self) -> list[str]:
@@ -73,6 +74,10 @@ class Cgroup:
             _write(self.dirs["cpu"] / "cpu.cfs_quota_us", str(max(1000, int(cpu_vcpus * CPU_PERIOD_US))))
 
     # --- freezer ---------------------------------------------------------------------
+    @property
+    def has_freezer(self) -> bool:
+        return self.version == 2 or "freezer" in self.dirs
+
     def freeze(self) -> None:
         """Ask the kernel to freeze every process (takes effect asynchronously)."""
         if self.version == 2:
@@ -93,12 +98,20 @@ class Cgroup:
 
     # --- accounting -------------------------------------------------------------------
     def peak_memory_bytes(self) -> int | None:
-        mem = self._dir("memory")
-        names = ("memory.peak", "memory.current") if self.version == 2 else ("memory.max_usage_in_bytes",)
-        for name in names:
-            with contextlib.suppress(OSError, ValueError):
-                return int(_read(mem / name))
-        return None
+        """The cgroup's memory high-water mark (read on every invoke: the file stays open)."""
+        if self._peak_fd is None:
+            mem = self._dir("memory")
+            names = ("memory.peak", "memory.current") if self.version == 2 else ("memory.max_usage_in_bytes",)
+            for name in names:
+                with contextlib.suppress(OSError):
+                    self._peak_fd = os.open(mem / name, os.O_RDONLY)
+                    break
+            else:
+                return None
+        try:
+            return int(os.pread(self._peak_fd, 64, 0))
+        except (OSError, ValueError):
+            return None
 
     # --- teardown --------------------------------------------------------------------
     def pids(self) -> list[int]:
@@ -110,8 +123,9 @@ class Cgroup:
 
     def kill_all(self) -> None:
         """SIGKILL every process; thaws first, as frozen tasks do not die until thawed."""
-        with contextlib.suppress(OSError):
-            self.thaw()
+        if self.has_freezer:
+            with contextlib.suppress(OSError):
+                self.thaw()
         if self.version == 2:
             with contextlib.suppress(OSError):
                 _write(self.dirs["unified"] / "cgroup.kill", "1")
@@ -125,6 +139,9 @@ class Cgroup:
 
     def remove(self, timeout_s: float = 2.0) -> bool:
         """Kill what is left and remove the directories; False if the kernel kept one."""
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+            self._peak_fd = None
         deadline = time.monotonic() + timeout_s
         remaining = list(self.dirs.values())
         while remaining:

@@ -112,14 +112,13 @@ class _Channel(asyncio.Protocol):
 class Environment:
     """One execution environment (see the module docstring)."""
 
-    def __init__(self, env_id: str, spec, plan, work_dir: Path, log_sink, use_sigstop: bool) -> None:
+    def __init__(self, env_id: str, spec, plan, work_dir: Path, log_sink) -> None:
         self.id = env_id
         self.spec = spec
         self.plan = plan
         self.work_dir = work_dir
         self.cgroup: Cgroup | None = None  # set once the environment runs
         self.log_sink = log_sink
-        self.use_sigstop = use_sigstop
         self.log_stream = logfmt.log_stream_name(spec.version)
         self.agent_pid = 0
         self.port = 0
@@ -227,13 +226,10 @@ class Environment:
         if self.dead or self.busy or self.frozen:
             return
         try:
-            if (self.cgroup is not None and self.cgroup.dirs.get("freezer")) or (
-                    self.cgroup is not None and self.cgroup.version == 2):
+            if self.cgroup is not None and self.cgroup.has_freezer:
                 self.cgroup.freeze()
-            elif self.use_sigstop:
+            else:  # no cgroup freezer: stop the environment's process group
                 os.killpg(self.agent_pid, signal.SIGSTOP)
-            else:
-                return
             self.frozen = True
         except OSError:
             pass
@@ -246,7 +242,7 @@ class Environment:
             return
         self.frozen = False
         try:
-            if self.cgroup is not None and (self.cgroup.dirs.get("freezer") or self.cgroup.version == 2):
+            if self.cgroup is not None and self.cgroup.has_freezer:
                 self.cgroup.thaw()
             else:
                 os.killpg(self.agent_pid, signal.SIGCONT)

@@ -277,8 +277,7 @@ class EnvironmentPool:
         env_id = f"e{next(self._ids)}"
         env_dir = self.dir / env_id
         env_dir.mkdir()
-        env = Environment(env_id, spec, plan, env_dir, self.config.log_sink,
-                          use_sigstop=self.cgroups is None or not self.cgroups.has_freezer)
+        env = Environment(env_id, spec, plan, env_dir, self.config.log_sink)
         self._all.add(env)
         return env
 
