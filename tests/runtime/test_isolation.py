@@ -250,3 +250,60 @@ def test_isolation_report_shape():
     report = isolation_report()
     assert set(report) >= {"namespaces", "cgroups", "freeze_mechanism", "missing"}
     json.dumps(report)
+
+
+LAYERED = {"app.py": """
+    import os, shutil
+    def handler(event, context):
+        opt = "/opt" if os.path.isdir("/opt/python") else os.environ["PATH"].rsplit(":", 1)[1][:-4]
+        found = {}
+        for root, _, files in os.walk(opt):
+            for f in files:
+                rel = os.path.relpath(os.path.join(root, f), opt)
+                found[rel] = open(os.path.join(root, f)).read()
+        import shared
+        return {"files": found, "shared": shared.WHO,
+                "tmp_mb": shutil.disk_usage("/tmp").total // (1024 * 1024)}
+"""}
+
+
+def _layers(tmp: Path) -> tuple[Path, Path]:
+    first, second = tmp / "layer1", tmp / "layer2"
+    for layer, who in ((first, "first"), (second, "second")):
+        (layer / "python").mkdir(parents=True)
+        (layer / "python" / "shared.py").write_text(f"WHO = {who!r}\n")
+        (layer / f"only-{who}.txt").write_text(who)
+    return first, second
+
+
+@needs_ns
+def test_layers_merge_at_opt_later_ones_winning(rt):
+    first, second = _layers(rt.tmp)
+    spec = rt.function(LAYERED, layer_dirs=(first, second), ephemeral_storage_mb=1024)
+    body = payload(rt.invoke(spec, {}))
+    assert body["shared"] == "second"
+    assert body["files"] == {"python/shared.py": "WHO = 'second'\n", "only-first.txt": "first",
+                             "only-second.txt": "second"}
+    assert body["tmp_mb"] == 1024
+
+
+def test_layers_merge_without_isolation(rt_off):
+    first, second = _layers(rt_off.tmp)
+    spec = rt_off.function(LAYERED, layer_dirs=(first, second))
+    body = payload(rt_off.invoke(spec, {}))
+    assert body["shared"] == "second" and body["files"]["only-first.txt"] == "first"
+
+
+@needs_cg
+def test_cpu_quota_proportional_to_memory(tmp_path):
+    runtime = Runtime(tmp_path, "auto", cpu_scaling="aws")
+    try:
+        spec = runtime.function({"app.py": "def handler(e, c):\n    return 1\n"}, memory_mb=3538)
+        runtime.invoke(spec, {})
+        env = runtime.call(lambda: next(iter(runtime.pool._all)))
+        cpu = env.cgroup.dirs.get("cpu") or env.cgroup.dirs.get("unified")
+        quota = (cpu / "cpu.cfs_quota_us").read_text().strip() if "cpu" in env.cgroup.dirs \
+            else (cpu / "cpu.max").read_text().split()[0]
+        assert quota == "200000"  # 3538 MB = 2 vCPUs of a 100 ms period
+    finally:
+        runtime.close()
