@@ -6,17 +6,18 @@ environment, so a Python cold start costs a ``fork`` instead of an interpreter s
 a few hundred imports.  Non-Python environments (Node, ``provided``) are forked from the
 platform interpreter's zygote too: only their runtime process is ``exec``'d.
 
-Protocol (``SOCK_SEQPACKET``, one message each way): the platform sends a JSON request
-with the environment's channel fd attached (``SCM_RIGHTS``); the zygote replies
-``{"pid": <host pid of the agent>}`` or ``{"error": ...}``.  Request keys:
-``agent`` (agent config), ``cgroup_procs`` (files to join), ``namespaces`` (bool),
-``mounts`` (see :func:`cumulo.runtime.sandbox.setup_mounts`).
+Started as ``python -m cumulo.runtime.zygote <fd> python|agent <options JSON>`` (options:
+namespaces, hosts file, cgroup bases and version, cgroup name prefix).  Protocol on the
+inherited ``SOCK_SEQPACKET`` socket, one message each way: the platform sends a JSON
+request with the environment's channel fd attached (``SCM_RIGHTS``); the zygote replies
+``{"pid": <host pid of the agent>, "cgroup": <cgroup name or null>}`` or ``{"error": ...}``.
+Request keys: ``agent`` (the agent's config), ``mounts`` (see
+:func:`cumulo.runtime.sandbox.setup_mounts`), ``limits`` (memory_mb, cpu_vcpus).
 
-In the child: new session, join the cgroups (so everything forked later is accounted),
-then either ``unshare(NEWNS|NEWPID)`` and fork pid 1 of the new namespaces, which builds
-the mounts and becomes the agent, or (no isolation) become the agent directly.  The zygote
-is a child subreaper with ``SIGCHLD`` ignored, so agents reparented to it are reaped by
-the kernel; it dies with the platform (``PR_SET_PDEATHSIG``).
+The zygote serves each request with a :class:`Blank` prepared in advance, sets the
+cgroup limits, hands the request over and replies; only then does it prepare the next
+blank.  It is a child subreaper with ``SIGCHLD`` ignored, so the agents reparented to it
+are reaped by the kernel, and it dies with the platform (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
