@@ -172,7 +172,7 @@ class Environment:
         if self._pending_logs:
             events, self._pending_logs = self._pending_logs, []
             if self.log_sink is not None:
-                self.log_sink(self.spec.log_group_name, self.log_stream, events)
+                self.log_sink(self.spec, self.log_stream, events)
 
     def capture(self) -> list[str]:
         """Start collecting this invoke's log messages (for the 4 KB tail)."""

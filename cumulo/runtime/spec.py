@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-LogSink = Callable[[str, str, list[tuple[int, str]]], None]
-"""``log_sink(log_group, log_stream, [(timestamp_ms, message), ...])``; messages end with a newline."""
+LogSink = Callable[["EnvironmentSpec", str, list[tuple[int, str]]], None]
+"""``log_sink(spec, log_stream, [(timestamp_ms, message), ...])``; messages end with a newline.
+
+The spec says where the lines belong: ``spec.log_group_name`` in ``spec.account_id``/``spec.region``."""
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ class Runtime:
         self.pool = EnvironmentPool(self.config)
         self.run(self.pool.start())
 
-    def _sink(self, group: str, stream: str, events: list) -> None:
-        self.logs.extend((group, stream, ts, msg) for ts, msg in events)
+    def _sink(self, spec: EnvironmentSpec, stream: str, events: list) -> None:
+        self.logs.extend((spec.log_group_name, stream, ts, msg) for ts, msg in events)
 
     def run(self, coro, timeout: float = 60):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
