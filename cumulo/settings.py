@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CUMULO_"
+CHOICES = {"isolation": ("auto", "off"), "cpu_scaling": ("off", "aws"),
+           "sqlite_synchronous": ("NORMAL", "FULL"), "log_level": ("debug", "info", "warning", "error")}
 DEFAULT_CONFIG_FILE = "cumulo.toml"
 
 
@@ -42,6 +44,20 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     # Account-wide Lambda concurrency, as AWS's default quota.
     concurrent_executions: int = 1000
+    # Execution environments: "auto" isolates with namespaces/cgroups where the host allows,
+    # "off" runs plain processes.
+    isolation: str = "auto"
+    # Idle environments are reaped after this many seconds (AWS keeps them 5-15 minutes).
+    keep_warm_seconds: int = 600
+    # No environment lives longer than this (AWS recycles them after a few hours).
+    environment_max_lifetime_seconds: int = 14400
+    # Total MemorySize of live environments; 0 means three quarters of the host's memory.
+    memory_budget_mb: int = 0
+    # "aws" limits CPU in proportion to memory (1,769 MB = one vCPU); "off" does not.
+    cpu_scaling: str = "off"
+    # Multiplies the delays between retries of asynchronous invocations (AWS: about 1 and
+    # 2 minutes); tests set it small to see retries in seconds.
+    retry_delay_scale: float = 1.0
 
     @functools.cached_property
     def auth_required(self) -> bool:
@@ -79,6 +95,8 @@ def _convert(name: str, raw: Any, kind: Any) -> Any:
             raise ValueError(f"expected true or false, got {raw!r}")
         if kind is int:
             return int(raw)
+        if kind is float:
+            return float(raw)
         if kind is Path:
             return Path(str(raw)).expanduser()
         if typing.get_origin(kind) is dict:
@@ -130,4 +148,9 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
         if raw is not None:
             values[name] = _convert(name, raw, types[name])
 
+    for name, allowed in CHOICES.items():
+        if name in values:
+            values[name] = values[name].upper() if allowed[0].isupper() else values[name].lower()
+        if name in values and values[name] not in allowed:
+            raise SettingsError(f"setting {name!r}: {values[name]!r} is not one of {', '.join(allowed)}")
     return Settings(**values)

@@ -216,6 +216,11 @@ class SqliteStore(Store):
                                (now + timeout_s, queue, receipt))
         return cursor.rowcount == 1
 
+    def release_in_flight(self, queue: str) -> int:
+        now = time.time()
+        return self._execute("UPDATE queue_messages SET visible_at=?, receipt=NULL WHERE queue=? AND visible_at>?"
+                             " AND receive_count>0", (now, queue, now)).rowcount
+
     def find_by_receipt(self, queue: str, receipt: str) -> QueueMessage | None:
         row = self._execute(f"SELECT {_MESSAGE_COLUMNS} FROM queue_messages WHERE queue=? AND receipt=?",
                             (queue, receipt)).fetchone()

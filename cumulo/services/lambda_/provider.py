@@ -19,6 +19,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.lambda_ import configuration as cfg
 from cumulo.services.lambda_.code import MAX_UNZIPPED, CodePackage, read_code_source, store_zip
+from cumulo.services.lambda_.invocation import InvocationOperations
 from cumulo.services.lambda_.names import (
     ALIAS_NAME,
     LATEST,
@@ -60,18 +61,19 @@ def _fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-class LambdaProvider(Provider):
+class LambdaProvider(InvocationOperations, Provider):
     service = "lambda"
 
     def __init__(self, platform: Any) -> None:
         super().__init__(platform)
         self._settlers: set[asyncio.Task[None]] = set()
-        self.listeners: list[Any] = []  # objects told about code/config changes (environment pools)
+        self._init_invocation()
 
     def repo(self, context: RequestContext) -> LambdaRepository:
         return LambdaRepository(self.platform.store, context.account_id, context.region)
 
     async def start(self) -> None:
+        await self._start_invocation()
         # Finish what a previous process acknowledged but had not settled when it stopped.
         for key, record in self.platform.store.scan(FUNCTIONS):
             config = record["config"]
@@ -84,6 +86,7 @@ class LambdaProvider(Provider):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._stop_invocation()
 
     # ------------------------------------------------------------ settling state
     def _settle(self, repo: LambdaRepository, name: str) -> None:
@@ -119,8 +122,7 @@ class LambdaProvider(Provider):
                 config.pop("LastUpdateStatusReason", None)
                 config.pop("LastUpdateStatusReasonCode", None)
             repo.save_function(name, record)
-        for listener in self.listeners:
-            listener.function_changed(repo.account, repo.region, name)
+        self.runner.retire(repo.account, repo.region, name, LATEST)
 
     # ------------------------------------------------------------ helpers
     def _resolve_layers(self, repo: LambdaRepository, arns: list[str]) -> list[dict[str, Any]]:
@@ -166,9 +168,10 @@ class LambdaProvider(Provider):
         ref = parse_function(params["FunctionName"], params.get("Qualifier"))
         return ref.name, ref.qualifier
 
-    def _notify(self, context: RequestContext, name: str) -> None:
-        for listener in self.listeners:
-            listener.function_changed(context.account_id, context.region, name)
+    def _changed(self, context: RequestContext, name: str, version: str | None = None) -> None:
+        """Forget cached totals and retire warm environments that no longer match the function."""
+        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
+        self.runner.retire(context.account_id, context.region, name, version)
 
     # ------------------------------------------------------------ functions
     def create_function(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -340,7 +343,7 @@ class LambdaProvider(Provider):
                     raise _conflict("Unable to delete version because the following aliases reference it: "
                                     f"[{', '.join(users)}]")
                 repo.delete_version(name, qualifier)
-        self._notify(context, name)
+        self._changed(context, name, qualifier)
         return {}
 
     # ------------------------------------------------------------ versions
@@ -519,7 +522,7 @@ class LambdaProvider(Provider):
                                f"[{MIN_UNRESERVED_CONCURRENCY}].")
             record["reserved_concurrency"] = reserved
             repo.save_function(name, record)
-        self._notify(context, name)
+        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
         return {"ReservedConcurrentExecutions": reserved}
 
     def get_function_concurrency(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -534,7 +537,7 @@ class LambdaProvider(Provider):
             record = repo.function(name)
             record.pop("reserved_concurrency", None)
             repo.save_function(name, record)
-        self._notify(context, name)
+        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
         return {}
 
     def get_account_settings(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
