@@ -375,7 +375,6 @@ def test_provided_runtime_with_a_shell_bootstrap(client):
 
 
 def test_provided_runtime_with_the_official_awslambdaric(client):
-    pytest.importorskip("awslambdaric")
     name = deploy(client, {
         "bootstrap": f"#!/bin/sh\nexec {sys.executable} -m awslambdaric app.handler\n",
         "app.py": "def handler(event, context):\n    return {'ric': event['v'], 'fn': context.function_name}\n",
