@@ -34,6 +34,10 @@ TOO_NEW_MS = 2 * 3600 * 1000
 MAX_SPAN_MS = 24 * 3600 * 1000
 DEFAULT_EVENT_LIMIT = 10_000
 RETENTION_SWEEP_S = 60.0
+# Lines appended by the platform are written in batches: one transaction per batch instead of
+# one per invocation. Every Logs API call flushes first, so readers always see every line.
+FLUSH_AFTER_S = 0.05
+FLUSH_AT_EVENTS = 5000
 
 
 def _now_ms() -> int:
@@ -56,6 +60,9 @@ class LogsProvider(Provider):
         super().__init__(platform)
         self._sequence = time.time_ns() // 1000
         self._sweeper: asyncio.Task[None] | None = None
+        self._pending: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}
+        self._pending_count = 0
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_retention())
@@ -65,6 +72,11 @@ class LogsProvider(Provider):
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        self.flush()
+
+    def handler(self, operation_name: str) -> Any:
+        self.flush()  # API callers see every line appended before their call
+        return super().handler(operation_name)
 
     # ------------------------------------------------------------ keys
     @staticmethod
@@ -98,16 +110,40 @@ class LogsProvider(Provider):
 
     def append(self, account: str, region: str, group: str, stream: str,
                events: list[tuple[int, str]]) -> None:
-        """Write events (ms timestamp, message), creating the group and stream if needed."""
+        """Queue events (ms timestamp, message) for the log stream, creating group and stream as needed.
+
+        The events are written within ``FLUSH_AFTER_S`` (or at once when many are waiting).
+        """
         if not events:
             return
-        scope = self._scope(account, region)
+        self._pending.setdefault((account, region, group, stream), []).extend(events)
+        self._pending_count += len(events)
+        if self._pending_count >= FLUSH_AT_EVENTS:
+            self.flush()
+        elif self._flush_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_timer = loop.call_later(FLUSH_AFTER_S, self.flush)
+
+    def flush(self) -> None:
+        """Write every queued event, in one transaction."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_count = self._pending, {}, 0
         store = self.platform.store
         with store.transaction():
-            store.insert(GROUPS, scope + group, self._new_group(account, region, group, None, {}))
-            stream_key = f"{scope}{group}\x00{stream}"
-            record = store.get(STREAMS, stream_key) or self._new_stream(account, region, group, stream)
-            self._write_events(stream_key, record, events)
+            for (account, region, group, stream), events in pending.items():
+                scope = self._scope(account, region)
+                store.insert(GROUPS, scope + group, self._new_group(account, region, group, None, {}))
+                stream_key = f"{scope}{group}\x00{stream}"
+                record = store.get(STREAMS, stream_key) or self._new_stream(account, region, group, stream)
+                self._write_events(stream_key, record, events)
 
     def _write_events(self, stream_key: str, record: dict[str, Any], events: list[tuple[int, str]]) -> None:
         store = self.platform.store
