@@ -18,7 +18,7 @@ from typing import Any
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.logs.filter_pattern import FilterPatternError, compile_filter
-from cumulo.services.pagination import decode_token, encode_token
+from cumulo.services.pagination import decode_token, encode_token, take_page
 
 GROUPS, STREAMS, EVENTS = "logs.groups", "logs.streams", "logs.events"
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -215,21 +215,18 @@ class LogsProvider(Provider):
         limit = params.get("limit") or 50
         after = decode_token(params.get("nextToken"), "logs-groups")
         identifiers = set(params.get("logGroupIdentifiers") or [])
-        groups = []
-        next_token = None
-        last_key = ""
-        for key, group in self.platform.store.scan(GROUPS, scope + prefix, start_after=after):
-            if pattern and pattern.lower() not in group["logGroupName"].lower():
-                continue
-            if identifiers and group["logGroupName"] not in identifiers and group["logGroupArn"] not in identifiers:
-                continue
-            if params.get("logGroupClass") and group.get("logGroupClass") != params["logGroupClass"]:
-                continue
-            if len(groups) == limit:
-                next_token = encode_token("logs-groups", last_key)
-                break
-            groups.append({k: v for k, v in group.items() if k != "tags"})
-            last_key = key
+
+        def matching() -> Iterator[tuple[str, dict[str, Any]]]:
+            for key, group in self.platform.store.scan(GROUPS, scope + prefix, start_after=after):
+                if pattern and pattern.lower() not in group["logGroupName"].lower():
+                    continue
+                if identifiers and not identifiers & {group["logGroupName"], group["logGroupArn"]}:
+                    continue
+                if params.get("logGroupClass") and group.get("logGroupClass") != params["logGroupClass"]:
+                    continue
+                yield key, {k: v for k, v in group.items() if k != "tags"}
+
+        groups, next_token = take_page(matching(), limit, "logs-groups")
         return {"logGroups": groups, "nextToken": next_token}
 
     def put_retention_policy(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -436,22 +433,18 @@ class LogsProvider(Provider):
             streams = [s for s in streams if s in set(names)]
         start, end = params.get("startTime"), params.get("endTime")
         resume = decode_token(params.get("nextToken"), "logs-filter")
-        events: list[dict[str, Any]] = []
-        next_token = None
-        last: tuple[str, str] = ("", "")
         merged = heapq.merge(*(self._stream_events(group_prefix, s, start, end) for s in streams),
                              key=lambda item: item[0])
-        for sort_key, stream, value in merged:
-            if resume is not None and sort_key <= tuple(resume):
-                continue
-            if not matcher(value["m"]):
-                continue
-            if len(events) == limit:
-                next_token = encode_token("logs-filter", list(last))
-                break
-            events.append({"logStreamName": stream, "timestamp": value["t"], "message": value["m"],
-                           "ingestionTime": value["i"], "eventId": sort_key[0].rjust(56, "0")})
-            last = sort_key
+
+        def matching() -> Iterator[tuple[list[str], dict[str, Any]]]:
+            for sort_key, stream, value in merged:
+                if resume is not None and sort_key <= tuple(resume):
+                    continue
+                if matcher(value["m"]):
+                    yield list(sort_key), {"logStreamName": stream, "timestamp": value["t"], "message": value["m"],
+                                           "ingestionTime": value["i"], "eventId": sort_key[0].rjust(56, "0")}
+
+        events, next_token = take_page(matching(), limit, "logs-filter")
         searched = [{"logStreamName": s, "searchedCompletely": next_token is None} for s in streams]
         return {"events": events, "searchedLogStreams": searched, "nextToken": next_token}
 
