@@ -311,11 +311,11 @@ def test_event_invocations_run_and_are_retried_on_errors(client, logs):
             if event.get("fail"):
                 raise RuntimeError("boom")
             return "done"
-    """})
+    """}, Timeout=30)
     response = client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"id": "ok-1"}')
     assert response["StatusCode"] == 202
     client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"id": "bad-1", "fail": true}')
-    wait_for(lambda: sum("attempt for bad-1" in m for m in log_messages(logs, name)) == 3, timeout=30,
+    wait_for(lambda: sum("attempt for bad-1" in m for m in log_messages(logs, name)) == 3, timeout=60,
              message="the failing event to run 3 times (1 + 2 retries)")
     assert sum("attempt for ok-1" in m for m in log_messages(logs, name)) == 1
     assert client.invoke_async(FunctionName=name, InvokeArgs=b'{"id": "legacy"}')["Status"] == 202

@@ -8,7 +8,6 @@ samples are kept and aggregated at read time, so any period and statistic can be
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from cumulo.protocol.values import as_datetime
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.cloudwatch.statistics import STANDARD, bucketize, is_known_statistic
 from cumulo.services.pagination import decode_token, take_page
+from cumulo.store.batching import BatchedWriter
 
 SAMPLES, METRICS = "cloudwatch.samples", "cloudwatch.metrics"
 MAX_DATAPOINTS = 1440
@@ -28,6 +28,10 @@ PAST_LIMIT_S = 14 * 86400
 RECENTLY_ACTIVE_S = 3 * 3600
 FLUSH_AFTER_S = 0.1
 FLUSH_AT_SAMPLES = 5000
+
+
+# (account, region, namespace, metric name, dimensions, sample)
+Sample = tuple[str, str, str, str, list[dict[str, str]], dict[str, Any]]
 
 
 def _invalid(message: str) -> AwsError:
@@ -45,14 +49,13 @@ class CloudWatchProvider(Provider):
     def __init__(self, platform: Any) -> None:
         super().__init__(platform)
         self._sequence = 0
-        self._pending: list[tuple[str, str, str, str, list[dict[str, str]], dict[str, Any]]] = []
-        self._flush_timer: asyncio.TimerHandle | None = None
+        self._pending: BatchedWriter[Sample] = BatchedWriter(self._write_batch, FLUSH_AFTER_S, FLUSH_AT_SAMPLES)
 
     async def stop(self) -> None:
-        self.flush()
+        self._pending.flush()
 
     def handler(self, operation_name: str) -> Any:
-        self.flush()  # readers see every sample put before their call
+        self._pending.flush()  # readers see every sample put before their call
         return super().handler(operation_name)
 
     # ------------------------------------------------------------ writing
@@ -61,26 +64,13 @@ class CloudWatchProvider(Provider):
         """Record one value of a platform metric (written within ``FLUSH_AFTER_S``)."""
         dims = [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()]
         sample = {"t": timestamp or time.time(), "v": float(value), "u": unit}
-        self._pending.append((account, region, namespace, name, dims, sample))
-        if len(self._pending) >= FLUSH_AT_SAMPLES:
-            self.flush()
-        elif self._flush_timer is None:
-            try:
-                self._flush_timer = asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self.flush)
-            except RuntimeError:
-                self.flush()
+        self._pending.add((account, region, namespace, name, dims, sample))
 
-    def flush(self) -> None:
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
+    def _write_batch(self, samples: list[Sample]) -> None:
         with self.platform.store.transaction():
-            self._write(pending)
+            self._write(samples)
 
-    def _write(self, samples: list[tuple[str, str, str, str, list[dict[str, str]], dict[str, Any]]]) -> None:
+    def _write(self, samples: list[Sample]) -> None:
         store = self.platform.store
         rows = []
         latest: dict[str, tuple[dict[str, Any], float]] = {}

@@ -19,6 +19,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.logs.filter_pattern import FilterPatternError, compile_filter
 from cumulo.services.pagination import decode_token, encode_token, take_page
+from cumulo.store.batching import BatchedWriter
 
 GROUPS, STREAMS, EVENTS = "logs.groups", "logs.streams", "logs.events"
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -60,9 +61,8 @@ class LogsProvider(Provider):
         super().__init__(platform)
         self._sequence = time.time_ns() // 1000
         self._sweeper: asyncio.Task[None] | None = None
-        self._pending: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}
-        self._pending_count = 0
-        self._flush_timer: asyncio.TimerHandle | None = None
+        self._pending: BatchedWriter[tuple[str, str, str, str, list[tuple[int, str]]]] = BatchedWriter(
+            self._write_batch, FLUSH_AFTER_S, FLUSH_AT_EVENTS)
 
     async def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_retention())
@@ -72,10 +72,10 @@ class LogsProvider(Provider):
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        self.flush()
+        self._pending.flush()
 
     def handler(self, operation_name: str) -> Any:
-        self.flush()  # API callers see every line appended before their call
+        self._pending.flush()  # API callers see every line appended before their call
         return super().handler(operation_name)
 
     # ------------------------------------------------------------ keys
@@ -104,41 +104,22 @@ class LogsProvider(Provider):
         return name
 
     # ------------------------------------------------------------ internal API
-    def ensure_group(self, account: str, region: str, name: str) -> None:
-        scope = self._scope(account, region)
-        self.platform.store.insert(GROUPS, scope + name, self._new_group(account, region, name, None, {}))
-
     def append(self, account: str, region: str, group: str, stream: str,
                events: list[tuple[int, str]]) -> None:
         """Queue events (ms timestamp, message) for the log stream, creating group and stream as needed.
 
         The events are written within ``FLUSH_AFTER_S`` (or at once when many are waiting).
         """
-        if not events:
-            return
-        self._pending.setdefault((account, region, group, stream), []).extend(events)
-        self._pending_count += len(events)
-        if self._pending_count >= FLUSH_AT_EVENTS:
-            self.flush()
-        elif self._flush_timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
-            self._flush_timer = loop.call_later(FLUSH_AFTER_S, self.flush)
+        if events:
+            self._pending.add((account, region, group, stream, events), weight=len(events))
 
-    def flush(self) -> None:
-        """Write every queued event, in one transaction."""
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-        if not self._pending:
-            return
-        pending, self._pending, self._pending_count = self._pending, {}, 0
+    def _write_batch(self, batches: list[tuple[str, str, str, str, list[tuple[int, str]]]]) -> None:
+        by_stream: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}
+        for account, region, group, stream, events in batches:
+            by_stream.setdefault((account, region, group, stream), []).extend(events)
         store = self.platform.store
         with store.transaction():
-            for (account, region, group, stream), events in pending.items():
+            for (account, region, group, stream), events in by_stream.items():
                 scope = self._scope(account, region)
                 store.insert(GROUPS, scope + group, self._new_group(account, region, group, None, {}))
                 stream_key = f"{scope}{group}\x00{stream}"
