@@ -41,6 +41,7 @@ def logs(server):
 def deploy(client, files: dict[str, str], runtime: str = "python3.11", handler: str = "app.handler",
            name: str | None = None, **config) -> str:
     name = name or f"fn-{uuid.uuid4().hex[:10]}"
+    config.setdefault("Timeout", 30)  # generous: only the timeout test relies on a short one
     code = make_zip({path: textwrap.dedent(text).lstrip("\n") for path, text in files.items()})
     client.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
                            Code={"ZipFile": code}, **config)
@@ -350,7 +351,7 @@ def test_accepted_event_invocations_survive_kill_9(tmp_path):
             groups = logs.describe_log_groups(logGroupNamePrefix="/ran/")["logGroups"]
             return {int(g["logGroupName"].rsplit("/", 1)[1]) for g in groups}
 
-        wait_for(lambda: ran() == set(range(30)), timeout=60, message="all 30 accepted events to run")
+        wait_for(lambda: ran() == set(range(30)), timeout=120, message="all 30 accepted events to run")
     finally:
         second.stop()
 
