@@ -42,7 +42,6 @@ class Zygote:
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.sys_path: list[str] = []
-        self.has_boto3 = False
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -66,7 +65,7 @@ class Zygote:
             raise RuntimeError(f"zygote for {self.interpreter} failed to start")
         info = json.loads(hello)
         self.sys_path = info["sys_path"]
-        self.has_boto3 = info["has_boto3"]
+        self.refill()
 
     @property
     def alive(self) -> bool:
@@ -82,6 +81,11 @@ class Zygote:
         if "error" in reply:
             raise RuntimeError(reply["error"])
         return reply
+
+    def refill(self) -> None:
+        """Let the zygote prepare blank environments now (after a cold start is over)."""
+        with contextlib.suppress(OSError):
+            self.sock.send(b'{"refill":true}')
 
     def close(self) -> None:
         if self.sock is not None:

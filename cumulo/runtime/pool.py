@@ -339,6 +339,7 @@ class EnvironmentPool:
             try:
                 await self._init(env, zygote, limit, request.request_id)
             except _Failure as failure:
+                zygote.refill()
                 init_ms = (time.monotonic() - started) * 1000
                 env.log(logfmt.init_report(init_ms, phase, failure.status,
                                            failure.error_type if failure.status == "error" else None))
@@ -350,6 +351,7 @@ class EnvironmentPool:
             except BaseException:
                 self._destroy(env)
                 raise
+            zygote.refill()
             init_ms = (time.monotonic() - started) * 1000
             env.flush_logs()
             if phase == "invoke":

@@ -15,9 +15,11 @@ Request keys: ``agent`` (the agent's config), ``mounts`` (see
 :func:`cumulo.runtime.sandbox.setup_mounts`), ``limits`` (memory_mb, cpu_vcpus).
 
 The zygote serves each request with a :class:`Blank` prepared in advance, sets the
-cgroup limits, hands the request over and replies; only then does it prepare the next
-blank.  It is a child subreaper with ``SIGCHLD`` ignored, so the agents reparented to it
-are reaped by the kernel, and it dies with the platform (``PR_SET_PDEATHSIG``).
+cgroup limits, hands the request over and replies. The platform sends ``{"refill":
+true}`` (no reply) once the new environment has initialized: preparing blanks costs
+forks, which would otherwise compete for CPU with the environment that is starting. It
+is a child subreaper with ``SIGCHLD`` ignored, so the agents reparented to it are reaped
+by the kernel, and it dies with the platform (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -166,15 +168,20 @@ def serve(ctl: socket.socket, options: dict) -> None:
     stock: list[Blank] = []
     seq = 0
     while True:
-        while len(stock) < STOCK:
-            seq += 1
-            stock.append(Blank(ctl, stock, options, seq))
         try:
             req, fds = _recv(ctl)
         except InterruptedError:
             continue
         if req is None:
             return
+        if req.get("refill"):
+            while len(stock) < STOCK:
+                seq += 1
+                stock.append(Blank(ctl, stock, options, seq))
+            continue
+        if not stock:
+            seq += 1
+            stock.append(Blank(ctl, stock, options, seq))
         try:
             pid = None
             while pid is None:
@@ -203,10 +210,7 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     preload(python_runtime)
     ctl = socket.socket(fileno=ctl_fd)
-    import importlib.util
-
-    ctl.send(json.dumps({"sys_path": [p for p in sys.path if p],
-                         "has_boto3": importlib.util.find_spec("boto3") is not None}).encode())
+    ctl.send(json.dumps({"sys_path": [p for p in sys.path if p]}).encode())
     serve(ctl, options)
 
 
