@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -146,7 +148,10 @@ def test_shell_curl_bootstrap(rt):
 def _python_with_awslambdaric() -> str | None:
     from cumulo.runtime.runtimes import python_interpreters
 
-    for python in [*python_interpreters().values(), shutil.which("python3")]:
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [*python_interpreters().values(), shutil.which("python3"),
+                  *map(str, sorted(pyenv.glob("versions/*/bin/python3")))]
+    for python in candidates:
         probe = [python, "-c", "import awslambdaric"] if python else None
         if probe and subprocess.run(probe, capture_output=True).returncode == 0:
             return python
