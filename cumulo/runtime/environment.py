@@ -42,6 +42,7 @@ class Zygote:
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.sys_path: list[str] = []
+        self.prefixes: list[str] = []  # where the interpreter lives (sys.prefix, ...)
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -65,6 +66,7 @@ class Zygote:
             raise RuntimeError(f"zygote for {self.interpreter} failed to start")
         info = json.loads(hello)
         self.sys_path = info["sys_path"]
+        self.prefixes = info["prefixes"]
         self.refill()
 
     @property

@@ -289,6 +289,8 @@ class EnvironmentPool:
             mounts = {"task": str(Path(spec.code_dir).resolve()),
                       "layers": [str(Path(p).resolve()) for p in spec.layer_dirs],
                       "tmp_mb": spec.ephemeral_storage_mb, "runtime_dir": runtime_dir,
+                      "keep_tmp": _under_tmp([*zygote.sys_path, *zygote.prefixes, plan.executable,
+                                              *(str(p.resolve()) for p in Path(runtime_dir).iterdir())]),
                       "hide": [str(Path(p).resolve()) for p in (Path(self.config.work_dir),
                                                                 *self.config.private_paths)]}
         else:
@@ -461,6 +463,16 @@ class EnvironmentPool:
 
 
 PACKAGE_ROOT_STR = str(Path(__file__).resolve().parents[2])
+
+
+def _under_tmp(paths: list[str]) -> list[str]:
+    """The top-level directories of /tmp that hold any of ``paths`` (resolved)."""
+    keep = set()
+    for path in paths:
+        parts = Path(os.path.realpath(path)).parts if path else ()
+        if len(parts) > 2 and parts[1] == "tmp":
+            keep.add(f"/tmp/{parts[2]}")
+    return sorted(keep)
 
 
 def _error_json(error_type: str, message: str) -> bytes:

@@ -102,7 +102,8 @@ def premount(hosts: str) -> None:
 
 def setup_mounts(plan: dict) -> None:
     """The function's part of the view: ``plan`` keys task (code dir), layers (list), tmp_mb,
-    runtime_dir, hide (paths covered with an empty read-only tmpfs).
+    runtime_dir, keep_tmp (host dirs under /tmp to keep visible), hide (paths covered with
+    an empty read-only tmpfs).
 
     Every source is bound before /tmp and the hidden paths are covered, as sources may live
     under them (the platform keeps function code in one of the hidden paths).
@@ -117,7 +118,15 @@ def setup_mounts(plan: dict) -> None:
         mount("overlay", "/opt", "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
               "lowerdir=" + ":".join(reversed(layers)))
     _bind_ro(plan["runtime_dir"], "/var/runtime")
+    # The host's directories under /tmp that the runtime needs (an interpreter or venv living
+    # there) are kept visible in the private /tmp: held open across the tmpfs mount, then
+    # bound back from /proc/self/fd.
+    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in plan.get("keep_tmp", ())]
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['tmp_mb']}m,mode=1777")
+    for path, fd in kept:
+        os.makedirs(path, exist_ok=True)
+        _bind_ro(f"/proc/self/fd/{fd}", path)
+        os.close(fd)
     for path in plan["hide"]:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")

@@ -210,7 +210,8 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     preload(python_runtime)
     ctl = socket.socket(fileno=ctl_fd)
-    ctl.send(json.dumps({"sys_path": [p for p in sys.path if p]}).encode())
+    prefixes = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]
+    ctl.send(json.dumps({"sys_path": [p for p in sys.path if p], "prefixes": prefixes}).encode())
     serve(ctl, options)
 
 
