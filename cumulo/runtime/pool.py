@@ -278,6 +278,7 @@ class EnvironmentPool:
         env_dir = self.dir / env_id
         env_dir.mkdir()
         env = Environment(env_id, spec, plan, env_dir, self.config.log_sink)
+        env.busy = True  # created for an invoke: retire() must let it finish
         self._all.add(env)
         return env
 
@@ -371,7 +372,6 @@ class EnvironmentPool:
         if cgroup is not None:
             env.cgroup = self.cgroups.adopt(cgroup)
         (env.work_dir / "agent.pid").write_text(str(env.agent_pid))
-        env.busy = True
         frame = await env.wait_frame(limit)
         if frame is None:
             raise _Failure("Sandbox.Timedout", _timeout_error(request_id, spec.timeout_s), "timeout")

@@ -307,3 +307,92 @@ def test_cpu_quota_proportional_to_memory(tmp_path):
         assert quota == "200000"  # 3538 MB = 2 vCPUs of a 100 ms period
     finally:
         runtime.close()
+
+
+def test_platform_endpoint_is_reachable(rt):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"platform says hi"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        spec = rt.function({"app.py": """
+            import os, urllib.request
+            def handler(event, context):
+                return urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"], timeout=5).read().decode()
+        """}, endpoint_url=endpoint)
+        assert payload(rt.invoke(spec, {})) == "platform says hi"
+    finally:
+        server.shutdown()
+
+
+def test_sigstop_freezer_without_cgroups(tmp_path):
+    runtime = Runtime(tmp_path, "off", freeze_after_s=0.0)
+    try:
+        spec = runtime.function({"app.py": "def handler(e, c):\n    return 'hi'\n"})
+        assert payload(runtime.invoke(spec, {})) == "hi"
+        pid = runtime.call(lambda: next(iter(runtime.pool._all)).agent_pid)
+        wait_for(lambda: Path(f"/proc/{pid}/stat").read_text().split()[2] == "T")
+        assert payload(runtime.invoke(spec, {})) == "hi"
+    finally:
+        runtime.close()
+
+
+def test_max_lifetime(tmp_path):
+    runtime = Runtime(tmp_path, "auto", max_lifetime_s=0.3)
+    try:
+        spec = runtime.function({"app.py": "def handler(e, c):\n    return 1\n"})
+        assert runtime.invoke(spec, {}).cold_start
+        wait_for(lambda: runtime.call(lambda: runtime.pool.stats())["environments"] == 0)
+    finally:
+        runtime.close()
+
+
+def test_retire_lets_the_in_flight_invoke_finish(rt):
+    spec = rt.function({"app.py": """
+        import time
+        def handler(event, context):
+            time.sleep(event.get("sleep", 0))
+            return "finished"
+    """})
+
+    async def scenario():
+        import asyncio
+
+        from cumulo.runtime import InvokeRequest
+        slow = asyncio.ensure_future(rt.pool.invoke(spec, InvokeRequest("slow", b'{"sleep": 0.3}',
+                                                                        spec.function_arn)))
+        while not any(env.spec.key == spec.key for env in rt.pool._all):
+            await asyncio.sleep(0.01)
+        retired = await rt.pool.retire(spec.key)
+        return retired, await slow
+    retired, result = rt.run(scenario())
+    assert retired == 1 and payload(result) == "finished"
+    assert rt.invoke(spec, {}).cold_start
+
+
+def test_log_tail_is_the_last_4kb(rt):
+    spec = rt.function({"app.py": """
+        def handler(event, context):
+            for i in range(200):
+                print("line %03d " % i + "x" * 40)
+            return "ok"
+    """})
+    result = rt.invoke(spec, {}, request_id="tail-1")
+    assert len(result.log_tail.encode()) <= 4096
+    assert result.log_tail.startswith("line") or result.log_tail[0] != "S"
+    assert "line 199" in result.log_tail and "START RequestId" not in result.log_tail
+    assert result.log_tail.endswith("\t\n") and "END RequestId: tail-1\n" in result.log_tail
