@@ -257,28 +257,30 @@ class Environment:
 
     # --- teardown --------------------------------------------------------------------------
     def kill(self) -> None:
-        """Kill every process of the environment now (the hook for extensions' SHUTDOWN goes here)."""
+        """Kill the environment now (the hook for extensions' SHUTDOWN goes here).
+
+        Killing the agent is enough: with a pid namespace it is pid 1, whose death ends every
+        process in it; without one it leads the process group.  Stragglers (processes that
+        left the group) die in :meth:`release`, which kills whatever the cgroup still holds.
+        """
         self.dead = True
-        if self.cgroup is not None:
-            self.cgroup.kill_all()
+        self.thaw()  # frozen processes would not die until thawed
         if self.agent_pid:
-            with contextlib.suppress(OSError):
-                os.kill(self.agent_pid, signal.SIGCONT)
-            # Without a pid namespace the agent leads its own process group; with one, killing
-            # pid 1 of the namespace ends every process in it.
             with contextlib.suppress(OSError):
                 os.killpg(self.agent_pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
                 os.kill(self.agent_pid, signal.SIGKILL)
 
     def destroy(self) -> None:
-        if self.freeze_handle is not None:
-            self.freeze_handle.cancel()
-            self.freeze_handle = None
+        """Kill the environment and close its channel now (cheap; see :meth:`release`)."""
         self.kill()
         if self.proto is not None and self.proto.transport is not None:
             self.proto.transport.close()
         self.flush_logs()
+
+    def release(self) -> None:
+        """Remove the cgroup and the work directory: blocking (the kernel takes a few ms to
+        let go of a cgroup whose processes were just killed), so the pool runs it in a thread."""
         if self.cgroup is not None:
             self.cgroup.remove()
         shutil.rmtree(self.work_dir, ignore_errors=True)

@@ -96,6 +96,7 @@ class EnvironmentPool:
         self._reaper: asyncio.Task | None = None
         self._closed = False
         self._memory_in_use = 0
+        self._releasing: set[asyncio.Task] = set()  # environments' cgroups and dirs being removed
 
     # --- start / close -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -121,6 +122,8 @@ class EnvironmentPool:
                 await self._reaper
         for env in list(self._all):
             self._destroy(env)
+        if self._releasing:
+            await asyncio.gather(*self._releasing)
         for z in self._zygotes.values():
             z.close()
         self._zygotes.clear()
@@ -242,6 +245,9 @@ class EnvironmentPool:
                 del self._idle[env.spec.key]
         self._memory_in_use -= env.spec.memory_mb
         env.destroy()
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(env.release))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
     async def _reap_loop(self) -> None:
         interval = max(0.05, min(30.0, self.config.keep_warm_s / 4, self.config.max_lifetime_s / 4))
