@@ -25,8 +25,9 @@ from .cgroups import Cgroup
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding the cumulo package
 
 
-class EnvironmentDied(Exception):
-    pass
+def _resolve(fut: asyncio.Future, value) -> None:
+    if not fut.done():
+        fut.set_result(value)
 
 
 # --- zygote client ---------------------------------------------------------------------------
@@ -163,10 +164,9 @@ class Environment:
             self.exit_status = meta.get("status") or self.exit_status
         if meta.get("rss_kb"):
             self.rss_kb = max(self.rss_kb, meta["rss_kb"])
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
+        if self._waiter is not None:
+            _resolve(self._waiter, (kind, meta, body))
             self._waiter = None
-            waiter.set_result((kind, meta, body))
 
     def log(self, message: str, ts_ms: int | None = None) -> None:
         """A platform line (START, REPORT, ...) into this environment's stream."""
@@ -209,7 +209,7 @@ class Environment:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._waiter = fut
-        handle = loop.call_later(timeout, fut.set_result, None) if timeout is not None else None
+        handle = loop.call_later(timeout, _resolve, fut, None) if timeout is not None else None
         try:
             return await fut
         finally:

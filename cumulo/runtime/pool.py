@@ -430,7 +430,11 @@ class EnvironmentPool:
             meta["cognito_identity"] = request.cognito_identity
         started = time.perf_counter()
         env.send_invoke(meta, request.payload)
-        frame = await env.wait_frame(max(budget, 0.0))
+        try:
+            frame = await env.wait_frame(max(budget, 0.0))
+        except BaseException:  # the caller went away (cancelled): the event is still running
+            env.kill()
+            raise
         duration = (time.perf_counter() - started) * 1000
         if suppressed:
             duration += suppressed

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cumulo.runtime import CapacityError, isolation_report
+from cumulo.runtime import isolation_report
 
 from .conftest import Runtime, payload, wait_for
 
@@ -125,63 +125,6 @@ def test_fallback_runs_the_same_functions(rt_off):
     crash = rt_off.invoke(crasher, {})
     assert crash.error_type == "Runtime.ExitError" and "exit status 4" in payload(crash)["errorMessage"]
     assert rt_off.invoke(spec, {}).max_memory_used_mb > 0
-
-
-def test_memory_budget_evicts_idle_then_refuses(tmp_path):
-    runtime = Runtime(tmp_path, "auto", memory_budget_mb=256)
-    try:
-        sleeper = "import time\ndef handler(e, c):\n    time.sleep(e.get('s', 0))\n"
-        slow = runtime.function({"app.py": sleeper},
-                                memory_mb=256)
-        small = runtime.function({"app.py": "def handler(e, c):\n    return 1\n"}, memory_mb=128)
-        runtime.invoke(slow, {})  # idle now, holding the whole budget
-        assert payload(runtime.invoke(small, {})) == 1  # the idle one was evicted to make room
-        assert runtime.call(lambda: runtime.pool.stats())["memory_in_use_mb"] == 128
-
-        async def busy_then_more():
-            import asyncio
-
-            from cumulo.runtime import InvokeRequest
-            first = runtime.pool.invoke(small, InvokeRequest("a", b"{}", small.function_arn))
-            task = asyncio.ensure_future(first)
-            await asyncio.sleep(0)
-            try:
-                await runtime.pool.invoke(slow, InvokeRequest("b", b'{"s": 0}', slow.function_arn))
-            finally:
-                await task
-        with pytest.raises(CapacityError):
-            runtime.run(busy_then_more())
-    finally:
-        runtime.close()
-
-
-def test_idle_environments_are_reaped(tmp_path):
-    runtime = Runtime(tmp_path, "auto", keep_warm_s=0.2)
-    try:
-        spec = runtime.function({"app.py": "def handler(e, c):\n    return 1\n"})
-        runtime.invoke(spec, {})
-        wait_for(lambda: runtime.call(lambda: runtime.pool.stats())["environments"] == 0)
-        assert runtime.invoke(spec, {}).cold_start
-    finally:
-        runtime.close()
-
-
-def test_init_timeout_then_retried_within_invoke(tmp_path):
-    runtime = Runtime(tmp_path, "auto", init_timeout_s=0.3)
-    try:
-        spec = runtime.function({"app.py": """
-            import time
-            time.sleep(0.5)
-            def handler(e, c):
-                return "late but fine"
-        """}, timeout_s=3)
-        result = runtime.invoke(spec, {})
-        assert payload(result) == "late but fine"
-        msgs = runtime.messages()
-        assert any("\tPhase: init\tStatus: timeout\n" in m for m in msgs)
-        assert result.duration_ms >= 500  # the re-run init counts against the invoke
-    finally:
-        runtime.close()
 
 
 def _leftovers(work: Path, owner: str) -> list:
@@ -349,39 +292,6 @@ def test_sigstop_freezer_without_cgroups(tmp_path):
         assert payload(runtime.invoke(spec, {})) == "hi"
     finally:
         runtime.close()
-
-
-def test_max_lifetime(tmp_path):
-    runtime = Runtime(tmp_path, "auto", max_lifetime_s=0.3)
-    try:
-        spec = runtime.function({"app.py": "def handler(e, c):\n    return 1\n"})
-        assert runtime.invoke(spec, {}).cold_start
-        wait_for(lambda: runtime.call(lambda: runtime.pool.stats())["environments"] == 0)
-    finally:
-        runtime.close()
-
-
-def test_retire_lets_the_in_flight_invoke_finish(rt):
-    spec = rt.function({"app.py": """
-        import time
-        def handler(event, context):
-            time.sleep(event.get("sleep", 0))
-            return "finished"
-    """})
-
-    async def scenario():
-        import asyncio
-
-        from cumulo.runtime import InvokeRequest
-        slow = asyncio.ensure_future(rt.pool.invoke(spec, InvokeRequest("slow", b'{"sleep": 0.3}',
-                                                                        spec.function_arn)))
-        while not any(env.spec.key == spec.key for env in rt.pool._all):
-            await asyncio.sleep(0.01)
-        retired = await rt.pool.retire(spec.key)
-        return retired, await slow
-    retired, result = rt.run(scenario())
-    assert retired == 1 and payload(result) == "finished"
-    assert rt.invoke(spec, {}).cold_start
 
 
 def test_log_tail_is_the_last_4kb(rt):

@@ -125,10 +125,7 @@ class RuntimeAPI:
             return _forbidden(self.state, READY)
         if self.pending is not None:
             return self._deliver()
-        if self.waiter is not None and self.waiter is not conn:
-            # A second poller: the first one's connection is stale (client gave up).
-            self.waiter.close()
-        self.waiter = conn
+        self.waiter = conn  # a newer poller replaces a stale one (its client gave up)
         return None
 
     def _init_error(self, req: http.Request) -> bytes:

@@ -60,9 +60,6 @@ class _Conn:
         self.outbuf = bytearray()
         self.closed = False
 
-    def close(self) -> None:
-        self.closed = True
-
 
 class Agent:
     """See the module docstring.
