@@ -181,7 +181,8 @@ class CgroupHost:
 
     def adopt(self, name: str) -> Cgroup:
         """The cgroup ``name`` (created by a zygote for one of its blank environments)."""
-        return Cgroup({controller: base / name for controller, base in self.bases.items()}, self.version)
+        dirs = {controller: base / name for controller, base in self.bases.items()}
+        return Cgroup({c: d for c, d in dirs.items() if d.is_dir()}, self.version)
 
     def existing(self) -> dict[str, Cgroup]:
         """All cumulo cgroups by name (for leftover cleanup)."""

@@ -269,10 +269,13 @@ class EnvironmentPool:
             z = self._zygotes.get(key)
             if z is None or not z.alive:
                 cg = self.cgroups
+                bases = None
+                if cg is not None:  # every v1 controller costs a mkdir, a join and a rmdir per environment
+                    bases = {c: str(b) for c, b in cg.bases.items()
+                             if c != "cpu" or self.config.cpu_scaling == "aws"}
                 z = Zygote(interpreter, plan.kind == "python", {
                     "namespaces": self.isolated, "hosts": str(self._hosts),
-                    "prefix": f"{self.owner}.z{next(self._ids)}",
-                    "cgroups": {c: str(b) for c, b in cg.bases.items()} if cg is not None else None,
+                    "prefix": f"{self.owner}.z{next(self._ids)}", "cgroups": bases,
                     "cgroup_version": cg.version if cg is not None else 0})
                 await z.start()
                 self._zygotes[key] = z
