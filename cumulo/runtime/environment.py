@@ -185,6 +185,11 @@ class Environment:
         self._capture = []
         return self._capture
 
+    @property
+    def captured(self) -> list[str] | None:
+        """This invoke's log messages so far (None when not capturing)."""
+        return self._capture
+
     def stop_capture(self) -> None:
         self._capture = None
 

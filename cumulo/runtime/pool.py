@@ -335,17 +335,13 @@ class EnvironmentPool:
         plan = runtimes.plan(spec.runtime)
         zygote = await self._zygote(plan)
         invoke_started = time.monotonic()
-        phase_logs: list[str] = []
-        last: _Failure | None = None
         for phase in ("init", "invoke"):
             env = self._new_environment(spec, plan)
             if phase == "init":
                 env.log(logfmt.init_start(spec.runtime, spec.region))
-            else:
-                env.capture().extend(phase_logs)
-            if phase == "init":
                 limit = self.config.init_timeout_s
-            else:
+            else:  # init re-run inside the invoke: its output belongs to the invoke's log tail
+                env.capture()
                 limit = max(0.0, spec.timeout_s - (time.monotonic() - invoke_started))
             started = time.monotonic()
             try:
@@ -357,7 +353,6 @@ class EnvironmentPool:
                                            failure.error_type if failure.status == "error" else None))
                 if phase == "init":
                     self._destroy(env)
-                    last = failure
                     continue
                 return None, None, self._init_failed(env, spec, request, failure, init_ms, invoke_started)
             except BaseException:
@@ -369,7 +364,7 @@ class EnvironmentPool:
             if phase == "invoke":
                 env.init_in_invoke = init_ms
             return env, init_ms, None
-        raise AssertionError(last)  # pragma: no cover - the loop always returns
+        raise AssertionError("unreachable: the invoke phase always returns")
 
     async def _init(self, env: Environment, zygote: Zygote, limit: float, request_id: str) -> None:
         spec = env.spec
@@ -395,7 +390,7 @@ class EnvironmentPool:
 
     def _init_failed(self, env: Environment, spec: EnvironmentSpec, request: InvokeRequest,
                      failure: _Failure, init_ms: float, invoke_started: float) -> InvokeResult:
-        captured = env.capture() if env._capture is None else env._capture
+        captured = env.captured if env.captured is not None else env.capture()
         env.log(logfmt.start(request.request_id, spec.version))
         if failure.status == "timeout":
             env.log(logfmt.timed_out(request.request_id, time.monotonic() - invoke_started))

@@ -106,7 +106,7 @@ def test_cancelled_invoke_kills_its_environment(rt):
         task = asyncio.ensure_future(rt.pool.invoke(spec, InvokeRequest("c1", b'{"sleep": 5}',
                                                                         spec.function_arn)))
         def invoking():  # the event has been sent to the environment
-            return any(env.spec.key == spec.key and any(m.startswith("START") for m in env._capture or ())
+            return any(env.spec.key == spec.key and any(m.startswith("START") for m in env.captured or ())
                        for env in rt.pool._all)
         while not invoking():
             await asyncio.sleep(0.005)
