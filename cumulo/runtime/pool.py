@@ -33,7 +33,7 @@ from pathlib import Path
 
 from . import channel as ch
 from . import envvars, host, logfmt, runtimes
-from .environment import Environment, Zygote
+from .environment import PACKAGE_ROOT, Environment, Zygote
 from .spec import (
     CapacityError,
     EnvironmentSpec,
@@ -97,6 +97,7 @@ class EnvironmentPool:
         self._closed = False
         self._memory_in_use = 0
         self._releasing: set[asyncio.Task] = set()  # environments' cgroups and dirs being removed
+        self._keep_tmp_cache: dict[tuple, list[str]] = {}
 
     # --- start / close -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -299,8 +300,7 @@ class EnvironmentPool:
             mounts = {"task": str(Path(spec.code_dir).resolve()),
                       "layers": [str(Path(p).resolve()) for p in spec.layer_dirs],
                       "tmp_mb": spec.ephemeral_storage_mb, "runtime_dir": runtime_dir,
-                      "keep_tmp": _under_tmp([*zygote.sys_path, *zygote.prefixes, plan.executable,
-                                              *(str(p.resolve()) for p in Path(runtime_dir).iterdir())]),
+                      "keep_tmp": self._keep_tmp(zygote, plan, runtime_dir),
                       "hide": [str(Path(p).resolve()) for p in (Path(self.config.work_dir),
                                                                 *self.config.private_paths)]}
         else:
@@ -318,7 +318,7 @@ class EnvironmentPool:
             agent["rlimit_data"] = spec.memory_mb * 1024 * 1024
         if plan.kind == "python":
             py = plan.runtime[len("python"):]
-            drop = {PACKAGE_ROOT_STR, "", "."}
+            drop = {PACKAGE_ROOT, "", "."}  # the platform's own code is not the function's
             sys_path = [task, f"{opt}/python/lib/python{py}/site-packages", f"{opt}/python"]
             sys_path += [p for p in zygote.sys_path if p not in drop and p != str(self._pylib)]
             sys_path.append(rt_dir)
@@ -329,6 +329,15 @@ class EnvironmentPool:
             agent["runtime"] = {"argv": [_bootstrap_path(spec, task, opt)]}
         vcpus = spec.memory_mb / 1769 if self.config.cpu_scaling == "aws" else None
         return {"agent": agent, "mounts": mounts, "limits": {"memory_mb": spec.memory_mb, "cpu_vcpus": vcpus}}
+
+    def _keep_tmp(self, zygote: Zygote, plan: runtimes.RuntimePlan, runtime_dir: str) -> list[str]:
+        """Host directories under /tmp that the runtime needs to see through its private /tmp."""
+        key = (zygote.interpreter, plan.executable, runtime_dir)
+        if key not in self._keep_tmp_cache:
+            self._keep_tmp_cache[key] = _under_tmp([
+                *zygote.sys_path, *zygote.prefixes, plan.executable,
+                *(str(p.resolve()) for p in Path(runtime_dir).iterdir())])
+        return self._keep_tmp_cache[key]
 
     async def _cold_start(self, spec: EnvironmentSpec, request: InvokeRequest):
         """A ready environment plus its init duration, or (None, None, failed InvokeResult)."""
@@ -468,9 +477,6 @@ class EnvironmentPool:
             max_memory_used_mb=max_used,
             init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
             cold_start=init_ms is not None, log_stream=env.log_stream)
-
-
-PACKAGE_ROOT_STR = str(Path(__file__).resolve().parents[2])
 
 
 def _under_tmp(paths: list[str]) -> list[str]:
