@@ -110,6 +110,16 @@ def test_oversized_response_gets_413(rt):
         '"errorType":"RequestEntityTooLarge"}\n']
 
 
+def test_response_too_large_to_read_is_refused_unread(rt):
+    spec = rt.function({"app.py": """
+        def handler(event, context):
+            return "x" * (17 * 1024 * 1024)
+    """})
+    result = rt.invoke(spec, {})
+    assert result.error_type == "Function.ResponseSizeTooLarge"
+    assert json.loads(result.payload)["errorMessage"].startswith("Response payload size (17825794 bytes)")
+
+
 def test_init_error_endpoint(rt):
     spec = rt.function({"bootstrap": """
         #!/bin/sh

@@ -151,6 +151,17 @@ class RuntimeAPI:
         self.platform.invoke_response(request_id, req.body)
         return ACCEPTED
 
+    def refuse_oversized(self, path: str, size: int) -> bytes:
+        """A request whose body was too large to read at all: 413, and if it was the current
+        invocation's response, the invoke fails as for any response over 6 MB."""
+        parts = path.split("?", 1)[0][len(PREFIX):].split("/") if path.startswith(PREFIX) else []
+        if (len(parts) == 3 and parts[0] == "invocation" and parts[2] == "response"
+                and self.state == RUNNING and parts[1] == self.current_id):
+            self.state = RESPONSE_SENT
+            self.current_id = None
+            self.response_too_large(parts[1], size)
+        return TOO_LARGE
+
     def response_too_large(self, request_id: str, size: int) -> None:
         """Fail the invoke the way AWS does when the runtime's response exceeds 6 MB."""
         message = (f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
