@@ -4,8 +4,8 @@ Reports p50/p95 of the total time and of the platform overhead (total minus the 
 phase, i.e. environment creation, namespaces, cgroups, runtime start and init), with and
 without isolation, cold starts 100 ms apart (and one back-to-back burst figure: then the
 previous environment's teardown and the zygote's refill compete for the 2 cores), next to
-the machine's floor: ``python3 -c pass`` and a bare fork+exec
-of ``/bin/true``.  Run: ``python -m bench.runtime_coldstart [--quick]``.
+the machine's floor: ``python3 -c pass``, ``node -e 0`` and a bare
+fork+exec of ``/bin/true``.  Run: ``python -m bench.runtime_coldstart [--quick]``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ def _floor(quick: bool) -> list[Figure]:
         t = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         py.append((time.perf_counter() - t) * 1000)
+    node = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(["node", "-e", "0"], check=True)
+        node.append((time.perf_counter() - t) * 1000)
     spawn = []
     for _ in range(n):
         t = time.perf_counter()
@@ -39,6 +44,7 @@ def _floor(quick: bool) -> list[Figure]:
         os.waitpid(pid, 0)
         spawn.append((time.perf_counter() - t) * 1000)
     return [Figure(NAME, "floor: python3 -c pass p50", round(percentile(py, 50), 2), "ms"),
+            Figure(NAME, "floor: node -e 0 p50", round(percentile(node, 50), 2), "ms"),
             Figure(NAME, "floor: fork+exec /bin/true p50", round(percentile(spawn, 50), 3), "ms")]
 
 
