@@ -96,11 +96,8 @@ class RuntimeAPI:
 
     # --- requests from the runtime --------------------------------------------------
     def handle(self, conn, req: http.Request) -> bytes | None:
-        """Serve one request; None means the connection is parked (long poll)."""
-        path = req.path.split("?", 1)[0]
-        if not path.startswith(PREFIX):
-            return NOT_FOUND
-        parts = path[len(PREFIX):].split("/")
+        """Serve one request under PREFIX; None means the connection is parked (long poll)."""
+        parts = req.path.split("?", 1)[0][len(PREFIX):].split("/")
         if parts == ["invocation", "next"]:
             if req.method != "GET":
                 return METHOD_NOT_ALLOWED

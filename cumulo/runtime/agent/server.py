@@ -27,8 +27,7 @@ import sys
 import time
 
 from .. import channel, sandbox
-from . import http, peercheck
-from .runtime_api import RuntimeAPI
+from . import http, peercheck, runtime_api
 
 MAX_BODY = 16 * 1024 * 1024  # bodies are buffered up to this; larger ones are refused unread
 MAX_EVENT = 256 * 1024  # CloudWatch's event size: a longer line is cut into several events
@@ -74,7 +73,7 @@ class Agent:
 
     def __init__(self) -> None:
         self.sel = selectors.DefaultSelector()
-        self.api = RuntimeAPI(self)
+        self.api = runtime_api.RuntimeAPI(self)
         self.events: list = []  # log events not yet sent: [timestamp_ms, message]
         self.out_partial = bytearray()
         self.tel_buf = bytearray()
@@ -259,11 +258,18 @@ class Agent:
                 return
             if req is None:
                 return
-            reply = self.api.handle(conn, req)
+            reply = self._route(conn, req)
             if reply is not None:
                 self._write(conn, reply)
             if req.close:
                 self._close(conn, after_write=True)
+
+    def _route(self, conn: _Conn, req: http.Request) -> bytes | None:
+        """Dispatch on the API prefix: the Runtime API today; the Extensions API
+        (/2020-01-01/extension/) and Telemetry API (/2022-07-01/telemetry) join here."""
+        if req.path.startswith(runtime_api.PREFIX):
+            return self.api.handle(conn, req)
+        return runtime_api.NOT_FOUND
 
     def _bad_request(self, conn: _Conn, why: str) -> None:
         if why == "too large":  # refused unread: fail the invoke if it was its response
