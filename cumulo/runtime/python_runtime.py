@@ -95,6 +95,11 @@ class LineWriter(io.TextIOBase):
     def fileno(self) -> int:
         return 1 if self._name == "<stdout>" else 2
 
+    @property
+    def buffer(self) -> _BinaryWriter:
+        """``sys.stdout.buffer``, for code that writes bytes."""
+        return _BinaryWriter(self)
+
     def write(self, s: str) -> int:
         if not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
@@ -109,6 +114,22 @@ class LineWriter(io.TextIOBase):
         if self.partial:
             line, self.partial = self.partial, ""
             self.sink.log(line + "\n")
+
+
+class _BinaryWriter(io.RawIOBase):
+    def __init__(self, text: LineWriter) -> None:
+        super().__init__()
+        self.text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.text.write(bytes(b).decode("utf-8", "replace"))
+        return len(b)
+
+    def flush(self) -> None:
+        self.text.flush()
 
 
 class _Formatter(logging.Formatter):
