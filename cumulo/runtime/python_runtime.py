@@ -7,8 +7,8 @@ the same error types, messages and error log lines.  It runs in the environment 
 forked from the interpreter's zygote, so nothing here is imported per cold start: the
 zygote has already paid for it.
 
-Output goes to AWS's framed telemetry log fd (``_LAMBDA_TELEMETRY_LOG_FD``) when the agent
-provides one, so multi-line records stay one log event and print/logging keep their order.
+Output goes to AWS's framed telemetry log fd (``_LAMBDA_TELEMETRY_LOG_FD``) that the agent
+provides, so multi-line records stay one log event and print/logging keep their order.
 """
 
 from __future__ import annotations
@@ -55,16 +55,12 @@ class FaultError(Exception):
 
 # --- log sink ---------------------------------------------------------------------------
 class LogSink:
-    """Writes log events: framed to the telemetry fd when there is one, else plain stdout lines."""
+    """Writes log events framed to the telemetry fd the agent provides (AWS's protocol)."""
 
     def __init__(self) -> None:
-        fd = os.environ.pop("_LAMBDA_TELEMETRY_LOG_FD", None)
-        self.fd = int(fd) if fd else None
+        self.fd = int(os.environ.pop("_LAMBDA_TELEMETRY_LOG_FD"))
 
     def log(self, msg: str, frame_type: int = _FRAME_TEXT) -> None:
-        if self.fd is None:
-            os.write(1, (msg.replace("\n", "\r").rstrip("\r") + "\n").encode())
-            return
         data = msg.encode("utf-8", "replace")
         header = _FRAME_HEAD.pack(frame_type, len(data), time.time_ns() // 1000)
         os.write(self.fd, header + data)

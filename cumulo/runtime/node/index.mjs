@@ -5,7 +5,7 @@
 // context object, and formats console output as AWS's Node runtime does:
 // "<ISO time>\t<request id>\t<LEVEL>\t<message>".  Errors carry AWS's types and messages
 // (Runtime.ImportModuleError, Runtime.HandlerNotFound, Runtime.UserCodeSyntaxError, ...).
-// Output goes to the framed telemetry log fd when the agent provides one.
+// Log lines go to the framed telemetry log fd the agent provides (AWS's protocol).
 
 import fs from "node:fs";
 import net from "node:net";
@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 
 const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const PREFIX = "/2018-06-01/runtime/";
-const telemetryFd = process.env._LAMBDA_TELEMETRY_LOG_FD ? Number(process.env._LAMBDA_TELEMETRY_LOG_FD) : null;
+const telemetryFd = Number(process.env._LAMBDA_TELEMETRY_LOG_FD);
 delete process.env._LAMBDA_TELEMETRY_LOG_FD;
 const RUNTIME_FILE = path.join(process.env.LAMBDA_RUNTIME_DIR || "/var/runtime", "index.mjs");
 
@@ -24,10 +24,6 @@ let currentRequestId;
 
 // --- logging -------------------------------------------------------------------------------
 function writeLog(message) {
-  if (telemetryFd === null) {
-    process.stdout.write(message.replace(/\n/g, "\r") + "\n");
-    return;
-  }
   const body = Buffer.from(message, "utf8");
   const head = Buffer.alloc(16);
   head.writeUInt32BE(0xa55a0003, 0);
