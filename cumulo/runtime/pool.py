@@ -312,7 +312,8 @@ class EnvironmentPool:
         variables = envvars.build(spec, plan, env.log_stream, task, rt_dir, opt, tmp)
         cgroups = self.cgroups is not None
         agent: dict = {"env": variables, "cwd": task, "telemetry": plan.kind != "provided",
-                       "peer_check": self.isolated, "oom_protect": cgroups,
+                       "peer_check": self.isolated, "drop_capabilities": self.isolated,
+                       "oom_protect": cgroups,
                        "measure_rss": not cgroups, "rlimit_nofile": 1024}
         if not cgroups and plan.kind != "node":
             agent["rlimit_data"] = spec.memory_mb * 1024 * 1024

@@ -306,3 +306,41 @@ def test_log_tail_is_the_last_4kb(rt):
     assert result.log_tail.startswith("line") or result.log_tail[0] != "S"
     assert "line 199" in result.log_tail and "START RequestId" not in result.log_tail
     assert result.log_tail.endswith("\t\n") and "END RequestId: tail-1\n" in result.log_tail
+
+
+@needs_ns
+def test_function_cannot_write_the_host_or_undo_its_mounts(rt):
+    other = rt.function({"secret.py": "TOKEN = 'other function secret'\n"})
+    spec = rt.function({"app.py": """
+        import ctypes, os, subprocess
+        def attempt(fn):
+            try:
+                fn()
+                return "allowed"
+            except OSError as e:
+                return e.__class__.__name__
+        def handler(event, context):
+            libc = ctypes.CDLL(None, use_errno=True)
+            def umount():
+                if libc.umount2(event["hidden"].encode(), 2) != 0:
+                    raise OSError(ctypes.get_errno(), "umount2")
+            caps = [line.split()[1] for line in open("/proc/self/status") if line.startswith("Cap")]
+            return {
+                "write_etc": attempt(lambda: open("/etc/cumulo-escape", "w")),
+                "write_shm": attempt(lambda: open("/dev/shm/x", "w")),
+                "umount": attempt(umount),
+                "read_other": attempt(lambda: open(event["secret"]).read()),
+                "devnull": subprocess.run(["true"], stdout=subprocess.DEVNULL).returncode,
+                "caps": sorted(set(caps)),
+                "tmp": attempt(lambda: open("/tmp/ok", "w").write("fine")),
+            }
+    """})
+    event = {"hidden": "/var/task", "secret": str(other.code_dir / "secret.py")}
+    body = payload(rt.invoke(spec, event))
+    assert body["write_etc"] in ("OSError", "PermissionError")  # read-only file system
+    assert body["write_shm"] in ("OSError", "PermissionError")
+    assert body["umount"] in ("OSError", "PermissionError")
+    assert body["read_other"] == "FileNotFoundError"
+    assert body["devnull"] == 0 and body["tmp"] == "allowed"
+    assert body["caps"] == ["0000000000000000"]
+    assert not Path("/etc/cumulo-escape").exists()
