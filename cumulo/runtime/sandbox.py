@@ -1,4 +1,4 @@
-"""Namespaces, mounts and rlimits: the parts of isolation that run inside the environment.
+"""Namespaces, mounts, capabilities and rlimits: the parts of isolation that run inside the environment.
 
 Isolation (``isolation="auto"`` on a Linux host where we are root and ``unshare`` works):
 
@@ -6,11 +6,13 @@ Isolation (``isolation="auto"`` on a Linux host where we are root and ``unshare`
   ``/opt`` (one layer: a read-only bind; several: a read-only overlay, later layers
   winning; none: an empty read-only tmpfs hiding the host's /opt), a private ``/tmp``
   tmpfs of the configured ephemeral-storage size, an ``/etc/hosts`` that names
-  ``sandbox.localdomain``, the runtime's own files at ``/var/runtime``, and empty
-  read-only tmpfs mounts over the platform's private paths (its work dir, function code
-  store) so no function can read another one's files;
+  ``sandbox.localdomain``, the runtime's own files at ``/var/runtime``, every host mount
+  read-only, and empty read-only tmpfs mounts over the platform's private paths (its work
+  dir, function code store) so no function can read another one's files;
 * a **pid namespace**: the agent is pid 1 with its own /proc, so the function sees only
   its own processes, and the environment dies as a whole when the agent exits;
+* **no capabilities** in the runtime process (uid 0 kept, bounding set emptied,
+  no_new_privs), so function code cannot undo any of the above;
 * the **host network namespace**, shared on purpose: function code reaches the platform
   endpoint and the host network directly; the agent admits Runtime API clients only
   from its own environment (see :mod:`cumulo.runtime.agent.peercheck`).
