@@ -225,6 +225,18 @@ class Environment:
     def send_invoke(self, meta: dict, payload: bytes) -> None:
         self.proto.transport.write(channel.encode(channel.INVOKE, meta, payload))
 
+    async def shutdown(self, grace_s: float) -> None:
+        """SHUTDOWN: the agent flushes the runtime's last output and ends the environment.
+
+        ``grace_s`` is where extensions' SHUTDOWN event gets its time (AWS: 2 s); today the
+        agent ends at once.  Whatever is still alive after the grace is killed.
+        """
+        if not self.dead and self.proto is not None:
+            self.thaw()
+            self.proto.transport.write(channel.encode(channel.SHUTDOWN))
+            await self.wait_frame(grace_s)  # EXITED once the agent has gone
+        self.kill()
+
     def peak_memory_mb(self) -> int:
         peak = self.cgroup.peak_memory_bytes() if self.cgroup is not None else None
         if peak is None:
@@ -262,7 +274,7 @@ class Environment:
 
     # --- teardown --------------------------------------------------------------------------
     def kill(self) -> None:
-        """Kill the environment now (the hook for extensions' SHUTDOWN goes here).
+        """Kill the environment now.
 
         Killing the agent is enough: with a pid namespace it is pid 1, whose death ends every
         process in it; without one it leads the process group.  Stragglers (processes that

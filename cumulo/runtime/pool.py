@@ -7,8 +7,9 @@
   too, the invoke fails with the init error.
 * **INVOKE**: one event at a time per environment; a timeout ends the invoke with
   ``Sandbox.Timedout`` and the environment is replaced, as is one whose runtime exited.
-* **SHUTDOWN**: the runtime is killed (:meth:`Environment.kill` is where the extensions'
-  SHUTDOWN event with its 2 s budget will go).
+* **SHUTDOWN**: idle environments that are reaped, retired or closed are asked to shut down
+  (the agent flushes the last output and ends; extensions' SHUTDOWN event will get its 2 s
+  there), then killed; timed-out, crashed or evicted ones are killed at once.
 
 Warm environments are reused for the same ``spec.key``, one invoke at a time, most recently
 used first.  Idle environments are frozen after ``freeze_after_s``, reaped after
@@ -43,6 +44,7 @@ from .spec import (
     RuntimeConfig,
 )
 
+SHUTDOWN_GRACE_S = 2.0  # AWS gives extensions 2 s at SHUTDOWN; without extensions the agent ends at once
 _BOTO_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
@@ -96,7 +98,7 @@ class EnvironmentPool:
         self._reaper: asyncio.Task | None = None
         self._closed = False
         self._memory_in_use = 0
-        self._releasing: set[asyncio.Task] = set()  # environments' cgroups and dirs being removed
+        self._releasing: set[asyncio.Task] = set()  # teardown work in the background
         self._keep_tmp_cache: dict[tuple, list[str]] = {}
 
     # --- start / close -----------------------------------------------------------------------
@@ -121,9 +123,11 @@ class EnvironmentPool:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-        for env in list(self._all):
+        idle = [env for stack in self._idle.values() for env in stack]
+        await asyncio.gather(*[self._shut_down(env) for env in idle])
+        for env in list(self._all):  # busy ones: their callers get Runtime.ExitError
             self._destroy(env)
-        if self._releasing:
+        while self._releasing:
             await asyncio.gather(*self._releasing)
         for z in self._zygotes.values():
             z.close()
@@ -186,12 +190,14 @@ class EnvironmentPool:
     async def retire(self, key_prefix: str) -> int:
         """Retire environments whose key starts with ``key_prefix``; busy ones finish their invoke first."""
         count = 0
+        idle = []
         for env in list(self._all):
             if env.spec.key.startswith(key_prefix) and not env.retired:
                 env.retired = True
                 count += 1
                 if not env.busy:
-                    self._destroy(env)
+                    idle.append(env)
+        await asyncio.gather(*[self._shut_down(env) for env in idle])
         return count
 
     def stats(self) -> dict:
@@ -235,20 +241,22 @@ class EnvironmentPool:
                                 f"of {budget} MB, {memory_mb} MB requested")
         self._memory_in_use += memory_mb
 
-    def _destroy(self, env: Environment) -> None:
-        if env not in self._all:
-            return
-        self._all.discard(env)
+    def _unidle(self, env: Environment) -> None:
         stack = self._idle.get(env.spec.key)
         if stack and env in stack:
             stack.remove(env)
             if not stack:
                 del self._idle[env.spec.key]
+
+    def _destroy(self, env: Environment) -> None:
+        """Kill now; the cgroup and files go in a thread (see Environment.release)."""
+        if env not in self._all:
+            return
+        self._all.discard(env)
+        self._unidle(env)
         self._memory_in_use -= env.spec.memory_mb
         env.destroy()
-        task = asyncio.get_running_loop().create_task(asyncio.to_thread(env.release))
-        self._releasing.add(task)
-        task.add_done_callback(self._releasing.discard)
+        self._track(asyncio.to_thread(env.release))
 
     async def _reap_loop(self) -> None:
         interval = max(0.05, min(30.0, self.config.keep_warm_s / 4, self.config.max_lifetime_s / 4))
@@ -259,7 +267,23 @@ class EnvironmentPool:
                 for env in list(stack):
                     if (now - env.last_used > self.config.keep_warm_s
                             or now - env.created > self.config.max_lifetime_s or env.dead):
-                        self._destroy(env)
+                        self._track(self._shut_down(env))
+
+    def _shut_down(self, env: Environment):
+        """Graceful end of an idle environment: out of the idle list now (nobody may take it
+        any more), then SHUTDOWN and destroy in the returned coroutine."""
+        self._unidle(env)
+
+        async def shutdown() -> None:
+            await env.shutdown(SHUTDOWN_GRACE_S)
+            self._destroy(env)
+        return shutdown()
+
+    def _track(self, coro) -> None:
+        """Run background teardown work that close() waits for."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
     # --- cold start -------------------------------------------------------------------------------
     async def _zygote(self, plan: runtimes.RuntimePlan) -> Zygote:
