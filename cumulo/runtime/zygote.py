@@ -64,10 +64,12 @@ class Blank:
     """A pre-forked environment waiting for its function.
 
     Everything that does not depend on the function is done ahead of time, off the cold
-    start's critical path: the fork, a new session, joining a fresh cgroup, and (with
-    isolation) new mount and pid namespaces with /proc and /etc/hosts mounted.  On this
-    kind of host unshare(2) and cgroup migration each cost 1-20 ms (they wait for RCU grace
-    periods), so the zygote keeps a few blanks ready and replaces them after replying.
+    start's critical path: the fork, a new session, joining a fresh cgroup, with isolation
+    new mount and pid namespaces with the host read-only and /proc and /etc/hosts mounted,
+    and the agent's sockets, pipes and forked runtime process.  On this kind of host
+    unshare(2) and cgroup migration each cost 1-20 ms (they wait for RCU grace periods), so
+    the zygote keeps a few blanks ready and prepares more when the platform says a cold
+    start is over.
     """
 
     def __init__(self, ctl: socket.socket, stock: list, options: dict, seq: int) -> None:
@@ -87,6 +89,7 @@ class Blank:
                 self.sock.close()
                 for other in stock:
                     other.sock.close()
+                    os.close(other.pid_r)
                 os.close(self.pid_r)
                 os.setsid()
                 for path in self.cgroup.procs_files if self.cgroup else ():
@@ -148,6 +151,10 @@ class Blank:
         finally:
             self.sock.close()
 
+    @property
+    def cgroup_name(self) -> str | None:
+        return next(iter(self.cgroup.dirs.values())).name if self.cgroup else None
+
     def discard(self) -> None:
         if self.cgroup is not None:
             self.cgroup.remove()
@@ -183,16 +190,17 @@ def serve(ctl: socket.socket, options: dict) -> None:
             seq += 1
             stock.append(Blank(ctl, stock, options, seq))
         try:
-            pid = None
-            while pid is None:
+            for _ in range(3):  # a blank that died (killed, or its set-up failed) is replaced
                 blank = stock.pop(0)
                 pid = blank.hand_over(req, fds[0])
-                if pid is None:
-                    blank.discard()
-                    seq += 1
-                    stock.append(Blank(ctl, stock, options, seq))
-            reply = {"pid": pid, "cgroup": blank.cgroup.dirs["memory" if "memory" in blank.cgroup.dirs
-                                                              else "unified"].name if blank.cgroup else None}
+                if pid is not None:
+                    break
+                blank.discard()
+                seq += 1
+                stock.append(Blank(ctl, stock, options, seq))
+            else:
+                raise RuntimeError("blank environments keep failing to start (see stderr)")
+            reply = {"pid": pid, "cgroup": blank.cgroup_name}
         except Exception as e:  # keep serving: one bad request must not kill the zygote
             reply = {"error": f"{type(e).__name__}: {e}"}
         finally:
