@@ -25,6 +25,7 @@ import struct
 import sys
 import time
 import traceback
+import types
 
 _FRAME_TEXT = 0xA55A0003
 _LEVEL_FRAMES = {"DEBUG": 0xA55A000B, "INFO": 0xA55A000F, "WARNING": 0xA55A0013,
@@ -372,6 +373,8 @@ def main(handler: str, sys_path: list[str]) -> None:
     """Initialize the function and serve events forever (returns only by exiting)."""
     global _request_id
     sys.path[:] = sys_path
+    sys.argv[:] = ["/var/runtime/bootstrap.py"]
+    sys.modules["__main__"] = types.ModuleType("__main__")  # not the zygote's
     sink = LogSink()
     sys.stdout = LineWriter(sink, "<stdout>")
     sys.stderr = LineWriter(sink, "<stderr>")
