@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CUMULO_"
-CHOICES = {"isolation": ("auto", "off"), "cpu_scaling": ("off", "aws"),
+CHOICES = {"isolation": ("auto", "off"), "cpu_scaling": ("off", "aws"), "http_api_endpoint": ("path", "host"),
            "sqlite_synchronous": ("NORMAL", "FULL"), "log_level": ("debug", "info", "warning", "error")}
 DEFAULT_CONFIG_FILE = "cumulo.toml"
 
@@ -58,6 +58,12 @@ class Settings:
     # Multiplies the delays between retries of asynchronous invocations (AWS: about 1 and
     # 2 minutes); tests set it small to see retries in seconds.
     retry_delay_scale: float = 1.0
+    # The form of HTTP API invoke URLs (ApiEndpoint): "path" is {endpoint}/_api/{apiId} and works from
+    # any client; "host" is http://{apiId}.{http_api_domain}:{port} for clients that resolve it. Both
+    # forms are always served.
+    http_api_endpoint: str = "path"
+    # The domain under which host-style invoke URLs live (*.localhost resolves to loopback on most systems).
+    http_api_domain: str = "execute-api.localhost"
 
     @functools.cached_property
     def auth_required(self) -> bool:

@@ -29,6 +29,11 @@ class GatewayApp:
         self.dispatcher = Dispatcher(platform)
         # Handlers tried before the AWS API, e.g. HTTP API invoke URLs; return None to pass.
         self.mounts: list[RouteHandler] = []
+        # A provider that serves its own HTTP endpoints (a data plane) exposes ``http_handler``.
+        for provider in platform.providers.values():
+            handler = getattr(provider, "http_handler", None)
+            if handler is not None:
+                self.mount(handler)
 
     def mount(self, handler: RouteHandler) -> None:
         self.mounts.append(handler)
@@ -90,13 +95,17 @@ class GatewayApp:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        client = scope.get("client")
         return HttpRequest(method=scope["method"], path=path.split("?", 1)[0],
                            query_string=scope.get("query_string", b"").decode("latin-1"),
-                           headers=headers, body=b"".join(chunks))
+                           headers=headers, body=b"".join(chunks), client=client[0] if client else "",
+                           raw_headers=scope["headers"])
 
     @staticmethod
     async def _send(send: Callable, response: HttpResponse) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+        if response.extra_headers:
+            headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.extra_headers)
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})

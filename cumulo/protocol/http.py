@@ -14,6 +14,10 @@ class HttpRequest:
     query_string: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names; repeats joined by ","
     body: bytes = b""
+    # The client's address and the headers exactly as received (ASGI pairs, names lower-case, repeats
+    # kept apart), for data planes that pass them on (HTTP APIs' sourceIp and multiValueHeaders).
+    client: str = ""
+    raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     @cached_property
     def query_items(self) -> list[tuple[str, str]]:
@@ -37,3 +41,5 @@ class HttpResponse:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # Headers sent in addition to ``headers``, in order: repeated names such as Set-Cookie.
+    extra_headers: list[tuple[str, str]] = field(default_factory=list)

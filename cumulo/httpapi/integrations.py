@@ -1,0 +1,407 @@
+"""Integrations of HTTP APIs: Lambda proxy, AWS service integrations (IntegrationSubtype) and HTTP proxy.
+
+Each returns the HTTP response for the client and records the integration's status, latency
+and error on the call. Failures are answered as API Gateway answers them: 500
+``{"message":"Internal Server Error"}`` when the integration failed (function error, malformed
+response, missing function or service), 503 ``{"message":"Service Unavailable"}`` when it did
+not answer within ``TimeoutInMillis``.
+
+AWS service integrations call the target provider's operation in-process with the parameters
+their ``RequestParameters`` map (the same parameters the service's API takes), and answer the
+service's own response: status, JSON body (SQS in its query-compatible JSON form) and errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from cumulo.httpapi import events
+from cumulo.httpapi.mapping import Response, evaluate
+from cumulo.protocol.errors import AwsError, SerializationError, ValidationError
+from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.json_codec import write_json
+from cumulo.protocol.protocols import error_status
+from cumulo.protocol.validate import validate
+from cumulo.protocol.values import parse_timestamp
+from cumulo.services.apigatewayv2.validation import lambda_arn_of
+from cumulo.services.base import Provider, RequestContext
+
+if TYPE_CHECKING:
+    from cumulo.httpapi.call import Call
+
+log = logging.getLogger("cumulo.httpapi")
+_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.\-]+)\}")
+# IntegrationSubtype -> (botocore service, operation)
+SUBTYPE_TARGETS = {
+    "SQS-SendMessage": ("sqs", "SendMessage"),
+    "SQS-ReceiveMessage": ("sqs", "ReceiveMessage"),
+    "SQS-DeleteMessage": ("sqs", "DeleteMessage"),
+    "SQS-PurgeQueue": ("sqs", "PurgeQueue"),
+    "EventBridge-PutEvents": ("events", "PutEvents"),
+    "StepFunctions-StartExecution": ("stepfunctions", "StartExecution"),
+    "StepFunctions-StartSyncExecution": ("stepfunctions", "StartSyncExecution"),
+    "StepFunctions-StopExecution": ("stepfunctions", "StopExecution"),
+    "Kinesis-PutRecord": ("kinesis", "PutRecord"),
+    "AppConfig-GetConfiguration": ("appconfig", "GetConfiguration"),
+}
+QUERY_STYLE = {"sqs"}  # services whose integration responses keep the query protocol's JSON form
+
+
+def json_response(status: int, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
+    body = json.dumps({"message": message}, separators=(",", ":")).encode()
+    return HttpResponse(status, {"content-type": "application/json", **(headers or {})}, body)
+
+
+def internal_error() -> HttpResponse:
+    return json_response(500, "Internal Server Error")
+
+
+def unavailable() -> HttpResponse:
+    return json_response(503, "Service Unavailable")
+
+
+def substitute_stage_variables(text: str, variables: dict[str, str]) -> str:
+    return _STAGE_VARIABLE.sub(lambda m: variables.get(m.group(1), ""), text) if "${" in text else text
+
+
+@dataclass
+class Outcome:
+    response: HttpResponse
+    integration_response: Response | None = field(default=None)
+
+
+class Integrations:
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+
+    async def run(self, call: Call, integration: dict[str, Any]) -> HttpResponse:
+        started = time.perf_counter()
+        timeout = (integration.get("TimeoutInMillis") or 30000) / 1000
+        try:
+            if integration.get("IntegrationType") == "HTTP_PROXY":
+                outcome = await self._http(call, integration, timeout)
+            elif integration.get("IntegrationSubtype"):
+                outcome = await self._service(call, integration, timeout)
+            else:
+                outcome = await self._lambda(call, integration, timeout)
+        finally:
+            call.integration_latency = int((time.perf_counter() - started) * 1000)
+        if integration.get("ResponseParameters") and outcome.integration_response is not None:
+            return self._map_response(call, integration["ResponseParameters"], outcome)
+        return outcome.response
+
+    # ------------------------------------------------------------ Lambda proxy
+    async def _lambda(self, call: Call, integration: dict[str, Any], timeout: float) -> Outcome:
+        function = lambda_arn_of(integration.get("IntegrationUri") or "")
+        if function is None:
+            call.integration_error = "the integration names no Lambda function"
+            return Outcome(internal_error())
+        function = substitute_stage_variables(function, call.stage.variables)
+        version = integration.get("PayloadFormatVersion") or "2.0"
+        event = events.event_v2(call) if version == "2.0" else events.event_v1(call)
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        lambda_ = self.platform.providers["lambda"]
+        api = call.stage.api
+        try:
+            result = await asyncio.wait_for(asyncio.shield(lambda_.invoke_function(
+                function, payload, account=api.account, region=api.region)), timeout)
+        except TimeoutError:
+            call.integration_error = "The Lambda function did not answer within the integration timeout"
+            call.integration_status = None
+            return Outcome(unavailable())
+        except AwsError as error:
+            call.integration_status = error.status or 500
+            call.integration_error = f"{error.code}: {error.message}"
+            log.warning("HTTP API %s route %s: invoking %s failed: %s", api.api_id, call.route_key, function, error)
+            return Outcome(internal_error())
+        call.integration_request_id = result.get("RequestId")
+        call.integration_status = result.get("StatusCode", 200)
+        if result.get("FunctionError"):
+            call.integration_error = f"The Lambda function returned an error ({result['FunctionError']})"
+            return Outcome(internal_error())
+        try:
+            parsed = events.parse_response(result.get("Payload") or b"", version)
+        except events.MalformedResponse as error:
+            call.integration_error = f"Malformed Lambda proxy response: {error}"
+            log.warning("HTTP API %s route %s: malformed response from %s: %s", api.api_id, call.route_key,
+                        function, error)
+            return Outcome(internal_error())
+        response = HttpResponse(parsed.status, parsed.headers, parsed.body, parsed.extra_headers)
+        return Outcome(response, Response(parsed.status, parsed.headers, parsed.body))
+
+    # ------------------------------------------------------------ AWS service integrations
+    async def _service(self, call: Call, integration: dict[str, Any], timeout: float) -> Outcome:
+        subtype = integration["IntegrationSubtype"]
+        params: dict[str, str] = {}
+        for name, expression in (integration.get("RequestParameters") or {}).items():
+            value = evaluate(expression, call)
+            if value is not None and value != "":
+                params[name] = value
+        api = call.stage.api
+        region = params.pop("Region", None) or api.region
+        try:
+            if subtype == "Lambda-Invoke":
+                return await asyncio.wait_for(self._invoke_lambda(call, params, region), timeout)
+            target = SUBTYPE_TARGETS.get(subtype)
+            if target is None:
+                call.integration_error = f"Integration subtype {subtype} is not supported"
+                return Outcome(internal_error())
+            return await asyncio.wait_for(self._call_service(call, target[0], target[1], params, region), timeout)
+        except TimeoutError:
+            call.integration_error = f"{subtype} did not answer within the integration timeout"
+            return Outcome(unavailable())
+
+    async def _invoke_lambda(self, call: Call, params: dict[str, str], region: str) -> Outcome:
+        if not params.get("FunctionName"):
+            call.integration_error = "FunctionName is missing"
+            return Outcome(json_response(400, "Bad Request"))
+        invocation_type = params.get("InvocationType") or "RequestResponse"
+        lambda_ = self.platform.providers["lambda"]
+        try:
+            result = await lambda_.invoke_function(
+                params["FunctionName"], (params.get("Payload") or "{}").encode(), account=call.stage.api.account,
+                region=region, invocation_type=invocation_type, qualifier=params.get("Qualifier"),
+                client_context=params.get("ClientContext"))
+        except AwsError as error:
+            status = error.status or 400
+            call.integration_status = status
+            call.integration_error = f"{error.code}: {error.message}"
+            body = json.dumps({"Type": "User", "message": error.message}).encode()
+            return Outcome(HttpResponse(status, {"content-type": "application/json", "x-amzn-errortype": error.code},
+                                        body))
+        call.integration_status = result["StatusCode"]
+        call.integration_request_id = result.get("RequestId")
+        headers = {"content-type": "application/json"}
+        if result.get("FunctionError"):
+            headers["x-amz-function-error"] = result["FunctionError"]
+            call.integration_error = f"The Lambda function returned an error ({result['FunctionError']})"
+        if result.get("ExecutedVersion"):
+            headers["x-amz-executed-version"] = result["ExecutedVersion"]
+        body = result.get("Payload") or b""
+        return Outcome(HttpResponse(result["StatusCode"], headers, body),
+                       Response(result["StatusCode"], headers, body))
+
+    async def _call_service(self, call: Call, service: str, operation: str, params: dict[str, str],
+                            region: str) -> Outcome:
+        provider: Provider | None = self.platform.providers.get(service)
+        if provider is None:
+            call.integration_error = f"The {service} service is not available in this Cumulo build"
+            log.warning("HTTP API %s route %s: %s", call.stage.api.api_id, call.route_key, call.integration_error)
+            return Outcome(internal_error())
+        model = self.platform.catalog.model(service)
+        op = model.operation_model(operation)
+        request_id = str(uuid.uuid4())
+        call.integration_request_id = request_id
+        try:
+            converted = self._convert(op.input_shape, operation, params)
+            problems = validate(op.input_shape, converted)
+            if problems:
+                raise ValidationError(problems)
+            handler = provider.handler(operation)
+            if handler is None:
+                raise AwsError("NotImplementedException", f"{operation} is not implemented by Cumulo yet", status=501)
+            context = RequestContext(request_id=request_id, region=region, account_id=call.stage.api.account,
+                                     service=service, operation=operation, request=_service_request(model, operation),
+                                     base_url=self.platform.settings.endpoint_url)
+            result = await Provider.call(handler, context, converted)
+            if isinstance(result, HttpResponse):
+                result = json.loads(result.body or b"{}") if result.body.strip().startswith(b"{") else {}
+        except AwsError as error:
+            if isinstance(error, ValidationError) and getattr(provider, "validation_error_code", None):
+                error.code = provider.validation_error_code  # type: ignore[assignment]
+            status = error_status(model, error)
+            call.integration_status = status
+            call.integration_error = f"{error.code}: {error.message}"
+            return Outcome(self._service_error(service, error, status, request_id))
+        call.integration_status = 200
+        body = self._service_output(service, operation, op.output_shape, result or {}, request_id)
+        headers = {"content-type": "application/json", "x-amzn-requestid": request_id}
+        return Outcome(HttpResponse(200, headers, body), Response(200, headers, body))
+
+    @staticmethod
+    def _convert(shape: Any, operation: str, params: dict[str, str]) -> dict[str, Any]:
+        """Mapped string parameters to the operation's input (PutEvents takes one entry)."""
+        if operation == "PutEvents":
+            entry_shape = shape.members["Entries"].member
+            entry = {name: _coerce(entry_shape.members.get(name), value, name) for name, value in params.items()}
+            return {"Entries": [entry]}
+        return {name: _coerce(shape.members.get(name), value, name) for name, value in params.items()}
+
+    @staticmethod
+    def _service_output(service: str, operation: str, shape: Any, result: dict[str, Any], request_id: str) -> bytes:
+        if service in QUERY_STYLE:
+            members: dict[str, Any] = {}
+            if shape is not None:
+                for name, member in shape.members.items():
+                    value = result.get(name)
+                    key = name[:1].lower() + name[1:] if member.type_name == "list" else name
+                    members[key] = write_json(member, value) if value is not None else None
+            document: dict[str, Any] = {f"{operation}Response": {}}
+            if shape is not None and shape.members:
+                document[f"{operation}Response"][f"{operation}Result"] = members
+            document[f"{operation}Response"]["ResponseMetadata"] = {"RequestId": request_id}
+            return json.dumps(document, separators=(",", ":")).encode()
+        output = write_json(shape, result) if shape is not None else {}
+        return json.dumps(output, separators=(",", ":")).encode()
+
+    @staticmethod
+    def _service_error(service: str, error: AwsError, status: int, request_id: str) -> HttpResponse:
+        if service in QUERY_STYLE:
+            code = getattr(error, "query_code", None) or error.code
+            body = {"Error": {"Code": code, "Message": error.message,
+                              "Type": "Sender" if error.sender_fault else "Receiver"}, "RequestId": request_id}
+        else:
+            body = {"__type": error.code, "message": error.message}
+        return HttpResponse(status, {"content-type": "application/json", "x-amzn-requestid": request_id,
+                                     "x-amzn-errortype": error.code},
+                            json.dumps(body, separators=(",", ":")).encode())
+
+    # ------------------------------------------------------------ HTTP proxy
+    async def _http(self, call: Call, integration: dict[str, Any], timeout: float) -> Outcome:
+        uri = substitute_stage_variables(integration.get("IntegrationUri") or "", call.stage.variables)
+        for name, value in call.path_parameters.items():
+            uri = uri.replace("{" + name + "+}", quote(value, safe="/"))
+            uri = uri.replace("{" + name + "}", quote(value, safe=""))
+        parts = urlsplit(uri)
+        path = parts.path or "/"
+        if call.route_key == "$default":
+            path = path.rstrip("/") + call.path if path != "/" else call.path
+        query = list(call.request.query_items)
+        headers: dict[str, list[str]] = {n: list(v) for n, v in events.forwarded_headers(call).items()
+                                         if n not in ("host", "connection", "content-length")}
+        for key, expression in (integration.get("RequestParameters") or {}).items():
+            action, _, target = key.partition(":")
+            value = evaluate(expression, call)
+            if target == "path":
+                if action == "overwrite" and value is not None:
+                    path = value if value.startswith("/") else "/" + value
+            elif target.startswith("header."):
+                name = target[len("header."):].lower()
+                if action == "remove":
+                    headers.pop(name, None)
+                elif value is not None:
+                    previous = headers.get(name, []) if action == "append" else []
+                    headers[name] = [*previous, value]
+            elif target.startswith("querystring."):
+                name = target[len("querystring."):]
+                if action == "remove" or action == "overwrite":
+                    query = [(k, v) for k, v in query if k != name]
+                if action != "remove" and value is not None:
+                    query.append((name, value))
+        method = integration.get("IntegrationMethod") or "ANY"
+        method = call.method if method == "ANY" else method
+        target_url = path + ("?" + urlencode(query) if query else "")
+        flat = [(name, value) for name, values in headers.items() for value in values]
+        try:
+            status, reply_headers, body = await asyncio.wait_for(asyncio.to_thread(
+                _http_request, parts.scheme, parts.netloc, method, target_url, flat, call.request.body, timeout),
+                timeout + 1)
+        except (TimeoutError, OSError) as error:
+            timed_out = isinstance(error, TimeoutError) or "timed out" in str(error)
+            call.integration_error = f"HTTP integration {'timed out' if timed_out else 'failed'}: {error}"
+            return Outcome(unavailable() if timed_out else internal_error())
+        except http.client.HTTPException as error:
+            call.integration_error = f"HTTP integration failed: {error}"
+            return Outcome(internal_error())
+        call.integration_status = status
+        single: dict[str, str] = {}
+        extra: list[tuple[str, str]] = []
+        for name, value in reply_headers:
+            lower = name.lower()
+            if lower in events.HOP_BY_HOP:
+                continue
+            if lower in single:
+                extra.append((lower, value))
+            else:
+                single[lower] = value
+        return Outcome(HttpResponse(status, single, body, extra), Response(status, single, body))
+
+    # ------------------------------------------------------------ response parameter mapping
+    def _map_response(self, call: Call, mappings: dict[str, dict[str, str]], outcome: Outcome) -> HttpResponse:
+        response = outcome.response
+        source = outcome.integration_response
+        assert source is not None
+        chosen = mappings.get(str(source.status))
+        if not chosen:
+            return response
+        for key, expression in chosen.items():
+            action, _, target = key.partition(":")
+            value = evaluate(expression, call, source)
+            if target == "statuscode" and action == "overwrite" and value and value.isdigit():
+                response.status = int(value)
+            elif target.startswith("header."):
+                name = target[len("header."):].lower()
+                if action == "remove":
+                    response.headers.pop(name, None)
+                    response.extra_headers = [(k, v) for k, v in response.extra_headers if k != name]
+                elif value is not None:
+                    if action == "append" and name in response.headers:
+                        response.extra_headers.append((name, value))
+                    else:
+                        response.headers[name] = value
+        return response
+
+
+def _http_request(scheme: str, netloc: str, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
+                  timeout: float) -> tuple[int, list[tuple[str, str]], bytes]:
+    kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    connection = kind(netloc, timeout=timeout)
+    try:
+        connection.putrequest(method, target, skip_accept_encoding=True)
+        for name, value in headers:
+            connection.putheader(name, value)
+        if body:
+            connection.putheader("content-length", str(len(body)))
+        connection.endheaders(body or None)
+        reply = connection.getresponse()
+        return reply.status, reply.getheaders(), reply.read()
+    finally:
+        connection.close()
+
+
+def _coerce(member: Any, value: str, name: str) -> Any:
+    """A mapped (string) parameter as the operation's member type."""
+    if member is None:
+        return value
+    kind = member.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(value)
+        if kind in ("float", "double"):
+            return float(value)
+        if kind == "boolean":
+            return value.strip().lower() == "true"
+        if kind == "timestamp":
+            return parse_timestamp(value)
+        if kind == "blob":
+            return value.encode()
+        if kind in ("map", "structure"):
+            return json.loads(value)
+        if kind == "list":
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [item.strip() for item in text.split(",")]
+    except ValueError:
+        raise SerializationError(f"Invalid value for request parameter {name}: {value!r}") from None
+    return value
+
+
+def _service_request(model: Any, operation: str) -> HttpRequest:
+    """What a request of the service's JSON protocol would look like to the provider."""
+    headers = {"content-type": "application/json"}
+    if model.protocol == "json" or "json" in (model.metadata.get("protocols") or []):
+        headers = {"content-type": f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"}
+        if model.metadata.get("targetPrefix"):
+            headers["x-amz-target"] = f"{model.metadata['targetPrefix']}.{operation}"
+    return HttpRequest("POST", "/", headers=headers)
+
+
+__all__ = ["SUBTYPE_TARGETS", "Integrations"]
