@@ -172,7 +172,7 @@ class Integrations:
                 region=region, invocation_type=invocation_type, qualifier=params.get("Qualifier"),
                 client_context=params.get("ClientContext"))
         except AwsError as error:
-            status = error.status or 400
+            status = error_status(self.platform.catalog.model("lambda"), error)
             call.integration_status = status
             call.integration_error = f"{error.code}: {error.message}"
             body = json.dumps({"Type": "User", "message": error.message}).encode()
@@ -269,8 +269,9 @@ class Integrations:
     async def _http(self, call: Call, integration: dict[str, Any], timeout: float) -> Outcome:
         uri = substitute_stage_variables(integration.get("IntegrationUri") or "", call.stage.variables)
         for name, value in call.path_parameters.items():
+            greedy = "{" + name + "+}" in call.resource
             uri = uri.replace("{" + name + "+}", quote(value, safe="/"))
-            uri = uri.replace("{" + name + "}", quote(value, safe=""))
+            uri = uri.replace("{" + name + "}", quote(value, safe="/" if greedy else ""))
         parts = urlsplit(uri)
         path = parts.path or "/"
         if call.route_key == "$default":
