@@ -101,7 +101,7 @@ class ApiGatewayV2Provider(Provider):
         self.repo = Repository(platform.store)
         self.dataplane = HttpApiDataPlane(platform, self)
         # Mounted on the gateway: answers invoke URLs of HTTP APIs, passes everything else on.
-        self.http_handler = self.dataplane.handle
+        self.http_route = self.dataplane.handle
 
     async def start(self) -> None:
         await self.dataplane.start()
