@@ -9,5 +9,6 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.cloudwatch.provider import CloudWatchProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
+    from cumulo.services.s3.provider import S3Provider
 
-    return [LogsProvider, CloudWatchProvider, LambdaProvider]
+    return [LogsProvider, CloudWatchProvider, S3Provider, LambdaProvider]
