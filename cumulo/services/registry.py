@@ -6,6 +6,7 @@ from cumulo.services.base import Provider
 
 
 def provider_classes() -> list[type[Provider]]:
+    from cumulo.services.cloudformation.provider import CloudFormationProvider
     from cumulo.services.cloudwatch.provider import CloudWatchProvider
     from cumulo.services.iam.provider import IamProvider
     from cumulo.services.lambda_.provider import LambdaProvider
@@ -13,4 +14,5 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.s3.provider import S3Provider
     from cumulo.services.sts.provider import StsProvider
 
-    return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, LambdaProvider]
+    return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, LambdaProvider,
+            CloudFormationProvider]
