@@ -134,7 +134,9 @@ def _check_parameter(name: str, spec: dict[str, Any], text: str) -> None:
 
 
 def check_structure(body: dict[str, Any]) -> None:
-    unknown = sorted(set(body) - TOP_LEVEL)
+    transforms = body.get("Transform")
+    sam = SAM_TRANSFORM in (transforms if isinstance(transforms, list) else [transforms])
+    unknown = sorted(set(body) - TOP_LEVEL - ({"Globals"} if sam else set()))
     if unknown:
         raise ValidationFailure("Template format error: Invalid template property or properties "
                                 f"[{', '.join(unknown)}]")
