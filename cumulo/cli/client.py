@@ -60,6 +60,7 @@ def follow_events(cloudformation: Any, stack_id: str, since: dt.datetime, quiet:
     """Print the stack's events as they happen; return the stack once it reaches a final state."""
     seen: set[str] = set()
     while True:
+        stack = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
         events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
         for event in reversed(events):
             if event["EventId"] in seen or event["Timestamp"] < since:
@@ -70,7 +71,6 @@ def follow_events(cloudformation: Any, stack_id: str, since: dt.datetime, quiet:
                 reason = event.get("ResourceStatusReason", "")
                 console.print(f"[{_style(status)}]{status:<28}[/] {event['ResourceType']:<36} "
                               f"{event['LogicalResourceId']}" + (f"  [dim]{reason}[/]" if reason else ""))
-        stack = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
         if not stack["StackStatus"].endswith("_IN_PROGRESS"):
             return stack
         time.sleep(0.2)

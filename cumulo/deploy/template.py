@@ -15,7 +15,7 @@ import boto3
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from cumulo.deploy.intrinsics import IntrinsicError, Resolver, references
+from cumulo.deploy.intrinsics import SUB_VARIABLE, IntrinsicError, Resolver, references
 from cumulo.deploy.yaml_loader import TemplateError
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
@@ -170,6 +170,7 @@ def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: s
                                     f"Resources/{logical_id}")
         if condition is None or conditions[condition]:
             resources[logical_id] = definition
+    check_references(processed, set(parameters) | set(pseudo) | {"AWS::NoValue"})
     unsupported = sorted({d["Type"] for d in resources.values()} - supported)
     if unsupported:
         raise ValidationFailure("Template contains resource types Cumulo cannot deploy yet: "
@@ -177,6 +178,44 @@ def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: s
     prepared = PreparedTemplate(processed, parameters, no_echo, conditions, resources)
     prepared.dependencies = dependency_graph(resources)
     return prepared
+
+
+def check_references(body: dict[str, Any], names: set[str]) -> None:
+    """Every Ref, GetAtt and Sub variable must name a parameter, pseudo parameter or resource."""
+    declared = set(body.get("Resources") or {})
+    known = names | declared
+    missing: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            if len(node) == 1:
+                key, argument = next(iter(node.items()))
+                if key == "Ref" and isinstance(argument, str) and argument not in known:
+                    missing.add(argument)
+                elif key == "Fn::GetAtt":
+                    target = argument[0] if isinstance(argument, list) else str(argument).split(".", 1)[0]
+                    if isinstance(target, str) and target not in declared:
+                        missing.add(target)
+                elif key == "Fn::Sub":
+                    text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+                    for name in SUB_VARIABLE.findall(text):
+                        base = name.split(".", 1)[0] if "." in name and name.split(".", 1)[0] in declared else name
+                        if not name.startswith("!") and name not in variables and base not in known:
+                            missing.add(name)
+                    walk(variables)
+                    return
+            for value in node.values():
+                walk(value)
+
+    for definition in (body.get("Resources") or {}).values():
+        walk(definition.get("Properties") or {})
+    walk(body.get("Outputs") or {})
+    if missing:
+        raise ValidationFailure("Template format error: Unresolved resource dependencies "
+                                f"[{', '.join(sorted(missing))}] in the Resources block of the template")
 
 
 def evaluate_conditions(declared: dict[str, Any], parameters: dict[str, Any], pseudo: dict[str, Any],
