@@ -102,14 +102,72 @@ def deploy(
     """Deploy a SAM/CloudFormation template: package local code, create or update the stack, show progress."""
     from cumulo.cli.client import CliError, console, print_outputs
     from cumulo.cli.client import deploy as run_deploy
+    from cumulo.deploy.build import deployable_template
 
-    name = stack_name or template.resolve().parent.name
+    name = stack_name or _default_stack_name(template)
     try:
-        stack = run_deploy(template, name, _parameters(parameter_overrides), _endpoint(endpoint_url), region)
+        stack = run_deploy(deployable_template(template) if template.is_file() else template, name,
+                           _parameters(parameter_overrides), _endpoint(endpoint_url), region)
     except (CliError, FileNotFoundError) as exc:
         raise _fail(exc) from exc
     console.print(f"[green]Stack {name}: {stack['StackStatus']}[/]")
     print_outputs(stack)
+
+
+def _default_stack_name(template: Path) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9-]", "-", template.resolve().parent.name).strip("-") or "cumulo-app"
+
+
+@app.command()
+def build(
+    template: Annotated[Path, typer.Option("--template", "-t", help="SAM or CloudFormation template.")] = Path(
+        "template.yaml"),
+) -> None:
+    """Install functions' dependencies (requirements.txt, package.json) into .cumulo-build/, cached by hash."""
+    from cumulo.deploy.build import BuildError
+    from cumulo.deploy.build import build as run_build
+
+    if not template.is_file():
+        raise _fail(FileNotFoundError(f"Template {template} not found. Pass --template PATH."))
+    try:
+        built = run_build(template, progress=typer.echo)
+    except BuildError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"Built template: {built} (cumulo deploy uses it while it is newer than {template})")
+
+
+@app.command()
+def dev(
+    template: Annotated[Path, typer.Argument(help="Template or project folder.")] = Path("template.yaml"),
+    stack_name: Annotated[str, typer.Option(help="Stack name [default: the project folder's name].")] = "",
+    port: Annotated[int, typer.Option(help="Port of the server to use or start.")] = 4566,
+    region: RegionOption = None,
+) -> None:
+    """Start a server if needed, deploy, then redeploy changed functions' code as you save."""
+    from cumulo.cli.client import CliError, console, print_outputs
+    from cumulo.cli.dev import deploy_project, start_server, watch
+
+    if template.is_dir():
+        template = template / "template.yaml"
+    if not template.is_file():
+        raise _fail(FileNotFoundError(f"Template {template} not found (try `cumulo init`)."))
+    url = f"http://127.0.0.1:{port}"
+    name = stack_name or _default_stack_name(template)
+    server = None
+    try:
+        server = start_server(url, template.parent.resolve() / ".cumulo")
+        stack = deploy_project(template, name, url, region)
+        console.print(f"[green]Stack {name}: {stack['StackStatus']}[/]")
+        print_outputs(stack)
+        watch(template, name, url, region)
+    except CliError as exc:
+        raise _fail(exc) from exc
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(15)
 
 
 @app.command()
