@@ -226,8 +226,6 @@ class HttpApiDataPlane:
         headers["apigw-requestid"] = call.request_id
         if call.stage.cors is not None and response.status >= 400 and "access-control-allow-origin" not in headers:
             headers.update(cors.response_headers(call.stage.cors, call.request))
-        if call.request.method == "HEAD":
-            response.body = b""
         call.status = response.status
         call.response_length = len(response.body)
         if call.stage.access_log is not None:
