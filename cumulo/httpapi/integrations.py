@@ -231,10 +231,8 @@ class Integrations:
     def _convert(shape: Any, operation: str, params: dict[str, str]) -> dict[str, Any]:
         """Mapped string parameters to the operation's input (PutEvents takes one entry)."""
         if operation == "PutEvents":
-            entry_shape = shape.members["Entries"].member
-            entry = {name: _coerce(entry_shape.members.get(name), value, name) for name, value in params.items()}
-            return {"Entries": [entry]}
-        return {name: _coerce(shape.members.get(name), value, name) for name, value in params.items()}
+            return {"Entries": [_members(shape.members["Entries"].member, params)]}
+        return _members(shape, params)
 
     @staticmethod
     def _service_output(service: str, operation: str, shape: Any, result: dict[str, Any], request_id: str) -> bytes:
@@ -367,6 +365,17 @@ def _http_request(scheme: str, netloc: str, method: str, target: str, headers: l
         return reply.status, reply.getheaders(), reply.read()
     finally:
         connection.close()
+
+
+def _members(shape: Any, params: dict[str, str]) -> dict[str, Any]:
+    """Parameters (named as the integration subtype names them, PascalCase) by the shape's member
+    names, whatever their case (Step Functions' are lowerCamel), converted to the member types."""
+    by_lower = {name.lower(): name for name in shape.members}
+    converted = {}
+    for name, value in params.items():
+        member_name = by_lower.get(name.lower(), name)
+        converted[member_name] = _coerce(shape.members.get(member_name), value, name)
+    return converted
 
 
 def _coerce(member: Any, value: str, name: str) -> Any:
