@@ -21,7 +21,7 @@ def is_preflight(request: HttpRequest) -> bool:
 
 @lru_cache(maxsize=256)
 def _origin_pattern(origin: str) -> re.Pattern[str]:
-    return re.compile("^" + re.escape(origin.lower()).replace(r"\*", "[^/]*") + "$")
+    return re.compile("^" + re.escape(origin.lower()).replace(r"\*", "[^/.]*") + "$")
 
 
 def allowed_origin(cors: dict[str, Any], origin: str) -> str | None:
