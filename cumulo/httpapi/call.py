@@ -7,12 +7,10 @@ and payloads read the ``$context`` variables from it.
 
 from __future__ import annotations
 
+import base64
 import os
-import secrets
-import string
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -21,23 +19,30 @@ from cumulo.protocol.http import HttpRequest
 if TYPE_CHECKING:
     from cumulo.httpapi.views import RouteView, StageView
 
-_ID_ALPHABET = string.ascii_letters + string.digits
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def request_id() -> str:
-    """An id shaped like API Gateway's (``Mc7UVioPPHcEKPA=``)."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(15)) + "="
+    """An id shaped like API Gateway's (``Mc7UVioPPHcEKPA=``): 11 random bytes in base64."""
+    return base64.b64encode(os.urandom(11)).decode("ascii")
 
 
 def trace_id(epoch: float) -> str:
     return f"Root=1-{int(epoch):08x}-{os.urandom(12).hex()}"
 
 
+_clf_cache: tuple[int, str] = (-1, "")
+
+
 def clf_time(epoch: float) -> str:
     """``12/Mar/2020:19:03:58 +0000`` (the access-log time format AWS uses in events)."""
-    t = time.gmtime(epoch)
-    return f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+    global _clf_cache
+    second = int(epoch)
+    if _clf_cache[0] != second:
+        t = time.gmtime(second)
+        _clf_cache = (second, f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:"
+                              f"{t.tm_min:02d}:{t.tm_sec:02d} +0000")
+    return _clf_cache[1]
 
 
 @dataclass
@@ -76,34 +81,46 @@ class Call:
     sigv4_identity: dict[str, Any] | None = None
 
     # ------------------------------------------------------------ request views
-    @cached_property
+    # (plain attributes and hand-made caches: functools.cached_property takes a lock per read on 3.11)
+    _headers: dict[str, list[str]] | None = field(default=None, repr=False)
+    _query: dict[str, list[str]] | None = field(default=None, repr=False)
+
+    @property
     def method(self) -> str:
         return self.request.method
 
-    @cached_property
+    @property
     def header_lists(self) -> dict[str, list[str]]:
         """Header values as received, by lower-case name, repeats kept apart."""
-        found: dict[str, list[str]] = {}
-        if self.request.raw_headers:
-            for name, value in self.request.raw_headers:
-                found.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        else:
-            for name, value in self.request.headers.items():
-                found[name] = [value]
-        return found
+        if self._headers is None:
+            found: dict[str, list[str]] = {}
+            if self.request.raw_headers:
+                for name, value in self.request.raw_headers:
+                    key = name.decode("latin-1").lower()
+                    if key in found:
+                        found[key].append(value.decode("latin-1"))
+                    else:
+                        found[key] = [value.decode("latin-1")]
+            else:
+                found = {name: [value] for name, value in self.request.headers.items()}
+            self._headers = found
+        return self._headers
 
-    @cached_property
+    @property
     def query_lists(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for key, value in self.request.query_items:
-            found.setdefault(key, []).append(value)
-        return found
+        if self._query is None:
+            found: dict[str, list[str]] = {}
+            if self.request.query_string:
+                for key, value in self.request.query_items:
+                    found.setdefault(key, []).append(value)
+            self._query = found
+        return self._query
 
-    @cached_property
+    @property
     def source_ip(self) -> str:
         return self.request.client or "127.0.0.1"
 
-    @cached_property
+    @property
     def user_agent(self) -> str:
         return self.request.headers.get("user-agent", "")
 
@@ -111,7 +128,7 @@ class Call:
     def protocol(self) -> str:
         return "HTTP/1.1"
 
-    @cached_property
+    @property
     def decoded_path(self) -> str:
         return unquote(self.raw_path) if "%" in self.raw_path else self.raw_path
 

@@ -35,6 +35,17 @@ HOST_MARKER = ".execute-api."
 NOT_FOUND = b'{"message":"Not Found"}'
 
 
+_date_cache: tuple[int, str] = (-1, "")
+
+
+def http_date(epoch: float) -> str:
+    global _date_cache
+    second = int(epoch)
+    if _date_cache[0] != second:
+        _date_cache = (second, formatdate(second, usegmt=True))
+    return _date_cache[1]
+
+
 def not_found() -> HttpResponse:
     return HttpResponse(404, {"content-type": "application/json"}, NOT_FOUND)
 
@@ -222,7 +233,7 @@ class HttpApiDataPlane:
 
     def _finish(self, call: Call, response: HttpResponse) -> HttpResponse:
         headers = response.headers
-        headers["date"] = formatdate(call.started, usegmt=True)
+        headers["date"] = http_date(call.started)
         headers["apigw-requestid"] = call.request_id
         if call.stage.cors is not None and response.status >= 400 and "access-control-allow-origin" not in headers:
             headers.update(cors.response_headers(call.stage.cors, call.request))
