@@ -17,7 +17,6 @@ The outcome is what the integration sees in ``requestContext.authorizer``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -29,6 +28,7 @@ import jwt
 
 from cumulo.gateway.auth import read_signature, verify
 from cumulo.httpapi import events
+from cumulo.httpapi.integrations import substitute_stage_variables, within
 from cumulo.httpapi.jwks import JwksCache, JwksError
 from cumulo.httpapi.mapping import evaluate
 from cumulo.protocol.errors import AwsError
@@ -287,13 +287,13 @@ class Authorizers:
         function = lambda_arn_of(authorizer.get("AuthorizerUri") or "")
         if function is None:
             raise internal("the authorizer names no Lambda function")
-        function = _substitute_stage_variables(function, call.stage.variables)
+        function = substitute_stage_variables(function, call.stage.variables)
         event = self.authorizer_event(call, version, [v or "" for v in values], arn)
         lambda_ = self.platform.providers.get("lambda")
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(lambda_.invoke_function(
+            outcome = await within(lambda_.invoke_function(
                 function, json.dumps(event).encode(), account=call.stage.api.account,
-                region=call.stage.api.region)), AUTHORIZER_TIMEOUT_S)
+                region=call.stage.api.region), AUTHORIZER_TIMEOUT_S)
         except TimeoutError:
             raise internal("the authorizer timed out") from None
         except AwsError as error:
@@ -339,10 +339,3 @@ class Authorizers:
         joined = ",".join(values)
         return {"version": "1.0", "type": "REQUEST", "methodArn": arn, "identitySource": joined,
                 "authorizationToken": joined, **event}
-
-
-_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.\-]+)\}")
-
-
-def _substitute_stage_variables(text: str, variables: dict[str, str]) -> str:
-    return _STAGE_VARIABLE.sub(lambda m: variables.get(m.group(1), ""), text) if "${" in text else text

@@ -79,6 +79,7 @@ class Call:
     error_message: str | None = None
     error_response_type: str | None = None
     sigv4_identity: dict[str, Any] | None = None
+    base_path_matched: str | None = None  # custom domain names: the API mapping key that matched
 
     # ------------------------------------------------------------ request views
     # (plain attributes and hand-made caches: functools.cached_property takes a lock per read on 3.11)
@@ -208,6 +209,6 @@ _CONTEXT: dict[str, Any] = {
     "authorize.error": lambda c: c.authorizer_error,
     "authorize.latency": lambda c: c.authorizer_latency,
     "authorize.status": lambda c: c.authorizer_status,
-    "customDomain.basePathMatched": lambda c: c.stage.base_path_matched,
+    "customDomain.basePathMatched": lambda c: c.base_path_matched,
 }
 CONTEXT_VARIABLES = tuple(_CONTEXT)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from cumulo.httpapi import cors
@@ -33,17 +32,6 @@ log = logging.getLogger("cumulo.httpapi")
 PATH_PREFIX = "/_api/"
 HOST_MARKER = ".execute-api."
 NOT_FOUND = b'{"message":"Not Found"}'
-
-
-_date_cache: tuple[int, str] = (-1, "")
-
-
-def http_date(epoch: float) -> str:
-    global _date_cache
-    second = int(epoch)
-    if _date_cache[0] != second:
-        _date_cache = (second, formatdate(second, usegmt=True))
-    return _date_cache[1]
 
 
 def not_found() -> HttpResponse:
@@ -174,10 +162,8 @@ class HttpApiDataPlane:
                 stage_path = path
             if execute_api and stage.disabled_endpoint:
                 return json_response(403, "Forbidden")
-            if base_path is not None:
-                stage.base_path_matched = base_path
             call = Call(request=request, stage=stage, raw_path=raw_path if raw_path is not None else path,
-                        path=stage_path, domain_name=host, domain_prefix=prefix)
+                        path=stage_path, domain_name=host, domain_prefix=prefix, base_path_matched=base_path)
         except Exception:
             log.exception("HTTP API %s: internal error", api_id)
             return json_response(500, "Internal Server Error")
@@ -232,8 +218,7 @@ class HttpApiDataPlane:
         return response
 
     def _finish(self, call: Call, response: HttpResponse) -> HttpResponse:
-        headers = response.headers
-        headers["date"] = http_date(call.started)
+        headers = response.headers  # (the server adds date)
         headers["apigw-requestid"] = call.request_id
         if call.stage.cors is not None and response.status >= 400 and "access-control-allow-origin" not in headers:
             headers.update(cors.response_headers(call.stage.cors, call.request))

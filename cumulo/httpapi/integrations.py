@@ -69,6 +69,19 @@ def unavailable() -> HttpResponse:
     return json_response(503, "Service Unavailable")
 
 
+async def within(awaitable: Any, timeout: float) -> Any:
+    """Wait at most ``timeout`` seconds for ``awaitable`` without cancelling it: an integration that
+    outlives its timeout (an invocation under way) finishes on its own and its result is dropped."""
+    task = asyncio.ensure_future(awaitable)
+    task.add_done_callback(_consume)
+    return await asyncio.wait_for(asyncio.shield(task), timeout)
+
+
+def _consume(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None and not isinstance(task.exception(), AwsError):
+        log.warning("integration finished after its timeout with an error: %r", task.exception())
+
+
 def substitute_stage_variables(text: str, variables: dict[str, str]) -> str:
     return _STAGE_VARIABLE.sub(lambda m: variables.get(m.group(1), ""), text) if "${" in text else text
 
@@ -112,8 +125,8 @@ class Integrations:
         lambda_ = self.platform.providers["lambda"]
         api = call.stage.api
         try:
-            result = await asyncio.wait_for(asyncio.shield(lambda_.invoke_function(
-                function, payload, account=api.account, region=api.region)), timeout)
+            result = await within(lambda_.invoke_function(function, payload, account=api.account,
+                                                          region=api.region), timeout)
         except TimeoutError:
             call.integration_error = "The Lambda function did not answer within the integration timeout"
             call.integration_status = None
@@ -150,12 +163,12 @@ class Integrations:
         region = params.pop("Region", None) or api.region
         try:
             if subtype == "Lambda-Invoke":
-                return await asyncio.wait_for(self._invoke_lambda(call, params, region), timeout)
+                return await within(self._invoke_lambda(call, params, region), timeout)
             target = SUBTYPE_TARGETS.get(subtype)
             if target is None:
                 call.integration_error = f"Integration subtype {subtype} is not supported"
                 return Outcome(internal_error())
-            return await asyncio.wait_for(self._call_service(call, target[0], target[1], params, region), timeout)
+            return await within(self._call_service(call, target[0], target[1], params, region), timeout)
         except TimeoutError:
             call.integration_error = f"{subtype} did not answer within the integration timeout"
             return Outcome(unavailable())

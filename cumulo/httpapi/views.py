@@ -65,7 +65,6 @@ class StageView:
     access_log: tuple[str, str, str] | None  # (region, group, format)
     disabled_endpoint: bool
     routes: list[RouteView]
-    base_path_matched: str | None = None
     # authorizer results: (authorizer id, identity values) -> (expires at, result)
     auth_cache: dict[tuple[Any, ...], tuple[float, Any]] = field(default_factory=dict)
 

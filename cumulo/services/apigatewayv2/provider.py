@@ -479,8 +479,14 @@ class ApiGatewayV2Provider(Provider):
                                   f"authorizer {route['AuthorizerId']} is of type {authorizer['AuthorizerType']}")
         elif route.get("AuthorizerId"):
             raise bad_request(f"AuthorizerId can't be set with authorization type {kind}; use JWT or CUSTOM")
-        if route.get("AuthorizationScopes") and kind != "JWT" and self._http_api(api):
-            raise bad_request("AuthorizationScopes are supported only for routes with authorization type JWT")
+        if self._http_api(api):
+            if route.get("AuthorizationScopes") and kind != "JWT":
+                raise bad_request("AuthorizationScopes are supported only for routes with authorization type JWT")
+            if route.get("ApiKeyRequired"):
+                raise bad_request("API keys are not supported for HTTP APIs")
+            for name in ("RequestModels", "ModelSelectionExpression", "RouteResponseSelectionExpression"):
+                if route.get(name):
+                    raise bad_request(f"{name} is supported only for WebSocket APIs")
 
     def create_route(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(context, params)

@@ -256,3 +256,19 @@ def test_openapi_errors(body):
     with pytest.raises(AwsError) as excinfo:
         parse_definition(body, None, False)
     assert excinfo.value.code == "BadRequestException"
+
+
+# ---------------------------------------------------------------- invoke URLs
+@pytest.mark.parametrize(("style", "base", "websocket", "expected"), [
+    ("path", "http://127.0.0.1:4566", False, "http://127.0.0.1:4566/_api/abc"),
+    ("path", "http://localhost:9000", True, "ws://localhost:9000/_api/abc"),
+    ("host", "http://127.0.0.1:4566", False, "http://abc.execute-api.localhost:4566"),
+    ("host", "http://[::1]:4566", False, "http://abc.execute-api.localhost:4566"),
+    ("host", "http://example.test", False, "http://abc.execute-api.localhost"),
+])
+def test_invoke_urls(style, base, websocket, expected):
+    from cumulo.httpapi.dataplane import HttpApiDataPlane
+
+    settings = SimpleNamespace(http_api_endpoint=style, http_api_domain="execute-api.localhost")
+    plane = HttpApiDataPlane(SimpleNamespace(settings=settings), provider=None)
+    assert plane.endpoint_for("abc", base, websocket=websocket) == expected
