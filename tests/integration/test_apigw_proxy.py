@@ -305,3 +305,27 @@ def test_head_requests_and_large_bodies(quick):
     assert json.loads(reply.json()["body"]) == json.loads(body)
     head = call(quick["ApiEndpoint"] + "/h", method="HEAD")
     assert head.status == 200 and head.body == b""
+
+
+def test_apis_survive_kill_9(tmp_path):
+    import signal
+
+    from tests.server import CumuloServer
+
+    first = CumuloServer(tmp_path / "data").start()
+    try:
+        function = deploy(first.client("lambda", read_timeout=70), ECHO, name="survivor")
+        gw = first.client("apigatewayv2")
+        api = http_api(gw)
+        route_to_lambda(gw, api["ApiId"], "GET /still/{here}", function)
+        gw.create_stage(ApiId=api["ApiId"], StageName="live", AutoDeploy=True, StageVariables={"v": "1"})
+        assert call(api["ApiEndpoint"] + "/live/still/x").status == 200
+    finally:
+        first.stop(signal.SIGKILL)
+    second = CumuloServer(tmp_path / "data", port=first.port).start()
+    try:
+        reply = call(api["ApiEndpoint"] + "/live/still/y")
+        assert reply.status == 200, reply.body
+        assert reply.json()["pathParameters"] == {"here": "y"} and reply.json()["stageVariables"] == {"v": "1"}
+    finally:
+        second.stop()
