@@ -22,7 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from cumulo.httpapi import events
 from cumulo.httpapi.mapping import Response, evaluate
@@ -287,7 +287,7 @@ class Integrations:
         path = parts.path or "/"
         if call.route_key == "$default":
             path = path.rstrip("/") + call.path if path != "/" else call.path
-        query = list(call.request.query_items)
+        query = parse_qsl(parts.query, keep_blank_values=True) + list(call.request.query_items)
         headers: dict[str, list[str]] = {n: list(v) for n, v in events.forwarded_headers(call).items()
                                          if n not in ("host", "connection", "content-length")}
         for key, expression in (integration.get("RequestParameters") or {}).items():
