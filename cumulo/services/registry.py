@@ -8,5 +8,6 @@ from cumulo.services.base import Provider
 def provider_classes() -> list[type[Provider]]:
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
+    from cumulo.services.stepfunctions.provider import StepFunctionsProvider
 
-    return [LogsProvider, LambdaProvider]
+    return [LogsProvider, LambdaProvider, StepFunctionsProvider]
