@@ -17,11 +17,11 @@ import uuid
 from email.utils import formatdate
 from typing import Any
 
-from cumulo.protocol.errors import AwsError, ValidationError
+from cumulo.protocol.errors import AwsError, SerializationError, ValidationError
 from cumulo.protocol.http import HttpRequest
-from cumulo.protocol.json_codec import read_json, write_json
 from cumulo.protocol.protocols import error_shape
 from cumulo.protocol.validate import validate
+from cumulo.protocol.values import decode_blob, encode_blob, format_timestamp, parse_timestamp
 from cumulo.services.base import Provider, RequestContext
 
 
@@ -63,7 +63,7 @@ async def call_operation(platform: Any, service: str, operation: str, params: di
     op = model.operation_model(operation)
     request_id = str(uuid.uuid4())
     try:
-        converted = read_json(op.input_shape, params) if op.input_shape is not None else {}
+        converted = from_json(op.input_shape, params, "") if op.input_shape is not None else {}
         if getattr(provider, "validate_input", True):
             problems = validate(op.input_shape, converted)
             if problems:
@@ -81,7 +81,60 @@ async def call_operation(platform: Any, service: str, operation: str, params: di
         raise CallError(error, request_id, status) from None
     if not isinstance(result, dict):
         result = {}
-    return write_json(op.output_shape, result) if op.output_shape is not None else {}, request_id
+    return to_json(op.output_shape, result) if op.output_shape is not None else {}, request_id
+
+
+def from_json(shape: Any, value: Any, where: str) -> Any:
+    """JSON parameters to the Python values a provider receives, by member name (every location:
+    path, query and header members included, as the gateway's parsers deliver them)."""
+    if shape is None or value is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure" and not shape.metadata.get("document"):
+        if not isinstance(value, dict):
+            raise SerializationError(f"Unexpected value at '{where or '$'}': expected structure")
+        return {name: from_json(shape.members[name], item, f"{where}.{name}" if where else name)
+                for name, item in value.items() if name in shape.members}
+    if kind == "list" and isinstance(value, list):
+        return [from_json(shape.member, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if kind == "map" and isinstance(value, dict):
+        return {key: from_json(shape.value, item, f"{where}.{key}") for key, item in value.items()}
+    if kind == "blob" and isinstance(value, str):
+        try:
+            return decode_blob(value)
+        except ValueError:
+            return value.encode()
+    if kind == "timestamp" and isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            return parse_timestamp(value)
+        except ValueError as exc:
+            raise SerializationError(f"Invalid timestamp at '{where}': {value!r}") from exc
+    if kind in ("integer", "long") and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def to_json(shape: Any, value: Any) -> Any:
+    """A provider's output as JSON, by member name (header and status-code members included)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        if shape is not None and shape.type_name == "blob" and not shape.serialization.get("eventstream"):
+            return encode_blob(value)
+        return value.decode("utf-8", "replace")
+    if shape is None:
+        return value if isinstance(value, str | int | float | bool | list | dict) else str(value)
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict) and not shape.metadata.get("document"):
+        return {name: to_json(shape.members.get(name), item) for name, item in value.items()
+                if item is not None and name in shape.members}
+    if kind == "list" and isinstance(value, list):
+        return [to_json(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {key: to_json(shape.value, item) for key, item in value.items()}
+    if kind == "timestamp":
+        return format_timestamp(value, "iso8601")
+    return value
 
 
 class _NoShape:
