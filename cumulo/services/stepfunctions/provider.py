@@ -351,10 +351,8 @@ class StepFunctionsProvider(MachineOperations, Provider):
     def get_execution_history(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         _, record = self._execution(params["executionArn"])
         records, _ = load_log(self.repo, record["logId"])
+        # committed events only: what the history shows has happened, durably
         events = [r for r in records if isinstance(r, HistoryEvent) and r.child is None]
-        live = self.runner.live.get(record["executionArn"])
-        if live is not None and live.sink is not None:
-            events.extend(e for e in live.sink.pending_events() if e.child is None)
         if params.get("reverseOrder"):
             events.reverse()
         limit = params.get("maxResults") or DEFAULT_PAGE

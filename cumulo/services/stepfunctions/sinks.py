@@ -73,10 +73,6 @@ class DurableSink:
         if self.mirror is not None:
             await self.mirror.flush()
 
-    def pending_events(self) -> list[HistoryEvent]:
-        """Events appended but not committed yet (GetExecutionHistory shows them too)."""
-        return [e for e in map(record_from_json, self.buffer) if isinstance(e, HistoryEvent)]
-
     def commit(self) -> None:
         if not self.buffer:
             return
