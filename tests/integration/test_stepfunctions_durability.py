@@ -179,3 +179,34 @@ def test_kill_9_during_a_map_of_tasks_finishes_every_item_once(tmp_path, scale):
         assert len(items) <= len(marks(logs, group + "-runs")) <= len(items) + 1
     finally:
         second.stop()
+
+
+def test_an_accepted_express_execution_runs_again_after_kill_9(tmp_path):
+    """Asynchronous express executions are at least once: accepted means recorded first."""
+    data = tmp_path / "data"
+    first = CumuloServer(data, env=FAST).start()
+    group = f"/aws/vendedlogs/states/{uuid.uuid4().hex[:8]}"
+    try:
+        sfn, logs = first.client("stepfunctions"), first.client("logs")
+        logs.create_log_group(logGroupName=group)
+        arn = sfn.create_state_machine(
+            name="express", roleArn=ROLE, type="EXPRESS", definition=json.dumps({
+                "StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": 600, "End": True}}}),
+            loggingConfiguration={"level": "ALL", "includeExecutionData": True, "destinations": [
+                {"cloudWatchLogsLogGroup": {
+                    "logGroupArn": f"arn:aws:logs:us-east-1:000000000000:log-group:{group}:*"}}]},
+        )["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, input='{"n": 1}')["executionArn"]
+    finally:
+        first.stop(signal.SIGKILL)
+    second = CumuloServer(data, env=FAST).start()
+    try:
+        logs = second.client("logs")
+
+        def succeeded() -> list[dict]:
+            events = [json.loads(e["message"]) for e in logs.filter_log_events(logGroupName=group)["events"]]
+            return [e for e in events if e["type"] == "ExecutionSucceeded" and e["execution_arn"] == execution]
+
+        assert wait_for(succeeded, timeout=60, message="the express execution to run after the restart")
+    finally:
+        second.stop()

@@ -38,6 +38,8 @@ from cumulo.services.stepfunctions.repository import CLOCK, RUNNING, Repository
 from cumulo.services.stepfunctions.sinks import load_log
 
 DEFAULT_PAGE = 100
+#: TestState runs one state in the request; a callback nobody answers must not hold it forever
+TEST_STATE_TIMEOUT_S = 300
 _DATA_FIELDS = ("input", "inputDetails", "output", "outputDetails")
 _NOT_REDRIVABLE = {"RUNNING", "SUCCEEDED"}
 
@@ -432,10 +434,13 @@ class StepFunctionsProvider(MachineOperations, Provider):
             invoker = ExecutionInvoker(self, arn, arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0])
         config = params.get("stateConfiguration") or {}
         try:
-            return await run_test_state(
+            return await asyncio.wait_for(run_test_state(
                 params["definition"], data, invoker, state_name=params.get("stateName"), variables=variables,
                 inspection_level=params.get("inspectionLevel") or "INFO", role_arn=params.get("roleArn") or "",
-                retrier_retry_count=config.get("retrierRetryCount", 0), clock=self.clock)
+                retrier_retry_count=config.get("retrierRetryCount", 0), clock=self.clock), TEST_STATE_TIMEOUT_S)
+        except TimeoutError:
+            return {"status": "FAILED", "error": "States.Timeout",
+                    "cause": f"TestState stopped waiting for the state after {TEST_STATE_TIMEOUT_S} seconds"}
         except InvalidDefinition as exc:
             raise AwsError("InvalidDefinition", exc.message) from None
         except ValueError as exc:
