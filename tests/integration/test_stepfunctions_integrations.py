@@ -436,3 +436,37 @@ def test_eventbridge_put_events(server, sfn):
     assert done["status"] == "SUCCEEDED", done
     output = json.loads(done["output"])
     assert output["FailedEntryCount"] == 0 and output["Entries"][0]["EventId"]
+
+
+# ---------------------------------------------------------------- activities
+
+
+def test_activity_worker_round_trip(sfn):
+    name = f"act-{uuid.uuid4().hex[:8]}"
+    created = sfn.create_activity(name=name, tags=[{"key": "team", "value": "ops"}])
+    arn = created["activityArn"]
+    assert arn == f"arn:aws:states:us-east-1:000000000000:activity:{name}"
+    assert sfn.create_activity(name=name)["activityArn"] == arn  # idempotent
+    assert sfn.describe_activity(activityArn=arn)["name"] == name
+    assert arn in [a["activityArn"] for a in sfn.list_activities()["activities"]]
+    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "team", "value": "ops"}]
+    workflow = machine(sfn, {"StartAt": "Work", "States": {"Work": {
+        "Type": "Task", "Resource": arn, "HeartbeatSeconds": 600, "End": True,
+        "Parameters": {"job.$": "$.job"}}}})
+    execution = sfn.start_execution(stateMachineArn=workflow, input='{"job": 7}')["executionArn"]
+    task = sfn.get_activity_task(activityArn=arn, workerName="worker-1")
+    assert json.loads(task["input"]) == {"job": 7}
+    sfn.send_task_heartbeat(taskToken=task["taskToken"])
+    sfn.send_task_success(taskToken=task["taskToken"], output='{"done": 7}')
+    done = finished(sfn, execution)
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"done": 7}
+    types = event_types(sfn, execution)
+    assert types[2:5] == ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"]
+    scheduled = next(e for e in events(sfn, execution) if e["type"] == "ActivityScheduled")
+    assert scheduled["activityScheduledEventDetails"]["resource"] == arn
+    assert scheduled["activityScheduledEventDetails"]["heartbeatInSeconds"] == 600
+    sfn.delete_activity(activityArn=arn)
+    with pytest.raises(ClientError) as excinfo:
+        sfn.describe_activity(activityArn=arn)
+    assert excinfo.value.response["Error"] == {"Code": "ActivityDoesNotExist",
+                                               "Message": f"Activity Does Not Exist: '{arn}'"}

@@ -225,6 +225,16 @@ class Runner:
         except UnknownTaskToken:
             raise task_timed_out() from None
 
+    def token_pending(self, token: str) -> bool:
+        """Whether an execution running here waits for ``token`` (activity tasks not yet stale)."""
+        arn = execution_of_token(token)
+        live = self.live.get(arn) if arn is not None else None
+        if live is None:
+            # not resumed yet after a restart: hand the task out, the execution will wait for it
+            return arn is not None and self.service.execution_running(arn)
+        return token in live.execution.pending_task_tokens or (
+            live.sink is not None and f"{token_site(token)}:result" not in live.sink.keys)
+
     async def _waiting_for(self, token: str, arn: str, site: str) -> Live:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TOKEN_REGISTRATION_WAIT_S

@@ -117,7 +117,11 @@ class ExecutionInvoker:
         if resource.kind == "lambda":
             return await self._lambda_function(request)
         if resource.kind == "activity":
-            raise TaskFailure("States.TaskFailed", "Activities are not supported by Cumulo yet")
+            try:
+                self.service.schedule_activity(resource.arn, request.task_token or "", compact(request.parameters))
+            except AwsError as error:
+                raise TaskFailure("States.TaskFailed", error.message) from None
+            return None
         service = resource.service
         if service not in IMPLEMENTED:
             raise TaskFailure("States.TaskFailed", f"Cumulo does not implement the {resource.arn} integration yet")

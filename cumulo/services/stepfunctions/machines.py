@@ -450,34 +450,37 @@ class MachineOperations:
         return self._page(params, "sfn.aliases", items, "stateMachineAliases")
 
     # ------------------------------------------------------------ tags
-    def _tagged(self, text: str) -> tuple[Arn, dict[str, Any]]:
+    def _tagged(self, text: str) -> tuple[dict[str, Any], Any]:
+        """The tagged record (a state machine or an activity) and how to save it."""
         try:
-            arn = parse_arn(text, "stateMachine")
+            arn = parse_arn(text, "stateMachine", "activity")
         except AwsError:
             raise resource_not_found(f"Resource not found: '{text}'") from None
-        machine = self.repo.machine(arn)
-        if machine is None or arn.qualifier is not None:
+        key = arn.scope + arn.name
+        table = "sfn.machines" if arn.type == "stateMachine" else "sfn.activities"
+        record = self.repo.store.get(table, key)
+        if record is None or arn.qualifier is not None:
             raise resource_not_found(f"Resource not found: '{text}'")
-        return arn, machine
+        return record, lambda: self.repo.store.put(table, key, record)
 
     def tag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        arn, machine = self._tagged(params["resourceArn"])
-        tags = dict(machine.get("tags") or {})
+        record, save = self._tagged(params["resourceArn"])
+        tags = dict(record.get("tags") or {})
         tags.update({tag["key"]: tag.get("value", "") for tag in params["tags"]})
         check_tags(len(tags), params["resourceArn"])
-        machine["tags"] = tags
-        self.repo.save_machine(arn.scope, machine)
+        record["tags"] = tags
+        save()
         return {}
 
     def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        arn, machine = self._tagged(params["resourceArn"])
-        tags = dict(machine.get("tags") or {})
+        record, save = self._tagged(params["resourceArn"])
+        tags = dict(record.get("tags") or {})
         for key in params["tagKeys"]:
             tags.pop(key, None)
-        machine["tags"] = tags
-        self.repo.save_machine(arn.scope, machine)
+        record["tags"] = tags
+        save()
         return {}
 
     def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        _, machine = self._tagged(params["resourceArn"])
-        return {"tags": [{"key": k, "value": v} for k, v in (machine.get("tags") or {}).items()]}
+        record, _ = self._tagged(params["resourceArn"])
+        return {"tags": [{"key": k, "value": v} for k, v in (record.get("tags") or {}).items()]}

@@ -21,6 +21,7 @@ from cumulo.asl.test_state import MockInvoker, run_test_state
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
+from cumulo.services.stepfunctions.activities import ActivityOperations
 from cumulo.services.stepfunctions.clock import ScaledClock
 from cumulo.services.stepfunctions.executions import Runner
 from cumulo.services.stepfunctions.integrations import ExecutionInvoker, compact
@@ -67,7 +68,7 @@ def _redrive_status(record: dict[str, Any]) -> tuple[str, str | None]:
     return "REDRIVABLE", None
 
 
-class StepFunctionsProvider(MachineOperations, Provider):
+class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
     service = "stepfunctions"
 
     def __init__(self, platform: Any) -> None:
@@ -97,6 +98,13 @@ class StepFunctionsProvider(MachineOperations, Provider):
         if self._resumer is not None and not self._resumer.done():
             self._resumer.cancel()
         await self.runner.shutdown()
+
+    def execution_running(self, arn: str) -> bool:
+        try:
+            record = self.repo.execution(parse_arn(arn, "execution"))
+        except AwsError:
+            return False
+        return record is not None and record["status"] == "RUNNING"
 
     def execution_exists(self, arn: str) -> bool:
         try:
