@@ -243,7 +243,10 @@ class Runner:
             if live is None:
                 if not self.service.execution_exists(arn):
                     raise invalid_token()
-                raise task_timed_out()
+                if not self.service.execution_running(arn) or loop.time() > deadline:
+                    raise task_timed_out()
+                await asyncio.sleep(0.01)  # running, not resumed yet after a restart
+                continue
             if token in live.execution.pending_task_tokens:
                 return live
             # A resumed execution re-registers its tokens as it replays: wait for it, unless the
