@@ -251,6 +251,8 @@ def test_aliases_route_and_validate(sfn):
     execution = sfn.start_execution(stateMachineArn=alias)["executionArn"]
     done = finished(sfn, execution)
     assert (done["stateMachineAliasArn"], done["stateMachineVersionArn"]) == (alias, f"{arn}:1")
+    started = history(sfn, execution)[0]["executionStartedEventDetails"]
+    assert (started["stateMachineAliasArn"], started["stateMachineVersionArn"]) == (alias, f"{arn}:1")
     sfn.update_state_machine_alias(stateMachineAliasArn=alias, routingConfiguration=[
         {"stateMachineVersionArn": f"{arn}:1", "weight": 50}, {"stateMachineVersionArn": f"{arn}:2", "weight": 50}])
     outputs = set()
@@ -302,6 +304,8 @@ def test_start_execution_history_and_describe(sfn):
     assert done["redriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven"
     assert done["startDate"] <= done["stopDate"]
     events = history(sfn, started["executionArn"])
+    assert events[0]["timestamp"] == done["startDate"] == started["startDate"]
+    assert events[-1]["timestamp"] == done["stopDate"]
     assert [(e["id"], e["previousEventId"], e["type"]) for e in events] == [
         (1, 0, "ExecutionStarted"), (2, 0, "PassStateEntered"), (3, 2, "PassStateExited"),
         (4, 3, "ExecutionSucceeded")]

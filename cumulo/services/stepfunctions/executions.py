@@ -63,6 +63,24 @@ def token_site(token: str) -> str | None:
     return parts[1] if len(parts) == 3 else None
 
 
+class StartedAt:
+    """The workflow clock, except that its first reading - the ExecutionStarted event of a fresh
+    execution - is the start date StartExecution already answered with."""
+
+    def __init__(self, clock: Any, start: float) -> None:
+        self.clock = clock
+        self.start: float | None = start
+
+    def now(self) -> float:
+        if self.start is not None:
+            start, self.start = self.start, None
+            return start
+        return self.clock.now()
+
+    async def sleep_until(self, deadline: float) -> None:
+        await self.clock.sleep_until(deadline)
+
+
 @dataclass
 class Live:
     """One execution running in this process."""
@@ -121,7 +139,8 @@ class Runner:
         sink = DurableSink(self.repo, record["logId"], key, next_chunk, mirror=mirror,
                            keys={r.key for r in records})
         invoker = ExecutionInvoker(self.service, arn, record["stateMachineArn"])
-        execution = Execution(machine, self._info(record), invoker, clock=self.clock, sink=sink,
+        clock = self.clock if records else StartedAt(self.clock, record["startDate"])
+        execution = Execution(machine, self._info(record), invoker, clock=clock, sink=sink,
                               log=records, redrive=redrive)
         live = Live(arn, execution, sink=sink, record_key=key)
         self.live[arn] = live
@@ -201,7 +220,8 @@ class Runner:
         arn = spec["executionArn"]
         sink = cloudwatch_sink(self.platform, spec.get("logging"), spec["machineName"], arn)
         invoker = ExecutionInvoker(self.service, arn, spec["stateMachineArn"])
-        execution = Execution(self.machine(spec["definition"]), self._info(spec), invoker, clock=self.clock,
+        clock = StartedAt(self.clock, spec["startDate"]) if "startDate" in spec else self.clock
+        execution = Execution(self.machine(spec["definition"]), self._info(spec), invoker, clock=clock,
                               sink=sink)
         return Live(arn, execution)
 

@@ -369,7 +369,8 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
         start = decode_token(params.get("nextToken"), "sfn.history", "InvalidToken",
                              "Invalid Token: 'Invalid token'") or 0
         include = params.get("includeExecutionData", True) is not False
-        out: dict[str, Any] = {"events": [_api_event(e, include) for e in events[start:start + limit]]}
+        started_with = {k: record[k] for k in ("stateMachineAliasArn", "stateMachineVersionArn") if k in record}
+        out: dict[str, Any] = {"events": [_api_event(e, include, started_with) for e in events[start:start + limit]]}
         if start + limit < len(events):
             out["nextToken"] = encode_token("sfn.history", start + limit)
         return out
@@ -456,8 +457,10 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
                            f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {exc}'") from None
 
 
-def _api_event(event: HistoryEvent, include_data: bool) -> dict[str, Any]:
+def _api_event(event: HistoryEvent, include_data: bool, started_with: dict[str, str]) -> dict[str, Any]:
     out = event.to_api()
+    if event.type == "ExecutionStarted" and started_with:
+        out["executionStartedEventDetails"] = {**out.get("executionStartedEventDetails", {}), **started_with}
     if event.type == "ExecutionAborted" and "executionAbortedEventDetails" not in out:
         out["executionAbortedEventDetails"] = {}
     if not include_data:
