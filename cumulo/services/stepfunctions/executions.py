@@ -93,6 +93,7 @@ class Live:
     task: asyncio.Task[Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     result: ExecutionResult | None = None
+    stopping: bool = False  # StopExecution was called (not a server shutdown)
 
 
 class Runner:
@@ -196,8 +197,13 @@ class Runner:
         live = self.live.get(arn)
         if live is None:
             return
+        live.stopping = True
         live.execution.stop(error, cause)
         await live.done.wait()
+
+    def stopping(self, arn: str) -> bool:
+        live = self.live.get(arn)
+        return live is not None and live.stopping
 
     # ------------------------------------------------------------ express executions
     def launch_express(self, spec: dict[str, Any], pending_id: str | None) -> Live:

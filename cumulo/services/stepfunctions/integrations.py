@@ -281,7 +281,8 @@ class ExecutionInvoker:
         try:
             final = await self.service.wait_child(started)
         except asyncio.CancelledError:
-            self.service.stop_child(started["executionArn"])
+            if self.service.runner.stopping(self.execution_arn):  # StopExecution, not a shutdown
+                self.service.stop_child(started["executionArn"])
             raise
         return sync_output(final, request.resource.pattern == RUN_JOB_V2)
 
