@@ -210,3 +210,34 @@ def test_an_accepted_express_execution_runs_again_after_kill_9(tmp_path):
         assert wait_for(succeeded, timeout=60, message="the express execution to run after the restart")
     finally:
         second.stop()
+
+
+def test_kill_9_while_a_parent_waits_for_its_sync_child(tmp_path):
+    """The parent's startExecution.sync task is replayed after the restart: it finds the child it
+    started (named after the parent and the task) instead of starting a second one."""
+    data = tmp_path / "data"
+    first = CumuloServer(data, env=FAST).start()
+    try:
+        sfn = first.client("stepfunctions")
+        child = sfn.create_state_machine(name="child", roleArn=ROLE, definition=json.dumps({
+            "StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": 1800, "End": True}}}))["stateMachineArn"]
+        parent = sfn.create_state_machine(name="parent", roleArn=ROLE, definition=json.dumps({
+            "StartAt": "Run", "States": {"Run": {
+                "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
+                "Parameters": {"StateMachineArn": child, "Input": {"from": "parent"}}}}}))["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=parent)["executionArn"]
+        wait_for(lambda: sfn.list_executions(stateMachineArn=child)["executions"], timeout=30,
+                 message="the child execution")
+    finally:
+        first.stop(signal.SIGKILL)
+    second = CumuloServer(data, env=FAST).start()
+    try:
+        sfn = second.client("stepfunctions")
+        done = wait_for(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
+                        timeout=60, message="the parent to finish")
+        assert done["status"] == "SUCCEEDED", done
+        children = sfn.list_executions(stateMachineArn=child)["executions"]
+        assert len(children) == 1 and children[0]["status"] == "SUCCEEDED"
+        assert json.loads(done["output"])["ExecutionArn"] == children[0]["executionArn"]
+    finally:
+        second.stop()

@@ -319,10 +319,11 @@ def test_nested_fire_and_forget_and_name_conflicts(sfn):
     assert output["ExecutionArn"].endswith(":kid") and isinstance(output["StartDate"], int)
     assert output["SdkHttpMetadata"]["HttpStatusCode"] == 200
     assert finished(sfn, output["ExecutionArn"])["status"] == "SUCCEEDED"
-    # the same name with another input: StepFunctions.ExecutionAlreadyExistsException
-    done = run(sfn, machine(sfn, parent(child, "arn:aws:states:::states:startExecution", name="kid")), {"n": 2})
-    assert (done["status"], done["error"]) == ("FAILED", "StepFunctions.ExecutionAlreadyExistsException")
-    assert "Error Code: ExecutionAlreadyExists" in done["cause"]
+    # the name of an execution that has ended: StepFunctions.ExecutionAlreadyExistsException
+    for data in ({"n": 1}, {"n": 2}):
+        done = run(sfn, machine(sfn, parent(child, "arn:aws:states:::states:startExecution", name="kid")), data)
+        assert (done["status"], done["error"]) == ("FAILED", "StepFunctions.ExecutionAlreadyExistsException")
+        assert "Error Code: ExecutionAlreadyExists" in done["cause"]
 
 
 def test_nested_callback_from_the_child(sfn):

@@ -269,7 +269,8 @@ class ExecutionInvoker:
                                "'stateMachineArn' failed to satisfy constraint: Member must not be null",
                                status=400)
             started = await self.service.start_child(target, name, input_text, params.get("TraceHeader"),
-                                                     wait=request.resource.pattern in (RUN_JOB, RUN_JOB_V2))
+                                                     wait=request.resource.pattern in (RUN_JOB, RUN_JOB_V2),
+                                                     started_by=f"{self.execution_arn}{request.site}")
         except AwsError as error:
             failure = CallError(error, request_id, error.status or 400)
             raise TaskFailure(*optimized_error(self.platform, "stepfunctions", failure)) from None

@@ -113,7 +113,7 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
             return False
 
     # ------------------------------------------------------------ starting executions
-    def _spec(self, context_region: str, target: Target, name: str, input_text: str, arn: str) -> dict[str, Any]:
+    def _spec(self, target: Target, name: str, input_text: str, arn: str) -> dict[str, Any]:
         source = target.source
         machine = target.machine
         spec: dict[str, Any] = {
@@ -137,21 +137,25 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
         return {"executionArn": record["executionArn"], "startDate": record["startDate"]}
 
     def _start_standard(self, target: Target, name: str, input_text: str, trace_header: str | None,
-                        internal: bool = False) -> dict[str, Any]:
+                        started_by: str | None = None) -> dict[str, Any]:
         arn = target.arn
         machine = target.machine
         exec_arn = execution_arn(arn.region, arn.account, machine["name"], name, arn.partition)
         key = f"{arn.scope}{machine['name']}:{name}"
         existing = self.repo.execution_by_key(key)
         if existing is not None:
-            if existing["input"] == input_text and (existing["status"] == "RUNNING" or internal):
+            # idempotent while it runs; and for the parent task that started it, replayed after a crash
+            mine = started_by is not None and existing.get("startedBy") == started_by
+            if existing["input"] == input_text and (existing["status"] == "RUNNING" or mine):
                 return existing
             raise AwsError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'")
         source = target.source
-        record = self._spec(arn.region, target, name, input_text, exec_arn)
+        record = self._spec(target, name, input_text, exec_arn)
         record.update(status="RUNNING", startDate=self.now(), logId=uuid.uuid4().hex, type="STANDARD")
         if trace_header:
             record["traceHeader"] = trace_header
+        if started_by:
+            record["startedBy"] = started_by
         record["sm"] = {
             "name": machine["name"], "roleArn": source["roleArn"],
             "loggingConfiguration": source["loggingConfiguration"],
@@ -171,7 +175,7 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
         arn = target.arn
         exec_arn = express_execution_arn(arn.region, arn.account, target.machine["name"], name, str(uuid.uuid4()),
                                          arn.partition)
-        spec = self._spec(arn.region, target, name, input_text, exec_arn)
+        spec = self._spec(target, name, input_text, exec_arn)
         start = spec["startDate"] = self.now()
         pending_id = uuid.uuid4().hex
         self.repo.store.put(RUNNING, pending_id, {"kind": "express", "spec": spec})  # at least once
@@ -187,7 +191,7 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
         arn = target.arn
         exec_arn = express_execution_arn(arn.region, arn.account, target.machine["name"], name, str(uuid.uuid4()),
                                          arn.partition)
-        spec = self._spec(arn.region, target, name, input_text, exec_arn)
+        spec = self._spec(target, name, input_text, exec_arn)
         started = time.perf_counter()
         result = await self.runner.run_express(spec)
         billed = max(100, math.ceil((time.perf_counter() - started) * 10) * 100)
@@ -215,7 +219,7 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
     # -- child executions (the states:startExecution integration) ----------------------------
 
     async def start_child(self, target_arn: str, name: str, input_text: str, trace_header: str | None,
-                          wait: bool) -> dict[str, Any]:
+                          wait: bool, started_by: str) -> dict[str, Any]:
         target = self.target(target_arn)
         check_name(name)
         _json_input(input_text)
@@ -225,7 +229,7 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
                                              str(uuid.uuid4()), arn.partition)
             if not wait:
                 return self._start_express(target, name, input_text)
-            spec = self._spec(arn.region, target, name, input_text, exec_arn)
+            spec = self._spec(target, name, input_text, exec_arn)
             result = await self.runner.run_express(spec)
             record = {"executionArn": exec_arn, "stateMachineArn": target.machine["arn"], "name": name,
                       "input": input_text, "status": result.status, "startDate": result.start_time,
@@ -236,7 +240,7 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
                 if getattr(result, key) is not None:
                     record[key] = getattr(result, key)
             return record
-        return self._start_standard(target, name, input_text, trace_header, internal=True)
+        return self._start_standard(target, name, input_text, trace_header, started_by)
 
     async def wait_child(self, started: dict[str, Any]) -> dict[str, Any]:
         if started.get("status", "RUNNING") != "RUNNING" or ":express:" in started["executionArn"]:
