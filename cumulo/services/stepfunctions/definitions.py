@@ -9,7 +9,6 @@ integration pattern that integration supports, and express machines cannot use `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,11 +124,3 @@ def check_definition(definition: str, machine_type: str = "STANDARD") -> ParsedS
     if machine is None:
         raise AwsError("InvalidDefinition", InvalidDefinition(problems).message)
     return machine
-
-
-def is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True

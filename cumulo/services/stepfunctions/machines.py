@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 MAX_TAGS = 50
 MAX_VERSIONS = 1000
 MAX_ALIASES = 100
-DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
 DEFAULT_TRACING = {"enabled": False}
 
 
