@@ -471,3 +471,22 @@ def test_activity_worker_round_trip(sfn):
         sfn.describe_activity(activityArn=arn)
     assert excinfo.value.response["Error"] == {"Code": "ActivityDoesNotExist",
                                                "Message": f"Activity Does Not Exist: '{arn}'"}
+
+
+def test_task_timeout_of_a_slow_function(sfn, lam):
+    slow = deploy(lam, """
+        import time
+
+        def handler(event, context):
+            time.sleep(event.get("sleep", 0))
+            return "finished"
+    """)
+    arn = machine(sfn, {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 20, "End": True,
+        "Parameters": {"FunctionName": slow, "Payload.$": "$"}}}})
+    done = run(sfn, arn, {"sleep": 3})  # 20 workflow seconds = 1 real second
+    assert (done["status"], done["error"]) == ("FAILED", "States.Timeout")
+    timed_out = next(e for e in events(sfn, done["executionArn"]) if e["type"] == "TaskTimedOut")
+    assert timed_out["taskTimedOutEventDetails"]["error"] == "States.Timeout"
+    # the function is still usable afterwards
+    assert json.loads(run(sfn, arn, {"sleep": 0})["output"])["Payload"] == "finished"

@@ -154,11 +154,17 @@ class ExecutionInvoker:
             raise TaskFailure("States.TaskFailed", "The Lambda service is not available in this build")
         return provider
 
+    async def _invoke_function(self, function: str, payload: bytes, **options: Any) -> dict[str, Any]:
+        """Invoke a function; a task that times out or is stopped leaves the invocation running to
+        its end (as on AWS), rather than cancelling it half-way in its execution environment."""
+        call = self.platform.spawn(self._lambda().invoke_function(
+            function, payload, account=self.account, region=self.region, **options), name=f"sfn:invoke:{function}")
+        return await asyncio.shield(call)
+
     async def _lambda_function(self, request: TaskRequest) -> Any:
         payload = compact(request.parameters).encode()
         try:
-            response = await self._lambda().invoke_function(request.resource.arn, payload, account=self.account,
-                                                            region=self.region)
+            response = await self._invoke_function(request.resource.arn, payload)
         except AwsError as error:
             raise lambda_service_error(error) from None
         if response.get("FunctionError"):
@@ -175,10 +181,9 @@ class ExecutionInvoker:
         payload = compact(params["Payload"]).encode() if "Payload" in params else b"{}"
         invocation_type = params.get("InvocationType") or "RequestResponse"
         try:
-            response = await self._lambda().invoke_function(
-                function, payload, account=self.account, region=self.region,
-                invocation_type=invocation_type, qualifier=params.get("Qualifier"),
-                client_context=params.get("ClientContext"))
+            response = await self._invoke_function(function, payload, invocation_type=invocation_type,
+                                                   qualifier=params.get("Qualifier"),
+                                                   client_context=params.get("ClientContext"))
         except AwsError as error:
             raise lambda_service_error(error) from None
         if response.get("FunctionError"):
