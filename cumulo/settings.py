@@ -41,6 +41,9 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     # Account-wide Lambda concurrency, as AWS's default quota.
     concurrent_executions: int = 1000
+    # Multiplies every SNS delivery retry delay (AWS's policies by default; 0.01 makes a
+    # 20-second HTTP retry take 0.2 s, 0 retries at once). Tests and local runs shorten it.
+    sns_retry_delay_scale: float = 1.0
 
     @property
     def auth_required(self) -> bool:
@@ -78,6 +81,8 @@ def _convert(name: str, raw: Any, kind: Any) -> Any:
             raise ValueError(f"expected true or false, got {raw!r}")
         if kind is int:
             return int(raw)
+        if kind is float:
+            return float(raw)
         if kind is Path:
             return Path(str(raw)).expanduser()
         if typing.get_origin(kind) is dict:
