@@ -100,14 +100,14 @@ class SqsProvider(Provider):
             return None
 
         async def run(context: RequestContext, params: dict[str, Any]) -> Any:
-            is_query = query.is_query(context.request)
-            if is_query:
-                params = query.parse(context.request, operation_name)
-            context.extras["query"] = is_query
-            result = await self.call(method, context, params)
-            if is_query:
-                return query.serialize(operation_name, result, context.request_id)
-            return result
+            if not query.is_query(context.request):
+                return await self.call(method, context, params)
+            context.extras["query"] = True
+            try:
+                result = await self.call(method, context, query.parse(context.request, operation_name))
+            except AwsError as error:
+                return query.serialize_error(error, context.request_id)
+            return query.serialize(operation_name, result, context.request_id)
 
         return run
 
