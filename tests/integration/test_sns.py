@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import urllib.error
 import urllib.request
 import uuid
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from cumulo.services.sns.signing import string_to_sign
-from tests.server import wait_for
+from tests.server import CumuloServer, wait_for
 
 
 @pytest.fixture
@@ -413,3 +414,26 @@ def test_cert_url_serves_only_our_certificate(server):
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(f"{server.url}/SimpleNotificationService-0000.pem", timeout=5)
     assert caught.value.code == 404
+
+
+def test_published_messages_survive_sigkill(tmp_path):
+    data = tmp_path / "data"
+    first = CumuloServer(data).start()
+    try:
+        sns, sqs = first.client("sns"), first.client("sqs")
+        topic = sns.create_topic(Name="durable")["TopicArn"]
+        url, queue = make_queue(sqs, "durable-target")
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={"RawMessageDelivery": "true"})
+        published = {sns.publish(TopicArn=topic, Message=f"m{i}")["MessageId"] for i in range(10)}
+        batch = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+            {"Id": str(i), "Message": f"b{i}"} for i in range(10)])
+        assert len(batch["Successful"]) == 10
+    finally:
+        first.stop(signal.SIGKILL)
+    second = CumuloServer(data, port=first.port).start()
+    try:
+        bodies = {m["Body"] for m in receive_all(second.client("sqs"), url, 20)}
+        assert bodies == {f"m{i}" for i in range(10)} | {f"b{i}" for i in range(10)}
+        assert len(published) == 10
+    finally:
+        second.stop()

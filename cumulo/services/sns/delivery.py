@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("cumulo.sns.delivery")
 QUEUE = "sns/deliveries"
 CHANNEL = f"store:{QUEUE}"
-LEASE_S = 5.0
-HEARTBEAT_S = 2.0
+LEASE_S = 3.0
+HEARTBEAT_S = 1.0
 IDLE_S = 5.0
 CONCURRENCY = 32
 CLIENT_ERRORS = {"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 import uuid
 from typing import Any
@@ -84,15 +85,18 @@ class SnsProvider(Provider):
         self.repo = SnsRepository(platform.store)
         self.deliveries = Deliveries(self)
         self._signer: Signer | None = None
+        self._signer_lock = threading.Lock()
 
     @property
     def signer(self) -> Signer:
-        if self._signer is None:
-            self._signer = Signer.load_or_create(self.platform.store)
-        return self._signer
+        with self._signer_lock:
+            if self._signer is None:
+                self._signer = Signer.load_or_create(self.platform.store)
+            return self._signer
 
     async def start(self) -> None:
-        _ = self.signer
+        # Generating the key of a new data directory takes a moment: do it off the start-up path.
+        threading.Thread(target=lambda: self.signer, name="sns-signing-key", daemon=True).start()
         self.deliveries.start()
 
     async def stop(self) -> None:

@@ -17,14 +17,12 @@ import base64
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from cumulo.store.base import Store
+
+if TYPE_CHECKING:  # cryptography is imported when first needed: it costs 150 ms of start-up
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 KEYS = "sns.signing"
 CERT_PREFIX = "/SimpleNotificationService-"
@@ -57,12 +55,18 @@ class Signer:
         return f"{CERT_PREFIX}{self.cert_id}.pem"
 
     def sign(self, message: dict[str, Any], version: str = "1") -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
         signature = self.key.sign(string_to_sign(message).encode(), padding.PKCS1v15(), algorithm)
         return base64.b64encode(signature).decode()
 
     @classmethod
     def load_or_create(cls, store: Store) -> Signer:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         record = store.get(KEYS, "default")
         if record is None:
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -77,6 +81,10 @@ class Signer:
 
 
 def _self_signed(key: rsa.RSAPrivateKey) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com"),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Cumulo (local SNS)")])
     now = dt.datetime.now(dt.UTC)
