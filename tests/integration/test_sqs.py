@@ -522,3 +522,20 @@ def test_queue_url_from_any_host_and_invalid_addresses(sqs, server):
                                                  "The address just-a-name is not valid for this endpoint.")
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.send_message(QueueUrl=f"{server.url}/000000000000/{unique('none')}", MessageBody="x")
+
+
+def test_fifo_receive_request_attempt_id_replays_the_same_answer(sqs):
+    url = sqs.create_queue(QueueName=unique("attempt") + ".fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for body in ("one", "two", "three"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=body)
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, ReceiveRequestAttemptId="try-1")["Messages"]
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, ReceiveRequestAttemptId="try-1")["Messages"]
+    assert [(m["MessageId"], m["ReceiptHandle"]) for m in again] == [(m["MessageId"], m["ReceiptHandle"])
+                                                                      for m in first]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    # Once a message of the answer changed, the attempt id no longer replays it.
+    fresh = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, ReceiveRequestAttemptId="try-1")["Messages"]
+    assert [m["Body"] for m in fresh] == ["three"]
+    assert error_of(lambda: sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="bad id"))["Code"] == \
+        "InvalidParameterValue"

@@ -37,6 +37,7 @@ from cumulo.services.sqs.errors import (
 )
 from cumulo.services.sqs.moves import MoveTasks
 from cumulo.services.sqs.queues import (
+    ATTEMPTS,
     Queue,
     QueueRepository,
     check_name,
@@ -544,6 +545,12 @@ class SqsProvider(Provider):
         if visibility is not None and not 0 <= visibility <= MAX_VISIBILITY_S:
             raise invalid_parameter("VisibilityTimeout", visibility, "Must be >= 0 and <= 43200, if provided.")
         system_names = set(params.get("AttributeNames") or []) | set(params.get("MessageSystemAttributeNames") or [])
+        attempt = params.get("ReceiveRequestAttemptId") if queue.fifo else None
+        if attempt is not None:
+            msgs.check_fifo_id(attempt, "ReceiveRequestAttemptId")
+            replayed = self._replay_attempt(queue, attempt, visibility)
+            if replayed is not None:
+                return self._received(queue, replayed, system_names, params.get("MessageAttributeNames"))
         wait_s = float(queue.int_attribute("ReceiveMessageWaitTimeSeconds") if wait is None else wait)
         deadline = time.monotonic() + wait_s
         while True:
@@ -558,8 +565,39 @@ class SqsProvider(Provider):
             if refreshed is None:
                 return {}
             queue = refreshed
-        messages = [self._message(queue, m, system_names, params.get("MessageAttributeNames")) for m in leased]
+        if attempt is not None and leased:
+            self.platform.store.put(ATTEMPTS, f"{queue.key}\x00{attempt}", {
+                "at": time.time(), "leases": [m.receipt for m in leased], "visible": [m.visible_at for m in leased]})
+        return self._received(queue, leased, system_names, params.get("MessageAttributeNames"))
+
+    def _received(self, queue: Queue, leased: list[QueueMessage], system_names: set[str],
+                  attribute_names: list[str] | None) -> dict[str, Any]:
+        messages = [self._message(queue, m, system_names, attribute_names) for m in leased]
         return {"Messages": messages} if messages else {}
+
+    def _replay_attempt(self, queue: Queue, attempt: str, visibility: int | None) -> list[QueueMessage] | None:
+        """A FIFO receive retried with the same ReceiveRequestAttemptId within 5 minutes gets the same
+        messages and receipt handles again (visibility reset), unless one was deleted or changed since."""
+        store = self.platform.store
+        key = f"{queue.key}\x00{attempt}"
+        record = store.get(ATTEMPTS, key)
+        now = time.time()
+        if record is None or not record["leases"] or now - record["at"] > DEDUP_WINDOW_S:
+            return None
+        found = [store.find_by_receipt(queue.store_queue, lease) for lease in record["leases"]]
+        if any(m is None or m.visible_at != seen or m.visible_at <= now
+               for m, seen in zip(found, record["visible"], strict=True)):
+            return None
+        timeout = float(queue.int_attribute("VisibilityTimeout") if visibility is None else visibility)
+        replayed = []
+        with store.transaction():
+            for message in found:
+                assert message is not None
+                store.change_visibility(queue.store_queue, message.receipt or "", timeout, now=now)
+                message.visible_at = now + timeout
+                replayed.append(message)
+            store.put(ATTEMPTS, key, {**record, "visible": [m.visible_at for m in replayed]})
+        return replayed
 
     def _lease(self, queue: Queue, count: int, visibility: int | None) -> list[QueueMessage]:
         self._expire(queue)
@@ -723,6 +761,10 @@ class SqsProvider(Provider):
             try:
                 for queue in self.queues.all():
                     self._expire(queue)
+                stale = time.time() - DEDUP_WINDOW_S
+                for key, record in self.platform.store.scan(ATTEMPTS):
+                    if record["at"] < stale:
+                        self.platform.store.delete(ATTEMPTS, key)
             except Exception:
                 log.exception("SQS retention sweep failed")
 
