@@ -167,7 +167,7 @@ def test_raw_delivery_to_sqs_keeps_attributes(sns, sqs):
     (message,) = receive_all(sqs, url, 1, MessageAttributeNames=["All"])
     assert message["Body"] == '{"raw": true}'
     assert message["MessageAttributes"]["kind"] == {"StringValue": "k", "DataType": "String"}
-    assert message["MessageAttributes"]["list"]["StringValue"] == '["a","b"]'
+    assert message["MessageAttributes"]["list"] == {"StringValue": '["a","b"]', "DataType": "String.Array"}
 
 
 def test_message_structure_json_picks_the_protocol_message(sns, sqs):

@@ -159,15 +159,15 @@ def envelope_attributes(stored: dict[str, dict[str, Any]]) -> dict[str, dict[str
 
 
 def sqs_attributes(stored: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Attributes of a raw delivery to SQS, as SQS message attributes (String.Array goes as String)."""
+    """Attributes of a raw delivery to SQS, as SQS message attributes (``String.Array`` is a custom
+    String type to SQS and keeps its name)."""
     result: dict[str, dict[str, Any]] = {}
     for name, attribute in stored.items():
         if "BinaryValue" in attribute:
             result[name] = {"DataType": attribute["DataType"],
                             "BinaryValue": base64.b64decode(attribute["BinaryValue"])}
         else:
-            data_type = "String" if attribute["DataType"] == "String.Array" else attribute["DataType"]
-            result[name] = {"DataType": data_type, "StringValue": attribute["StringValue"]}
+            result[name] = {"DataType": attribute["DataType"], "StringValue": attribute["StringValue"]}
     return result
 
 

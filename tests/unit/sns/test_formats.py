@@ -165,7 +165,7 @@ def test_publish_validation():
                                    "b": {"DataType": "Binary", "BinaryValue": b"\x01"},
                                    "arr": {"DataType": "String.Array", "StringValue": '["a", 1]'}})
     assert stored["b"]["BinaryValue"] == "AQ=="
-    assert fmt.sqs_attributes(stored)["arr"]["DataType"] == "String"
+    assert fmt.sqs_attributes(stored)["arr"]["DataType"] == "String.Array"
     for bad in [{"n": {"DataType": "Number", "StringValue": "one"}},
                 {"x": {"DataType": "Text", "StringValue": "v"}},
                 {"x": {"DataType": "String", "StringValue": ""}},
