@@ -49,10 +49,12 @@ def receive_all(sqs, url: str, expected: int, **kwargs) -> list[dict]:
     found: list[dict] = []
 
     def more() -> bool:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                           **kwargs).get("Messages", []):
-            found.append(message)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                       **kwargs).get("Messages", [])
+        found.extend(messages)
+        if messages:
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
         return len(found) >= expected
 
     wait_for(more, timeout=10, message=f"{expected} message(s) in {url}")

@@ -34,10 +34,12 @@ def test_messages_survive_sigkill(tmp_path):
         received = {}
 
         def drain() -> bool:
-            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-                    "Messages", []):
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            for message in messages:
                 received[message["MessageId"]] = message["Body"]
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if messages:
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
             return set(received) >= sent
 
         wait_for(drain, timeout=20, message="every acknowledged message after the restart")
