@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cumulo.store.base import Store
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # cryptography is imported when first needed: it costs 150 ms
 KEYS = "sns.signing"
 CERT_PREFIX = "/SimpleNotificationService-"
 NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+RECENT_SIGNATURES = 256
 CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 
 
@@ -46,6 +47,7 @@ def string_to_sign(message: dict[str, Any]) -> str:
 class Signer:
     key: rsa.RSAPrivateKey
     certificate_pem: bytes
+    _recent: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     @property
     def cert_id(self) -> str:
@@ -55,12 +57,21 @@ class Signer:
         return f"{CERT_PREFIX}{self.cert_id}.pem"
 
     def sign(self, message: dict[str, Any], version: str = "1") -> str:
+        """The Base64 signature of ``message``; a message fanned out to many subscriptions is
+        signed once (the signed fields do not name the subscription)."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
+        text = string_to_sign(message)
+        cached = self._recent.get((text, version))
+        if cached is not None:
+            return cached
         algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
-        signature = self.key.sign(string_to_sign(message).encode(), padding.PKCS1v15(), algorithm)
-        return base64.b64encode(signature).decode()
+        signature = base64.b64encode(self.key.sign(text.encode(), padding.PKCS1v15(), algorithm)).decode()
+        if len(self._recent) >= RECENT_SIGNATURES:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[(text, version)] = signature
+        return signature
 
     @classmethod
     def load_or_create(cls, store: Store) -> Signer:
