@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TypeVar
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from cumulo import __version__
 from cumulo.protocol.catalog import ServiceCatalog
+from cumulo.runtime import isolation_report
 from cumulo.services.base import Provider
 from cumulo.services.registry import provider_classes
 from cumulo.settings import Settings
@@ -34,6 +36,7 @@ class Platform:
         self.catalog = ServiceCatalog(self.providers)
         self.state: dict[str, str] = {name: "starting" for name in self.providers}
         self._started = False
+        self._background: set[asyncio.Task] = set()
 
     def provider(self, kind: type[P]) -> P:
         found = self.providers[kind.service]
@@ -53,6 +56,18 @@ class Platform:
                 self.state[name] = "error"
         self._started = True
 
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task:
+        """Run background work that nobody awaits; failures are logged, not lost."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=name or None)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
     async def stop(self) -> None:
         for name, provider in reversed(self.providers.items()):
             try:
@@ -60,6 +75,10 @@ class Platform:
             except Exception:
                 log.exception("service %s failed to stop cleanly", name)
             self.state[name] = "stopped"
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         self.store.close()
 
     def health(self) -> dict:
@@ -70,4 +89,5 @@ class Platform:
             "dataDir": str(self.settings.data_dir.resolve()),
             "accountId": self.settings.account_id,
             "authRequired": self.settings.auth_required,
+            "isolation": isolation_report() if self.settings.isolation == "auto" else {"mode": "off"},
         }

@@ -12,6 +12,7 @@ second, and pydantic's import alone costs a quarter of that.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import os
 import tomllib
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CUMULO_"
+CHOICES = {"isolation": ("auto", "off"), "cpu_scaling": ("off", "aws"),
+           "sqlite_synchronous": ("NORMAL", "FULL"), "log_level": ("debug", "info", "warning", "error")}
 DEFAULT_CONFIG_FILE = "cumulo.toml"
 
 
@@ -41,11 +44,25 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     # Account-wide Lambda concurrency, as AWS's default quota.
     concurrent_executions: int = 1000
+    # Execution environments: "auto" isolates with namespaces/cgroups where the host allows,
+    # "off" runs plain processes.
+    isolation: str = "auto"
+    # Idle environments are reaped after this many seconds (AWS keeps them 5-15 minutes).
+    keep_warm_seconds: int = 600
+    # No environment lives longer than this (AWS recycles them after a few hours).
+    environment_max_lifetime_seconds: int = 14400
+    # Total MemorySize of live environments; 0 means three quarters of the host's memory.
+    memory_budget_mb: int = 0
+    # "aws" limits CPU in proportion to memory (1,769 MB = one vCPU); "off" does not.
+    cpu_scaling: str = "off"
+    # Multiplies the delays between retries of asynchronous invocations (AWS: about 1 and
+    # 2 minutes); tests set it small to see retries in seconds.
+    retry_delay_scale: float = 1.0
     # Multiplies every SNS delivery retry delay (AWS's policies by default; 0.01 makes a
     # 20-second HTTP retry take 0.2 s, 0 retries at once). Tests and local runs shorten it.
     sns_retry_delay_scale: float = 1.0
 
-    @property
+    @functools.cached_property
     def auth_required(self) -> bool:
         """Signatures are verified on request, and always when not bound to loopback."""
         return self.require_auth or not _is_loopback(self.host)
@@ -134,4 +151,9 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
         if raw is not None:
             values[name] = _convert(name, raw, types[name])
 
+    for name, allowed in CHOICES.items():
+        if name in values:
+            values[name] = values[name].upper() if allowed[0].isupper() else values[name].lower()
+        if name in values and values[name] not in allowed:
+            raise SettingsError(f"setting {name!r}: {values[name]!r} is not one of {', '.join(allowed)}")
     return Settings(**values)

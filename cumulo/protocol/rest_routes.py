@@ -66,21 +66,49 @@ def compile_route(operation: OperationModel) -> Route:
                  tuple(literals), rank, headers)
 
 
+def _leading_literals(route: Route) -> tuple[str | None, str | None]:
+    """The first two path segments of the route's URI when literal (None where a label is)."""
+    path = route.operation.http.get("requestUri", "/").split("?", 1)[0]
+    segments = [seg for seg in path.split("/") if seg][:2]
+    segments += [""] * (2 - len(segments))
+    first, second = (None if "{" in seg else seg for seg in segments)
+    return first, second
+
+
 class RouteTable:
-    """All REST routes of one service, tried most specific first."""
+    """All REST routes of one service, tried most specific first.
+
+    Routes are bucketed by method and by the request's first two path segments, so a
+    request is only tried against the routes that could match it.
+    """
 
     def __init__(self, service: ServiceModel) -> None:
         routes = [compile_route(service.operation_model(name)) for name in service.operation_names]
         self._by_method: dict[str, list[Route]] = {}
         for route in sorted(routes, key=lambda r: r.rank, reverse=True):
             self._by_method.setdefault(route.method, []).append(route)
+        self._keys = {id(route): _leading_literals(route) for route in routes}
+        self._buckets: dict[tuple[str, str, str], list[Route]] = {}
+
+    def _candidates(self, method: str, path: str) -> list[Route]:
+        segments = [seg for seg in path.split("/", 3)[1:3]]
+        segments += [""] * (2 - len(segments))
+        key = (method, segments[0], segments[1])
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = [route for route in self._by_method.get(method, ())
+                      if self._keys[id(route)][0] in (None, segments[0])
+                      and self._keys[id(route)][1] in (None, segments[1])]
+            if len(self._buckets) < 4096:
+                self._buckets[key] = bucket
+        return bucket
 
     def match(self, method: str, path: str, query: dict[str, str], headers: dict[str, str] | None = None
               ) -> tuple[OperationModel, dict[str, str]] | None:
         """The most specific route; among equally specific ones, one whose required headers are sent
         (S3's CopyObject and PutObject share a path and differ by ``x-amz-copy-source``)."""
         best: tuple[Route, dict[str, str]] | None = None
-        for route in self._by_method.get(method, ()):
+        for route in self._candidates(method, path):
             if best is not None and route.rank < best[0].rank:
                 break
             labels = route.match(path, query)

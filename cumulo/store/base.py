@@ -117,6 +117,10 @@ class Store(abc.ABC):
                           now: float | None = None) -> bool: ...
 
     @abc.abstractmethod
+    def release_in_flight(self, queue: str) -> int:
+        """Make every leased message visible again (its consumer is gone); returns how many."""
+
+    @abc.abstractmethod
     def queue_stats(self, queue: str, now: float | None = None) -> QueueStats: ...
 
     @abc.abstractmethod

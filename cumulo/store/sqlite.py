@@ -101,6 +101,13 @@ class SqliteStore(Store):
                       "ON CONFLICT (tbl, key) DO UPDATE SET value=excluded.value",
                       (table, key, _dumps(value)))
 
+    def put_many(self, table: str, items: list[tuple[str, Record]]) -> None:
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO records (tbl, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (tbl, key) DO UPDATE SET value=excluded.value",
+                [(table, key, _dumps(value)) for key, value in items])
+
     def insert(self, table: str, key: str, value: Record) -> bool:
         cursor = self._execute("INSERT OR IGNORE INTO records (tbl, key, value) VALUES (?, ?, ?)",
                                (table, key, _dumps(value)))
@@ -215,6 +222,11 @@ class SqliteStore(Store):
         cursor = self._execute("UPDATE queue_messages SET visible_at=? WHERE queue=? AND receipt=?",
                                (now + timeout_s, queue, receipt))
         return cursor.rowcount == 1
+
+    def release_in_flight(self, queue: str) -> int:
+        now = time.time()
+        return self._execute("UPDATE queue_messages SET visible_at=?, receipt=NULL WHERE queue=? AND visible_at>?"
+                             " AND receive_count>0", (now, queue, now)).rowcount
 
     def find_by_receipt(self, queue: str, receipt: str) -> QueueMessage | None:
         row = self._execute(f"SELECT {_MESSAGE_COLUMNS} FROM queue_messages WHERE queue=? AND receipt=?",

@@ -19,6 +19,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.lambda_ import configuration as cfg
 from cumulo.services.lambda_.code import MAX_UNZIPPED, CodePackage, read_code_source, store_zip
+from cumulo.services.lambda_.invocation import InvocationOperations
 from cumulo.services.lambda_.names import (
     ALIAS_NAME,
     LATEST,
@@ -60,18 +61,19 @@ def _fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-class LambdaProvider(Provider):
+class LambdaProvider(InvocationOperations, Provider):
     service = "lambda"
 
     def __init__(self, platform: Any) -> None:
         super().__init__(platform)
         self._settlers: set[asyncio.Task[None]] = set()
-        self.listeners: list[Any] = []  # objects told about code/config changes (environment pools)
+        self._init_invocation()
 
     def repo(self, context: RequestContext) -> LambdaRepository:
         return LambdaRepository(self.platform.store, context.account_id, context.region)
 
     async def start(self) -> None:
+        await self._start_invocation()
         # Finish what a previous process acknowledged but had not settled when it stopped.
         for key, record in self.platform.store.scan(FUNCTIONS):
             config = record["config"]
@@ -84,6 +86,7 @@ class LambdaProvider(Provider):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._stop_invocation()
 
     # ------------------------------------------------------------ settling state
     def _settle(self, repo: LambdaRepository, name: str) -> None:
@@ -119,8 +122,7 @@ class LambdaProvider(Provider):
                 config.pop("LastUpdateStatusReason", None)
                 config.pop("LastUpdateStatusReasonCode", None)
             repo.save_function(name, record)
-        for listener in self.listeners:
-            listener.function_changed(repo.account, repo.region, name)
+        self.runner.retire(repo.account, repo.region, name, LATEST)
 
     # ------------------------------------------------------------ helpers
     def _resolve_layers(self, repo: LambdaRepository, arns: list[str]) -> list[dict[str, Any]]:
@@ -166,9 +168,10 @@ class LambdaProvider(Provider):
         ref = parse_function(params["FunctionName"], params.get("Qualifier"))
         return ref.name, ref.qualifier
 
-    def _notify(self, context: RequestContext, name: str) -> None:
-        for listener in self.listeners:
-            listener.function_changed(context.account_id, context.region, name)
+    def _changed(self, context: RequestContext, name: str, version: str | None = None) -> None:
+        """Forget cached totals and retire warm environments that no longer match the function."""
+        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
+        self.runner.retire(context.account_id, context.region, name, version)
 
     # ------------------------------------------------------------ functions
     def create_function(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -254,14 +257,27 @@ class LambdaProvider(Provider):
             result["NextMarker"] = encode_token("lambda-functions", page[-1][0])
         return result
 
-    def update_function_code(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def _updatable(self, context: RequestContext, params: dict[str, Any]
+                   ) -> tuple[LambdaRepository, str, dict[str, Any]]:
+        """The $LATEST record an update applies to, after the qualifier and RevisionId checks."""
         repo = self.repo(context)
         name, qualifier = self._ref(context, params)
         if qualifier:
-            raise _invalid("Unsupported qualifier: code can only be updated on $LATEST (no qualifier).")
+            raise _invalid("Unsupported qualifier: only $LATEST (no qualifier) can be updated.")
         record = repo.function(name)
         if params.get("RevisionId") and params["RevisionId"] != record["config"]["RevisionId"]:
             raise _precondition()
+        return repo, name, record
+
+    @staticmethod
+    def _mark_in_progress(config: dict[str, Any]) -> None:
+        config.update({"LastModified": cfg.timestamp_now(), "RevisionId": cfg.new_revision(),
+                       "LastUpdateStatus": "InProgress",
+                       "LastUpdateStatusReason": "The function is being created.",
+                       "LastUpdateStatusReasonCode": "Creating"})
+
+    def update_function_code(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        repo, name, record = self._updatable(context, params)
         code = store_zip(self.platform.artifacts, read_code_source(params))
         layers = [{"_unzipped": size} for size in record.get("layer_sizes", [])]
         self._check_unzipped(code, layers)
@@ -271,10 +287,7 @@ class LambdaProvider(Provider):
         config.update({"CodeSize": code.size, "CodeSha256": code.code_sha256})
         if params.get("DryRun"):
             return self._public(config)
-        config.update({"LastModified": cfg.timestamp_now(), "RevisionId": cfg.new_revision(),
-                       "LastUpdateStatus": "InProgress",
-                       "LastUpdateStatusReason": "The function is being created.",
-                       "LastUpdateStatusReasonCode": "Creating"})
+        self._mark_in_progress(config)
         with self.platform.store.transaction():
             record = repo.function(name)
             record["config"] = config
@@ -287,13 +300,7 @@ class LambdaProvider(Provider):
         return self._public(result)
 
     def update_function_configuration(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        repo = self.repo(context)
-        name, qualifier = self._ref(context, params)
-        if qualifier:
-            raise _invalid("Unsupported qualifier: configuration can only be updated on $LATEST.")
-        record = repo.function(name)
-        if params.get("RevisionId") and params["RevisionId"] != record["config"]["RevisionId"]:
-            raise _precondition()
+        repo, name, record = self._updatable(context, params)
         config = cfg.apply_update(record["config"], params)
         if params.get("Runtime"):
             cfg.check_runtime(params["Runtime"], config.get("PackageType", "Zip"))
@@ -308,10 +315,7 @@ class LambdaProvider(Provider):
             else:
                 config.pop("Layers", None)
             layer_sizes = [layer["_unzipped"] for layer in layers]
-        config.update({"LastModified": cfg.timestamp_now(), "RevisionId": cfg.new_revision(),
-                       "LastUpdateStatus": "InProgress",
-                       "LastUpdateStatusReason": "The function is being created.",
-                       "LastUpdateStatusReasonCode": "Creating"})
+        self._mark_in_progress(config)
         with self.platform.store.transaction():
             record = repo.function(name)
             record["config"] = config
@@ -340,7 +344,7 @@ class LambdaProvider(Provider):
                     raise _conflict("Unable to delete version because the following aliases reference it: "
                                     f"[{', '.join(users)}]")
                 repo.delete_version(name, qualifier)
-        self._notify(context, name)
+        self._changed(context, name, qualifier)
         return {}
 
     # ------------------------------------------------------------ versions
@@ -519,7 +523,7 @@ class LambdaProvider(Provider):
                                f"[{MIN_UNRESERVED_CONCURRENCY}].")
             record["reserved_concurrency"] = reserved
             repo.save_function(name, record)
-        self._notify(context, name)
+        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
         return {"ReservedConcurrentExecutions": reserved}
 
     def get_function_concurrency(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -534,7 +538,7 @@ class LambdaProvider(Provider):
             record = repo.function(name)
             record.pop("reserved_concurrency", None)
             repo.save_function(name, record)
-        self._notify(context, name)
+        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
         return {}
 
     def get_account_settings(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -10,13 +10,13 @@ the failure is the client's — moves the message to the subscription's dead-let
 
 At least once: a delivery interrupted by ``kill -9`` is attempted again after restart.
 
-**Lambda subscriptions** are delivered through the Lambda provider's
-``async invoke_async(function_arn: str, payload: bytes) -> None``: it must accept the event
-for asynchronous invocation (commit it) and return, raise ``AwsError`` with code
-``ResourceNotFoundException`` when the function does not exist (a client error: no retry,
-straight to the dead-letter queue) and raise anything else for a failure worth retrying
-(throttling, the invoke path not being ready). While the provider has no ``invoke_async``,
-deliveries are retried with AWS's policy for AWS-managed endpoints.
+**Lambda subscriptions** are delivered through the Lambda provider's internal invoke API,
+``await invoke_function(function_arn, payload, account=..., region=..., invocation_type="Event")``,
+which commits the event to Lambda's own asynchronous queue and returns (AWS invokes SNS
+subscribers asynchronously, and Lambda then retries failed functions itself). An ``AwsError``
+``ResourceNotFoundException`` (no such function) is a client error: no retry, straight to the
+subscription's dead-letter queue. Anything else (throttling, an invoke path that is not ready,
+a provider without ``invoke_function``) is retried with AWS's policy for AWS-managed endpoints.
 """
 
 from __future__ import annotations
@@ -186,12 +186,14 @@ class Deliveries:
 
     async def _send_lambda(self, item: dict[str, Any]) -> None:
         provider = self.platform.providers.get("lambda")
-        invoke = getattr(provider, "invoke_async", None)
+        invoke = getattr(provider, "invoke_function", None)
         if invoke is None:
-            raise Retry("Lambda asynchronous invocation is not available in this build yet")
+            raise Retry("Lambda invocation is not available in this build")
         event = fmt.lambda_event(item["msg"], item["sub"], item["base"], self.provider.signer)
+        _, _, _, region, account, *_ = item["endpoint"].split(":")
         try:
-            await invoke(item["endpoint"], json.dumps(event).encode())
+            await invoke(item["endpoint"], json.dumps(event).encode(), account=account, region=region,
+                         invocation_type="Event")
         except AwsError as error:
             if error.code in CLIENT_ERRORS:
                 raise GiveUp(f"{error.code}: {error.message}") from error

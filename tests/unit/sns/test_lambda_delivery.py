@@ -1,6 +1,6 @@
-"""SNS -> Lambda delivery through the ``invoke_async(function_arn, payload)`` interface, in process:
-the event reaches the function's invoker, a missing function goes to the dead-letter queue, and
-deliveries are retried while the Lambda provider cannot invoke yet."""
+"""SNS -> Lambda delivery through the Lambda provider's ``invoke_function`` (Event), in process, with
+the invoker stubbed: the event reaches it, a missing function goes to the dead-letter queue, and
+deliveries are retried while invoking fails."""
 
 from __future__ import annotations
 
@@ -50,11 +50,13 @@ def setup_topic(platform: Platform, dlq: str | None = None) -> str:
 def test_lambda_receives_the_sns_event(platform):
     calls: list[tuple[str, dict[str, Any]]] = []
 
-    async def invoke_async(function_arn: str, payload: bytes) -> None:
+    async def invoke_function(function_arn: str, payload: bytes, **options: Any) -> dict[str, Any]:
+        assert options == {"account": "000000000000", "region": "us-east-1", "invocation_type": "Event"}
         calls.append((function_arn, json.loads(payload)))
+        return {"StatusCode": 202}
 
     async def scenario() -> None:
-        platform.providers["lambda"].invoke_async = invoke_async
+        platform.providers["lambda"].invoke_function = invoke_function
         await platform.start()
         try:
             topic = setup_topic(platform)
@@ -79,11 +81,11 @@ def test_lambda_receives_the_sns_event(platform):
 
 
 def test_missing_function_goes_to_the_dead_letter_queue(platform):
-    async def invoke_async(function_arn: str, payload: bytes) -> None:
+    async def invoke_function(function_arn: str, payload: bytes, **options: Any) -> dict[str, Any]:
         raise AwsError("ResourceNotFoundException", f"Function not found: {function_arn}")
 
     async def scenario() -> None:
-        platform.providers["lambda"].invoke_async = invoke_async
+        platform.providers["lambda"].invoke_function = invoke_function
         await platform.start()
         try:
             sqs = platform.providers["sqs"]
@@ -100,26 +102,27 @@ def test_missing_function_goes_to_the_dead_letter_queue(platform):
     asyncio.run(scenario())
 
 
-def test_delivery_is_retried_until_lambda_can_invoke(platform):
+def test_delivery_is_retried_while_invoking_fails(platform):
+    failures = {"left": 3}
+    calls: list[bytes] = []
+
+    async def invoke_function(function_arn: str, payload: bytes, **options: Any) -> dict[str, Any]:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise AwsError("TooManyRequestsException", "Rate Exceeded.", status=429)
+        calls.append(payload)
+        return {"StatusCode": 202}
+
     async def scenario() -> None:
-        lam = platform.providers["lambda"]
+        platform.providers["lambda"].invoke_function = invoke_function
         await platform.start()
         try:
-            deliveries = platform.providers["sns"].deliveries
             topic = setup_topic(platform)
             platform.providers["sns"].publish(context("sns", "Publish"), {"TopicArn": topic, "Message": "later"})
-            await until(lambda: deliveries.attempts >= 3)  # retried (without delay: the scale is 0)
-            calls: list[bytes] = []
-
-            async def invoke_async(function_arn: str, payload: bytes) -> None:
-                calls.append(payload)
-
-            lam.invoke_async = invoke_async
-            await until(lambda: calls)
+            await until(lambda: calls)  # retried without delay: the scale is 0
             assert json.loads(calls[0])["Records"][0]["Sns"]["Message"] == "later"
+            assert platform.providers["sns"].deliveries.attempts == 4
         finally:
             await platform.stop()
 
-    if hasattr(platform.providers["lambda"], "invoke_async"):
-        pytest.skip("the Lambda provider already invokes: nothing to retry")
     asyncio.run(scenario())

@@ -1,0 +1,71 @@
+"""Control-plane speed: server start-up time and GetFunction through boto3 and raw HTTP.
+
+Starts a real ``cumulo serve`` on a free port with a fresh data directory, creates one
+function, then measures sequential GetFunction round trips (requests/s, p50, p99) with
+boto3 (SDK overhead included) and with a keep-alive raw HTTP client (the server's own cost).
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from bench.report import Figure, latency_figures, print_figures, timed_samples
+from tests.server import CumuloServer
+
+NAME = "bench-control-plane"
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def run(quick: bool = False) -> list[Figure]:
+    count = 300 if quick else 3000
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory() as directory:
+        server = CumuloServer(Path(directory) / "data")
+        started = time.perf_counter()
+        server.start()
+        figures.append(Figure("control_plane", "serve start to healthy", round((time.perf_counter() - started)
+                                                                                * 1000, 1), "ms",
+                              "process spawn + imports + first /_cumulo/health"))
+        try:
+            client = server.client("lambda")
+            client.create_function(FunctionName=NAME, Runtime="python3.11", Handler="app.handler",
+                                   Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": _zip()})
+
+            samples = timed_samples(lambda: client.get_function(FunctionName=NAME), count)
+            figures.append(Figure("control_plane", "GetFunction boto3 throughput",
+                                  round(len(samples) / sum(samples)), "req/s", "1 client, sequential"))
+            figures += latency_figures("control_plane", "GetFunction boto3", samples)
+
+            connection = http.client.HTTPConnection("127.0.0.1", server.port)
+            headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, "
+                                        "SignedHeaders=host, Signature=00"}
+
+            def raw_get() -> None:
+                connection.request("GET", f"/2015-03-31/functions/{NAME}", headers=headers)
+                response = connection.getresponse()
+                response.read()
+                assert response.status == 200
+
+            samples = timed_samples(raw_get, count)
+            figures.append(Figure("control_plane", "GetFunction raw HTTP throughput",
+                                  round(len(samples) / sum(samples)), "req/s", "keep-alive, sequential"))
+            figures += latency_figures("control_plane", "GetFunction raw HTTP", samples)
+            connection.close()
+        finally:
+            server.stop()
+    return figures
+
+
+if __name__ == "__main__":
+    print_figures(run())

@@ -1,0 +1,181 @@
+"""Asynchronous invocation: a durable queue of accepted events and the workers that run them.
+
+``accept`` commits the event to the store before the caller answers 202, so an accepted
+event survives ``kill -9``: on start-up, events that a dead process had leased are made
+visible again and run (at least once, as AWS promises). Workers lease events, run them
+through the function runner and settle each one:
+
+* success: the event is done;
+* function error: retried after about 1 then 2 minutes (``retry_delay_scale`` shrinks this
+  for tests), up to the retry limit (2 by default);
+* throttled: retried with backoff until the maximum event age (6 hours by default);
+* retries exhausted or too old: given to the failure hook (DLQ/destinations).
+
+A retry is a new queue entry with a delay, committed together with the removal of the old
+one, so a restart never loses or duplicates the retry schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cumulo.protocol.errors import AwsError
+from cumulo.store.base import QueueMessage
+
+log = logging.getLogger("cumulo.invoke")
+QUEUE = "lambda.async"
+LEASE_S = 960.0  # longer than the longest function timeout plus start-up
+MAX_WORKERS = 64
+DEFAULT_RETRIES = 2
+DEFAULT_MAX_AGE_S = 6 * 3600
+RETRY_DELAYS_S = (60.0, 120.0)
+THROTTLE_BACKOFF_S = (1.0, 300.0)
+
+
+@dataclass
+class AsyncEvent:
+    account: str
+    region: str
+    function: str
+    qualifier: str | None
+    payload: bytes
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    accepted_at: float = field(default_factory=time.time)
+    attempts: int = 0
+    throttles: int = 0
+    client_context: str | None = None
+    trace_id: str | None = None
+
+    def encode(self) -> bytes:
+        document = {**self.__dict__, "payload": base64.b64encode(self.payload).decode()}
+        return json.dumps(document, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> AsyncEvent:
+        document = json.loads(body)
+        document["payload"] = base64.b64decode(document["payload"])
+        return cls(**document)
+
+
+@dataclass
+class Outcome:
+    """How one attempt ended: ``ok``, ``function-error`` or ``throttled``."""
+
+    kind: str
+    status_code: int = 200
+    payload: bytes = b""
+    function_error: str | None = None
+    executed_version: str | None = None
+    error: AwsError | None = None
+
+
+# (event, outcome, reason) -> settle an event that will not be retried; reason is
+# "Success", "RetriesExhausted" or "EventAgeExceeded".
+Finisher = Callable[[AsyncEvent, Outcome, str], Awaitable[None]]
+Runner = Callable[[AsyncEvent], Awaitable[Outcome]]
+RetryPolicy = Callable[[AsyncEvent], tuple[int, float]]  # -> (maximum retries, maximum age seconds)
+
+
+class AsyncInvoker:
+    def __init__(self, platform: Any, run: Runner, finish: Finisher, policy: RetryPolicy) -> None:
+        self.platform = platform
+        self.store = platform.store
+        self._run = run
+        self._finish = finish
+        self._policy = policy
+        self._active: set[asyncio.Task] = set()
+        self._loop_task: asyncio.Task | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        released = self.store.release_in_flight(QUEUE)
+        if released:
+            log.info("resuming %d asynchronous invocations accepted before a restart", released)
+        self._loop_task = asyncio.get_running_loop().create_task(self._dispatch(), name="lambda-async")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+        for task in list(self._active):
+            task.cancel()
+        await asyncio.gather(*([self._loop_task] if self._loop_task else []), *self._active,
+                             return_exceptions=True)
+
+    def accept(self, event: AsyncEvent, delay_s: float = 0.0) -> None:
+        """Commit an event to the queue (durable when this returns) and wake the workers."""
+        self.store.enqueue(QUEUE, event.encode(), message_id=event.request_id, delay_s=delay_s)
+        self.platform.notifier.notify(QUEUE)
+
+    def pending(self) -> int:
+        stats = self.store.queue_stats(QUEUE)
+        return stats.visible + stats.in_flight + stats.delayed
+
+    async def _dispatch(self) -> None:
+        while not self._stopping:
+            free = MAX_WORKERS - len(self._active)
+            messages = self.store.receive(QUEUE, min(free, 10), LEASE_S) if free > 0 else []
+            for message in messages:
+                task = asyncio.get_running_loop().create_task(self._process(message))
+                self._active.add(task)
+                task.add_done_callback(self._active.discard)
+            if len(messages) == min(free, 10) and free > 0:
+                continue  # there may be more waiting
+            await self.platform.notifier.wait(QUEUE, self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        upcoming = self.store.next_visible_at(QUEUE)
+        if upcoming is None:
+            return 5.0
+        return max(0.001, min(5.0, upcoming - time.time()))
+
+    async def _process(self, message: QueueMessage) -> None:
+        try:
+            event = AsyncEvent.decode(message.body)
+        except (ValueError, TypeError, KeyError):
+            log.error("dropping an unreadable asynchronous event %s", message.message_id)
+            self.store.delete_message(QUEUE, message.receipt or "")
+            return
+        event.attempts += 1
+        try:
+            outcome = await self._run(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("asynchronous invocation %s failed inside the platform", event.request_id)
+            outcome = Outcome("function-error", function_error="Unhandled")
+        await self._settle(message, event, outcome)
+        self.platform.notifier.notify(QUEUE)
+
+    async def _settle(self, message: QueueMessage, event: AsyncEvent, outcome: Outcome) -> None:
+        max_retries, max_age = self._policy(event)
+        age = time.time() - event.accepted_at
+        delay: float | None = None
+        reason = "Success"
+        if outcome.kind == "throttled":
+            event.attempts -= 1  # a throttle is not an attempt
+            event.throttles += 1
+            low, high = THROTTLE_BACKOFF_S
+            delay = min(high, low * 2 ** (event.throttles - 1)) * self.platform.settings.retry_delay_scale
+            reason = "EventAgeExceeded"
+        elif outcome.kind == "function-error":
+            reason = "RetriesExhausted"
+            if event.attempts <= max_retries:
+                delay = RETRY_DELAYS_S[min(event.attempts - 1, len(RETRY_DELAYS_S) - 1)]
+                delay *= self.platform.settings.retry_delay_scale
+        if delay is not None and age + delay > max_age:
+            delay, reason = None, "EventAgeExceeded"
+        with self.store.transaction():
+            self.store.delete_message(QUEUE, message.receipt or "")
+            if delay is not None:
+                self.accept(event, delay_s=delay)
+        if delay is None:
+            await self._finish(event, outcome, reason)

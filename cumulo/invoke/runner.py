@@ -1,0 +1,184 @@
+"""Running one invocation of a resolved function version in an execution environment.
+
+Turns a function version into an ``EnvironmentSpec`` (code and layers unpacked from the
+artifact store, environment variables, limits), takes a concurrency slot, runs the event
+through the environment pool and sends the environment's log lines to CloudWatch Logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cumulo.invoke.concurrency import ACCOUNT_EXCEEDED, ConcurrencyLimiter, throttled
+from cumulo.protocol.errors import AwsError
+from cumulo.runtime import (
+    CapacityError,
+    EnvironmentPool,
+    EnvironmentSpec,
+    InvokeRequest,
+    InvokeResult,
+    RuntimeConfig,
+    UnsupportedRuntimeError,
+)
+
+log = logging.getLogger("cumulo.invoke")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A function version resolved for one invocation."""
+
+    account: str
+    region: str
+    name: str
+    version: str  # "$LATEST" or a number: what X-Amz-Executed-Version reports
+    config: dict[str, Any]
+    code_sha: str
+    layer_shas: tuple[str, ...]
+    reserved_concurrency: int | None
+    reserved_total: int
+
+    @property
+    def unqualified_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
+
+    @property
+    def key(self) -> str:
+        """Environments are reused only for the same key; every update changes the RevisionId."""
+        return f"{self.account}:{self.region}:{self.name}:{self.version}:{self.config['RevisionId']}"
+
+
+def _host_memory_mb() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        return 8192
+
+
+class FunctionRunner:
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+        settings = platform.settings
+        budget = settings.memory_budget_mb or _host_memory_mb() * 3 // 4
+        self.limiter = ConcurrencyLimiter(settings.concurrent_executions)
+        self.pool = EnvironmentPool(RuntimeConfig(
+            work_dir=settings.data_dir.resolve() / "environments",
+            isolation=settings.isolation,  # type: ignore[arg-type]
+            keep_warm_s=float(settings.keep_warm_seconds),
+            max_lifetime_s=float(settings.environment_max_lifetime_seconds),
+            memory_budget_mb=budget,
+            cpu_scaling=settings.cpu_scaling,  # type: ignore[arg-type]
+            log_sink=self._write_logs,
+            private_paths=(settings.data_dir.resolve(),),
+        ))
+        self._specs: dict[str, EnvironmentSpec] = {}
+
+    async def start(self) -> None:
+        await self.pool.start()
+
+    async def stop(self) -> None:
+        await self.pool.close()
+
+    # ------------------------------------------------------------------ specs
+    def spec(self, target: Target) -> EnvironmentSpec:
+        spec = self._specs.get(target.key)
+        if spec is None:
+            spec = self._specs[target.key] = self._build_spec(target)
+        return spec
+
+    def _build_spec(self, target: Target) -> EnvironmentSpec:
+        config = target.config
+        artifacts = self.platform.artifacts
+        settings = self.platform.settings
+        access_key, secret = next(iter(settings.access_keys.items()), ("test", "test"))
+        return EnvironmentSpec(
+            key=target.key,
+            function_name=target.name,
+            function_arn=target.unqualified_arn,
+            version=target.version,
+            runtime=config.get("Runtime", ""),
+            handler=config.get("Handler", ""),
+            code_dir=artifacts.unpacked(target.code_sha),
+            layer_dirs=tuple(artifacts.unpacked(sha) for sha in target.layer_shas),
+            memory_mb=config.get("MemorySize", 128),
+            timeout_s=float(config.get("Timeout", 3)),
+            ephemeral_storage_mb=config.get("EphemeralStorage", {}).get("Size", 512),
+            environment=dict((config.get("Environment") or {}).get("Variables") or {}),
+            architecture=(config.get("Architectures") or ["x86_64"])[0],
+            region=target.region,
+            account_id=target.account,
+            log_group=(config.get("LoggingConfig") or {}).get("LogGroup", ""),
+            endpoint_url=settings.endpoint_url,
+            credentials=(access_key, secret, ""),
+        )
+
+    # ------------------------------------------------------------------ running
+    async def run(self, target: Target, payload: bytes, *, request_id: str | None = None,
+                  invoked_arn: str | None = None, client_context: str | None = None,
+                  trace_id: str | None = None) -> InvokeResult:
+        """Run one event; raises TooManyRequestsException when no concurrency is left."""
+        request = InvokeRequest(
+            request_id=request_id or str(uuid.uuid4()),
+            payload=payload,
+            invoked_function_arn=invoked_arn or target.unqualified_arn,
+            client_context=client_context,
+            trace_id=trace_id or _trace_id(),
+        )
+        function_key = f"{target.account}:{target.region}:{target.name}"
+        try:
+            with self.limiter.slot(target.account, function_key, target.reserved_concurrency,
+                                   target.reserved_total):
+                self._metric(target, "ConcurrentExecutions", self.limiter.running(function_key))
+                self._metric(target, "ConcurrentExecutions", self.limiter.total_running(), account_wide=True)
+                try:
+                    result = await self.pool.invoke(self.spec(target), request)
+                except CapacityError as exc:
+                    log.warning("throttling %s: %s", target.name, exc)
+                    raise throttled(ACCOUNT_EXCEEDED) from exc
+                except UnsupportedRuntimeError as exc:
+                    raise AwsError("InvalidRuntimeException", str(exc), status=502,
+                                   fields={"Type": "User"}) from exc
+        except AwsError as error:
+            if error.code == "TooManyRequestsException":
+                self._metric(target, "Throttles", 1)
+            raise
+        self._metric(target, "Invocations", 1)
+        self._metric(target, "Errors", 1 if result.function_error else 0)
+        self._metric(target, "Duration", result.duration_ms, unit="Milliseconds")
+        return result
+
+    def _metric(self, target: Target, name: str, value: float, unit: str = "Count",
+                account_wide: bool = False) -> None:
+        """An ``AWS/Lambda`` metric, per function (and per version/alias when one was invoked)."""
+        cloudwatch = self.platform.providers.get("cloudwatch")
+        if cloudwatch is None:
+            return
+        if account_wide:
+            cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value, {}, unit)
+            return
+        cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value, {"FunctionName": target.name}, unit)
+        if target.version != "$LATEST":
+            cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value,
+                           {"FunctionName": target.name, "Resource": f"{target.name}:{target.version}"}, unit)
+
+    def retire(self, account: str, region: str, name: str, version: str | None = None) -> None:
+        """Retire warm environments of a function (of one version, or all) after a change."""
+        prefix = f"{account}:{region}:{name}:" + (f"{version}:" if version else "")
+        for key in [k for k in self._specs if k.startswith(prefix)]:
+            del self._specs[key]
+        self.platform.spawn(self.pool.retire(prefix))
+
+    def _write_logs(self, spec: EnvironmentSpec, stream: str, events: list[tuple[int, str]]) -> None:
+        lines = [(timestamp, message.rstrip("\n")) for timestamp, message in events]
+        self.platform.providers["logs"].append(spec.account_id, spec.region, spec.log_group_name, stream, lines)
+
+
+def _trace_id() -> str:
+    """An X-Ray trace header for invocations that arrive without one, as Lambda generates."""
+    epoch = f"{int(time.time()):08x}"
+    return f"Root=1-{epoch}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0;Lineage=1:0:0"

@@ -1,0 +1,303 @@
+"""The platform's side of one execution environment, and the zygote client that creates it.
+
+An :class:`Environment` owns the channel to its agent (an asyncio protocol decoding
+:mod:`cumulo.runtime.channel` frames), its cgroup, its work directory and its log stream.
+It runs one invoke at a time; the pool decides which environment serves what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import channel, logfmt
+from .cgroups import Cgroup
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding the cumulo package
+
+
+def _resolve(fut: asyncio.Future, value) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+# --- zygote client ---------------------------------------------------------------------------
+class Zygote:
+    """A running zygote (see :mod:`cumulo.runtime.zygote`) for one interpreter."""
+
+    def __init__(self, interpreter: str, python_runtime: bool, options: dict) -> None:
+        """``options``: namespaces (bool), hosts (file), cgroups (controller -> base dir, or None),
+        cgroup_version, prefix (names of the blanks' cgroups)."""
+        self.interpreter = interpreter
+        self.python_runtime = python_runtime
+        self.options = json.dumps(options)
+        self.proc: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self.sys_path: list[str] = []
+        self.prefixes: list[str] = []  # where the interpreter lives (sys.prefix, ...)
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.proc = subprocess.Popen(
+            [self.interpreter, "-m", "cumulo.runtime.zygote", str(theirs.fileno()),
+             "python" if self.python_runtime else "agent", self.options],
+            pass_fds=(theirs.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL)
+        theirs.close()
+        ours.setblocking(False)
+        self.sock = ours
+        loop = asyncio.get_running_loop()
+        try:
+            hello = await asyncio.wait_for(loop.sock_recv(ours, 1 << 20), 30)
+        except TimeoutError:
+            hello = b""
+        if not hello:
+            self.close()
+            raise RuntimeError(f"zygote for {self.interpreter} failed to start")
+        info = json.loads(hello)
+        self.sys_path = info["sys_path"]
+        self.prefixes = info["prefixes"]
+        self.refill()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    async def spawn(self, request: dict, chan_fd: int) -> dict:
+        """Start an environment: ``{"pid": agent host pid, "cgroup": its cgroup's name or None}``."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            self.sock.sendmsg([json.dumps(request).encode()],
+                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, chan_fd.to_bytes(4, sys.byteorder))])
+            reply = json.loads(await loop.sock_recv(self.sock, 1 << 16) or b'{"error":"zygote died"}')
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply
+
+    def refill(self) -> None:
+        """Let the zygote prepare blank environments now (after a cold start is over)."""
+        with contextlib.suppress(OSError):
+            self.sock.send(b'{"refill":true}')
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# --- the channel protocol ----------------------------------------------------------------------
+class _Channel(asyncio.Protocol):
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.reader = channel.FrameReader()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        for kind, meta, body in self.reader.feed(data):
+            self.env._on_frame(kind, meta, body)
+
+    def connection_lost(self, exc) -> None:
+        self.env._on_frame(channel.EXITED, {"status": None}, b"")
+
+
+class Environment:
+    """One execution environment (see the module docstring)."""
+
+    def __init__(self, env_id: str, spec, plan, work_dir: Path, log_sink) -> None:
+        self.id = env_id
+        self.spec = spec
+        self.plan = plan
+        self.work_dir = work_dir
+        self.cgroup: Cgroup | None = None  # set once the environment runs
+        self.log_sink = log_sink
+        self.log_stream = logfmt.log_stream_name(spec.version)
+        self.agent_pid = 0
+        self.port = 0
+        self.created = time.monotonic()
+        self.last_used = self.created
+        self.busy = False
+        self.retired = False
+        self.dead = False
+        self.exit_status: str | None = None
+        self.frozen = False
+        self.freeze_handle: asyncio.TimerHandle | None = None
+        self.proto: _Channel | None = None
+        self._waiter: asyncio.Future | None = None
+        self._pending_logs: list[tuple[int, str]] = []
+        self._capture: list[str] | None = None
+        self.rss_kb = 0
+        self.init_in_invoke: float | None = None  # init re-run inside the first invoke (ms)
+
+    # --- frames from the agent ---------------------------------------------------------
+    def _on_frame(self, kind: int, meta: dict, body: bytes) -> None:
+        if kind == channel.LOGS:
+            events = meta["events"]
+            self._pending_logs.extend((ts, msg) for ts, msg in events)
+            if self._capture is not None:
+                self._capture.extend(msg for _, msg in events)
+            elif not self.busy:
+                self.flush_logs()  # output between invokes (background work) goes out at once
+            return
+        if kind == channel.HELLO:
+            self.port = meta["port"]
+            return
+        if kind == channel.EXITED:
+            if self.dead:
+                return
+            self.dead = True
+            self.exit_status = meta.get("status") or self.exit_status
+        if meta.get("rss_kb"):
+            self.rss_kb = max(self.rss_kb, meta["rss_kb"])
+        if self._waiter is not None:
+            _resolve(self._waiter, (kind, meta, body))
+            self._waiter = None
+
+    def log(self, message: str, ts_ms: int | None = None) -> None:
+        """A platform line (START, REPORT, ...) into this environment's stream."""
+        self._pending_logs.append((ts_ms if ts_ms is not None else int(time.time() * 1000), message))
+        if self._capture is not None:
+            self._capture.append(message)
+
+    def flush_logs(self) -> None:
+        if self._pending_logs:
+            events, self._pending_logs = self._pending_logs, []
+            if self.log_sink is not None:
+                self.log_sink(self.spec, self.log_stream, events)
+
+    def capture(self) -> list[str]:
+        """Start collecting this invoke's log messages (for the 4 KB tail)."""
+        self._capture = []
+        return self._capture
+
+    @property
+    def captured(self) -> list[str] | None:
+        """This invoke's log messages so far (None when not capturing)."""
+        return self._capture
+
+    def stop_capture(self) -> None:
+        self._capture = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def spawn(self, zygote: Zygote, request: dict) -> str | None:
+        """Start the environment from a zygote; returns the name of the cgroup it runs in."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        loop = asyncio.get_running_loop()
+        try:
+            reply = await zygote.spawn(request, theirs.fileno())
+        finally:
+            theirs.close()
+        self.agent_pid = reply["pid"]
+        ours.setblocking(False)
+        _, self.proto = await loop.connect_accepted_socket(lambda: _Channel(self), sock=ours)
+        return reply.get("cgroup")
+
+    async def wait_frame(self, timeout: float | None) -> tuple[int, dict, bytes] | None:
+        """The next state-changing frame (init done, response, exit, ...), or None on timeout."""
+        if self.dead:
+            return channel.EXITED, {"status": self.exit_status}, b""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._waiter = fut
+        handle = loop.call_later(timeout, _resolve, fut, None) if timeout is not None else None
+        try:
+            return await fut
+        finally:
+            if handle is not None:
+                handle.cancel()
+            self._waiter = None
+
+    def send_invoke(self, meta: dict, payload: bytes) -> None:
+        self.proto.transport.write(channel.encode(channel.INVOKE, meta, payload))
+
+    async def shutdown(self, grace_s: float) -> None:
+        """SHUTDOWN: the agent flushes the runtime's last output and ends the environment.
+
+        ``grace_s`` is where extensions' SHUTDOWN event gets its time (AWS: 2 s); today the
+        agent ends at once.  Whatever is still alive after the grace is killed.
+        """
+        if not self.dead and self.proto is not None:
+            self.thaw()
+            self.proto.transport.write(channel.encode(channel.SHUTDOWN))
+            await self.wait_frame(grace_s)  # EXITED once the agent has gone
+        self.kill()
+
+    def peak_memory_mb(self) -> int:
+        peak = self.cgroup.peak_memory_bytes() if self.cgroup is not None else None
+        if peak is None:
+            peak = self.rss_kb * 1024
+        return round(peak / (1024 * 1024))
+
+    # --- freezer ------------------------------------------------------------------------
+    def freeze(self) -> None:
+        self.freeze_handle = None
+        if self.dead or self.busy or self.frozen:
+            return
+        try:
+            if self.cgroup is not None and self.cgroup.has_freezer:
+                self.cgroup.freeze()
+            else:  # no cgroup freezer: stop the environment's process group
+                os.killpg(self.agent_pid, signal.SIGSTOP)
+            self.frozen = True
+        except OSError:
+            pass
+
+    def thaw(self) -> None:
+        if self.freeze_handle is not None:
+            self.freeze_handle.cancel()
+            self.freeze_handle = None
+        if not self.frozen:
+            return
+        self.frozen = False
+        try:
+            if self.cgroup is not None and self.cgroup.has_freezer:
+                self.cgroup.thaw()
+            else:
+                os.killpg(self.agent_pid, signal.SIGCONT)
+        except OSError:
+            pass
+
+    # --- teardown --------------------------------------------------------------------------
+    def kill(self) -> None:
+        """Kill the environment now.
+
+        Killing the agent is enough: with a pid namespace it is pid 1, whose death ends every
+        process in it; without one it leads the process group.  Stragglers (processes that
+        left the group) die in :meth:`release`, which kills whatever the cgroup still holds.
+        """
+        self.dead = True
+        self.thaw()  # frozen processes would not die until thawed
+        if self.agent_pid:
+            with contextlib.suppress(OSError):
+                os.killpg(self.agent_pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.kill(self.agent_pid, signal.SIGKILL)
+
+    def destroy(self) -> None:
+        """Kill the environment and close its channel now (cheap; see :meth:`release`)."""
+        self.kill()
+        if self.proto is not None and self.proto.transport is not None:
+            self.proto.transport.close()
+        self.flush_logs()
+
+    def release(self) -> None:
+        """Remove the cgroup and the work directory: blocking (the kernel takes a few ms to
+        let go of a cgroup whose processes were just killed), so the pool runs it in a thread."""
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        shutil.rmtree(self.work_dir, ignore_errors=True)

@@ -1,0 +1,88 @@
+"""What isolation this host supports, detected once per process, reported for health checks.
+
+Anything missing is logged as one warning per process; environments then run with the
+fallbacks described in :mod:`cumulo.runtime.sandbox` -- a missing mechanism never stops a
+function from running.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+
+from . import cgroups, sandbox
+
+log = logging.getLogger("cumulo.runtime")
+
+
+@dataclass
+class HostSupport:
+    linux: bool
+    root: bool
+    namespaces: bool  # mount + pid namespaces via unshare(2)
+    cgroups: cgroups.CgroupHost
+    missing: list[str] = field(default_factory=list)
+
+
+def _can_unshare() -> bool:
+    """Try unshare(NEWNS|NEWPID) in a throw-away child."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            sandbox.unshare(sandbox.CLONE_NEWNS | sandbox.CLONE_NEWPID)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+@functools.lru_cache(maxsize=1)
+def detect() -> HostSupport:
+    linux = sys.platform.startswith("linux")
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    missing: list[str] = []
+    if not linux:
+        missing.append(f"Linux namespaces and cgroups (host is {sys.platform})")
+        return HostSupport(False, root, False, cgroups.CgroupHost(0, {}, []), missing)
+    namespaces = root and _can_unshare()
+    if not namespaces:
+        missing.append("mount/pid namespaces (%s)" % ("unshare refused" if root else "needs root"))
+    cg = cgroups.detect()
+    missing += cg.missing
+    return HostSupport(linux, root, namespaces, cg, missing)
+
+
+_warned = False
+
+
+def warn_once(isolation: str) -> None:
+    """Say once per process what isolation is missing and what replaces it."""
+    global _warned
+    support = detect()
+    if _warned:
+        return
+    _warned = True
+    if isolation == "off":
+        log.warning("cumulo runtime: isolation is off: environments run as plain processes with rlimits")
+    elif support.missing:
+        log.warning("cumulo runtime: running with reduced isolation; missing: %s. Fallback: plain "
+                    "process groups, rlimits, per-environment temp dirs.", "; ".join(support.missing))
+
+
+def isolation_report() -> dict:
+    """What the host supports, for the health endpoint."""
+    s = detect()
+    cg = s.cgroups
+    return {
+        "platform": sys.platform,
+        "root": s.root,
+        "namespaces": {"mount": s.namespaces, "pid": s.namespaces, "network": False},
+        "cgroups": {"version": cg.version or None, "controllers": cg.controllers, "freezer": cg.has_freezer},
+        "freeze_mechanism": "cgroup" if cg.has_freezer else "SIGSTOP",
+        "runtime_api_guard": "peer-process check" if s.namespaces else None,
+        "missing": list(s.missing),
+    }

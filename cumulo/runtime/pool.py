@@ -1,0 +1,581 @@
+"""Environment lifecycle and the warm pool.
+
+* **INIT** (10 s limit, ``RuntimeConfig.init_timeout_s``): a new environment runs until its
+  runtime asks for the first event.  If init fails or times out, AWS's behaviour follows: an
+  ``INIT_REPORT ... Phase: init`` line, then init is retried once inside the invoke
+  (``Phase: invoke``) with the function's timeout covering init and handler; if that fails
+  too, the invoke fails with the init error.
+* **INVOKE**: one event at a time per environment; a timeout ends the invoke with
+  ``Sandbox.Timedout`` and the environment is replaced, as is one whose runtime exited.
+* **SHUTDOWN**: idle environments that are reaped, retired or closed are asked to shut down
+  (the agent flushes the last output and ends; extensions' SHUTDOWN event will get its 2 s
+  there), then killed; timed-out, crashed or evicted ones are killed at once.
+
+Warm environments are reused for the same ``spec.key``, one invoke at a time, most recently
+used first.  Idle environments are frozen after ``freeze_after_s``, reaped after
+``keep_warm_s``; none lives past ``max_lifetime_s``.  The live environments' MemorySize
+total stays under ``memory_budget_mb``: idle environments (least recently used first) are
+evicted to make room, else :class:`CapacityError` is raised for the caller to throttle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import itertools
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from . import channel as ch
+from . import envvars, host, logfmt, runtimes
+from .environment import PACKAGE_ROOT, Environment, Zygote
+from .spec import (
+    CapacityError,
+    EnvironmentSpec,
+    InvokeRequest,
+    InvokeResult,
+    PoolClosedError,
+    RuntimeConfig,
+)
+
+SHUTDOWN_GRACE_S = 2.0  # AWS gives extensions 2 s at SHUTDOWN; without extensions the agent ends at once
+_BOTO_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+def _owner_id(pid: int) -> str | None:
+    """``p<pid>-<start time>``: a process identity that survives pid reuse."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f"p{pid}-{f.read().rsplit(')', 1)[1].split()[19]}"
+    except (OSError, IndexError):
+        return f"p{pid}-0" if sys.platform != "linux" else None
+
+
+def _owner_alive(name: str) -> bool:
+    """Is the process that made ``p<pid>-<start>-<pool>...`` still running?"""
+    try:
+        pid = int(name[1:].split("-")[0])
+    except ValueError:
+        return False
+    return _owner_id(pid) == "-".join(name.split("-")[:2])
+
+
+_pool_ids = itertools.count(1)
+
+
+class _Failure(Exception):
+    """An environment could not be initialized; carries what the invoke reports."""
+
+    def __init__(self, error_type: str, payload: bytes, status: str) -> None:
+        super().__init__(error_type)
+        self.error_type = error_type
+        self.payload = payload
+        self.status = status  # "error" | "timeout"
+
+
+class EnvironmentPool:
+    """Creates, reuses, freezes, reaps and destroys execution environments (see module docstring)."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self.support = host.detect()
+        self.isolated = config.isolation == "auto" and self.support.namespaces
+        use_cgroups = config.isolation == "auto" and self.support.cgroups.version
+        self.cgroups = self.support.cgroups if use_cgroups else None
+        self.owner = f"{_owner_id(os.getpid()) or f'p{os.getpid()}-0'}-{next(_pool_ids)}"
+        self.dir = Path(config.work_dir).resolve() / self.owner
+        self._zygotes: dict[str, Zygote] = {}
+        self._zygote_locks: dict[str, asyncio.Lock] = {}
+        self._idle: dict[str, list[Environment]] = {}
+        self._all: set[Environment] = set()
+        self._ids = itertools.count(1)
+        self._reaper: asyncio.Task | None = None
+        self._closed = False
+        self._memory_in_use = 0
+        self._releasing: set[asyncio.Task] = set()  # teardown work in the background
+        self._keep_tmp_cache: dict[tuple, list[str]] = {}
+
+    # --- start / close -----------------------------------------------------------------------
+    async def start(self) -> None:
+        host.warn_once(self.config.isolation)
+        self.cleanup_leftovers()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        self._pylib = self._make_pylib()
+        self._hosts = self.dir / "hosts"
+        self._hosts.write_text("127.0.0.1\tlocalhost localhost.localdomain sandbox.localdomain\n"
+                               "::1\tlocalhost ip6-localhost ip6-loopback\n")
+        if self.isolated:
+            for d in ("/var/task", "/var/runtime", "/opt"):
+                os.makedirs(d, exist_ok=True)
+        self._reaper = asyncio.create_task(self._reap_loop())
+
+    async def close(self) -> None:
+        """Destroy every environment and zygote; leaves no process, cgroup, mount or temp dir."""
+        self._closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        idle = [env for stack in self._idle.values() for env in stack]
+        await asyncio.gather(*[self._shut_down(env) for env in idle])
+        for env in list(self._all):  # busy ones: their callers get Runtime.ExitError
+            self._destroy(env)
+        while self._releasing:
+            await asyncio.gather(*self._releasing)
+        for z in self._zygotes.values():
+            z.close()
+        self._zygotes.clear()
+        if self.cgroups is not None:  # the zygotes' unused blanks
+            for name, cg in self.cgroups.existing().items():
+                if name.startswith(self.owner + "."):
+                    cg.remove()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cleanup_leftovers(self) -> None:
+        """Remove what a pool process killed with ``kill -9`` left behind (cgroups, dirs, processes)."""
+        if self.cgroups is not None:
+            for name, cg in self.cgroups.existing().items():
+                if not _owner_alive(name.split(".")[0]):
+                    cg.remove()
+        work = Path(self.config.work_dir)
+        with contextlib.suppress(OSError):
+            for d in work.iterdir():
+                if d.name.startswith("p") and d.is_dir() and not _owner_alive(d.name):
+                    for pid_file in d.glob("e*/agent.pid"):
+                        with contextlib.suppress(OSError, ValueError):
+                            pid = int(pid_file.read_text())
+                            os.killpg(pid, signal.SIGKILL)
+                    shutil.rmtree(d, ignore_errors=True)
+
+    def _make_pylib(self) -> Path:
+        """A directory offering the platform's boto3 to interpreters that lack it (as /var/runtime)."""
+        pylib = self.dir / "pylib"
+        pylib.mkdir(exist_ok=True)
+        for name in _BOTO_PACKAGES:
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.origin is None:
+                continue
+            src = Path(spec.origin)
+            src = src.parent if src.name == "__init__.py" else src
+            with contextlib.suppress(FileExistsError):
+                (pylib / src.name).symlink_to(src)
+        return pylib
+
+    # --- public API -----------------------------------------------------------------------------
+    async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvokeResult:
+        """Run one event on a warm environment of ``spec.key`` or a new one."""
+        if self._closed:
+            raise PoolClosedError("the environment pool is closed")
+        env = self._take_idle(spec.key)
+        if env is not None:
+            try:
+                return await self._invoke(env, request, None)
+            finally:
+                self._release(env)
+        env, init_ms, early = await self._cold_start(spec, request)
+        if early is not None:
+            return early
+        try:
+            return await self._invoke(env, request, init_ms)
+        finally:
+            self._release(env)
+
+    async def retire(self, key_prefix: str) -> int:
+        """Retire environments whose key starts with ``key_prefix``; busy ones finish their invoke first."""
+        count = 0
+        idle = []
+        for env in list(self._all):
+            if env.spec.key.startswith(key_prefix) and not env.retired:
+                env.retired = True
+                count += 1
+                if not env.busy:
+                    idle.append(env)
+        await asyncio.gather(*[self._shut_down(env) for env in idle])
+        return count
+
+    def stats(self) -> dict:
+        return {"environments": len(self._all), "idle": sum(len(v) for v in self._idle.values()),
+                "memory_in_use_mb": self._memory_in_use, "memory_budget_mb": self.config.memory_budget_mb}
+
+    # --- pooling ----------------------------------------------------------------------------------
+    def _take_idle(self, key: str) -> Environment | None:
+        stack = self._idle.get(key)
+        while stack:
+            env = stack.pop()
+            if not env.dead:
+                env.busy = True
+                env.thaw()
+                return env
+            self._destroy(env)
+        return None
+
+    def _release(self, env: Environment) -> None:
+        env.busy = False
+        env.last_used = time.monotonic()
+        too_old = env.last_used - env.created > self.config.max_lifetime_s
+        if env.dead or env.retired or too_old or self._closed:
+            self._destroy(env)
+            return
+        self._idle.setdefault(env.spec.key, []).append(env)
+        grace = self.config.freeze_after_s
+        if grace is not None and grace >= 0:
+            env.freeze_handle = asyncio.get_running_loop().call_later(grace, env.freeze)
+
+    def _reserve(self, memory_mb: int) -> None:
+        budget = self.config.memory_budget_mb
+        if self._memory_in_use + memory_mb > budget:
+            idle = sorted((e for stack in self._idle.values() for e in stack), key=lambda e: e.last_used)
+            for env in idle:
+                if self._memory_in_use + memory_mb <= budget:
+                    break
+                self._destroy(env)
+        if self._memory_in_use + memory_mb > budget:
+            raise CapacityError(f"host memory budget exhausted: {self._memory_in_use} MB in use "
+                                f"of {budget} MB, {memory_mb} MB requested")
+        self._memory_in_use += memory_mb
+
+    def _unidle(self, env: Environment) -> None:
+        stack = self._idle.get(env.spec.key)
+        if stack and env in stack:
+            stack.remove(env)
+            if not stack:
+                del self._idle[env.spec.key]
+
+    def _destroy(self, env: Environment) -> None:
+        """Kill now; the cgroup and files go in a thread (see Environment.release)."""
+        if env not in self._all:
+            return
+        self._all.discard(env)
+        self._unidle(env)
+        self._memory_in_use -= env.spec.memory_mb
+        env.destroy()
+        self._track(asyncio.to_thread(env.release))
+
+    async def _reap_loop(self) -> None:
+        interval = max(0.05, min(30.0, self.config.keep_warm_s / 4, self.config.max_lifetime_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for stack in list(self._idle.values()):
+                for env in list(stack):
+                    if (now - env.last_used > self.config.keep_warm_s
+                            or now - env.created > self.config.max_lifetime_s or env.dead):
+                        self._track(self._shut_down(env))
+
+    def _shut_down(self, env: Environment):
+        """Graceful end of an idle environment: out of the idle list now (nobody may take it
+        any more), then SHUTDOWN and destroy in the returned coroutine."""
+        self._unidle(env)
+
+        async def shutdown() -> None:
+            await env.shutdown(SHUTDOWN_GRACE_S)
+            self._destroy(env)
+        return shutdown()
+
+    def _track(self, coro) -> None:
+        """Run background teardown work that close() waits for."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    # --- cold start -------------------------------------------------------------------------------
+    async def _zygote(self, plan: runtimes.RuntimePlan) -> Zygote:
+        interpreter = plan.executable if plan.kind == "python" else sys.executable
+        key = interpreter + ("|py" if plan.kind == "python" else "|agent")
+        lock = self._zygote_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            z = self._zygotes.get(key)
+            if z is None or not z.alive:
+                cg = self.cgroups
+                bases = None
+                if cg is not None:  # every v1 controller costs a mkdir, a join and a rmdir per environment
+                    bases = {c: str(b) for c, b in cg.bases.items()
+                             if c != "cpu" or self.config.cpu_scaling == "aws"}
+                z = Zygote(interpreter, plan.kind == "python", {
+                    "namespaces": self.isolated, "hosts": str(self._hosts),
+                    "prefix": f"{self.owner}.z{next(self._ids)}", "cgroups": bases,
+                    "cgroup_version": cg.version if cg is not None else 0})
+                await z.start()
+                self._zygotes[key] = z
+            return z
+
+    def _new_environment(self, spec: EnvironmentSpec, plan: runtimes.RuntimePlan) -> Environment:
+        self._reserve(spec.memory_mb)
+        env_id = f"e{next(self._ids)}"
+        env_dir = self.dir / env_id
+        env_dir.mkdir()
+        env = Environment(env_id, spec, plan, env_dir, self.config.log_sink)
+        env.busy = True  # created for an invoke: retire() must let it finish
+        self._all.add(env)
+        return env
+
+    def _spawn_request(self, env: Environment, zygote: Zygote) -> dict:
+        spec, plan = env.spec, env.plan
+        runtime_dir = str(runtimes.NODE_RUNTIME_DIR if plan.kind == "node" else self._pylib)
+        if self.isolated:
+            task, opt, rt_dir, tmp = "/var/task", "/opt", "/var/runtime", None
+            mounts = {"task": str(Path(spec.code_dir).resolve()),
+                      "layers": [str(Path(p).resolve()) for p in spec.layer_dirs],
+                      "tmp_mb": spec.ephemeral_storage_mb, "runtime_dir": runtime_dir,
+                      "keep_tmp": self._keep_tmp(zygote, plan, runtime_dir),
+                      "hide": [str(Path(p).resolve()) for p in (Path(self.config.work_dir),
+                                                                *self.config.private_paths)]}
+        else:
+            task, rt_dir = str(Path(spec.code_dir).resolve()), runtime_dir
+            opt = str(_merge_layers(spec.layer_dirs, env.work_dir / "opt"))
+            tmp = str(env.work_dir / "tmp")
+            os.makedirs(tmp)
+            mounts = None
+        variables = envvars.build(spec, plan, env.log_stream, task, rt_dir, opt, tmp)
+        cgroups = self.cgroups is not None
+        agent: dict = {"env": variables, "cwd": task, "telemetry": plan.kind != "provided",
+                       "peer_check": self.isolated, "drop_capabilities": self.isolated,
+                       "oom_protect": cgroups,
+                       "measure_rss": not cgroups, "rlimit_nofile": 1024}
+        if not cgroups and plan.kind != "node":
+            agent["rlimit_data"] = spec.memory_mb * 1024 * 1024
+        if plan.kind == "python":
+            py = plan.runtime[len("python"):]
+            drop = {PACKAGE_ROOT, "", "."}  # the platform's own code is not the function's
+            sys_path = [task, f"{opt}/python/lib/python{py}/site-packages", f"{opt}/python"]
+            sys_path += [p for p in zygote.sys_path if p not in drop and p != str(self._pylib)]
+            sys_path.append(rt_dir)
+            agent["runtime"] = {"python_handler": spec.handler, "sys_path": sys_path}
+        elif plan.kind == "node":
+            agent["runtime"] = {"argv": [plan.executable, f"{rt_dir}/index.mjs"]}
+        else:
+            agent["runtime"] = {"argv": [_bootstrap_path(spec, task, opt)]}
+        vcpus = spec.memory_mb / 1769 if self.config.cpu_scaling == "aws" else None
+        return {"agent": agent, "mounts": mounts, "limits": {"memory_mb": spec.memory_mb, "cpu_vcpus": vcpus}}
+
+    def _keep_tmp(self, zygote: Zygote, plan: runtimes.RuntimePlan, runtime_dir: str) -> list[str]:
+        """Host directories under /tmp that the runtime needs to see through its private /tmp."""
+        key = (zygote.interpreter, plan.executable, runtime_dir)
+        if key not in self._keep_tmp_cache:
+            self._keep_tmp_cache[key] = _under_tmp([
+                *zygote.sys_path, *zygote.prefixes, plan.executable,
+                *(str(p.resolve()) for p in Path(runtime_dir).iterdir())])
+        return self._keep_tmp_cache[key]
+
+    async def _cold_start(self, spec: EnvironmentSpec, request: InvokeRequest):
+        """A ready environment plus its init duration, or (None, None, failed InvokeResult)."""
+        plan = runtimes.plan(spec.runtime)
+        zygote = await self._zygote(plan)
+        invoke_started = time.monotonic()
+        for phase in ("init", "invoke"):
+            env = self._new_environment(spec, plan)
+            if phase == "init":
+                env.log(logfmt.init_start(spec.runtime, spec.region))
+                limit = self.config.init_timeout_s
+            else:  # init re-run inside the invoke: its output belongs to the invoke's log tail
+                env.capture()
+                limit = max(0.0, spec.timeout_s - (time.monotonic() - invoke_started))
+            started = time.monotonic()
+            try:
+                await self._init(env, zygote, limit, request.request_id)
+            except _Failure as failure:
+                zygote.refill()
+                init_ms = (time.monotonic() - started) * 1000
+                env.log(logfmt.init_report(init_ms, phase, failure.status,
+                                           failure.error_type if failure.status == "error" else None))
+                if phase == "init":
+                    self._destroy(env)
+                    continue
+                return None, None, self._init_failed(env, spec, request, failure, init_ms, invoke_started)
+            except BaseException:
+                self._destroy(env)
+                raise
+            zygote.refill()
+            init_ms = (time.monotonic() - started) * 1000
+            env.flush_logs()
+            if phase == "invoke":
+                env.init_in_invoke = init_ms
+            return env, init_ms, None
+        raise AssertionError("unreachable: the invoke phase always returns")
+
+    async def _init(self, env: Environment, zygote: Zygote, limit: float, request_id: str) -> None:
+        spec = env.spec
+        if env.plan.kind == "provided":
+            problem = _bootstrap_problem(spec, request_id)
+            if problem:
+                raise _Failure("Runtime.InvalidEntrypoint", problem, "error")
+        cgroup = await env.spawn(zygote, self._spawn_request(env, zygote))
+        if cgroup is not None:
+            env.cgroup = self.cgroups.adopt(cgroup)
+        (env.work_dir / "agent.pid").write_text(str(env.agent_pid))
+        frame = await env.wait_frame(limit)
+        if frame is None:
+            raise _Failure("Sandbox.Timedout", _timeout_error(request_id, spec.timeout_s), "timeout")
+        kind, meta, body = frame
+        if kind == ch.INIT_DONE:
+            return
+        if kind == ch.INIT_ERROR:
+            raise _Failure(meta.get("error_type") or "Runtime.Unknown", body, "error")
+        status = meta.get("status") or env.exit_status or "signal: killed"
+        raise _Failure("Runtime.ExitError", _error_json(
+            "Runtime.ExitError", f"RequestId: {request_id} Error: {_exit_phrase(status)}"), "error")
+
+    def _init_failed(self, env: Environment, spec: EnvironmentSpec, request: InvokeRequest,
+                     failure: _Failure, init_ms: float, invoke_started: float) -> InvokeResult:
+        captured = env.captured if env.captured is not None else env.capture()
+        env.log(logfmt.start(request.request_id, spec.version))
+        if failure.status == "timeout":
+            env.log(logfmt.timed_out(request.request_id, time.monotonic() - invoke_started))
+        duration = (time.monotonic() - invoke_started) * 1000
+        env.log(logfmt.end(request.request_id))
+        error_type = failure.error_type if failure.status == "error" else None
+        env.log(logfmt.report(request.request_id, duration, spec.memory_mb, env.peak_memory_mb(),
+                              None, failure.status, error_type))
+        result = InvokeResult(
+            payload=failure.payload, function_error="Unhandled", error_type=failure.error_type,
+            log_tail=logfmt.tail(captured), duration_ms=round(duration, 2),
+            billed_duration_ms=logfmt.billed(duration), memory_size_mb=spec.memory_mb,
+            max_memory_used_mb=env.peak_memory_mb(), init_duration_ms=round(init_ms, 2), cold_start=True,
+            log_stream=env.log_stream)
+        env.stop_capture()
+        self._destroy(env)
+        return result
+
+    # --- invoke -----------------------------------------------------------------------------------
+    async def _invoke(self, env: Environment, request: InvokeRequest, init_ms: float | None) -> InvokeResult:
+        spec = env.spec
+        env.busy = True
+        captured = env.capture()
+        rid = request.request_id
+        env.log(logfmt.start(rid, spec.version))
+        suppressed = env.init_in_invoke
+        budget = spec.timeout_s - (suppressed / 1000 if suppressed else 0.0)
+        now = time.time()
+        meta = {"id": rid, "deadline_ms": int((now + budget) * 1000), "arn": request.invoked_function_arn}
+        if request.trace_id:
+            meta["trace_id"] = request.trace_id
+        if request.client_context:
+            meta["client_context"] = request.client_context
+        if request.cognito_identity:
+            meta["cognito_identity"] = request.cognito_identity
+        started = time.perf_counter()
+        env.send_invoke(meta, request.payload)
+        try:
+            frame = await env.wait_frame(max(budget, 0.0))
+        except BaseException:  # the caller went away (cancelled): the event is still running
+            env.kill()
+            raise
+        duration = (time.perf_counter() - started) * 1000
+        if suppressed:
+            duration += suppressed
+        status = error_type = function_error = None
+        if frame is None:
+            env.kill()
+            env.log(logfmt.timed_out(rid, duration / 1000))
+            payload = _timeout_error(rid, spec.timeout_s)
+            status, error_type, function_error = "timeout", "Sandbox.Timedout", "Unhandled"
+        else:
+            kind, fmeta, payload = frame
+            if kind == ch.RESPONSE:
+                pass
+            elif kind == ch.INVOKE_ERROR:
+                function_error = "Unhandled"
+                error_type = fmeta.get("error_type") or _error_type_of(payload)
+            else:  # the runtime exited mid-invoke
+                exit_status = fmeta.get("status") or env.exit_status or "signal: killed"
+                env.log(logfmt.exit_error(rid, exit_status))
+                payload = _exit_error(rid, exit_status)
+                status, error_type, function_error = "error", "Runtime.ExitError", "Unhandled"
+        max_used = env.peak_memory_mb()
+        env.log(logfmt.end(rid))
+        env.log(logfmt.report(rid, duration, spec.memory_mb, max_used, init_ms if not suppressed else None,
+                              status, error_type if status == "error" else None))
+        env.stop_capture()
+        env.flush_logs()
+        env.init_in_invoke = None
+        return InvokeResult(
+            payload=payload, function_error=function_error, error_type=error_type,
+            log_tail=logfmt.tail(captured), duration_ms=round(duration, 2),
+            billed_duration_ms=logfmt.billed(duration), memory_size_mb=spec.memory_mb,
+            max_memory_used_mb=max_used,
+            init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
+            cold_start=init_ms is not None, log_stream=env.log_stream)
+
+
+def _under_tmp(paths: list[str]) -> list[str]:
+    """The top-level directories of /tmp that hold any of ``paths`` (resolved)."""
+    keep = set()
+    for path in paths:
+        parts = Path(os.path.realpath(path)).parts if path else ()
+        if len(parts) > 2 and parts[1] == "tmp":
+            keep.add(f"/tmp/{parts[2]}")
+    return sorted(keep)
+
+
+def _error_json(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
+
+
+def _error_type_of(payload: bytes) -> str:
+    with contextlib.suppress(ValueError, AttributeError):
+        return json.loads(payload).get("errorType") or "Unhandled"
+    return "Unhandled"
+
+
+def _timeout_error(request_id: str, timeout_s: float) -> bytes:
+    return _error_json("Sandbox.Timedout",
+                       f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds")
+
+
+def _exit_error(request_id: str, status: str) -> bytes:
+    return _error_json("Runtime.ExitError", f"RequestId: {request_id} Error: {_exit_phrase(status)}")
+
+
+def _exit_phrase(status: str) -> str:
+    if status == "exit status 0":
+        return "Runtime exited without providing a reason"
+    return "Runtime exited with error: " + status
+
+
+def _bootstrap_path(spec: EnvironmentSpec, task: str, opt: str) -> str:
+    if (Path(spec.code_dir) / "bootstrap").exists() or not any(
+            (Path(p) / "bootstrap").exists() for p in spec.layer_dirs):
+        return task + "/bootstrap"
+    return opt + "/bootstrap"
+
+
+def _bootstrap_problem(spec: EnvironmentSpec, request_id: str) -> bytes | None:
+    """AWS's Runtime.InvalidEntrypoint errors for a missing or non-executable bootstrap."""
+    candidates = [Path(spec.code_dir) / "bootstrap"] + [Path(p) / "bootstrap" for p in spec.layer_dirs]
+    found = [p for p in candidates if p.is_file()]
+    if not found:
+        return _error_json("Runtime.InvalidEntrypoint",
+                           f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
+                           "[/var/task/bootstrap /opt/bootstrap]")
+    if not os.access(found[0], os.X_OK):
+        where = "/var/task/bootstrap" if found[0].parent == Path(spec.code_dir) else "/opt/bootstrap"
+        return _error_json("Runtime.InvalidEntrypoint",
+                           f"RequestId: {request_id} Error: fork/exec {where}: permission denied")
+    return None
+
+
+def _merge_layers(layers, target: Path) -> Path:
+    """Without a mount namespace: a symlink farm merging the layers, later ones winning."""
+    target.mkdir()
+    for layer in layers:
+        layer = Path(layer).resolve()
+        for root, dirs, files in os.walk(layer):
+            rel = Path(root).relative_to(layer)
+            for d in dirs:
+                dest = target / rel / d
+                if dest.is_symlink():
+                    dest.unlink()
+                dest.mkdir(exist_ok=True)
+            for f in files:
+                dest = target / rel / f
+                if dest.is_symlink() or dest.exists():
+                    dest.unlink()
+                dest.symlink_to(Path(root) / f)
+    return target
