@@ -559,7 +559,7 @@ class SnsProvider(Provider):
             raise invalid("TargetArn Reason: No endpoint found for the target arn specified")
         topic = self._topic(target)
         prepared = self._prepare(topic, params)
-        result = self._publish(context, topic, [prepared])[0]
+        result = self._publish(self._base(context), topic, [prepared])[0]
         return result
 
     def publish_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -589,17 +589,28 @@ class SnsProvider(Provider):
             except AwsError as error:
                 failed.append({"Id": entry["Id"], "Code": error.code, "Message": error.message, "SenderFault": True})
         successful = [{"Id": entry_id, **result}
-                      for entry_id, result in zip(accepted_ids, self._publish(context, topic, prepared), strict=True)]
+                      for entry_id, result in zip(accepted_ids, self._publish(self._base(context), topic, prepared),
+                                                              strict=True)]
         return {"Successful": successful, "Failed": failed}
 
-    def _publish(self, context: RequestContext, topic: dict[str, Any],
-                 prepared: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def publish_message(self, topic_arn: str, message: str, *, subject: str | None = None,
+                        message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+                        dedup_id: str | None = None, base_url: str | None = None) -> dict[str, Any]:
+        """Publish on behalf of another service (Lambda destinations, EventBridge targets, Step
+        Functions). Same checks and deliveries as Publish; joins the caller's store transaction.
+        Returns ``{"MessageId": ...}`` (and ``SequenceNumber`` on FIFO topics); raises AwsError."""
+        topic = self._topic(topic_arn)
+        prepared = self._prepare(topic, {"Message": message, "Subject": subject,
+                                         "MessageAttributes": message_attributes, "MessageGroupId": group_id,
+                                         "MessageDeduplicationId": dedup_id})
+        return self._publish((base_url or self.platform.settings.endpoint_url).rstrip("/"), topic, [prepared])[0]
+
+    def _publish(self, base: str, topic: dict[str, Any], prepared: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Commit every delivery of the prepared messages, then acknowledge them."""
         results: list[dict[str, Any]] = []
         if not prepared:
             return results
         store = self.platform.store
-        base = self._base(context)
         queued = False
         with store.transaction():
             subscriptions = [s for s in self.repo.subscriptions_of(topic["arn"]) if not s["pending"]]

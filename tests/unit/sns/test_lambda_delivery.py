@@ -126,3 +126,20 @@ def test_delivery_is_retried_while_invoking_fails(platform):
             await platform.stop()
 
     asyncio.run(scenario())
+
+
+def test_other_services_publish_through_publish_message(platform):
+    sns, sqs = platform.providers["sns"], platform.providers["sqs"]
+    topic = sns.create_topic(context("sns", "CreateTopic"), {"Name": "internal"})["TopicArn"]
+    sqs.create_queue(context("sqs", "CreateQueue"), {"QueueName": "internal-target"})
+    sns.subscribe(context("sns", "Subscribe"), {"TopicArn": topic, "Protocol": "sqs",
+                                                "Endpoint": "arn:aws:sqs:us-east-1:000000000000:internal-target",
+                                                "Attributes": {"RawMessageDelivery": "true"}})
+    result = sns.publish_message(topic, '{"from": "a destination"}', subject="s")
+    assert result["MessageId"]
+    (message,) = platform.store.receive("sqs/000000000000/us-east-1/internal-target", 10, 30.0)
+    assert message.body == b'{"from": "a destination"}'
+    with pytest.raises(AwsError) as caught:
+        sns.publish_message(topic + "-missing", "x")
+    assert caught.value.code == "NotFound"
+    platform.store.close()
