@@ -34,6 +34,7 @@ from cumulo.services.sqs.errors import (
     missing,
     queue_not_found,
     sqs_error,
+    unknown_attribute,
 )
 from cumulo.services.sqs.moves import MoveTasks
 from cumulo.services.sqs.queues import (
@@ -139,14 +140,12 @@ class SqsProvider(Provider):
         self._require(params, "QueueName")
         name = params["QueueName"]
         requested = dict(params.get("Attributes") or {})
-        fifo_flag = requested.get("FifoQueue")
-        fifo = fifo_flag is not None and str(fifo_flag).strip().lower() == "true"
+        fifo_flag = None if requested.get("FifoQueue") is None else str(requested["FifoQueue"]).strip().lower()
+        fifo = fifo_flag == "true"
+        if fifo_flag == "false":
+            raise unknown_attribute("FifoQueue")  # as on AWS: FifoQueue only exists on FIFO queues
         if fifo_flag is not None and not fifo:
-            # FifoQueue=false is refused like any FIFO-only attribute on a standard queue.
-            raise sqs_error("InvalidAttributeName", "Unknown Attribute FifoQueue.") if str(
-                fifo_flag).strip().lower() == "false" else attrs.invalid_attribute("FifoQueue")
-        if name.endswith(".fifo") and not fifo:
-            check_name(name, fifo=False)
+            raise attrs.invalid_attribute("FifoQueue")
         check_name(name, fifo)
         changes = attrs.normalize(requested, fifo, creating=True)
         tags = params.get("tags") or {}
@@ -438,8 +437,7 @@ class SqsProvider(Provider):
 
     @staticmethod
     def _sender(context: RequestContext) -> str:
-        return context.access_key if context.access_key and context.access_key.startswith("AIDA") \
-            else context.account_id
+        return context.account_id  # AWS reports the caller's IAM user id; here the account is the caller
 
     def _prepare(self, queue: Queue, entry: dict[str, Any], sender: str, trace: str | None) -> dict[str, Any]:
         """Validate one message for ``queue``; returns what ``_enqueue`` writes."""
