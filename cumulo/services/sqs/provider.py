@@ -59,7 +59,7 @@ MAX_LIST = 1000
 MAX_TAGS = 50
 DEDUP_WINDOW_S = 300.0
 PURGE_INTERVAL_S = 60.0
-RETENTION_CHECK_S = 1.0
+RETENTION_CHECK_S = 5.0
 RETENTION_SWEEP_S = 10.0
 BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 SYSTEM_ATTRIBUTES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
@@ -746,7 +746,7 @@ class SqsProvider(Provider):
 
     # ------------------------------------------------------------ retention
     def _expire(self, queue: Queue, force: bool = False) -> None:
-        """Drop messages older than the retention period (checked at most once a second per queue)."""
+        """Drop messages older than the retention period (checked at most every 5 seconds per queue)."""
         now = time.time()
         if not force and now - self._expired_at.get(queue.store_queue, 0.0) < RETENTION_CHECK_S:
             return
