@@ -216,7 +216,8 @@ class RestProtocol(Protocol):
     def serialize(self, operation, result, request_id):
         result = result or {}
         headers = _base_headers(request_id)
-        status = int(operation.http.get("responseCode", 200))
+        # A provider may choose the status where the model has no member for it (S3's 206 Partial Content).
+        status = int(result.get("_status") or operation.http.get("responseCode", 200))
         shape = operation.output_shape
         if shape is None:
             return HttpResponse(status, headers, b"")

@@ -7,9 +7,13 @@ from cumulo.services.base import Provider
 
 def provider_classes() -> list[type[Provider]]:
     from cumulo.services.cloudwatch.provider import CloudWatchProvider
+    from cumulo.services.iam.provider import IamProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
+    from cumulo.services.s3.provider import S3Provider
     from cumulo.services.sns.provider import SnsProvider
     from cumulo.services.sqs.provider import SqsProvider
+    from cumulo.services.sts.provider import StsProvider
 
-    return [LogsProvider, CloudWatchProvider, LambdaProvider, SqsProvider, SnsProvider]
+    return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, LambdaProvider, SqsProvider,
+            SnsProvider]
