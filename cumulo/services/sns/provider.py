@@ -14,6 +14,7 @@ ids or content-based) and accept SQS subscriptions only, as AWS does.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -86,6 +87,7 @@ class SnsProvider(Provider):
         self.deliveries = Deliveries(self)
         self._signer: Signer | None = None
         self._signer_lock = threading.Lock()
+        self._keygen: threading.Thread | None = None
 
     @property
     def signer(self) -> Signer:
@@ -96,11 +98,20 @@ class SnsProvider(Provider):
 
     async def start(self) -> None:
         # Generating the key of a new data directory takes a moment: do it off the start-up path.
-        threading.Thread(target=lambda: self.signer, name="sns-signing-key", daemon=True).start()
+        self._keygen = threading.Thread(target=self._load_signer, name="sns-signing-key", daemon=True)
+        self._keygen.start()
         self.deliveries.start()
+
+    def _load_signer(self) -> None:
+        try:
+            _ = self.signer
+        except Exception:  # the store closed under it (a stop right after start): loaded on next use
+            log.debug("SNS signing key not loaded", exc_info=True)
 
     async def stop(self) -> None:
         await self.deliveries.stop()
+        if self._keygen is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._keygen.join, 30.0)
 
     async def http_route(self, request: HttpRequest) -> HttpResponse | None:
         """Serve the signing certificate at the SigningCertURL of our messages."""
