@@ -62,6 +62,9 @@ class Settings:
     # execution measures (Wait states, retry intervals, task timeouts and heartbeats, execution
     # timeouts) is multiplied by it: 0.001 makes a one-hour Wait take 3.6 s. 1 (real time) by default.
     states_clock_scale: float = 1.0
+    # Multiplies every SNS delivery retry delay (AWS's policies by default; 0.01 makes a
+    # 20-second HTTP retry take 0.2 s, 0 retries at once). Tests and local runs shorten it.
+    sns_retry_delay_scale: float = 1.0
 
     @functools.cached_property
     def auth_required(self) -> bool:
