@@ -55,8 +55,9 @@ class Settings:
     memory_budget_mb: int = 0
     # "aws" limits CPU in proportion to memory (1,769 MB = one vCPU); "off" does not.
     cpu_scaling: str = "off"
-    # Multiplies the delays between retries of asynchronous invocations (AWS: about 1 and
-    # 2 minutes); tests set it small to see retries in seconds.
+    # Compresses the retry timeline of asynchronous invocations: the delays between retries
+    # (AWS: about 1 and 2 minutes) and the maximum event age are multiplied by it; tests set it
+    # small to see retries and expiries in seconds.
     retry_delay_scale: float = 1.0
     # Step Functions: how fast workflow time runs relative to real time. Every duration an
     # execution measures (Wait states, retry intervals, task timeouts and heartbeats, execution
