@@ -110,8 +110,9 @@ def operation(name: str) -> OperationModel:
 
 
 def is_query(request: HttpRequest) -> bool:
-    """A request without X-Amz-Target reached SQS through the query protocol."""
-    return "x-amz-target" not in request.headers
+    """A form-encoded (or ``?Action=``) request reached SQS through the query protocol."""
+    return "x-amz-target" not in request.headers and (
+        request.content_type == "application/x-www-form-urlencoded" or "Action" in request.query)
 
 
 def parse(request: HttpRequest, operation_name: str) -> dict[str, Any]:
