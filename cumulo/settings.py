@@ -55,9 +55,17 @@ class Settings:
     memory_budget_mb: int = 0
     # "aws" limits CPU in proportion to memory (1,769 MB = one vCPU); "off" does not.
     cpu_scaling: str = "off"
-    # Multiplies the delays between retries of asynchronous invocations (AWS: about 1 and
-    # 2 minutes); tests set it small to see retries in seconds.
+    # Compresses the retry timeline of asynchronous invocations: the delays between retries
+    # (AWS: about 1 and 2 minutes) and the maximum event age are multiplied by it; tests set it
+    # small to see retries and expiries in seconds.
     retry_delay_scale: float = 1.0
+    # Step Functions: how fast workflow time runs relative to real time. Every duration an
+    # execution measures (Wait states, retry intervals, task timeouts and heartbeats, execution
+    # timeouts) is multiplied by it: 0.001 makes a one-hour Wait take 3.6 s. 1 (real time) by default.
+    states_clock_scale: float = 1.0
+    # Multiplies every SNS delivery retry delay (AWS's policies by default; 0.01 makes a
+    # 20-second HTTP retry take 0.2 s, 0 retries at once). Tests and local runs shorten it.
+    sns_retry_delay_scale: float = 1.0
     # The form of HTTP API invoke URLs (ApiEndpoint): "path" is {endpoint}/_api/{apiId} and works from
     # any client; "host" is http://{apiId}.{http_api_domain}:{port} for clients that resolve it. Both
     # forms are always served.

@@ -77,9 +77,10 @@ class Outcome:
     error: AwsError | None = None
 
 
-# (event, outcome, reason) -> settle an event that will not be retried; reason is
-# "Success", "RetriesExhausted" or "EventAgeExceeded".
-Finisher = Callable[[AsyncEvent, Outcome, str], Awaitable[None]]
+# (event, outcome, reason) -> settle an event that will not be retried (destinations, DLQ);
+# reason is "Success", "RetriesExhausted" or "EventAgeExceeded". It runs inside the
+# transaction that removes the event, so a destination record is never lost nor doubled.
+Finisher = Callable[[AsyncEvent, Outcome, str], None]
 Runner = Callable[[AsyncEvent], Awaitable[Outcome]]
 RetryPolicy = Callable[[AsyncEvent], tuple[int, float]]  # -> (maximum retries, maximum age seconds)
 
@@ -152,11 +153,13 @@ class AsyncInvoker:
         except Exception:
             log.exception("asynchronous invocation %s failed inside the platform", event.request_id)
             outcome = Outcome("function-error", function_error="Unhandled")
-        await self._settle(message, event, outcome)
+        self._settle(message, event, outcome)
         self.platform.notifier.notify(QUEUE)
 
-    async def _settle(self, message: QueueMessage, event: AsyncEvent, outcome: Outcome) -> None:
+    def _settle(self, message: QueueMessage, event: AsyncEvent, outcome: Outcome) -> None:
         max_retries, max_age = self._policy(event)
+        # ``retry_delay_scale`` compresses the whole retry timeline: delays and the maximum age alike.
+        max_age *= self.platform.settings.retry_delay_scale
         age = time.time() - event.accepted_at
         delay: float | None = None
         reason = "Success"
@@ -177,5 +180,9 @@ class AsyncInvoker:
             self.store.delete_message(QUEUE, message.receipt or "")
             if delay is not None:
                 self.accept(event, delay_s=delay)
-        if delay is None:
-            await self._finish(event, outcome, reason)
+            else:
+                try:
+                    self._finish(event, outcome, reason)
+                except Exception:  # a broken destination must not keep the event alive forever
+                    log.exception("could not deliver the result of asynchronous invocation %s",
+                                  event.request_id)

@@ -71,7 +71,7 @@ def _query_error_header(service: ServiceModel, shape: Shape | None, error: AwsEr
     """``x-amzn-query-error: Code;Sender`` for services that keep their query protocol's error codes."""
     if "awsQueryCompatible" not in service.metadata:
         return {}
-    query_code = shape.metadata.get("error", {}).get("code") if shape is not None else None
+    query_code = error.query_code or (shape.metadata.get("error", {}).get("code") if shape is not None else None)
     return {"x-amzn-query-error": f"{query_code or error.code};{'Sender' if error.sender_fault else 'Receiver'}"}
 
 
@@ -363,7 +363,8 @@ class QueryProtocol(Protocol):
         body = ET.SubElement(root, "Error")
         ET.SubElement(body, "Type").text = "Sender" if error.sender_fault else "Receiver"
         shape = error_shape(service, error.code)
-        code = (shape.metadata.get("error", {}).get("code") if shape is not None else None) or error.code
+        code = error.query_code or (
+            shape.metadata.get("error", {}).get("code") if shape is not None else None) or error.code
         ET.SubElement(body, "Code").text = code
         ET.SubElement(body, "Message").text = error.message
         for key, value in error.fields.items():

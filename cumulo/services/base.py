@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,6 +39,13 @@ class RequestContext:
     # scheme://host[:port] the client used to reach us, for URLs we hand back (queue URLs...)
     base_url: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def internal(cls, platform: Platform, service: str, operation: str, account: str,
+                 region: str) -> RequestContext:
+        """The context of a call one part of the platform makes to a service's operation."""
+        return cls(request_id=str(uuid.uuid4()), region=region, account_id=account, service=service,
+                   operation=operation, request=HttpRequest("POST", "/"), base_url=platform.settings.endpoint_url)
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"

@@ -13,7 +13,10 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
     from cumulo.services.s3.provider import S3Provider
+    from cumulo.services.sns.provider import SnsProvider
+    from cumulo.services.sqs.provider import SqsProvider
+    from cumulo.services.stepfunctions.provider import StepFunctionsProvider
     from cumulo.services.sts.provider import StsProvider
 
-    return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, LambdaProvider,
-            ApiGatewayV2Provider, CloudFormationProvider]
+    return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SqsProvider, SnsProvider,
+            LambdaProvider, StepFunctionsProvider, ApiGatewayV2Provider, CloudFormationProvider]

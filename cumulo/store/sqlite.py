@@ -176,7 +176,10 @@ class SqliteStore(Store):
                 sql += (" AND (group_id IS NULL OR group_id NOT IN (SELECT group_id FROM queue_messages"
                         " WHERE queue=? AND visible_at>? AND receive_count>0 AND group_id IS NOT NULL))")
                 params += [queue, now]
-            sql += " ORDER BY seq LIMIT ?"
+            # FIFO: strictly in sequence. Otherwise in the order messages became visible, which the
+            # (queue, visible_at, seq) index yields without sorting the backlog (seq order cost a
+            # sort of every visible message per receive: 10 ms at 50,000 messages).
+            sql += " ORDER BY seq LIMIT ?" if fifo else " ORDER BY visible_at, seq LIMIT ?"
             # Over-fetch so dead-lettered messages do not shrink the batch.
             params.append(max_count * 2 if dead_letter else max_count)
             blocked_groups: set[str] = set()
@@ -241,8 +244,12 @@ class SqliteStore(Store):
             (now, now, now, queue)).fetchone()
         return QueueStats(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
-    def next_visible_at(self, queue: str) -> float | None:
-        row = self._execute("SELECT MIN(visible_at) FROM queue_messages WHERE queue=?", (queue,)).fetchone()
+    def next_visible_at(self, queue: str, after: float | None = None) -> float | None:
+        if after is None:
+            row = self._execute("SELECT MIN(visible_at) FROM queue_messages WHERE queue=?", (queue,)).fetchone()
+        else:
+            row = self._execute("SELECT MIN(visible_at) FROM queue_messages WHERE queue=? AND visible_at>?",
+                                (queue, after)).fetchone()
         return row[0] if row else None
 
     def purge(self, queue: str) -> int:

@@ -358,3 +358,96 @@ def test_cumulo_deploy_reports_a_missing_server_and_template(tmp_path: Path):
                             capture_output=True, text=True, timeout=60, env=subprocess_env())
     assert result.returncode == 1
     assert "cumulo serve" in result.stderr
+
+
+MESSAGING_APP = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Inbox:
+    Type: AWS::SQS::Queue
+    Properties: {VisibilityTimeout: 30}
+  Outbox:
+    Type: AWS::SQS::Queue
+  Failures:
+    Type: AWS::SQS::Queue
+  Notices:
+    Type: AWS::SNS::Topic
+    Properties:
+      Subscription:
+        - {Protocol: sqs, Endpoint: !GetAtt Outbox.Arn}
+  OutboxPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Outbox]
+      PolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: sns.amazonaws.com}, Action: sqs:SendMessage,
+                     Resource: !GetAtt Outbox.Arn}]
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Timeout: 30
+      InlineCode: |
+        import json, os, boto3
+        def handler(event, context):
+            records = event.get("Records", [{"body": json.dumps(event)}])
+            for record in records:
+                boto3.client("sns").publish(TopicArn=os.environ["TOPIC"], Message=record["body"])
+            return {"handled": len(records)}
+      Environment: {Variables: {TOPIC: !Ref Notices}}
+      EventInvokeConfig:
+        MaximumRetryAttempts: 0
+        DestinationConfig:
+          OnFailure: {Type: SQS, Destination: !GetAtt Failures.Arn}
+      Events:
+        FromInbox:
+          Type: SQS
+          Properties: {Queue: !GetAtt Inbox.Arn, BatchSize: 5}
+  Flow:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Work
+        States:
+          Work: {Type: Task, Resource: '${WorkerArn}', End: true}
+      DefinitionSubstitutions: {WorkerArn: !GetAtt Worker.Arn}
+      Policies: [{LambdaInvokePolicy: {FunctionName: !Ref Worker}}]
+Outputs:
+  InboxUrl: {Value: !Ref Inbox}
+  OutboxUrl: {Value: !Ref Outbox}
+  FlowArn: {Value: !Ref Flow}
+"""
+
+
+def test_sam_app_with_queues_topics_mappings_and_a_workflow(server, cloudformation):
+    name = unique("messaging")
+    cloudformation.create_stack(StackName=name, TemplateBody=MESSAGING_APP,
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    values = outputs(cloudformation, name)
+    sqs = server.client("sqs")
+    sqs.send_message(QueueUrl=values["InboxUrl"], MessageBody='{"order": 1}')
+    sfn = server.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=values["FlowArn"], input='{"order": 2}')["executionArn"]
+
+    received: list[str] = []
+
+    def both_arrived() -> bool:
+        for message in sqs.receive_message(QueueUrl=values["OutboxUrl"], MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=1).get("Messages", []):
+            received.append(json.loads(message["Body"])["Message"])
+            sqs.delete_message(QueueUrl=values["OutboxUrl"], ReceiptHandle=message["ReceiptHandle"])
+        return len(received) >= 2
+
+    from tests.server import wait_for
+    wait_for(both_arrived, timeout=90, interval=0, message="messages through the mapping and the workflow")
+    assert sorted(json.loads(m)["order"] for m in received) == [1, 2]
+    assert sfn.describe_execution(executionArn=execution)["status"] in ("RUNNING", "SUCCEEDED")
+    types = {r["ResourceType"] for r in cloudformation.describe_stack_resources(StackName=name)["StackResources"]}
+    assert {"AWS::Lambda::EventSourceMapping", "AWS::Lambda::EventInvokeConfig", "AWS::SNS::Topic",
+            "AWS::SQS::QueuePolicy", "AWS::StepFunctions::StateMachine"} <= types
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+    assert sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []) == []

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from cumulo.protocol.errors import AwsError, ValidationError
-from cumulo.protocol.http import HttpRequest
 from cumulo.protocol.validate import validate
 from cumulo.services.base import RequestContext
 
@@ -39,9 +38,7 @@ class ResourceContext:
     logical_id: str = ""
 
     def request_context(self, service: str, operation: str) -> RequestContext:
-        return RequestContext(request_id=str(uuid.uuid4()), region=self.region, account_id=self.account,
-                              service=service, operation=operation, request=HttpRequest("POST", "/"),
-                              base_url=self.platform.settings.endpoint_url)
+        return RequestContext.internal(self.platform, service, operation, self.account, self.region)
 
     async def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run one API operation of a Cumulo service; AWS errors become ResourceFailure."""

@@ -15,7 +15,7 @@ import random
 import uuid
 from typing import Any
 
-from cumulo.invoke.async_events import DEFAULT_MAX_AGE_S, DEFAULT_RETRIES, AsyncEvent, AsyncInvoker, Outcome
+from cumulo.invoke.async_events import AsyncEvent, AsyncInvoker, Outcome
 from cumulo.invoke.runner import FunctionRunner, Target
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
@@ -222,11 +222,3 @@ class InvocationOperations:
             return Outcome("function-error", payload=result.payload, function_error=result.function_error,
                            executed_version=target.version)
         return Outcome("ok", payload=result.payload, executed_version=target.version)
-
-    def _async_policy(self, event: AsyncEvent) -> tuple[int, float]:
-        return DEFAULT_RETRIES, DEFAULT_MAX_AGE_S
-
-    async def _finish_async_event(self, event: AsyncEvent, outcome: Outcome, reason: str) -> None:
-        if reason != "Success":
-            log.info("asynchronous invocation %s of %s ended: %s after %d attempt(s)", event.request_id,
-                     event.function, reason, event.attempts)

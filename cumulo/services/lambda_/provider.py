@@ -18,7 +18,9 @@ from typing import Any
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.lambda_ import configuration as cfg
+from cumulo.services.lambda_.async_config import AsyncConfigOperations
 from cumulo.services.lambda_.code import MAX_UNZIPPED, CodePackage, read_code_source, store_zip
+from cumulo.services.lambda_.event_sources import EventSourceOperations
 from cumulo.services.lambda_.invocation import InvocationOperations
 from cumulo.services.lambda_.names import (
     ALIAS_NAME,
@@ -61,19 +63,21 @@ def _fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-class LambdaProvider(InvocationOperations, Provider):
+class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOperations, Provider):
     service = "lambda"
 
     def __init__(self, platform: Any) -> None:
         super().__init__(platform)
         self._settlers: set[asyncio.Task[None]] = set()
         self._init_invocation()
+        self._init_event_sources()
 
     def repo(self, context: RequestContext) -> LambdaRepository:
         return LambdaRepository(self.platform.store, context.account_id, context.region)
 
     async def start(self) -> None:
         await self._start_invocation()
+        await self._start_event_sources()
         # Finish what a previous process acknowledged but had not settled when it stopped.
         for key, record in self.platform.store.scan(FUNCTIONS):
             config = record["config"]
@@ -86,6 +90,7 @@ class LambdaProvider(InvocationOperations, Provider):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._stop_event_sources()
         await self._stop_invocation()
 
     # ------------------------------------------------------------ settling state

@@ -1,0 +1,1 @@
+"""Event sources that feed functions: pollers for queues (and, later, streams)."""
