@@ -4,7 +4,8 @@ Format 2.0 joins repeated headers and query parameters with commas, moves cookie
 ``cookies``, omits empty members, and lets a function return any JSON (a result without
 ``statusCode`` becomes a 200 ``application/json`` response). Format 1.0 has the
 ``multiValueHeaders``/``multiValueQueryStringParameters`` members and nulls for empty ones, and
-requires the structured response.
+requires the structured response. Unknown response members are ignored, as HTTP APIs do; a
+response without content-type is sent as ``application/json``.
 
 Bodies that are not text (by content type, or not UTF-8) are base64-encoded with
 ``isBase64Encoded: true``, as HTTP APIs do; a response with ``isBase64Encoded`` is decoded.
@@ -169,12 +170,7 @@ def parse_response(payload: bytes, version: str) -> ProxyResponse:
     if not isinstance(result, dict):
         raise MalformedResponse("the function's response must be a JSON object with statusCode (payload "
                                 "format 1.0)")
-    allowed = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"}
-    if version == "1.0":
-        allowed.discard("cookies")
-    unknown = set(result) - allowed
-    if unknown and version == "1.0":
-        raise MalformedResponse(f"unexpected member(s) {', '.join(sorted(unknown))} in the function's response")
+    # Members other than these are ignored (HTTP APIs, unlike REST APIs, do not reject them).
     status = result.get("statusCode")
     if isinstance(status, str) and status.isdigit():
         status = int(status)
@@ -198,16 +194,21 @@ def parse_response(payload: bytes, version: str) -> ProxyResponse:
                 response.headers[lower] = _header_text(value)
             else:
                 response.extra_headers.append((lower, _header_text(value)))
-    cookies = result.get("cookies") or []
+    cookies = (result.get("cookies") or []) if version == "2.0" else []
     if not isinstance(cookies, list):
         raise MalformedResponse("cookies must be a list of strings")
     for cookie in cookies:
         response.extra_headers.append(("set-cookie", _header_text(cookie)))
+    encoded = result.get("isBase64Encoded")
+    if isinstance(encoded, str) and encoded.lower() in ("true", "false"):
+        encoded = encoded.lower() == "true"
+    elif encoded is not None and not isinstance(encoded, bool):
+        raise MalformedResponse(f"isBase64Encoded must be a boolean, not {encoded!r}")
     body = result.get("body")
     if body is None:
         raw = b""
     elif isinstance(body, str):
-        if result.get("isBase64Encoded"):
+        if encoded:
             try:
                 raw = base64.b64decode(body, validate=False)
             except (binascii.Error, ValueError):
@@ -218,7 +219,7 @@ def parse_response(payload: bytes, version: str) -> ProxyResponse:
         raise MalformedResponse(f"body must be a string, not {type(body).__name__}")
     response.body = raw
     if "content-type" not in response.headers and raw:
-        response.headers["content-type"] = "text/plain; charset=utf-8" if version == "2.0" else "application/json"
+        response.headers["content-type"] = "application/json"
     for name in HOP_BY_HOP:
         response.headers.pop(name, None)
     response.extra_headers = [(k, v) for k, v in response.extra_headers if k not in HOP_BY_HOP]

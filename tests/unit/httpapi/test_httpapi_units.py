@@ -194,11 +194,17 @@ def test_v2_shortcut_and_structured_responses():
 @pytest.mark.parametrize(("payload", "version"), [
     (b'{"body": "x"}', "1.0"), (b'"x"', "1.0"), (b'{"statusCode": "abc"}', "2.0"),
     (b'{"statusCode": 200, "body": {"json": true}}', "2.0"), (b"not json", "2.0"),
-    (b'{"statusCode": 200, "extra": 1}', "1.0"), (b'{"statusCode": 200, "headers": {"a": [1]}}', "2.0"),
+    (b'{"statusCode": 200, "isBase64Encoded": "maybe"}', "1.0"), (b'{"statusCode": 200, "headers": {"a": [1]}}', "2.0"),
 ])
 def test_malformed_responses(payload, version):
     with pytest.raises(MalformedResponse):
         parse_response(payload, version)
+
+
+def test_lenient_members():
+    response = parse_response(b'{"statusCode": 200, "extra": 1, "isBase64Encoded": "false", "body": "x"}', "1.0")
+    assert response.body == b"x" and response.headers == {"content-type": "application/json"}
+    assert parse_response(b'{"statusCode": "201", "body": "eA==", "isBase64Encoded": "true"}', "2.0").body == b"x"
 
 
 def test_text_content_types():
