@@ -120,3 +120,26 @@ def test_sam_http_api_events_deploy_update_and_delete(server, cloudformation):
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
     assert call(urls["ImplicitUrl"] + "/hello/ada").status == 404
     assert urls["ExplicitId"] not in {api["ApiId"] for api in gw.get_apis(MaxResults="500")["Items"]}
+
+
+def test_api_body_from_s3(server, cloudformation):
+    import json
+
+    s3 = server.client("s3")
+    bucket = f"defs-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    definition = {"openapi": "3.0.1", "info": {"title": "from-s3", "version": "1"},
+                  "paths": {"/ping": {"get": {"responses": {"200": {"description": "ok"}}}}}}
+    s3.put_object(Bucket=bucket, Key="openapi.json", Body=json.dumps(definition).encode())
+    name = f"httpapi-s3-{uuid.uuid4().hex[:8]}"
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps({"Resources": {"Api": {
+        "Type": "AWS::ApiGatewayV2::Api",
+        "Properties": {"BodyS3Location": {"Bucket": bucket, "Key": "openapi.json"}}}},
+        "Outputs": {"Id": {"Value": {"Ref": "Api"}}}}))
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    api_id = outputs(cloudformation, name)["Id"]
+    gw = server.client("apigatewayv2")
+    assert gw.get_api(ApiId=api_id)["Name"] == "from-s3"
+    assert [r["RouteKey"] for r in gw.get_routes(ApiId=api_id)["Items"]] == ["GET /ping"]
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
