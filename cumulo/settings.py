@@ -58,6 +58,9 @@ class Settings:
     # Multiplies the delays between retries of asynchronous invocations (AWS: about 1 and
     # 2 minutes); tests set it small to see retries in seconds.
     retry_delay_scale: float = 1.0
+    # Multiplies every SNS delivery retry delay (AWS's policies by default; 0.01 makes a
+    # 20-second HTTP retry take 0.2 s, 0 retries at once). Tests and local runs shorten it.
+    sns_retry_delay_scale: float = 1.0
 
     @functools.cached_property
     def auth_required(self) -> bool:

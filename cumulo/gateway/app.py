@@ -29,6 +29,12 @@ class GatewayApp:
         self.dispatcher = Dispatcher(platform)
         # Handlers tried before the AWS API, e.g. HTTP API invoke URLs; return None to pass.
         self.mounts: list[RouteHandler] = []
+        # A provider serves extra plain-HTTP routes (SNS's signing certificate) by defining
+        # ``async def http_route(request) -> HttpResponse | None``.
+        for provider in platform.providers.values():
+            route = getattr(provider, "http_route", None)
+            if route is not None:
+                self.mount(route)
 
     def mount(self, handler: RouteHandler) -> None:
         self.mounts.append(handler)

@@ -66,7 +66,8 @@ class Dispatcher:
         operation = resolved.operation
         provider = self.platform.providers[resolved.service.service_name]
         params = resolved.protocol.parse(context.request, operation, resolved.labels)
-        problems = validate(operation.input_shape, params)
+        # A provider that words its own input errors (SQS) sets ``validate_input = False``.
+        problems = validate(operation.input_shape, params) if getattr(provider, "validate_input", True) else []
         if problems:
             error = ValidationError(problems)
             error.code = getattr(provider, "validation_error_code", None) or (

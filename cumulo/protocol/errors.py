@@ -15,12 +15,15 @@ class AwsError(Exception):
     """An error with an AWS error code, message and (optionally) extra members.
 
     ``fields`` are extra members of the error shape (for example Lambda's ``Type`` or a
-    ``Reason``); ``headers`` are added to the HTTP response.
+    ``Reason``); ``headers`` are added to the HTTP response. ``query_code`` is the code the
+    query protocol uses when it differs from ``code`` and the model does not record it (SQS's
+    JSON model names errors by shape, ``QueueDoesNotExist``, while its query protocol and the
+    ``x-amzn-query-error`` header say ``AWS.SimpleQueueService.NonExistentQueue``).
     """
 
     def __init__(self, code: str, message: str = "", status: int | None = None,
                  sender_fault: bool = True, fields: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, query_code: str | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -28,6 +31,7 @@ class AwsError(Exception):
         self.sender_fault = sender_fault
         self.fields = fields or {}
         self.headers = headers or {}
+        self.query_code = query_code
 
 
 class ValidationError(AwsError):

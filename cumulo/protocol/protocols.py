@@ -120,7 +120,8 @@ class JsonProtocol(Protocol):
         headers["Content-Type"] = f"application/x-amz-json-{version}"
         headers["x-amzn-ErrorType"] = error.code
         if "awsQueryCompatible" in service.metadata:
-            query_code = (shape.metadata.get("error", {}).get("code") if shape is not None else None)
+            query_code = error.query_code or (
+                shape.metadata.get("error", {}).get("code") if shape is not None else None)
             fault = "Sender" if error.sender_fault else "Receiver"
             headers["x-amzn-query-error"] = f"{query_code or error.code};{fault}"
         headers.update(error.headers)
@@ -353,7 +354,8 @@ class QueryProtocol(Protocol):
         body = ET.SubElement(root, "Error")
         ET.SubElement(body, "Type").text = "Sender" if error.sender_fault else "Receiver"
         shape = error_shape(service, error.code)
-        code = (shape.metadata.get("error", {}).get("code") if shape is not None else None) or error.code
+        code = error.query_code or (
+            shape.metadata.get("error", {}).get("code") if shape is not None else None) or error.code
         ET.SubElement(body, "Code").text = code
         ET.SubElement(body, "Message").text = error.message
         for key, value in error.fields.items():

@@ -8,5 +8,7 @@ from cumulo.services.base import Provider
 def provider_classes() -> list[type[Provider]]:
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
+    from cumulo.services.sns.provider import SnsProvider
+    from cumulo.services.sqs.provider import SqsProvider
 
-    return [LogsProvider, LambdaProvider]
+    return [LogsProvider, LambdaProvider, SqsProvider, SnsProvider]

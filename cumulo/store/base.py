@@ -124,8 +124,16 @@ class Store(abc.ABC):
     def queue_stats(self, queue: str, now: float | None = None) -> QueueStats: ...
 
     @abc.abstractmethod
-    def next_visible_at(self, queue: str) -> float | None:
-        """When the earliest hidden or delayed message becomes visible (None when none is)."""
+    def find_by_receipt(self, queue: str, receipt: str) -> QueueMessage | None:
+        """The message last leased with ``receipt`` (None once deleted or leased again)."""
+
+    @abc.abstractmethod
+    def next_visible_at(self, queue: str, after: float | None = None) -> float | None:
+        """When the earliest hidden or delayed message becomes visible (None when none is).
+
+        With ``after``, only messages still hidden at that time count: a waiter passes "now"
+        to learn when it next has something to wake up for.
+        """
 
     @abc.abstractmethod
     def purge(self, queue: str) -> int: ...

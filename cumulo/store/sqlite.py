@@ -234,8 +234,12 @@ class SqliteStore(Store):
             (now, now, now, queue)).fetchone()
         return QueueStats(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
-    def next_visible_at(self, queue: str) -> float | None:
-        row = self._execute("SELECT MIN(visible_at) FROM queue_messages WHERE queue=?", (queue,)).fetchone()
+    def next_visible_at(self, queue: str, after: float | None = None) -> float | None:
+        if after is None:
+            row = self._execute("SELECT MIN(visible_at) FROM queue_messages WHERE queue=?", (queue,)).fetchone()
+        else:
+            row = self._execute("SELECT MIN(visible_at) FROM queue_messages WHERE queue=? AND visible_at>?",
+                                (queue, after)).fetchone()
         return row[0] if row else None
 
     def purge(self, queue: str) -> int:

@@ -1,0 +1,118 @@
+"""SQS's query protocol (``Action=SendMessage`` forms answered in XML), as older SDKs speak it.
+
+botocore's SQS model is now JSON and has lost the query protocol's wire names: a query client
+sends ``Attribute.1.Name`` (not ``Attributes``), ``MessageAttribute.1.Value.StringValue``,
+``SendMessageBatchRequestEntry.1.Id``, ``AttributeName.1``, and expects ``<Message>``,
+``<Attribute><Name>``, ``<QueueUrl>`` elements back. ``LEGACY_NAMES`` restores them (taken
+from the query-protocol edition of the same model, API version 2012-11-05), and this module
+builds a query-flavoured copy of the model to parse and serialize with.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+import botocore.loaders
+from botocore.model import OperationModel, ServiceModel
+
+from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.protocols import PROTOCOLS
+
+XML_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
+
+# shape -> {"member": list item name} | {"key"/"value": map entry names} | {"members": {m: locationName}}
+LEGACY_NAMES: dict[str, dict[str, Any]] = {
+    "AWSAccountIdList": {"member": "AWSAccountId"},
+    "ActionNameList": {"member": "ActionName"},
+    "AttributeNameList": {"member": "AttributeName"},
+    "BatchResultErrorEntryList": {"member": "BatchResultErrorEntry"},
+    "BinaryList": {"member": "BinaryListValue"},
+    "ChangeMessageVisibilityBatchRequestEntryList": {"member": "ChangeMessageVisibilityBatchRequestEntry"},
+    "ChangeMessageVisibilityBatchResultEntryList": {"member": "ChangeMessageVisibilityBatchResultEntry"},
+    "CreateQueueRequest": {"members": {"Attributes": "Attribute", "tags": "Tag"}},
+    "DeleteMessageBatchRequestEntryList": {"member": "DeleteMessageBatchRequestEntry"},
+    "DeleteMessageBatchResultEntryList": {"member": "DeleteMessageBatchResultEntry"},
+    "GetQueueAttributesResult": {"members": {"Attributes": "Attribute"}},
+    "ListMessageMoveTasksResultEntryList": {"member": "ListMessageMoveTasksResultEntry"},
+    "ListQueueTagsResult": {"members": {"Tags": "Tag"}},
+    "Message": {"members": {"Attributes": "Attribute", "MessageAttributes": "MessageAttribute"}},
+    "MessageAttributeNameList": {"member": "MessageAttributeName"},
+    "MessageAttributeValue": {"members": {"StringListValues": "StringListValue",
+                                          "BinaryListValues": "BinaryListValue"}},
+    "MessageBodyAttributeMap": {"key": "Name", "value": "Value"},
+    "MessageBodySystemAttributeMap": {"key": "Name", "value": "Value"},
+    "MessageList": {"member": "Message"},
+    "MessageSystemAttributeList": {"member": "AttributeName"},
+    "MessageSystemAttributeMap": {"key": "Name", "value": "Value"},
+    "MessageSystemAttributeValue": {"members": {"StringListValues": "StringListValue",
+                                                "BinaryListValues": "BinaryListValue"}},
+    "QueueAttributeMap": {"key": "Name", "value": "Value"},
+    "QueueUrlList": {"member": "QueueUrl"},
+    "SendMessageBatchRequestEntry": {"members": {"MessageAttributes": "MessageAttribute",
+                                                 "MessageSystemAttributes": "MessageSystemAttribute"}},
+    "SendMessageBatchRequestEntryList": {"member": "SendMessageBatchRequestEntry"},
+    "SendMessageBatchResultEntryList": {"member": "SendMessageBatchResultEntry"},
+    "SendMessageRequest": {"members": {"MessageAttributes": "MessageAttribute",
+                                       "MessageSystemAttributes": "MessageSystemAttribute"}},
+    "SetQueueAttributesRequest": {"members": {"Attributes": "Attribute"}},
+    "StringList": {"member": "StringListValue"},
+    "TagKeyList": {"member": "TagKey"},
+    "TagMap": {"key": "Key", "value": "Value"},
+}
+# Members the query model does not flatten although the JSON model marks them.
+NOT_FLATTENED = {("ListMessageMoveTasksResult", "Results")}
+# ReceiveMessage's MessageSystemAttributeNames goes on the wire as AttributeName.N too.
+MEMBER_NAMES = {("ReceiveMessageRequest", "MessageSystemAttributeNames"): "AttributeName"}
+
+
+def legacy_model_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The query-protocol edition of SQS's (JSON) model data."""
+    data = copy.deepcopy(data)
+    data["metadata"] = {**data["metadata"], "protocol": "query", "protocols": ["query"],
+                        "xmlNamespace": XML_NAMESPACE}
+    data["metadata"].pop("awsQueryCompatible", None)
+    data["metadata"].pop("jsonVersion", None)
+    data["metadata"].pop("targetPrefix", None)
+    shapes = data["shapes"]
+    for name, names in LEGACY_NAMES.items():
+        shape = shapes.get(name)
+        if shape is None:
+            continue
+        if "member" in names:
+            shape["member"]["locationName"] = names["member"]
+        for part in ("key", "value"):
+            if part in names:
+                shape[part]["locationName"] = names[part]
+        for member, location in names.get("members", {}).items():
+            if member in shape.get("members", {}):
+                shape["members"][member]["locationName"] = location
+    for (shape_name, member), location in MEMBER_NAMES.items():
+        shapes[shape_name]["members"][member]["locationName"] = location
+    for shape_name, member in NOT_FLATTENED:
+        shapes[shape_name]["members"][member].pop("flattened", None)
+    return data
+
+
+@functools.cache
+def legacy_model() -> ServiceModel:
+    data = botocore.loaders.create_loader().load_service_model("sqs", "service-2")
+    return ServiceModel(legacy_model_data(data), service_name="sqs")
+
+
+def operation(name: str) -> OperationModel:
+    return legacy_model().operation_model(name)
+
+
+def is_query(request: HttpRequest) -> bool:
+    """A request without X-Amz-Target reached SQS through the query protocol."""
+    return "x-amz-target" not in request.headers
+
+
+def parse(request: HttpRequest, operation_name: str) -> dict[str, Any]:
+    return PROTOCOLS["query"].parse(request, operation(operation_name))
+
+
+def serialize(operation_name: str, result: dict[str, Any] | None, request_id: str) -> HttpResponse:
+    return PROTOCOLS["query"].serialize(operation(operation_name), result, request_id)
