@@ -6,9 +6,11 @@ from cumulo.services.base import Provider
 
 
 def provider_classes() -> list[type[Provider]]:
+    from cumulo.services.events.provider import EventsProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
     from cumulo.services.sns.provider import SnsProvider
     from cumulo.services.sqs.provider import SqsProvider
 
-    return [LogsProvider, LambdaProvider, SqsProvider, SnsProvider]
+    # Event routing starts after (and stops before) the services it delivers to.
+    return [LogsProvider, LambdaProvider, SqsProvider, SnsProvider, EventsProvider]
