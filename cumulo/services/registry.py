@@ -9,8 +9,9 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.events.provider import EventsProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
+    from cumulo.services.scheduler.provider import SchedulerProvider
     from cumulo.services.sns.provider import SnsProvider
     from cumulo.services.sqs.provider import SqsProvider
 
     # Event routing starts after (and stops before) the services it delivers to.
-    return [LogsProvider, LambdaProvider, SqsProvider, SnsProvider, EventsProvider]
+    return [LogsProvider, LambdaProvider, SqsProvider, SnsProvider, EventsProvider, SchedulerProvider]
