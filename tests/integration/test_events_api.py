@@ -156,7 +156,8 @@ def test_rule_lifecycle(events, on_custom_bus):
     events.enable_rule(Name=name, EventBusName=bus)
     assert events.describe_rule(Name=name, EventBusName=bus)["State"] == "ENABLED"
     # PutRule replaces the rule: members not given again are dropped
-    events.put_rule(Name=name, EventBusName=bus, EventPattern=PATTERN, State="ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=PATTERN,
+                    State="ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
     again = events.describe_rule(Name=name, EventBusName=bus)
     assert again["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" and "Description" not in again
     events.delete_rule(Name=name, EventBusName=bus)
@@ -176,7 +177,8 @@ def test_rule_errors(events):
     name = unique("rule")
     with pytest.raises(ClientError) as raised:
         events.put_rule(Name=name)
-    assert error(raised) == ("ValidationException", "Parameter(s) EventPattern or ScheduleExpression must be specified.")
+    assert error(raised) == ("ValidationException",
+                             "Parameter(s) EventPattern or ScheduleExpression must be specified.")
     with pytest.raises(ClientError) as raised:
         events.put_rule(Name=name, ScheduleExpression="rate(5 minute)")
     assert error(raised) == ("ValidationException", "Parameter ScheduleExpression is not valid.")
