@@ -1,10 +1,12 @@
 """The clock schedules run on, optionally faster than real time (for tests and demos).
 
-``ScheduleClock(speed)`` keeps virtual time equal to real time at start-up and lets it run
-``speed`` times faster: with ``speed=60`` a minute of schedule time passes in one real second,
-so ``rate(1 minute)`` fires every second and ``cron(0/5 * * * ? *)`` every five seconds. All
-schedule arithmetic (fire times, start and end dates, flexible windows) happens in virtual
-time; waits are converted back to real seconds. The default speed of 1 is the real clock.
+Each schedule keeps an *origin*: the real time it was created (or last updated or enabled).
+From its origin on, the schedule's own clock runs ``speed`` times faster than real time: with
+``speed=60`` a schedule minute passes in one real second, so ``rate(1 minute)`` fires every
+second and ``at(...)`` five minutes after creation fires five seconds after it. All schedule
+arithmetic (fire times, start and end dates, flexible windows, the times in events and context
+attributes) happens on the schedule's clock; the runner converts back to real time. With the
+default speed of 1 both clocks are the real clock.
 
 Set with the ``schedule_clock_speed`` setting (``CUMULO_SCHEDULE_CLOCK_SPEED``).
 """
@@ -15,19 +17,20 @@ import time
 
 
 class ScheduleClock:
-    def __init__(self, speed: float = 1.0, origin: float | None = None) -> None:
+    def __init__(self, speed: float = 1.0) -> None:
         if speed <= 0:
             raise ValueError("the schedule clock speed must be positive")
         self.speed = speed
-        self.origin = time.time() if origin is None else origin
 
-    def now(self) -> float:
-        """Virtual epoch seconds."""
-        real = time.time()
+    def now(self, origin: float, real: float | None = None) -> float:
+        """Schedule time (epoch seconds) of a schedule with this origin, at ``real`` (default: now)."""
+        real = time.time() if real is None else real
         if self.speed == 1:
             return real
-        return self.origin + (real - self.origin) * self.speed
+        return origin + (real - origin) * self.speed
 
-    def real_delay(self, virtual_seconds: float) -> float:
-        """Real seconds to wait for ``virtual_seconds`` of schedule time to pass."""
-        return max(0.0, virtual_seconds / self.speed)
+    def real(self, origin: float, moment: float) -> float:
+        """Real epoch seconds at which a schedule with this origin reaches schedule time ``moment``."""
+        if self.speed == 1:
+            return moment
+        return origin + (moment - origin) / self.speed

@@ -1,13 +1,11 @@
 """Firing schedules on time: one in-memory timer heap over durable schedule records.
 
 Each provider keeps its schedules in the store with their next fire time; the runner holds
-``(fire time, key)`` for every active schedule and calls ``fire(key)`` when one is due.
+``(real fire time, key)`` for every active schedule and calls ``fire(key)`` when one is due.
 ``fire`` does the work (enqueue the target invocations and store the next fire time, in one
-transaction) and returns the next fire time, or None when the schedule is done. On start-up the
-provider plans every stored schedule again; one whose fire time passed while the server was down
-fires once, then continues from the current time.
-
-Times are virtual (see ``ScheduleClock``); waits are real time.
+transaction) and returns the next real fire time, or None when the schedule is done. On start-up
+the provider plans every stored schedule again; one whose fire time passed while the server was
+down fires once, then continues from the current time.
 """
 
 from __future__ import annotations
@@ -17,9 +15,8 @@ import heapq
 import inspect
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable
-
-from cumulo.schedules.clock import ScheduleClock
 
 log = logging.getLogger("cumulo.schedules")
 Fire = Callable[[Hashable], "float | Awaitable[float | None] | None"]
@@ -27,8 +24,7 @@ MAX_WAIT_S = 30.0
 
 
 class ScheduleRunner:
-    def __init__(self, clock: ScheduleClock, fire: Fire, name: str = "schedules") -> None:
-        self.clock = clock
+    def __init__(self, fire: Fire, name: str = "schedules") -> None:
         self._fire = fire
         self.name = name
         self._heap: list[tuple[float, int, Hashable]] = []
@@ -38,7 +34,7 @@ class ScheduleRunner:
         self._task: asyncio.Task | None = None
 
     def plan(self, key: Hashable, when: float | None) -> None:
-        """Fire ``key`` at ``when`` (virtual epoch seconds); None forgets it."""
+        """Fire ``key`` at real epoch time ``when``; None forgets it."""
         if when is None:
             self._planned.pop(key, None)
             return
@@ -63,7 +59,7 @@ class ScheduleRunner:
     async def _run(self) -> None:
         while True:
             self._wakeup.clear()
-            now = self.clock.now()
+            now = time.time()
             while self._heap and self._heap[0][0] <= now:
                 when, _, key = heapq.heappop(self._heap)
                 if self._planned.get(key) != when:
@@ -78,10 +74,10 @@ class ScheduleRunner:
                     following = None
                 if following is not None and key not in self._planned:
                     self.plan(key, following)
-                now = self.clock.now()
+                now = time.time()
             wait = MAX_WAIT_S
             if self._heap:
-                wait = min(wait, self.clock.real_delay(self._heap[0][0] - now))
+                wait = min(wait, self._heap[0][0] - now)
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=max(wait, 0.001))
             except TimeoutError:

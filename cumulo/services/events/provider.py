@@ -107,7 +107,7 @@ class EventsProvider(Provider):
         self.metrics = MetricCounters()
         self.delivery = DeliveryQueue(platform, QUEUE, self._send, self._dead_letter, self._observe)
         self.clock = ScheduleClock(float(getattr(platform.settings, "schedule_clock_speed", 1.0)))
-        self.schedules = ScheduleRunner(self.clock, self._fire_rule, name="events-schedules")
+        self.schedules = ScheduleRunner(self._fire_rule, name="events-schedules")
         self._bus_rules: dict[str, BusRules] = {}
 
     def repo(self, context: RequestContext) -> EventsRepository:
@@ -116,8 +116,9 @@ class EventsProvider(Provider):
     async def start(self) -> None:
         for key, record in self.platform.store.scan(RULES):
             schedule = record.get("_schedule")
-            if schedule and record.get("ScheduleExpression") and _active(record):
-                self.schedules.plan(key, schedule["next"])
+            if schedule and record.get("ScheduleExpression") and _active(record) and math.isfinite(
+                    schedule["next"]):
+                self.schedules.plan(key, self.clock.real(schedule["origin"], schedule["next"]))
         await self.schedules.start()
         await self.delivery.start()
 
@@ -389,17 +390,19 @@ class EventsProvider(Provider):
         self._plan_rule(repo, record)
         return {"RuleArn": record["Arn"]}
 
-    def _first_schedule(self, expression: Any) -> dict[str, float]:
-        now = self.clock.now()
+    @staticmethod
+    def _first_schedule(expression: Any) -> dict[str, float]:
+        """A schedule starting now: a rate first fires one period from now, a cron at its next time."""
+        now = time.time()  # the origin of the schedule's clock, where schedule time is real time
         anchor = now + expression.seconds if isinstance(expression, Rate) else now
         following = next_fire(expression, now, anchor=anchor if isinstance(expression, Rate) else None)
-        return {"anchor": anchor, "next": following if following is not None else math.inf}
+        return {"origin": now, "anchor": anchor, "next": following if following is not None else math.inf}
 
     def _plan_rule(self, repo: EventsRepository, record: dict[str, Any]) -> None:
         key = repo.rule_key(record["EventBusName"], record["Name"])
         schedule = record.get("_schedule")
         if schedule and _active(record) and math.isfinite(schedule["next"]):
-            self.schedules.plan(key, schedule["next"])
+            self.schedules.plan(key, self.clock.real(schedule["origin"], schedule["next"]))
         else:
             self.schedules.plan(key, None)
 
@@ -435,13 +438,9 @@ class EventsProvider(Provider):
             self._managed(record)
             was_active = _active(record)
             record["State"] = state
-            schedule = record.get("_schedule")
-            if schedule and not was_active and _active(record):
-                expression = parse_expression(record["ScheduleExpression"])
-                now = self.clock.now()
-                following = next_fire(expression, now, anchor=schedule.get("anchor") if isinstance(
-                    expression, Rate) else None)
-                schedule["next"] = following if following is not None else math.inf
+            if record.get("_schedule") and not was_active and _active(record):
+                # re-enabled: the schedule starts again from now (a rate's period restarts)
+                record["_schedule"] = self._first_schedule(parse_expression(record["ScheduleExpression"]))
             repo.save_rule(record)
         self._cache_rule(repo, record)
         self._plan_rule(repo, record)
@@ -815,10 +814,10 @@ class EventsProvider(Provider):
             if record is None or not schedule or not record.get("ScheduleExpression") or not _active(record):
                 return None
             expression = parse_expression(record["ScheduleExpression"])
-            scheduled = schedule["next"]
-            now = self.clock.now()
+            scheduled, origin = schedule["next"], schedule["origin"]
+            now = self.clock.now(origin)
             if scheduled > now + 1e-3:
-                return scheduled  # moved since this timer was set
+                return self.clock.real(origin, scheduled)  # moved since this timer was set
             event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
                      "source": "aws.events", "account": account, "time": iso(scheduled), "region": region,
                      "resources": [record["Arn"]], "detail": {}}
@@ -831,7 +830,7 @@ class EventsProvider(Provider):
         self._cache_rule(repo, record)
         if jobs:
             self.delivery.wake()
-        return following
+        return self.clock.real(origin, following) if following is not None else None
 
 
 async def send_to_service(platform: Any, service: str | None, arn: str, payload: str, *, account: str, region: str,

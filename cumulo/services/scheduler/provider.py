@@ -83,13 +83,13 @@ class SchedulerProvider(Provider):
         self.metrics = MetricCounters()
         self.delivery = DeliveryQueue(platform, QUEUE, self._send, self._dead_letter, self._observe)
         self.clock = ScheduleClock(float(getattr(platform.settings, "schedule_clock_speed", 1.0)))
-        self.runner = ScheduleRunner(self.clock, self._fire, name="scheduler")
+        self.runner = ScheduleRunner(self._fire, name="scheduler")
 
     async def start(self) -> None:
         for key, record in self.platform.store.scan(SCHEDULES):
             state = record.get("_state") or {}
             if record.get("State") == "ENABLED" and math.isfinite(state.get("fire_at", math.inf)):
-                self.runner.plan(key, state["fire_at"])
+                self.runner.plan(key, self.clock.real(state["origin"], state["fire_at"]))
         await self.runner.start()
         await self.delivery.start()
 
@@ -378,11 +378,11 @@ class SchedulerProvider(Provider):
     def _initial_state(self, record: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
         expression, zone = facts["expression"], facts["zone"]
         start, end = facts["start"], facts["end"]
-        now = self.clock.now()
+        now = time.time()  # the origin of the schedule's clock, where schedule time is real time
         anchor = None
         if isinstance(expression, At):
             nominal = next_fire(expression, -math.inf, zone=zone)
-            state = {"anchor": None, "next": nominal}
+            state = {"origin": now, "anchor": None, "next": nominal}
             state["fire_at"] = max(nominal + self._window(record), now) if nominal is not None else math.inf
             return state
         if isinstance(expression, Rate):
@@ -392,7 +392,7 @@ class SchedulerProvider(Provider):
             nominal = next_fire(expression, max(now, (start or now) - 1e-6), zone=zone)
         if nominal is not None and end is not None and nominal > end:
             nominal = None
-        state: dict[str, Any] = {"anchor": anchor, "next": nominal if nominal is not None else math.inf}
+        state: dict[str, Any] = {"origin": now, "anchor": anchor, "next": nominal if nominal is not None else math.inf}
         state["fire_at"] = state["next"] + self._window(record) if nominal is not None else math.inf
         return state
 
@@ -409,9 +409,10 @@ class SchedulerProvider(Provider):
         return moment
 
     def _plan(self, key: str, record: dict[str, Any]) -> None:
-        fire_at = (record.get("_state") or {}).get("fire_at", math.inf)
+        state = record.get("_state") or {}
+        fire_at = state.get("fire_at", math.inf)
         if record.get("State") == "ENABLED" and math.isfinite(fire_at):
-            self.runner.plan(key, fire_at)
+            self.runner.plan(key, self.clock.real(state["origin"], fire_at))
         else:
             self.runner.plan(key, None)
 
@@ -423,9 +424,10 @@ class SchedulerProvider(Provider):
             if record is None or record.get("State") != "ENABLED":
                 return None
             state = record["_state"]
-            now = self.clock.now()
+            origin = state["origin"]
+            now = self.clock.now(origin)
             if state["fire_at"] > now + 1e-3:
-                return state["fire_at"]
+                return self.clock.real(origin, state["fire_at"])
             nominal = state["next"]
             execution_id = str(uuid.uuid4())
             payload = self._context_input(record, nominal, execution_id)
@@ -444,7 +446,7 @@ class SchedulerProvider(Provider):
                 state["fire_at"] = following + self._window(record)
                 store.put(SCHEDULES, key, record)
         self.delivery.wake()
-        return state["fire_at"] if following is not None else None
+        return self.clock.real(origin, state["fire_at"]) if following is not None else None
 
     @staticmethod
     def _context_input(record: dict[str, Any], nominal: float, execution_id: str) -> str:

@@ -176,14 +176,15 @@ def test_iso_is_seconds_with_z():
 
 
 # ------------------------------------------------------------ the accelerated clock
-def test_schedule_clock_runs_faster_from_its_origin(monkeypatch):
+def test_schedule_clock_runs_faster_from_the_schedule_origin(monkeypatch):
     now = [1000.0]
     monkeypatch.setattr("cumulo.schedules.clock.time.time", lambda: now[0])
     clock = ScheduleClock(60)
-    assert clock.now() == 1000.0
+    assert clock.now(origin=1000.0) == 1000.0
     now[0] = 1001.0
-    assert clock.now() == 1060.0
-    assert clock.real_delay(60) == 1.0
-    assert ScheduleClock(1).real_delay(5) == 5
+    assert clock.now(origin=1000.0) == 1060.0
+    assert clock.now(origin=1001.0) == 1001.0  # a schedule created now starts at real time
+    assert clock.real(1000.0, 1060.0) == 1001.0
+    assert ScheduleClock(1).real(0.0, 5.0) == 5.0 and ScheduleClock(1).now(0.0) == 1001.0
     with pytest.raises(ValueError):
         ScheduleClock(0)
