@@ -129,16 +129,42 @@ class FunctionRunner:
             client_context=client_context,
             trace_id=trace_id or _trace_id(),
         )
-        with self.limiter.slot(target.account, f"{target.account}:{target.region}:{target.name}",
-                               target.reserved_concurrency, target.reserved_total):
-            try:
-                return await self.pool.invoke(self.spec(target), request)
-            except CapacityError as exc:
-                log.warning("throttling %s: %s", target.name, exc)
-                raise throttled(ACCOUNT_EXCEEDED) from exc
-            except UnsupportedRuntimeError as exc:
-                raise AwsError("InvalidRuntimeException", str(exc), status=502,
-                               fields={"Type": "User"}) from exc
+        function_key = f"{target.account}:{target.region}:{target.name}"
+        try:
+            with self.limiter.slot(target.account, function_key, target.reserved_concurrency,
+                                   target.reserved_total):
+                self._metric(target, "ConcurrentExecutions", self.limiter.running(function_key))
+                self._metric(target, "ConcurrentExecutions", self.limiter.total_running(), account_wide=True)
+                try:
+                    result = await self.pool.invoke(self.spec(target), request)
+                except CapacityError as exc:
+                    log.warning("throttling %s: %s", target.name, exc)
+                    raise throttled(ACCOUNT_EXCEEDED) from exc
+                except UnsupportedRuntimeError as exc:
+                    raise AwsError("InvalidRuntimeException", str(exc), status=502,
+                                   fields={"Type": "User"}) from exc
+        except AwsError as error:
+            if error.code == "TooManyRequestsException":
+                self._metric(target, "Throttles", 1)
+            raise
+        self._metric(target, "Invocations", 1)
+        self._metric(target, "Errors", 1 if result.function_error else 0)
+        self._metric(target, "Duration", result.duration_ms, unit="Milliseconds")
+        return result
+
+    def _metric(self, target: Target, name: str, value: float, unit: str = "Count",
+                account_wide: bool = False) -> None:
+        """An ``AWS/Lambda`` metric, per function (and per version/alias when one was invoked)."""
+        cloudwatch = self.platform.providers.get("cloudwatch")
+        if cloudwatch is None:
+            return
+        if account_wide:
+            cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value, {}, unit)
+            return
+        cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value, {"FunctionName": target.name}, unit)
+        if target.version != "$LATEST":
+            cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value,
+                           {"FunctionName": target.name, "Resource": f"{target.name}:{target.version}"}, unit)
 
     def retire(self, account: str, region: str, name: str, version: str | None = None) -> None:
         """Retire warm environments of a function (of one version, or all) after a change."""

@@ -99,6 +99,9 @@ class ServiceCatalog:
             raise UnknownService(f"Service '{scope_service}' is not served by this endpoint. "
                                  f"Served services: {', '.join(sorted(self.service_names))}")
 
+        if request.headers.get("smithy-protocol") == "rpc-v2-cbor":
+            return self._resolve_rpc_v2(request, by_target, candidates, scope_service)
+
         target = request.headers.get("x-amz-target")
         if target:
             prefix, _, operation_name = target.rpartition(".")
@@ -131,6 +134,20 @@ class ServiceCatalog:
                            status=400)
         raise UnknownService(f"Cannot tell which AWS service {request.method} {request.path} is for: "
                              "sign the request (SigV4) or send X-Amz-Target / Action=")
+
+    def _resolve_rpc_v2(self, request: HttpRequest, by_target: dict[str, str], candidates: list[str],
+                        scope_service: str | None) -> Resolved:
+        parts = request.path.strip("/").split("/")
+        if len(parts) != 4 or parts[0] != "service" or parts[2] != "operation" or request.method != "POST":
+            raise AwsError("UnknownOperationException", "RPC v2 requests are POST /service/{Service}/operation/"
+                           "{Operation}", status=404)
+        name = by_target.get(parts[1])
+        if name is None or (scope_service and name not in candidates):
+            raise AwsError("UnknownOperationException", f"Unknown service '{parts[1]}'", status=404)
+        model = self.model(name)
+        if parts[3] not in model.operation_names:
+            raise AwsError("UnknownOperationException", f"Unknown operation '{parts[3]}'", status=404)
+        return Resolved(model, model.operation_model(parts[3]), PROTOCOLS["smithy-rpc-v2-cbor"])
 
     @staticmethod
     def _action(request: HttpRequest) -> str | None:

@@ -8,13 +8,14 @@ format and leaves out members whose value is ``None``.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
 from botocore.model import Shape
 
 from cumulo.protocol.errors import SerializationError
-from cumulo.protocol.values import decode_blob, encode_blob, format_timestamp, parse_timestamp
+from cumulo.protocol.values import as_datetime, decode_blob, encode_blob, format_timestamp, parse_timestamp
 
 _JSON_TYPE_NAMES = {dict: "structure", list: "list", str: "string", bool: "boolean",
                     int: "number", float: "number", type(None): "null"}
@@ -39,8 +40,12 @@ def wire_members(shape: Shape) -> dict[str, tuple[str, Shape]]:
     return cached
 
 
-def read_json(shape: Shape | None, value: Any, where: str = "") -> Any:
-    """Convert a decoded JSON value to Python according to ``shape``."""
+def read_json(shape: Shape | None, value: Any, where: str = "", native: bool = False) -> Any:
+    """Convert a decoded JSON value to Python according to ``shape``.
+
+    ``native``: the document came from CBOR, where blobs are byte strings and timestamps may
+    already be datetimes.
+    """
     if shape is None or value is None:
         return value
     kind = shape.type_name
@@ -55,16 +60,16 @@ def read_json(shape: Shape | None, value: Any, where: str = "") -> Any:
             if found is None:
                 continue  # AWS ignores unknown members
             name, member = found
-            result[name] = read_json(member, item, f"{where}.{key}" if where else key)
+            result[name] = read_json(member, item, f"{where}.{key}" if where else key, native)
         return result
     if kind == "list":
         if not isinstance(value, list):
             raise _mismatch(shape, value, where)
-        return [read_json(shape.member, item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [read_json(shape.member, item, f"{where}[{i}]", native) for i, item in enumerate(value)]
     if kind == "map":
         if not isinstance(value, dict):
             raise _mismatch(shape, value, where)
-        return {key: read_json(shape.value, item, f"{where}.{key}") for key, item in value.items()}
+        return {key: read_json(shape.value, item, f"{where}.{key}", native) for key, item in value.items()}
     if kind == "string":
         if not isinstance(value, str):
             raise _mismatch(shape, value, where)
@@ -88,6 +93,8 @@ def read_json(shape: Shape | None, value: Any, where: str = "") -> Any:
             raise _mismatch(shape, value, where)
         return float(value)
     if kind == "timestamp":
+        if native and isinstance(value, dt.datetime):
+            return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise _mismatch(shape, value, where)
         try:
@@ -95,6 +102,8 @@ def read_json(shape: Shape | None, value: Any, where: str = "") -> Any:
         except ValueError as exc:
             raise SerializationError(f"Invalid timestamp at '{where}': {value!r}") from exc
     if kind == "blob":
+        if native and isinstance(value, bytes):
+            return value
         if not isinstance(value, str):
             raise _mismatch(shape, value, where)
         try:
@@ -104,8 +113,12 @@ def read_json(shape: Shape | None, value: Any, where: str = "") -> Any:
     return value
 
 
-def write_json(shape: Shape | None, value: Any, timestamp_format: str = "unixTimestamp") -> Any:
-    """Convert a Python value to a JSON-ready value according to ``shape``."""
+def write_json(shape: Shape | None, value: Any, timestamp_format: str = "unixTimestamp",
+               native: bool = False) -> Any:
+    """Convert a Python value to a JSON-ready value according to ``shape``.
+
+    ``native``: for CBOR, keep blobs as bytes and timestamps as datetimes.
+    """
     if value is None or shape is None:
         return value
     kind = shape.type_name
@@ -119,12 +132,16 @@ def write_json(shape: Shape | None, value: Any, timestamp_format: str = "unixTim
             if member is None or item is None or member.serialization.get("location"):
                 continue
             name = member.serialization.get("name", key)
-            result[name] = write_json(member, item, timestamp_format)
+            result[name] = write_json(member, item, timestamp_format, native)
         return result
     if kind == "list":
-        return [write_json(shape.member, item, timestamp_format) for item in value]
+        return [write_json(shape.member, item, timestamp_format, native) for item in value]
     if kind == "map":
-        return {key: write_json(shape.value, item, timestamp_format) for key, item in value.items()}
+        return {key: write_json(shape.value, item, timestamp_format, native) for key, item in value.items()}
+    if native and kind == "timestamp":
+        return as_datetime(value)
+    if native and kind == "blob":
+        return value.encode() if isinstance(value, str) else value
     if kind == "timestamp":
         return format_timestamp(value, shape.serialization.get("timestampFormat", timestamp_format))
     if kind == "blob":

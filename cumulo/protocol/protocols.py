@@ -7,11 +7,13 @@ query, headers and body) and ``query`` (form-encoded ``Action=`` requests answer
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree as ET
 
+import cbor2
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from cumulo.protocol.errors import AwsError, SerializationError
@@ -65,6 +67,15 @@ def _error_fields(shape: Shape | None, error: AwsError) -> dict[str, Any]:
     return body
 
 
+def _query_error_header(service: ServiceModel, shape: Shape | None, error: AwsError) -> dict[str, str]:
+    """``x-amzn-query-error: Code;Sender`` for services that keep their query protocol's error codes."""
+    if "awsQueryCompatible" not in service.metadata:
+        return {}
+    query_code = getattr(error, "query_code", None) or (
+        shape.metadata.get("error", {}).get("code") if shape is not None else None)
+    return {"x-amzn-query-error": f"{query_code or error.code};{'Sender' if error.sender_fault else 'Receiver'}"}
+
+
 def _base_headers(request_id: str) -> dict[str, str]:
     return {"x-amzn-RequestId": request_id}
 
@@ -115,15 +126,13 @@ class JsonProtocol(Protocol):
     def serialize_error(self, service, error, request_id):
         version = service.metadata.get("jsonVersion", "1.0")
         shape = error_shape(service, error.code)
-        body = {"__type": error.code, **_error_fields(shape, error)}
+        compatible = "awsQueryCompatible" in service.metadata
+        code = shape.name if compatible and shape is not None else error.code
+        body = {"__type": code, **_error_fields(shape, error)}
         headers = _base_headers(request_id)
         headers["Content-Type"] = f"application/x-amz-json-{version}"
-        headers["x-amzn-ErrorType"] = error.code
-        if "awsQueryCompatible" in service.metadata:
-            query_code = error.query_code or (
-                shape.metadata.get("error", {}).get("code") if shape is not None else None)
-            fault = "Sender" if error.sender_fault else "Receiver"
-            headers["x-amzn-query-error"] = f"{query_code or error.code};{fault}"
+        headers["x-amzn-ErrorType"] = code
+        headers.update(_query_error_header(service, shape, error))
         headers.update(error.headers)
         return HttpResponse(error_status(service, error), headers,
                             json.dumps(body, separators=(",", ":"), default=str).encode())
@@ -371,6 +380,43 @@ class QueryProtocol(Protocol):
         return HttpResponse(error_status(service, error), headers, to_bytes(root))
 
 
+class CborProtocol(Protocol):
+    """Smithy RPC v2 CBOR: ``POST /service/{Service}/operation/{Operation}`` with CBOR bodies."""
+
+    name = "smithy-rpc-v2-cbor"
+    headers = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"}
+
+    def parse(self, request, operation, labels=None):
+        if not request.body:
+            return {}
+        try:
+            document = cbor2.loads(request.body)
+        except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError) as exc:
+            raise SerializationError(f"Malformed CBOR body: {exc}") from exc
+        if not isinstance(document, dict):
+            raise SerializationError("Start of structure or map found where not expected.")
+        return read_json(operation.input_shape, document, native=True) or {}
+
+    def serialize(self, operation, result, request_id):
+        headers = {**_base_headers(request_id), **self.headers}
+        if operation.output_shape is None:
+            return HttpResponse(200, headers, b"")
+        body = write_json(operation.output_shape, result or {}, native=True)
+        return HttpResponse(200, headers, cbor2.dumps(body, datetime_as_timestamp=True, timezone=dt.UTC))
+
+    def serialize_error(self, service, error, request_id):
+        shape = error_shape(service, error.code)
+        headers = {**_base_headers(request_id), **self.headers}
+        headers.update(_query_error_header(service, shape, error))
+        body = {"__type": shape.name if shape is not None else error.code, **_error_fields(shape, error)}
+        headers.update(error.headers)
+        return HttpResponse(error_status(service, error), headers, cbor2.dumps(body, default=_cbor_default))
+
+
+def _cbor_default(encoder: cbor2.CBOREncoder, value: Any) -> None:
+    encoder.encode(str(value))
+
+
 PROTOCOLS: dict[str, Protocol] = {
-    p.name: p for p in (JsonProtocol(), RestJsonProtocol(), RestXmlProtocol(), QueryProtocol())
+    p.name: p for p in (JsonProtocol(), RestJsonProtocol(), RestXmlProtocol(), QueryProtocol(), CborProtocol())
 }

@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from cumulo.protocol.errors import AwsError
+
+T = TypeVar("T")
 
 
 def encode_token(kind: str, position: Any) -> str:
@@ -32,3 +35,16 @@ def decode_token(token: str | None, kind: str, error_code: str = "InvalidParamet
     if not isinstance(document, dict) or document.get("k") != kind:
         raise AwsError(error_code, message)
     return document.get("p")
+
+
+def take_page(items: Iterable[tuple[Any, T]], limit: int, kind: str) -> tuple[list[T], str | None]:
+    """The first ``limit`` of ``(position, item)`` pairs, and a token that resumes after the last
+    one taken (None when nothing is left)."""
+    page: list[T] = []
+    last: Any = None
+    for position, item in items:
+        if len(page) == limit:
+            return page, encode_token(kind, last)
+        page.append(item)
+        last = position
+    return page, None

@@ -6,6 +6,7 @@ from cumulo.services.base import Provider
 
 
 def provider_classes() -> list[type[Provider]]:
+    from cumulo.services.cloudwatch.provider import CloudWatchProvider
     from cumulo.services.events.provider import EventsProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
@@ -14,4 +15,5 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.sqs.provider import SqsProvider
 
     # Event routing starts after (and stops before) the services it delivers to.
-    return [LogsProvider, LambdaProvider, SqsProvider, SnsProvider, EventsProvider, SchedulerProvider]
+    return [LogsProvider, CloudWatchProvider, LambdaProvider, SqsProvider, SnsProvider, EventsProvider,
+            SchedulerProvider]

@@ -101,6 +101,13 @@ class SqliteStore(Store):
                       "ON CONFLICT (tbl, key) DO UPDATE SET value=excluded.value",
                       (table, key, _dumps(value)))
 
+    def put_many(self, table: str, items: list[tuple[str, Record]]) -> None:
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO records (tbl, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (tbl, key) DO UPDATE SET value=excluded.value",
+                [(table, key, _dumps(value)) for key, value in items])
+
     def insert(self, table: str, key: str, value: Record) -> bool:
         cursor = self._execute("INSERT OR IGNORE INTO records (tbl, key, value) VALUES (?, ?, ?)",
                                (table, key, _dumps(value)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import sys
 import textwrap
 import uuid
@@ -40,6 +41,7 @@ def logs(server):
 def deploy(client, files: dict[str, str], runtime: str = "python3.11", handler: str = "app.handler",
            name: str | None = None, **config) -> str:
     name = name or f"fn-{uuid.uuid4().hex[:10]}"
+    config.setdefault("Timeout", 30)  # generous: only the timeout test relies on a short one
     code = make_zip({path: textwrap.dedent(text).lstrip("\n") for path, text in files.items()})
     client.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
                            Code={"ZipFile": code}, **config)
@@ -310,11 +312,11 @@ def test_event_invocations_run_and_are_retried_on_errors(client, logs):
             if event.get("fail"):
                 raise RuntimeError("boom")
             return "done"
-    """})
+    """}, Timeout=30)
     response = client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"id": "ok-1"}')
     assert response["StatusCode"] == 202
     client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"id": "bad-1", "fail": true}')
-    wait_for(lambda: sum("attempt for bad-1" in m for m in log_messages(logs, name)) == 3, timeout=30,
+    wait_for(lambda: sum("attempt for bad-1" in m for m in log_messages(logs, name)) == 3, timeout=60,
              message="the failing event to run 3 times (1 + 2 retries)")
     assert sum("attempt for ok-1" in m for m in log_messages(logs, name)) == 1
     assert client.invoke_async(FunctionName=name, InvokeArgs=b'{"id": "legacy"}')["Status"] == 202
@@ -324,25 +326,32 @@ def test_event_invocations_run_and_are_retried_on_errors(client, logs):
 def test_accepted_event_invocations_survive_kill_9(tmp_path):
     first = CumuloServer(tmp_path / "data", env={"CUMULO_RETRY_DELAY_SCALE": "0.005"}).start()
     client = first.client("lambda")
+    # Each run leaves a durable mark through the API (a log group per event), so the test sees
+    # every event that ran, whichever process ran it.
     name = deploy(client, {"app.py": """
         import time
+        import boto3
 
         def handler(event, context):
-            time.sleep(0.2)
-            print("ran", event["n"])
+            time.sleep(0.1)
+            logs = boto3.client("logs")
+            try:
+                logs.create_log_group(logGroupName=f"/ran/{event['n']}")
+            except logs.exceptions.ResourceAlreadyExistsException:
+                pass  # at least once: a run after a restart may repeat one
     """}, Timeout=10)
     for n in range(30):
         client.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"n": n}).encode())
-    import signal as signals
-    first.stop(signals.SIGKILL)
+    first.stop(signal.SIGKILL)
     second = CumuloServer(tmp_path / "data").start()
     try:
         logs = second.client("logs")
 
         def ran() -> set[int]:
-            return {int(m.split()[1]) for m in log_messages(logs, name) if m.startswith("ran ")}
+            groups = logs.describe_log_groups(logGroupNamePrefix="/ran/")["logGroups"]
+            return {int(g["logGroupName"].rsplit("/", 1)[1]) for g in groups}
 
-        wait_for(lambda: ran() == set(range(30)), timeout=60, message="all 30 accepted events to run")
+        wait_for(lambda: ran() == set(range(30)), timeout=120, message="all 30 accepted events to run")
     finally:
         second.stop()
 

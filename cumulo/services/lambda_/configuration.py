@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from cumulo.protocol.errors import AwsError
+from cumulo.runtime.envvars import RESERVED
 from cumulo.services.lambda_.runtimes import unsupported_reason
 
 DEFAULT_MEMORY_MB = 128
@@ -17,13 +18,6 @@ MAX_MEMORY_MB = 10240  # the model allows more (managed capacity); on-demand fun
 DEFAULT_EPHEMERAL_MB = 512
 MAX_ENVIRONMENT_BYTES = 4096
 MAX_LAYERS = 5
-RESERVED_ENVIRONMENT_KEYS = frozenset({
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
-})
 # Members of UpdateFunctionConfiguration that are copied into the configuration as given.
 PLAIN_MEMBERS = ("Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime", "KMSKeyArn",
                  "VpcConfig", "DeadLetterConfig", "TracingConfig", "FileSystemConfigs",
@@ -52,7 +46,7 @@ def check_runtime(runtime: str | None, package_type: str) -> None:
 
 def check_environment(environment: dict[str, Any] | None) -> None:
     variables = (environment or {}).get("Variables") or {}
-    reserved = sorted(k for k in variables if k in RESERVED_ENVIRONMENT_KEYS)
+    reserved = sorted(k for k in variables if k in RESERVED)
     if reserved:
         raise AwsError("InvalidParameterValueException",
                        "Lambda was unable to configure your environment variables because the environment "

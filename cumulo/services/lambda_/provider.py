@@ -257,14 +257,27 @@ class LambdaProvider(InvocationOperations, Provider):
             result["NextMarker"] = encode_token("lambda-functions", page[-1][0])
         return result
 
-    def update_function_code(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def _updatable(self, context: RequestContext, params: dict[str, Any]
+                   ) -> tuple[LambdaRepository, str, dict[str, Any]]:
+        """The $LATEST record an update applies to, after the qualifier and RevisionId checks."""
         repo = self.repo(context)
         name, qualifier = self._ref(context, params)
         if qualifier:
-            raise _invalid("Unsupported qualifier: code can only be updated on $LATEST (no qualifier).")
+            raise _invalid("Unsupported qualifier: only $LATEST (no qualifier) can be updated.")
         record = repo.function(name)
         if params.get("RevisionId") and params["RevisionId"] != record["config"]["RevisionId"]:
             raise _precondition()
+        return repo, name, record
+
+    @staticmethod
+    def _mark_in_progress(config: dict[str, Any]) -> None:
+        config.update({"LastModified": cfg.timestamp_now(), "RevisionId": cfg.new_revision(),
+                       "LastUpdateStatus": "InProgress",
+                       "LastUpdateStatusReason": "The function is being created.",
+                       "LastUpdateStatusReasonCode": "Creating"})
+
+    def update_function_code(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        repo, name, record = self._updatable(context, params)
         code = store_zip(self.platform.artifacts, read_code_source(params))
         layers = [{"_unzipped": size} for size in record.get("layer_sizes", [])]
         self._check_unzipped(code, layers)
@@ -274,10 +287,7 @@ class LambdaProvider(InvocationOperations, Provider):
         config.update({"CodeSize": code.size, "CodeSha256": code.code_sha256})
         if params.get("DryRun"):
             return self._public(config)
-        config.update({"LastModified": cfg.timestamp_now(), "RevisionId": cfg.new_revision(),
-                       "LastUpdateStatus": "InProgress",
-                       "LastUpdateStatusReason": "The function is being created.",
-                       "LastUpdateStatusReasonCode": "Creating"})
+        self._mark_in_progress(config)
         with self.platform.store.transaction():
             record = repo.function(name)
             record["config"] = config
@@ -290,13 +300,7 @@ class LambdaProvider(InvocationOperations, Provider):
         return self._public(result)
 
     def update_function_configuration(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        repo = self.repo(context)
-        name, qualifier = self._ref(context, params)
-        if qualifier:
-            raise _invalid("Unsupported qualifier: configuration can only be updated on $LATEST.")
-        record = repo.function(name)
-        if params.get("RevisionId") and params["RevisionId"] != record["config"]["RevisionId"]:
-            raise _precondition()
+        repo, name, record = self._updatable(context, params)
         config = cfg.apply_update(record["config"], params)
         if params.get("Runtime"):
             cfg.check_runtime(params["Runtime"], config.get("PackageType", "Zip"))
@@ -311,10 +315,7 @@ class LambdaProvider(InvocationOperations, Provider):
             else:
                 config.pop("Layers", None)
             layer_sizes = [layer["_unzipped"] for layer in layers]
-        config.update({"LastModified": cfg.timestamp_now(), "RevisionId": cfg.new_revision(),
-                       "LastUpdateStatus": "InProgress",
-                       "LastUpdateStatusReason": "The function is being created.",
-                       "LastUpdateStatusReasonCode": "Creating"})
+        self._mark_in_progress(config)
         with self.platform.store.transaction():
             record = repo.function(name)
             record["config"] = config

@@ -18,7 +18,8 @@ from typing import Any
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.logs.filter_pattern import FilterPatternError, compile_filter
-from cumulo.services.pagination import decode_token, encode_token
+from cumulo.services.pagination import decode_token, encode_token, take_page
+from cumulo.store.batching import BatchedWriter
 
 GROUPS, STREAMS, EVENTS = "logs.groups", "logs.streams", "logs.events"
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -34,6 +35,10 @@ TOO_NEW_MS = 2 * 3600 * 1000
 MAX_SPAN_MS = 24 * 3600 * 1000
 DEFAULT_EVENT_LIMIT = 10_000
 RETENTION_SWEEP_S = 60.0
+# Lines appended by the platform are written in batches: one transaction per batch instead of
+# one per invocation. Every Logs API call flushes first, so readers always see every line.
+FLUSH_AFTER_S = 0.05
+FLUSH_AT_EVENTS = 5000
 
 
 def _now_ms() -> int:
@@ -56,6 +61,8 @@ class LogsProvider(Provider):
         super().__init__(platform)
         self._sequence = time.time_ns() // 1000
         self._sweeper: asyncio.Task[None] | None = None
+        self._pending: BatchedWriter[tuple[str, str, str, str, list[tuple[int, str]]]] = BatchedWriter(
+            self._write_batch, FLUSH_AFTER_S, FLUSH_AT_EVENTS)
 
     async def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_retention())
@@ -65,6 +72,11 @@ class LogsProvider(Provider):
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        self._pending.flush()
+
+    def handler(self, operation_name: str) -> Any:
+        self._pending.flush()  # API callers see every line appended before their call
+        return super().handler(operation_name)
 
     # ------------------------------------------------------------ keys
     @staticmethod
@@ -92,22 +104,27 @@ class LogsProvider(Provider):
         return name
 
     # ------------------------------------------------------------ internal API
-    def ensure_group(self, account: str, region: str, name: str) -> None:
-        scope = self._scope(account, region)
-        self.platform.store.insert(GROUPS, scope + name, self._new_group(account, region, name, None, {}))
-
     def append(self, account: str, region: str, group: str, stream: str,
                events: list[tuple[int, str]]) -> None:
-        """Write events (ms timestamp, message), creating the group and stream if needed."""
-        if not events:
-            return
-        scope = self._scope(account, region)
+        """Queue events (ms timestamp, message) for the log stream, creating group and stream as needed.
+
+        The events are written within ``FLUSH_AFTER_S`` (or at once when many are waiting).
+        """
+        if events:
+            self._pending.add((account, region, group, stream, events), weight=len(events))
+
+    def _write_batch(self, batches: list[tuple[str, str, str, str, list[tuple[int, str]]]]) -> None:
+        by_stream: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}
+        for account, region, group, stream, events in batches:
+            by_stream.setdefault((account, region, group, stream), []).extend(events)
         store = self.platform.store
         with store.transaction():
-            store.insert(GROUPS, scope + group, self._new_group(account, region, group, None, {}))
-            stream_key = f"{scope}{group}\x00{stream}"
-            record = store.get(STREAMS, stream_key) or self._new_stream(account, region, group, stream)
-            self._write_events(stream_key, record, events)
+            for (account, region, group, stream), events in by_stream.items():
+                scope = self._scope(account, region)
+                store.insert(GROUPS, scope + group, self._new_group(account, region, group, None, {}))
+                stream_key = f"{scope}{group}\x00{stream}"
+                record = store.get(STREAMS, stream_key) or self._new_stream(account, region, group, stream)
+                self._write_events(stream_key, record, events)
 
     def _write_events(self, stream_key: str, record: dict[str, Any], events: list[tuple[int, str]]) -> None:
         store = self.platform.store
@@ -179,21 +196,18 @@ class LogsProvider(Provider):
         limit = params.get("limit") or 50
         after = decode_token(params.get("nextToken"), "logs-groups")
         identifiers = set(params.get("logGroupIdentifiers") or [])
-        groups = []
-        next_token = None
-        last_key = ""
-        for key, group in self.platform.store.scan(GROUPS, scope + prefix, start_after=after):
-            if pattern and pattern.lower() not in group["logGroupName"].lower():
-                continue
-            if identifiers and group["logGroupName"] not in identifiers and group["logGroupArn"] not in identifiers:
-                continue
-            if params.get("logGroupClass") and group.get("logGroupClass") != params["logGroupClass"]:
-                continue
-            if len(groups) == limit:
-                next_token = encode_token("logs-groups", last_key)
-                break
-            groups.append({k: v for k, v in group.items() if k != "tags"})
-            last_key = key
+
+        def matching() -> Iterator[tuple[str, dict[str, Any]]]:
+            for key, group in self.platform.store.scan(GROUPS, scope + prefix, start_after=after):
+                if pattern and pattern.lower() not in group["logGroupName"].lower():
+                    continue
+                if identifiers and not identifiers & {group["logGroupName"], group["logGroupArn"]}:
+                    continue
+                if params.get("logGroupClass") and group.get("logGroupClass") != params["logGroupClass"]:
+                    continue
+                yield key, {k: v for k, v in group.items() if k != "tags"}
+
+        groups, next_token = take_page(matching(), limit, "logs-groups")
         return {"logGroups": groups, "nextToken": next_token}
 
     def put_retention_policy(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -400,22 +414,18 @@ class LogsProvider(Provider):
             streams = [s for s in streams if s in set(names)]
         start, end = params.get("startTime"), params.get("endTime")
         resume = decode_token(params.get("nextToken"), "logs-filter")
-        events: list[dict[str, Any]] = []
-        next_token = None
-        last: tuple[str, str] = ("", "")
         merged = heapq.merge(*(self._stream_events(group_prefix, s, start, end) for s in streams),
                              key=lambda item: item[0])
-        for sort_key, stream, value in merged:
-            if resume is not None and sort_key <= tuple(resume):
-                continue
-            if not matcher(value["m"]):
-                continue
-            if len(events) == limit:
-                next_token = encode_token("logs-filter", list(last))
-                break
-            events.append({"logStreamName": stream, "timestamp": value["t"], "message": value["m"],
-                           "ingestionTime": value["i"], "eventId": sort_key[0].rjust(56, "0")})
-            last = sort_key
+
+        def matching() -> Iterator[tuple[list[str], dict[str, Any]]]:
+            for sort_key, stream, value in merged:
+                if resume is not None and sort_key <= tuple(resume):
+                    continue
+                if matcher(value["m"]):
+                    yield list(sort_key), {"logStreamName": stream, "timestamp": value["t"], "message": value["m"],
+                                           "ingestionTime": value["i"], "eventId": sort_key[0].rjust(56, "0")}
+
+        events, next_token = take_page(matching(), limit, "logs-filter")
         searched = [{"logStreamName": s, "searchedCompletely": next_token is None} for s in streams]
         return {"events": events, "searchedLogStreams": searched, "nextToken": next_token}
 

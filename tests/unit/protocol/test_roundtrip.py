@@ -28,7 +28,7 @@ from cumulo.protocol.protocols import PROTOCOLS
 from tests.unit.protocol.shape_strategies import for_shape, normalize
 
 SERVICES = ["lambda", "logs", "events", "stepfunctions", "sqs", "sns", "cloudformation", "iam", "dynamodb",
-            "kinesis", "apigatewayv2", "scheduler", "s3", "route53"]
+            "kinesis", "apigatewayv2", "scheduler", "s3", "route53", "cloudwatch"]
 CATALOG = ServiceCatalog(SERVICES)
 SESSION = botocore.session.get_session()
 
@@ -44,6 +44,7 @@ INPUT_CASES = [
     ("sns", "Publish"), ("sns", "CreateTopic"), ("sns", "SetSubscriptionAttributes"),
     ("cloudformation", "CreateStack"), ("iam", "CreateRole"),
     ("s3", "PutObject"), ("s3", "PutBucketTagging"), ("s3", "ListObjectsV2"), ("route53", "ChangeResourceRecordSets"),
+    ("cloudwatch", "PutMetricData"), ("cloudwatch", "GetMetricData"), ("cloudwatch", "GetMetricStatistics"),
 ]
 # SQS also answers the query protocol that older SDKs and the AWS CLI v1 speak.
 QUERY_COMPATIBLE_CASES = [("sqs", "SendMessageBatch"), ("sqs", "SetQueueAttributes"),
@@ -122,6 +123,7 @@ OUTPUT_CASES = [
     ("lambda", "GetPolicy"), ("apigatewayv2", "GetApi"), ("scheduler", "GetSchedule"),
     ("sns", "ListTopics"), ("sns", "GetTopicAttributes"), ("sns", "Publish"), ("cloudformation", "DescribeStacks"),
     ("iam", "GetRole"), ("s3", "ListObjectsV2"), ("s3", "GetObject"), ("s3", "GetBucketTagging"),
+    ("cloudwatch", "GetMetricStatistics"), ("cloudwatch", "GetMetricData"), ("cloudwatch", "ListMetrics"),
 ]
 
 
@@ -149,6 +151,8 @@ ERROR_CASES = [
     ("cloudformation", "AlreadyExistsException", 400),
     ("s3", "NoSuchKey", 404),
     ("stepfunctions", "ExecutionDoesNotExist", 400),
+    ("cloudwatch", "InvalidParameterValue", 400),
+    ("cloudwatch", "ResourceNotFoundException", 404),
 ]
 
 
