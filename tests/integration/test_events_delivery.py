@@ -452,3 +452,30 @@ def test_a_failing_target_does_not_hold_back_the_others(server, events, sqs):
                                            {"Id": "good", "Arn": arn}])
     put(events, entry(source))
     assert len(drain(sqs, url, 1)) == 1
+
+
+# ------------------------------------------------------------ metrics (through the CloudWatch API)
+def metric_sum(cloudwatch, name: str, **dimensions: str) -> float:
+    now = dt.datetime.now(dt.UTC)
+    answer = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Events", MetricName=name, Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        StartTime=now - dt.timedelta(minutes=10), EndTime=now + dt.timedelta(minutes=1), Period=3600,
+        Statistics=["Sum"])
+    return sum(point["Sum"] for point in answer["Datapoints"])
+
+
+def test_rule_metrics(server, events, sqs):
+    cloudwatch = server.client("cloudwatch")
+    dlq_url, dlq_arn = make_queue(sqs)
+    source = unique("app")
+    url, rule = route(events, sqs, {"source": [source]})
+    missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{unique('gone')}"
+    events.put_targets(Rule=rule, Targets=[{"Id": "gone", "Arn": missing, "DeadLetterConfig": {"Arn": dlq_arn}}])
+    put(events, entry(source), entry(source), entry("unmatched.app"))
+    drain(sqs, url, 2)
+    drain(sqs, dlq_url, 2)
+    wait_for(lambda: metric_sum(cloudwatch, "Invocations", RuleName=rule) == 4, 10, message="Invocations")
+    assert metric_sum(cloudwatch, "TriggeredRules", RuleName=rule) == 2
+    assert metric_sum(cloudwatch, "FailedInvocations", RuleName=rule) == 2
+    assert metric_sum(cloudwatch, "InvocationsSentToDlq", RuleName=rule) == 2
+    assert metric_sum(cloudwatch, "MatchedEvents", EventBusName="default") >= 2

@@ -1,26 +1,26 @@
 """EventBridge and EventBridge Scheduler metrics, handed to the CloudWatch metrics service.
 
-``record_metric`` is the one entry point. When the build has a ``cloudwatch`` provider with a
-``put_internal`` method, each data point goes there::
+``record_metric`` is the one entry point. Each data point goes to the CloudWatch metrics
+service of the build, where GetMetricStatistics/GetMetricData/ListMetrics read it::
 
-    providers["cloudwatch"].put_internal(account, region, namespace, name, dimensions, value,
-                                         unit="Count", timestamp=epoch_seconds)
+    providers["cloudwatch"].put(account, region, namespace, name, value, dimensions, unit="Count",
+                                timestamp=epoch_seconds)
 
-where ``dimensions`` is a list of ``{"Name": ..., "Value": ...}``. Without one, metrics are
-counted in memory only (``MetricCounters``, visible to tests through the provider) and
-otherwise dropped. Recording never raises.
+with ``dimensions`` a ``{name: value}`` dict. Without a CloudWatch service the points are only
+counted in memory (``MetricCounters``). Recording never raises.
 
-EventBridge (namespace ``AWS/Events``), as AWS documents them:
+EventBridge (namespace ``AWS/Events``), as AWS documents them, each published without
+dimensions (account level) and with the dimensions shown:
 
-* ``MatchedEvents`` (dimension ``EventBusName``): events that matched at least one rule;
-* ``TriggeredRules`` (``RuleName``, ``EventBusName``): rules that matched an event or fired on
-  their schedule;
-* ``Invocations`` (``RuleName``): targets invoked (a delivery counts once, however many
-  attempts it took);
+* ``MatchedEvents`` (``EventBusName``): events that matched at least one rule;
+* ``TriggeredRules`` (``RuleName``; ``EventBusName`` + ``RuleName``): rules that matched an
+  event or fired on their schedule;
+* ``Invocations`` (``RuleName``): target invocations that ended, successfully or not (a delivery
+  counts once, however many attempts it took);
 * ``FailedInvocations`` (``RuleName``): deliveries that failed permanently;
-* ``DeadLetterInvocations`` (``RuleName``): events not delivered because EventBridge refused
-  to route them (an event that already crossed one bus-to-bus hop);
-* ``InvocationsSentToDLQ`` / ``InvocationsFailedToBeSentToDLQ`` (``RuleName``).
+* ``DeadLetterInvocations`` (``RuleName``): events EventBridge refused to route (one that
+  already crossed a bus-to-bus hop); not counted in the two above;
+* ``InvocationsSentToDlq`` / ``InvocationsFailedToBeSentToDlq`` (``RuleName``).
 
 EventBridge Scheduler (namespace ``AWS/Scheduler``): ``InvocationAttemptCount``,
 ``TargetErrorCount``, ``InvocationDroppedCount``, ``InvocationsSentToDeadLetterCount``,
@@ -67,15 +67,15 @@ def record_metric(platform: Any, account: str, region: str, namespace: str, name
                   dimensions: dict[str, str] | None = None, value: float = 1.0,
                   counters: MetricCounters | None = None) -> None:
     """Record one data point; a missing or failing metrics service is not an error."""
-    dims = [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()]
     if counters is not None:
-        counters.add(namespace, name, dims, value)
+        counters.add(namespace, name, [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()], value)
     cloudwatch = getattr(platform, "providers", {}).get("cloudwatch")
-    put = getattr(cloudwatch, "put_internal", None)
+    put = getattr(cloudwatch, "put", None)
     if put is None:
         return
     try:
-        result = put(account, region, namespace, name, dims, value, unit="Count", timestamp=time.time())
+        result = put(account, region, namespace, name, value, dict(dimensions or {}), unit="Count",
+                     timestamp=time.time())
         if inspect.isawaitable(result):  # an async implementation: run it in the background
             task = asyncio.ensure_future(result)
             _PENDING.add(task)

@@ -133,11 +133,20 @@ class EventsProvider(Provider):
 
     def _observe(self, job: Job, outcome: str) -> None:
         rule = job.extra.get("rule", "")
-        names = {"delivered": ("Invocations",), "failed": ("Invocations", "FailedInvocations"),
-                 "dead-lettered": ("InvocationsSentToDLQ",),
-                 "dead-letter-failed": ("InvocationsFailedToBeSentToDLQ",)}.get(outcome, ())
+        if outcome == "failed" and job.extra.get("refused"):
+            names: tuple[str, ...] = ("DeadLetterInvocations",)  # not counted as an invocation, as AWS counts
+        else:
+            names = {"delivered": ("Invocations",), "failed": ("Invocations", "FailedInvocations"),
+                     "dead-lettered": ("InvocationsSentToDlq",),
+                     "dead-letter-failed": ("InvocationsFailedToBeSentToDlq",)}.get(outcome, ())
         for name in names:
+            self._metric(job.account, job.region, name)
             self._metric(job.account, job.region, name, {"RuleName": rule})
+
+    def _triggered(self, account: str, region: str, bus: str, rule: str) -> None:
+        self._metric(account, region, "TriggeredRules")
+        self._metric(account, region, "TriggeredRules", {"RuleName": rule})
+        self._metric(account, region, "TriggeredRules", {"EventBusName": bus, "RuleName": rule})
 
     # ------------------------------------------------------------ rule cache
     def _rules_of(self, repo: EventsRepository, bus: str) -> BusRules:
@@ -713,13 +722,14 @@ class EventsProvider(Provider):
         if not matched:
             return 0
         ingestion = time.time() if ingestion is None else ingestion
+        self._metric(account, region, "MatchedEvents")
         self._metric(account, region, "MatchedEvents", {"EventBusName": bus})
         jobs = 0
         for name in sorted(matched):
             record = rules.records.get(name)
             if record is None or not _active(record):
                 continue
-            self._metric(account, region, "TriggeredRules", {"RuleName": name, "EventBusName": bus})
+            self._triggered(account, region, bus, name)
             jobs += self._queue_targets(account, region, record, event, ingestion, trace_header, hops)
         return jobs
 
@@ -779,7 +789,7 @@ class EventsProvider(Provider):
             raise TargetError("INVALID_PARAMETER", f"{job.target['Arn']} is not an event bus.", retryable=False)
         bus = arn.resource[len("event-bus/"):]
         if job.extra.get("hops", 0) >= 1:
-            self._metric(job.account, job.region, "DeadLetterInvocations", {"RuleName": job.extra.get("rule", "")})
+            job.extra["refused"] = True
             code = ("THIRD_ACCOUNT_HOP_DETECTED" if arn.account != job.account else
                     "THIRD_REGION_HOP_DETECTED" if arn.region != job.region else "INVALID_PARAMETER")
             raise TargetError(code, "EventBridge can't route events received from a sender event bus to a third "
@@ -821,7 +831,7 @@ class EventsProvider(Provider):
             event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
                      "source": "aws.events", "account": account, "time": iso(scheduled), "region": region,
                      "resources": [record["Arn"]], "detail": {}}
-            self._metric(account, region, "TriggeredRules", {"RuleName": name, "EventBusName": bus})
+            self._triggered(account, region, bus, name)
             jobs = self._queue_targets(account, region, record, event, time.time(), None, 0)
             following = next_fire(expression, max(scheduled, now),
                                   anchor=schedule.get("anchor") if isinstance(expression, Rate) else None)
