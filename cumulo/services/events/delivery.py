@@ -31,7 +31,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.services.events.targets import TargetError, call
@@ -52,15 +52,18 @@ class Job:
     region: str
     origin: str  # the rule or schedule ARN
     target: dict[str, Any]  # the target configuration (Id, Arn, RetryPolicy, DeadLetterConfig, ...)
-    payload: str
-    event: dict[str, Any] | None = None  # the original event (EventBridge)
+    payload: str  # what the target receives
+    event: str | None = None  # the original event as JSON text, when the payload is something else
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     accepted: float = field(default_factory=time.time)
     attempts: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps({"account": self.account, "region": self.region, "origin": self.origin,
+                           "target": self.target, "payload": self.payload, "event": self.event, "id": self.id,
+                           "accepted": self.accepted, "attempts": self.attempts, "extra": self.extra},
+                          separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
     def decode(cls, body: bytes) -> Job:

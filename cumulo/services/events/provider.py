@@ -19,6 +19,7 @@ import logging
 import math
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -109,6 +110,7 @@ class EventsProvider(Provider):
         self.clock = ScheduleClock(float(getattr(platform.settings, "schedule_clock_speed", 1.0)))
         self.schedules = ScheduleRunner(self._fire_rule, name="events-schedules")
         self._bus_rules: dict[str, BusRules] = {}
+        self._metric_batch: Counter[tuple] | None = None
 
     def repo(self, context: RequestContext) -> EventsRepository:
         return EventsRepository(self.platform.store, context.account_id, context.region)
@@ -129,7 +131,15 @@ class EventsProvider(Provider):
     # ------------------------------------------------------------ metrics
     def _metric(self, account: str, region: str, name: str, dimensions: dict[str, str] | None = None,
                 value: float = 1.0) -> None:
+        if self._metric_batch is not None:  # a PutEvents call in progress: one data point per metric
+            self._metric_batch[(account, region, name, tuple(sorted((dimensions or {}).items())))] += value
+            return
         record_metric(self.platform, account, region, EVENTS_NAMESPACE, name, dimensions, value, self.metrics)
+
+    def _flush_metrics(self) -> None:
+        batch, self._metric_batch = self._metric_batch, None
+        for (account, region, name, dimensions), value in (batch or {}).items():
+            self._metric(account, region, name, dict(dimensions), value)
 
     def _observe(self, job: Job, outcome: str) -> None:
         rule = job.extra.get("rule", "")
@@ -637,25 +647,32 @@ class EventsProvider(Provider):
         if size > MAX_ENTRIES_BYTES:
             raise _validation("Total size of the entries in the request is over the limit.")
         results: list[dict[str, Any]] = []
-        failed = 0
         ingestion = time.time()
-        store = self.platform.store
+        self._metric_batch = Counter()
+        try:
+            jobs = self._put_entries(context, entries, results, ingestion)
+        finally:
+            self._flush_metrics()
+        failed = sum(1 for result in results if "ErrorCode" in result)
+        if jobs:
+            self.delivery.wake()
+        return {"FailedEntryCount": failed, "Entries": results}
+
+    def _put_entries(self, context: RequestContext, entries: list[dict[str, Any]], results: list[dict[str, Any]],
+                     ingestion: float) -> int:
         jobs = 0
-        with store.transaction():
+        with self.platform.store.transaction():
             for entry in entries:
-                problem = self._check_entry(entry)
-                if problem is not None:
-                    results.append(problem)
-                    failed += 1
+                checked = self._check_entry(entry)
+                if "ErrorCode" in checked:
+                    results.append(checked)
                     continue
-                event = self._build_event(context, entry, ingestion)
+                event = self._build_event(context, entry, checked["detail"], ingestion)
                 ref = bus_ref(entry.get("EventBusName"))
                 jobs += self.ingest(ref.account or context.account_id, ref.region or context.region, ref.name,
                                     event, ingestion=ingestion, trace_header=entry.get("TraceHeader"))
                 results.append({"EventId": event["id"]})
-        if jobs:
-            self.delivery.wake()
-        return {"FailedEntryCount": failed, "Entries": results}
+        return jobs
 
     @staticmethod
     def _entry_size(entry: dict[str, Any]) -> int:
@@ -669,7 +686,8 @@ class EventsProvider(Provider):
         return size
 
     @staticmethod
-    def _check_entry(entry: dict[str, Any]) -> dict[str, str] | None:
+    def _check_entry(entry: dict[str, Any]) -> dict[str, str] | dict[str, Any]:
+        """The entry's error result, or ``{"detail": parsed Detail}`` when it is valid."""
         for member in ("Source", "DetailType", "Detail"):
             if not entry.get(member):
                 return _entry_error("InvalidArgument",
@@ -696,15 +714,16 @@ class EventsProvider(Provider):
         if trace is not None and any(ord(c) < 32 for c in trace):
             return _entry_error("InvalidArgument", "Parameter TraceHeader is not valid. Reason: it contains control "
                                                    "characters.")
-        return None
+        return {"detail": detail}
 
     @staticmethod
-    def _build_event(context: RequestContext, entry: dict[str, Any], ingestion: float) -> dict[str, Any]:
+    def _build_event(context: RequestContext, entry: dict[str, Any], detail: dict[str, Any],
+                     ingestion: float) -> dict[str, Any]:
         moment = _epoch(entry.get("Time")) if entry.get("Time") is not None else ingestion
         return {"version": "0", "id": str(uuid.uuid4()), "detail-type": entry["DetailType"],
                 "source": entry["Source"], "account": context.account_id, "time": iso(moment or ingestion),
                 "region": context.region, "resources": list(entry.get("Resources") or []),
-                "detail": json.loads(entry["Detail"])}
+                "detail": detail}
 
     # ------------------------------------------------------------ routing (internal API)
     def ingest(self, account: str, region: str, bus: str, event: dict[str, Any], *, ingestion: float | None = None,
@@ -715,9 +734,11 @@ class EventsProvider(Provider):
         a bus that does not exist is dropped, as AWS does.
         """
         repo = EventsRepository(self.platform.store, account, region)
-        if repo.find_bus(bus) is None:
-            return 0
-        rules = self._rules_of(repo, bus)
+        rules = self._bus_rules.get(repo.scope + bus)  # cached: the bus exists (deleting it drops the entry)
+        if rules is None:
+            if repo.find_bus(bus) is None:
+                return 0
+            rules = self._rules_of(repo, bus)
         matched = rules.ruleset.match(event) if len(rules.ruleset) else set()
         if not matched:
             return 0
@@ -736,15 +757,22 @@ class EventsProvider(Provider):
     def _queue_targets(self, account: str, region: str, record: dict[str, Any], event: dict[str, Any],
                        ingestion: float, trace_header: str | None, hops: int) -> int:
         jobs = 0
+        event_text: str | None = None
         for target in record.get("Targets", []):
-            payload = transform.target_payload(target, event, rule_arn=record["Arn"], rule_name=record["Name"],
-                                               ingestion_time=iso(ingestion))
-            if payload is None:
-                continue
+            if event_text is None:
+                event_text = transform.compact(event)
+            shaped = any(target.get(k) is not None for k in ("Input", "InputPath", "InputTransformer"))
+            if shaped:
+                payload = transform.target_payload(target, event, rule_arn=record["Arn"], rule_name=record["Name"],
+                                                   ingestion_time=iso(ingestion))
+                if payload is None:
+                    continue
+            else:
+                payload = event_text
             job = Job(account=account, region=region, origin=record["Arn"], target=target, payload=payload,
-                      event=event, accepted=ingestion,
+                      event=event_text if shaped else None, accepted=ingestion,
                       extra={"rule": record["Name"], "bus": record["EventBusName"], "hops": hops,
-                             "trace": trace_header})
+                             "trace": trace_header, "event_id": event["id"], "event_time": event["time"]})
             self.delivery.submit(job)
             jobs += 1
         return jobs
@@ -774,13 +802,15 @@ class EventsProvider(Provider):
         target = job.target
         arn = target["Arn"]
         service = service_of(arn)
-        event = job.event or {}
         if service == "events":
             await self._forward(job)
             return
+        event = None
+        if target.get("KinesisParameters"):
+            event = json.loads(job.event if job.event is not None else job.payload)
         await send_to_service(self.platform, service, arn, job.payload, account=job.account, region=job.region,
-                              event_id=event.get("id", job.id), event_time=event.get("time"), target=target,
-                              trace_header=job.extra.get("trace"), event=event)
+                              event_id=job.extra.get("event_id", job.id), event_time=job.extra.get("event_time"),
+                              target=target, trace_header=job.extra.get("trace"), event=event)
 
     async def _forward(self, job: Job) -> None:
         """A bus as the target: the event, unchanged, enters that bus (one hop at most)."""
@@ -798,7 +828,8 @@ class EventsProvider(Provider):
         if repo.find_bus(bus) is None:
             raise TargetError("NO_RESOURCE", f"Event bus {bus} does not exist.", retryable=False)
         with self.platform.store.transaction():
-            jobs = self.ingest(arn.account, arn.region, bus, job.event or json.loads(job.payload),
+            jobs = self.ingest(arn.account, arn.region, bus, json.loads(job.event if job.event is not None
+                                                                        else job.payload),
                                trace_header=job.extra.get("trace"), hops=job.extra.get("hops", 0) + 1)
         if jobs:
             self.delivery.wake()
@@ -809,8 +840,7 @@ class EventsProvider(Provider):
                       "ERROR_MESSAGE": error.message, "RETRY_ATTEMPTS": str(max(job.attempts - 1, 0))}
         if exhausted:
             attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
-        body = transform.compact(job.event) if job.event is not None else job.payload
-        return body, attributes
+        return (job.event if job.event is not None else job.payload), attributes
 
     # ------------------------------------------------------------ scheduled rules
     def _fire_rule(self, key: Any) -> float | None:
