@@ -39,7 +39,7 @@ from cumulo.store.base import QueueMessage
 
 log = logging.getLogger("cumulo.events")
 LEASE_S = 120.0
-BATCH = 10
+BATCH = 50
 DEFAULT_RETRY_ATTEMPTS = 185
 DEFAULT_MAX_AGE_S = 86_400
 BACKOFF_BASE_S = 1.0
@@ -83,6 +83,9 @@ class Job:
 
 
 Sender = Callable[[Job], Awaitable[None]]
+# Delivers a job synchronously inside the queue's store transaction when it can (SQS, Logs):
+# returns False to leave the job to the asynchronous sender.
+SyncSender = Callable[[Job], bool]
 # (job, error, exhausted condition or None) -> (DLQ message body, message attributes)
 DeadLetterFormat = Callable[[Job, TargetError, str | None], tuple[str, dict[str, str]]]
 # (job, outcome) where outcome is "delivered", "failed", "dead-lettered", "dead-letter-failed", "retry"
@@ -97,11 +100,12 @@ def backoff(attempt: int) -> float:
 
 class DeliveryQueue:
     def __init__(self, platform: Any, queue: str, send: Sender, dead_letter: DeadLetterFormat,
-                 observe: Observer | None = None) -> None:
+                 observe: Observer | None = None, send_sync: SyncSender | None = None) -> None:
         self.platform = platform
         self.store = platform.store
         self.queue = queue
         self._send = send
+        self._send_sync = send_sync
         self._dead_letter = dead_letter
         self._observe = observe or (lambda job, outcome: None)
         settings = platform.settings
@@ -146,7 +150,7 @@ class DeliveryQueue:
             free = self.workers - len(self._active)
             want = min(free, BATCH)
             messages = self.store.receive(self.queue, want, LEASE_S) if want > 0 else []
-            for message in messages:
+            for message in self._deliver_batch(messages) if self._send_sync else messages:
                 task = loop.create_task(self._process(message))
                 self._active.add(task)
                 task.add_done_callback(self._active.discard)
@@ -154,6 +158,44 @@ class DeliveryQueue:
                 await asyncio.sleep(0)
                 continue
             await self.platform.notifier.wait(self.queue, self._idle_wait())
+
+    def _deliver_batch(self, messages: list[QueueMessage]) -> list[QueueMessage]:
+        """Deliver what can be delivered synchronously (SQS) in one transaction with the jobs' removal.
+
+        A synchronous target refuses a message before writing anything, so one refusal does not
+        undo the others. Returns the messages left for the asynchronous path.
+        """
+        left: list[QueueMessage] = []
+        done: list[Job] = []
+        failed: list[tuple[QueueMessage, Job, TargetError]] = []
+        if not messages:
+            return left
+        assert self._send_sync is not None
+        with self.store.transaction():
+            for message in messages:
+                try:
+                    job = Job.decode(message.body)
+                except (ValueError, TypeError):
+                    left.append(message)  # the asynchronous path drops it with a log line
+                    continue
+                job.attempts += 1
+                try:
+                    handled = self._send_sync(job)
+                except TargetError as failure:
+                    failed.append((message, job, failure))
+                    continue
+                if handled:
+                    self.store.delete_message(self.queue, message.receipt or "")
+                    done.append(job)
+                else:
+                    left.append(message)
+        for job in done:
+            self._observe(job, "delivered")
+        for message, job, failure in failed:
+            self._settle(message, job, failure)
+        if done or failed:
+            self.wake()
+        return left
 
     def _idle_wait(self) -> float:
         if self.workers - len(self._active) <= 0:

@@ -39,7 +39,7 @@ from cumulo.services.events.repository import (
     bus_not_found,
     split_rule_key,
 )
-from cumulo.services.events.targets import TargetError, call, invoke_logs, service_of
+from cumulo.services.events.targets import TargetError, call, call_sync, invoke_logs, service_of
 from cumulo.services.pagination import decode_token, encode_token
 
 log = logging.getLogger("cumulo.events")
@@ -106,7 +106,8 @@ class EventsProvider(Provider):
     def __init__(self, platform: Any) -> None:
         super().__init__(platform)
         self.metrics = MetricCounters()
-        self.delivery = DeliveryQueue(platform, QUEUE, self._send, self._dead_letter, self._observe)
+        self.delivery = DeliveryQueue(platform, QUEUE, self._send, self._dead_letter, self._observe,
+                                      send_sync=self._send_sync)
         self.clock = ScheduleClock(float(getattr(platform.settings, "schedule_clock_speed", 1.0)))
         self.schedules = ScheduleRunner(self._fire_rule, name="events-schedules")
         self._bus_rules: dict[str, BusRules] = {}
@@ -811,6 +812,17 @@ class EventsProvider(Provider):
         await send_to_service(self.platform, service, arn, job.payload, account=job.account, region=job.region,
                               event_id=job.extra.get("event_id", job.id), event_time=job.extra.get("event_time"),
                               target=target, trace_header=job.extra.get("trace"), event=event)
+
+    def _send_sync(self, job: Job) -> bool:
+        """SQS targets are written in the delivery's own transaction (one commit per delivery)."""
+        arn = job.target["Arn"]
+        if not arn.startswith("arn:aws:sqs:") or not callable(getattr(self.platform.providers.get("sqs"), "deliver",
+                                                                       None)):
+            return False
+        group = (job.target.get("SqsParameters") or {}).get("MessageGroupId")
+        call_sync(self.platform, "sqs", "deliver", arn, job.payload, group_id=group,
+                  dedup_id=job.extra.get("event_id", job.id) if group else None)
+        return True
 
     async def _forward(self, job: Job) -> None:
         """A bus as the target: the event, unchanged, enters that bus (one hop at most)."""

@@ -94,6 +94,19 @@ async def call(platform: Any, service: str, method: str, *args: Any, **kwargs: A
         raise from_aws_error(error) from error
 
 
+def call_sync(platform: Any, service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    """``call`` for synchronous internal methods (raises TargetError the same way)."""
+    provider = platform.providers.get(service)
+    function: Callable[..., Any] | None = getattr(provider, method, None) if provider is not None else None
+    if function is None or inspect.iscoroutinefunction(function):
+        raise TargetError("SDK_CLIENT_ERROR",
+                          f"Unable to invoke the target: the {service} service is not available in this build.")
+    try:
+        return function(*args, **kwargs)
+    except AwsError as error:
+        raise from_aws_error(error) from error
+
+
 def service_of(arn: str) -> str | None:
     parsed = parse_arn(arn)
     return parsed.service if parsed else None
