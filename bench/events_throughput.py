@@ -7,7 +7,9 @@ that matches with an SQS queue target). Measured:
 * PutEvents latency (10 entries per request, one keep-alive raw HTTP connection);
 * accepted events per second with 1 and 4 client processes (10 entries per request);
 * delivered events per second: from the first PutEvents until the queue holds every event;
-* end-to-end latency of one event, PutEvents to the message being receivable (long poll).
+* end-to-end latency of one event, PutEvents to the message being receivable (long poll);
+* the same bus in moto (in-process, through boto3, delivering to its SQS mock synchronously),
+  as events per second, when moto is installed.
 """
 
 from __future__ import annotations
@@ -90,6 +92,35 @@ def _fresh_target(server: CumuloServer, name: str) -> str:
     return url
 
 
+def _moto_rate(calls: int) -> float | None:
+    """Events per second through moto's EventBridge with the same 200 rules and an SQS target."""
+    try:
+        import boto3
+        from moto import mock_aws
+    except ImportError:
+        return None
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="bench-target")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.create_event_bus(Name=BUS)
+        for index in range(199):
+            pattern = [{"source": [f"other.app.{index}"]},
+                       {"source": ["bench.shop"], "detail-type": [f"Other {index}"]},
+                       {"source": ["bench.shop"], "detail": {"order": {"status": [f"S{index}"]}}}][index % 3]
+            events.put_rule(Name=f"noise-{index:03d}", EventBusName=BUS, EventPattern=json.dumps(pattern))
+        events.put_rule(Name="orders", EventBusName=BUS, EventPattern=json.dumps(
+            {"source": ["bench.shop"], "detail-type": ["Order Placed"]}))
+        events.put_targets(Rule="orders", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": arn}])
+        entries = json.loads(_entries(10))["Entries"]
+        events.put_events(Entries=entries)
+        started = time.perf_counter()
+        for _ in range(calls):
+            events.put_events(Entries=entries)
+        return calls * 10 / (time.perf_counter() - started)
+
+
 def run(quick: bool = False) -> list[Figure]:
     figures: list[Figure] = []
     seconds = 2.0 if quick else 5.0
@@ -144,6 +175,13 @@ def run(quick: bool = False) -> list[Figure]:
             figures += latency_figures(BENCH, "PutEvents to receivable in SQS", latencies)
         finally:
             server.stop()
+    moto = _moto_rate(2 if quick else 4)
+    if moto is not None:
+        ours = next(f.value for f in figures if f.metric == "delivered to SQS, 1 client(s)")
+        figures.append(Figure(BENCH, "moto, PutEvents + SQS delivery", round(moto, 1), "ev/s",
+                              "in-process, boto3, same 200 rules"))
+        figures.append(Figure(BENCH, "delivered/s, Cumulo vs moto", round(ours / moto, 1), "x",
+                              "Cumulo through HTTP with durable delivery, 1 client"))
     return figures
 
 
