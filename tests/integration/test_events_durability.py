@@ -57,3 +57,25 @@ def test_events_accepted_before_kill_9_are_delivered_after_restart(tmp_path):
         assert json.loads(message[0]["Body"])["id"] == new_id
     finally:
         second.stop()
+
+
+def test_scheduled_rules_survive_kill_9(tmp_path):
+    data = tmp_path / "data"
+    speed = {"CUMULO_SCHEDULE_CLOCK_SPEED": "120"}  # a schedule minute in half a second
+    first = CumuloServer(data, env=speed).start()
+    sqs, events = first.client("sqs"), first.client("events")
+    url = sqs.create_queue(QueueName="ticks")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="tick", ScheduleExpression="rate(1 minute)")
+    events.put_targets(Rule="tick", Targets=[{"Id": "q", "Arn": queue_arn}])
+    wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), 10)
+    first.stop(signal.SIGKILL)
+    second = CumuloServer(data, env=speed).start()
+    try:
+        sqs = second.client("sqs")
+        sqs.purge_queue(QueueUrl=url)
+        ticks = wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), 10)
+        event = json.loads(ticks[0]["Body"])
+        assert event["detail-type"] == "Scheduled Event" and event["resources"][0].endswith(":rule/tick")
+    finally:
+        second.stop()
