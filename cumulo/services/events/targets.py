@@ -1,30 +1,32 @@
 """Invoking targets: one internal call per target service, chosen by the target ARN.
 
 These are the calls EventBridge and EventBridge Scheduler make into the other services of the
-build (each may be sync or async; an ``AwsError`` it raises is the target's answer):
+build:
 
 ======================  =====================================================================
 target ARN              internal call
 ======================  =====================================================================
-``sqs``                 ``providers["sqs"].deliver(queue_arn, body, message_attributes=None,
-                        group_id=..., dedup_id=...)``
-``sns``                 ``providers["sns"].publish_internal(topic_arn, message, subject=None,
-                        message_attributes=None, group_id=None, dedup_id=None)``
+``sqs``                 ``providers["sqs"].deliver(queue_arn, body, group_id=None,
+                        dedup_id=None)`` (``message_attributes=`` for dead-letter queues)
+``sns``                 ``providers["sns"].publish_internal(topic_arn, message, group_id=None,
+                        dedup_id=None)``
 ``lambda``              ``providers["lambda"].invoke_function(function_arn, payload_bytes,
                         account=..., region=..., invocation_type="Event", trace_id=...)``
 ``states``              ``providers["stepfunctions"].start_execution_internal(
-                        state_machine_arn, input_json, account=..., region=..., name=None,
-                        trace_header=...)``
+                        state_machine_arn, input_json, account=..., region=...,
+                        trace_header=None)``
 ``logs``                ``providers["logs"].append(account, region, group, stream,
                         [(timestamp_ms, message)])`` (the log group must exist)
-``events`` (a bus)      the EventBridge provider's ``forward(event, bus_arn, ...)``
+``events`` (a bus)      the EventBridge provider's ``ingest(account, region, bus, event, ...)``
 ``kinesis``             ``providers["kinesis"].put_record_internal(stream_arn, data_bytes,
                         partition_key)`` (PutTargets refuses Kinesis while no such provider
                         exists)
 ======================  =====================================================================
 
-A service missing from the build, or a provider without the method, is a retryable
-``SDK_CLIENT_ERROR``: the delivery follows the retry policy and then the dead-letter queue.
+Each may be sync or async; an ``AwsError`` it raises is the target's answer (see
+``from_aws_error`` for which codes are retried). A service missing from the build, or a
+provider without the method, is a retryable ``SDK_CLIENT_ERROR``: the delivery follows the
+retry policy and then the dead-letter queue.
 """
 
 from __future__ import annotations
