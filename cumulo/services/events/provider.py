@@ -400,10 +400,11 @@ class EventsProvider(Provider):
             record["Tags"].update(tags)
             if len(record["Tags"]) > MAX_TAGS:
                 raise AwsError("LimitExceededException", LIMIT_EXCEEDED)
-            previous = existing.get("ScheduleExpression") if existing else None
+            unchanged = (existing is not None and existing.get("ScheduleExpression") == schedule
+                         and _active(existing) and "_schedule" in record)
             if expression is None:
                 record.pop("_schedule", None)
-            elif previous != schedule or "_schedule" not in record:
+            elif not (unchanged and _active(record)):  # a new, changed or re-enabled schedule starts now
                 record["_schedule"] = self._first_schedule(expression)
             repo.save_rule(record)
         self._cache_rule(repo, record)
