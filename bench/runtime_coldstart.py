@@ -2,8 +2,10 @@
 
 Reports p50/p95 of the total time and of the platform overhead (total minus the invoke
 phase, i.e. environment creation, namespaces, cgroups, runtime start and init), with and
-without isolation, next to the machine's floor: ``python3 -c pass`` and a bare fork+exec
-of ``/bin/true``.  Run: ``python -m bench.runtime_coldstart [--quick]``.
+without isolation, cold starts 100 ms apart (and one back-to-back burst figure: then the
+previous environment's teardown and the zygote's refill compete for the 2 cores), next to
+the machine's floor: ``python3 -c pass``, ``node -e 0`` and a bare
+fork+exec of ``/bin/true``.  Run: ``python -m bench.runtime_coldstart [--quick]``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bench._runtime_common import Bench
 from bench.report import Figure, percentile, print_figures
 
 NAME = "runtime_coldstart"
+PAUSE_S = 0.1  # between cold starts: the previous environment's teardown and blank refill are done
 
 
 def _floor(quick: bool) -> list[Figure]:
@@ -27,6 +30,11 @@ def _floor(quick: bool) -> list[Figure]:
         t = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         py.append((time.perf_counter() - t) * 1000)
+    node = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(["node", "-e", "0"], check=True)
+        node.append((time.perf_counter() - t) * 1000)
     spawn = []
     for _ in range(n):
         t = time.perf_counter()
@@ -36,26 +44,35 @@ def _floor(quick: bool) -> list[Figure]:
         os.waitpid(pid, 0)
         spawn.append((time.perf_counter() - t) * 1000)
     return [Figure(NAME, "floor: python3 -c pass p50", round(percentile(py, 50), 2), "ms"),
+            Figure(NAME, "floor: node -e 0 p50", round(percentile(node, 50), 2), "ms"),
             Figure(NAME, "floor: fork+exec /bin/true p50", round(percentile(spawn, 50), 3), "ms")]
 
 
+async def _cold_starts(bench: Bench, runtime: str, count: int, pause_s: float) -> tuple[list, list]:
+    totals, overheads = [], []
+    for _ in range(count):
+        spec = bench.function(runtime)
+        t = time.perf_counter()
+        result = await bench.invoke(spec)
+        total = (time.perf_counter() - t) * 1000
+        assert result.payload == b'"hello"', result.payload
+        totals.append(total)
+        overheads.append(total - result.duration_ms)
+        await bench.pool.retire(spec.key)
+        await asyncio.sleep(pause_s)
+    return totals, overheads
+
+
 async def _measure(isolation: str, quick: bool) -> list[Figure]:
+    """Cold starts spaced out (an otherwise idle platform), plus a back-to-back burst."""
     bench = Bench(isolation=isolation)
     await bench.pool.start()
     figures = []
+    count = 10 if quick else 40
     try:
         for runtime in ("python3.11", "nodejs20.x", "provided.al2023"):
             await bench.invoke(bench.function(runtime))  # start the zygote first
-            totals, overheads = [], []
-            for _ in range(10 if quick else 40):
-                spec = bench.function(runtime)
-                t = time.perf_counter()
-                result = await bench.invoke(spec)
-                total = (time.perf_counter() - t) * 1000
-                assert result.payload == b'"hello"', result.payload
-                totals.append(total)
-                overheads.append(total - result.duration_ms)
-                await bench.pool.retire(spec.key)
+            totals, overheads = await _cold_starts(bench, runtime, count, PAUSE_S)
             label = f"{runtime} isolation={isolation}"
             figures += [
                 Figure(NAME, f"{label} total p50", round(percentile(totals, 50), 2), "ms"),
@@ -64,6 +81,9 @@ async def _measure(isolation: str, quick: bool) -> list[Figure]:
                        "total minus the invoke phase"),
                 Figure(NAME, f"{label} platform overhead p95", round(percentile(overheads, 95), 2), "ms"),
             ]
+        _, overheads = await _cold_starts(bench, "python3.11", count, 0.0)
+        figures.append(Figure(NAME, f"python3.11 isolation={isolation} back-to-back overhead p50",
+                              round(percentile(overheads, 50), 2), "ms", "cold starts with no pause"))
     finally:
         await bench.pool.close()
     return figures

@@ -58,6 +58,10 @@ class Settings:
     # Multiplies the delays between retries of asynchronous invocations (AWS: about 1 and
     # 2 minutes); tests set it small to see retries in seconds.
     retry_delay_scale: float = 1.0
+    # Step Functions: how fast workflow time runs relative to real time. Every duration an
+    # execution measures (Wait states, retry intervals, task timeouts and heartbeats, execution
+    # timeouts) is multiplied by it: 0.001 makes a one-hour Wait take 3.6 s. 1 (real time) by default.
+    states_clock_scale: float = 1.0
     # Multiplies every SNS delivery retry delay (AWS's policies by default; 0.01 makes a
     # 20-second HTTP retry take 0.2 s, 0 retries at once). Tests and local runs shorten it.
     sns_retry_delay_scale: float = 1.0

@@ -267,6 +267,7 @@ class Execution:
         started = self._emit(root, "ExecutionStarted", ":started", self._recording and {
             "input": to_json(self.info.input), "inputDetails": _NO_DETAILS, "roleArn": self.info.role_arn})
         start = started.timestamp
+        root.last_id = 0  # as on AWS, the first state entered follows no event (previousEventId 0)
         self.execution_context = {
             "Id": self.info.execution_arn, "Input": self.info.input, "Name": self.info.name,
             "RoleArn": self.info.role_arn, "StartTime": _iso(start), "RedriveCount": self.info.redrive_count,
@@ -276,6 +277,8 @@ class Execution:
                        {"redriveCount": self.info.redrive_count})
         program = self.machine.program
         self._main = asyncio.ensure_future(self._run_program(program, self.info.input, root))
+        if self._stop is not None:
+            self._main.cancel()
         deadline = start + program.timeout_seconds if program.timeout_seconds else None
         try:
             output = await self._until(self._main, deadline)
@@ -293,6 +296,7 @@ class Execution:
                 raise
             error, cause = self._stop
             result = ExecutionResult(ABORTED, error=error, cause=cause)
+            root.last_id = 0  # AWS records the abort of a running state with previousEventId 0
             self._emit(root, "ExecutionAborted", ":end", _error_details(error, cause))
         finally:
             self._cancel_main()
@@ -316,7 +320,9 @@ class Execution:
 
     def stop(self, error: str | None = None, cause: str | None = None) -> None:
         """Abort the execution (StopExecution): ``run()`` returns ABORTED."""
-        if self._main is not None and not self._main.done():
+        if self._main is None:
+            self._stop = (error, cause)  # not started yet: run() stops as soon as it starts
+        elif not self._main.done():
             self._stop = (error, cause)
             self._main.cancel()
 
@@ -351,6 +357,8 @@ class Execution:
             return
         self._next_id = 1 + max((r.id for r in log if isinstance(r, HistoryEvent)), default=0)
         index: dict[str, LogRecord] = {r.key: r for r in log}
+        if not self._redrive:
+            index = _resume_index(log, index)
         terminal = index.get(":end")
         if self._redrive:
             if not isinstance(terminal, HistoryEvent) or terminal.type == "ExecutionSucceeded":
@@ -721,7 +729,7 @@ class Execution:
             credentials = self._render(state.credentials, raw, visit, states)
             request = TaskRequest(resource, params, visit.task_token, timeout or DEFAULT_TASK_TIMEOUT,
                                   heartbeat, credentials,
-                                  self.info.execution_arn, state.name, n, self.info.region)
+                                  self.info.execution_arn, state.name, n, self.info.region, site)
             return await self._invoke(request, site, visit)
 
         return await self._with_error_handling(state, raw, visit, attempt)
@@ -781,10 +789,17 @@ class Execution:
                                deadline: float | None) -> Any:
         token = request.task_token or ""
         callback = _Callback(site, self._replay.get(f"{site}:hb"), visit.entered_time)
+        early = self._replay.get(f"{site}:early")
+        if isinstance(early, Memo):  # delivered during the submission, before a crash
+            callback.future.set_result(tuple(early.value))
         self._callbacks[token] = callback
         try:
             if f"{site}:submitted" not in self._replay:
-                response = await self._until(self.invoker.invoke(request), deadline)
+                callback.submitting = self
+                try:
+                    response = await self._until(self.invoker.invoke(request), deadline)
+                finally:
+                    callback.submitting = None
                 if request.resource.kind != "activity":
                     self._emit(visit.frame, "TaskSubmitted", f"{site}:submitted", {
                         "resourceType": request.resource.resource_type,
@@ -1125,10 +1140,20 @@ class _Callback:
         self.last_heartbeat = last_heartbeat.value if isinstance(last_heartbeat, Memo) else started
         self.recorded = asyncio.Event()
         self.marker: asyncio.Future[None] | None = None
+        #: the execution while the task is being submitted (the invoker has not returned yet)
+        self.submitting: Execution | None = None
 
     async def deliver(self, outcome: tuple[Any, ...]) -> None:
         if not self.future.done():
             self.future.set_result(outcome)
+            execution = self.submitting
+            if execution is not None:
+                # The outcome arrived before the submission returned (e.g. a function that calls
+                # SendTaskSuccess before it returns): record it now, so that the sender can be
+                # answered without waiting for the submission, and a resumed run finds it.
+                execution._memo_set(f"{self.site}:early", list(outcome))
+                await execution._flush()
+                return
         await self.recorded.wait()
 
     def recorded_after(self, execution: Execution) -> None:
@@ -1291,6 +1316,23 @@ _ATTEMPT = re.compile(r"@\d+$")
 
 def _unit_of(key: str) -> str:
     return key.rsplit(":", 1)[0]
+
+
+def _resume_index(log: list[LogRecord], index: dict[str, LogRecord]) -> dict[str, LogRecord]:
+    """The replay index to resume a log that may contain redrives.
+
+    The records before the last ``ExecutionRedriven`` event are what that redrive started from:
+    they are filtered as the redrive filtered them; the records after it are replayed as they are.
+    """
+    last = None
+    for position, record in enumerate(log):
+        if isinstance(record, HistoryEvent) and record.type == "ExecutionRedriven":
+            last = position
+    if last is None:
+        return index
+    resumed = _redrive_index({r.key: r for r in log[:last]})
+    resumed.update((r.key, r) for r in log[last:])
+    return resumed
 
 
 def _redrive_index(index: dict[str, LogRecord]) -> dict[str, LogRecord]:

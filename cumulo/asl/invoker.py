@@ -87,6 +87,9 @@ class TaskRequest:
     state_name: str
     attempt: int  # 0 for the first attempt, then one more per retry
     region: str
+    #: the deterministic key of this attempt in the execution log (the same on every replay): a
+    #: stable idempotency key for side effects, e.g. the name of a child execution
+    site: str = ""
 
 
 class TaskFailure(Exception):

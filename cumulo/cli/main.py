@@ -68,6 +68,222 @@ def serve(
     run(settings)
 
 
+EndpointOption = Annotated[str | None, typer.Option(
+    "--endpoint-url", help="Cumulo server [default: $CUMULO_ENDPOINT_URL, else http://127.0.0.1:4566].")]
+RegionOption = Annotated[str | None, typer.Option(help="Region [default: $AWS_REGION, else us-east-1].")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    return typer.Exit(1)
+
+
+def _parameters(pairs: list[str] | None) -> dict[str, str]:
+    values = {}
+    for pair in pairs or []:
+        for item in pair.split():
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--parameter-overrides")
+            values[key] = value
+    return values
+
+
+@app.command()
+def deploy(
+    template: Annotated[Path, typer.Option("--template", "-t", help="SAM or CloudFormation template.")] = Path(
+        "template.yaml"),
+    stack_name: Annotated[str, typer.Option(help="Stack to create or update.")] = "",
+    parameter_overrides: Annotated[list[str] | None, typer.Option(
+        help="Template parameters as KEY=VALUE (repeat, or space-separated).")] = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Deploy a SAM/CloudFormation template: package local code, create or update the stack, show progress."""
+    from cumulo.cli.client import CliError, console, print_outputs
+    from cumulo.cli.client import deploy as run_deploy
+    from cumulo.deploy.build import deployable_template
+
+    name = stack_name or _default_stack_name(template)
+    try:
+        stack = run_deploy(deployable_template(template) if template.is_file() else template, name,
+                           _parameters(parameter_overrides), _endpoint(endpoint_url), region)
+    except (CliError, FileNotFoundError) as exc:
+        raise _fail(exc) from exc
+    console.print(f"[green]Stack {name}: {stack['StackStatus']}[/]")
+    print_outputs(stack)
+
+
+def _default_stack_name(template: Path) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9-]", "-", template.resolve().parent.name).strip("-") or "cumulo-app"
+
+
+@app.command()
+def build(
+    template: Annotated[Path, typer.Option("--template", "-t", help="SAM or CloudFormation template.")] = Path(
+        "template.yaml"),
+) -> None:
+    """Install functions' dependencies (requirements.txt, package.json) into .cumulo-build/, cached by hash."""
+    from cumulo.deploy.build import BuildError
+    from cumulo.deploy.build import build as run_build
+
+    if not template.is_file():
+        raise _fail(FileNotFoundError(f"Template {template} not found. Pass --template PATH."))
+    try:
+        built = run_build(template, progress=typer.echo)
+    except BuildError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"Built template: {built} (cumulo deploy uses it while it is newer than {template})")
+
+
+@app.command()
+def dev(
+    template: Annotated[Path, typer.Argument(help="Template or project folder.")] = Path("template.yaml"),
+    stack_name: Annotated[str, typer.Option(help="Stack name [default: the project folder's name].")] = "",
+    port: Annotated[int, typer.Option(help="Port of the server to use or start.")] = 4566,
+    region: RegionOption = None,
+) -> None:
+    """Start a server if needed, deploy, then redeploy changed functions' code as you save."""
+    from cumulo.cli.client import CliError, console, print_outputs
+    from cumulo.cli.dev import deploy_project, start_server, watch
+
+    if template.is_dir():
+        template = template / "template.yaml"
+    if not template.is_file():
+        raise _fail(FileNotFoundError(f"Template {template} not found (try `cumulo init`)."))
+    url = f"http://127.0.0.1:{port}"
+    name = stack_name or _default_stack_name(template)
+    server = None
+    try:
+        server = start_server(url, template.parent.resolve() / ".cumulo")
+        stack = deploy_project(template, name, url, region)
+        console.print(f"[green]Stack {name}: {stack['StackStatus']}[/]")
+        print_outputs(stack)
+        watch(template, name, url, region)
+    except CliError as exc:
+        raise _fail(exc) from exc
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(15)
+
+
+@app.command()
+def delete(
+    stack_name: Annotated[str, typer.Option(help="Stack to delete.")],
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Delete a stack and every resource it created."""
+    from cumulo.cli.client import CliError, console
+    from cumulo.cli.client import delete as run_delete
+
+    try:
+        run_delete(stack_name, _endpoint(endpoint_url), region)
+    except CliError as exc:
+        raise _fail(exc) from exc
+    console.print(f"[green]Stack {stack_name} deleted[/]")
+
+
+@app.command()
+def invoke(
+    function: Annotated[str, typer.Argument(help="Function name or ARN (or a logical id with --stack-name).")],
+    event: Annotated[Path | None, typer.Option(help="JSON file with the event [default: {}]; - reads stdin.")] = None,
+    stack_name: Annotated[str | None, typer.Option(help="Resolve FUNCTION as a logical id of this stack.")] = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Invoke a function and print its result (stdout) and its log tail (stderr)."""
+    import base64
+    import sys
+
+    from botocore.exceptions import ClientError
+
+    from cumulo.cli.client import CliError, check_server, client
+
+    url = _endpoint(endpoint_url)
+    try:
+        check_server(url)
+        name = _function_name(function, stack_name, url, region)
+        payload = sys.stdin.buffer.read() if event == Path("-") else (event.read_bytes() if event else b"{}")
+        result = client("lambda", url, region).invoke(FunctionName=name, Payload=payload, LogType="Tail")
+    except (CliError, ClientError, OSError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(base64.b64decode(result.get("LogResult", "")).decode(), err=True)
+    typer.echo(result["Payload"].read().decode())
+    if result.get("FunctionError"):
+        raise typer.Exit(1)
+
+
+def _function_name(function: str, stack_name: str | None, url: str, region: str | None) -> str:
+    if not stack_name:
+        return function
+    from cumulo.cli.client import CliError, client
+
+    resources = client("cloudformation", url, region).describe_stack_resources(StackName=stack_name)
+    for resource in resources["StackResources"]:
+        if resource["LogicalResourceId"] == function and resource["ResourceType"] == "AWS::Lambda::Function":
+            return resource["PhysicalResourceId"]
+    raise CliError(f"Stack {stack_name} has no function with logical id {function}")
+
+
+@app.command()
+def logs(
+    function: Annotated[str, typer.Argument(help="Function name (or a logical id with --stack-name).")],
+    stack_name: Annotated[str | None, typer.Option(help="Resolve FUNCTION as a logical id of this stack.")] = None,
+    tail: Annotated[bool, typer.Option("--tail", help="Keep printing new lines until interrupted.")] = False,
+    since: Annotated[int, typer.Option(help="Start this many minutes ago.")] = 10,
+    filter_pattern: Annotated[str | None, typer.Option(help="CloudWatch Logs filter pattern.")] = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Print a function's logs (from /aws/lambda/NAME), optionally following them."""
+    import time
+
+    from botocore.exceptions import ClientError
+
+    from cumulo.cli.client import CliError, check_server, client
+
+    url = _endpoint(endpoint_url)
+    try:
+        check_server(url)
+        name = _function_name(function, stack_name, url, region)
+        reader = client("logs", url, region)
+        start = int((time.time() - since * 60) * 1000)
+        seen: set[str] = set()
+        while True:
+            arguments = {"logGroupName": f"/aws/lambda/{name}", "startTime": start}
+            if filter_pattern:
+                arguments["filterPattern"] = filter_pattern
+            for page in reader.get_paginator("filter_log_events").paginate(**arguments):
+                for entry in page["events"]:
+                    if entry["eventId"] not in seen:
+                        seen.add(entry["eventId"])
+                        stamp = time.strftime("%H:%M:%S", time.localtime(entry["timestamp"] / 1000))
+                        typer.echo(f"{stamp} {entry['logStreamName'][-8:]} {entry['message']}")
+                        start = max(start, entry["timestamp"])
+            if not tail:
+                return
+            time.sleep(1)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException" and not tail:
+            typer.echo(f"No logs yet for {function}.", err=True)
+            return
+        raise _fail(exc) from exc
+    except CliError as exc:
+        raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        return
+
+
+def _endpoint(explicit: str | None) -> str:
+    from cumulo.cli.client import endpoint
+
+    return endpoint(explicit)
+
+
 @app.command()
 def bench(
     names: Annotated[list[str] | None, typer.Argument(help="Benchmarks to run (default: all).")] = None,

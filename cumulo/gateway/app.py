@@ -52,7 +52,7 @@ class GatewayApp:
                                                 b'{"message":"Request entity too large"}'))
             return
         response, label = await self._respond(request)
-        await self._send(send, response)
+        await self._send(send, response, request.method)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d %s %.2fms", request.method, request.path, response.status, label,
                       (time.perf_counter() - started) * 1000)
@@ -101,11 +101,21 @@ class GatewayApp:
                            headers=headers, body=b"".join(chunks))
 
     @staticmethod
-    async def _send(send: Callable, response: HttpResponse) -> None:
+    async def _send(send: Callable, response: HttpResponse, method: str = "GET") -> None:
+        """Send a response; HEAD answers and 204/304 carry no body (HEAD keeps its Content-Length)."""
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        has_length = any(k.lower() == "content-length" for k in response.headers)
+        body = response.body
+        if method == "HEAD" or response.status in (204, 304):
+            body = b""
+            if response.status in (204, 304):
+                headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            elif not has_length:
+                headers.append((b"content-length", str(len(response.body)).encode()))
+        elif not has_length:
+            headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+        await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
         while True:

@@ -32,8 +32,11 @@ class Dispatcher:
     async def handle(self, request: HttpRequest) -> tuple[HttpResponse, str]:
         """Answer one AWS API request; also returns "service.Operation" for the request log."""
         request_id = str(uuid.uuid4())
+        signed = request  # signatures cover the request as sent, before any rewriting
         try:
             signature = read_signature(request)
+            if (signature is not None and signature.service == "s3") or ".s3." in request.host:
+                request = path_style(request)
             resolved = self.platform.catalog.resolve(request, signature.service if signature else None)
         except AwsError as error:
             return unresolved_error(request, error, request_id), "-"
@@ -41,7 +44,7 @@ class Dispatcher:
         try:
             settings = self.platform.settings
             if settings.auth_required:
-                verify(request, signature, settings.access_keys, resolved.protocol.name)
+                verify(signed, signature, settings.access_keys, resolved.protocol.name)
             context = RequestContext(
                 request_id=request_id,
                 region=self._region(request, signature.region if signature else None),
@@ -88,6 +91,18 @@ class Dispatcher:
             return signed_region
         found = _REGION_IN_HOST.search("." + request.host.split(":")[0] + ".")
         return found.group(1) if found else self.platform.settings.default_region
+
+
+_VIRTUAL_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3[.-]")
+
+
+def path_style(request: HttpRequest) -> HttpRequest:
+    """Rewrite S3's virtual-hosted addressing (``bucket.s3.localhost``) into path style (``/bucket/key``)."""
+    found = _VIRTUAL_HOST.match(request.host.split(":", 1)[0])
+    if found is None:
+        return request
+    return HttpRequest(request.method, f"/{found.group('bucket')}{request.path}", request.query_string,
+                       request.headers, request.body)
 
 
 def unresolved_error(request: HttpRequest, error: AwsError, request_id: str) -> HttpResponse:

@@ -117,7 +117,9 @@ class ServiceCatalog:
         if action is not None:
             return self._resolve_query(request, action, candidates, scope_service)
 
-        rest = [n for n in candidates if self.model(n).protocol in REST]
+        # S3's /{Bucket}/{Key+} matches almost any path: when the request does not say which
+        # service it is for, every other REST service is tried first.
+        rest = sorted((n for n in candidates if self.model(n).protocol in REST), key=lambda n: n == "s3")
         for name in rest:
             found = self.routes(name).match(request.method, request.path, request.query, request.headers)
             if found is not None:

@@ -71,8 +71,7 @@ def _query_error_header(service: ServiceModel, shape: Shape | None, error: AwsEr
     """``x-amzn-query-error: Code;Sender`` for services that keep their query protocol's error codes."""
     if "awsQueryCompatible" not in service.metadata:
         return {}
-    query_code = getattr(error, "query_code", None) or (
-        shape.metadata.get("error", {}).get("code") if shape is not None else None)
+    query_code = error.query_code or (shape.metadata.get("error", {}).get("code") if shape is not None else None)
     return {"x-amzn-query-error": f"{query_code or error.code};{'Sender' if error.sender_fault else 'Receiver'}"}
 
 
@@ -217,7 +216,8 @@ class RestProtocol(Protocol):
     def serialize(self, operation, result, request_id):
         result = result or {}
         headers = _base_headers(request_id)
-        status = int(operation.http.get("responseCode", 200))
+        # A provider may choose the status where the model has no member for it (S3's 206 Partial Content).
+        status = int(result.get("_status") or operation.http.get("responseCode", 200))
         shape = operation.output_shape
         if shape is None:
             return HttpResponse(status, headers, b"")

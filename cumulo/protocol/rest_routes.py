@@ -26,6 +26,11 @@ class Route:
     query_literals: tuple[tuple[str, str | None], ...]
     rank: tuple[int, int, int]
     required_headers: tuple[str, ...]
+    required_query: tuple[str, ...]
+
+    def binds(self, query: dict[str, str], headers: dict[str, str]) -> bool:
+        """Whether the request carries every required member bound to a header or query key."""
+        return all(h in headers for h in self.required_headers) and all(q in query for q in self.required_query)
 
     def match(self, path: str, query: dict[str, str]) -> dict[str, str] | None:
         found = self.pattern.match(path)
@@ -59,11 +64,14 @@ def compile_route(operation: OperationModel) -> Route:
     rank = (literal_segments, len(literals), -path.count("+}"))
     shape = operation.input_shape
     required = set(shape.metadata.get("required", ())) if shape is not None else set()
-    headers = tuple(
-        member.serialization.get("name", name).lower() for name, member in (shape.members.items() if shape else ())
-        if name in required and member.serialization.get("location") == "header")
-    return Route(operation, operation.http.get("method", "POST"), re.compile(regex),
-                 tuple(literals), rank, headers)
+    members = shape.members.items() if shape else ()
+
+    def bound(location: str) -> tuple[str, ...]:
+        return tuple(member.serialization.get("name", name) for name, member in members
+                     if name in required and member.serialization.get("location") == location)
+
+    return Route(operation, operation.http.get("method", "POST"), re.compile(regex), tuple(literals), rank,
+                 tuple(h.lower() for h in bound("header")), bound("querystring"))
 
 
 def _leading_literals(route: Route) -> tuple[str | None, str | None]:
@@ -105,21 +113,23 @@ class RouteTable:
 
     def match(self, method: str, path: str, query: dict[str, str], headers: dict[str, str] | None = None
               ) -> tuple[OperationModel, dict[str, str]] | None:
-        """The most specific route; among equally specific ones, one whose required headers are sent
-        (S3's CopyObject and PutObject share a path and differ by ``x-amz-copy-source``)."""
-        best: tuple[Route, dict[str, str]] | None = None
+        """The most specific route. Among equally specific ones, the one whose required header and
+        query members are all sent, preferring the one that requires the most (S3's PutObject,
+        CopyObject and UploadPart share a path and differ by ``x-amz-copy-source`` and
+        ``partNumber``/``uploadId``)."""
+        tier: list[tuple[Route, dict[str, str]]] = []
         for route in self._candidates(method, path):
-            if best is not None and route.rank < best[0].rank:
+            if tier and route.rank < tier[0][0].rank:
                 break
             labels = route.match(path, query)
-            if labels is None:
-                continue
-            if headers is None or all(h in headers for h in route.required_headers):
-                best = (route, labels)
-                break
-            best = best or (route, labels)
-        if best is None:
+            if labels is not None:
+                tier.append((route, labels))
+        if not tier:
             return None
+        headers = headers or {}
+        satisfied = [entry for entry in tier if entry[0].binds(query, headers)]
+        best = max(satisfied, key=lambda e: len(e[0].required_headers) + len(e[0].required_query)) \
+            if satisfied else tier[0]
         # Label names may contain characters that are not valid group names.
         return best[0].operation, _restore_label_names(best[0].operation, best[1])
 

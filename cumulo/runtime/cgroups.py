@@ -164,15 +164,17 @@ class Cgroup:
 class CgroupHost:
     """What the host offers, and a factory for environment cgroups."""
 
-    def __init__(self, version: int, bases: dict[str, Path], missing: list[str]) -> None:
+    def __init__(self, version: int, bases: dict[str, Path], missing: list[str],
+                 v2_controllers: tuple[str, ...] = ()) -> None:
         self.version = version  # 0 = none
         self.bases = bases  # controller (or "unified") -> .../cumulo directory
         self.missing = missing
+        self.v2_controllers = v2_controllers  # enabled in the v2 subtree
 
     @property
     def controllers(self) -> list[str]:
         if self.version == 2:
-            return ["memory", "pids", "cpu", "freezer"]
+            return sorted((*self.v2_controllers, "freezer"))
         return sorted(self.bases)
 
     @property
@@ -181,7 +183,8 @@ class CgroupHost:
 
     def adopt(self, name: str) -> Cgroup:
         """The cgroup ``name`` (created by a zygote for one of its blank environments)."""
-        return Cgroup({controller: base / name for controller, base in self.bases.items()}, self.version)
+        dirs = {controller: base / name for controller, base in self.bases.items()}
+        return Cgroup({c: d for c, d in dirs.items() if d.is_dir()}, self.version)
 
     def existing(self) -> dict[str, Cgroup]:
         """All cumulo cgroups by name (for leftover cleanup)."""
@@ -212,7 +215,7 @@ def detect(root: Path = ROOT) -> CgroupHost:
         missing += ["cgroup v2 controller " + c for c in ("memory", "pids", "cpu") if c not in wanted]
         if "memory" not in wanted or "pids" not in wanted:
             return CgroupHost(0, {}, missing)
-        return CgroupHost(2, {"unified": base}, missing)
+        return CgroupHost(2, {"unified": base}, missing, tuple(wanted))
     bases: dict[str, Path] = {}
     for controller in ("memory", "pids", "freezer", "cpu"):
         mount = root / controller

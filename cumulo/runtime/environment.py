@@ -25,8 +25,9 @@ from .cgroups import Cgroup
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding the cumulo package
 
 
-class EnvironmentDied(Exception):
-    pass
+def _resolve(fut: asyncio.Future, value) -> None:
+    if not fut.done():
+        fut.set_result(value)
 
 
 # --- zygote client ---------------------------------------------------------------------------
@@ -42,7 +43,7 @@ class Zygote:
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.sys_path: list[str] = []
-        self.has_boto3 = False
+        self.prefixes: list[str] = []  # where the interpreter lives (sys.prefix, ...)
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -66,7 +67,8 @@ class Zygote:
             raise RuntimeError(f"zygote for {self.interpreter} failed to start")
         info = json.loads(hello)
         self.sys_path = info["sys_path"]
-        self.has_boto3 = info["has_boto3"]
+        self.prefixes = info["prefixes"]
+        self.refill()
 
     @property
     def alive(self) -> bool:
@@ -82,6 +84,11 @@ class Zygote:
         if "error" in reply:
             raise RuntimeError(reply["error"])
         return reply
+
+    def refill(self) -> None:
+        """Let the zygote prepare blank environments now (after a cold start is over)."""
+        with contextlib.suppress(OSError):
+            self.sock.send(b'{"refill":true}')
 
     def close(self) -> None:
         if self.sock is not None:
@@ -157,10 +164,9 @@ class Environment:
             self.exit_status = meta.get("status") or self.exit_status
         if meta.get("rss_kb"):
             self.rss_kb = max(self.rss_kb, meta["rss_kb"])
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
+        if self._waiter is not None:
+            _resolve(self._waiter, (kind, meta, body))
             self._waiter = None
-            waiter.set_result((kind, meta, body))
 
     def log(self, message: str, ts_ms: int | None = None) -> None:
         """A platform line (START, REPORT, ...) into this environment's stream."""
@@ -177,6 +183,11 @@ class Environment:
     def capture(self) -> list[str]:
         """Start collecting this invoke's log messages (for the 4 KB tail)."""
         self._capture = []
+        return self._capture
+
+    @property
+    def captured(self) -> list[str] | None:
+        """This invoke's log messages so far (None when not capturing)."""
         return self._capture
 
     def stop_capture(self) -> None:
@@ -203,7 +214,7 @@ class Environment:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._waiter = fut
-        handle = loop.call_later(timeout, fut.set_result, None) if timeout is not None else None
+        handle = loop.call_later(timeout, _resolve, fut, None) if timeout is not None else None
         try:
             return await fut
         finally:
@@ -213,6 +224,18 @@ class Environment:
 
     def send_invoke(self, meta: dict, payload: bytes) -> None:
         self.proto.transport.write(channel.encode(channel.INVOKE, meta, payload))
+
+    async def shutdown(self, grace_s: float) -> None:
+        """SHUTDOWN: the agent flushes the runtime's last output and ends the environment.
+
+        ``grace_s`` is where extensions' SHUTDOWN event gets its time (AWS: 2 s); today the
+        agent ends at once.  Whatever is still alive after the grace is killed.
+        """
+        if not self.dead and self.proto is not None:
+            self.thaw()
+            self.proto.transport.write(channel.encode(channel.SHUTDOWN))
+            await self.wait_frame(grace_s)  # EXITED once the agent has gone
+        self.kill()
 
     def peak_memory_mb(self) -> int:
         peak = self.cgroup.peak_memory_bytes() if self.cgroup is not None else None
@@ -251,28 +274,30 @@ class Environment:
 
     # --- teardown --------------------------------------------------------------------------
     def kill(self) -> None:
-        """Kill every process of the environment now (the hook for extensions' SHUTDOWN goes here)."""
+        """Kill the environment now.
+
+        Killing the agent is enough: with a pid namespace it is pid 1, whose death ends every
+        process in it; without one it leads the process group.  Stragglers (processes that
+        left the group) die in :meth:`release`, which kills whatever the cgroup still holds.
+        """
         self.dead = True
-        if self.cgroup is not None:
-            self.cgroup.kill_all()
+        self.thaw()  # frozen processes would not die until thawed
         if self.agent_pid:
-            with contextlib.suppress(OSError):
-                os.kill(self.agent_pid, signal.SIGCONT)
-            # Without a pid namespace the agent leads its own process group; with one, killing
-            # pid 1 of the namespace ends every process in it.
             with contextlib.suppress(OSError):
                 os.killpg(self.agent_pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
                 os.kill(self.agent_pid, signal.SIGKILL)
 
     def destroy(self) -> None:
-        if self.freeze_handle is not None:
-            self.freeze_handle.cancel()
-            self.freeze_handle = None
+        """Kill the environment and close its channel now (cheap; see :meth:`release`)."""
         self.kill()
         if self.proto is not None and self.proto.transport is not None:
             self.proto.transport.close()
         self.flush_logs()
+
+    def release(self) -> None:
+        """Remove the cgroup and the work directory: blocking (the kernel takes a few ms to
+        let go of a cgroup whose processes were just killed), so the pool runs it in a thread."""
         if self.cgroup is not None:
             self.cgroup.remove()
         shutil.rmtree(self.work_dir, ignore_errors=True)

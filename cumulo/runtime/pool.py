@@ -7,8 +7,9 @@
   too, the invoke fails with the init error.
 * **INVOKE**: one event at a time per environment; a timeout ends the invoke with
   ``Sandbox.Timedout`` and the environment is replaced, as is one whose runtime exited.
-* **SHUTDOWN**: the runtime is killed (:meth:`Environment.kill` is where the extensions'
-  SHUTDOWN event with its 2 s budget will go).
+* **SHUTDOWN**: idle environments that are reaped, retired or closed are asked to shut down
+  (the agent flushes the last output and ends; extensions' SHUTDOWN event will get its 2 s
+  there), then killed; timed-out, crashed or evicted ones are killed at once.
 
 Warm environments are reused for the same ``spec.key``, one invoke at a time, most recently
 used first.  Idle environments are frozen after ``freeze_after_s``, reaped after
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from . import channel as ch
 from . import envvars, host, logfmt, runtimes
-from .environment import Environment, Zygote
+from .environment import PACKAGE_ROOT, Environment, Zygote
 from .spec import (
     CapacityError,
     EnvironmentSpec,
@@ -43,6 +44,7 @@ from .spec import (
     RuntimeConfig,
 )
 
+SHUTDOWN_GRACE_S = 2.0  # AWS gives extensions 2 s at SHUTDOWN; without extensions the agent ends at once
 _BOTO_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
@@ -96,6 +98,8 @@ class EnvironmentPool:
         self._reaper: asyncio.Task | None = None
         self._closed = False
         self._memory_in_use = 0
+        self._releasing: set[asyncio.Task] = set()  # teardown work in the background
+        self._keep_tmp_cache: dict[tuple, list[str]] = {}
 
     # --- start / close -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -119,8 +123,12 @@ class EnvironmentPool:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-        for env in list(self._all):
+        idle = [env for stack in self._idle.values() for env in stack]
+        await asyncio.gather(*[self._shut_down(env) for env in idle])
+        for env in list(self._all):  # busy ones: their callers get Runtime.ExitError
             self._destroy(env)
+        while self._releasing:
+            await asyncio.gather(*self._releasing)
         for z in self._zygotes.values():
             z.close()
         self._zygotes.clear()
@@ -182,12 +190,14 @@ class EnvironmentPool:
     async def retire(self, key_prefix: str) -> int:
         """Retire environments whose key starts with ``key_prefix``; busy ones finish their invoke first."""
         count = 0
+        idle = []
         for env in list(self._all):
             if env.spec.key.startswith(key_prefix) and not env.retired:
                 env.retired = True
                 count += 1
                 if not env.busy:
-                    self._destroy(env)
+                    idle.append(env)
+        await asyncio.gather(*[self._shut_down(env) for env in idle])
         return count
 
     def stats(self) -> dict:
@@ -231,17 +241,22 @@ class EnvironmentPool:
                                 f"of {budget} MB, {memory_mb} MB requested")
         self._memory_in_use += memory_mb
 
-    def _destroy(self, env: Environment) -> None:
-        if env not in self._all:
-            return
-        self._all.discard(env)
+    def _unidle(self, env: Environment) -> None:
         stack = self._idle.get(env.spec.key)
         if stack and env in stack:
             stack.remove(env)
             if not stack:
                 del self._idle[env.spec.key]
+
+    def _destroy(self, env: Environment) -> None:
+        """Kill now; the cgroup and files go in a thread (see Environment.release)."""
+        if env not in self._all:
+            return
+        self._all.discard(env)
+        self._unidle(env)
         self._memory_in_use -= env.spec.memory_mb
         env.destroy()
+        self._track(asyncio.to_thread(env.release))
 
     async def _reap_loop(self) -> None:
         interval = max(0.05, min(30.0, self.config.keep_warm_s / 4, self.config.max_lifetime_s / 4))
@@ -252,7 +267,23 @@ class EnvironmentPool:
                 for env in list(stack):
                     if (now - env.last_used > self.config.keep_warm_s
                             or now - env.created > self.config.max_lifetime_s or env.dead):
-                        self._destroy(env)
+                        self._track(self._shut_down(env))
+
+    def _shut_down(self, env: Environment):
+        """Graceful end of an idle environment: out of the idle list now (nobody may take it
+        any more), then SHUTDOWN and destroy in the returned coroutine."""
+        self._unidle(env)
+
+        async def shutdown() -> None:
+            await env.shutdown(SHUTDOWN_GRACE_S)
+            self._destroy(env)
+        return shutdown()
+
+    def _track(self, coro) -> None:
+        """Run background teardown work that close() waits for."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
     # --- cold start -------------------------------------------------------------------------------
     async def _zygote(self, plan: runtimes.RuntimePlan) -> Zygote:
@@ -263,10 +294,13 @@ class EnvironmentPool:
             z = self._zygotes.get(key)
             if z is None or not z.alive:
                 cg = self.cgroups
+                bases = None
+                if cg is not None:  # every v1 controller costs a mkdir, a join and a rmdir per environment
+                    bases = {c: str(b) for c, b in cg.bases.items()
+                             if c != "cpu" or self.config.cpu_scaling == "aws"}
                 z = Zygote(interpreter, plan.kind == "python", {
                     "namespaces": self.isolated, "hosts": str(self._hosts),
-                    "prefix": f"{self.owner}.z{next(self._ids)}",
-                    "cgroups": {c: str(b) for c, b in cg.bases.items()} if cg is not None else None,
+                    "prefix": f"{self.owner}.z{next(self._ids)}", "cgroups": bases,
                     "cgroup_version": cg.version if cg is not None else 0})
                 await z.start()
                 self._zygotes[key] = z
@@ -278,6 +312,7 @@ class EnvironmentPool:
         env_dir = self.dir / env_id
         env_dir.mkdir()
         env = Environment(env_id, spec, plan, env_dir, self.config.log_sink)
+        env.busy = True  # created for an invoke: retire() must let it finish
         self._all.add(env)
         return env
 
@@ -289,6 +324,7 @@ class EnvironmentPool:
             mounts = {"task": str(Path(spec.code_dir).resolve()),
                       "layers": [str(Path(p).resolve()) for p in spec.layer_dirs],
                       "tmp_mb": spec.ephemeral_storage_mb, "runtime_dir": runtime_dir,
+                      "keep_tmp": self._keep_tmp(zygote, plan, runtime_dir),
                       "hide": [str(Path(p).resolve()) for p in (Path(self.config.work_dir),
                                                                 *self.config.private_paths)]}
         else:
@@ -300,13 +336,14 @@ class EnvironmentPool:
         variables = envvars.build(spec, plan, env.log_stream, task, rt_dir, opt, tmp)
         cgroups = self.cgroups is not None
         agent: dict = {"env": variables, "cwd": task, "telemetry": plan.kind != "provided",
-                       "peer_check": self.isolated, "oom_protect": cgroups,
+                       "peer_check": self.isolated, "drop_capabilities": self.isolated,
+                       "oom_protect": cgroups,
                        "measure_rss": not cgroups, "rlimit_nofile": 1024}
         if not cgroups and plan.kind != "node":
             agent["rlimit_data"] = spec.memory_mb * 1024 * 1024
         if plan.kind == "python":
             py = plan.runtime[len("python"):]
-            drop = {PACKAGE_ROOT_STR, "", "."}
+            drop = {PACKAGE_ROOT, "", "."}  # the platform's own code is not the function's
             sys_path = [task, f"{opt}/python/lib/python{py}/site-packages", f"{opt}/python"]
             sys_path += [p for p in zygote.sys_path if p not in drop and p != str(self._pylib)]
             sys_path.append(rt_dir)
@@ -318,44 +355,50 @@ class EnvironmentPool:
         vcpus = spec.memory_mb / 1769 if self.config.cpu_scaling == "aws" else None
         return {"agent": agent, "mounts": mounts, "limits": {"memory_mb": spec.memory_mb, "cpu_vcpus": vcpus}}
 
+    def _keep_tmp(self, zygote: Zygote, plan: runtimes.RuntimePlan, runtime_dir: str) -> list[str]:
+        """Host directories under /tmp that the runtime needs to see through its private /tmp."""
+        key = (zygote.interpreter, plan.executable, runtime_dir)
+        if key not in self._keep_tmp_cache:
+            self._keep_tmp_cache[key] = _under_tmp([
+                *zygote.sys_path, *zygote.prefixes, plan.executable,
+                *(str(p.resolve()) for p in Path(runtime_dir).iterdir())])
+        return self._keep_tmp_cache[key]
+
     async def _cold_start(self, spec: EnvironmentSpec, request: InvokeRequest):
         """A ready environment plus its init duration, or (None, None, failed InvokeResult)."""
         plan = runtimes.plan(spec.runtime)
         zygote = await self._zygote(plan)
         invoke_started = time.monotonic()
-        phase_logs: list[str] = []
-        last: _Failure | None = None
         for phase in ("init", "invoke"):
             env = self._new_environment(spec, plan)
             if phase == "init":
                 env.log(logfmt.init_start(spec.runtime, spec.region))
-            else:
-                env.capture().extend(phase_logs)
-            if phase == "init":
                 limit = self.config.init_timeout_s
-            else:
+            else:  # init re-run inside the invoke: its output belongs to the invoke's log tail
+                env.capture()
                 limit = max(0.0, spec.timeout_s - (time.monotonic() - invoke_started))
             started = time.monotonic()
             try:
                 await self._init(env, zygote, limit, request.request_id)
             except _Failure as failure:
+                zygote.refill()
                 init_ms = (time.monotonic() - started) * 1000
                 env.log(logfmt.init_report(init_ms, phase, failure.status,
                                            failure.error_type if failure.status == "error" else None))
                 if phase == "init":
                     self._destroy(env)
-                    last = failure
                     continue
                 return None, None, self._init_failed(env, spec, request, failure, init_ms, invoke_started)
             except BaseException:
                 self._destroy(env)
                 raise
+            zygote.refill()
             init_ms = (time.monotonic() - started) * 1000
             env.flush_logs()
             if phase == "invoke":
                 env.init_in_invoke = init_ms
             return env, init_ms, None
-        raise AssertionError(last)  # pragma: no cover - the loop always returns
+        raise AssertionError("unreachable: the invoke phase always returns")
 
     async def _init(self, env: Environment, zygote: Zygote, limit: float, request_id: str) -> None:
         spec = env.spec
@@ -367,7 +410,6 @@ class EnvironmentPool:
         if cgroup is not None:
             env.cgroup = self.cgroups.adopt(cgroup)
         (env.work_dir / "agent.pid").write_text(str(env.agent_pid))
-        env.busy = True
         frame = await env.wait_frame(limit)
         if frame is None:
             raise _Failure("Sandbox.Timedout", _timeout_error(request_id, spec.timeout_s), "timeout")
@@ -382,7 +424,7 @@ class EnvironmentPool:
 
     def _init_failed(self, env: Environment, spec: EnvironmentSpec, request: InvokeRequest,
                      failure: _Failure, init_ms: float, invoke_started: float) -> InvokeResult:
-        captured = env.capture() if env._capture is None else env._capture
+        captured = env.captured if env.captured is not None else env.capture()
         env.log(logfmt.start(request.request_id, spec.version))
         if failure.status == "timeout":
             env.log(logfmt.timed_out(request.request_id, time.monotonic() - invoke_started))
@@ -420,7 +462,11 @@ class EnvironmentPool:
             meta["cognito_identity"] = request.cognito_identity
         started = time.perf_counter()
         env.send_invoke(meta, request.payload)
-        frame = await env.wait_frame(max(budget, 0.0))
+        try:
+            frame = await env.wait_frame(max(budget, 0.0))
+        except BaseException:  # the caller went away (cancelled): the event is still running
+            env.kill()
+            raise
         duration = (time.perf_counter() - started) * 1000
         if suppressed:
             duration += suppressed
@@ -458,7 +504,14 @@ class EnvironmentPool:
             cold_start=init_ms is not None, log_stream=env.log_stream)
 
 
-PACKAGE_ROOT_STR = str(Path(__file__).resolve().parents[2])
+def _under_tmp(paths: list[str]) -> list[str]:
+    """The top-level directories of /tmp that hold any of ``paths`` (resolved)."""
+    keep = set()
+    for path in paths:
+        parts = Path(os.path.realpath(path)).parts if path else ()
+        if len(parts) > 2 and parts[1] == "tmp":
+            keep.add(f"/tmp/{parts[2]}")
+    return sorted(keep)
 
 
 def _error_json(error_type: str, message: str) -> bytes:

@@ -7,8 +7,8 @@ the same error types, messages and error log lines.  It runs in the environment 
 forked from the interpreter's zygote, so nothing here is imported per cold start: the
 zygote has already paid for it.
 
-Output goes to AWS's framed telemetry log fd (``_LAMBDA_TELEMETRY_LOG_FD``) when the agent
-provides one, so multi-line records stay one log event and print/logging keep their order.
+Output goes to AWS's framed telemetry log fd (``_LAMBDA_TELEMETRY_LOG_FD``) that the agent
+provides, so multi-line records stay one log event and print/logging keep their order.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import struct
 import sys
 import time
 import traceback
+import types
 
 _FRAME_TEXT = 0xA55A0003
 _LEVEL_FRAMES = {"DEBUG": 0xA55A000B, "INFO": 0xA55A000F, "WARNING": 0xA55A0013,
@@ -55,16 +56,12 @@ class FaultError(Exception):
 
 # --- log sink ---------------------------------------------------------------------------
 class LogSink:
-    """Writes log events: framed to the telemetry fd when there is one, else plain stdout lines."""
+    """Writes log events framed to the telemetry fd the agent provides (AWS's protocol)."""
 
     def __init__(self) -> None:
-        fd = os.environ.pop("_LAMBDA_TELEMETRY_LOG_FD", None)
-        self.fd = int(fd) if fd else None
+        self.fd = int(os.environ.pop("_LAMBDA_TELEMETRY_LOG_FD"))
 
     def log(self, msg: str, frame_type: int = _FRAME_TEXT) -> None:
-        if self.fd is None:
-            os.write(1, (msg.replace("\n", "\r").rstrip("\r") + "\n").encode())
-            return
         data = msg.encode("utf-8", "replace")
         header = _FRAME_HEAD.pack(frame_type, len(data), time.time_ns() // 1000)
         os.write(self.fd, header + data)
@@ -95,6 +92,11 @@ class LineWriter(io.TextIOBase):
     def fileno(self) -> int:
         return 1 if self._name == "<stdout>" else 2
 
+    @property
+    def buffer(self) -> _BinaryWriter:
+        """``sys.stdout.buffer``, for code that writes bytes."""
+        return _BinaryWriter(self)
+
     def write(self, s: str) -> int:
         if not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
@@ -109,6 +111,22 @@ class LineWriter(io.TextIOBase):
         if self.partial:
             line, self.partial = self.partial, ""
             self.sink.log(line + "\n")
+
+
+class _BinaryWriter(io.RawIOBase):
+    def __init__(self, text: LineWriter) -> None:
+        super().__init__()
+        self.text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.text.write(bytes(b).decode("utf-8", "replace"))
+        return len(b)
+
+    def flush(self) -> None:
+        self.text.flush()
 
 
 class _Formatter(logging.Formatter):
@@ -355,6 +373,8 @@ def main(handler: str, sys_path: list[str]) -> None:
     """Initialize the function and serve events forever (returns only by exiting)."""
     global _request_id
     sys.path[:] = sys_path
+    sys.argv[:] = ["/var/runtime/bootstrap.py"]
+    sys.modules["__main__"] = types.ModuleType("__main__")  # not the zygote's
     sink = LogSink()
     sys.stdout = LineWriter(sink, "<stdout>")
     sys.stderr = LineWriter(sink, "<stderr>")

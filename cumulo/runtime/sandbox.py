@@ -1,4 +1,4 @@
-"""Namespaces, mounts and rlimits: the parts of isolation that run inside the environment.
+"""Namespaces, mounts, capabilities and rlimits: the parts of isolation that run inside the environment.
 
 Isolation (``isolation="auto"`` on a Linux host where we are root and ``unshare`` works):
 
@@ -6,11 +6,13 @@ Isolation (``isolation="auto"`` on a Linux host where we are root and ``unshare`
   ``/opt`` (one layer: a read-only bind; several: a read-only overlay, later layers
   winning; none: an empty read-only tmpfs hiding the host's /opt), a private ``/tmp``
   tmpfs of the configured ephemeral-storage size, an ``/etc/hosts`` that names
-  ``sandbox.localdomain``, the runtime's own files at ``/var/runtime``, and empty
-  read-only tmpfs mounts over the platform's private paths (its work dir, function code
-  store) so no function can read another one's files;
+  ``sandbox.localdomain``, the runtime's own files at ``/var/runtime``, every host mount
+  read-only, and empty read-only tmpfs mounts over the platform's private paths (its work
+  dir, function code store) so no function can read another one's files;
 * a **pid namespace**: the agent is pid 1 with its own /proc, so the function sees only
   its own processes, and the environment dies as a whole when the agent exits;
+* **no capabilities** in the runtime process (uid 0 kept, bounding set emptied,
+  no_new_privs), so function code cannot undo any of the above;
 * the **host network namespace**, shared on purpose: function code reaches the platform
   endpoint and the host network directly; the agent admits Runtime API clients only
   from its own environment (see :mod:`cumulo.runtime.agent.peercheck`).
@@ -29,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 import resource
 import signal
 
@@ -43,7 +46,10 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 _libc = None
 
@@ -93,16 +99,62 @@ def premount(hosts: str) -> None:
     """The spec-independent part of the file system view, done by a blank environment ahead of time.
 
     Called as pid 1 of fresh mount and pid namespaces: mounts stop propagating to the host,
-    /proc shows only this namespace, and ``hosts`` (names sandbox.localdomain) is /etc/hosts.
+    the host's file systems become read-only (the function can write /tmp only), /dev/shm is
+    an empty read-only tmpfs (as on AWS, and no channel between environments), /proc shows
+    only this namespace, and ``hosts`` (names sandbox.localdomain) is /etc/hosts.
     """
     mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _host_read_only()
+    if os.path.isdir("/dev/shm"):
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _bind_ro(hosts, "/etc/hosts")
 
 
+_KEEP_WRITABLE = ("/dev", "/dev/pts", "/tmp")  # device nodes must stay usable; /tmp is replaced
+_MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
+
+
+def _host_read_only() -> None:
+    """Remount every mount point read-only in this namespace (the host's stay as they are)."""
+    with open("/proc/self/mountinfo") as f:
+        entries = [line.split() for line in f]
+    for fields in entries:
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])  # "\040" is " "
+        if point in _KEEP_WRITABLE or point == "/proc" or point.startswith("/proc/"):
+            continue
+        flags = MS_BIND | MS_REMOUNT | MS_RDONLY
+        for option in fields[5].split(","):
+            flags |= _MOUNT_FLAGS.get(option, 0)
+        try:
+            mount(None, point, None, flags)
+        except OSError:
+            pass  # shadowed by a later mount, or gone: nothing reachable stays writable through it
+
+
+def drop_capabilities() -> None:
+    """Keep uid 0 (interpreters under a 0700 root home stay readable) but no capability: the
+    function cannot mount, unmount, trace, or regain privileges through exec."""
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except (OSError, ValueError):
+        last = 40
+    for cap in range(last + 1):
+        try:
+            prctl(PR_CAPBSET_DROP, cap)
+        except OSError:
+            pass
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(libc().capset(header, data), "capset")
+
+
 def setup_mounts(plan: dict) -> None:
     """The function's part of the view: ``plan`` keys task (code dir), layers (list), tmp_mb,
-    runtime_dir, hide (paths covered with an empty read-only tmpfs).
+    runtime_dir, keep_tmp (host dirs under /tmp to keep visible), hide (paths covered with
+    an empty read-only tmpfs).
 
     Every source is bound before /tmp and the hidden paths are covered, as sources may live
     under them (the platform keeps function code in one of the hidden paths).
@@ -117,7 +169,15 @@ def setup_mounts(plan: dict) -> None:
         mount("overlay", "/opt", "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
               "lowerdir=" + ":".join(reversed(layers)))
     _bind_ro(plan["runtime_dir"], "/var/runtime")
+    # The host's directories under /tmp that the runtime needs (an interpreter or venv living
+    # there) are kept visible in the private /tmp: held open across the tmpfs mount, then
+    # bound back from /proc/self/fd.
+    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in plan.get("keep_tmp", ())]
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['tmp_mb']}m,mode=1777")
+    for path, fd in kept:
+        os.makedirs(path, exist_ok=True)
+        _bind_ro(f"/proc/self/fd/{fd}", path)
+        os.close(fd)
     for path in plan["hide"]:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
@@ -126,6 +186,8 @@ def setup_mounts(plan: dict) -> None:
 def enter_runtime_process(config: dict) -> None:
     """Last steps in the runtime's process before it runs: die with the agent, apply rlimits."""
     try_prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if config.get("drop_capabilities"):
+        drop_capabilities()
     data = config.get("rlimit_data")
     if data:
         resource.setrlimit(resource.RLIMIT_DATA, (data, data))

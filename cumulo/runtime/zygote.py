@@ -15,9 +15,11 @@ Request keys: ``agent`` (the agent's config), ``mounts`` (see
 :func:`cumulo.runtime.sandbox.setup_mounts`), ``limits`` (memory_mb, cpu_vcpus).
 
 The zygote serves each request with a :class:`Blank` prepared in advance, sets the
-cgroup limits, hands the request over and replies; only then does it prepare the next
-blank.  It is a child subreaper with ``SIGCHLD`` ignored, so the agents reparented to it
-are reaped by the kernel, and it dies with the platform (``PR_SET_PDEATHSIG``).
+cgroup limits, hands the request over and replies. The platform sends ``{"refill":
+true}`` (no reply) once the new environment has initialized: preparing blanks costs
+forks, which would otherwise compete for CPU with the environment that is starting. It
+is a child subreaper with ``SIGCHLD`` ignored, so the agents reparented to it are reaped
+by the kernel, and it dies with the platform (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -62,10 +64,12 @@ class Blank:
     """A pre-forked environment waiting for its function.
 
     Everything that does not depend on the function is done ahead of time, off the cold
-    start's critical path: the fork, a new session, joining a fresh cgroup, and (with
-    isolation) new mount and pid namespaces with /proc and /etc/hosts mounted.  On this
-    kind of host unshare(2) and cgroup migration each cost 1-20 ms (they wait for RCU grace
-    periods), so the zygote keeps a few blanks ready and replaces them after replying.
+    start's critical path: the fork, a new session, joining a fresh cgroup, with isolation
+    new mount and pid namespaces with the host read-only and /proc and /etc/hosts mounted,
+    and the agent's sockets, pipes and forked runtime process.  On this kind of host
+    unshare(2) and cgroup migration each cost 1-20 ms (they wait for RCU grace periods), so
+    the zygote keeps a few blanks ready and prepares more when the platform says a cold
+    start is over.
     """
 
     def __init__(self, ctl: socket.socket, stock: list, options: dict, seq: int) -> None:
@@ -85,6 +89,7 @@ class Blank:
                 self.sock.close()
                 for other in stock:
                     other.sock.close()
+                    os.close(other.pid_r)
                 os.close(self.pid_r)
                 os.setsid()
                 for path in self.cgroup.procs_files if self.cgroup else ():
@@ -146,6 +151,10 @@ class Blank:
         finally:
             self.sock.close()
 
+    @property
+    def cgroup_name(self) -> str | None:
+        return next(iter(self.cgroup.dirs.values())).name if self.cgroup else None
+
     def discard(self) -> None:
         if self.cgroup is not None:
             self.cgroup.remove()
@@ -166,26 +175,32 @@ def serve(ctl: socket.socket, options: dict) -> None:
     stock: list[Blank] = []
     seq = 0
     while True:
-        while len(stock) < STOCK:
-            seq += 1
-            stock.append(Blank(ctl, stock, options, seq))
         try:
             req, fds = _recv(ctl)
         except InterruptedError:
             continue
         if req is None:
             return
+        if req.get("refill"):
+            while len(stock) < STOCK:
+                seq += 1
+                stock.append(Blank(ctl, stock, options, seq))
+            continue
+        if not stock:
+            seq += 1
+            stock.append(Blank(ctl, stock, options, seq))
         try:
-            pid = None
-            while pid is None:
+            for _ in range(3):  # a blank that died (killed, or its set-up failed) is replaced
                 blank = stock.pop(0)
                 pid = blank.hand_over(req, fds[0])
-                if pid is None:
-                    blank.discard()
-                    seq += 1
-                    stock.append(Blank(ctl, stock, options, seq))
-            reply = {"pid": pid, "cgroup": blank.cgroup.dirs["memory" if "memory" in blank.cgroup.dirs
-                                                              else "unified"].name if blank.cgroup else None}
+                if pid is not None:
+                    break
+                blank.discard()
+                seq += 1
+                stock.append(Blank(ctl, stock, options, seq))
+            else:
+                raise RuntimeError("blank environments keep failing to start (see stderr)")
+            reply = {"pid": pid, "cgroup": blank.cgroup_name}
         except Exception as e:  # keep serving: one bad request must not kill the zygote
             reply = {"error": f"{type(e).__name__}: {e}"}
         finally:
@@ -203,10 +218,8 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     preload(python_runtime)
     ctl = socket.socket(fileno=ctl_fd)
-    import importlib.util
-
-    ctl.send(json.dumps({"sys_path": [p for p in sys.path if p],
-                         "has_boto3": importlib.util.find_spec("boto3") is not None}).encode())
+    prefixes = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]
+    ctl.send(json.dumps({"sys_path": [p for p in sys.path if p], "prefixes": prefixes}).encode())
     serve(ctl, options)
 
 

@@ -107,7 +107,10 @@ class Store(abc.ABC):
     def receive(self, queue: str, max_count: int, visibility_timeout_s: float, *,
                 fifo: bool = False, dead_letter: DeadLetterPolicy | None = None,
                 now: float | None = None) -> list[QueueMessage]:
-        """Lease up to ``max_count`` visible messages, oldest first, hiding them for the timeout."""
+        """Lease up to ``max_count`` visible messages, hiding them for the timeout.
+
+        Oldest first: FIFO in sequence order, otherwise in the order they became visible (sent,
+        delay over, or visibility timeout expired), sequence breaking ties."""
 
     @abc.abstractmethod
     def delete_message(self, queue: str, receipt: str) -> bool: ...

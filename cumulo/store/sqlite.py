@@ -176,7 +176,10 @@ class SqliteStore(Store):
                 sql += (" AND (group_id IS NULL OR group_id NOT IN (SELECT group_id FROM queue_messages"
                         " WHERE queue=? AND visible_at>? AND receive_count>0 AND group_id IS NOT NULL))")
                 params += [queue, now]
-            sql += " ORDER BY seq LIMIT ?"
+            # FIFO: strictly in sequence. Otherwise in the order messages became visible, which the
+            # (queue, visible_at, seq) index yields without sorting the backlog (seq order cost a
+            # sort of every visible message per receive: 10 ms at 50,000 messages).
+            sql += " ORDER BY seq LIMIT ?" if fifo else " ORDER BY visible_at, seq LIMIT ?"
             # Over-fetch so dead-lettered messages do not shrink the batch.
             params.append(max_count * 2 if dead_letter else max_count)
             blocked_groups: set[str] = set()

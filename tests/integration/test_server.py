@@ -72,7 +72,7 @@ def test_missing_required_member_gets_the_services_validation_error(server):
 
 
 def test_unroutable_request_gets_a_clear_error_not_a_500(server):
-    status, _, body = raw(server, "GET", "/no/such/path")
+    status, _, body = raw(server, "PATCH", "/no/such/path")
     assert status == 400
     assert json.loads(body)["__type"] == "UnknownServiceException"
 

@@ -82,7 +82,7 @@ class Runtime:
         self.thread.join(5)
 
 
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.005):
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.005):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -25,7 +25,7 @@ def test_detect_v2_model_tree(tmp_path):
     assert host.version == 2 and host.bases == {"unified": tmp_path / "cumulo"}
     assert (tmp_path / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
     assert (tmp_path / "cumulo" / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
-    assert host.has_freezer
+    assert host.has_freezer and host.controllers == ["cpu", "freezer", "memory", "pids"]
 
 
 @root_only

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cumulo.runtime import CapacityError, isolation_report
+from cumulo.runtime import isolation_report
 
 from .conftest import Runtime, payload, wait_for
 
@@ -125,63 +125,6 @@ def test_fallback_runs_the_same_functions(rt_off):
     crash = rt_off.invoke(crasher, {})
     assert crash.error_type == "Runtime.ExitError" and "exit status 4" in payload(crash)["errorMessage"]
     assert rt_off.invoke(spec, {}).max_memory_used_mb > 0
-
-
-def test_memory_budget_evicts_idle_then_refuses(tmp_path):
-    runtime = Runtime(tmp_path, "auto", memory_budget_mb=256)
-    try:
-        sleeper = "import time\ndef handler(e, c):\n    time.sleep(e.get('s', 0))\n"
-        slow = runtime.function({"app.py": sleeper},
-                                memory_mb=256)
-        small = runtime.function({"app.py": "def handler(e, c):\n    return 1\n"}, memory_mb=128)
-        runtime.invoke(slow, {})  # idle now, holding the whole budget
-        assert payload(runtime.invoke(small, {})) == 1  # the idle one was evicted to make room
-        assert runtime.call(lambda: runtime.pool.stats())["memory_in_use_mb"] == 128
-
-        async def busy_then_more():
-            import asyncio
-
-            from cumulo.runtime import InvokeRequest
-            first = runtime.pool.invoke(small, InvokeRequest("a", b"{}", small.function_arn))
-            task = asyncio.ensure_future(first)
-            await asyncio.sleep(0)
-            try:
-                await runtime.pool.invoke(slow, InvokeRequest("b", b'{"s": 0}', slow.function_arn))
-            finally:
-                await task
-        with pytest.raises(CapacityError):
-            runtime.run(busy_then_more())
-    finally:
-        runtime.close()
-
-
-def test_idle_environments_are_reaped(tmp_path):
-    runtime = Runtime(tmp_path, "auto", keep_warm_s=0.2)
-    try:
-        spec = runtime.function({"app.py": "def handler(e, c):\n    return 1\n"})
-        runtime.invoke(spec, {})
-        wait_for(lambda: runtime.call(lambda: runtime.pool.stats())["environments"] == 0)
-        assert runtime.invoke(spec, {}).cold_start
-    finally:
-        runtime.close()
-
-
-def test_init_timeout_then_retried_within_invoke(tmp_path):
-    runtime = Runtime(tmp_path, "auto", init_timeout_s=0.3)
-    try:
-        spec = runtime.function({"app.py": """
-            import time
-            time.sleep(0.5)
-            def handler(e, c):
-                return "late but fine"
-        """}, timeout_s=3)
-        result = runtime.invoke(spec, {})
-        assert payload(result) == "late but fine"
-        msgs = runtime.messages()
-        assert any("\tPhase: init\tStatus: timeout\n" in m for m in msgs)
-        assert result.duration_ms >= 500  # the re-run init counts against the invoke
-    finally:
-        runtime.close()
 
 
 def _leftovers(work: Path, owner: str) -> list:
@@ -307,3 +250,97 @@ def test_cpu_quota_proportional_to_memory(tmp_path):
         assert quota == "200000"  # 3538 MB = 2 vCPUs of a 100 ms period
     finally:
         runtime.close()
+
+
+def test_platform_endpoint_is_reachable(rt):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"platform says hi"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        spec = rt.function({"app.py": """
+            import os, urllib.request
+            def handler(event, context):
+                return urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"], timeout=5).read().decode()
+        """}, endpoint_url=endpoint)
+        assert payload(rt.invoke(spec, {})) == "platform says hi"
+    finally:
+        server.shutdown()
+
+
+def test_sigstop_freezer_without_cgroups(tmp_path):
+    runtime = Runtime(tmp_path, "off", freeze_after_s=0.0)
+    try:
+        spec = runtime.function({"app.py": "def handler(e, c):\n    return 'hi'\n"})
+        assert payload(runtime.invoke(spec, {})) == "hi"
+        pid = runtime.call(lambda: next(iter(runtime.pool._all)).agent_pid)
+        wait_for(lambda: Path(f"/proc/{pid}/stat").read_text().split()[2] == "T")
+        assert payload(runtime.invoke(spec, {})) == "hi"
+    finally:
+        runtime.close()
+
+
+def test_log_tail_is_the_last_4kb(rt):
+    spec = rt.function({"app.py": """
+        def handler(event, context):
+            for i in range(200):
+                print("line %03d " % i + "x" * 40)
+            return "ok"
+    """})
+    result = rt.invoke(spec, {}, request_id="tail-1")
+    assert len(result.log_tail.encode()) <= 4096
+    assert result.log_tail.startswith("line") or result.log_tail[0] != "S"
+    assert "line 199" in result.log_tail and "START RequestId" not in result.log_tail
+    assert result.log_tail.endswith("\t\n") and "END RequestId: tail-1\n" in result.log_tail
+
+
+@needs_ns
+def test_function_cannot_write_the_host_or_undo_its_mounts(rt):
+    other = rt.function({"secret.py": "TOKEN = 'other function secret'\n"})
+    spec = rt.function({"app.py": """
+        import ctypes, os, subprocess
+        def attempt(fn):
+            try:
+                fn()
+                return "allowed"
+            except OSError as e:
+                return e.__class__.__name__
+        def handler(event, context):
+            libc = ctypes.CDLL(None, use_errno=True)
+            def umount():
+                if libc.umount2(event["hidden"].encode(), 2) != 0:
+                    raise OSError(ctypes.get_errno(), "umount2")
+            caps = [line.split()[1] for line in open("/proc/self/status") if line.startswith("Cap")]
+            return {
+                "write_etc": attempt(lambda: open("/etc/cumulo-escape", "w")),
+                "write_shm": attempt(lambda: open("/dev/shm/x", "w")),
+                "umount": attempt(umount),
+                "read_other": attempt(lambda: open(event["secret"]).read()),
+                "devnull": subprocess.run(["true"], stdout=subprocess.DEVNULL).returncode,
+                "caps": sorted(set(caps)),
+                "tmp": attempt(lambda: open("/tmp/ok", "w").write("fine")),
+            }
+    """})
+    event = {"hidden": "/var/task", "secret": str(other.code_dir / "secret.py")}
+    body = payload(rt.invoke(spec, event))
+    assert body["write_etc"] in ("OSError", "PermissionError")  # read-only file system
+    assert body["write_shm"] in ("OSError", "PermissionError")
+    assert body["umount"] in ("OSError", "PermissionError")
+    assert body["read_other"] == "FileNotFoundError"
+    assert body["devnull"] == 0 and body["tmp"] == "allowed"
+    assert body["caps"] == ["0000000000000000"]
+    assert not Path("/etc/cumulo-escape").exists()

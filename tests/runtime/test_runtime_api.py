@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -107,6 +110,16 @@ def test_oversized_response_gets_413(rt):
         '"errorType":"RequestEntityTooLarge"}\n']
 
 
+def test_response_too_large_to_read_is_refused_unread(rt):
+    spec = rt.function({"app.py": """
+        def handler(event, context):
+            return "x" * (17 * 1024 * 1024)
+    """})
+    result = rt.invoke(spec, {})
+    assert result.error_type == "Function.ResponseSizeTooLarge"
+    assert json.loads(result.payload)["errorMessage"].startswith("Response payload size (17825794 bytes)")
+
+
 def test_init_error_endpoint(rt):
     spec = rt.function({"bootstrap": """
         #!/bin/sh
@@ -142,9 +155,23 @@ def test_shell_curl_bootstrap(rt):
     assert payload(rt.invoke(spec, {"x": 2}))["echo"] == {"x": 2}
 
 
+def _python_with_awslambdaric() -> str | None:
+    from cumulo.runtime.runtimes import python_interpreters
+
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [*python_interpreters().values(), shutil.which("python3"),
+                  *map(str, sorted(pyenv.glob("versions/*/bin/python3")))]
+    for python in candidates:
+        probe = [python, "-c", "import awslambdaric"] if python else None
+        if probe and subprocess.run(probe, capture_output=True).returncode == 0:
+            return python
+    return None
+
+
 def test_awslambdaric_bootstrap(rt):
-    python = shutil.which("python3.11") or shutil.which("python3")
-    pytest.importorskip("awslambdaric")
+    python = _python_with_awslambdaric()
+    if python is None:
+        pytest.skip("no interpreter on this host has awslambdaric installed")
     spec = rt.function({"bootstrap": f"""
         #!/bin/sh
         exec {python} -m awslambdaric handler.fn

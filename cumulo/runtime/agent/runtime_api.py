@@ -96,11 +96,8 @@ class RuntimeAPI:
 
     # --- requests from the runtime --------------------------------------------------
     def handle(self, conn, req: http.Request) -> bytes | None:
-        """Serve one request; None means the connection is parked (long poll)."""
-        path = req.path.split("?", 1)[0]
-        if not path.startswith(PREFIX):
-            return NOT_FOUND
-        parts = path[len(PREFIX):].split("/")
+        """Serve one request under PREFIX; None means the connection is parked (long poll)."""
+        parts = req.path.split("?", 1)[0][len(PREFIX):].split("/")
         if parts == ["invocation", "next"]:
             if req.method != "GET":
                 return METHOD_NOT_ALLOWED
@@ -125,10 +122,7 @@ class RuntimeAPI:
             return _forbidden(self.state, READY)
         if self.pending is not None:
             return self._deliver()
-        if self.waiter is not None and self.waiter is not conn:
-            # A second poller: the first one's connection is stale (client gave up).
-            self.waiter.close()
-        self.waiter = conn
+        self.waiter = conn  # a newer poller replaces a stale one (its client gave up)
         return None
 
     def _init_error(self, req: http.Request) -> bytes:
@@ -153,6 +147,17 @@ class RuntimeAPI:
             return TOO_LARGE
         self.platform.invoke_response(request_id, req.body)
         return ACCEPTED
+
+    def refuse_oversized(self, path: str, size: int) -> bytes:
+        """A request whose body was too large to read at all: 413, and if it was the current
+        invocation's response, the invoke fails as for any response over 6 MB."""
+        parts = path.split("?", 1)[0][len(PREFIX):].split("/") if path.startswith(PREFIX) else []
+        if (len(parts) == 3 and parts[0] == "invocation" and parts[2] == "response"
+                and self.state == RUNNING and parts[1] == self.current_id):
+            self.state = RESPONSE_SENT
+            self.current_id = None
+            self.response_too_large(parts[1], size)
+        return TOO_LARGE
 
     def response_too_large(self, request_id: str, size: int) -> None:
         """Fail the invoke the way AWS does when the runtime's response exceeds 6 MB."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import selectors
 import signal
 import socket
@@ -26,8 +27,7 @@ import sys
 import time
 
 from .. import channel, sandbox
-from . import http, peercheck
-from .runtime_api import TOO_LARGE, RuntimeAPI
+from . import http, peercheck, runtime_api
 
 MAX_BODY = 16 * 1024 * 1024  # bodies are buffered up to this; larger ones are refused unread
 MAX_EVENT = 256 * 1024  # CloudWatch's event size: a longer line is cut into several events
@@ -60,9 +60,6 @@ class _Conn:
         self.outbuf = bytearray()
         self.closed = False
 
-    def close(self) -> None:
-        self.closed = True
-
 
 class Agent:
     """See the module docstring.
@@ -76,7 +73,7 @@ class Agent:
 
     def __init__(self) -> None:
         self.sel = selectors.DefaultSelector()
-        self.api = RuntimeAPI(self)
+        self.api = runtime_api.RuntimeAPI(self)
         self.events: list = []  # log events not yet sent: [timestamp_ms, message]
         self.out_partial = bytearray()
         self.tel_buf = bytearray()
@@ -199,11 +196,13 @@ class Agent:
 
     def _die(self, status: int = 0) -> None:
         """End the environment: kill the runtime's process group and leave."""
-        if self.runtime_pid:
-            try:
-                os.killpg(os.getpgid(0), signal.SIGKILL) if os.getpid() != 1 else os.kill(-1, signal.SIGKILL)
-            except OSError:
-                pass
+        try:
+            if os.getpid() == 1:  # pid 1 of the environment's namespace: everything else in it
+                os.kill(-1, signal.SIGKILL)
+            else:
+                os.killpg(os.getpgid(0), signal.SIGKILL)  # our group, ourselves included
+        except OSError:
+            pass
         os._exit(status)
 
     # --- platform channel ----------------------------------------------------------
@@ -259,22 +258,26 @@ class Agent:
                 return
             if req is None:
                 return
-            reply = self.api.handle(conn, req)
+            reply = self._route(conn, req)
             if reply is not None:
                 self._write(conn, reply)
             if req.close:
                 self._close(conn, after_write=True)
 
+    def _route(self, conn: _Conn, req: http.Request) -> bytes | None:
+        """Dispatch on the API prefix: the Runtime API today; the Extensions API
+        (/2020-01-01/extension/) and Telemetry API (/2022-07-01/telemetry) join here."""
+        if req.path.startswith(runtime_api.PREFIX):
+            return self.api.handle(conn, req)
+        return runtime_api.NOT_FOUND
+
     def _bad_request(self, conn: _Conn, why: str) -> None:
-        if why == "too large":
-            head = bytes(conn.inbuf[: conn.inbuf.find(b"\r\n")]).decode("latin-1").split(" ")
-            parts = head[1].split("/") if len(head) > 1 else []
-            if (len(parts) == 6 and parts[5] == "response" and parts[4] == self.api.current_id
-                    and self.api.state == "Running"):
-                self.api.state = "RuntimeResponseSentState"
-                self.api.current_id = None
-                self.api.response_too_large(parts[4], MAX_BODY + 1)
-            self._write(conn, TOO_LARGE)
+        if why == "too large":  # refused unread: fail the invoke if it was its response
+            head = bytes(conn.inbuf[: conn.inbuf.find(b"\r\n\r\n")]).decode("latin-1")
+            line = head.split("\r\n", 1)[0].split(" ")
+            length = re.search(r"(?im)^content-length:\s*(\d+)", head)
+            size = int(length.group(1)) if length else MAX_BODY + 1
+            self._write(conn, self.api.refuse_oversized(line[1] if len(line) > 1 else "", size))
         else:
             self._write(conn, http.error_response(400, "InvalidRequest", "Bad request: " + why))
         self._close(conn, after_write=True)

@@ -5,19 +5,18 @@
 // context object, and formats console output as AWS's Node runtime does:
 // "<ISO time>\t<request id>\t<LEVEL>\t<message>".  Errors carry AWS's types and messages
 // (Runtime.ImportModuleError, Runtime.HandlerNotFound, Runtime.UserCodeSyntaxError, ...).
-// Output goes to the framed telemetry log fd when the agent provides one.
+// Log lines go to the framed telemetry log fd the agent provides (AWS's protocol).
 
 import fs from "node:fs";
-import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import util from "node:util";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 
 const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const PREFIX = "/2018-06-01/runtime/";
-const telemetryFd = process.env._LAMBDA_TELEMETRY_LOG_FD ? Number(process.env._LAMBDA_TELEMETRY_LOG_FD) : null;
+const telemetryFd = Number(process.env._LAMBDA_TELEMETRY_LOG_FD);
 delete process.env._LAMBDA_TELEMETRY_LOG_FD;
 const RUNTIME_FILE = path.join(process.env.LAMBDA_RUNTIME_DIR || "/var/runtime", "index.mjs");
 
@@ -25,10 +24,6 @@ let currentRequestId;
 
 // --- logging -------------------------------------------------------------------------------
 function writeLog(message) {
-  if (telemetryFd === null) {
-    process.stdout.write(message.replace(/\n/g, "\r") + "\n");
-    return;
-  }
   const body = Buffer.from(message, "utf8");
   const head = Buffer.alloc(16);
   head.writeUInt32BE(0xa55a0003, 0);
@@ -71,23 +66,97 @@ function logError(label, response) {
 }
 
 // --- Runtime API -----------------------------------------------------------------------------
-function call(method, p, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, method, path: PREFIX + p, agent, headers }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ res, body: Buffer.concat(chunks) }));
+// A minimal keep-alive HTTP/1.1 client on one socket: requests are written back to back and
+// responses matched in order, so a result and the next GET go out in one write (pipelining).
+class RuntimeClient {
+  constructor() {
+    this.sock = null;
+    this.buf = Buffer.alloc(0);
+    this.waiters = [];
+  }
+
+  connect() {
+    if (this.sock) return;
+    const sock = net.connect({ host, port: Number(port) });
+    sock.setNoDelay(true);
+    sock.on("data", (data) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, data]) : data;
+      this.pump();
     });
-    req.on("error", reject);
-    req.end(body);
-  });
+    sock.on("error", () => {});
+    sock.on("close", () => {
+      if (this.sock === sock) this.sock = null;
+      const waiters = this.waiters;
+      this.waiters = [];
+      this.buf = Buffer.alloc(0);
+      for (const w of waiters) w.reject(new Error("Runtime API connection closed"));
+    });
+    this.sock = sock;
+  }
+
+  pump() {
+    while (this.waiters.length) {
+      const end = this.buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const lines = this.buf.subarray(0, end).toString("latin1").split("\r\n");
+      const headers = {};
+      for (const line of lines.slice(1)) {
+        const i = line.indexOf(":");
+        headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+      }
+      const length = Number(headers["content-length"] || 0);
+      if (this.buf.length < end + 4 + length) return;
+      const body = this.buf.subarray(end + 4, end + 4 + length);
+      this.buf = this.buf.subarray(end + 4 + length);
+      this.waiters.shift().resolve({ status: Number(lines[0].split(" ")[1]), headers, body });
+    }
+  }
+
+  static encode(method, p, body = "", headers = {}) {
+    const payload = Buffer.isBuffer(body) ? body : Buffer.from(body, "utf8");
+    let head = `${method} ${PREFIX}${p} HTTP/1.1\r\nHost: runtime\r\nContent-Length: ${payload.length}\r\n`;
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+    return Buffer.concat([Buffer.from(head + "\r\n", "latin1"), payload]);
+  }
+
+  // Send requests in one write; resolves with the last response (a dropped connection is retried once).
+  async exchange(requests, retry = true) {
+    this.connect();
+    const promises = requests.map(() => new Promise((resolve, reject) => this.waiters.push({ resolve, reject })));
+    this.sock.write(Buffer.concat(requests));
+    try {
+      const responses = await Promise.all(promises);
+      return responses[responses.length - 1];
+    } catch (e) {
+      if (!retry) throw e;
+      return this.exchange(requests, false);
+    }
+  }
+
+  next() {
+    return this.exchange([RuntimeClient.encode("GET", "invocation/next")]);
+  }
+
+  post(p, body, headers) {
+    return this.exchange([RuntimeClient.encode("POST", p, body, headers)]);
+  }
+
+  postThenNext(p, body, headers) {
+    return this.exchange([RuntimeClient.encode("POST", p, body, headers), RuntimeClient.encode("GET", "invocation/next")]);
+  }
+}
+
+const client = new RuntimeClient();
+
+function errorRequest(response) {
+  return [JSON.stringify(response), {
+    "Content-Type": "application/json",
+    "Lambda-Runtime-Function-Error-Type": response.errorType,
+  }];
 }
 
 function postError(p, response) {
-  return call("POST", p, JSON.stringify(response), {
-    "Content-Type": "application/json",
-    "Lambda-Runtime-Function-Error-Type": response.errorType,
-  });
+  return client.post(p, ...errorRequest(response));
 }
 
 // --- handler loading -------------------------------------------------------------------------
@@ -203,12 +272,13 @@ try {
   process.exit(129);
 }
 
+let pending = null; // the previous event's result, sent together with the next GET
 for (;;) {
-  const { res, body } = await call("GET", "invocation/next");
-  const id = res.headers["lambda-runtime-aws-request-id"];
+  const { headers, body } = pending ? await client.postThenNext(...pending) : await client.next();
+  const id = headers["lambda-runtime-aws-request-id"];
   currentRequestId = id;
   inFlight = id;
-  if (res.headers["lambda-runtime-trace-id"]) process.env._X_AMZN_TRACE_ID = res.headers["lambda-runtime-trace-id"];
+  if (headers["lambda-runtime-trace-id"]) process.env._X_AMZN_TRACE_ID = headers["lambda-runtime-trace-id"];
   else delete process.env._X_AMZN_TRACE_ID;
   let event;
   try {
@@ -216,22 +286,20 @@ for (;;) {
   } catch (e) {
     event = body.toString("utf8");
   }
-  const outcome = await runHandler(handler, event, res.headers);
+  const outcome = await runHandler(handler, event, headers);
   inFlight = null;
   if ("err" in outcome) {
     const response = toErrorResponse(outcome.err);
     logError("Invoke Error", response);
-    await postError(`invocation/${id}/error`, response);
-  } else {
-    let payload;
-    try {
-      payload = JSON.stringify(outcome.result === undefined ? null : outcome.result);
-    } catch (e) {
-      const response = { errorType: "Runtime.MarshalError", errorMessage: `Unable to stringify response body: ${e.message}`, trace: [] };
-      logError("Invoke Error", response);
-      await postError(`invocation/${id}/error`, response);
-      continue;
-    }
-    await call("POST", `invocation/${id}/response`, payload, { "Content-Type": "application/json" });
+    pending = [`invocation/${id}/error`, ...errorRequest(response)];
+    continue;
+  }
+  try {
+    const payload = JSON.stringify(outcome.result === undefined ? null : outcome.result);
+    pending = [`invocation/${id}/response`, payload, { "Content-Type": "application/json" }];
+  } catch (e) {
+    const response = { errorType: "Runtime.MarshalError", errorMessage: `Unable to stringify response body: ${e.message}`, trace: [] };
+    logError("Invoke Error", response);
+    pending = [`invocation/${id}/error`, ...errorRequest(response)];
   }
 }

@@ -32,16 +32,21 @@ class CodePackage:
         return cls(record["sha"], record["size"], record.get("unzipped", 0))
 
 
-def read_code_source(params: dict[str, Any], what: str = "function") -> bytes:
-    """The zip bytes of a ``Code``/``Content`` argument; S3 and image sources get a clear error."""
+def read_code_source(params: dict[str, Any], s3: Any, what: str = "function") -> bytes:
+    """The zip bytes of a ``Code``/``Content`` argument: inline, or an object in Cumulo's S3."""
     if params.get("ImageUri"):
         raise AwsError("InvalidParameterValueException",
                        "Container image functions (ImageUri) are not supported by Cumulo yet: "
-                       "upload a .zip package with ZipFile.")
+                       "upload a .zip package with ZipFile or S3Bucket/S3Key.")
     if params.get("S3Bucket") or params.get("S3Key"):
-        raise AwsError("InvalidParameterValueException",
-                       f"Cumulo has no S3 service to read {what} code from (S3Bucket/S3Key): "
-                       "upload the .zip package directly with ZipFile.")
+        if not (params.get("S3Bucket") and params.get("S3Key")):
+            raise AwsError("InvalidParameterValueException", "Both S3Bucket and S3Key are required.")
+        try:
+            return s3.read_object(params["S3Bucket"], params["S3Key"])
+        except AwsError as error:
+            raise AwsError("InvalidParameterValueException",
+                           f"Error occurred while GetObject. S3 Error Code: {error.code}. "
+                           f"S3 Error Message: {error.message}") from error
     data = params.get("ZipFile")
     if not data:
         raise AwsError("InvalidParameterValueException",

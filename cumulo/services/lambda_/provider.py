@@ -157,6 +157,10 @@ class LambdaProvider(InvocationOperations, Provider):
             raise _invalid(f"Function code combined with layers exceeds the maximum allowed size of "
                            f"{MAX_UNZIPPED} bytes. The actual size is {total} bytes.")
 
+    def _package(self, source: dict[str, Any], what: str = "function") -> CodePackage:
+        """Read (inline or from S3), check and store a code package."""
+        return store_zip(self.platform.artifacts, read_code_source(source, self.platform.providers["s3"], what))
+
     def _code_location(self, context: RequestContext, sha: str) -> dict[str, Any]:
         return {"RepositoryType": "S3", "Location": f"{context.base_url}/_cumulo/code/{sha}.zip"}
 
@@ -187,7 +191,7 @@ class LambdaProvider(InvocationOperations, Provider):
         layers = self._resolve_layers(repo, params.get("Layers") or [])
         if repo.find_function(ref.name) is not None:
             raise _conflict(f"Function already exist: {ref.name}")
-        code = store_zip(self.platform.artifacts, read_code_source(params["Code"]))
+        code = self._package(params["Code"])
         self._check_unzipped(code, layers)
         if layers:
             config["Layers"] = self._public_layers(layers)
@@ -278,7 +282,7 @@ class LambdaProvider(InvocationOperations, Provider):
 
     def update_function_code(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         repo, name, record = self._updatable(context, params)
-        code = store_zip(self.platform.artifacts, read_code_source(params))
+        code = self._package(params)
         layers = [{"_unzipped": size} for size in record.get("layer_sizes", [])]
         self._check_unzipped(code, layers)
         config = dict(record["config"])
@@ -574,7 +578,7 @@ class LambdaProvider(InvocationOperations, Provider):
         layer = self._layer_name(params["LayerName"])
         if len(params.get("CompatibleRuntimes") or []) > 15:
             raise _invalid("CompatibleRuntimes cannot have more than 15 entries.")
-        code = store_zip(self.platform.artifacts, read_code_source(params["Content"], "layer"))
+        code = self._package(params["Content"], "layer")
         with self.platform.store.transaction():
             version = repo.next_layer_version(layer)
             record = {

@@ -1,9 +1,720 @@
-"""Amazon SNS (placeholder while SQS lands)."""
+"""Amazon SNS: topics, subscriptions and publishing, delivered durably to SQS, Lambda and HTTP/S.
+
+A Publish is validated, filtered against every confirmed subscription's filter policy (the
+shared pattern engine, both scopes), and committed in one transaction: SQS deliveries are
+written straight into the target queues (in AWS's JSON envelope or raw), HTTP/S and Lambda
+deliveries become work items of the durable delivery queue (``delivery.py``). Only then is
+the Publish acknowledged. ``email``, ``email-json``, ``sms``, ``application`` and ``firehose``
+subscriptions are recorded (and email ones wait for confirmation, as on AWS) but nothing is
+sent to them.
+
+FIFO topics number their messages (``SequenceNumber``), deduplicate for 5 minutes (explicit
+ids or content-based) and accept SQS subscriptions only, as AWS does.
+"""
 
 from __future__ import annotations
 
-from cumulo.services.base import Provider
+import asyncio
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+import uuid
+from typing import Any
+
+from cumulo.patterns.errors import InvalidEventPattern
+from cumulo.patterns.sns import SCOPES, compile_filter_policy, policy_matches
+from cumulo.protocol.errors import AwsError
+from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.services.base import Provider, RequestContext
+from cumulo.services.pagination import decode_token, encode_token
+from cumulo.services.sns import messages as fmt
+from cumulo.services.sns import policies
+from cumulo.services.sns.delivery import Deliveries
+from cumulo.services.sns.messages import invalid
+from cumulo.services.sns.resources import (
+    DEDUP,
+    FIFO_TOPIC_NAME,
+    TOPIC_NAME,
+    SnsRepository,
+    parse_topic_arn,
+    topic_arn,
+)
+from cumulo.services.sns.signing import CERT_PREFIX, Signer
+
+log = logging.getLogger("cumulo.sns")
+PAGE = 100
+MAX_TAGS = 50
+MAX_BATCH = 10
+DEDUP_WINDOW_S = 300.0
+SNS_SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"  # the principal SQS reports for messages SNS delivers
+PROTOCOLS = ("http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose")
+NEEDS_CONFIRMATION = ("http", "https", "email", "email-json")
+RAW_PROTOCOLS = ("sqs", "http", "https", "firehose")
+FEEDBACK = tuple(f"{p}{k}" for p in ("Application", "Firehose", "HTTP", "Lambda", "SQS")
+                 for k in ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn"))
+TOPIC_SETTABLE = ("DeliveryPolicy", "DisplayName", "Policy", "KmsMasterKeyId", "SignatureVersion", "TracingConfig",
+                  "ContentBasedDeduplication", "FifoThroughputScope", "ArchivePolicy", "DataProtectionPolicy",
+                  *FEEDBACK)
+FIFO_TOPIC_ONLY = ("ContentBasedDeduplication", "FifoThroughputScope", "ArchivePolicy")
+SUBSCRIPTION_SETTABLE = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery",
+                         "RedrivePolicy", "SubscriptionRoleArn", "ReplayPolicy")
+BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$")
+SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+(\.fifo)?$")
+
+
+def _default_policy(arn: str, account: str) -> str:
+    return json.dumps({
+        "Version": "2008-10-17", "Id": "__default_policy_ID",
+        "Statement": [{"Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"},
+                       "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                                  "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
+                                  "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
+                       "Resource": arn, "Condition": {"StringEquals": {"AWS:SourceOwner": account}}}]},
+        separators=(",", ":"))
 
 
 class SnsProvider(Provider):
     service = "sns"
+
+    def __init__(self, platform: Any) -> None:
+        super().__init__(platform)
+        self.repo = SnsRepository(platform.store)
+        self.deliveries = Deliveries(self)
+        self._signer: Signer | None = None
+        self._signer_lock = threading.Lock()
+        self._keygen: threading.Thread | None = None
+
+    @property
+    def signer(self) -> Signer:
+        with self._signer_lock:
+            if self._signer is None:
+                self._signer = Signer.load_or_create(self.platform.store)
+            return self._signer
+
+    async def start(self) -> None:
+        # Generating the key of a new data directory takes a moment: do it off the start-up path.
+        self._keygen = threading.Thread(target=self._load_signer, name="sns-signing-key", daemon=True)
+        self._keygen.start()
+        self.deliveries.start()
+
+    def _load_signer(self) -> None:
+        try:
+            _ = self.signer
+        except Exception:  # the store closed under it (a stop right after start): loaded on next use
+            log.debug("SNS signing key not loaded", exc_info=True)
+
+    async def stop(self) -> None:
+        await self.deliveries.stop()
+        if self._keygen is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._keygen.join, 30.0)
+
+    async def http_route(self, request: HttpRequest) -> HttpResponse | None:
+        """Serve the signing certificate at the SigningCertURL of our messages."""
+        if request.method not in ("GET", "HEAD") or not request.path.startswith(CERT_PREFIX):
+            return None
+        if request.path != self.signer.cert_path():
+            return HttpResponse(404, {"Content-Type": "text/plain"}, b"Not Found")
+        return HttpResponse(200, {"Content-Type": "application/x-x509-ca-cert"}, self.signer.certificate_pem)
+
+    @staticmethod
+    def _base(context: RequestContext) -> str:
+        return context.base_url.rstrip("/")
+
+    # ------------------------------------------------------------ topics
+    def create_topic(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["Name"]
+        requested = dict(params.get("Attributes") or {})
+        fifo = str(requested.pop("FifoTopic", "false")).lower() == "true"
+        if fifo:
+            if not FIFO_TOPIC_NAME.match(name):
+                raise invalid("Fifo Topic names must end with .fifo and must be made up of only uppercase and "
+                              "lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 "
+                              "and 256 characters long.")
+        elif not TOPIC_NAME.match(name):
+            raise invalid("Topic Name")
+        attributes = {k: self._topic_value(k, v, fifo, "Attributes Reason: ") for k, v in requested.items()}
+        if params.get("DataProtectionPolicy"):
+            attributes["DataProtectionPolicy"] = params["DataProtectionPolicy"]
+        tags = {t["Key"]: t["Value"] for t in params.get("Tags") or []}
+        if len(tags) > MAX_TAGS:
+            raise AwsError("TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded")
+        arn = topic_arn(context.region, context.account_id, name)
+        existing = self.repo.find_topic(arn)
+        if existing is not None:
+            if any(existing["attributes"].get(k) != v for k, v in attributes.items()):
+                raise invalid("Attributes Reason: Topic already exists with different attributes")
+            if any(existing["tags"].get(k) != v for k, v in tags.items()):
+                raise invalid("Tags Reason: Topic already exists with different tags")
+            return {"TopicArn": arn}
+        if fifo:
+            attributes.setdefault("ContentBasedDeduplication", "false")
+        record = {"arn": arn, "name": name, "account": context.account_id, "region": context.region, "fifo": fifo,
+                  "attributes": attributes, "tags": tags, "deleted": 0, "seq": 0}
+        if not self.repo.create_topic(record):
+            return self.create_topic(context, params)
+        return {"TopicArn": arn}
+
+    def _topic(self, arn: str | None) -> dict[str, Any]:
+        parse_topic_arn(arn)
+        return self.repo.topic(arn or "")
+
+    def _topic_value(self, name: str, value: Any, fifo: bool, prefix: str = "") -> str:
+        value = "" if value is None else str(value)
+        if name not in TOPIC_SETTABLE:
+            raise invalid(f"{prefix}AttributeName" if not prefix else f"{prefix}Invalid attribute name: {name}")
+        if name in FIFO_TOPIC_ONLY and not fifo:
+            raise invalid(f"{prefix}{name} can only be set for FIFO topics")
+        if name == "DeliveryPolicy":
+            return policies.check_topic_policy(value)
+        if name in ("Policy", "DataProtectionPolicy", "ArchivePolicy") and value:
+            try:
+                if not isinstance(json.loads(value), dict):
+                    raise ValueError
+            except ValueError:
+                raise invalid(f"{prefix}{name}: failed to parse JSON") from None
+            return json.dumps(json.loads(value), separators=(",", ":"))
+        if name == "SignatureVersion" and value not in ("1", "2"):
+            raise invalid(f"{prefix}SignatureVersion: must be 1 or 2")
+        if name == "TracingConfig" and value not in ("PassThrough", "Active"):
+            raise invalid(f"{prefix}TracingConfig: must be PassThrough or Active")
+        if name == "ContentBasedDeduplication":
+            if value.lower() not in ("true", "false"):
+                raise invalid(f"{prefix}ContentBasedDeduplication: must be true or false")
+            return value.lower()
+        if name == "FifoThroughputScope" and value not in ("Topic", "MessageGroup"):
+            raise invalid(f"{prefix}FifoThroughputScope: must be Topic or MessageGroup")
+        return value
+
+    def get_topic_attributes(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        confirmed = pending = 0
+        for sub in self.repo.subscriptions_of(topic["arn"]):
+            if sub["pending"]:
+                pending += 1
+            else:
+                confirmed += 1
+        attributes = {
+            "Policy": _default_policy(topic["arn"], topic["account"]),
+            "Owner": topic["account"],
+            "SubscriptionsPending": str(pending),
+            "TopicArn": topic["arn"],
+            "EffectiveDeliveryPolicy": json.dumps(policies.topic_effective(topic["attributes"].get("DeliveryPolicy")),
+                                                  separators=(",", ":")),
+            "SubscriptionsConfirmed": str(confirmed),
+            "DisplayName": "",
+            "SubscriptionsDeleted": str(topic.get("deleted", 0)),
+        }
+        if topic["fifo"]:
+            attributes["FifoTopic"] = "true"
+        attributes.update({k: v for k, v in topic["attributes"].items() if v != "" or k == "DisplayName"})
+        return {"Attributes": attributes}
+
+    def set_topic_attributes(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["AttributeName"]
+        with self.platform.store.transaction():
+            topic = self._topic(params["TopicArn"])
+            if name == "FifoTopic":
+                raise invalid("AttributeName")
+            value = self._topic_value(name, params.get("AttributeValue"), topic["fifo"])
+            if value == "" and name != "DisplayName":
+                topic["attributes"].pop(name, None)
+            else:
+                topic["attributes"][name] = value
+            self.repo.save_topic(topic)
+        return {}
+
+    def delete_topic(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        parse_topic_arn(params["TopicArn"])
+        self.repo.delete_topic(params["TopicArn"])  # deleting a topic that does not exist is not an error
+        return {}
+
+    def list_topics(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        after = decode_token(params.get("NextToken"), "sns-topics", "InvalidParameter",
+                             "Invalid parameter: NextToken")
+        page = self.repo.topics(context.account_id, context.region, after, PAGE + 1)
+        result: dict[str, Any] = {"Topics": [{"TopicArn": t["arn"]} for t in page[:PAGE]]}
+        if len(page) > PAGE:
+            result["NextToken"] = encode_token("sns-topics", page[PAGE - 1]["name"])
+        return result
+
+    # ------------------------------------------------------------ tags, permissions, data protection
+    def _tagged(self, arn: str) -> dict[str, Any]:
+        topic = self.repo.find_topic(arn)
+        if topic is None:
+            raise AwsError("ResourceNotFound", "Resource does not exist")
+        return topic
+
+    def tag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.platform.store.transaction():
+            topic = self._tagged(params["ResourceArn"])
+            tags = {**topic["tags"], **{t["Key"]: t["Value"] for t in params["Tags"]}}
+            if len(tags) > MAX_TAGS:
+                raise AwsError("TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded")
+            topic["tags"] = tags
+            self.repo.save_topic(topic)
+        return {}
+
+    def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.platform.store.transaction():
+            topic = self._tagged(params["ResourceArn"])
+            topic["tags"] = {k: v for k, v in topic["tags"].items() if k not in params["TagKeys"]}
+            self.repo.save_topic(topic)
+        return {}
+
+    def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._tagged(params["ResourceArn"])
+        return {"Tags": [{"Key": k, "Value": v} for k, v in topic["tags"].items()]}
+
+    def add_permission(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.platform.store.transaction():
+            topic = self._topic(params["TopicArn"])
+            policy = json.loads(topic["attributes"].get("Policy") or _default_policy(topic["arn"], topic["account"]))
+            statements = policy.setdefault("Statement", [])
+            if any(s.get("Sid") == params["Label"] for s in statements):
+                raise invalid("Statement already exists")
+            statements.append({"Sid": params["Label"], "Effect": "Allow",
+                               "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in params["AWSAccountId"]]},
+                               "Action": [f"SNS:{a}" for a in params["ActionName"]], "Resource": topic["arn"]})
+            topic["attributes"]["Policy"] = json.dumps(policy, separators=(",", ":"))
+            self.repo.save_topic(topic)
+        return {}
+
+    def remove_permission(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.platform.store.transaction():
+            topic = self._topic(params["TopicArn"])
+            policy = json.loads(topic["attributes"].get("Policy") or _default_policy(topic["arn"], topic["account"]))
+            policy["Statement"] = [s for s in policy.get("Statement", []) if s.get("Sid") != params["Label"]]
+            topic["attributes"]["Policy"] = json.dumps(policy, separators=(",", ":"))
+            self.repo.save_topic(topic)
+        return {}
+
+    def put_data_protection_policy(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.platform.store.transaction():
+            topic = self._topic(params["ResourceArn"])
+            topic["attributes"]["DataProtectionPolicy"] = self._topic_value(
+                "DataProtectionPolicy", params["DataProtectionPolicy"], topic["fifo"])
+            self.repo.save_topic(topic)
+        return {}
+
+    def get_data_protection_policy(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["ResourceArn"])
+        policy = topic["attributes"].get("DataProtectionPolicy")
+        return {"DataProtectionPolicy": policy} if policy else {}
+
+    # ------------------------------------------------------------ subscriptions
+    def subscribe(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        protocol = params["Protocol"]
+        endpoint = params.get("Endpoint")
+        self._check_endpoint(topic, protocol, endpoint)
+        assert endpoint is not None
+        requested = params.get("Attributes") or {}
+        attributes = self._subscription_values(topic, protocol, endpoint, requested, {}, subscribe=True)
+        for existing in self.repo.subscriptions_of(topic["arn"]):
+            if existing["protocol"] == protocol and existing["endpoint"] == endpoint:
+                if any(existing["attributes"].get(k) != v for k, v in attributes.items()):
+                    raise invalid("Attributes Reason: Subscription already exists with different attributes")
+                if existing["pending"] and protocol in ("http", "https"):
+                    self._send_confirmation(context, topic, existing, "SubscriptionConfirmation")
+                if existing["pending"] and not params.get("ReturnSubscriptionArn"):
+                    return {"SubscriptionArn": "pending confirmation"}
+                return {"SubscriptionArn": existing["arn"]}
+        pending = protocol in NEEDS_CONFIRMATION
+        record = {"arn": f"{topic['arn']}:{uuid.uuid4()}", "topic": topic["arn"], "protocol": protocol,
+                  "endpoint": endpoint, "owner": context.account_id, "pending": pending,
+                  "authenticated": not pending, "attributes": {"RawMessageDelivery": "false", **attributes}}
+        with self.platform.store.transaction():
+            self.repo.save_subscription(record)
+            if pending:
+                record["token"] = secrets.token_hex(128)
+                self.repo.save_token(record["token"], record["arn"])
+                self.repo.save_subscription(record)
+                if protocol in ("http", "https"):
+                    self._send_confirmation(context, topic, record, "SubscriptionConfirmation")
+                else:
+                    log.info("SNS email subscription %s awaits confirmation (not sent by Cumulo): %s",
+                             record["arn"], fmt.subscribe_url(self._base(context), topic["arn"], record["token"]))
+        if pending and not params.get("ReturnSubscriptionArn"):
+            return {"SubscriptionArn": "pending confirmation"}
+        return {"SubscriptionArn": record["arn"]}
+
+    def _check_endpoint(self, topic: dict[str, Any], protocol: str, endpoint: str | None) -> None:
+        if protocol not in PROTOCOLS:
+            raise invalid(f"Amazon SNS does not support this protocol string: {protocol}")
+        if not endpoint:
+            raise invalid("Endpoint Reason: An endpoint must be specified")
+        if protocol in ("http", "https") and not endpoint.lower().startswith(f"{protocol}://"):
+            raise invalid("Endpoint must match the specified protocol")
+        if protocol == "sqs" and not SQS_ARN.match(endpoint):
+            raise invalid("SQS endpoint ARN")
+        if protocol == "lambda" and not LAMBDA_ARN.match(endpoint):
+            raise invalid("Lambda endpoint ARN")
+        if protocol in ("email", "email-json") and not re.match(r"^[^@\s]+@[^@\s]+$", endpoint):
+            raise invalid("Email address")
+        if protocol == "sms" and not E164.match(endpoint):
+            raise invalid(f"SMS endpoint: {endpoint}")
+        if protocol in ("application", "firehose") and not endpoint.startswith("arn:"):
+            raise invalid(f"{'ApplicationEndpoint' if protocol == 'application' else 'Firehose'} ARN")
+        if topic["fifo"] and protocol != "sqs":
+            raise invalid(f"Invalid parameter: Endpoint Reason: FIFO topics support only the sqs protocol, not "
+                          f"{protocol}")
+        if protocol == "sqs" and endpoint.endswith(".fifo") and not topic["fifo"]:
+            raise invalid("Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard "
+                          "SNS topics")
+
+    def _subscription_values(self, topic: dict[str, Any], protocol: str, endpoint: str, requested: dict[str, Any],
+                             current: dict[str, str], subscribe: bool = False) -> dict[str, str]:
+        prefix = "Attributes Reason: " if subscribe else ""
+        values: dict[str, str] = {}
+        for name, raw in requested.items():
+            value = "" if raw is None else str(raw)
+            if name not in SUBSCRIPTION_SETTABLE:
+                raise invalid(f"{prefix}AttributeName" if not subscribe else f"{prefix}Invalid attribute name: {name}")
+            if name == "RawMessageDelivery":
+                if value.lower() not in ("true", "false"):
+                    raise invalid(f"{prefix}RawMessageDelivery: Invalid value [{value}]. Must be true or false.")
+                if protocol not in RAW_PROTOCOLS:
+                    raise invalid(f"{prefix}Delivery protocol [{protocol}] does not support raw message delivery.")
+                value = value.lower()
+            elif name == "FilterPolicyScope":
+                if value not in SCOPES:
+                    raise invalid(f"{prefix}FilterPolicyScope: Invalid value [{value}]. Please use either "
+                                  "MessageBody or MessageAttributes")
+            elif name == "DeliveryPolicy":
+                if protocol not in ("http", "https"):
+                    raise invalid(f"{prefix}DeliveryPolicy: Delivery protocol [{protocol}] does not support "
+                                  "delivery policies.")
+                value = policies.check_subscription_policy(value, prefix)
+            elif name == "RedrivePolicy":
+                value = self._check_subscription_redrive(topic, endpoint, value, prefix)
+            values[name] = value
+        merged = {**current, **values}
+        if merged.get("FilterPolicy"):
+            scope = merged.get("FilterPolicyScope") or "MessageAttributes"
+            try:
+                compile_filter_policy(merged["FilterPolicy"], scope=scope)
+            except InvalidEventPattern as error:
+                message = error.message.replace("Invalid parameter: ", f"Invalid parameter: {prefix}", 1)
+                raise AwsError(error.code, message) from None
+        return values
+
+    @staticmethod
+    def _check_subscription_redrive(topic: dict[str, Any], endpoint: str, value: str, prefix: str) -> str:
+        if not value:
+            return ""
+        try:
+            document = json.loads(value)
+        except ValueError:
+            raise invalid(f"{prefix}RedrivePolicy: failed to parse JSON.") from None
+        target = document.get("deadLetterTargetArn", "") if isinstance(document, dict) else ""
+        if not isinstance(target, str) or not SQS_ARN.match(target):
+            raise invalid(f"{prefix}RedrivePolicy: deadLetterTargetArn is an invalid arn")
+        if topic["fifo"] and endpoint.endswith(".fifo") and not target.endswith(".fifo"):
+            raise invalid(f"{prefix}RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO "
+                          "Topic.")
+        return json.dumps({"deadLetterTargetArn": target}, separators=(",", ":"))
+
+    def _send_confirmation(self, context: RequestContext, topic: dict[str, Any], subscription: dict[str, Any],
+                           kind: str) -> None:
+        retry, content_type = policies.http_policy(topic["attributes"].get("DeliveryPolicy"),
+                                                   subscription["attributes"].get("DeliveryPolicy"))
+        with self.platform.store.transaction():
+            self.deliveries.enqueue({
+                "kind": kind, "protocol": subscription["protocol"], "endpoint": subscription["endpoint"],
+                "sub": subscription["arn"], "topic": topic["arn"], "base": self._base(context),
+                "token": subscription.get("token") or secrets.token_hex(128), "id": str(uuid.uuid4()),
+                "ts": time.time(), "policy": retry, "content_type": content_type,
+                "sigv": topic["attributes"].get("SignatureVersion", "1")})
+        self.deliveries.wake()
+
+    def confirm_subscription(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        parse_topic_arn(params["TopicArn"])
+        arn = self.repo.token(params["Token"])
+        with self.platform.store.transaction():
+            subscription = self.repo.subscription(arn) if arn else None
+            if subscription is None:
+                raise invalid("Token")
+            if subscription["topic"] != params["TopicArn"]:
+                raise invalid("Topic")
+            if subscription["pending"]:
+                subscription["pending"] = False
+                subscription["authenticated"] = str(params.get("AuthenticateOnUnsubscribe", "")).lower() == "true"
+                self.repo.save_subscription(subscription)
+        return {"SubscriptionArn": subscription["arn"]}
+
+    def unsubscribe(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params["SubscriptionArn"]
+        parts = arn.split(":")
+        if len(parts) < 6:
+            raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {len(parts)}")
+        if len(parts) != 7:
+            raise invalid("SubscriptionId")
+        with self.platform.store.transaction():
+            subscription = self.repo.subscription(arn)
+            if subscription is None:
+                return {}  # unsubscribing twice is not an error
+            self.repo.delete_subscription(arn)
+            topic = self.repo.find_topic(subscription["topic"])
+            if topic is not None:
+                topic["deleted"] = topic.get("deleted", 0) + 1
+                self.repo.save_topic(topic)
+                if subscription["protocol"] in ("http", "https"):
+                    self._send_confirmation(context, topic, subscription, "UnsubscribeConfirmation")
+        return {}
+
+    def _subscription(self, arn: str) -> dict[str, Any]:
+        subscription = self.repo.subscription(arn)
+        if subscription is None:
+            raise AwsError("NotFound", "Subscription does not exist")
+        return subscription
+
+    def get_subscription_attributes(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        subscription = self._subscription(params["SubscriptionArn"])
+        topic = self.repo.find_topic(subscription["topic"]) or {"attributes": {}}
+        attributes = {
+            "SubscriptionArn": subscription["arn"], "TopicArn": subscription["topic"],
+            "Owner": subscription["owner"], "Protocol": subscription["protocol"],
+            "Endpoint": subscription["endpoint"],
+            "ConfirmationWasAuthenticated": "true" if subscription["authenticated"] else "false",
+            "PendingConfirmation": "true" if subscription["pending"] else "false",
+        }
+        stored = {k: v for k, v in subscription["attributes"].items() if v != ""}
+        if stored.get("FilterPolicy"):
+            stored.setdefault("FilterPolicyScope", "MessageAttributes")
+        else:
+            stored.pop("FilterPolicyScope", None)
+        attributes.update(stored)
+        if subscription["protocol"] in ("http", "https"):
+            attributes["EffectiveDeliveryPolicy"] = json.dumps(policies.subscription_effective(
+                topic["attributes"].get("DeliveryPolicy"), stored.get("DeliveryPolicy")), separators=(",", ":"))
+        return {"Attributes": attributes}
+
+    def set_subscription_attributes(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.platform.store.transaction():
+            subscription = self._subscription(params["SubscriptionArn"])
+            topic = self.repo.topic(subscription["topic"])
+            values = self._subscription_values(topic, subscription["protocol"], subscription["endpoint"],
+                                               {params["AttributeName"]: params.get("AttributeValue")},
+                                               subscription["attributes"])
+            subscription["attributes"].update(values)
+            self.repo.save_subscription(subscription)
+        return {}
+
+    @staticmethod
+    def _listed(subscription: dict[str, Any]) -> dict[str, Any]:
+        return {"SubscriptionArn": "PendingConfirmation" if subscription["pending"] else subscription["arn"],
+                "Owner": subscription["owner"], "Protocol": subscription["protocol"],
+                "Endpoint": subscription["endpoint"], "TopicArn": subscription["topic"]}
+
+    def list_subscriptions(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        after = decode_token(params.get("NextToken"), "sns-subscriptions", "InvalidParameter",
+                             "Invalid parameter: NextToken")
+        page = self.repo.subscriptions_in(context.account_id, context.region, after, PAGE + 1)
+        result: dict[str, Any] = {"Subscriptions": [self._listed(s) for s in page[:PAGE]]}
+        if len(page) > PAGE:
+            result["NextToken"] = encode_token("sns-subscriptions", page[PAGE - 1]["arn"])
+        return result
+
+    def list_subscriptions_by_topic(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        after = decode_token(params.get("NextToken"), "sns-topic-subscriptions", "InvalidParameter",
+                             "Invalid parameter: NextToken")
+        page = self.repo.subscriptions_of(topic["arn"], after, PAGE + 1)
+        result: dict[str, Any] = {"Subscriptions": [self._listed(s) for s in page[:PAGE]]}
+        if len(page) > PAGE:
+            result["NextToken"] = encode_token("sns-topic-subscriptions", page[PAGE - 1]["arn"])
+        return result
+
+    # ------------------------------------------------------------ publishing
+    def _prepare(self, topic: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, Any]:
+        """Validate one message (Publish or a PublishBatch entry); returns what ``_publish`` fans out."""
+        fmt.check_subject(entry.get("Subject"))
+        per_protocol = fmt.check_message(entry.get("Message"), entry.get("MessageStructure"))
+        attributes = fmt.check_attributes(entry.get("MessageAttributes"))
+        if fmt.message_size(entry["Message"], entry.get("MessageAttributes")) > fmt.MAX_MESSAGE_BYTES:
+            raise invalid("Message too long")
+        group, dedup = entry.get("MessageGroupId"), entry.get("MessageDeduplicationId")
+        if topic is not None and topic["fifo"]:
+            if not group:
+                raise invalid("The MessageGroupId parameter is required for FIFO topics")
+            if not dedup:
+                if topic["attributes"].get("ContentBasedDeduplication") != "true":
+                    raise invalid("The topic should either have ContentBasedDeduplication enabled or "
+                                  "MessageDeduplicationId provided explicitly")
+                dedup = fmt.content_dedup_id(entry["Message"])
+        elif dedup:
+            raise invalid("MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter "
+                          "that is not valid for this topic type")
+        return {"id": str(uuid.uuid4()), "message": entry["Message"], "per_protocol": per_protocol,
+                "subject": entry.get("Subject"), "attributes": attributes, "group": group, "dedup": dedup}
+
+    def publish(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        target = params.get("TopicArn") or params.get("TargetArn")
+        phone = params.get("PhoneNumber")
+        if target and phone:
+            raise invalid("TopicArn or TargetArn Reason: Only one of PhoneNumber, TopicArn or TargetArn allowed")
+        if not target and not phone:
+            raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
+        if phone is not None:
+            if not E164.match(phone):
+                raise invalid(f"PhoneNumber Reason: {phone} is not valid to publish to")
+            prepared = self._prepare(None, params)
+            log.info("SNS SMS to %s recorded, not sent: %r", phone, prepared["message"])
+            return {"MessageId": prepared["id"]}
+        if ":endpoint/" in (target or ""):
+            raise invalid("TargetArn Reason: No endpoint found for the target arn specified")
+        topic = self._topic(target)
+        prepared = self._prepare(topic, params)
+        result = self._publish(self._base(context), topic, [prepared])[0]
+        return result
+
+    def publish_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._topic(params["TopicArn"])
+        entries = params.get("PublishBatchRequestEntries") or []
+        if not entries:
+            raise AwsError("EmptyBatchRequest", "The batch request doesn't contain any entries.")
+        if len(entries) > MAX_BATCH:
+            raise AwsError("TooManyEntriesInBatchRequest", "The batch request contains more entries than "
+                                                           "permissible.")
+        ids = [e["Id"] for e in entries]
+        if len(set(ids)) != len(ids):
+            raise AwsError("BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the same Id.")
+        for entry_id in ids:
+            if not BATCH_ID.match(entry_id):
+                raise AwsError("InvalidBatchEntryId", "The Id of a batch entry in the batch request contains an "
+                                                      f"impermissible character: {entry_id}")
+        if sum(fmt.message_size(e.get("Message") or "", e.get("MessageAttributes")) for e in entries) \
+                > fmt.MAX_MESSAGE_BYTES:
+            raise AwsError("BatchRequestTooLong", "The length of all the messages put together is more than the "
+                                                  "limit.")
+        prepared, failed, accepted_ids = [], [], []
+        for entry in entries:
+            try:
+                prepared.append(self._prepare(topic, entry))
+                accepted_ids.append(entry["Id"])
+            except AwsError as error:
+                failed.append({"Id": entry["Id"], "Code": error.code, "Message": error.message, "SenderFault": True})
+        successful = [{"Id": entry_id, **result}
+                      for entry_id, result in zip(accepted_ids, self._publish(self._base(context), topic, prepared),
+                                                              strict=True)]
+        return {"Successful": successful, "Failed": failed}
+
+    def publish_message(self, topic_arn: str, message: str, *, subject: str | None = None,
+                        message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+                        dedup_id: str | None = None, base_url: str | None = None) -> dict[str, Any]:
+        """Publish on behalf of another service (Lambda destinations, EventBridge targets, Step
+        Functions). Same checks and deliveries as Publish; joins the caller's store transaction.
+        Returns ``{"MessageId": ...}`` (and ``SequenceNumber`` on FIFO topics); raises AwsError."""
+        topic = self._topic(topic_arn)
+        prepared = self._prepare(topic, {"Message": message, "Subject": subject,
+                                         "MessageAttributes": message_attributes, "MessageGroupId": group_id,
+                                         "MessageDeduplicationId": dedup_id})
+        return self._publish((base_url or self.platform.settings.endpoint_url).rstrip("/"), topic, [prepared])[0]
+
+    def _publish(self, base: str, topic: dict[str, Any], prepared: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Commit every delivery of the prepared messages, then acknowledge them."""
+        results: list[dict[str, Any]] = []
+        if not prepared:
+            return results
+        store = self.platform.store
+        queued = False
+        with store.transaction():
+            subscriptions = [s for s in self.repo.subscriptions_of(topic["arn"]) if not s["pending"]]
+            if topic["fifo"]:
+                topic = self.repo.topic(topic["arn"])
+            for message in prepared:
+                message.update({"topic": topic["arn"], "ts": time.time()})
+                if topic["fifo"]:
+                    duplicate = self._deduplicate(topic, message)
+                    if duplicate is not None:
+                        results.append(duplicate)
+                        continue
+                for subscription in subscriptions:
+                    queued |= self._fan_out(topic, subscription, message, base)
+                result = {"MessageId": message["id"]}
+                if topic["fifo"]:
+                    result["SequenceNumber"] = message["seq"]
+                results.append(result)
+            if topic["fifo"]:
+                self.repo.save_topic(topic)
+        if queued:
+            self.deliveries.wake()
+        return results
+
+    def _deduplicate(self, topic: dict[str, Any], message: dict[str, Any]) -> dict[str, Any] | None:
+        """FIFO: the original's result for a duplicate within 5 minutes; otherwise number the message."""
+        scope = message["group"] if topic["attributes"].get("FifoThroughputScope") == "MessageGroup" else ""
+        key = f"{topic['arn']}\x00{scope}\x00{message['dedup']}"
+        now = message["ts"]
+        seen = self.platform.store.get(DEDUP, key)
+        if seen is not None and seen["expires"] > now:
+            return {"MessageId": seen["id"], "SequenceNumber": seen["seq"]}
+        topic["seq"] = topic.get("seq", 0) + 1
+        message["seq"] = str(10**19 + topic["seq"] * 1000)
+        self.platform.store.put(DEDUP, key, {"id": message["id"], "seq": message["seq"],
+                                             "expires": now + DEDUP_WINDOW_S})
+        return None
+
+    def _fan_out(self, topic: dict[str, Any], subscription: dict[str, Any], message: dict[str, Any],
+                 base: str) -> bool:
+        """Deliver (SQS) or queue (HTTP/S, Lambda) one message for one subscription; True when queued."""
+        protocol = subscription["protocol"]
+        body = (message["per_protocol"] or {}).get(protocol, message["message"]) if message["per_protocol"] \
+            else message["message"]
+        attributes = subscription["attributes"]
+        policy = attributes.get("FilterPolicy")
+        if policy:
+            compiled = compile_filter_policy(policy, scope=attributes.get("FilterPolicyScope") or "MessageAttributes")
+            if not policy_matches(compiled, message_attributes=message["attributes"], message=body):
+                return False
+        delivered = {"id": message["id"], "topic": topic["arn"], "body": body, "subject": message["subject"],
+                     "ts": message["ts"], "attributes": message["attributes"], "seq": message.get("seq"),
+                     "group": message.get("group"), "dedup": message.get("dedup")}
+        raw = attributes.get("RawMessageDelivery") == "true"
+        dlq = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] if attributes.get("RedrivePolicy") \
+            else None
+        signature_version = topic["attributes"].get("SignatureVersion", "1")
+        if protocol == "sqs":
+            envelope = body if raw else fmt.dumps(fmt.notification(
+                delivered, subscription["arn"], base, None if topic["fifo"] else self.signer, signature_version))
+            self._deliver_sqs(subscription["endpoint"], envelope, delivered, raw, dlq)
+            return False
+        if protocol in ("http", "https", "lambda"):
+            retry, content_type = (policies.http_policy(topic["attributes"].get("DeliveryPolicy"),
+                                                        attributes.get("DeliveryPolicy"))
+                                   if protocol != "lambda" else (policies.AWS_MANAGED, ""))
+            self.deliveries.enqueue({"kind": "Notification", "protocol": protocol, "endpoint": subscription["endpoint"],
+                                     "sub": subscription["arn"], "topic": topic["arn"], "base": base, "msg": delivered,
+                                     "raw": raw, "policy": retry, "content_type": content_type, "dlq": dlq,
+                                     "sigv": signature_version})
+            return True
+        log.info("SNS %s delivery to %s recorded, not sent (message %s)", protocol, subscription["endpoint"],
+                 message["id"])
+        return False
+
+    def _deliver_sqs(self, queue_arn: str, body: str, message: dict[str, Any], raw: bool, dlq: str | None) -> None:
+        sqs = self.platform.providers.get("sqs")
+        if sqs is None:
+            return
+        try:
+            sqs.deliver(queue_arn, body, message_attributes=fmt.sqs_attributes(message["attributes"]) if raw else None,
+                        group_id=message.get("group"), dedup_id=message.get("dedup"), sender=SNS_SENDER_ID)
+        except AwsError as error:
+            # A missing or refusing queue is a client-side error: no retries, the DLQ if there is one.
+            log.info("SNS delivery to %s failed: %s", queue_arn, error.message)
+            if dlq:
+                self.dead_letter(dlq, body, message, raw)
+
+    def dead_letter(self, dlq_arn: str, body: str, message: dict[str, Any], raw: bool | None) -> None:
+        """Put an undeliverable message into a subscription's dead-letter queue (or drop it)."""
+        sqs = self.platform.providers.get("sqs")
+        try:
+            sqs.deliver(dlq_arn, body, message_attributes=fmt.sqs_attributes(message["attributes"]) if raw else None,
+                        group_id=message.get("group"), dedup_id=message.get("dedup"), sender=SNS_SENDER_ID)
+        except (AwsError, AttributeError) as error:
+            log.warning("SNS dead-letter queue %s refused message %s (dropped): %s", dlq_arn, message["id"], error)

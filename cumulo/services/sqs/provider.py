@@ -34,9 +34,11 @@ from cumulo.services.sqs.errors import (
     missing,
     queue_not_found,
     sqs_error,
+    unknown_attribute,
 )
 from cumulo.services.sqs.moves import MoveTasks
 from cumulo.services.sqs.queues import (
+    ATTEMPTS,
     Queue,
     QueueRepository,
     check_name,
@@ -57,7 +59,7 @@ MAX_LIST = 1000
 MAX_TAGS = 50
 DEDUP_WINDOW_S = 300.0
 PURGE_INTERVAL_S = 60.0
-RETENTION_CHECK_S = 1.0
+RETENTION_CHECK_S = 5.0
 RETENTION_SWEEP_S = 10.0
 BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 SYSTEM_ATTRIBUTES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
@@ -100,14 +102,14 @@ class SqsProvider(Provider):
             return None
 
         async def run(context: RequestContext, params: dict[str, Any]) -> Any:
-            is_query = query.is_query(context.request)
-            if is_query:
-                params = query.parse(context.request, operation_name)
-            context.extras["query"] = is_query
-            result = await self.call(method, context, params)
-            if is_query:
-                return query.serialize(operation_name, result, context.request_id)
-            return result
+            if not query.is_query(context.request):
+                return await self.call(method, context, params)
+            context.extras["query"] = True
+            try:
+                result = await self.call(method, context, query.parse(context.request, operation_name))
+            except AwsError as error:
+                return query.serialize_error(error, context.request_id)
+            return query.serialize(operation_name, result, context.request_id)
 
         return run
 
@@ -138,14 +140,12 @@ class SqsProvider(Provider):
         self._require(params, "QueueName")
         name = params["QueueName"]
         requested = dict(params.get("Attributes") or {})
-        fifo_flag = requested.get("FifoQueue")
-        fifo = fifo_flag is not None and str(fifo_flag).strip().lower() == "true"
+        fifo_flag = None if requested.get("FifoQueue") is None else str(requested["FifoQueue"]).strip().lower()
+        fifo = fifo_flag == "true"
+        if fifo_flag == "false":
+            raise unknown_attribute("FifoQueue")  # as on AWS: FifoQueue only exists on FIFO queues
         if fifo_flag is not None and not fifo:
-            # FifoQueue=false is refused like any FIFO-only attribute on a standard queue.
-            raise sqs_error("InvalidAttributeName", "Unknown Attribute FifoQueue.") if str(
-                fifo_flag).strip().lower() == "false" else attrs.invalid_attribute("FifoQueue")
-        if name.endswith(".fifo") and not fifo:
-            check_name(name, fifo=False)
+            raise attrs.invalid_attribute("FifoQueue")
         check_name(name, fifo)
         changes = attrs.normalize(requested, fifo, creating=True)
         tags = params.get("tags") or {}
@@ -437,8 +437,7 @@ class SqsProvider(Provider):
 
     @staticmethod
     def _sender(context: RequestContext) -> str:
-        return context.access_key if context.access_key and context.access_key.startswith("AIDA") \
-            else context.account_id
+        return context.account_id  # AWS reports the caller's IAM user id; here the account is the caller
 
     def _prepare(self, queue: Queue, entry: dict[str, Any], sender: str, trace: str | None) -> dict[str, Any]:
         """Validate one message for ``queue``; returns what ``_enqueue`` writes."""
@@ -544,6 +543,12 @@ class SqsProvider(Provider):
         if visibility is not None and not 0 <= visibility <= MAX_VISIBILITY_S:
             raise invalid_parameter("VisibilityTimeout", visibility, "Must be >= 0 and <= 43200, if provided.")
         system_names = set(params.get("AttributeNames") or []) | set(params.get("MessageSystemAttributeNames") or [])
+        attempt = params.get("ReceiveRequestAttemptId") if queue.fifo else None
+        if attempt is not None:
+            msgs.check_fifo_id(attempt, "ReceiveRequestAttemptId")
+            replayed = self._replay_attempt(queue, attempt, visibility)
+            if replayed is not None:
+                return self._received(queue, replayed, system_names, params.get("MessageAttributeNames"))
         wait_s = float(queue.int_attribute("ReceiveMessageWaitTimeSeconds") if wait is None else wait)
         deadline = time.monotonic() + wait_s
         while True:
@@ -558,8 +563,39 @@ class SqsProvider(Provider):
             if refreshed is None:
                 return {}
             queue = refreshed
-        messages = [self._message(queue, m, system_names, params.get("MessageAttributeNames")) for m in leased]
+        if attempt is not None and leased:
+            self.platform.store.put(ATTEMPTS, f"{queue.key}\x00{attempt}", {
+                "at": time.time(), "leases": [m.receipt for m in leased], "visible": [m.visible_at for m in leased]})
+        return self._received(queue, leased, system_names, params.get("MessageAttributeNames"))
+
+    def _received(self, queue: Queue, leased: list[QueueMessage], system_names: set[str],
+                  attribute_names: list[str] | None) -> dict[str, Any]:
+        messages = [self._message(queue, m, system_names, attribute_names) for m in leased]
         return {"Messages": messages} if messages else {}
+
+    def _replay_attempt(self, queue: Queue, attempt: str, visibility: int | None) -> list[QueueMessage] | None:
+        """A FIFO receive retried with the same ReceiveRequestAttemptId within 5 minutes gets the same
+        messages and receipt handles again (visibility reset), unless one was deleted or changed since."""
+        store = self.platform.store
+        key = f"{queue.key}\x00{attempt}"
+        record = store.get(ATTEMPTS, key)
+        now = time.time()
+        if record is None or not record["leases"] or now - record["at"] > DEDUP_WINDOW_S:
+            return None
+        found = [store.find_by_receipt(queue.store_queue, lease) for lease in record["leases"]]
+        if any(m is None or m.visible_at != seen or m.visible_at <= now
+               for m, seen in zip(found, record["visible"], strict=True)):
+            return None
+        timeout = float(queue.int_attribute("VisibilityTimeout") if visibility is None else visibility)
+        replayed = []
+        with store.transaction():
+            for message in found:
+                assert message is not None
+                store.change_visibility(queue.store_queue, message.receipt or "", timeout, now=now)
+                message.visible_at = now + timeout
+                replayed.append(message)
+            store.put(ATTEMPTS, key, {**record, "visible": [m.visible_at for m in replayed]})
+        return replayed
 
     def _lease(self, queue: Queue, count: int, visibility: int | None) -> list[QueueMessage]:
         self._expire(queue)
@@ -710,7 +746,7 @@ class SqsProvider(Provider):
 
     # ------------------------------------------------------------ retention
     def _expire(self, queue: Queue, force: bool = False) -> None:
-        """Drop messages older than the retention period (checked at most once a second per queue)."""
+        """Drop messages older than the retention period (checked at most every 5 seconds per queue)."""
         now = time.time()
         if not force and now - self._expired_at.get(queue.store_queue, 0.0) < RETENTION_CHECK_S:
             return
@@ -723,6 +759,10 @@ class SqsProvider(Provider):
             try:
                 for queue in self.queues.all():
                     self._expire(queue)
+                stale = time.time() - DEDUP_WINDOW_S
+                for key, record in self.platform.store.scan(ATTEMPTS):
+                    if record["at"] < stale:
+                        self.platform.store.delete(ATTEMPTS, key)
             except Exception:
                 log.exception("SQS retention sweep failed")
 

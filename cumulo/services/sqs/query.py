@@ -17,6 +17,7 @@ from typing import Any
 import botocore.loaders
 from botocore.model import OperationModel, ServiceModel
 
+from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest, HttpResponse
 from cumulo.protocol.protocols import PROTOCOLS
 
@@ -75,6 +76,9 @@ def legacy_model_data(data: dict[str, Any]) -> dict[str, Any]:
     data["metadata"].pop("awsQueryCompatible", None)
     data["metadata"].pop("jsonVersion", None)
     data["metadata"].pop("targetPrefix", None)
+    for name, operation_data in data["operations"].items():
+        if "output" in operation_data:
+            operation_data["output"]["resultWrapper"] = f"{name}Result"
     shapes = data["shapes"]
     for name, names in LEGACY_NAMES.items():
         shape = shapes.get(name)
@@ -116,3 +120,7 @@ def parse(request: HttpRequest, operation_name: str) -> dict[str, Any]:
 
 def serialize(operation_name: str, result: dict[str, Any] | None, request_id: str) -> HttpResponse:
     return PROTOCOLS["query"].serialize(operation(operation_name), result, request_id)
+
+
+def serialize_error(error: AwsError, request_id: str) -> HttpResponse:
+    return PROTOCOLS["query"].serialize_error(legacy_model(), error, request_id)

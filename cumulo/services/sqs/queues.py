@@ -4,7 +4,8 @@ Tables (keys scoped ``account:region:``):
 
 * ``sqs.queues``   ``name`` -> the queue: type, attributes, tags, timestamps, last purge;
 * ``sqs.deleted``  ``name`` -> when it was deleted (a name is reusable 60 s later);
-* ``sqs.moves``    ``source-arn NUL started`` -> a message move task (see ``moves.py``).
+* ``sqs.moves``    ``source-arn NUL started`` -> a message move task (see ``moves.py``);
+* ``sqs.attempts`` ``queue NUL ReceiveRequestAttemptId`` -> what a FIFO receive returned, for 5 minutes.
 
 A queue's messages are the store queue ``sqs/account/region/name``; deleting a queue drops
 them in the same transaction as its record.
@@ -23,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 from cumulo.services.sqs.errors import invalid_receipt, invalid_value, queue_not_found, sqs_error
 from cumulo.store.base import Store
 
-QUEUES, DELETED, MOVES = "sqs.queues", "sqs.deleted", "sqs.moves"
+QUEUES, DELETED, MOVES, ATTEMPTS = "sqs.queues", "sqs.deleted", "sqs.moves", "sqs.attempts"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 FIFO_NAME = re.compile(r"^[A-Za-z0-9_-]{1,75}\.fifo$")
 RECREATE_WAIT_S = 60.0

@@ -1,0 +1,123 @@
+"""``cumulo dev``: deploy a template, then keep it live while you edit.
+
+Starts a server if none is running, deploys the template, prints the outputs, then watches
+the project folder: a change to a function's code is zipped and sent with UpdateFunctionCode
+(the rest of the stack, and warm environments of other functions, are untouched), and a
+change to the template redeploys the stack.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cumulo.cli.client import CliError, check_server, client, console, deploy, print_outputs
+from cumulo.deploy.build import BUILD_DIR, FUNCTION_TYPES, build
+from cumulo.deploy.package import zip_directory
+from cumulo.deploy.yaml_loader import load_template
+
+MANIFESTS = ("requirements.txt", "package.json")
+IGNORED_PARTS = {BUILD_DIR, ".cumulo", "__pycache__", ".git", "node_modules"}
+
+
+def start_server(endpoint_url: str, data_dir: Path) -> subprocess.Popen[bytes] | None:
+    """Start ``cumulo serve`` for the endpoint if nothing answers there yet."""
+    try:
+        check_server(endpoint_url)
+        return None
+    except CliError:
+        pass
+    port = endpoint_url.rsplit(":", 1)[-1].split("/", 1)[0]
+    process = subprocess.Popen([sys.executable, "-m", "cumulo.cli.main", "serve", "--port", port,
+                                "--data-dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            check_server(endpoint_url)
+            console.print(f"Started a Cumulo server on {endpoint_url} (data in {data_dir})")
+            return process
+        except CliError:
+            if process.poll() is not None:
+                output = process.stderr.read().decode() if process.stderr else ""
+                raise CliError(f"cumulo serve exited: {output}") from None
+            time.sleep(0.05)
+    process.kill()
+    raise CliError(f"cumulo serve did not start on {endpoint_url}")
+
+
+def function_sources(template: Path) -> dict[str, Path]:
+    """Logical id -> local code directory of every function in the template."""
+    body = load_template(template.read_text())
+    base = template.parent.resolve()
+    globals_function = (body.get("Globals") or {}).get("Function") or {}
+    sources = {}
+    for logical_id, resource in (body.get("Resources") or {}).items():
+        prop = FUNCTION_TYPES.get(resource.get("Type"))
+        if prop is None:
+            continue
+        code = (resource.get("Properties") or {}).get(prop, globals_function.get("CodeUri", "."))
+        if isinstance(code, str) and (base / code).is_dir():
+            sources[logical_id] = (base / code).resolve()
+    return sources
+
+
+def _needs_build(sources: dict[str, Path]) -> bool:
+    return any((source / manifest).is_file() for source in sources.values() for manifest in MANIFESTS)
+
+
+def deploy_project(template: Path, stack_name: str, endpoint_url: str, region: str | None) -> dict[str, Any]:
+    deployable = build(template, progress=lambda line: console.print(f"[dim]build: {line}[/]")) \
+        if _needs_build(function_sources(template)) else template
+    return deploy(deployable, stack_name, {}, endpoint_url, region)
+
+
+def update_function(template: Path, logical_id: str, source: Path, stack_name: str, endpoint_url: str,
+                    region: str | None) -> float:
+    """Send a function's current code; returns the seconds it took to be live."""
+    started = time.perf_counter()
+    if any((source / manifest).is_file() for manifest in MANIFESTS):
+        built = build(template, progress=lambda line: None)
+        resource = load_template(built.read_text())["Resources"][logical_id]
+        code_dir = (built.parent / resource["Properties"][FUNCTION_TYPES[resource["Type"]]]).resolve()
+    else:
+        code_dir = source
+    resources = client("cloudformation", endpoint_url, region).describe_stack_resources(
+        StackName=stack_name, LogicalResourceId=logical_id)["StackResources"]
+    if not resources:
+        raise CliError(f"{logical_id} is not deployed in {stack_name}")
+    lambda_client = client("lambda", endpoint_url, region)
+    name = resources[0]["PhysicalResourceId"]
+    lambda_client.update_function_code(FunctionName=name, ZipFile=zip_directory(code_dir))
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.02,
+                                                                                         "MaxAttempts": 1500})
+    return time.perf_counter() - started
+
+
+def watch(template: Path, stack_name: str, endpoint_url: str, region: str | None,
+          stop: Any = None) -> None:
+    """Apply changes until interrupted (or until ``stop`` is set)."""
+    import watchfiles
+
+    base = template.parent.resolve()
+    console.print(f"Watching {base} for changes (Ctrl+C to stop)")
+    for changes in watchfiles.watch(base, stop_event=stop, debounce=50, step=20, raise_interrupt=False):
+        paths = {Path(path).resolve() for _, path in changes}
+        paths = {p for p in paths if not IGNORED_PARTS & set(p.relative_to(base).parts)}
+        if not paths:
+            continue
+        try:
+            if template.resolve() in paths:
+                console.print("Template changed: redeploying the stack")
+                print_outputs(deploy_project(template, stack_name, endpoint_url, region))
+                continue
+            for logical_id, source in function_sources(template).items():
+                if any(source in p.parents or p == source for p in paths):
+                    seconds = update_function(template, logical_id, source, stack_name, endpoint_url, region)
+                    console.print(f"[green]{logical_id} updated[/] in {seconds * 1000:.0f} ms")
+        except CliError as exc:
+            console.print(f"[red]error:[/] {exc}")
+        except Exception as exc:  # keep watching: the next save may fix it
+            console.print(f"[red]error:[/] {exc}")

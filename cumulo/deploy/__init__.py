@@ -1,0 +1,1 @@
+"""Deploying CloudFormation and SAM templates onto Cumulo's own services."""

@@ -1,0 +1,11 @@
+"""Resource handlers by CloudFormation type."""
+
+from __future__ import annotations
+
+from cumulo.deploy.resources.base import ResourceHandler
+
+
+def handlers() -> dict[str, ResourceHandler]:
+    from cumulo.deploy.resources import core, lambda_
+
+    return {handler.type: handler for module in (core, lambda_) for handler in module.HANDLERS}

@@ -1,0 +1,115 @@
+"""What a resource handler is, and how it reaches Cumulo's services.
+
+A handler turns one CloudFormation resource type into API calls on Cumulo's own providers,
+in process: ``create`` returns the physical id (what ``Ref`` gives) and the attributes
+(what ``Fn::GetAtt`` reads); ``update`` changes a resource in place or says it must be
+replaced; ``delete`` removes it. Calls go through ``ResourceContext.call``, which validates
+the parameters against the service model exactly as the HTTP API would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from cumulo.protocol.errors import AwsError, ValidationError
+from cumulo.protocol.http import HttpRequest
+from cumulo.protocol.validate import validate
+from cumulo.services.base import RequestContext
+
+
+class ResourceFailure(Exception):
+    """A resource could not be created, updated or deleted; the message is the event's reason."""
+
+
+@dataclass
+class Deployed:
+    physical_id: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ResourceContext:
+    platform: Any
+    account: str
+    region: str
+    stack_name: str
+    stack_id: str
+    logical_id: str = ""
+
+    def request_context(self, service: str, operation: str) -> RequestContext:
+        return RequestContext(request_id=str(uuid.uuid4()), region=self.region, account_id=self.account,
+                              service=service, operation=operation, request=HttpRequest("POST", "/"),
+                              base_url=self.platform.settings.endpoint_url)
+
+    async def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run one API operation of a Cumulo service; AWS errors become ResourceFailure."""
+        provider = self.platform.providers.get(service)
+        if provider is None:
+            raise ResourceFailure(f"The {service} service is not available in this Cumulo build")
+        model = self.platform.catalog.model(service).operation_model(operation)
+        clean = {k: v for k, v in params.items() if v is not None}
+        problems = validate(model.input_shape, clean)
+        if problems:
+            raise ResourceFailure(ValidationError(problems).message)
+        handler = provider.handler(operation)
+        if handler is None:
+            raise ResourceFailure(f"{service} {operation} is not implemented by Cumulo yet")
+        try:
+            return await provider.call(handler, self.request_context(service, operation), clean) or {}
+        except AwsError as error:
+            raise ResourceFailure(f"{error.message} (Service: {service}, Status Code: "
+                                  f"{error.status or 400}, Error Code: {error.code})") from error
+
+    def physical_name(self, max_length: int = 64, lowercase: bool = False) -> str:
+        """A generated name as CloudFormation makes them: stack-LogicalId-RANDOM, within the limit."""
+        suffix = uuid.uuid4().hex[:12].upper()
+        base = f"{self.stack_name}-{self.logical_id}"
+        name = f"{base[:max_length - len(suffix) - 1]}-{suffix}"
+        return name.lower() if lowercase else name
+
+
+class ResourceHandler:
+    """One CloudFormation resource type."""
+
+    type: ClassVar[str] = ""
+    # Properties whose change needs a new physical resource (CloudFormation's "Replacement").
+    replace_on: ClassVar[frozenset[str]] = frozenset()
+
+    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
+        raise NotImplementedError
+
+    async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
+                     new: dict[str, Any]) -> Deployed:
+        """Change in place; the default replaces (create new, the engine deletes the old)."""
+        return await self.create(ctx, new)
+
+    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def needs_replacement(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        return any(old.get(name) != new.get(name) for name in self.replace_on)
+
+    def attribute(self, deployed: Deployed, name: str) -> Any:
+        """``Fn::GetAtt`` of this resource (nested names like ``Endpoint.Address`` included)."""
+        if name in deployed.attributes:
+            return deployed.attributes[name]
+        raise ResourceFailure(f"Template error: resource {self.type} does not support attribute {name}")
+
+
+def tags_map(tags: Any) -> dict[str, str]:
+    """CloudFormation tags ([{Key, Value}] or a map) as a plain map."""
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {t["Key"]: str(t["Value"]) for t in tags or []}
+
+
+def as_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def as_bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value).lower() == "true"

@@ -1,0 +1,62 @@
+"""Reading CloudFormation/SAM templates: JSON, or YAML with the short intrinsic tags.
+
+``!Ref X`` becomes ``{"Ref": "X"}``, ``!GetAtt A.B`` becomes ``{"Fn::GetAtt": ["A", "B"]}``,
+``!Sub``, ``!Join``, ``!If`` ... become their ``Fn::`` long forms, exactly as CloudFormation reads
+them. Timestamps and other YAML types that JSON lacks stay strings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+TAGS = ("Base64", "Cidr", "FindInMap", "GetAtt", "GetAZs", "ImportValue", "Join", "Select", "Split", "Sub",
+        "Transform", "And", "Equals", "If", "Not", "Or", "ToJsonString", "Length")
+
+
+class TemplateError(ValueError):
+    """The template cannot be read; the message says where."""
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct(tag: str):
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        if tag == "Ref":
+            return {"Ref": value}
+        if tag == "Condition":
+            return {"Condition": value}
+        if tag == "GetAtt" and isinstance(value, str):
+            resource, _, attribute = value.partition(".")
+            return {"Fn::GetAtt": [resource, attribute]}
+        return {f"Fn::{tag}": value}
+
+    return construct
+
+
+for _tag in (*TAGS, "Ref", "Condition"):
+    _Loader.add_constructor(f"!{_tag}", _construct(_tag))
+# YAML 1.1 would read dates and "yes"/"no" as non-strings; CloudFormation keeps them as text.
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
+def load_template(text: str) -> dict[str, Any]:
+    """Parse a template body (JSON or YAML) into a dict."""
+    stripped = text.lstrip()
+    try:
+        document = json.loads(text) if stripped.startswith("{") else yaml.load(text, Loader=_Loader)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise TemplateError(f"Template format error: {exc}") from exc
+    if not isinstance(document, dict):
+        raise TemplateError("Template format error: the template must be a JSON or YAML object")
+    return document

@@ -1,0 +1,1 @@
+"""AWS IAM (recorded, not enforced)."""

@@ -1,0 +1,1 @@
+"""Amazon S3 (the subset serverless applications use)."""

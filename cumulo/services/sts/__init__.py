@@ -1,0 +1,1 @@
+"""AWS STS: caller identity and role sessions."""

@@ -1,0 +1,132 @@
+"""`cumulo build` (dependencies installed, cached by hash) and `cumulo dev` (edit, then live)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import boto3
+
+from tests.server import free_port, subprocess_env, wait_for
+
+TEMPLATE = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+Outputs:
+  Name: {Value: !Ref Api}
+"""
+
+
+def make_wheel(directory: Path, name: str, module_source: str) -> Path:
+    """A minimal, valid pure-Python wheel (installable offline with pip)."""
+    wheel = directory / f"{name}-1.0-py3-none-any.whl"
+    dist = f"{name}-1.0.dist-info"
+    files = {f"{name}.py": module_source,
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = []
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+            record.append(f"{path},sha256={digest},{len(text.encode())}")
+        archive.writestr(f"{dist}/RECORD", "\n".join([*record, f"{dist}/RECORD,,"]) + "\n")
+    return wheel
+
+
+def cumulo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    environment = subprocess_env({"PIP_NO_INDEX": "1"})
+    return subprocess.run([sys.executable, "-m", "cumulo.cli.main", *args], capture_output=True, text=True,
+                          timeout=180, cwd=cwd, env=environment)
+
+
+def test_build_installs_requirements_caches_and_deploys_the_built_code(server, tmp_path: Path):
+    wheel = make_wheel(tmp_path, "greeting_lib", "WORD = 'from a dependency'\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "requirements.txt").write_text(f"{wheel}\n")
+    (tmp_path / "src" / "app.py").write_text(
+        "import greeting_lib\n\ndef handler(e, c):\n    return greeting_lib.WORD\n")
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    first = cumulo("build", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "installing requirements.txt" in first.stdout
+    built = tmp_path / ".cumulo-build" / "template.yaml"
+    assert built.is_file()
+    again = cumulo("build", cwd=tmp_path)
+    assert "up to date" in again.stdout
+    deployed = cumulo("deploy", "--stack-name", "built-app", "--endpoint-url", server.url, cwd=tmp_path)
+    assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+    invoked = cumulo("invoke", "Api", "--stack-name", "built-app", "--endpoint-url", server.url, cwd=tmp_path)
+    assert json.loads(invoked.stdout) == "from a dependency"
+
+
+def test_build_reports_a_failing_install(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "requirements.txt").write_text("no-such-package-anywhere==1.0\n")
+    (tmp_path / "src" / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    result = cumulo("build", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "pip install" in result.stderr
+
+
+def test_dev_deploys_then_applies_code_changes(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    source = tmp_path / "src" / "app.py"
+    source.write_text("def handler(e, c):\n    return 'first'\n")
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "cumulo.cli.main", "dev", str(tmp_path), "--port", str(port),
+                                "--stack-name", "dev-app"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env=subprocess_env(), cwd=tmp_path)
+    output: list[str] = []
+
+    def printed(text: str) -> bool:
+        while text not in "".join(output):
+            line = process.stdout.readline()
+            if not line:
+                raise AssertionError("cumulo dev exited:\n" + "".join(output))
+            output.append(line)
+        return True
+
+    try:
+        wait_for(lambda: printed("Watching"), timeout=120, message="cumulo dev to deploy")
+        client = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                              aws_access_key_id="test", aws_secret_access_key="test")
+        cloudformation = boto3.client("cloudformation", endpoint_url=f"http://127.0.0.1:{port}",
+                                      region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+        name = cloudformation.describe_stack_resources(StackName="dev-app", LogicalResourceId="Api")[
+            "StackResources"][0]["PhysicalResourceId"]
+        assert json.loads(client.invoke(FunctionName=name)["Payload"].read()) == "first"
+        source.write_text(textwrap.dedent("""
+            def handler(e, c):
+                return 'second'
+        """))
+        wait_for(lambda: printed("Api updated in"), timeout=60, message="the code update")
+        assert json.loads(client.invoke(FunctionName=name)["Payload"].read()) == "second"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+    assert process.returncode in (0, 1, -signal.SIGINT)
+    wait_for(lambda: not _answers(port), timeout=20, message="the server cumulo dev started to stop")
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
