@@ -299,6 +299,47 @@ def test_lambda_target_invokes_asynchronously(server, events, logs):
     assert received["id"] == event_id and received["detail"] == {"hello": "lambda"}
 
 
+def test_sns_topic_target(server, events, sqs):
+    sns = server.client("sns")
+    topic = sns.create_topic(Name=unique("topic"))["TopicArn"]
+    url, queue = make_queue(sqs)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={"RawMessageDelivery": "true"})
+    source = unique("app")
+    rule = unique("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "topic", "Arn": topic}])
+    event_id = put(events, entry(source, {"via": "sns"}))["Entries"][0]["EventId"]
+    event = json.loads(drain(sqs, url, 1)[0]["Body"])
+    assert event["id"] == event_id and event["detail"] == {"via": "sns"}
+
+
+def test_step_functions_target(server, events):
+    sfn = server.client("stepfunctions")
+    machine = sfn.create_state_machine(name=unique("sm"), roleArn=ROLE, definition=json.dumps(
+        {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    source = unique("app")
+    rule = unique("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "sm", "Arn": machine, "RoleArn": ROLE, "InputPath": "$.detail"}])
+    put(events, entry(source, {"order": 7}))
+    executions = wait_for(lambda: sfn.list_executions(stateMachineArn=machine)["executions"], 10)
+    described = wait_for(lambda: (d := sfn.describe_execution(executionArn=executions[0]["executionArn"]))
+                         ["status"] == "SUCCEEDED" and d, 10)
+    assert json.loads(described["input"]) == {"order": 7}
+
+
+def test_missing_state_machine_goes_to_the_dlq(events, sqs):
+    dlq_url, dlq_arn = make_queue(sqs)
+    source = unique("app")
+    rule = unique("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "sm", "Arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:nope",
+                                            "DeadLetterConfig": {"Arn": dlq_arn}}])
+    put(events, entry(source))
+    found = attributes(drain(sqs, dlq_url, 1, MessageAttributeNames=["All"])[0])
+    assert found["ERROR_CODE"] == "NO_RESOURCE" and found["RETRY_ATTEMPTS"] == "0"
+
+
 # ------------------------------------------------------------ cross-bus routing
 def test_bus_to_bus_routing(events, sqs):
     bus = unique("bus")
@@ -394,8 +435,11 @@ def test_missing_log_group_and_queue_go_to_the_dlq(events, sqs):
 
 def unavailable_target(server) -> str:
     """An ARN whose service is not in this build: delivery fails with a retryable error."""
-    if "stepfunctions" not in server.health()["services"]:
-        return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{unique('sm')}"
+    services = server.health()["services"]
+    for service, resource in (("firehose", "deliverystream/s"), ("batch", "job-queue/q"),
+                              ("codebuild", "project/p")):
+        if service not in services:
+            return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}-{uuid.uuid4().hex[:6]}"
     pytest.skip("every retryable-failure target service exists in this build")
 
 

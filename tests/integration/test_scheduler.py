@@ -372,6 +372,31 @@ def test_universal_target(scheduler, sqs):
     assert message["Body"] == "via the SDK" and message["MessageAttributes"]["k"]["StringValue"] == "v"
 
 
+def test_sns_and_step_functions_targets(server, scheduler, sqs):
+    sns, sfn = server.client("sns"), server.client("stepfunctions")
+    topic = sns.create_topic(Name=unique("topic"))["TopicArn"]
+    url, queue = make_queue(sqs)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={"RawMessageDelivery": "true"})
+    machine = sfn.create_state_machine(name=unique("sm"), roleArn=ROLE, definition=json.dumps(
+        {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    scheduler.create_schedule(Name=unique("to-sns"), ScheduleExpression=at_expression(0), FlexibleTimeWindow=OFF,
+                              Target=target(topic, Input="to the topic"))
+    scheduler.create_schedule(Name=unique("to-sfn"), ScheduleExpression=at_expression(0), FlexibleTimeWindow=OFF,
+                              Target=target(machine, Input='{"templated": true}'))
+    scheduler.create_schedule(Name=unique("sdk-sfn"), ScheduleExpression=at_expression(0), FlexibleTimeWindow=OFF,
+                              Target=target("arn:aws:scheduler:::aws-sdk:sfn:startExecution", Input=json.dumps(
+                                  {"StateMachineArn": machine, "Input": '{"universal": true}'})))
+    assert [m["Body"] for m in collect(sqs, url, 1)] == ["to the topic"]
+
+    def inputs() -> set[str] | None:
+        found = {sfn.describe_execution(executionArn=e["executionArn"])["input"]
+                 for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+        return found if len(found) == 2 else None
+
+    assert {json.dumps(json.loads(i), sort_keys=True) for i in wait_for(inputs, 10)} == {
+        '{"templated": true}', '{"universal": true}'}
+
+
 def test_failed_invocation_goes_to_the_dead_letter_queue(scheduler, sqs):
     dlq_url, dlq_arn = make_queue(sqs)
     name = unique("doomed")
@@ -388,12 +413,12 @@ def test_failed_invocation_goes_to_the_dead_letter_queue(scheduler, sqs):
 
 
 def test_retries_exhausted_go_to_the_dead_letter_queue(server, scheduler, sqs):
-    if "stepfunctions" in server.health()["services"]:
+    if "firehose" in server.health()["services"]:
         pytest.skip("needs a target service missing from this build")
     dlq_url, dlq_arn = make_queue(sqs)
     scheduler.create_schedule(
         Name=unique("retry"), ScheduleExpression=at_expression(0), FlexibleTimeWindow=OFF,
-        Target=target(f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:sm", Input="{}",
+        Target=target(f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/stream", Input="{}",
                       DeadLetterConfig={"Arn": dlq_arn}, RetryPolicy={"MaximumRetryAttempts": 2}))
     found = {k: v["StringValue"] for k, v in
              collect(sqs, dlq_url, 1, MessageAttributeNames=["All"])[0]["MessageAttributes"].items()}

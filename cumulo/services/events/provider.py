@@ -39,7 +39,7 @@ from cumulo.services.events.repository import (
     bus_not_found,
     split_rule_key,
 )
-from cumulo.services.events.targets import TargetError, call, call_sync, invoke_logs, service_of
+from cumulo.services.events.targets import TargetError, call, call_api, call_sync, invoke_logs, service_of
 from cumulo.services.pagination import decode_token, encode_token
 
 log = logging.getLogger("cumulo.events")
@@ -890,18 +890,20 @@ async def send_to_service(platform: Any, service: str | None, arn: str, payload:
                           event_id: str, event_time: str | None, target: dict[str, Any],
                           trace_header: str | None = None, event: dict[str, Any] | None = None) -> None:
     """Invoke a target that is not a bus (shared with EventBridge Scheduler)."""
+    group = (target.get("SqsParameters") or {}).get("MessageGroupId")
     if service == "sqs":
-        group = (target.get("SqsParameters") or {}).get("MessageGroupId")
         await call(platform, "sqs", "deliver", arn, payload, group_id=group, dedup_id=event_id if group else None)
     elif service == "sns":
-        await call(platform, "sns", "publish_internal", arn, payload,
-                   group_id=(target.get("SqsParameters") or {}).get("MessageGroupId"), dedup_id=event_id)
+        await call(platform, "sns", "publish_message", arn, payload, group_id=group,
+                   dedup_id=event_id if group else None)
     elif service == "lambda":
         await call(platform, "lambda", "invoke_function", arn, payload.encode(), account=account, region=region,
                    invocation_type="Event", trace_id=trace_header)
     elif service == "states":
-        await call(platform, "stepfunctions", "start_execution_internal", arn, payload, account=account,
-                   region=region, trace_header=trace_header)
+        parameters: dict[str, Any] = {"stateMachineArn": arn, "input": payload}
+        if trace_header:
+            parameters["traceHeader"] = trace_header
+        await call_api(platform, "stepfunctions", "StartExecution", parameters, account=account, region=region)
     elif service == "logs":
         await invoke_logs(platform, arn, payload, stream=event_id, event_time=event_time)
     elif service == "kinesis":
@@ -912,5 +914,5 @@ async def send_to_service(platform: Any, service: str | None, arn: str, payload:
             key = event_id if value is transform.MISSING else str(value)
         await call(platform, "kinesis", "put_record_internal", arn, payload.encode(), key)
     else:
-        raise TargetError("INVALID_PARAMETER", f"Targets of type {service} are not supported by Cumulo.",
-                          retryable=False)
+        raise TargetError("SDK_CLIENT_ERROR", f"Unable to invoke the target: {service} targets are not available in "
+                                              "this build.")

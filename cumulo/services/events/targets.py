@@ -8,13 +8,13 @@ target ARN              internal call
 ======================  =====================================================================
 ``sqs``                 ``providers["sqs"].deliver(queue_arn, body, group_id=None,
                         dedup_id=None)`` (``message_attributes=`` for dead-letter queues)
-``sns``                 ``providers["sns"].publish_internal(topic_arn, message, group_id=None,
+``sns``                 ``providers["sns"].publish_message(topic_arn, message, group_id=None,
                         dedup_id=None)``
 ``lambda``              ``providers["lambda"].invoke_function(function_arn, payload_bytes,
                         account=..., region=..., invocation_type="Event", trace_id=...)``
-``states``              ``providers["stepfunctions"].start_execution_internal(
-                        state_machine_arn, input_json, account=..., region=...,
-                        trace_header=None)``
+``states``              the StartExecution operation, in-process through
+                        ``stepfunctions.calls.call_operation`` (``stateMachineArn``,
+                        ``input``, ``traceHeader``)
 ``logs``                ``providers["logs"].append(account, region, group, stream,
                         [(timestamp_ms, message)])`` (the log group must exist)
 ``events`` (a bus)      the EventBridge provider's ``ingest(account, region, bus, event, ...)``
@@ -24,9 +24,9 @@ target ARN              internal call
 ======================  =====================================================================
 
 Each may be sync or async; an ``AwsError`` it raises is the target's answer (see
-``from_aws_error`` for which codes are retried). A service missing from the build, or a
-provider without the method, is a retryable ``SDK_CLIENT_ERROR``: the delivery follows the
-retry policy and then the dead-letter queue.
+``from_aws_error`` for which codes are retried). A service missing from the build (ECS,
+Batch, Firehose, ... targets), or a provider without the method, is a retryable
+``SDK_CLIENT_ERROR``: the delivery follows the retry policy and then the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -94,6 +94,25 @@ async def call(platform: Any, service: str, method: str, *args: Any, **kwargs: A
         return result
     except AwsError as error:
         raise from_aws_error(error) from error
+
+
+async def call_api(platform: Any, service: str, operation: str, parameters: dict[str, Any], *, account: str,
+                   region: str) -> dict[str, Any]:
+    """Run an API operation of another service in-process (``stepfunctions.calls.call_operation``:
+    the same conversion and validation as a request from the network); returns its JSON output."""
+    from cumulo.services.stepfunctions.calls import CallError, ServiceUnavailable, call_operation
+
+    try:
+        output, _ = await call_operation(platform, service, operation, parameters, account=account, region=region)
+    except ServiceUnavailable as exc:
+        message = f"Unable to invoke the target: the {service} service is not available in this build."
+        raise TargetError("SDK_CLIENT_ERROR", message) from exc
+    except CallError as failure:
+        error = failure.error
+        if error.code == "NotImplementedException":
+            raise TargetError("SDK_CLIENT_ERROR", error.message) from failure
+        raise from_aws_error(error) from failure
+    return output
 
 
 def call_sync(platform: Any, service: str, method: str, *args: Any, **kwargs: Any) -> Any:

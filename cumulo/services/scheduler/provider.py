@@ -36,17 +36,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cumulo.protocol.errors import AwsError
-from cumulo.protocol.http import HttpRequest
-from cumulo.protocol.json_codec import read_json
-from cumulo.protocol.validate import validate
 from cumulo.schedules import At, Rate, ScheduleClock, ScheduleError, iso, next_fire, parse_expression, time_zone
 from cumulo.schedules.runner import ScheduleRunner
-from cumulo.services.base import Provider, RequestContext, snake_case
+from cumulo.services.base import Provider, RequestContext
 from cumulo.services.events.delivery import DeliveryQueue, Job
 from cumulo.services.events.metrics import SCHEDULER_NAMESPACE, MetricCounters, record_metric
 from cumulo.services.events.names import parse_arn
 from cumulo.services.events.provider import send_to_service
-from cumulo.services.events.targets import TargetError, from_aws_error, service_of
+from cumulo.services.events.targets import TargetError, call_api, from_aws_error, service_of
 from cumulo.services.pagination import decode_token, encode_token
 
 log = logging.getLogger("cumulo.scheduler")
@@ -489,43 +486,21 @@ class SchedulerProvider(Provider):
                               target=target_for_service)
 
     async def _universal(self, job: Job, arn: str, payload: str) -> None:
+        """``arn:aws:scheduler:::aws-sdk:<service>:<apiAction>``: that operation, in-process, with Input."""
         sdk_service, action = arn[len(UNIVERSAL_PREFIX):].split(":", 1)
         service = SDK_SERVICES.get(sdk_service, sdk_service)
-        provider = self.platform.providers.get(service)
-        if provider is None:
+        if service not in self.platform.providers:
             raise TargetError("SDK_CLIENT_ERROR", f"The {sdk_service} service is not available in this build.")
-        operation_name = action[:1].upper() + action[1:]
-        model = self.platform.catalog.model(service)
-        if operation_name not in model.operation_names:
+        operation = action[:1].upper() + action[1:]
+        if operation not in self.platform.catalog.model(service).operation_names:
             raise TargetError("INVALID_PARAMETER", f"{sdk_service} has no API action {action}.", retryable=False)
-        operation = model.operation_model(operation_name)
-        handler = provider.handler(operation_name)
-        if handler is None:
-            raise TargetError("SDK_CLIENT_ERROR", f"{operation_name} is not implemented by Cumulo yet.",
-                              retryable=False)
         try:
-            params = read_json(operation.input_shape, json.loads(payload)) or {}
-        except (ValueError, AwsError) as exc:
-            raise TargetError("INVALID_PARAMETER", f"Invalid request for {sdk_service}:{action}: {exc}",
-                              retryable=False) from exc
-        problems = validate(operation.input_shape, params)
-        if problems:
-            raise TargetError("INVALID_PARAMETER", "; ".join(problems), retryable=False)
-        headers = {"host": "scheduler.internal"}
-        prefix = model.metadata.get("targetPrefix")
-        if prefix:  # what a JSON-protocol SDK would send (some providers also speak older protocols)
-            headers["x-amz-target"] = f"{prefix}.{operation_name}"
-            headers["content-type"] = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
-        context = RequestContext(request_id=str(uuid.uuid4()), region=job.region, account_id=job.account,
-                                 service=service, operation=operation_name,
-                                 request=HttpRequest("POST", "/", headers=headers),
-                                 base_url=self.platform.settings.endpoint_url,
-                                 extras={"caller": "scheduler", "source_arn": job.origin})
-        try:
-            await provider.call(handler, context, params)
-        except AwsError as error:
-            raise from_aws_error(error) from error
-        log.debug("universal target %s (%s) called", arn, snake_case(operation_name))
+            parameters = json.loads(payload)
+        except ValueError as exc:
+            raise TargetError("INVALID_PARAMETER", "Input is not valid JSON.", retryable=False) from exc
+        shape = self.platform.catalog.model(service).operation_model(operation).input_shape
+        await call_api(self.platform, service, operation, _member_names(shape, parameters), account=job.account,
+                       region=job.region)
 
     @staticmethod
     def _dead_letter(job: Job, error: TargetError, exhausted: str | None) -> tuple[str, dict[str, str]]:
@@ -546,3 +521,22 @@ class SchedulerProvider(Provider):
         if outcome == "failed" and not job.dead_letter_arn:
             record_metric(self.platform, job.account, job.region, SCHEDULER_NAMESPACE, "InvocationDroppedCount",
                           None, 1.0, self.metrics)
+
+
+def _member_names(shape: Any, value: Any) -> Any:
+    """Request parameters with the model's member names, whatever their case (``StateMachineArn``
+    and ``stateMachineArn`` both name Step Functions' ``stateMachineArn``)."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        names = {name.lower(): name for name in shape.members}
+        aligned = {}
+        for key, item in value.items():
+            name = key if key in shape.members else names.get(key.lower(), key)
+            aligned[name] = _member_names(shape.members.get(name), item)
+        return aligned
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_member_names(shape.member, item) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: _member_names(shape.value, item) for key, item in value.items()}
+    return value
