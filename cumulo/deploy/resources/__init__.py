@@ -6,6 +6,6 @@ from cumulo.deploy.resources.base import ResourceHandler
 
 
 def handlers() -> dict[str, ResourceHandler]:
-    from cumulo.deploy.resources import core, lambda_, messaging
+    from cumulo.deploy.resources import core, events, lambda_, messaging
 
-    return {handler.type: handler for module in (core, lambda_, messaging) for handler in module.HANDLERS}
+    return {handler.type: handler for module in (core, events, lambda_, messaging) for handler in module.HANDLERS}
