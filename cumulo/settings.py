@@ -66,6 +66,15 @@ class Settings:
     # Multiplies every SNS delivery retry delay (AWS's policies by default; 0.01 makes a
     # 20-second HTTP retry take 0.2 s, 0 retries at once). Tests and local runs shorten it.
     sns_retry_delay_scale: float = 1.0
+    # EventBridge and EventBridge Scheduler: multiplies the retry backoff delays and the
+    # MaximumEventAgeInSeconds limit of target deliveries (0.001 makes a 1 s backoff 1 ms).
+    events_retry_time_scale: float = 1.0
+    # Concurrent target deliveries per service (EventBridge, Scheduler); 0 accepts and stores
+    # events without delivering them (maintenance, durability tests).
+    events_delivery_workers: int = 32
+    # Schedules (scheduled rules, EventBridge Scheduler) run on a clock this many times faster
+    # than real time: 60 makes rate(1 minute) fire every second. For tests and demos.
+    schedule_clock_speed: float = 1.0
     # The form of HTTP API invoke URLs (ApiEndpoint): "path" is {endpoint}/_api/{apiId} and works from
     # any client; "host" is http://{apiId}.{http_api_domain}:{port} for clients that resolve it. Both
     # forms are always served.

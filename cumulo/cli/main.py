@@ -120,6 +120,42 @@ def _default_stack_name(template: Path) -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", template.resolve().parent.name).strip("-") or "cumulo-app"
 
 
+STARTERS = {
+    "http-api": "an HTTP API in front of one Python function",
+    "queue-worker": "an SQS queue and a batch worker function with a dead-letter queue",
+    "order-flow": "the shop: HTTP API -> EventBridge -> Step Functions (retries, compensation) -> SNS/SQS worker",
+}
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
+    template: Annotated[str | None, typer.Option(
+        "--template", help=f"Starter to copy: {', '.join(STARTERS)} [asked when omitted].")] = None,
+) -> None:
+    """Create a new serverless project from a starter template."""
+    import shutil
+    import sys
+    from importlib.resources import files
+
+    if template is None:
+        if not sys.stdin.isatty():
+            raise _fail(ValueError("choose a starter with --template " + " | ".join(STARTERS)))
+        for index, (name, description) in enumerate(STARTERS.items(), start=1):
+            typer.echo(f"  {index}. {name}: {description}")
+        choice = typer.prompt("Starter", default="1")
+        names = list(STARTERS)
+        template = names[int(choice) - 1] if choice.isdigit() and 0 < int(choice) <= len(names) else choice
+    if template not in STARTERS:
+        raise _fail(ValueError(f"unknown starter {template!r}; choose one of {', '.join(STARTERS)}"))
+    if directory.exists() and any(directory.iterdir()):
+        raise _fail(FileExistsError(f"{directory} is not empty: choose a new folder"))
+    source = Path(str(files("cumulo") / "starters" / template))
+    shutil.copytree(source, directory, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".cumulo", ".cumulo-build", "__pycache__"))
+    typer.echo(f"Created a {template} project in {directory}.\nNext: cumulo dev {directory}")
+
+
 @app.command()
 def build(
     template: Annotated[Path, typer.Option("--template", "-t", help="SAM or CloudFormation template.")] = Path(

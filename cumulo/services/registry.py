@@ -9,14 +9,18 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.apigatewayv2.provider import ApiGatewayV2Provider
     from cumulo.services.cloudformation.provider import CloudFormationProvider
     from cumulo.services.cloudwatch.provider import CloudWatchProvider
+    from cumulo.services.events.provider import EventsProvider
     from cumulo.services.iam.provider import IamProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
     from cumulo.services.s3.provider import S3Provider
+    from cumulo.services.scheduler.provider import SchedulerProvider
     from cumulo.services.sns.provider import SnsProvider
     from cumulo.services.sqs.provider import SqsProvider
     from cumulo.services.stepfunctions.provider import StepFunctionsProvider
     from cumulo.services.sts.provider import StsProvider
 
+    # Event routing starts after (and stops before) the services it delivers to.
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SqsProvider, SnsProvider,
-            LambdaProvider, StepFunctionsProvider, ApiGatewayV2Provider, CloudFormationProvider]
+            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayV2Provider,
+            CloudFormationProvider]

@@ -163,3 +163,24 @@ def test_dead_letter_queue_gets_the_original_event(clients):
     assert attributes["ErrorMessage"]["StringValue"] == "failed on purpose 6"
     assert attributes["RequestID"]["StringValue"]
     assert attributes["ErrorCode"]["DataType"] == "Number"
+
+
+def test_eventbridge_destination_emits_the_invocation_result(clients, server):
+    lambda_client, sqs, _ = clients
+    events = server.client("events")
+    url, arn = queue(sqs)
+    bus = f"bus-{uuid.uuid4().hex[:8]}"
+    bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
+    events.put_rule(Name="results", EventBusName=bus,
+                    EventPattern=json.dumps({"source": ["lambda"],
+                                             "detail-type": ["Lambda Function Invocation Result - Success"]}))
+    events.put_targets(Rule="results", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    name = function(lambda_client)
+    lambda_client.put_function_event_invoke_config(FunctionName=name,
+                                                   DestinationConfig={"OnSuccess": {"Destination": bus_arn}})
+    lambda_client.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"id": 7}')
+    [message] = drain(sqs, url, 1)
+    event = json.loads(message["Body"])
+    assert event["source"] == "lambda"
+    assert event["detail"]["requestContext"]["condition"] == "Success"
+    assert event["detail"]["responsePayload"] == {"done": 7}

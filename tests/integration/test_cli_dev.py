@@ -130,3 +130,34 @@ def _answers(port: int) -> bool:
 
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_init_creates_a_queue_worker_that_deploys_and_runs(server, tmp_path: Path):
+    project = tmp_path / "worker"
+    created = cumulo("init", str(project), "--template", "queue-worker", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert (project / "template.yaml").is_file() and (project / "src" / "worker.py").is_file()
+    deployed = cumulo("deploy", "--template", str(project / "template.yaml"), "--stack-name", "starter-worker",
+                      "--endpoint-url", server.url, cwd=tmp_path)
+    assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+    cloudformation = server.client("cloudformation")
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cloudformation.describe_stacks(StackName="starter-worker")["Stacks"][0]["Outputs"]}
+    server.client("sqs").send_message(QueueUrl=outputs["QueueUrl"], MessageBody='{"id": 42}')
+
+    def logged() -> bool:
+        result = cumulo("logs", "Worker", "--stack-name", "starter-worker", "--endpoint-url", server.url, cwd=tmp_path)
+        return "processing job 42" in result.stdout
+
+    wait_for(logged, timeout=60, interval=0.5, message="the worker to process the job")
+
+
+def test_init_refuses_unknown_starters_and_non_empty_folders(tmp_path: Path):
+    unknown = cumulo("init", str(tmp_path / "x"), "--template", "nope", cwd=tmp_path)
+    assert unknown.returncode == 1 and "choose one of" in unknown.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "file.txt").write_text("x")
+    occupied = cumulo("init", str(tmp_path / "full"), "--template", "http-api", cwd=tmp_path)
+    assert occupied.returncode == 1 and "not empty" in occupied.stderr
+    missing = cumulo("init", str(tmp_path / "y"), cwd=tmp_path)
+    assert missing.returncode == 1 and "--template" in missing.stderr

@@ -451,3 +451,65 @@ def test_sam_app_with_queues_topics_mappings_and_a_workflow(server, cloudformati
     cloudformation.delete_stack(StackName=name)
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
     assert sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []) == []
+
+
+EVENTS_APP = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties: {Name: !Sub '${AWS::StackName}-bus'}
+  Seen:
+    Type: AWS::SQS::Queue
+  Groups:
+    Type: AWS::Scheduler::ScheduleGroup
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Timeout: 30
+      InlineCode: |
+        import json, os, boto3
+        def handler(event, context):
+            boto3.client("sqs").send_message(QueueUrl=os.environ["SEEN"], MessageBody=json.dumps(event))
+      Environment: {Variables: {SEEN: !Ref Seen}}
+      Events:
+        Orders:
+          Type: EventBridgeRule
+          Properties:
+            EventBusName: !Ref Bus
+            Pattern: {source: [shop], detail-type: [OrderPlaced]}
+        Nightly:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: cron(0 3 * * ? *)
+            GroupName: !Ref Groups
+Outputs:
+  SeenUrl: {Value: !Ref Seen}
+  BusName: {Value: !Ref Bus}
+  GroupName: {Value: !Ref Groups}
+"""
+
+
+def test_sam_app_with_a_bus_rule_and_a_schedule(server, cloudformation):
+    name = unique("events")
+    cloudformation.create_stack(StackName=name, TemplateBody=EVENTS_APP,
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    values = outputs(cloudformation, name)
+    server.client("events").put_events(Entries=[
+        {"EventBusName": values["BusName"], "Source": "shop", "DetailType": "OrderPlaced", "Detail": '{"id": 9}'},
+        {"EventBusName": values["BusName"], "Source": "other", "DetailType": "OrderPlaced", "Detail": "{}"}])
+    sqs = server.client("sqs")
+    from tests.server import wait_for
+    messages = wait_for(lambda: sqs.receive_message(QueueUrl=values["SeenUrl"], WaitTimeSeconds=1).get("Messages"),
+                        timeout=60, message="the rule to invoke the function")
+    event = json.loads(messages[0]["Body"])
+    assert (event["source"], event["detail"]) == ("shop", {"id": 9})
+    schedules = server.client("scheduler").list_schedules(GroupName=values["GroupName"])["Schedules"]
+    assert [s["State"] for s in schedules] == ["ENABLED"]
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+    assert values["BusName"] not in [b["Name"] for b in server.client("events").list_event_buses()["EventBuses"]]

@@ -176,11 +176,10 @@ class AsyncConfigOperations:
                 account=event.account, region=event.region, function=parse_function(arn).name,
                 qualifier=parse_function(arn).qualifier, payload=body.encode()))
         elif service == "events":
-            bus = arn.split(":event-bus/", 1)[-1]
-            self.platform.providers["events"].put_events_internal(event.account, event.region, [{
-                "Source": "lambda", "EventBusName": bus, "Resources": [record["requestContext"]["functionArn"]],
-                "DetailType": "Lambda Function Invocation Result - " + ("Success" if succeeded else "Failure"),
-                "Detail": body}])
+            self.platform.providers["events"].put_event_internal(
+                event.account, event.region, arn.split(":event-bus/", 1)[-1], source="lambda",
+                detail_type="Lambda Function Invocation Result - " + ("Success" if succeeded else "Failure"),
+                detail=record, resources=[record["requestContext"]["functionArn"]])
 
     def _dead_letter(self, event: AsyncEvent, outcome: Outcome, arn: str) -> None:
         """Send the original event to the DLQ with AWS's RequestID/ErrorCode/ErrorMessage attributes."""

@@ -1,0 +1,1 @@
+"""Amazon EventBridge: event buses, rules, targets, PutEvents and scheduled rules."""

@@ -1,0 +1,281 @@
+"""Durable, at-least-once delivery to targets, with AWS's retry policy and dead-letter queues.
+
+Used by EventBridge (one job per matched rule target) and EventBridge Scheduler (one job per
+schedule invocation). A job is committed to a store queue before the API call that created it
+returns (or together with the schedule state that fired it), so an accepted event survives
+``kill -9``; workers lease jobs and invoke the target:
+
+* success: the job is deleted;
+* a retryable failure (throttling, a target service unavailable, an error from the target):
+  the job is re-queued with exponential backoff and jitter (1 s doubling up to 5 minutes;
+  AWS documents "exponential back off and jitter" without constants) until
+  ``RetryPolicy.MaximumRetryAttempts`` (default 185) or ``MaximumEventAgeInSeconds``
+  (default 86,400) is exhausted. A retry is a new queue entry committed together with the
+  removal of the old one;
+* a failure that cannot succeed (target not found, no permission, invalid request) or an
+  exhausted policy: the job goes to ``DeadLetterConfig.Arn`` (an SQS queue) with AWS's
+  message attributes, or is dropped when there is none.
+
+Settings: ``events_retry_time_scale`` multiplies the backoff delays and the maximum event age
+(0.001 turns a 1-second backoff into 1 ms and a 60-second age into 60 ms); ``events_delivery_workers``
+is the number of concurrent deliveries per service (0 accepts and stores jobs without delivering
+them, for maintenance and durability tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cumulo.services.events.targets import TargetError, call
+from cumulo.store.base import QueueMessage
+
+log = logging.getLogger("cumulo.events")
+LEASE_S = 120.0
+BATCH = 50
+DEFAULT_RETRY_ATTEMPTS = 185
+DEFAULT_MAX_AGE_S = 86_400
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 300.0
+
+
+@dataclass
+class Job:
+    account: str
+    region: str
+    origin: str  # the rule or schedule ARN
+    target: dict[str, Any]  # the target configuration (Id, Arn, RetryPolicy, DeadLetterConfig, ...)
+    payload: str  # what the target receives
+    event: str | None = None  # the original event as JSON text, when the payload is something else
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    accepted: float = field(default_factory=time.time)
+    attempts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        return json.dumps({"account": self.account, "region": self.region, "origin": self.origin,
+                           "target": self.target, "payload": self.payload, "event": self.event, "id": self.id,
+                           "accepted": self.accepted, "attempts": self.attempts, "extra": self.extra},
+                          separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> Job:
+        return cls(**json.loads(body))
+
+    @property
+    def retry_policy(self) -> tuple[int, float]:
+        policy = self.target.get("RetryPolicy") or {}
+        attempts = policy.get("MaximumRetryAttempts")
+        age = policy.get("MaximumEventAgeInSeconds")
+        return (DEFAULT_RETRY_ATTEMPTS if attempts is None else attempts,
+                DEFAULT_MAX_AGE_S if age is None else age)
+
+    @property
+    def dead_letter_arn(self) -> str | None:
+        return (self.target.get("DeadLetterConfig") or {}).get("Arn")
+
+
+Sender = Callable[[Job], Awaitable[None]]
+# Delivers a job synchronously inside the queue's store transaction when it can (SQS, Logs):
+# returns False to leave the job to the asynchronous sender.
+SyncSender = Callable[[Job], bool]
+# (job, error, exhausted condition or None) -> (DLQ message body, message attributes)
+DeadLetterFormat = Callable[[Job, TargetError, str | None], tuple[str, dict[str, str]]]
+# (job, outcome) where outcome is "delivered", "failed", "dead-lettered", "dead-letter-failed", "retry"
+Observer = Callable[[Job, str], None]
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry number ``attempt`` (1-based): exponential with jitter."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(attempt - 1, 20))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class DeliveryQueue:
+    def __init__(self, platform: Any, queue: str, send: Sender, dead_letter: DeadLetterFormat,
+                 observe: Observer | None = None, send_sync: SyncSender | None = None) -> None:
+        self.platform = platform
+        self.store = platform.store
+        self.queue = queue
+        self._send = send
+        self._send_sync = send_sync
+        self._dead_letter = dead_letter
+        self._observe = observe or (lambda job, outcome: None)
+        settings = platform.settings
+        self.scale = float(getattr(settings, "events_retry_time_scale", 1.0))
+        self.workers = int(getattr(settings, "events_delivery_workers", 32))
+        self._active: set[asyncio.Task] = set()
+        self._loop_task: asyncio.Task | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        released = self.store.release_in_flight(self.queue)
+        if released:
+            log.info("resuming %d deliveries (%s) leased before a restart", released, self.queue)
+        if self.workers > 0:
+            self._loop_task = asyncio.get_running_loop().create_task(self._dispatch(), name=self.queue)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+        for task in list(self._active):
+            task.cancel()
+        await asyncio.gather(*([self._loop_task] if self._loop_task else []), *self._active,
+                             return_exceptions=True)
+
+    def submit(self, job: Job, delay_s: float = 0.0) -> None:
+        """Commit a job (joins the caller's open transaction); call ``wake`` after committing."""
+        self.store.enqueue(self.queue, job.encode(), message_id=job.id, delay_s=delay_s)
+
+    def wake(self) -> None:
+        self.platform.notifier.notify(self.queue)
+
+    def pending(self) -> int:
+        stats = self.store.queue_stats(self.queue)
+        return stats.visible + stats.in_flight + stats.delayed
+
+    # ------------------------------------------------------------ workers
+    async def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            free = self.workers - len(self._active)
+            want = min(free, BATCH)
+            messages = self.store.receive(self.queue, want, LEASE_S) if want > 0 else []
+            for message in self._deliver_batch(messages) if self._send_sync else messages:
+                task = loop.create_task(self._process(message))
+                self._active.add(task)
+                task.add_done_callback(self._active.discard)
+            if messages and len(messages) == want:
+                await asyncio.sleep(0)
+                continue
+            await self.platform.notifier.wait(self.queue, self._idle_wait())
+
+    def _deliver_batch(self, messages: list[QueueMessage]) -> list[QueueMessage]:
+        """Deliver what can be delivered synchronously (SQS) in one transaction with the jobs' removal.
+
+        A synchronous target refuses a message before writing anything, so one refusal does not
+        undo the others. Returns the messages left for the asynchronous path.
+        """
+        left: list[QueueMessage] = []
+        done: list[Job] = []
+        failed: list[tuple[QueueMessage, Job, TargetError]] = []
+        if not messages:
+            return left
+        assert self._send_sync is not None
+        with self.store.transaction():
+            for message in messages:
+                try:
+                    job = Job.decode(message.body)
+                except (ValueError, TypeError):
+                    left.append(message)  # the asynchronous path drops it with a log line
+                    continue
+                job.attempts += 1
+                try:
+                    handled = self._send_sync(job)
+                except TargetError as failure:
+                    failed.append((message, job, failure))
+                    continue
+                if handled:
+                    self.store.delete_message(self.queue, message.receipt or "")
+                    done.append(job)
+                else:
+                    left.append(message)
+        for job in done:
+            self._observe(job, "delivered")
+        for message, job, failure in failed:
+            self._settle(message, job, failure)
+        if done or failed:
+            self.wake()
+        return left
+
+    def _idle_wait(self) -> float:
+        if self.workers - len(self._active) <= 0:
+            return 0.05
+        upcoming = self.store.next_visible_at(self.queue)
+        if upcoming is None:
+            return 5.0
+        return max(0.001, min(5.0, upcoming - time.time()))
+
+    async def _process(self, message: QueueMessage) -> None:
+        try:
+            job = Job.decode(message.body)
+        except (ValueError, TypeError):
+            log.error("dropping an unreadable delivery %s from %s", message.message_id, self.queue)
+            self.store.delete_message(self.queue, message.receipt or "")
+            return
+        job.attempts += 1
+        try:
+            await self._send(job)
+            error: TargetError | None = None
+        except asyncio.CancelledError:
+            raise
+        except TargetError as failure:
+            error = failure
+        except Exception as exc:  # a bug in a target call: report it as the target's internal error
+            log.exception("delivery %s to %s failed inside the platform", job.id, job.target.get("Arn"))
+            error = TargetError("INTERNAL_ERROR", str(exc) or type(exc).__name__)
+        self._settle(message, job, error)
+        self.wake()
+
+    def _settle(self, message: QueueMessage, job: Job, error: TargetError | None) -> None:
+        if error is None:
+            self.store.delete_message(self.queue, message.receipt or "")
+            self._observe(job, "delivered")
+            return
+        max_retries, max_age = job.retry_policy
+        exhausted: str | None = None
+        delay = 0.0
+        if error.retryable:
+            retries_done = job.attempts - 1
+            delay = backoff(job.attempts) * self.scale
+            if retries_done >= max_retries:
+                exhausted = "MaximumRetryAttemptsExhausted"
+            elif time.time() + delay - job.accepted > max_age * self.scale:
+                exhausted = "MaximumEventAgeExhausted"
+        if error.retryable and exhausted is None:
+            log.debug("delivery %s to %s failed (%s), retry %d in %.3fs", job.id, job.target.get("Arn"), error,
+                      job.attempts, delay)
+            with self.store.transaction():
+                self.store.delete_message(self.queue, message.receipt or "")
+                self.submit(job, delay_s=delay)
+            self._observe(job, "retry")
+            return
+        log.info("delivery %s to %s failed for good (%s)", job.id, job.target.get("Arn"), error)
+        with self.store.transaction():
+            self.store.delete_message(self.queue, message.receipt or "")
+            outcome = self._to_dead_letter_queue(job, error, exhausted)
+        self._observe(job, "failed")
+        if outcome:
+            self._observe(job, outcome)
+
+    def _to_dead_letter_queue(self, job: Job, error: TargetError, exhausted: str | None) -> str | None:
+        arn = job.dead_letter_arn
+        if not arn:
+            return None
+        body, attributes = self._dead_letter(job, error, exhausted)
+        wire = {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()}
+        sqs = self.platform.providers.get("sqs")
+        deliver = getattr(sqs, "deliver", None)
+        if deliver is None:
+            log.warning("dead-letter queue %s unreachable: the sqs service is not in this build", arn)
+            return "dead-letter-failed"
+        try:
+            deliver(arn, body, message_attributes=wire)
+        except Exception as exc:  # the DLQ itself is gone or refuses the message
+            log.warning("could not send to dead-letter queue %s: %s", arn, exc)
+            return "dead-letter-failed"
+        return "dead-lettered"
+
+
+async def send_to_sqs(platform: Any, arn: str, body: str, *, group_id: str | None = None,
+                      dedup_id: str | None = None) -> None:
+    await call(platform, "sqs", "deliver", arn, body, group_id=group_id, dedup_id=dedup_id)
