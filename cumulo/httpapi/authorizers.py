@@ -149,6 +149,9 @@ class Authorizers:
         except Rejection as rejection:
             call.authorizer_status = rejection.status
             call.authorizer_error = rejection.message if not rejection.reason else rejection.reason
+            if rejection.status >= 500:
+                log.warning("HTTP API %s route %s: authorizer failed: %s", call.stage.api.api_id, route.route_key,
+                            rejection.reason)
             raise
         finally:
             call.authorizer_latency = int((time.perf_counter() - started) * 1000)
@@ -295,7 +298,7 @@ class Authorizers:
                 function, json.dumps(event).encode(), account=call.stage.api.account,
                 region=call.stage.api.region), AUTHORIZER_TIMEOUT_S)
         except TimeoutError:
-            raise internal("the authorizer timed out") from None
+            raise internal(f"the authorizer did not answer within {AUTHORIZER_TIMEOUT_S:.0f} seconds") from None
         except AwsError as error:
             log.warning("HTTP API %s: authorizer %s failed: %s", call.stage.api.api_id, function, error)
             raise internal(f"the authorizer failed: {error.code}") from None

@@ -130,6 +130,8 @@ class Integrations:
         except TimeoutError:
             call.integration_error = "The Lambda function did not answer within the integration timeout"
             call.integration_status = None
+            log.warning("HTTP API %s route %s: %s did not answer within %.3g s", api.api_id, call.route_key,
+                        function, timeout)
             return Outcome(unavailable())
         except AwsError as error:
             call.integration_status = error.status or 500
@@ -140,6 +142,8 @@ class Integrations:
         call.integration_status = result.get("StatusCode", 200)
         if result.get("FunctionError"):
             call.integration_error = f"The Lambda function returned an error ({result['FunctionError']})"
+            log.info("HTTP API %s route %s: %s returned an error: %s", api.api_id, call.route_key, function,
+                     (result.get("Payload") or b"")[:300].decode("utf-8", "replace"))
             return Outcome(internal_error())
         try:
             parsed = events.parse_response(result.get("Payload") or b"", version)
