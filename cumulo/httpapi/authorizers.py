@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cumulo.httpapi")
 JWT_LEEWAY_S = 5
 JWT_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
-AUTHORIZER_TIMEOUT_S = 10.0
+AUTHORIZER_TIMEOUT_S = 30.0  # as long as an integration may take
 MAX_VERIFIED_TOKENS = 10_000
 
 
