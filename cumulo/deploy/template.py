@@ -11,10 +11,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
-
 from cumulo.deploy.intrinsics import SUB_VARIABLE, IntrinsicError, Resolver, references
 from cumulo.deploy.yaml_loader import TemplateError
 
@@ -66,6 +62,12 @@ def expand_sam(body: dict[str, Any], parameters: dict[str, Any], region: str, ac
         raise ValidationFailure(f"Transform {unknown[0]} is not supported by Cumulo (only {SAM_TRANSFORM})")
     if SAM_TRANSFORM not in names:
         return body
+    # Imported here: the translator (and boto3) take about a second to import, which the
+    # server's start-up should not pay (``warm_up`` loads them in the background).
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
     translator = Translator(MANAGED_POLICIES, Parser(), boto_session=boto3.Session(region_name=region))
     values = {**parameters, "AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": "aws"}
     try:
@@ -78,6 +80,11 @@ def expand_sam(body: dict[str, Any], parameters: dict[str, Any], region: str, ac
         raise ValidationFailure(f"Transform {SAM_TRANSFORM} failed with: {message}") from exc
     translated.pop("Transform", None)
     return translated
+
+
+def warm_up() -> None:
+    """Import the SAM translator ahead of the first deployment (run in a background thread)."""
+    import samtranslator.translator.translator  # noqa: F401
 
 
 def bind_parameters(declared: dict[str, Any], given: dict[str, str]) -> tuple[dict[str, Any], set[str]]:

@@ -15,10 +15,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from botocore.auth import SigV4Auth, SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
 
@@ -126,6 +122,11 @@ def verify(request: HttpRequest, info: SignatureInfo | None, secrets: dict[str, 
 
 def expected_signature(request: HttpRequest, info: SignatureInfo, secret: str) -> str:
     """Recompute the signature with botocore's SigV4 code over what the client signed."""
+    # Imported on first use: botocore.auth pulls in urllib3, which the server's start-up need not pay.
+    from botocore.auth import SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     credentials = Credentials(info.access_key, secret)
     host = request.headers.get("host", "")
     if info.presigned:

@@ -24,8 +24,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import jwt
-
 from cumulo.gateway.auth import read_signature, verify
 from cumulo.httpapi import events
 from cumulo.httpapi.integrations import substitute_stage_variables, within
@@ -222,6 +220,8 @@ class Authorizers:
         call.authorizer_principal = claims.get("sub")
 
     async def _verify_signature(self, issuer: str, token: str) -> dict[str, Any]:
+        import jwt  # imported on first use: PyJWT and cryptography cost start-up time
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:

@@ -13,9 +13,10 @@ import json
 import logging
 import time
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
+if TYPE_CHECKING:
+    import jwt
 
 log = logging.getLogger("cumulo.httpapi")
 KEYS_TTL_S = 7200.0
@@ -76,6 +77,8 @@ class JwksCache:
 
     @staticmethod
     def _fetch(issuer: str) -> dict[str, jwt.PyJWK]:
+        import jwt  # imported on first use: PyJWT and cryptography cost start-up time
+
         base = issuer.rstrip("/")
         try:
             discovery = _get_json(f"{base}/.well-known/openid-configuration")

@@ -11,14 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import botocore.loaders
-from botocore.model import OperationModel, ServiceModel
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
 from cumulo.protocol.protocols import PROTOCOLS, Protocol, QueryProtocol
 from cumulo.protocol.rest_routes import RouteTable
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel
 
 REST = ("rest-json", "rest-xml")
 
@@ -49,7 +50,7 @@ class ServiceCatalog:
 
     def __init__(self, service_names: Iterable[str]) -> None:
         self.service_names = list(service_names)
-        self._loader = botocore.loaders.create_loader()
+        self._loader: Any = None
         self._models: dict[str, ServiceModel] = {}
         self._routes: dict[str, RouteTable] = {}
         self._lock = threading.Lock()
@@ -61,6 +62,12 @@ class ServiceCatalog:
             with self._lock:
                 model = self._models.get(name)
                 if model is None:
+                    # Imported on first use (botocore.model pulls in urllib3): start-up stays short.
+                    import botocore.loaders
+                    from botocore.model import ServiceModel
+
+                    if self._loader is None:
+                        self._loader = botocore.loaders.create_loader()
                     data = self._loader.load_service_model(name, "service-2")
                     model = self._models[name] = ServiceModel(data, service_name=name)
         return model

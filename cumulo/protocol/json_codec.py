@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
-
-from botocore.model import Shape
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import SerializationError
 from cumulo.protocol.values import as_datetime, decode_blob, encode_blob, format_timestamp, parse_timestamp
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 _JSON_TYPE_NAMES = {dict: "structure", list: "list", str: "string", bool: "boolean",
                     int: "number", float: "number", type(None): "null"}

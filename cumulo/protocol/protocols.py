@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree as ET
 
 import cbor2
-from botocore.model import OperationModel, ServiceModel, Shape
 
 from cumulo.protocol.errors import AwsError, SerializationError
 from cumulo.protocol.http import HttpRequest, HttpResponse
@@ -22,6 +21,9 @@ from cumulo.protocol.json_codec import read_json, write_json
 from cumulo.protocol.query_codec import fold, read_query, read_scalar
 from cumulo.protocol.values import decode_blob, encode_blob, format_timestamp
 from cumulo.protocol.xml_codec import parse_document, read_xml, to_bytes, write_members, write_xml
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel, Shape
 
 
 def error_shape(service: ServiceModel, code: str) -> Shape | None:

@@ -9,12 +9,13 @@ flattened, with the key/value ``locationName``\\ s).
 
 from __future__ import annotations
 
-from typing import Any
-
-from botocore.model import Shape
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import SerializationError
 from cumulo.protocol.values import decode_blob, parse_bool, parse_timestamp
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 Tree = dict[str, Any]
 

@@ -13,10 +13,12 @@ Member paths are the lower-camel-case member names joined by dots; list elements
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import regex
-from botocore.model import Shape
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 MAX_PROBLEMS = 10
 

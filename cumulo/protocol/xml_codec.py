@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
-
-from botocore.model import Shape
 
 from cumulo.protocol.errors import SerializationError
 from cumulo.protocol.query_codec import read_scalar
 from cumulo.protocol.values import encode_blob, format_timestamp
+
+if TYPE_CHECKING:
+    from botocore.model import Shape
 
 
 def _text(shape: Shape, value: Any) -> str:

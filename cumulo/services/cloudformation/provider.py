@@ -9,6 +9,7 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -26,6 +27,7 @@ from cumulo.deploy.template import (
     dependency_graph,
     prepare,
     template_error,
+    warm_up,
 )
 from cumulo.deploy.yaml_loader import TemplateError, load_template
 from cumulo.protocol.errors import AwsError
@@ -65,6 +67,7 @@ class CloudFormationProvider(Provider):
         self._sequence = 0
 
     async def start(self) -> None:
+        asyncio.get_running_loop().run_in_executor(None, warm_up)
         # An operation the previous process did not finish cannot be resumed: report it failed.
         for key, stack in self.platform.store.scan(STACKS):
             status = stack["StackStatus"]

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any
-
-import botocore.loaders
-from botocore.model import OperationModel, ServiceModel
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest, HttpResponse
 from cumulo.protocol.protocols import PROTOCOLS
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel
 
 XML_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
 
@@ -101,6 +101,9 @@ def legacy_model_data(data: dict[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def legacy_model() -> ServiceModel:
+    import botocore.loaders
+    from botocore.model import ServiceModel
+
     data = botocore.loaders.create_loader().load_service_model("sqs", "service-2")
     return ServiceModel(legacy_model_data(data), service_name="sqs")
 
