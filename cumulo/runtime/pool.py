@@ -30,6 +30,7 @@ import shutil
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import channel as ch
@@ -72,11 +73,12 @@ _pool_ids = itertools.count(1)
 class _Failure(Exception):
     """An environment could not be initialized; carries what the invoke reports."""
 
-    def __init__(self, error_type: str, payload: bytes, status: str) -> None:
+    def __init__(self, error_type: str, payload: bytes, status: str, started: float) -> None:
         super().__init__(error_type)
         self.error_type = error_type
         self.payload = payload
         self.status = status  # "error" | "timeout"
+        self.started = started  # when INIT started (monotonic)
 
 
 class EnvironmentPool:
@@ -100,6 +102,11 @@ class EnvironmentPool:
         self._memory_in_use = 0
         self._releasing: set[asyncio.Task] = set()  # teardown work in the background
         self._keep_tmp_cache: dict[tuple, list[str]] = {}
+        # Blocking work off the event loop: preparing a spawn (paths, layer farms) and tearing
+        # environments down (cgroup removal waits for the kernel) each get their own threads,
+        # so a pile of teardowns never delays a cold start.
+        self._prep_executor = ThreadPoolExecutor(2, thread_name_prefix="cumulo-env-prep")
+        self._teardown_executor = ThreadPoolExecutor(4, thread_name_prefix="cumulo-env-teardown")
 
     # --- start / close -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -137,6 +144,8 @@ class EnvironmentPool:
                 if name.startswith(self.owner + "."):
                     cg.remove()
         shutil.rmtree(self.dir, ignore_errors=True)
+        self._prep_executor.shutdown(wait=False)
+        self._teardown_executor.shutdown(wait=False)
 
     def cleanup_leftovers(self) -> None:
         """Remove what a pool process killed with ``kill -9`` left behind (cgroups, dirs, processes)."""
@@ -256,7 +265,7 @@ class EnvironmentPool:
         self._unidle(env)
         self._memory_in_use -= env.spec.memory_mb
         env.destroy()
-        self._track(asyncio.to_thread(env.release))
+        self._track(asyncio.get_running_loop().run_in_executor(self._teardown_executor, env.release))
 
     async def _reap_loop(self) -> None:
         interval = max(0.05, min(30.0, self.config.keep_warm_s / 4, self.config.max_lifetime_s / 4))
@@ -281,7 +290,7 @@ class EnvironmentPool:
 
     def _track(self, coro) -> None:
         """Run background teardown work that close() waits for."""
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.ensure_future(coro)
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
 
@@ -365,10 +374,15 @@ class EnvironmentPool:
         return self._keep_tmp_cache[key]
 
     async def _cold_start(self, spec: EnvironmentSpec, request: InvokeRequest):
-        """A ready environment plus its init duration, or (None, None, failed InvokeResult)."""
+        """A ready environment plus its init duration, or (None, None, failed InvokeResult).
+
+        Clocks: INIT's own limit (10 s) and Init Duration start when the environment has
+        been handed its function (waiting for the zygote is the platform's time, not the
+        function's).  An init retried inside the invoke runs under the function's timeout,
+        counted from the start of that retry, as on AWS.
+        """
         plan = runtimes.plan(spec.runtime)
         zygote = await self._zygote(plan)
-        invoke_started = time.monotonic()
         for phase in ("init", "invoke"):
             env = self._new_environment(spec, plan)
             if phase == "init":
@@ -376,19 +390,18 @@ class EnvironmentPool:
                 limit = self.config.init_timeout_s
             else:  # init re-run inside the invoke: its output belongs to the invoke's log tail
                 env.capture()
-                limit = max(0.0, spec.timeout_s - (time.monotonic() - invoke_started))
-            started = time.monotonic()
+                limit = spec.timeout_s
             try:
-                await self._init(env, zygote, limit, request.request_id)
+                started = await self._init(env, zygote, limit, request.request_id)
             except _Failure as failure:
                 zygote.refill()
-                init_ms = (time.monotonic() - started) * 1000
+                init_ms = (time.monotonic() - failure.started) * 1000
                 env.log(logfmt.init_report(init_ms, phase, failure.status,
                                            failure.error_type if failure.status == "error" else None))
                 if phase == "init":
                     self._destroy(env)
                     continue
-                return None, None, self._init_failed(env, spec, request, failure, init_ms, invoke_started)
+                return None, None, self._init_failed(env, spec, request, failure, init_ms, failure.started)
             except BaseException:
                 self._destroy(env)
                 raise
@@ -400,27 +413,32 @@ class EnvironmentPool:
             return env, init_ms, None
         raise AssertionError("unreachable: the invoke phase always returns")
 
-    async def _init(self, env: Environment, zygote: Zygote, limit: float, request_id: str) -> None:
+    async def _init(self, env: Environment, zygote: Zygote, limit: float, request_id: str) -> float:
+        """Start ``env`` and wait for the end of its INIT; returns when INIT started (monotonic)."""
         spec = env.spec
         if env.plan.kind == "provided":
             problem = _bootstrap_problem(spec, request_id)
             if problem:
-                raise _Failure("Runtime.InvalidEntrypoint", problem, "error")
-        cgroup = await env.spawn(zygote, self._spawn_request(env, zygote))
+                raise _Failure("Runtime.InvalidEntrypoint", problem, "error", time.monotonic())
+        loop = asyncio.get_running_loop()
+        request = await loop.run_in_executor(self._prep_executor, self._spawn_request, env, zygote)
+        cgroup = await env.spawn(zygote, request)
+        started = time.monotonic()
         if cgroup is not None:
             env.cgroup = self.cgroups.adopt(cgroup)
-        (env.work_dir / "agent.pid").write_text(str(env.agent_pid))
+        with contextlib.suppress(OSError):  # for cleanup_leftovers after a kill -9 (a tiny write)
+            (env.work_dir / "agent.pid").write_text(str(env.agent_pid))
         frame = await env.wait_frame(limit)
         if frame is None:
-            raise _Failure("Sandbox.Timedout", _timeout_error(request_id, spec.timeout_s), "timeout")
+            raise _Failure("Sandbox.Timedout", _timeout_error(request_id, spec.timeout_s), "timeout", started)
         kind, meta, body = frame
         if kind == ch.INIT_DONE:
-            return
+            return started
         if kind == ch.INIT_ERROR:
-            raise _Failure(meta.get("error_type") or "Runtime.Unknown", body, "error")
+            raise _Failure(meta.get("error_type") or "Runtime.Unknown", body, "error", started)
         status = meta.get("status") or env.exit_status or "signal: killed"
         raise _Failure("Runtime.ExitError", _error_json(
-            "Runtime.ExitError", f"RequestId: {request_id} Error: {_exit_phrase(status)}"), "error")
+            "Runtime.ExitError", f"RequestId: {request_id} Error: {_exit_phrase(status)}"), "error", started)
 
     def _init_failed(self, env: Environment, spec: EnvironmentSpec, request: InvokeRequest,
                      failure: _Failure, init_ms: float, invoke_started: float) -> InvokeResult:
