@@ -7,6 +7,7 @@ through the environment pool and sends the environment's log lines to CloudWatch
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cumulo.invoke.concurrency import ACCOUNT_EXCEEDED, ConcurrencyLimiter, throttled
+from cumulo.invoke.metrics import LambdaMetrics
 from cumulo.protocol.errors import AwsError
 from cumulo.runtime import (
     CapacityError,
@@ -77,18 +79,24 @@ class FunctionRunner:
             private_paths=(settings.data_dir.resolve(),),
         ))
         self._specs: dict[str, EnvironmentSpec] = {}
+        self.metrics = LambdaMetrics(platform)
+        self._dimension_sets: dict[str, tuple] = {}
 
     async def start(self) -> None:
         await self.pool.start()
 
     async def stop(self) -> None:
         await self.pool.close()
+        self.metrics.flush()
 
     # ------------------------------------------------------------------ specs
-    def spec(self, target: Target) -> EnvironmentSpec:
+    async def spec(self, target: Target) -> EnvironmentSpec:
+        """The environment spec of a function version (built once: unpacking code and layers
+        the first time is file work, done in a thread)."""
         spec = self._specs.get(target.key)
         if spec is None:
-            spec = self._specs[target.key] = self._build_spec(target)
+            spec = await asyncio.get_running_loop().run_in_executor(None, self._build_spec, target)
+            self._specs[target.key] = spec
         return spec
 
     def _build_spec(self, target: Target) -> EnvironmentSpec:
@@ -136,7 +144,7 @@ class FunctionRunner:
                 self._metric(target, "ConcurrentExecutions", self.limiter.running(function_key))
                 self._metric(target, "ConcurrentExecutions", self.limiter.total_running(), account_wide=True)
                 try:
-                    result = await self.pool.invoke(self.spec(target), request)
+                    result = await self.pool.invoke(await self.spec(target), request)
                 except CapacityError as exc:
                     log.warning("throttling %s: %s", target.name, exc)
                     raise throttled(ACCOUNT_EXCEEDED) from exc
@@ -155,16 +163,23 @@ class FunctionRunner:
     def _metric(self, target: Target, name: str, value: float, unit: str = "Count",
                 account_wide: bool = False) -> None:
         """An ``AWS/Lambda`` metric, per function (and per version/alias when one was invoked)."""
-        cloudwatch = self.platform.providers.get("cloudwatch")
-        if cloudwatch is None:
-            return
+        metrics = self.metrics
         if account_wide:
-            cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value, {}, unit)
+            metrics.add(target.account, target.region, name, value, (), unit)
             return
-        cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value, {"FunctionName": target.name}, unit)
-        if target.version != "$LATEST":
-            cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value,
-                           {"FunctionName": target.name, "Resource": f"{target.name}:{target.version}"}, unit)
+        for dimensions in self._dimensions(target):
+            metrics.add(target.account, target.region, name, value, dimensions, unit)
+
+    def _dimensions(self, target: Target) -> tuple:
+        found = self._dimension_sets.get(target.key)
+        if found is None:
+            found = (("FunctionName", target.name),),
+            if target.version != "$LATEST":
+                found += (("FunctionName", target.name), ("Resource", f"{target.name}:{target.version}")),
+            if len(self._dimension_sets) > 10000:
+                self._dimension_sets.clear()
+            self._dimension_sets[target.key] = found
+        return found
 
     def retire(self, account: str, region: str, name: str, version: str | None = None) -> None:
         """Retire warm environments of a function (of one version, or all) after a change."""
@@ -180,5 +195,5 @@ class FunctionRunner:
 
 def _trace_id() -> str:
     """An X-Ray trace header for invocations that arrive without one, as Lambda generates."""
-    epoch = f"{int(time.time()):08x}"
-    return f"Root=1-{epoch}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0;Lineage=1:0:0"
+    random = os.urandom(20).hex()
+    return f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:]};Sampled=0;Lineage=1:0:0"

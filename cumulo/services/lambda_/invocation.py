@@ -88,7 +88,8 @@ class InvocationOperations:
         await self.runner.stop()
 
     # ------------------------------------------------------------ resolution
-    def _reserved_total(self, repo: LambdaRepository) -> int:
+    def _cached_reserved_total(self, repo: LambdaRepository) -> int:
+        """The account's reserved concurrency total (cached: the provider forgets it on changes)."""
         total = self._reserved_totals.get(repo.scope)
         if total is None:
             total = sum(r.get("reserved_concurrency") or 0 for _, r in repo.functions())
@@ -120,7 +121,7 @@ class InvocationOperations:
         return Target(account=repo.account, region=repo.region, name=name, version=version, config=config,
                       code_sha=code["sha"], layer_shas=self._layer_shas(config),
                       reserved_concurrency=function.get("reserved_concurrency"),
-                      reserved_total=self._reserved_total(repo))
+                      reserved_total=self._cached_reserved_total(repo))
 
     def _layer_shas(self, config: dict[str, Any]) -> tuple[str, ...]:
         shas = []
