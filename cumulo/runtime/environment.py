@@ -172,6 +172,9 @@ class _Channel(asyncio.Protocol):
             self.env._on_frame(kind, meta, body)
 
     def connection_lost(self, exc) -> None:
+        self.env.agent_gone = True
+        if self.env._gone is not None and not self.env._gone.done():
+            self.env._gone.set_result(None)
         self.env._on_frame(channel.EXITED, {"status": None}, b"")
 
 
@@ -203,6 +206,15 @@ class Environment:
         self._capture: list[str] | None = None
         self.rss_kb = 0
         self.init_in_invoke: float | None = None  # init re-run inside the first invoke (ms)
+        # what the agent reported at the end of INIT (extensions and telemetry subscribers)
+        self.extensions: list[str] = []
+        self.shutdown_extensions = False  # some extension takes the SHUTDOWN event
+        self.telemetry = False  # some extension subscribed to platform events
+        self.telemetry_ms = 0  # the longest buffering timeout of a subscriber
+        self.ending: str | None = None  # shut down gracefully after this invoke: "timeout" | "failure"
+        self.agent_gone = False
+        self._gone: asyncio.Future | None = None
+        self.provisioned = None  # the provisioned-concurrency group it belongs to
 
     # --- frames from the agent ---------------------------------------------------------
     def _on_frame(self, kind: int, meta: dict, body: bytes) -> None:
@@ -294,17 +306,31 @@ class Environment:
     def send_invoke(self, meta: dict, payload: bytes) -> None:
         self.proto.transport.write(channel.encode(channel.INVOKE, meta, payload))
 
-    async def shutdown(self, grace_s: float) -> None:
-        """SHUTDOWN: the agent flushes the runtime's last output and ends the environment.
+    def send_platform(self, events: list) -> None:
+        """Platform events (platform.report...) for the environment's telemetry subscribers."""
+        if not self.dead and self.proto is not None and self.proto.transport is not None:
+            self.proto.transport.write(channel.encode(channel.PLATFORM, {"events": events}))
 
-        ``grace_s`` is where extensions' SHUTDOWN event gets its time (AWS: 2 s); today the
-        agent ends at once.  Whatever is still alive after the grace is killed.
-        """
-        if not self.dead and self.proto is not None:
+    async def shutdown(self, grace_s: float, reason: str = "spindown") -> None:
+        """SHUTDOWN: the runtime is stopped, extensions registered for SHUTDOWN get the event
+        with ``reason`` and ``grace_s`` (AWS: 2 s) to exit, then the agent ends the environment.
+        Whatever is still alive after the grace is killed."""
+        if not self.agent_gone and self.proto is not None and self.proto.transport is not None:
             self.thaw()
-            self.proto.transport.write(channel.encode(channel.SHUTDOWN))
-            await self.wait_frame(grace_s)  # EXITED once the agent has gone
+            if not self.proto.transport.is_closing():
+                deadline = int((time.time() + grace_s) * 1000)
+                self.proto.transport.write(channel.encode(channel.SHUTDOWN, {"reason": reason,
+                                                                             "deadline_ms": deadline}))
+            await self.wait_gone(grace_s + 0.2)
         self.kill()
+
+    async def wait_gone(self, timeout: float) -> None:
+        """Wait until the agent has closed its channel (it ended the environment)."""
+        if self.agent_gone:
+            return
+        self._gone = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._gone), timeout)
 
     def peak_memory_mb(self) -> int:
         peak = self.cgroup.peak_memory_bytes() if self.cgroup is not None else None
