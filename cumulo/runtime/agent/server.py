@@ -52,13 +52,14 @@ def exit_status(status: int) -> str:
 
 
 class _Conn:
-    __slots__ = ("closed", "inbuf", "outbuf", "sock")
+    __slots__ = ("close_after", "closed", "inbuf", "outbuf", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.inbuf = bytearray()
         self.outbuf = bytearray()
         self.closed = False
+        self.close_after = False  # "Connection: close" on a parked request: close once answered
 
 
 class Agent:
@@ -429,8 +430,10 @@ class Agent:
             reply = self._route(conn, req)
             if reply is not None:
                 self._write(conn, reply)
-            if req.close:
-                self._close(conn, after_write=True)
+                if req.close:
+                    self._close(conn, after_write=True)
+            elif req.close:
+                conn.close_after = True
 
     def _route(self, conn: _Conn, req: http.Request) -> bytes | None:
         """Dispatch on the API prefix: the Runtime API today; the Extensions API
@@ -461,6 +464,11 @@ class Agent:
 
     def _write(self, conn: _Conn, data: bytes) -> None:
         if conn.closed:
+            return
+        if conn.close_after:
+            conn.close_after = False
+            self._write(conn, data)
+            self._close(conn, after_write=True)
             return
         if not conn.outbuf:
             try:
