@@ -66,3 +66,177 @@ def test_external_extension_gets_invoke_and_shutdown(rt_ext, tmp_path):
     assert any(m.startswith("registered probe ") for m in messages)
     rt_ext.run(rt_ext.pool.retire(spec.key))
     wait_for(lambda: any("event SHUTDOWN spindown" in m for m in rt_ext.messages(result.log_stream)))
+
+
+SUBSCRIBER = textwrap.dedent('''
+    #!{python}
+    import http.server, json, os, socket, sys, threading, urllib.request
+    RUNTIME_API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+    API = "http://" + RUNTIME_API + "/2020-01-01/extension"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            for event in batch:
+                record = event["record"]
+                if event["type"] == "function":
+                    print("telemetry function", record.strip(), flush=True)
+                else:
+                    print("telemetry", event["type"], json.dumps(record, sort_keys=True), flush=True)
+            self.send_response(200)
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("sandbox.localdomain", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    req = urllib.request.Request(API + "/register", data=b'{{"events": ["INVOKE"]}}',
+                                 headers={{"Lambda-Extension-Name": os.path.basename(__file__)}}, method="POST")
+    with urllib.request.urlopen(req) as r:
+        ext_id = r.headers["Lambda-Extension-Identifier"]
+    body = {{"schemaVersion": "{schema}", "types": ["platform", "function"],
+            "buffering": {{"timeoutMs": 25, "maxItems": 1000, "maxBytes": 262144}},
+            "destination": {{"protocol": "HTTP", "URI": "http://sandbox.localdomain:%d/events" % server.server_port}}}}
+    req = urllib.request.Request("http://" + RUNTIME_API + "{path}", data=json.dumps(body).encode(),
+                                 headers={{"Lambda-Extension-Identifier": ext_id, "Content-Type": "application/json"}},
+                                 method="PUT")
+    with urllib.request.urlopen(req) as r:
+        print("subscribed", r.status, r.read().decode(), flush=True)
+    while True:
+        req = urllib.request.Request(API + "/event/next", headers={{"Lambda-Extension-Identifier": ext_id}})
+        with urllib.request.urlopen(req) as r:
+            r.read()
+''').lstrip()
+
+
+def _invoke_done(rt, spec, event, request_id):
+    """Invoke and wait for the end of the invoke (extensions ready again)."""
+    result = rt.invoke(spec, event, request_id=request_id)
+    if result.completion is not None:
+        async def finished():
+            await result.completion
+        rt.run(finished())
+    return result
+
+
+def _events(messages: list[str], kind: str) -> list[dict]:
+    prefix = f"telemetry {kind} "
+    return [json.loads(m[len(prefix):]) for m in messages if m.startswith(prefix)]
+
+
+@pytest.mark.parametrize("schema", ["2022-12-13", "2022-07-01"])
+def test_telemetry_subscriber_gets_platform_events(rt_ext, tmp_path, schema):
+    layer = _layer(tmp_path, "layer", {"extensions/subscriber": SUBSCRIBER.format(
+        python=sys.executable, schema=schema, path="/2022-07-01/telemetry")})
+    spec = rt_ext.function({"app.py": "def handler(e, c):\n    print('hello from the handler')\n    return 'ok'\n"},
+                           layer_dirs=(layer,), memory_mb=256)
+    first = _invoke_done(rt_ext, spec, {}, "t-1")
+    second = _invoke_done(rt_ext, spec, {}, "t-2")
+    assert payload(first) == payload(second) == "ok" and not second.cold_start
+    stream = first.log_stream
+
+    def reports():
+        return {r["requestId"]: r for r in _events(rt_ext.messages(stream), "platform.report")}
+    found = wait_for(lambda: len(reports()) == 2 and reports())
+    report = found["t-1"]
+    assert report["status"] == "success"
+    assert set(report["metrics"]) == {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB",
+                                      "initDurationMs"}
+    assert report["metrics"]["memorySizeMB"] == 256
+    assert "initDurationMs" not in found["t-2"]["metrics"]
+    messages = rt_ext.messages(stream)
+    assert "subscribed 200 OK\n" in messages
+    init_start = _events(messages, "platform.initStart")[0]
+    assert init_start["initializationType"] == "on-demand" and init_start["phase"] == "init"
+    assert ("functionName" in init_start) == (schema == "2022-12-13")
+    assert _events(messages, "platform.initReport")[0]["metrics"]["durationMs"] > 0
+    assert [s["requestId"] for s in _events(messages, "platform.start")] == ["t-1", "t-2"]
+    done = _events(messages, "platform.runtimeDone")
+    assert done[0]["status"] == "success" and done[0]["metrics"]["producedBytes"] == 4
+    assert [s["name"] for s in done[0]["spans"]] == ["responseLatency", "responseDuration"]
+    assert _events(messages, "platform.telemetrySubscription")[0]["types"] == ["platform", "function"]
+    assert any(m == "telemetry function hello from the handler\n" for m in messages)
+
+
+def test_logs_api_subscriber(rt_ext, tmp_path):
+    layer = _layer(tmp_path, "layer", {"extensions/subscriber": SUBSCRIBER.format(
+        python=sys.executable, schema="2020-08-15", path="/2020-08-15/logs")})
+    spec = rt_ext.function({"app.py": "def handler(e, c):\n    return 'ok'\n"}, layer_dirs=(layer,))
+    _invoke_done(rt_ext, spec, {}, "l-1")
+    result = _invoke_done(rt_ext, spec, {}, "l-2")
+    stream = result.log_stream
+    wait_for(lambda: len(_events(rt_ext.messages(stream), "platform.report")) == 2)
+    messages = rt_ext.messages(stream)
+    assert _events(messages, "platform.end")[0] == {"requestId": "l-1"}
+    assert _events(messages, "platform.start")[0] == {"requestId": "l-1", "version": "$LATEST"}
+    assert set(_events(messages, "platform.report")[0]) == {"requestId", "metrics"}
+    assert not _events(messages, "platform.initStart")
+
+
+def test_subscription_validation(rt_ext, tmp_path):
+    probe = textwrap.dedent('''
+        #!{python}
+        import json, os, urllib.request, urllib.error
+        API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+        req = urllib.request.Request(API + "/2020-01-01/extension/register", data=b'{{"events": []}}',
+                                     headers={{"Lambda-Extension-Name": "v"}}, method="POST")
+        with urllib.request.urlopen(req) as r:
+            ext_id = r.headers["Lambda-Extension-Identifier"]
+        def put(body, ident=ext_id):
+            req = urllib.request.Request(API + "/2022-07-01/telemetry", data=json.dumps(body).encode(),
+                                         headers={{"Lambda-Extension-Identifier": ident}}, method="PUT")
+            try:
+                with urllib.request.urlopen(req) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())["errorType"]
+        dest = {{"protocol": "HTTP", "URI": "http://sandbox.localdomain:9"}}
+        print("check", put({{"schemaVersion": "2022-12-13", "types": ["platform"], "destination": dest,
+                            "buffering": {{"maxItems": 24}}}}), flush=True)
+        print("check", put({{"schemaVersion": "1999-01-01", "types": ["platform"], "destination": dest}}), flush=True)
+        print("check", put({{"schemaVersion": "2022-12-13", "types": ["nope"], "destination": dest}}), flush=True)
+        req = urllib.request.Request(API + "/2020-01-01/extension/event/next")
+        try:
+            urllib.request.urlopen(req)
+        except urllib.error.HTTPError as e:
+            print("check", e.code, json.loads(e.read())["errorType"], flush=True)
+        req = urllib.request.Request(API + "/2020-01-01/extension/event/next",
+                                     headers={{"Lambda-Extension-Identifier": ext_id}})
+        while True:
+            urllib.request.urlopen(req).read()
+    ''').lstrip()
+    layer = _layer(tmp_path, "layer", {"extensions/v": probe.format(python=sys.executable)})
+    spec = rt_ext.function({"app.py": "def handler(e, c):\n    return 'ok'\n"}, layer_dirs=(layer,))
+    result = rt_ext.invoke(spec, {})
+    checks = [m for m in rt_ext.messages(result.log_stream) if m.startswith("check")]
+    assert checks == ["check (400, 'ValidationError')\n", "check (400, 'ValidationError')\n",
+                      "check (400, 'ValidationError')\n", "check 403 Extension.MissingExtensionIdentifier\n"]
+
+
+def test_exec_wrapper_and_init_error(rt_ext, tmp_path):
+    wrapper = _layer(tmp_path, "wrap", {"wrapper.sh": "#!/bin/sh\nexport WRAPPED=yes\nexec \"$@\"\n"},
+                     executable=("wrapper.sh",))
+    spec = rt_ext.function({"app.py": "import os, sys\ndef handler(e, c):\n"
+                                      "    return [os.environ.get('WRAPPED'), sys.argv[0]]\n"},
+                           layer_dirs=(wrapper,), environment={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrapper.sh"})
+    assert payload(rt_ext.invoke(spec, {})) == ["yes", "/var/runtime/bootstrap.py"]
+    failing = textwrap.dedent('''
+        #!{python}
+        import os, urllib.request
+        API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+        req = urllib.request.Request(API + "/register", data=b'{{"events": ["INVOKE"]}}',
+                                     headers={{"Lambda-Extension-Name": "bad"}}, method="POST")
+        ext_id = urllib.request.urlopen(req).headers["Lambda-Extension-Identifier"]
+        req = urllib.request.Request(API + "/init/error", data=b'{{}}', method="POST",
+                                     headers={{"Lambda-Extension-Identifier": ext_id,
+                                              "Lambda-Extension-Function-Error-Type": "Extension.ConfigInvalid"}})
+        print(urllib.request.urlopen(req).status, flush=True)
+    ''').lstrip()
+    layer = _layer(tmp_path, "bad", {"extensions/bad": failing.format(python=sys.executable)})
+    spec = rt_ext.function({"app.py": "def handler(e, c):\n    return 'ok'\n"}, layer_dirs=(layer,))
+    result = rt_ext.invoke(spec, {}, request_id="r-bad")
+    assert result.function_error == "Unhandled" and result.error_type == "Extension.InitError"
+    assert json.loads(result.payload)["errorType"] == "Extension.InitError"
+    messages = rt_ext.messages(result.log_stream)
+    assert any(m.startswith("INIT_REPORT") and "Phase: invoke\tStatus: error\tError Type: Extension.InitError"
+               in m for m in messages)
