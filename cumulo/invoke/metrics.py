@@ -29,7 +29,7 @@ class LambdaMetrics:
         self._since = 0.0
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, account: str, region: str, name: str, value: float, dimensions: Dimensions,
+    def add(self, account: str, region: str, name: str, value: float, dimensions: Dimensions = (),
             unit: str = "Count") -> None:
         key = (account, region, name, dimensions, unit, value)
         counts = self._counts

@@ -8,6 +8,8 @@ through the environment pool and sends the environment's log lines to CloudWatch
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import os
 import time
@@ -80,6 +82,7 @@ class FunctionRunner:
         ))
         self._specs: dict[str, EnvironmentSpec] = {}
         self.metrics = LambdaMetrics(platform)
+        self._provisioned: dict[str, Target] = {}  # provisioned-concurrency key -> its version
         self._dimension_sets: dict[str, tuple] = {}
 
     async def start(self) -> None:
@@ -128,8 +131,13 @@ class FunctionRunner:
     # ------------------------------------------------------------------ running
     async def run(self, target: Target, payload: bytes, *, request_id: str | None = None,
                   invoked_arn: str | None = None, client_context: str | None = None,
-                  trace_id: str | None = None) -> InvokeResult:
-        """Run one event; raises TooManyRequestsException when no concurrency is left."""
+                  trace_id: str | None = None, qualifier: str | None = None) -> InvokeResult:
+        """Run one event; raises TooManyRequestsException when no concurrency is left.
+
+        ``qualifier`` is the version or alias the caller named: its provisioned concurrency
+        (if any) serves the event first.  The result comes back as soon as the runtime has
+        answered; the concurrency slot is held until extensions are done too.
+        """
         request = InvokeRequest(
             request_id=request_id or str(uuid.uuid4()),
             payload=payload,
@@ -138,28 +146,92 @@ class FunctionRunner:
             trace_id=trace_id or _trace_id(),
         )
         function_key = f"{target.account}:{target.region}:{target.name}"
+        pc_key = self._pc_key(target, qualifier) if qualifier is not None and self._provisioned else None
+        if pc_key is not None and pc_key not in self._provisioned:
+            pc_key = None
+        slot = contextlib.ExitStack()
         try:
-            with self.limiter.slot(target.account, function_key, target.reserved_concurrency,
-                                   target.reserved_total):
-                self._metric(target, "ConcurrentExecutions", self.limiter.running(function_key))
-                self._metric(target, "ConcurrentExecutions", self.limiter.total_running(), account_wide=True)
-                try:
-                    result = await self.pool.invoke(await self.spec(target), request)
-                except CapacityError as exc:
-                    log.warning("throttling %s: %s", target.name, exc)
-                    raise throttled(ACCOUNT_EXCEEDED) from exc
-                except UnsupportedRuntimeError as exc:
-                    raise AwsError("InvalidRuntimeException", str(exc), status=502,
-                                   fields={"Type": "User"}) from exc
-        except AwsError as error:
-            if error.code == "TooManyRequestsException":
+            slot.enter_context(self.limiter.slot(target.account, function_key, target.reserved_concurrency,
+                                                 target.reserved_total))
+            self._metric(target, "ConcurrentExecutions", self.limiter.running(function_key))
+            self._metric(target, "ConcurrentExecutions", self.limiter.total_running(), account_wide=True)
+            try:
+                result = await self.pool.invoke(await self.spec(target), request, pc_key)
+            except CapacityError as exc:
+                log.warning("throttling %s: %s", target.name, exc)
+                raise throttled(ACCOUNT_EXCEEDED) from exc
+            except UnsupportedRuntimeError as exc:
+                raise AwsError("InvalidRuntimeException", str(exc), status=502,
+                               fields={"Type": "User"}) from exc
+        except BaseException as error:
+            slot.close()
+            if isinstance(error, AwsError) and error.code == "TooManyRequestsException":
                 self._metric(target, "Throttles", 1)
             raise
+        if pc_key is not None:
+            self._provisioned_metrics(target, qualifier, pc_key, result.provisioned)
+        if result.completion is None:
+            slot.close()
+            self._finished(target, result)
+        else:  # extensions still busy: the environment (and its concurrency) is taken until they are done
+            result.completion.add_done_callback(lambda _: (slot.close(), self._finished(target, result)))
+        return result
+
+    def _finished(self, target: Target, result: InvokeResult) -> None:
         self._metric(target, "Invocations", 1)
         self._metric(target, "Errors", 1 if result.function_error else 0)
         self._metric(target, "Duration", result.duration_ms, unit="Milliseconds")
-        return result
 
+    # ------------------------------------------------------------------ provisioned concurrency
+    @staticmethod
+    def _pc_key(target: Target, qualifier: str) -> str:
+        return f"{target.account}:{target.region}:{target.name}:{qualifier}"
+
+    async def provision(self, target: Target, qualifier: str, count: int) -> None:
+        """Keep ``count`` environments of ``target`` initialized for invocations through ``qualifier``."""
+        key = self._pc_key(target, qualifier)
+        if count:
+            self._provisioned[key] = target
+        else:
+            self._provisioned.pop(key, None)
+        await self.pool.provision(key, await self.spec(target), count)
+
+    def provisioned_status(self, target: Target, qualifier: str) -> dict | None:
+        return self.pool.provisioned_status(self._pc_key(target, qualifier))
+
+    def provisioned_utilization(self, account: str, region: str, name: str, qualifier: str) -> float | None:
+        """Busy / allocated provisioned environments of a qualifier right now (None: no allocation)."""
+        status = self.pool.provisioned_status(f"{account}:{region}:{name}:{qualifier}")
+        if not status or not status["allocated"]:
+            return None
+        return status["busy"] / status["allocated"]
+
+    def _provisioned_metrics(self, target: Target, qualifier: str, key: str, provisioned: bool) -> None:
+        """AWS's provisioned-concurrency metrics, per function, per Resource (function:qualifier)
+        and, for aliases, per executed version."""
+        status = self.pool.provisioned_status(key) or {"allocated": 0, "busy": 0}
+        resource = f"{target.name}:{qualifier}"
+        dimension_sets = [(("FunctionName", target.name),),
+                          (("FunctionName", target.name), ("Resource", resource))]
+        if qualifier != target.version:
+            dimension_sets.append((("FunctionName", target.name), ("Resource", resource),
+                                   ("ExecutedVersion", target.version)))
+        # measured as the invoke ended: it was running on one of them, or spilled over because all were busy
+        allocated = status["allocated"]
+        busy = min(allocated, status["busy"] + 1) if provisioned else allocated
+        utilization = busy / allocated if allocated else 0.0
+        metrics = self.metrics
+        for dims in dimension_sets:
+            add = functools.partial(metrics.add, target.account, target.region, dimensions=dims)
+            if provisioned:
+                add("ProvisionedConcurrencyInvocations", 1)
+            else:
+                add("ProvisionedConcurrencySpilloverInvocations", 1)
+            add("ProvisionedConcurrentExecutions", busy)
+            if len(dims) > 1:
+                add("ProvisionedConcurrencyUtilization", round(utilization, 4), unit="None")
+
+    # ------------------------------------------------------------------ metrics
     def _metric(self, target: Target, name: str, value: float, unit: str = "Count",
                 account_wide: bool = False) -> None:
         """An ``AWS/Lambda`` metric, per function (and per version/alias when one was invoked)."""

@@ -227,7 +227,7 @@ class EnvironmentPool:
         if self._closed:
             raise PoolClosedError("the environment pool is closed")
         group = self._provisioned.get(provisioned) if provisioned else None
-        if group is not None and group.idle:
+        if group is not None and group.idle and group.spec.key == spec.key:
             env = group.idle.pop()
             env.busy = True
             env.thaw()

@@ -82,6 +82,9 @@ class InvocationOperations:
     async def _start_invocation(self) -> None:
         await self.runner.start()
         await self.async_invoker.start()
+        start_provisioned = getattr(self, "_start_provisioned", None)
+        if start_provisioned is not None:
+            self.platform.spawn(start_provisioned(), "provisioned-concurrency")
 
     async def _stop_invocation(self) -> None:
         await self.async_invoker.stop()
@@ -89,21 +92,33 @@ class InvocationOperations:
 
     # ------------------------------------------------------------ resolution
     def _cached_reserved_total(self, repo: LambdaRepository) -> int:
-        """The account's reserved concurrency total (cached: the provider forgets it on changes)."""
+        """Concurrency the account has set aside: reservations, and the provisioned concurrency of
+        functions without one (cached: the provider forgets it on changes)."""
         total = self._reserved_totals.get(repo.scope)
         if total is None:
-            total = sum(r.get("reserved_concurrency") or 0 for _, r in repo.functions())
+            functions = dict(repo.functions())
+            total = sum(r.get("reserved_concurrency") or 0 for r in functions.values())
+            for key, record in self.platform.store.scan("lambda.provisioned", repo.scope):
+                name = key[len(repo.scope):].rpartition(":")[0]
+                if name in functions and functions[name].get("reserved_concurrency") is None:
+                    total += record["requested"]
             self._reserved_totals[repo.scope] = total
         return total
 
-    def resolve_target(self, repo: LambdaRepository, name: str, qualifier: str | None) -> Target:
+    def resolve_target_exact(self, repo: LambdaRepository, name: str, qualifier: str | None) -> Target:
+        """The version a qualifier names (an alias's primary version, ignoring routing weights)."""
+        return self.resolve_target(repo, name, qualifier, routing=False)
+
+    def resolve_target(self, repo: LambdaRepository, name: str, qualifier: str | None,
+                       routing: bool = True) -> Target:
         function = repo.function(name)
         if qualifier is not None and not is_version(qualifier):
             alias = repo.alias(name, qualifier)
             if alias is None:
                 raise repo.not_found(name, qualifier)
             qualifier = alias["FunctionVersion"]
-            for version, weight in (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {}).items():
+            weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {}) if routing else {}
+            for version, weight in weights.items():
                 if random.random() < weight:
                     qualifier = version
         if qualifier is None or qualifier == LATEST:
@@ -155,7 +170,8 @@ class InvocationOperations:
         invoked_arn = repo.arn(ref.name, ref.qualifier)
         result = await self.runner.run(target, payload, request_id=context.request_id, invoked_arn=invoked_arn,
                                        client_context=client_context,
-                                       trace_id=context.request.headers.get("x-amzn-trace-id"))
+                                       trace_id=context.request.headers.get("x-amzn-trace-id"),
+                                       qualifier=ref.qualifier)
         response: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload,
                                     "ExecutedVersion": target.version}
         if result.function_error:
@@ -198,7 +214,7 @@ class InvocationOperations:
             return {"StatusCode": 202, "RequestId": request_id}
         result = await self.runner.run(target, payload, request_id=request_id,
                                        invoked_arn=repo.arn(ref.name, ref.qualifier),
-                                       client_context=client_context, trace_id=trace_id)
+                                       client_context=client_context, trace_id=trace_id, qualifier=ref.qualifier)
         response: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": target.version,
                                     "RequestId": request_id}
         if result.function_error:
@@ -212,7 +228,8 @@ class InvocationOperations:
             target = self.resolve_target(repo, event.function, event.qualifier)
             result = await self.runner.run(target, event.payload, request_id=event.request_id,
                                            invoked_arn=repo.arn(event.function, event.qualifier),
-                                           client_context=event.client_context, trace_id=event.trace_id)
+                                           client_context=event.client_context, trace_id=event.trace_id,
+                                           qualifier=event.qualifier)
         except AwsError as error:
             if error.code == "TooManyRequestsException":
                 return Outcome("throttled", status_code=429, error=error)

@@ -30,6 +30,7 @@ from cumulo.services.lambda_.names import (
     parse_function,
 )
 from cumulo.services.lambda_.policy import build_statement, check_policy_size, policy_document
+from cumulo.services.lambda_.provisioned import ProvisionedOperations
 from cumulo.services.lambda_.repository import FUNCTIONS, LambdaRepository
 from cumulo.services.pagination import decode_token, encode_token
 
@@ -61,7 +62,7 @@ def _fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-class LambdaProvider(InvocationOperations, Provider):
+class LambdaProvider(InvocationOperations, ProvisionedOperations, Provider):
     service = "lambda"
 
     def __init__(self, platform: Any) -> None:
