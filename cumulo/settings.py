@@ -58,6 +58,9 @@ class Settings:
     # Multiplies the delays between retries of asynchronous invocations (AWS: about 1 and
     # 2 minutes); tests set it small to see retries in seconds.
     retry_delay_scale: float = 1.0
+    # Multiplies Application Auto Scaling's rate() periods, target-tracking evaluation
+    # periods and cooldowns (at() and cron() keep wall-clock time); tests set it small.
+    autoscaling_time_scale: float = 1.0
 
     @functools.cached_property
     def auth_required(self) -> bool:

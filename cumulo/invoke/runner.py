@@ -83,6 +83,7 @@ class FunctionRunner:
         self._specs: dict[str, EnvironmentSpec] = {}
         self.metrics = LambdaMetrics(platform)
         self._provisioned: dict[str, Target] = {}  # provisioned-concurrency key -> its version
+        self._pc_peaks: dict[str, float] = {}  # highest utilization since Application Auto Scaling last looked
         self._dimension_sets: dict[str, tuple] = {}
 
     async def start(self) -> None:
@@ -206,6 +207,10 @@ class FunctionRunner:
             return None
         return status["busy"] / status["allocated"]
 
+    def take_peak_utilization(self, account: str, region: str, name: str, qualifier: str) -> float | None:
+        """The highest provisioned-concurrency utilization seen by invokes since the last call."""
+        return self._pc_peaks.pop(f"{account}:{region}:{name}:{qualifier}", None)
+
     def _provisioned_metrics(self, target: Target, qualifier: str, key: str, provisioned: bool) -> None:
         """AWS's provisioned-concurrency metrics, per function, per Resource (function:qualifier)
         and, for aliases, per executed version."""
@@ -220,6 +225,7 @@ class FunctionRunner:
         allocated = status["allocated"]
         busy = min(allocated, status["busy"] + 1) if provisioned else allocated
         utilization = busy / allocated if allocated else 0.0
+        self._pc_peaks[key] = max(utilization, self._pc_peaks.get(key, 0.0))
         metrics = self.metrics
         for dims in dimension_sets:
             add = functools.partial(metrics.add, target.account, target.region, dimensions=dims)

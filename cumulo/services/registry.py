@@ -6,8 +6,9 @@ from cumulo.services.base import Provider
 
 
 def provider_classes() -> list[type[Provider]]:
+    from cumulo.services.autoscaling.provider import ApplicationAutoScalingProvider
     from cumulo.services.cloudwatch.provider import CloudWatchProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
 
-    return [LogsProvider, CloudWatchProvider, LambdaProvider]
+    return [LogsProvider, CloudWatchProvider, LambdaProvider, ApplicationAutoScalingProvider]
