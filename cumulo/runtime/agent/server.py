@@ -643,6 +643,8 @@ class Agent:
             self._maybe_invoke_done()
 
     def extension_failed(self, ext, error_type: str, phase_init: bool) -> None:
+        if ext.external and ext.pid:  # reported when it exits (it should, after the 202), as AWS does
+            return
         if not self.init_sent:
             self._fail_init(error_type, f"extension {ext.name} reported {ext.error_type}")
         else:
