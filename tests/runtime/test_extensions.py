@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -240,3 +241,70 @@ def test_exec_wrapper_and_init_error(rt_ext, tmp_path):
     messages = rt_ext.messages(result.log_stream)
     assert any(m.startswith("INIT_REPORT") and "Phase: invoke\tStatus: error\tError Type: Extension.InitError"
                in m for m in messages)
+
+
+def test_timeout_sends_shutdown_with_reason_timeout(rt_ext, tmp_path):
+    layer = _layer(tmp_path, "layer", {"extensions/probe": EXTENSION.format(python=sys.executable)})
+    spec = rt_ext.function({"app.py": "import time\ndef handler(e, c):\n    time.sleep(5)\n"},
+                           layer_dirs=(layer,), timeout_s=0.5)
+    result = rt_ext.invoke(spec, {}, request_id="slow-1")
+    assert result.error_type == "Sandbox.Timedout"
+    wait_for(lambda: "event SHUTDOWN timeout\n" in rt_ext.messages(result.log_stream))
+
+
+def test_extension_that_ignores_shutdown_is_killed(rt_ext, tmp_path):
+    stubborn = textwrap.dedent('''
+        #!{python}
+        import json, os, signal, time, urllib.request
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+        req = urllib.request.Request(API + "/register", data=b'{{"events": ["SHUTDOWN"]}}',
+                                     headers={{"Lambda-Extension-Name": "stubborn"}}, method="POST")
+        ext_id = urllib.request.urlopen(req).headers["Lambda-Extension-Identifier"]
+        req = urllib.request.Request(API + "/event/next", headers={{"Lambda-Extension-Identifier": ext_id}})
+        event = json.loads(urllib.request.urlopen(req).read())
+        print("got", event["eventType"], event["deadlineMs"] - int(time.time() * 1000) <= 2000, flush=True)
+        time.sleep(60)
+    ''').lstrip()
+    layer = _layer(tmp_path, "layer", {"extensions/stubborn": stubborn.format(python=sys.executable)})
+    spec = rt_ext.function({"app.py": "def handler(e, c):\n    return 1\n"}, layer_dirs=(layer,))
+    result = rt_ext.invoke(spec, {})
+    assert payload(result) == 1 and result.completion is None  # not registered for INVOKE: nothing to wait for
+    started = time.monotonic()
+    rt_ext.run(rt_ext.pool.retire(spec.key))
+    assert time.monotonic() - started < 3.5  # 2 s for extensions, then killed
+    assert "got SHUTDOWN True\n" in rt_ext.messages(result.log_stream)
+    assert not rt_ext.call(lambda: [e for e in rt_ext.pool._all if e.spec.key == spec.key])
+
+
+def test_telemetry_buffers_drop_and_report_it():
+    """A subscriber that falls more than four buffers behind loses events and is told so."""
+    import selectors
+
+    from cumulo.runtime.agent import telemetry
+
+    class Ext:
+        name = "sub"
+    sel = selectors.DefaultSelector()
+    tel = telemetry.Telemetry(sel, {})
+    tel.end_init()
+    from cumulo.runtime.agent.http import Request
+    body = json.dumps({"schemaVersion": "2022-12-13", "types": ["function"],
+                       "buffering": {"maxItems": 25, "maxBytes": 262144, "timeoutMs": 30000},
+                       "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:9"}}).encode()
+    reply = tel.handle(Request("PUT", "/2022-07-01/telemetry", {}, body, False), Ext())
+    assert reply.startswith(b"HTTP/1.1 200 OK") and reply.endswith(b"OK")
+    sub = tel.subs[0]
+    sub.inflight = object()  # a delivery that never finishes: nothing drains the buffer
+    for index in range(120):
+        tel.log_line("function", 0, f"line {index}")
+    assert len(sub.queue) == 100 and sub.dropped_records == 20
+    sub.inflight = None
+    delivery = type("D", (), {"count": 100, "body": b"[" + b",".join(sub.queue) + b"]"})()
+    tel._delivered(sub, delivery, True)
+    dropped = json.loads(sub.queue[-1])
+    assert dropped["type"] == "platform.logsDropped" and dropped["record"]["droppedRecords"] == 20
+    assert dropped["record"]["reason"].startswith("Consumer seems to have fallen behind")
+    for inflight in list(tel.subs):
+        if inflight.inflight is not None:
+            inflight.inflight.sock.close()

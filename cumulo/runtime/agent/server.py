@@ -594,7 +594,8 @@ class Agent:
         invoke = self.invoke
         now = time.time()
         invoke["responded"] = now
-        if self.ext_api.by_id:
+        pending = bool(self.ext_api.subscribers("INVOKE"))
+        if pending:
             meta["pending"] = True  # the environment stays busy until every extension is ready again
         if self.telemetry.wants_platform:
             duration = round((now - invoke["started"]) * 1000, 3)
@@ -609,7 +610,7 @@ class Agent:
         if self.telemetry.subs:
             meta["telemetry"] = self.telemetry.wants_platform
             meta["telemetry_ms"] = self.telemetry.max_timeout_ms
-        if not self.ext_api.by_id:
+        if not pending:
             self.invoke = None
 
     def runtime_next(self) -> None:
