@@ -8,10 +8,10 @@ through the environment pool and sends the environment's log lines to CloudWatch
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
+import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -150,10 +150,12 @@ class FunctionRunner:
         pc_key = self._pc_key(target, qualifier) if qualifier is not None and self._provisioned else None
         if pc_key is not None and pc_key not in self._provisioned:
             pc_key = None
-        slot = contextlib.ExitStack()
+        limiter = self.limiter
+        reserved = target.reserved_concurrency
+        acquired = False
         try:
-            slot.enter_context(self.limiter.slot(target.account, function_key, target.reserved_concurrency,
-                                                 target.reserved_total))
+            limiter.acquire(target.account, function_key, reserved, target.reserved_total)
+            acquired = True
             self._metric(target, "ConcurrentExecutions", self.limiter.running(function_key))
             self._metric(target, "ConcurrentExecutions", self.limiter.total_running(), account_wide=True)
             try:
@@ -165,17 +167,21 @@ class FunctionRunner:
                 raise AwsError("InvalidRuntimeException", str(exc), status=502,
                                fields={"Type": "User"}) from exc
         except BaseException as error:
-            slot.close()
+            if acquired:
+                limiter.release(target.account, function_key, reserved)
             if isinstance(error, AwsError) and error.code == "TooManyRequestsException":
                 self._metric(target, "Throttles", 1)
             raise
         if pc_key is not None:
             self._provisioned_metrics(target, qualifier, pc_key, result.provisioned)
         if result.completion is None:
-            slot.close()
+            limiter.release(target.account, function_key, reserved)
             self._finished(target, result)
         else:  # extensions still busy: the environment (and its concurrency) is taken until they are done
-            result.completion.add_done_callback(lambda _: (slot.close(), self._finished(target, result)))
+            def done(_task) -> None:
+                limiter.release(target.account, function_key, reserved)
+                self._finished(target, result)
+            result.completion.add_done_callback(done)
         return result
 
     def _finished(self, target: Target, result: InvokeResult) -> None:
@@ -273,5 +279,5 @@ class FunctionRunner:
 
 def _trace_id() -> str:
     """An X-Ray trace header for invocations that arrive without one, as Lambda generates."""
-    random = os.urandom(20).hex()
-    return f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:]};Sampled=0;Lineage=1:0:0"
+    bits = f"{random.getrandbits(160):040x}"  # not a secret: a trace id
+    return f"Root=1-{int(time.time()):08x}-{bits[:24]};Parent={bits[24:]};Sampled=0;Lineage=1:0:0"
