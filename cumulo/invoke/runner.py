@@ -84,6 +84,9 @@ class FunctionRunner:
         self.metrics = LambdaMetrics(platform)
         self._provisioned: dict[str, Target] = {}  # provisioned-concurrency key -> its version
         self._pc_peaks: dict[str, float] = {}  # highest utilization since Application Auto Scaling last looked
+        self._rechecking: set[str] = set()
+        # (account, region, name, qualifier) -> re-apply a qualifier's provisioned concurrency (set by Lambda)
+        self.recheck_provisioned = None
         self._dimension_sets: dict[str, tuple] = {}
 
     async def start(self) -> None:
@@ -148,8 +151,12 @@ class FunctionRunner:
         )
         function_key = f"{target.account}:{target.region}:{target.name}"
         pc_key = self._pc_key(target, qualifier) if qualifier is not None and self._provisioned else None
-        if pc_key is not None and pc_key not in self._provisioned:
-            pc_key = None
+        if pc_key is not None:
+            provisioned_target = self._provisioned.get(pc_key)
+            if provisioned_target is None:
+                pc_key = None
+            elif provisioned_target.key != target.key and self.recheck_provisioned is not None:
+                self._recheck(pc_key, target, qualifier)
         limiter = self.limiter
         reserved = target.reserved_concurrency
         acquired = False
@@ -190,6 +197,20 @@ class FunctionRunner:
         self._metric(target, "Duration", result.duration_ms, unit="Milliseconds")
 
     # ------------------------------------------------------------------ provisioned concurrency
+    def _recheck(self, key: str, target: Target, qualifier: str) -> None:
+        """An alias with provisioned concurrency now runs another version (or the version's
+        configuration changed): let the provider apply the configuration to it again."""
+        if key in self._rechecking:
+            return
+        self._rechecking.add(key)
+
+        async def recheck() -> None:
+            try:
+                await self.recheck_provisioned(target.account, target.region, target.name, qualifier)
+            finally:
+                self._rechecking.discard(key)
+        self.platform.spawn(recheck(), "provisioned-concurrency-recheck")
+
     @staticmethod
     def _pc_key(target: Target, qualifier: str) -> str:
         return f"{target.account}:{target.region}:{target.name}:{qualifier}"

@@ -151,3 +151,20 @@ def test_failed_initialization(client):
     config = wait_for(failed, timeout=20, message="FAILED status")
     assert config["StatusReason"] == "FUNCTION_ERROR_INIT_FAILURE"
     assert config["AllocatedProvisionedConcurrentExecutions"] == 0
+
+
+def test_provisioned_concurrency_follows_the_alias(client):
+    name, _ = _function(client)
+    client.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=1)
+    _ready(client, name, "live", 1)
+    client.update_function_code(FunctionName=name, ZipFile=make_zip({"app.py": HANDLER + "# v2\n"}))
+    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    second = client.publish_version(FunctionName=name)["Version"]
+    client.update_alias(FunctionName=name, Name="live", FunctionVersion=second)
+    body = json.loads(client.invoke(FunctionName=name, Qualifier="live")["Payload"].read())
+    assert body["version"] == second  # the first invoke after the move may spill over
+
+    def provisioned_again():
+        response = client.invoke(FunctionName=name, Qualifier="live")
+        return json.loads(response["Payload"].read())["init"] == "provisioned-concurrency"
+    wait_for(provisioned_again, timeout=20, message="provisioned environments of the new version")

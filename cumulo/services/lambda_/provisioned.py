@@ -208,8 +208,15 @@ class ProvisionedOperations:
         record = self.platform.store.get(PROVISIONED, f"{repo.scope}{name}:{qualifier}")
         return None if record is None else self._pc_view(repo, name, qualifier, record)
 
+    async def _recheck_provisioned(self, account: str, region: str, name: str, qualifier: str) -> None:
+        repo = LambdaRepository(self.platform.store, account, region)
+        record = self.platform.store.get(PROVISIONED, f"{repo.scope}{name}:{qualifier}")
+        if record is not None:
+            await self._apply_provisioned(repo, name, qualifier, record["requested"])
+
     async def _start_provisioned(self) -> None:
         """Initialize every stored configuration again (after a restart)."""
+        self.runner.recheck_provisioned = self._recheck_provisioned
         for key, record in self.platform.store.scan(PROVISIONED, ""):
             account, region, rest = key.split(":", 2)
             name, _, qualifier = rest.rpartition(":")
