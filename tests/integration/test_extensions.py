@@ -312,3 +312,17 @@ def test_internal_extension_through_an_exec_wrapper(client):
     assert json.loads(client.invoke(FunctionName=name)["Payload"].read()) == sys.executable
     with pytest.raises(ClientError):
         client.invoke(FunctionName="does-not-exist")
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="needs node")
+def test_node_wrapper_and_node_options(client):
+    layer = publish(client, {"wrapper.sh": "#!/bin/sh\nexport WRAPPED_ARGS=\"$*\"\nexec \"$@\"\n",
+                             "preload.js": "globalThis.preloaded = 'from NODE_OPTIONS';\n"},
+                    executable=("wrapper.sh",))
+    name = deploy(client, "exports.handler = async () => [globalThis.preloaded, process.env.WRAPPED_ARGS];\n",
+                  [layer], handler="index.handler", runtime="nodejs20.x", filename="index.js",
+                  Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrapper.sh",
+                                             "NODE_OPTIONS": "--require /opt/preload.js"}})
+    preloaded, args = json.loads(client.invoke(FunctionName=name)["Payload"].read())
+    assert preloaded == "from NODE_OPTIONS"
+    assert args.endswith("/var/runtime/index.mjs") and "node" in args

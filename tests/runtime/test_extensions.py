@@ -308,3 +308,18 @@ def test_telemetry_buffers_drop_and_report_it():
     for inflight in list(tel.subs):
         if inflight.inflight is not None:
             inflight.inflight.sock.close()
+
+
+def test_extensions_and_layers_without_a_mount_namespace(rt_off, tmp_path):
+    """isolation=off: the layers are a merged directory and every path points at it."""
+    layer = _layer(tmp_path, "layer", {"extensions/probe": EXTENSION.format(python=sys.executable),
+                                       "python/fromlayer.py": "X = 'layer'\n"})
+    spec = rt_off.function({"app.py": "import os, fromlayer\ndef handler(e, c):\n"
+                                      "    return [fromlayer.X, fromlayer.__file__, os.environ['PATH']]\n"},
+                           layer_dirs=(layer,))
+    result = _invoke_done(rt_off, spec, {}, "off-1")
+    value, path, env_path = payload(result)
+    assert value == "layer" and not path.startswith("/opt/") and path.endswith("/opt/python/fromlayer.py")
+    assert env_path.split(":")[-1] == path.rsplit("/python/", 1)[0] + "/bin"
+    messages = rt_off.messages(result.log_stream)
+    assert any(m.startswith("registered probe") for m in messages) and "event INVOKE off-1\n" in messages
