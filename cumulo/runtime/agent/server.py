@@ -787,7 +787,10 @@ class Agent:
                 if self.events:
                     self._flush_logs()
                 if not self.init_sent and self.ext_api.by_name:
-                    self._fail_init("Runtime.ExitError", exit_status(status))
+                    phrase = exit_status(status)
+                    phrase = ("Runtime exited without providing a reason" if phrase == "exit status 0"
+                              else "Runtime exited with error: " + phrase)
+                    self._fail_init("Runtime.ExitError", phrase)
                 self._send(channel.EXITED, {"status": exit_status(status)})
                 if self.ext_api.subscribers("SHUTDOWN"):
                     self._shutdown("failure", None)
