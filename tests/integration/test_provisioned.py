@@ -168,3 +168,15 @@ def test_provisioned_concurrency_follows_the_alias(client):
         response = client.invoke(FunctionName=name, Qualifier="live")
         return json.loads(response["Payload"].read())["init"] == "provisioned-concurrency"
     wait_for(provisioned_again, timeout=20, message="provisioned environments of the new version")
+
+
+def test_configurations_of_deleted_functions_are_forgotten(client):
+    name, _ = _function(client)
+    client.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=1)
+    client.delete_function(FunctionName=name)
+    other, _ = _function(client)
+    client.put_provisioned_concurrency_config(FunctionName=other, Qualifier="live", ProvisionedConcurrentExecutions=1)
+    client.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                           Code={"ZipFile": make_zip({"app.py": HANDLER})})
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    assert client.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"] == []

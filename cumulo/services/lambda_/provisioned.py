@@ -48,8 +48,18 @@ class ProvisionedOperations:
 
     # ------------------------------------------------------------ helpers
     def _pc_records(self, repo: LambdaRepository, name: str) -> dict[str, dict[str, Any]]:
+        """The function's configurations (those of deleted versions or aliases are dropped)."""
         prefix = f"{repo.scope}{name}:"
-        return {key[len(prefix):]: value for key, value in self.platform.store.scan(PROVISIONED, prefix)}
+        records = {}
+        for key, value in self.platform.store.scan(PROVISIONED, prefix):
+            qualifier = key[len(prefix):]
+            gone = repo.version(name, qualifier) is None if is_version(qualifier) else \
+                repo.alias(name, qualifier) is None
+            if gone:
+                self.platform.store.delete(PROVISIONED, key)
+            else:
+                records[qualifier] = value
+        return records
 
     def _pc_target(self, repo: LambdaRepository, name: str, qualifier: str):
         """The version a qualifier runs (an alias's primary version)."""
@@ -179,7 +189,11 @@ class ProvisionedOperations:
                 total += record["reserved_concurrency"]
         for key, record in self.platform.store.scan(PROVISIONED, repo.scope):
             name, _, qualifier = key[len(repo.scope):].rpartition(":")
-            if (name, qualifier) != exclude and repo.function(name).get("reserved_concurrency") is None:
+            function = repo.find_function(name)
+            if function is None:  # the function was deleted: so is its configuration
+                self.platform.store.delete(PROVISIONED, key)
+                continue
+            if (name, qualifier) != exclude and function.get("reserved_concurrency") is None:
                 total += record["requested"]
         return total
 
