@@ -139,6 +139,17 @@ def test_spillover_when_all_provisioned_are_busy(server, client):
             Statistics=["Sum"])["Datapoints"]
         return sum(p["Sum"] for p in points)
     wait_for(lambda: spill() == 1, message="spillover metric")
+    data = cloudwatch.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[
+        {"Id": "concurrent", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "ConcurrentExecutions",
+                                                       "Dimensions": [{"Name": "FunctionName", "Value": name}]},
+                                            "Period": 3600, "Stat": "Maximum"}},
+        {"Id": "utilization", "MetricStat": {"Metric": {
+            "Namespace": "AWS/Lambda", "MetricName": "ProvisionedConcurrencyUtilization",
+            "Dimensions": [{"Name": "FunctionName", "Value": name},
+                           {"Name": "Resource", "Value": f"{name}:{version}"}]},
+            "Period": 3600, "Stat": "Maximum"}}])["MetricDataResults"]
+    values = {r["Id"]: r["Values"] for r in data}
+    assert max(values["concurrent"]) == 2 and max(values["utilization"]) == 1.0
 
 
 def test_failed_initialization(client):

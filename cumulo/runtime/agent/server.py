@@ -283,7 +283,11 @@ class Agent:
         select = self.sel.select
         tel = self.telemetry
         while True:
-            for key, _ in select(tel.timeout() if tel.subs else None):
+            timeout = tel.timeout() if tel.subs else None
+            if self.shutting_down:  # extensions have until the deadline
+                left = max(0.0, self.shutdown_deadline - time.time())
+                timeout = left if timeout is None else min(timeout, left)
+            for key, _ in select(timeout):
                 key.data(key.fileobj)
             if self.events:
                 self._flush_logs()
