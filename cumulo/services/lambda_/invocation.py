@@ -78,6 +78,7 @@ class InvocationOperations:
         self.async_invoker = AsyncInvoker(self.platform, self._run_async_event, self._finish_async_event,
                                           self._async_policy)
         self._reserved_totals: dict[str, int] = {}
+        self._layer_sha_cache: dict[str, str] = {}
 
     async def _start_invocation(self) -> None:
         await self.runner.start()
@@ -140,13 +141,21 @@ class InvocationOperations:
 
     def _layer_shas(self, config: dict[str, Any]) -> tuple[str, ...]:
         shas = []
+        cache = self._layer_sha_cache  # layer versions are immutable
         for layer in config.get("Layers") or []:
+            known = cache.get(layer["Arn"])
+            if known is not None:
+                shas.append(known)
+                continue
             found = LAYER_VERSION_ARN.match(layer["Arn"])
             owner = LambdaRepository(self.platform.store, found.group("account"), found.group("region"))
             record = owner.layer_version(found.group("name"), int(found.group("version")))
             if record is None:
                 raise AwsError("ResourceNotFoundException", f"Layer version {layer['Arn']} does not exist.",
                                fields={"Type": "User"})
+            if len(cache) > 10000:
+                cache.clear()
+            cache[layer["Arn"]] = record["_code"]["sha"]
             shas.append(record["_code"]["sha"])
         return tuple(shas)
 
