@@ -52,12 +52,13 @@ def exit_status(status: int) -> str:
 
 
 class _Conn:
-    __slots__ = ("close_after", "closed", "inbuf", "outbuf", "sock")
+    __slots__ = ("close_after", "closed", "held", "inbuf", "outbuf", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.inbuf = bytearray()
         self.outbuf = bytearray()
+        self.held = bytearray()  # answers waiting to go out with the parked request's answer
         self.closed = False
         self.close_after = False  # "Connection: close" on a parked request: close once answered
 
@@ -423,21 +424,38 @@ class Agent:
             self._close(conn)
             return
         conn.inbuf += data
+        # Answers to pipelined requests go out in one write; when the last one is parked (a
+        # runtime that sent its result and `next` together), the earlier answers (the 202)
+        # wait for the event and go out with it: the runtime wakes once per invoke, not twice.
+        out: list[bytes] = []
+        parked = False
         while not conn.closed:
             try:
                 req = http.parse(conn.inbuf, MAX_BODY)
             except http.BadRequest as e:
+                if out:
+                    self._write(conn, b"".join(out))
                 self._bad_request(conn, str(e))
                 return
             if req is None:
-                return
+                break
             reply = self._route(conn, req)
             if reply is not None:
-                self._write(conn, reply)
+                out.append(reply)
+                parked = False
                 if req.close:
+                    self._write(conn, b"".join(out))
+                    out = []
                     self._close(conn, after_write=True)
-            elif req.close:
-                conn.close_after = True
+            else:
+                parked = True
+                if req.close:
+                    conn.close_after = True
+        if out and not conn.closed:
+            if parked:
+                conn.held += b"".join(out)
+            else:
+                self._write(conn, b"".join(out))
 
     def _route(self, conn: _Conn, req: http.Request) -> bytes | None:
         """Dispatch on the API prefix: the Runtime API today; the Extensions API
@@ -469,6 +487,9 @@ class Agent:
     def _write(self, conn: _Conn, data: bytes) -> None:
         if conn.closed:
             return
+        if conn.held:
+            data = bytes(conn.held) + data
+            conn.held = bytearray()
         if conn.close_after:
             conn.close_after = False
             self._write(conn, data)
