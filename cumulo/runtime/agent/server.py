@@ -288,7 +288,10 @@ class Agent:
             if self.shutting_down:  # extensions have until the deadline
                 left = max(0.0, self.shutdown_deadline - time.time())
                 timeout = left if timeout is None else min(timeout, left)
-            for key, _ in select(timeout):
+            ready = select(timeout)
+            if len(ready) > 1:  # output first: what the runtime printed before its result precedes it
+                ready.sort(key=self._output_first)
+            for key, _ in ready:
                 key.data(key.fileobj)
             if self.events:
                 self._flush_logs()
@@ -296,6 +299,9 @@ class Agent:
                 tel.tick()
             if self.shutting_down:
                 self._shutdown_progress()
+
+    def _output_first(self, item) -> int:
+        return 0 if item[0].fileobj in (self.out_r, self.tel_r) else 1
 
     def _send(self, kind: int, meta: dict | None = None, body: bytes = b"") -> None:
         try:
@@ -591,7 +597,9 @@ class Agent:
         self._send(channel.INIT_ERROR, {"error_type": error_type}, body)
 
     def invoke_response(self, request_id: str, body: bytes) -> None:
-        self._drain_output()
+        # No drain here: the runtime wrote its output before posting the result, so the
+        # pipes were readable in this select batch (or an earlier one), and output is
+        # handled before connections in a batch (see run).
         if self.events:
             self._flush_logs()
         meta = self._result_meta(request_id)
@@ -600,8 +608,7 @@ class Agent:
         self._send(channel.RESPONSE, meta, body)
 
     def invoke_error(self, request_id: str, error_type: str, body: bytes) -> None:
-        self._drain_output()
-        if self.events:
+        if self.events:  # output already read (see invoke_response)
             self._flush_logs()
         meta = self._result_meta(request_id)
         meta["error_type"] = error_type
