@@ -92,6 +92,47 @@ def _cold_starts(server: CumuloServer, count: int) -> tuple[list[float], list[fl
     return totals, overheads
 
 
+def _burst(server: CumuloServer, size: int, rounds: int) -> list[float]:
+    """``size`` concurrent first invokes of a new function, each on its own connection:
+    the time until the last one has answered (every one must succeed)."""
+    import threading
+
+    client = server.client("lambda")
+    walls = []
+    for index in range(rounds):
+        name = f"bench-burst-{index}"
+        client.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler", Timeout=3,
+                               Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": _zip(HANDLER)})
+        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+        connections = [http.client.HTTPConnection("127.0.0.1", server.port) for _ in range(size)]
+        for connection in connections:
+            connection.connect()
+        barrier = threading.Barrier(size + 1)
+        errors: list[Exception] = []
+
+        def one(connection: http.client.HTTPConnection, name: str = name, barrier: threading.Barrier = barrier,
+                errors: list[Exception] = errors) -> None:
+            barrier.wait()
+            try:
+                _invoke_once(connection, name)
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one, args=(c,)) for c in connections]
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        started = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        walls.append((time.perf_counter() - started) * 1000)
+        for connection in connections:
+            connection.close()
+        if errors:
+            raise RuntimeError(f"burst of cold starts failed: {errors[0]}")
+    return walls
+
+
 def run(quick: bool = False) -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as directory:
@@ -111,6 +152,12 @@ def run(quick: bool = False) -> list[Figure]:
                 rate = _throughput(server.port, "bench-warm", clients, seconds)
                 figures.append(Figure("invoke_api", f"warm throughput, {clients} client(s)", round(rate),
                                       "inv/s", "sync invokes, keep-alive, one process per client"))
+            walls = _burst(server, 8, 3 if quick else 10)
+            figures += [
+                Figure("invoke_api", "burst of 8 concurrent cold starts p50", round(percentile(walls, 50), 2), "ms",
+                       "8 connections, first invokes of a new function, until the last answers"),
+                Figure("invoke_api", "burst of 8 concurrent cold starts worst", round(max(walls), 2), "ms"),
+            ]
             totals, overheads = _cold_starts(server, 6 if quick else 31)
             figures += [
                 Figure("invoke_api", "cold start total p50", round(percentile(totals, 50), 2), "ms",

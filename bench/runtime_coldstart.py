@@ -63,6 +63,23 @@ async def _cold_starts(bench: Bench, runtime: str, count: int, pause_s: float) -
     return totals, overheads
 
 
+BURST = 8
+
+
+async def _bursts(bench: Bench, size: int, rounds: int) -> list[float]:
+    """``size`` concurrent first invokes of one new function (more than the zygote's stock)."""
+    walls: list[float] = []
+    for _ in range(rounds):
+        spec = bench.function("python3.11")
+        t = time.perf_counter()
+        results = await asyncio.gather(*(bench.invoke(spec) for _ in range(size)))
+        walls.append((time.perf_counter() - t) * 1000)
+        assert all(r.payload == b'"hello"' for r in results), [r.payload for r in results]
+        await bench.pool.retire(spec.key)
+        await asyncio.sleep(PAUSE_S * 3)
+    return walls
+
+
 async def _measure(isolation: str, quick: bool) -> list[Figure]:
     """Cold starts spaced out (an otherwise idle platform), plus a back-to-back burst."""
     bench = Bench(isolation=isolation)
@@ -84,6 +101,13 @@ async def _measure(isolation: str, quick: bool) -> list[Figure]:
         _, overheads = await _cold_starts(bench, "python3.11", count, 0.0)
         figures.append(Figure(NAME, f"python3.11 isolation={isolation} back-to-back overhead p50",
                               round(percentile(overheads, 50), 2), "ms", "cold starts with no pause"))
+        walls = await _bursts(bench, BURST, 3 if quick else 10)
+        figures += [
+            Figure(NAME, f"python3.11 isolation={isolation} burst of {BURST} concurrent cold starts p50",
+                   round(percentile(walls, 50), 2), "ms", "until the last of the burst has answered"),
+            Figure(NAME, f"python3.11 isolation={isolation} burst of {BURST}, worst", round(max(walls), 2), "ms",
+                   f"every one of {len(walls) * BURST} cold starts succeeded"),
+        ]
     finally:
         await bench.pool.close()
     return figures

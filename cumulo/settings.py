@@ -81,6 +81,9 @@ class Settings:
     http_api_endpoint: str = "path"
     # The domain under which host-style invoke URLs live (*.localhost resolves to loopback on most systems).
     http_api_domain: str = "execute-api.localhost"
+    # Multiplies Application Auto Scaling's rate() periods, target-tracking evaluation
+    # periods and cooldowns (at() and cron() keep wall-clock time); tests set it small.
+    autoscaling_time_scale: float = 1.0
 
     @functools.cached_property
     def auth_required(self) -> bool:

@@ -68,7 +68,7 @@ class CumuloServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cumulo.cli.main", "serve", "--port", str(self.port),
              "--data-dir", str(self.data_dir), *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT, env=environment)
+            stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=PROJECT_ROOT)
         log.close()
         wait_for(self._healthy, timeout, message=f"cumulo serve on port {self.port} (log: {self.log_path})")
         return self

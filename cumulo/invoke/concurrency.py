@@ -36,13 +36,12 @@ class ConcurrencyLimiter:
     def total_running(self) -> int:
         return sum(self._function_running.values())
 
-    @contextmanager
-    def slot(self, account: str, function_key: str, reserved: int | None,
-             reserved_total: int) -> Iterator[None]:
-        """Hold one concurrency slot; raises TooManyRequestsException when none is free.
+    def acquire(self, account: str, function_key: str, reserved: int | None, reserved_total: int) -> None:
+        """Take one concurrency slot; raises TooManyRequestsException when none is free.
 
         ``reserved`` is this function's reservation (None when it has none);
-        ``reserved_total`` is the sum of all reservations in the account.
+        ``reserved_total`` is what the account has set aside (reservations, provisioned
+        concurrency of functions without one).  Give it back with :meth:`release`.
         """
         running = self._function_running.get(function_key, 0)
         if reserved is not None:
@@ -54,11 +53,22 @@ class ConcurrencyLimiter:
                 raise throttled(ACCOUNT_EXCEEDED)
             self._unreserved_running[account] = unreserved_running + 1
         self._function_running[function_key] = running + 1
+
+    def release(self, account: str, function_key: str, reserved: int | None) -> None:
+        left = self._function_running[function_key] - 1
+        if left:
+            self._function_running[function_key] = left
+        else:
+            del self._function_running[function_key]
+        if reserved is None:
+            self._unreserved_running[account] -= 1
+
+    @contextmanager
+    def slot(self, account: str, function_key: str, reserved: int | None,
+             reserved_total: int) -> Iterator[None]:
+        """Hold one concurrency slot for the ``with`` block (see :meth:`acquire`)."""
+        self.acquire(account, function_key, reserved, reserved_total)
         try:
             yield
         finally:
-            self._function_running[function_key] -= 1
-            if not self._function_running[function_key]:
-                del self._function_running[function_key]
-            if reserved is None:
-                self._unreserved_running[account] -= 1
+            self.release(account, function_key, reserved)

@@ -7,14 +7,18 @@ through the environment pool and sends the environment's log lines to CloudWatch
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
+import random
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from cumulo.invoke.concurrency import ACCOUNT_EXCEEDED, ConcurrencyLimiter, throttled
+from cumulo.invoke.metrics import LambdaMetrics
 from cumulo.protocol.errors import AwsError
 from cumulo.runtime import (
     CapacityError,
@@ -77,18 +81,29 @@ class FunctionRunner:
             private_paths=(settings.data_dir.resolve(),),
         ))
         self._specs: dict[str, EnvironmentSpec] = {}
+        self.metrics = LambdaMetrics(platform)
+        self._provisioned: dict[str, Target] = {}  # provisioned-concurrency key -> its version
+        self._pc_peaks: dict[str, float] = {}  # highest utilization since Application Auto Scaling last looked
+        self._rechecking: set[str] = set()
+        # (account, region, name, qualifier) -> re-apply a qualifier's provisioned concurrency (set by Lambda)
+        self.recheck_provisioned = None
+        self._dimension_sets: dict[str, tuple] = {}
 
     async def start(self) -> None:
         await self.pool.start()
 
     async def stop(self) -> None:
         await self.pool.close()
+        self.metrics.flush()
 
     # ------------------------------------------------------------------ specs
-    def spec(self, target: Target) -> EnvironmentSpec:
+    async def spec(self, target: Target) -> EnvironmentSpec:
+        """The environment spec of a function version (built once: unpacking code and layers
+        the first time is file work, done in a thread)."""
         spec = self._specs.get(target.key)
         if spec is None:
-            spec = self._specs[target.key] = self._build_spec(target)
+            spec = await asyncio.get_running_loop().run_in_executor(None, self._build_spec, target)
+            self._specs[target.key] = spec
         return spec
 
     def _build_spec(self, target: Target) -> EnvironmentSpec:
@@ -120,8 +135,13 @@ class FunctionRunner:
     # ------------------------------------------------------------------ running
     async def run(self, target: Target, payload: bytes, *, request_id: str | None = None,
                   invoked_arn: str | None = None, client_context: str | None = None,
-                  trace_id: str | None = None) -> InvokeResult:
-        """Run one event; raises TooManyRequestsException when no concurrency is left."""
+                  trace_id: str | None = None, qualifier: str | None = None) -> InvokeResult:
+        """Run one event; raises TooManyRequestsException when no concurrency is left.
+
+        ``qualifier`` is the version or alias the caller named: its provisioned concurrency
+        (if any) serves the event first.  The result comes back as soon as the runtime has
+        answered; the concurrency slot is held until extensions are done too.
+        """
         request = InvokeRequest(
             request_id=request_id or str(uuid.uuid4()),
             payload=payload,
@@ -130,41 +150,141 @@ class FunctionRunner:
             trace_id=trace_id or _trace_id(),
         )
         function_key = f"{target.account}:{target.region}:{target.name}"
+        pc_key = self._pc_key(target, qualifier) if qualifier is not None and self._provisioned else None
+        if pc_key is not None:
+            provisioned_target = self._provisioned.get(pc_key)
+            if provisioned_target is None:
+                pc_key = None
+            elif provisioned_target.key != target.key and self.recheck_provisioned is not None:
+                self._recheck(pc_key, target, qualifier)
+        limiter = self.limiter
+        reserved = target.reserved_concurrency
+        acquired = False
         try:
-            with self.limiter.slot(target.account, function_key, target.reserved_concurrency,
-                                   target.reserved_total):
-                self._metric(target, "ConcurrentExecutions", self.limiter.running(function_key))
-                self._metric(target, "ConcurrentExecutions", self.limiter.total_running(), account_wide=True)
-                try:
-                    result = await self.pool.invoke(self.spec(target), request)
-                except CapacityError as exc:
-                    log.warning("throttling %s: %s", target.name, exc)
-                    raise throttled(ACCOUNT_EXCEEDED) from exc
-                except UnsupportedRuntimeError as exc:
-                    raise AwsError("InvalidRuntimeException", str(exc), status=502,
-                                   fields={"Type": "User"}) from exc
-        except AwsError as error:
-            if error.code == "TooManyRequestsException":
+            limiter.acquire(target.account, function_key, reserved, target.reserved_total)
+            acquired = True
+            self._metric(target, "ConcurrentExecutions", self.limiter.running(function_key))
+            self._metric(target, "ConcurrentExecutions", self.limiter.total_running(), account_wide=True)
+            try:
+                result = await self.pool.invoke(await self.spec(target), request, pc_key)
+            except CapacityError as exc:
+                log.warning("throttling %s: %s", target.name, exc)
+                raise throttled(ACCOUNT_EXCEEDED) from exc
+            except UnsupportedRuntimeError as exc:
+                raise AwsError("InvalidRuntimeException", str(exc), status=502,
+                               fields={"Type": "User"}) from exc
+        except BaseException as error:
+            if acquired:
+                limiter.release(target.account, function_key, reserved)
+            if isinstance(error, AwsError) and error.code == "TooManyRequestsException":
                 self._metric(target, "Throttles", 1)
             raise
+        if pc_key is not None:
+            self._provisioned_metrics(target, qualifier, pc_key, result.provisioned)
+        if result.completion is None:
+            limiter.release(target.account, function_key, reserved)
+            self._finished(target, result)
+        else:  # extensions still busy: the environment (and its concurrency) is taken until they are done
+            def done(_task) -> None:
+                limiter.release(target.account, function_key, reserved)
+                self._finished(target, result)
+            result.completion.add_done_callback(done)
+        return result
+
+    def _finished(self, target: Target, result: InvokeResult) -> None:
         self._metric(target, "Invocations", 1)
         self._metric(target, "Errors", 1 if result.function_error else 0)
         self._metric(target, "Duration", result.duration_ms, unit="Milliseconds")
-        return result
 
+    # ------------------------------------------------------------------ provisioned concurrency
+    def _recheck(self, key: str, target: Target, qualifier: str) -> None:
+        """An alias with provisioned concurrency now runs another version (or the version's
+        configuration changed): let the provider apply the configuration to it again."""
+        if key in self._rechecking:
+            return
+        self._rechecking.add(key)
+
+        async def recheck() -> None:
+            try:
+                await self.recheck_provisioned(target.account, target.region, target.name, qualifier)
+            finally:
+                self._rechecking.discard(key)
+        self.platform.spawn(recheck(), "provisioned-concurrency-recheck")
+
+    @staticmethod
+    def _pc_key(target: Target, qualifier: str) -> str:
+        return f"{target.account}:{target.region}:{target.name}:{qualifier}"
+
+    async def provision(self, target: Target, qualifier: str, count: int) -> None:
+        """Keep ``count`` environments of ``target`` initialized for invocations through ``qualifier``."""
+        key = self._pc_key(target, qualifier)
+        if count:
+            self._provisioned[key] = target
+        else:
+            self._provisioned.pop(key, None)
+        await self.pool.provision(key, await self.spec(target), count)
+
+    def provisioned_status(self, target: Target, qualifier: str) -> dict | None:
+        return self.pool.provisioned_status(self._pc_key(target, qualifier))
+
+    def provisioned_utilization(self, account: str, region: str, name: str, qualifier: str) -> float | None:
+        """Busy / allocated provisioned environments of a qualifier right now (None: no allocation)."""
+        status = self.pool.provisioned_status(f"{account}:{region}:{name}:{qualifier}")
+        if not status or not status["allocated"]:
+            return None
+        return status["busy"] / status["allocated"]
+
+    def take_peak_utilization(self, account: str, region: str, name: str, qualifier: str) -> float | None:
+        """The highest provisioned-concurrency utilization seen by invokes since the last call."""
+        return self._pc_peaks.pop(f"{account}:{region}:{name}:{qualifier}", None)
+
+    def _provisioned_metrics(self, target: Target, qualifier: str, key: str, provisioned: bool) -> None:
+        """AWS's provisioned-concurrency metrics, per function, per Resource (function:qualifier)
+        and, for aliases, per executed version."""
+        status = self.pool.provisioned_status(key) or {"allocated": 0, "busy": 0}
+        resource = f"{target.name}:{qualifier}"
+        dimension_sets = [(("FunctionName", target.name),),
+                          (("FunctionName", target.name), ("Resource", resource))]
+        if qualifier != target.version:
+            dimension_sets.append((("FunctionName", target.name), ("Resource", resource),
+                                   ("ExecutedVersion", target.version)))
+        # measured as the invoke ended: it was running on one of them, or spilled over because all were busy
+        allocated = status["allocated"]
+        busy = min(allocated, status["busy"] + 1) if provisioned else allocated
+        utilization = busy / allocated if allocated else 0.0
+        self._pc_peaks[key] = max(utilization, self._pc_peaks.get(key, 0.0))
+        metrics = self.metrics
+        for dims in dimension_sets:
+            add = functools.partial(metrics.add, target.account, target.region, dimensions=dims)
+            if provisioned:
+                add("ProvisionedConcurrencyInvocations", 1)
+            else:
+                add("ProvisionedConcurrencySpilloverInvocations", 1)
+            add("ProvisionedConcurrentExecutions", busy)
+            if len(dims) > 1:
+                add("ProvisionedConcurrencyUtilization", round(utilization, 4), unit="None")
+
+    # ------------------------------------------------------------------ metrics
     def _metric(self, target: Target, name: str, value: float, unit: str = "Count",
                 account_wide: bool = False) -> None:
         """An ``AWS/Lambda`` metric, per function (and per version/alias when one was invoked)."""
-        cloudwatch = self.platform.providers.get("cloudwatch")
-        if cloudwatch is None:
-            return
+        metrics = self.metrics
         if account_wide:
-            cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value, {}, unit)
+            metrics.add(target.account, target.region, name, value, (), unit)
             return
-        cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value, {"FunctionName": target.name}, unit)
-        if target.version != "$LATEST":
-            cloudwatch.put(target.account, target.region, "AWS/Lambda", name, value,
-                           {"FunctionName": target.name, "Resource": f"{target.name}:{target.version}"}, unit)
+        for dimensions in self._dimensions(target):
+            metrics.add(target.account, target.region, name, value, dimensions, unit)
+
+    def _dimensions(self, target: Target) -> tuple:
+        found = self._dimension_sets.get(target.key)
+        if found is None:
+            found = (("FunctionName", target.name),),
+            if target.version != "$LATEST":
+                found += (("FunctionName", target.name), ("Resource", f"{target.name}:{target.version}")),
+            if len(self._dimension_sets) > 10000:
+                self._dimension_sets.clear()
+            self._dimension_sets[target.key] = found
+        return found
 
     def retire(self, account: str, region: str, name: str, version: str | None = None) -> None:
         """Retire warm environments of a function (of one version, or all) after a change."""
@@ -180,5 +300,5 @@ class FunctionRunner:
 
 def _trace_id() -> str:
     """An X-Ray trace header for invocations that arrive without one, as Lambda generates."""
-    epoch = f"{int(time.time()):08x}"
-    return f"Root=1-{epoch}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0;Lineage=1:0:0"
+    bits = f"{random.getrandbits(160):040x}"  # not a secret: a trace id
+    return f"Root=1-{int(time.time()):08x}-{bits[:24]};Parent={bits[24:]};Sampled=0;Lineage=1:0:0"

@@ -22,7 +22,8 @@ import struct
 
 # platform -> agent
 INVOKE = 1
-SHUTDOWN = 2
+SHUTDOWN = 2  # {"reason": "spindown" | "timeout" | "failure", "deadline_ms"}
+PLATFORM = 3  # platform events for telemetry subscribers: {"events": [[type, record, timestamp_ms], ...]}
 # agent -> platform
 HELLO = 10  # agent is up: {"port", "pid"}
 INIT_DONE = 11  # the runtime asked for its first event
@@ -30,7 +31,8 @@ INIT_ERROR = 12  # POST /runtime/init/error: {"error_type"} + body
 LOGS = 13  # {"events": [[timestamp_ms, message], ...]}
 RESPONSE = 14  # {"id"} + payload
 INVOKE_ERROR = 15  # {"id", "error_type"} + body
-EXITED = 16  # the runtime process ended: {"status": "exit status 1" | "signal: killed"}
+EXITED = 16  # the runtime (or an extension) ended: {"status": "exit status 1" | "signal: killed", "error_type"?}
+INVOKE_DONE = 17  # after a RESPONSE/INVOKE_ERROR with "pending": every extension is ready again
 
 _HEAD = struct.Struct("!IBI")
 _LEN = struct.Struct("!I")

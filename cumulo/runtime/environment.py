@@ -8,7 +8,9 @@ It runs one invoke at a time; the pool decides which environment serves what.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -44,20 +46,25 @@ class Zygote:
         self.sock: socket.socket | None = None
         self.sys_path: list[str] = []
         self.prefixes: list[str] = []  # where the interpreter lives (sys.prefix, ...)
-        self._lock = asyncio.Lock()
+        self._pending: dict[int, asyncio.Future] = {}
+        self._ids = 0
+        self._reading = False
 
     async def start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self.proc = subprocess.Popen(
-            [self.interpreter, "-m", "cumulo.runtime.zygote", str(theirs.fileno()),
-             "python" if self.python_runtime else "agent", self.options],
-            pass_fds=(theirs.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL)
-        theirs.close()
+        loop = asyncio.get_running_loop()
+        try:  # fork+exec of a big process: not on the event loop
+            self.proc = await loop.run_in_executor(None, functools.partial(
+                subprocess.Popen,
+                [self.interpreter, "-m", "cumulo.runtime.zygote", str(theirs.fileno()),
+                 "python" if self.python_runtime else "agent", self.options],
+                pass_fds=(theirs.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL))
+        finally:
+            theirs.close()
         ours.setblocking(False)
         self.sock = ours
-        loop = asyncio.get_running_loop()
         try:
             hello = await asyncio.wait_for(loop.sock_recv(ours, 1 << 20), 30)
         except TimeoutError:
@@ -68,31 +75,83 @@ class Zygote:
         info = json.loads(hello)
         self.sys_path = info["sys_path"]
         self.prefixes = info["prefixes"]
+        loop.add_reader(ours.fileno(), self._on_reply)
+        self._reading = True
         self.refill()
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.proc is not None and self.proc.poll() is None and self.sock is not None
+
+    def _on_reply(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(1 << 16)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:  # the zygote died: every waiting request fails, a new zygote is made
+                self._stop_reading()
+                for fut in self._pending.values():
+                    if not fut.done():
+                        fut.set_result({"error": "zygote died"})
+                self._pending.clear()
+                if self.sock is not None:
+                    self.sock.close()
+                    self.sock = None
+                return
+            reply = json.loads(data)
+            fut = self._pending.pop(reply.get("id"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(reply)
+
+    def _stop_reading(self) -> None:
+        if self._reading and self.sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self._reading = False
 
     async def spawn(self, request: dict, chan_fd: int) -> dict:
-        """Start an environment: ``{"pid": agent host pid, "cgroup": its cgroup's name or None}``."""
+        """Start an environment: ``{"pid": agent host pid, "cgroup": its cgroup's name or None}``.
+
+        Requests are pipelined: many cold starts can wait for the zygote at once, which
+        prepares their blank environments in parallel.
+        """
+        if self.sock is None:
+            raise RuntimeError("zygote died")
         loop = asyncio.get_running_loop()
-        async with self._lock:
-            self.sock.sendmsg([json.dumps(request).encode()],
-                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, chan_fd.to_bytes(4, sys.byteorder))])
-            reply = json.loads(await loop.sock_recv(self.sock, 1 << 16) or b'{"error":"zygote died"}')
+        self._ids += 1
+        request_id = self._ids
+        fut = loop.create_future()
+        self._pending[request_id] = fut
+        data = json.dumps({**request, "id": request_id}).encode()
+        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, chan_fd.to_bytes(4, sys.byteorder))]
+        while True:
+            try:
+                self.sock.sendmsg([data], fds)
+                break
+            except BlockingIOError:  # the zygote's queue is full: it is busy forking
+                await asyncio.sleep(0.001)
+            except OSError:
+                self._pending.pop(request_id, None)
+                raise RuntimeError("zygote died") from None
+        reply = await fut
         if "error" in reply:
             raise RuntimeError(reply["error"])
         return reply
 
     def refill(self) -> None:
         """Let the zygote prepare blank environments now (after a cold start is over)."""
-        with contextlib.suppress(OSError):
-            self.sock.send(b'{"refill":true}')
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.send(b'{"refill":true}')
 
     def close(self) -> None:
         if self.sock is not None:
+            self._stop_reading()
             self.sock.close()
+            self.sock = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -113,6 +172,9 @@ class _Channel(asyncio.Protocol):
             self.env._on_frame(kind, meta, body)
 
     def connection_lost(self, exc) -> None:
+        self.env.agent_gone = True
+        if self.env._gone is not None and not self.env._gone.done():
+            self.env._gone.set_result(None)
         self.env._on_frame(channel.EXITED, {"status": None}, b"")
 
 
@@ -139,10 +201,20 @@ class Environment:
         self.freeze_handle: asyncio.TimerHandle | None = None
         self.proto: _Channel | None = None
         self._waiter: asyncio.Future | None = None
+        self._frames: collections.deque = collections.deque()  # arrived while nobody waited
         self._pending_logs: list[tuple[int, str]] = []
         self._capture: list[str] | None = None
         self.rss_kb = 0
         self.init_in_invoke: float | None = None  # init re-run inside the first invoke (ms)
+        # what the agent reported at the end of INIT (extensions and telemetry subscribers)
+        self.extensions: list[str] = []
+        self.shutdown_extensions = False  # some extension takes the SHUTDOWN event
+        self.telemetry = False  # some extension subscribed to platform events
+        self.telemetry_ms = 0  # the longest buffering timeout of a subscriber
+        self.ending: str | None = None  # shut down gracefully after this invoke: "timeout" | "failure"
+        self.agent_gone = False
+        self._gone: asyncio.Future | None = None
+        self.provisioned = None  # the provisioned-concurrency group it belongs to
 
     # --- frames from the agent ---------------------------------------------------------
     def _on_frame(self, kind: int, meta: dict, body: bytes) -> None:
@@ -164,9 +236,12 @@ class Environment:
             self.exit_status = meta.get("status") or self.exit_status
         if meta.get("rss_kb"):
             self.rss_kb = max(self.rss_kb, meta["rss_kb"])
-        if self._waiter is not None:
-            _resolve(self._waiter, (kind, meta, body))
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
             self._waiter = None
+            waiter.set_result((kind, meta, body))
+        else:  # e.g. INIT_DONE before the pool got round to waiting: never lose a frame
+            self._frames.append((kind, meta, body))
 
     def log(self, message: str, ts_ms: int | None = None) -> None:
         """A platform line (START, REPORT, ...) into this environment's stream."""
@@ -208,7 +283,13 @@ class Environment:
         return reply.get("cgroup")
 
     async def wait_frame(self, timeout: float | None) -> tuple[int, dict, bytes] | None:
-        """The next state-changing frame (init done, response, exit, ...), or None on timeout."""
+        """The next state-changing frame (init done, response, exit, ...), or None on timeout.
+
+        Frames that arrived while nobody was waiting are returned first, in order: an agent
+        can answer before the platform has finished its own side of a step.
+        """
+        if self._frames:
+            return self._frames.popleft()
         if self.dead:
             return channel.EXITED, {"status": self.exit_status}, b""
         loop = asyncio.get_running_loop()
@@ -225,17 +306,31 @@ class Environment:
     def send_invoke(self, meta: dict, payload: bytes) -> None:
         self.proto.transport.write(channel.encode(channel.INVOKE, meta, payload))
 
-    async def shutdown(self, grace_s: float) -> None:
-        """SHUTDOWN: the agent flushes the runtime's last output and ends the environment.
+    def send_platform(self, events: list) -> None:
+        """Platform events (platform.report...) for the environment's telemetry subscribers."""
+        if not self.dead and self.proto is not None and self.proto.transport is not None:
+            self.proto.transport.write(channel.encode(channel.PLATFORM, {"events": events}))
 
-        ``grace_s`` is where extensions' SHUTDOWN event gets its time (AWS: 2 s); today the
-        agent ends at once.  Whatever is still alive after the grace is killed.
-        """
-        if not self.dead and self.proto is not None:
+    async def shutdown(self, grace_s: float, reason: str = "spindown") -> None:
+        """SHUTDOWN: the runtime is stopped, extensions registered for SHUTDOWN get the event
+        with ``reason`` and ``grace_s`` (AWS: 2 s) to exit, then the agent ends the environment.
+        Whatever is still alive after the grace is killed."""
+        if not self.agent_gone and self.proto is not None and self.proto.transport is not None:
             self.thaw()
-            self.proto.transport.write(channel.encode(channel.SHUTDOWN))
-            await self.wait_frame(grace_s)  # EXITED once the agent has gone
+            if not self.proto.transport.is_closing():
+                deadline = int((time.time() + grace_s) * 1000)
+                self.proto.transport.write(channel.encode(channel.SHUTDOWN, {"reason": reason,
+                                                                             "deadline_ms": deadline}))
+            await self.wait_gone(grace_s + 0.2)
         self.kill()
+
+    async def wait_gone(self, timeout: float) -> None:
+        """Wait until the agent has closed its channel (it ended the environment)."""
+        if self.agent_gone:
+            return
+        self._gone = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._gone), timeout)
 
     def peak_memory_mb(self) -> int:
         peak = self.cgroup.peak_memory_bytes() if self.cgroup is not None else None

@@ -19,16 +19,23 @@ def log_stream_name(version: str, now: float | None = None) -> str:
     return f"{day}/[{version}]{secrets.token_hex(16)}"
 
 
-def init_start(runtime: str, region: str) -> str:
+def runtime_version(runtime: str, region: str) -> tuple[str, str]:
+    """(runtime version label, runtime version ARN), as INIT_START and platform.initStart show them."""
     family, _, version = runtime.partition("3.") if runtime.startswith("python") else (runtime, "", "")
     label = f"python:3.{version}.cumulo" if family == "python" else runtime.replace(".x", "") + ".cumulo"
     digest = hashlib.sha256(runtime.encode()).hexdigest()
-    return (f"INIT_START Runtime Version: {label}\t"
-            f"Runtime Version ARN: arn:aws:lambda:{region}::runtime:{digest}\n")
+    return label, f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
+def init_start(runtime: str, region: str) -> str:
+    label, arn = runtime_version(runtime, region)
+    return f"INIT_START Runtime Version: {label}\tRuntime Version ARN: {arn}\n"
 
 
 def init_report(duration_ms: float, phase: str, status: str, error_type: str | None = None) -> str:
     """``INIT_REPORT Init Duration: 3003.83 ms\\tPhase: invoke\\tStatus: timeout`` (failed inits only)."""
+    if status == "success":  # provisioned concurrency: INIT runs ahead of any invoke
+        return f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\n"
     line = f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: {phase}\tStatus: {status}"
     if error_type:
         line += "\tError Type: " + error_type

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 LogSink = Callable[["EnvironmentSpec", str, list[tuple[int, str]]], None]
 """``log_sink(spec, log_stream, [(timestamp_ms, message), ...])``; messages end with a newline.
@@ -89,6 +89,10 @@ class InvokeResult:
     init_duration_ms: float | None
     cold_start: bool
     log_stream: str
+    provisioned: bool = False  # ran on a provisioned-concurrency environment
+    # Extensions still busy after the runtime answered: a task that ends with the invoke (the
+    # duration, billing and memory fields are final then); None when the invoke is over.
+    completion: Any = None
 
 
 class CapacityError(Exception):

@@ -15,9 +15,13 @@ Request keys: ``agent`` (the agent's config), ``mounts`` (see
 :func:`cumulo.runtime.sandbox.setup_mounts`), ``limits`` (memory_mb, cpu_vcpus).
 
 The zygote serves each request with a :class:`Blank` prepared in advance, sets the
-cgroup limits, hands the request over and replies. The platform sends ``{"refill":
-true}`` (no reply) once the new environment has initialized: preparing blanks costs
-forks, which would otherwise compete for CPU with the environment that is starting. It
+cgroup limits, hands the request over and replies (with the request's ``id``: the
+platform sends requests without waiting for replies). When requests arrive faster than
+blanks are ready (a burst of cold starts) it prepares one blank per waiting request at
+once, so that they get ready in parallel, and serves requests in order as blanks become
+ready. The platform sends ``{"refill": true}`` (no reply) once a new environment has
+initialized, to restock ``STOCK`` blanks: preparing blanks costs forks, which would
+otherwise compete for CPU with the environment that is starting. It
 is a child subreaper with ``SIGCHLD`` ignored, so the agents reparented to it are reaped
 by the kernel, and it dies with the platform (``PR_SET_PDEATHSIG``).
 """
@@ -25,8 +29,10 @@ by the kernel, and it dies with the platform (``PR_SET_PDEATHSIG``).
 from __future__ import annotations
 
 import array
+import collections
 import json
 import os
+import selectors
 import signal
 import socket
 import sys
@@ -58,6 +64,7 @@ def preload(python_runtime: bool) -> None:
 
 
 STOCK = 2  # blank environments kept ready per zygote
+MAX_FAILURES = 3  # blanks in a row that die before being ready: the request fails
 
 
 class Blank:
@@ -68,13 +75,19 @@ class Blank:
     new mount and pid namespaces with the host read-only and /proc and /etc/hosts mounted,
     and the agent's sockets, pipes and forked runtime process.  On this kind of host
     unshare(2) and cgroup migration each cost 1-20 ms (they wait for RCU grace periods), so
-    the zygote keeps a few blanks ready and prepares more when the platform says a cold
-    start is over.
+    the zygote keeps a few blanks ready, and prepares as many at once as there are requests
+    waiting (they get ready in parallel on every core).
+
+    A blank is *ready* once ``pid_r`` reaches end of file: it then holds the host pid of
+    the process that will become the agent (nothing if the blank died on the way).
     """
 
-    def __init__(self, ctl: socket.socket, stock: list, options: dict, seq: int) -> None:
+    def __init__(self, ctl: socket.socket, others: list, options: dict, seq: int,
+                 close_in_child: tuple = ()) -> None:
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.pid_r, pid_w = os.pipe()
+        self.pid_data = b""
+        self.ready = False
         self.cgroup = None
         bases = options.get("cgroups")
         if bases:
@@ -87,9 +100,15 @@ class Blank:
             try:
                 ctl.close()
                 self.sock.close()
-                for other in stock:
+                for other in others:  # nothing of another environment may leak into this one
                     other.sock.close()
-                    os.close(other.pid_r)
+                    if other.pid_r >= 0:
+                        os.close(other.pid_r)
+                for fd in close_in_child:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
                 os.close(self.pid_r)
                 os.setsid()
                 for path in self.cgroup.procs_files if self.cgroup else ():
@@ -116,6 +135,7 @@ class Blank:
                 traceback.print_exc()
             os._exit(71)
         os.close(pid_w)
+        os.set_blocking(self.pid_r, False)
         theirs.close()
 
     @staticmethod
@@ -129,23 +149,36 @@ class Blank:
             sandbox.setup_mounts(req["mounts"])
         server.serve(agent, fds[0], req["agent"])
 
-    def hand_over(self, req: dict, chan_fd: int) -> int | None:
-        """Give the blank its environment (limits first); returns its host pid, None if it died."""
-        data = b""
+    def on_readable(self) -> bool:
+        """Read what the blank wrote; True once it is ready (end of file)."""
         while True:
-            chunk = os.read(self.pid_r, 64)
+            try:
+                chunk = os.read(self.pid_r, 64)
+            except BlockingIOError:
+                return False
+            except InterruptedError:
+                continue
             if not chunk:
-                break
-            data += chunk
-        os.close(self.pid_r)
+                os.close(self.pid_r)
+                self.pid_r = -1
+                self.ready = True
+                return True
+            self.pid_data += chunk
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.pid_data)
+
+    def hand_over(self, req: dict, chan_fd: int) -> int | None:
+        """Give the ready blank its environment (limits first); returns its host pid, None if it died."""
         try:
-            if not data:
+            if not self.pid_data:
                 return None
             if self.cgroup is not None:
                 self.cgroup.set_limits(req["limits"]["memory_mb"], req["limits"]["cpu_vcpus"])
             self.sock.sendmsg([json.dumps(req).encode()],
                               [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [chan_fd]))])
-            return int(data)
+            return int(self.pid_data)
         except OSError:
             return None
         finally:
@@ -156,6 +189,10 @@ class Blank:
         return next(iter(self.cgroup.dirs.values())).name if self.cgroup else None
 
     def discard(self) -> None:
+        self.sock.close()
+        if self.pid_r >= 0:
+            os.close(self.pid_r)
+            self.pid_r = -1
         if self.cgroup is not None:
             self.cgroup.remove()
 
@@ -171,42 +208,111 @@ def _recv(sock: socket.socket):
     return json.loads(msg), list(fds)
 
 
-def serve(ctl: socket.socket, options: dict) -> None:
-    stock: list[Blank] = []
-    seq = 0
-    while True:
-        try:
-            req, fds = _recv(ctl)
-        except InterruptedError:
-            continue
-        if req is None:
-            return
-        if req.get("refill"):
-            while len(stock) < STOCK:
-                seq += 1
-                stock.append(Blank(ctl, stock, options, seq))
-            continue
-        if not stock:
-            seq += 1
-            stock.append(Blank(ctl, stock, options, seq))
-        try:
-            for _ in range(3):  # a blank that died (killed, or its set-up failed) is replaced
-                blank = stock.pop(0)
-                pid = blank.hand_over(req, fds[0])
-                if pid is not None:
-                    break
+class Server:
+    """The zygote's loop: requests are queued, blanks prepared in parallel, served in order.
+
+    Replies carry the request's ``id`` (the platform pipelines its requests).
+    """
+
+    def __init__(self, ctl: socket.socket, options: dict) -> None:
+        self.ctl = ctl
+        self.options = options
+        self.sel = selectors.DefaultSelector()
+        self.blanks: list[Blank] = []  # ready ones and ones being prepared, oldest first
+        self.queue: collections.deque = collections.deque()  # (request, fds) waiting for a blank
+        self.seq = 0
+        self.failures = 0
+        self.stock = 0  # blanks to keep ready: 0 until the first refill
+
+    def _new_blank(self) -> None:
+        self.seq += 1
+        held = [fd for _, fds in self.queue for fd in fds]
+        blank = Blank(self.ctl, self.blanks, self.options, self.seq, (self.sel.fileno(), *held))
+        self.blanks.append(blank)
+        self.sel.register(blank.pid_r, selectors.EVENT_READ, blank)
+
+    def _provision(self) -> None:
+        """Prepare blanks so that every waiting request and the stock have one."""
+        while len(self.blanks) < len(self.queue) + self.stock:
+            self._new_blank()
+
+    def _dispatch(self) -> None:
+        while self.queue:
+            blank = next((b for b in self.blanks if b.ready), None)
+            if blank is None:
+                break
+            self.blanks.remove(blank)
+            req, fds = self.queue[0]
+            pid = blank.hand_over(req, fds[0]) if fds else None
+            if pid is None:
                 blank.discard()
-                seq += 1
-                stock.append(Blank(ctl, stock, options, seq))
-            else:
-                raise RuntimeError("blank environments keep failing to start (see stderr)")
-            reply = {"pid": pid, "cgroup": blank.cgroup_name}
-        except Exception as e:  # keep serving: one bad request must not kill the zygote
-            reply = {"error": f"{type(e).__name__}: {e}"}
-        finally:
-            for fd in fds:
+                self.failures += 1
+                if self.failures < MAX_FAILURES and fds:
+                    continue
+                self.failures = 0
+                self.queue.popleft()
+                why = "blank environments keep failing to start (see stderr)" if fds else "no channel fd"
+                self._reply(req, {"error": f"RuntimeError: {why}"}, fds)
+                continue
+            self.failures = 0
+            self.queue.popleft()
+            self._reply(req, {"pid": pid, "cgroup": blank.cgroup_name}, fds)
+        self._provision()
+
+    def _reply(self, req: dict, reply: dict, fds: list[int]) -> None:
+        for fd in fds:
+            try:
                 os.close(fd)
-        ctl.send(json.dumps(reply).encode())
+            except OSError:
+                pass
+        reply["id"] = req.get("id")
+        self.ctl.send(json.dumps(reply).encode())
+
+    def _on_ctl(self) -> bool:
+        try:
+            req, fds = _recv(self.ctl)
+        except (InterruptedError, BlockingIOError):
+            return True
+        if req is None:
+            return False
+        if req.get("refill"):
+            self.stock = STOCK
+            self._provision()
+        else:
+            self.queue.append((req, fds))
+            self._dispatch()
+        return True
+
+    def run(self) -> None:
+        self.ctl.setblocking(False)
+        self.sel.register(self.ctl, selectors.EVENT_READ, None)
+        while True:
+            try:
+                events = self.sel.select()
+            except InterruptedError:
+                continue
+            for key, _ in events:
+                if key.data is None:
+                    if not self._on_ctl():
+                        return
+                    continue
+                blank = key.data
+                if blank.on_readable():
+                    self.sel.unregister(key.fd)
+                    if not blank.alive:  # died while preparing: replaced on demand
+                        self.blanks.remove(blank)
+                        blank.discard()
+                        self.failures += 1
+                        if self.failures >= MAX_FAILURES and self.queue:
+                            self.failures = 0
+                            req, fds = self.queue.popleft()
+                            self._reply(req, {"error": "RuntimeError: blank environments keep failing "
+                                                       "to start (see stderr)"}, fds)
+                    self._dispatch()
+
+
+def serve(ctl: socket.socket, options: dict) -> None:
+    Server(ctl, options).run()
 
 
 def main() -> None:

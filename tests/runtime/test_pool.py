@@ -116,3 +116,57 @@ def test_cancelled_invoke_kills_its_environment(rt):
     rt.run(scenario())
     result = rt.invoke(spec, {})
     assert payload(result) == "done" and result.cold_start
+
+
+@pytest.mark.parametrize("isolation", ["auto", "off"])
+def test_burst_of_cold_starts_all_succeed_quickly(tmp_path, isolation):
+    """8 concurrent first invokes (more than the zygote's stock of blanks) all succeed, none is
+    timed out by a lost INIT_DONE frame, and the burst costs about 8 cold starts over the cores."""
+    runtime = Runtime(tmp_path, isolation)
+    try:
+        code = {"app.py": "def handler(e, c):\n    return 'ok'\n"}
+        runtime.invoke(runtime.function(code), {})  # zygote started
+        for _ in range(3):
+            spec = runtime.function(code, timeout_s=3)
+            results = runtime.invoke_many(spec, 8)
+            assert [payload(r) for r in results] == ["ok"] * 8, [r.payload for r in results]
+            assert all(r.cold_start and r.error_type is None for r in results)
+            # Init Duration is the environment's INIT, not the wait for the zygote
+            assert all(r.init_duration_ms < 3000 for r in results)
+    finally:
+        runtime.close()
+
+
+def test_timeout_of_init_retried_in_invoke_counts_from_the_retry(tmp_path):
+    """A failed INIT phase is not charged to the function's timeout of the retry."""
+    runtime = Runtime(tmp_path, "auto", init_timeout_s=0.4)
+    try:
+        spec = runtime.function({"app.py": """
+            import time
+            time.sleep(0.6)
+            def handler(e, c):
+                return "ok"
+        """}, timeout_s=1)
+        result = runtime.invoke(spec, {})  # 0.4 s lost to the first INIT; the retry has the full 1 s
+        assert payload(result) == "ok"
+        assert 600 <= result.duration_ms < 1000
+    finally:
+        runtime.close()
+
+
+def test_frames_that_arrive_before_the_wait_are_kept():
+    """The agent may report INIT_DONE before the pool waits for it (a busy event loop)."""
+    from pathlib import Path
+
+    from cumulo.runtime import channel
+    from cumulo.runtime.environment import Environment
+    from cumulo.runtime.spec import EnvironmentSpec
+
+    spec = EnvironmentSpec(key="k", function_name="f", function_arn="arn", runtime="python3.11",
+                           handler="app.handler", code_dir=Path("/nonexistent"))
+
+    async def scenario():
+        env = Environment("e1", spec, None, Path("/nonexistent"), None)
+        env._on_frame(channel.INIT_DONE, {}, b"")
+        return await env.wait_frame(0.01)
+    assert asyncio.run(scenario())[0] == channel.INIT_DONE

@@ -56,6 +56,7 @@ class Platform:
     def init_error(self, error_type: str, body: bytes) -> None: ...
     def invoke_response(self, request_id: str, body: bytes) -> None: ...
     def invoke_error(self, request_id: str, error_type: str, body: bytes) -> None: ...
+    def runtime_next(self) -> None: ...
 
 
 class RuntimeAPI:
@@ -118,6 +119,7 @@ class RuntimeAPI:
             self.platform.init_done()
         elif self.state == RESPONSE_SENT:
             self.state = READY
+            self.platform.runtime_next()
         elif self.state != READY:
             return _forbidden(self.state, READY)
         if self.pending is not None:

@@ -60,10 +60,13 @@ class CloudWatchProvider(Provider):
 
     # ------------------------------------------------------------ writing
     def put(self, account: str, region: str, namespace: str, name: str, value: float,
-            dimensions: dict[str, str] | None = None, unit: str = "Count", timestamp: float | None = None) -> None:
-        """Record one value of a platform metric (written within ``FLUSH_AFTER_S``)."""
+            dimensions: dict[str, str] | None = None, unit: str = "Count", timestamp: float | None = None,
+            count: float = 1.0) -> None:
+        """Record one value (``count`` times) of a platform metric (written within ``FLUSH_AFTER_S``)."""
         dims = [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()]
         sample = {"t": timestamp or time.time(), "v": float(value), "u": unit}
+        if count != 1.0:
+            sample["c"] = count
         self._pending.add((account, region, namespace, name, dims, sample))
 
     def _write_batch(self, samples: list[Sample]) -> None:

@@ -78,31 +78,48 @@ class InvocationOperations:
         self.async_invoker = AsyncInvoker(self.platform, self._run_async_event, self._finish_async_event,
                                           self._async_policy)
         self._reserved_totals: dict[str, int] = {}
+        self._layer_sha_cache: dict[str, str] = {}
 
     async def _start_invocation(self) -> None:
         await self.runner.start()
         await self.async_invoker.start()
+        start_provisioned = getattr(self, "_start_provisioned", None)
+        if start_provisioned is not None:
+            self.platform.spawn(start_provisioned(), "provisioned-concurrency")
 
     async def _stop_invocation(self) -> None:
         await self.async_invoker.stop()
         await self.runner.stop()
 
     # ------------------------------------------------------------ resolution
-    def _reserved_total(self, repo: LambdaRepository) -> int:
+    def _cached_reserved_total(self, repo: LambdaRepository) -> int:
+        """Concurrency the account has set aside: reservations, and the provisioned concurrency of
+        functions without one (cached: the provider forgets it on changes)."""
         total = self._reserved_totals.get(repo.scope)
         if total is None:
-            total = sum(r.get("reserved_concurrency") or 0 for _, r in repo.functions())
+            functions = dict(repo.functions())
+            total = sum(r.get("reserved_concurrency") or 0 for r in functions.values())
+            for key, record in self.platform.store.scan("lambda.provisioned", repo.scope):
+                name = key[len(repo.scope):].rpartition(":")[0]
+                if name in functions and functions[name].get("reserved_concurrency") is None:
+                    total += record["requested"]
             self._reserved_totals[repo.scope] = total
         return total
 
-    def resolve_target(self, repo: LambdaRepository, name: str, qualifier: str | None) -> Target:
+    def resolve_target_exact(self, repo: LambdaRepository, name: str, qualifier: str | None) -> Target:
+        """The version a qualifier names (an alias's primary version, ignoring routing weights)."""
+        return self.resolve_target(repo, name, qualifier, routing=False)
+
+    def resolve_target(self, repo: LambdaRepository, name: str, qualifier: str | None,
+                       routing: bool = True) -> Target:
         function = repo.function(name)
         if qualifier is not None and not is_version(qualifier):
             alias = repo.alias(name, qualifier)
             if alias is None:
                 raise repo.not_found(name, qualifier)
             qualifier = alias["FunctionVersion"]
-            for version, weight in (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {}).items():
+            weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {}) if routing else {}
+            for version, weight in weights.items():
                 if random.random() < weight:
                     qualifier = version
         if qualifier is None or qualifier == LATEST:
@@ -120,17 +137,25 @@ class InvocationOperations:
         return Target(account=repo.account, region=repo.region, name=name, version=version, config=config,
                       code_sha=code["sha"], layer_shas=self._layer_shas(config),
                       reserved_concurrency=function.get("reserved_concurrency"),
-                      reserved_total=self._reserved_total(repo))
+                      reserved_total=self._cached_reserved_total(repo))
 
     def _layer_shas(self, config: dict[str, Any]) -> tuple[str, ...]:
         shas = []
+        cache = self._layer_sha_cache  # layer versions are immutable
         for layer in config.get("Layers") or []:
+            known = cache.get(layer["Arn"])
+            if known is not None:
+                shas.append(known)
+                continue
             found = LAYER_VERSION_ARN.match(layer["Arn"])
             owner = LambdaRepository(self.platform.store, found.group("account"), found.group("region"))
             record = owner.layer_version(found.group("name"), int(found.group("version")))
             if record is None:
                 raise AwsError("ResourceNotFoundException", f"Layer version {layer['Arn']} does not exist.",
                                fields={"Type": "User"})
+            if len(cache) > 10000:
+                cache.clear()
+            cache[layer["Arn"]] = record["_code"]["sha"]
             shas.append(record["_code"]["sha"])
         return tuple(shas)
 
@@ -154,7 +179,8 @@ class InvocationOperations:
         invoked_arn = repo.arn(ref.name, ref.qualifier)
         result = await self.runner.run(target, payload, request_id=context.request_id, invoked_arn=invoked_arn,
                                        client_context=client_context,
-                                       trace_id=context.request.headers.get("x-amzn-trace-id"))
+                                       trace_id=context.request.headers.get("x-amzn-trace-id"),
+                                       qualifier=ref.qualifier)
         response: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload,
                                     "ExecutedVersion": target.version}
         if result.function_error:
@@ -197,7 +223,7 @@ class InvocationOperations:
             return {"StatusCode": 202, "RequestId": request_id}
         result = await self.runner.run(target, payload, request_id=request_id,
                                        invoked_arn=repo.arn(ref.name, ref.qualifier),
-                                       client_context=client_context, trace_id=trace_id)
+                                       client_context=client_context, trace_id=trace_id, qualifier=ref.qualifier)
         response: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": target.version,
                                     "RequestId": request_id}
         if result.function_error:
@@ -211,7 +237,8 @@ class InvocationOperations:
             target = self.resolve_target(repo, event.function, event.qualifier)
             result = await self.runner.run(target, event.payload, request_id=event.request_id,
                                            invoked_arn=repo.arn(event.function, event.qualifier),
-                                           client_context=event.client_context, trace_id=event.trace_id)
+                                           client_context=event.client_context, trace_id=event.trace_id,
+                                           qualifier=event.qualifier)
         except AwsError as error:
             if error.code == "TooManyRequestsException":
                 return Outcome("throttled", status_code=429, error=error)

@@ -32,6 +32,7 @@ from cumulo.services.lambda_.names import (
     parse_function,
 )
 from cumulo.services.lambda_.policy import build_statement, check_policy_size, policy_document
+from cumulo.services.lambda_.provisioned import ProvisionedOperations
 from cumulo.services.lambda_.repository import FUNCTIONS, LambdaRepository
 from cumulo.services.pagination import decode_token, encode_token
 
@@ -63,7 +64,8 @@ def _fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOperations, Provider):
+class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOperations, ProvisionedOperations,
+                     Provider):
     service = "lambda"
 
     def __init__(self, platform: Any) -> None:

@@ -1,0 +1,1 @@
+"""Application Auto Scaling (provisioned concurrency of Lambda functions)."""
