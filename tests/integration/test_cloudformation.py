@@ -513,3 +513,99 @@ def test_sam_app_with_a_bus_rule_and_a_schedule(server, cloudformation):
     cloudformation.delete_stack(StackName=name)
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
     assert values["BusName"] not in [b["Name"] for b in server.client("events").list_event_buses()["EventBuses"]]
+
+
+PROVISIONED_APP = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Provisioned:
+    Type: Number
+    Default: 2
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      AutoPublishAlias: live
+      ProvisionedConcurrencyConfig:
+        ProvisionedConcurrentExecutions: !Ref Provisioned
+      InlineCode: |
+        import os
+        def handler(event, context):
+            return os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
+  Target:
+    Type: AWS::ApplicationAutoScaling::ScalableTarget
+    DependsOn: FnAliaslive
+    Properties:
+      ServiceNamespace: lambda
+      ScalableDimension: lambda:function:ProvisionedConcurrency
+      ResourceId: !Sub function:${Fn}:live
+      MinCapacity: 1
+      MaxCapacity: 3
+      ScheduledActions:
+        - ScheduledActionName: nightly
+          Schedule: cron(0 22 * * ? *)
+          Timezone: Europe/Paris
+          ScalableTargetAction: {MinCapacity: 1, MaxCapacity: 2}
+  Policy:
+    Type: AWS::ApplicationAutoScaling::ScalingPolicy
+    Properties:
+      PolicyName: utilization
+      PolicyType: TargetTrackingScaling
+      ScalingTargetId: !Ref Target
+      TargetTrackingScalingPolicyConfiguration:
+        TargetValue: 0.7
+        PredefinedMetricSpecification:
+          PredefinedMetricType: LambdaProvisionedConcurrencyUtilization
+Outputs:
+  FunctionName:
+    Value: !Ref Fn
+  TargetId:
+    Value: !Ref Target
+  PolicyArn:
+    Value: !GetAtt Policy.Arn
+"""
+
+
+def test_sam_provisioned_concurrency_with_auto_scaling(server, cloudformation):
+    name = unique("provisioned")
+    cloudformation.create_stack(StackName=name, TemplateBody=PROVISIONED_APP,
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    values = outputs(cloudformation, name)
+    function = values["FunctionName"]
+    lambda_client = server.client("lambda")
+    config = lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier="live")
+    assert (config["Status"], config["RequestedProvisionedConcurrentExecutions"],
+            config["AllocatedProvisionedConcurrentExecutions"]) == ("READY", 2, 2)
+    assert json.loads(lambda_client.invoke(FunctionName=function, Qualifier="live")["Payload"].read()) \
+        == "provisioned-concurrency"
+    assert values["TargetId"] == f"function:{function}:live|lambda:function:ProvisionedConcurrency|lambda"
+
+    scaling = server.client("application-autoscaling")
+    ours = {"ServiceNamespace": "lambda", "ResourceIds": [f"function:{function}:live"]}
+    targets = scaling.describe_scalable_targets(**ours)["ScalableTargets"]
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        (f"function:{function}:live", 1, 3)]
+    actions = scaling.describe_scheduled_actions(ServiceNamespace="lambda",
+                                                 ResourceId=f"function:{function}:live")["ScheduledActions"]
+    assert [(a["ScheduledActionName"], a["Schedule"], a["Timezone"]) for a in actions] == [
+        ("nightly", "cron(0 22 * * ? *)", "Europe/Paris")]
+    policies = scaling.describe_scaling_policies(ServiceNamespace="lambda",
+                                                 ResourceId=f"function:{function}:live")["ScalingPolicies"]
+    assert [(p["PolicyName"], p["PolicyARN"]) for p in policies] == [("utilization", values["PolicyArn"])]
+
+    cloudformation.update_stack(StackName=name, UsePreviousTemplate=True,
+                                Parameters=[{"ParameterKey": "Provisioned", "ParameterValue": "1"}],
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig=WAIT)
+    config = lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier="live")
+    assert (config["Status"], config["RequestedProvisionedConcurrentExecutions"]) == ("READY", 1)
+
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+    assert scaling.describe_scalable_targets(**ours)["ScalableTargets"] == []
+    assert scaling.describe_scaling_policies(ServiceNamespace="lambda",
+                                             ResourceId=f"function:{function}:live")["ScalingPolicies"] == []

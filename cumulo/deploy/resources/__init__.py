@@ -6,7 +6,7 @@ from cumulo.deploy.resources.base import ResourceHandler
 
 
 def handlers() -> dict[str, ResourceHandler]:
-    from cumulo.deploy.resources import apigatewayv2, core, events, lambda_, messaging
+    from cumulo.deploy.resources import apigatewayv2, autoscaling, core, events, lambda_, messaging
 
-    return {handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2)
+    return {handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2, autoscaling)
             for handler in module.HANDLERS}

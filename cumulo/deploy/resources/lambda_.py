@@ -18,6 +18,7 @@ from cumulo.deploy.resources.base import (
 )
 
 ACTIVE_WAIT_S = 60.0
+PROVISIONED_WAIT_S = 300.0
 INLINE_FILES = {"python": "index.py", "nodejs": "index.js"}
 
 
@@ -117,6 +118,32 @@ class FunctionHandler(ResourceHandler):
         await ctx.call("lambda", "DeleteFunction", {"FunctionName": physical_id})
 
 
+async def provision(ctx: ResourceContext, function: str, qualifier: str, old: dict[str, Any] | None,
+                    new: dict[str, Any] | None) -> None:
+    """Apply a ProvisionedConcurrencyConfig and wait for READY, as CloudFormation does."""
+    wanted = as_int((new or {}).get("ProvisionedConcurrentExecutions"))
+    if not wanted:
+        if (old or {}).get("ProvisionedConcurrentExecutions"):
+            await ctx.call("lambda", "DeleteProvisionedConcurrencyConfig",
+                           {"FunctionName": function, "Qualifier": qualifier})
+        return
+    await ctx.call("lambda", "PutProvisionedConcurrencyConfig", {
+        "FunctionName": function, "Qualifier": qualifier, "ProvisionedConcurrentExecutions": wanted})
+    deadline = asyncio.get_running_loop().time() + PROVISIONED_WAIT_S
+    while True:
+        config = await ctx.call("lambda", "GetProvisionedConcurrencyConfig",
+                                {"FunctionName": function, "Qualifier": qualifier})
+        if config.get("Status") == "READY":
+            return
+        if config.get("Status") == "FAILED":
+            raise ResourceFailure(f"Provisioned concurrency for {function}:{qualifier} failed: "
+                                  f"{config.get('StatusReason') or 'FAILED'}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise ResourceFailure(f"Provisioned concurrency for {function}:{qualifier} was not READY within "
+                                  f"{PROVISIONED_WAIT_S:.0f} seconds")
+        await asyncio.sleep(0.05)
+
+
 class VersionHandler(ResourceHandler):
     type = "AWS::Lambda::Version"
     replace_on = frozenset({"FunctionName", "CodeSha256", "Description", "ProvisionedConcurrencyConfig",
@@ -127,6 +154,8 @@ class VersionHandler(ResourceHandler):
         published = await ctx.call("lambda", "PublishVersion", {
             "FunctionName": props["FunctionName"], "Description": props.get("Description"),
             "CodeSha256": props.get("CodeSha256")})
+        await provision(ctx, props["FunctionName"], published["Version"], None,
+                        props.get("ProvisionedConcurrencyConfig"))
         return Deployed(published["FunctionArn"], {"Version": published["Version"],
                                                    "FunctionArn": published["FunctionArn"]})
 
@@ -152,6 +181,7 @@ class AliasHandler(ResourceHandler):
             "FunctionName": props["FunctionName"], "Name": props["Name"],
             "FunctionVersion": str(props["FunctionVersion"]), "Description": props.get("Description"),
             "RoutingConfig": _routing(props)})
+        await provision(ctx, props["FunctionName"], props["Name"], None, props.get("ProvisionedConcurrencyConfig"))
         return Deployed(alias["AliasArn"], {"AliasArn": alias["AliasArn"]})
 
     async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
@@ -160,6 +190,9 @@ class AliasHandler(ResourceHandler):
             "FunctionName": new["FunctionName"], "Name": new["Name"], "FunctionVersion": str(new["FunctionVersion"]),
             "Description": new.get("Description") or "",
             "RoutingConfig": _routing(new) or {"AdditionalVersionWeights": {}}})
+        if old.get("ProvisionedConcurrencyConfig") != new.get("ProvisionedConcurrencyConfig"):
+            await provision(ctx, new["FunctionName"], new["Name"], old.get("ProvisionedConcurrencyConfig"),
+                            new.get("ProvisionedConcurrencyConfig"))
         return Deployed(alias["AliasArn"], {"AliasArn": alias["AliasArn"]})
 
     async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
