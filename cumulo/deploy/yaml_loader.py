@@ -7,10 +7,9 @@ them. Timestamps and other YAML types that JSON lacks stay strings.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
-
-import yaml
 
 TAGS = ("Base64", "Cidr", "FindInMap", "GetAtt", "GetAZs", "ImportValue", "Join", "Select", "Split", "Sub",
         "Transform", "And", "Equals", "If", "Not", "Or", "ToJsonString", "Length")
@@ -20,11 +19,9 @@ class TemplateError(ValueError):
     """The template cannot be read; the message says where."""
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
 def _construct(tag: str):
+    import yaml
+
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
         if isinstance(node, yaml.ScalarNode):
             value: Any = loader.construct_scalar(node)
@@ -44,17 +41,29 @@ def _construct(tag: str):
     return construct
 
 
-for _tag in (*TAGS, "Ref", "Condition"):
-    _Loader.add_constructor(f"!{_tag}", _construct(_tag))
-# YAML 1.1 would read dates and "yes"/"no" as non-strings; CloudFormation keeps them as text.
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+@functools.cache
+def _loader() -> type:
+    """The YAML loader with CloudFormation's tags, built on first use: PyYAML costs tens of
+    milliseconds to import, which the server's start should not pay."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    for tag in (*TAGS, "Ref", "Condition"):
+        Loader.add_constructor(f"!{tag}", _construct(tag))
+    # YAML 1.1 would read dates and "yes"/"no" as non-strings; CloudFormation keeps them as text.
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+    return Loader
 
 
 def load_template(text: str) -> dict[str, Any]:
     """Parse a template body (JSON or YAML) into a dict."""
+    import yaml
+
     stripped = text.lstrip()
     try:
-        document = json.loads(text) if stripped.startswith("{") else yaml.load(text, Loader=_Loader)
+        document = json.loads(text) if stripped.startswith("{") else yaml.load(text, Loader=_loader())
     except (ValueError, yaml.YAMLError) as exc:
         raise TemplateError(f"Template format error: {exc}") from exc
     if not isinstance(document, dict):

@@ -79,7 +79,10 @@ class ServiceCatalog:
         return table
 
     def warm(self) -> None:
-        """Load every model and route table (called in the background at start-up)."""
+        """Load every model and route table, and the validator's regular-expression engine
+        (called in the background at start-up)."""
+        import regex  # noqa: F401
+
         self._index()
         for name in self.service_names:
             if self.model(name).protocol in REST:

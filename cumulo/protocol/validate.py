@@ -15,9 +15,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import regex
-
 if TYPE_CHECKING:
+    import regex
     from botocore.model import Shape
 
 MAX_PROBLEMS = 10
@@ -106,8 +105,11 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
 def _compiled(pattern: str) -> regex.Pattern[str] | None:
     """The model's (Java) regular expression, or None where it cannot be read.
 
-    The ``regex`` package rather than ``re``: models use Java syntax such as ``\\p{L}``.
+    The ``regex`` package rather than ``re``: models use Java syntax such as ``\\p{L}``. It is
+    imported on first use, off the server's start path (the catalog's warm-up loads it early).
     """
+    import regex
+
     try:
         return regex.compile(pattern, regex.DOTALL)
     except regex.error:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import json5
 import pytest
 from botocore.exceptions import ClientError
 
-# shared/ sits beside the repository (a clone or a worktree); CUMULO_CONFORMANCE_DIR overrides it
-CASES_DIR = Path(os.environ.get("CUMULO_CONFORMANCE_DIR") or
-                 Path(__file__).resolve().parents[3] / "shared" / "conformance" / "event-patterns")
-CASES = sorted(CASES_DIR.glob("*.json5"))
+from tests.shared_data import EVENT_PATTERN_CASES
+
+CASES = sorted(EVENT_PATTERN_CASES.glob("*.json5"))
 
 
 def test_all_cases_are_present():

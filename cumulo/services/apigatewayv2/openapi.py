@@ -20,8 +20,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from cumulo.services.apigatewayv2.repository import bad_request
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -59,6 +57,8 @@ class ImportPlan:
 
 
 def _load(body: str) -> dict[str, Any]:
+    import yaml  # only imports and exports need it; keeping it off the server's start path
+
     text = body.strip()
     try:
         document = json.loads(text) if text.startswith("{") else yaml.safe_load(text)
@@ -394,6 +394,8 @@ def export_definition(api: dict[str, Any], routes: list[dict[str, Any]], integra
 
 def render(document: dict[str, Any], output_type: str) -> bytes:
     if output_type == "YAML":
+        import yaml
+
         return yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode()
     return json.dumps(document, indent=2).encode()
 

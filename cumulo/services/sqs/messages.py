@@ -20,8 +20,10 @@ from cumulo.services.sqs.errors import invalid_value, missing, sqs_error
 
 MAX_ATTRIBUTES = 10
 MAX_NAME = 256
-# The characters XML 1.0 allows (SQS's rule for bodies and string attribute values).
-_INVALID_CHARACTER = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The characters XML 1.0 does not allow (SQS's rule for bodies and string attribute values),
+# written as that small set rather than the complement of the allowed ranges, which costs
+# tens of milliseconds to compile at every server start.
+_INVALID_CHARACTER = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]")
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_\-.]+$")
 INVALID_CHARACTERS = ("Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF "
                       "| #xE000 to #xFFFD | #x10000 to #x10FFFF")

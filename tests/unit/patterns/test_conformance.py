@@ -9,10 +9,9 @@ import json5
 import pytest
 
 from cumulo.patterns import InvalidEventPattern, RuleSet, compile_pattern, matches
+from tests.shared_data import EVENT_PATTERN_CASES
 
-# shared/ sits beside the repository (a clone or a worktree)
-CASES_DIR = Path(__file__).resolve().parents[4] / "shared" / "conformance" / "event-patterns"
-CASES = sorted(CASES_DIR.glob("*.json5"))
+CASES = sorted(EVENT_PATTERN_CASES.glob("*.json5"))
 
 
 def _expected(path: Path) -> str:
