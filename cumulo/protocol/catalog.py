@@ -55,6 +55,7 @@ class ServiceCatalog:
         self._routes: dict[str, RouteTable] = {}
         self._lock = threading.Lock()
         self._indexes: tuple[dict[str, str], dict[str, list[str]]] | None = None
+        self._rest_by_scope: dict[str | None, list[str]] = {}
 
     def model(self, name: str) -> ServiceModel:
         model = self._models.get(name)
@@ -129,8 +130,7 @@ class ServiceCatalog:
 
         # S3's /{Bucket}/{Key+} matches almost any path: when the request does not say which
         # service it is for, every other REST service is tried first.
-        rest = sorted((n for n in candidates if self.model(n).protocol in REST), key=lambda n: n == "s3")
-        for name in rest:
+        for name in self._rest_services(scope_service, candidates):
             found = self.routes(name).match(request.method, request.path, request.query, request.headers)
             if found is not None:
                 model = self.model(name)
@@ -146,6 +146,14 @@ class ServiceCatalog:
                            status=400)
         raise UnknownService(f"Cannot tell which AWS service {request.method} {request.path} is for: "
                              "sign the request (SigV4) or send X-Amz-Target / Action=")
+
+    def _rest_services(self, scope_service: str | None, candidates: list[str]) -> list[str]:
+        """The REST services a request may be for, in the order they are tried (cached per scope)."""
+        found = self._rest_by_scope.get(scope_service)
+        if found is None:
+            found = sorted((n for n in candidates if self.model(n).protocol in REST), key=lambda n: n == "s3")
+            self._rest_by_scope[scope_service] = found
+        return found
 
     def _resolve_rpc_v2(self, request: HttpRequest, by_target: dict[str, str], candidates: list[str],
                         scope_service: str | None) -> Resolved:

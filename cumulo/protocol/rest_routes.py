@@ -30,6 +30,8 @@ class Route:
     rank: tuple[int, int, int]
     required_headers: tuple[str, ...]
     required_query: tuple[str, ...]
+    #: regex group name -> the model's label name (labels may hold characters groups cannot)
+    label_names: dict[str, str]
 
     def binds(self, query: dict[str, str], headers: dict[str, str]) -> bool:
         """Whether the request carries every required member bound to a header or query key."""
@@ -42,7 +44,7 @@ class Route:
         for key, value in self.query_literals:
             if key not in query or (value is not None and query[key] != value):
                 return None
-        return {name: unquote(raw) for name, raw in found.groupdict().items()}
+        return {self.label_names[group]: unquote(raw) for group, raw in found.groupdict().items()}
 
 
 def compile_route(operation: OperationModel) -> Route:
@@ -51,10 +53,12 @@ def compile_route(operation: OperationModel) -> Route:
     literal_segments = 0
     regex = "^"
     position = 0
+    label_names: dict[str, str] = {}
     for label in _LABEL.finditer(path):
         regex += re.escape(path[position:label.start()])
         name, greedy = label.group(1), label.group(2)
         group = re.sub(r"\W", "_", name)
+        label_names[group] = name
         regex += f"(?P<{group}>.+)" if greedy else f"(?P<{group}>[^/]+)"
         position = label.end()
     regex += re.escape(path[position:])
@@ -74,7 +78,7 @@ def compile_route(operation: OperationModel) -> Route:
                      if name in required and member.serialization.get("location") == location)
 
     return Route(operation, operation.http.get("method", "POST"), re.compile(regex), tuple(literals), rank,
-                 tuple(h.lower() for h in bound("header")), bound("querystring"))
+                 tuple(h.lower() for h in bound("header")), bound("querystring"), label_names)
 
 
 def _leading_literals(route: Route) -> tuple[str | None, str | None]:
@@ -133,15 +137,9 @@ class RouteTable:
         satisfied = [entry for entry in tier if entry[0].binds(query, headers)]
         best = max(satisfied, key=lambda e: len(e[0].required_headers) + len(e[0].required_query)) \
             if satisfied else tier[0]
-        # Label names may contain characters that are not valid group names.
-        return best[0].operation, _restore_label_names(best[0].operation, best[1])
+        return best[0].operation, best[1]
 
     def path_exists(self, path: str) -> bool:
         """Whether any method has a route for this path (to tell 404 from 405)."""
         return any(r.pattern.match(path) for routes in self._by_method.values() for r in routes)
 
-
-def _restore_label_names(operation: OperationModel, labels: dict[str, str]) -> dict[str, str]:
-    uri = operation.http.get("requestUri", "")
-    names = {re.sub(r"\W", "_", m.group(1)): m.group(1) for m in _LABEL.finditer(uri)}
-    return {names.get(k, k): v for k, v in labels.items()}
