@@ -96,6 +96,48 @@ def test_batches_reach_the_function_and_are_deleted(lambda_client, sqs):
     assert [m["UUID"] for m in listed] == [mapping["UUID"]]
 
 
+def test_batching_window_gathers_messages_into_one_batch(lambda_client, sqs):
+    source_url, source_arn = make_queue(sqs)
+    sink_url, _ = make_queue(sqs)
+    name = recorder(lambda_client, sink_url)
+    mapping = lambda_client.create_event_source_mapping(EventSourceArn=source_arn, FunctionName=name, BatchSize=10,
+                                                        MaximumBatchingWindowInSeconds=3)
+    assert mapping["MaximumBatchingWindowInSeconds"] == 3
+    wait_state(lambda_client, mapping["UUID"], "Enabled")
+    for index in range(5):  # one at a time: without a window the first would travel alone
+        sqs.send_message(QueueUrl=source_url, MessageBody=f"w{index}")
+    delivered = batches(sqs, sink_url, 5)
+    assert [sorted(batch["bodies"]) for batch in delivered] == [[f"w{i}" for i in range(5)]]
+
+
+def test_maximum_concurrency_caps_the_batches_in_flight(lambda_client, sqs):
+    source_url, source_arn = make_queue(sqs)
+    sink_url, _ = make_queue(sqs)
+    name = recorder(lambda_client, sink_url)
+    slow = textwrap.dedent(f"""
+        import json, time, boto3
+        SQS = boto3.client("sqs")
+
+        def handler(event, context):
+            started = time.time()
+            time.sleep(0.4)
+            SQS.send_message(QueueUrl={sink_url!r}, MessageBody=json.dumps({{
+                "bodies": [r["body"] for r in event["Records"]], "span": [started, time.time()]}}))
+    """)
+    lambda_client.update_function_code(FunctionName=name, ZipFile=make_zip({"app.py": slow}))
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    for index in range(10):
+        sqs.send_message(QueueUrl=source_url, MessageBody=f"c{index}")
+    mapping = lambda_client.create_event_source_mapping(EventSourceArn=source_arn, FunctionName=name, BatchSize=1,
+                                                        ScalingConfig={"MaximumConcurrency": 2})
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    delivered = batches(sqs, sink_url, 10)
+    spans = [batch["span"] for batch in delivered]
+    # the most batches running at one moment: at the start of each batch, count those running
+    overlap = max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
+    assert overlap == 2
+
+
 def test_filter_criteria_drop_what_does_not_match(lambda_client, sqs):
     source_url, source_arn = make_queue(sqs)
     sink_url, _ = make_queue(sqs)
