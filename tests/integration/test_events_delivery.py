@@ -375,7 +375,7 @@ def test_cross_region_bus_target(server, events, sqs):
     assert_empty(west_sqs, url)
 
 
-def test_no_third_bus_hop(events, sqs):
+def test_no_third_bus_hop(server, events, sqs):
     """EventBridge can't route events received from a sender bus to a third bus: they go to the DLQ."""
     first, second = unique("bus"), unique("bus")
     second_arn = events.create_event_bus(Name=second)["EventBusArn"]
@@ -393,6 +393,10 @@ def test_no_third_bus_hop(events, sqs):
     assert message["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"] == (
         "EventBridge can't route events received from a sender event bus to a third event bus.")
     assert_empty(sqs, url)
+    cloudwatch = server.client("cloudwatch")
+    wait_for(lambda: metric_sum(cloudwatch, "DeadLetterInvocations", RuleName="hop2") == 1, 10,
+             message="DeadLetterInvocations")
+    assert metric_sum(cloudwatch, "FailedInvocations", RuleName="hop2") == 0
     events.remove_targets(Rule="hop1", Ids=["b"])
 
 
