@@ -98,6 +98,15 @@ def outputs(cloudformation, name: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
+def create_sam_stack(cloudformation, prefix: str, template: str) -> tuple[str, dict[str, str]]:
+    """Create a stack from a SAM template, wait for CREATE_COMPLETE: its name and outputs."""
+    name = unique(prefix)
+    cloudformation.create_stack(StackName=name, TemplateBody=template,
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    return name, outputs(cloudformation, name)
+
+
 def invoke(server, name: str) -> object:
     return json.loads(server.client("lambda").invoke(FunctionName=name)["Payload"].read())
 
@@ -422,11 +431,7 @@ Outputs:
 
 
 def test_sam_app_with_queues_topics_mappings_and_a_workflow(server, cloudformation):
-    name = unique("messaging")
-    cloudformation.create_stack(StackName=name, TemplateBody=MESSAGING_APP,
-                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
-    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
-    values = outputs(cloudformation, name)
+    name, values = create_sam_stack(cloudformation, "messaging", MESSAGING_APP)
     sqs = server.client("sqs")
     sqs.send_message(QueueUrl=values["InboxUrl"], MessageBody='{"order": 1}')
     sfn = server.client("stepfunctions")
@@ -494,11 +499,7 @@ Outputs:
 
 
 def test_sam_app_with_a_bus_rule_and_a_schedule(server, cloudformation):
-    name = unique("events")
-    cloudformation.create_stack(StackName=name, TemplateBody=EVENTS_APP,
-                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
-    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
-    values = outputs(cloudformation, name)
+    name, values = create_sam_stack(cloudformation, "events", EVENTS_APP)
     server.client("events").put_events(Entries=[
         {"EventBusName": values["BusName"], "Source": "shop", "DetailType": "OrderPlaced", "Detail": '{"id": 9}'},
         {"EventBusName": values["BusName"], "Source": "other", "DetailType": "OrderPlaced", "Detail": "{}"}])
@@ -570,11 +571,7 @@ Outputs:
 
 
 def test_sam_provisioned_concurrency_with_auto_scaling(server, cloudformation):
-    name = unique("provisioned")
-    cloudformation.create_stack(StackName=name, TemplateBody=PROVISIONED_APP,
-                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
-    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
-    values = outputs(cloudformation, name)
+    name, values = create_sam_stack(cloudformation, "provisioned", PROVISIONED_APP)
     function = values["FunctionName"]
     lambda_client = server.client("lambda")
     config = lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier="live")
