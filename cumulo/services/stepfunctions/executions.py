@@ -35,6 +35,7 @@ from cumulo.asl.invoker import execution_of_token
 from cumulo.protocol.errors import AwsError
 from cumulo.services.stepfunctions.integrations import ExecutionInvoker
 from cumulo.services.stepfunctions.repository import RUNNING, Repository
+from cumulo.services.stepfunctions.s3_items import s3_collaborators
 from cumulo.services.stepfunctions.sinks import DurableSink, cloudwatch_sink, load_log
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class Runner:
         invoker = ExecutionInvoker(self.service, arn, record["stateMachineArn"])
         clock = self.clock if records else StartedAt(self.clock, record["startDate"])
         execution = Execution(machine, self._info(record), invoker, clock=clock, sink=sink,
-                              log=records, redrive=redrive)
+                              log=records, redrive=redrive, **s3_collaborators(self.platform))
         live = Live(arn, execution, sink=sink, record_key=key)
         self.live[arn] = live
         live.task = self.platform.spawn(self._drive(live), name=f"sfn:{arn}")
@@ -228,7 +229,7 @@ class Runner:
         invoker = ExecutionInvoker(self.service, arn, spec["stateMachineArn"])
         clock = StartedAt(self.clock, spec["startDate"]) if "startDate" in spec else self.clock
         execution = Execution(self.machine(spec["definition"]), self._info(spec), invoker, clock=clock,
-                              sink=sink)
+                              sink=sink, **s3_collaborators(self.platform))
         return Live(arn, execution)
 
     # ------------------------------------------------------------ callbacks
