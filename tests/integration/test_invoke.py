@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import signal
@@ -271,7 +272,7 @@ def test_log_tail_and_report_lines(client, logs):
     assert streams[0]["logStreamName"].split("/")[3].startswith("[$LATEST]")
 
 
-def test_reserved_concurrency_zero_throttles(client):
+def test_reserved_concurrency_zero_throttles(server, client):
     name = deploy(client, {"app.py": "def handler(e, c):\n    return 1\n"})
     client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     with pytest.raises(ClientError) as excinfo:
@@ -280,6 +281,17 @@ def test_reserved_concurrency_zero_throttles(client):
     assert error["Error"]["Code"] == "TooManyRequestsException"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert error.get("Reason") == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    cloudwatch = server.client("cloudwatch")
+    now = dt.datetime.now(dt.UTC)
+
+    def throttles() -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="Throttles", Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=now - dt.timedelta(minutes=5), EndTime=now + dt.timedelta(minutes=5), Period=600,
+            Statistics=["Sum"])["Datapoints"]
+        return sum(point["Sum"] for point in points)
+    attempts = error["ResponseMetadata"]["RetryAttempts"] + 1  # the SDK may retry a throttled call; each counts
+    wait_for(lambda: throttles() == attempts, message="the Throttles metric")
     client.delete_function_concurrency(FunctionName=name)
     assert invoke(client, name)[1] == 1
 
