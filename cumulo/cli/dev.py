@@ -8,6 +8,8 @@ change to the template redeploys the stack.
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
 import sys
 import time
@@ -23,8 +25,20 @@ MANIFESTS = ("requirements.txt", "package.json")
 IGNORED_PARTS = {BUILD_DIR, ".cumulo", "__pycache__", ".git", "node_modules"}
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    """In the server's process before exec (Linux): SIGTERM it when ``cumulo dev`` dies, however
+    it dies (even SIGKILL), so a dev server never outlives the command that started it."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def start_server(endpoint_url: str, data_dir: Path) -> subprocess.Popen[bytes] | None:
-    """Start ``cumulo serve`` for the endpoint if nothing answers there yet."""
+    """Start ``cumulo serve`` for the endpoint if nothing answers there yet; it stops with us."""
     try:
         check_server(endpoint_url)
         return None
@@ -32,7 +46,8 @@ def start_server(endpoint_url: str, data_dir: Path) -> subprocess.Popen[bytes] |
         pass
     port = endpoint_url.rsplit(":", 1)[-1].split("/", 1)[0]
     process = subprocess.Popen([sys.executable, "-m", "cumulo.cli.main", "serve", "--port", port,
-                                "--data-dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                "--data-dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=_stop_with_parent if sys.platform == "linux" else None)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -135,7 +137,6 @@ def init(
 ) -> None:
     """Create a new serverless project from a starter template."""
     import shutil
-    import sys
     from importlib.resources import files
 
     if template is None:
@@ -192,6 +193,8 @@ def dev(
     url = f"http://127.0.0.1:{port}"
     name = stack_name or _default_stack_name(template)
     server = None
+    # SIGTERM ends `cumulo dev` like Ctrl-C does: through the clean-up below, stopping its server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         server = start_server(url, template.parent.resolve() / ".cumulo")
         stack = deploy_project(template, name, url, region)
@@ -233,7 +236,6 @@ def invoke(
 ) -> None:
     """Invoke a function and print its result (stdout) and its log tail (stderr)."""
     import base64
-    import sys
 
     from botocore.exceptions import ClientError
 

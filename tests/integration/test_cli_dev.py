@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import boto3
+import pytest
 
 from tests.server import free_port, subprocess_env, wait_for
 
@@ -84,25 +85,32 @@ def test_build_reports_a_failing_install(tmp_path: Path):
     assert "pip install" in result.stderr
 
 
-def test_dev_deploys_then_applies_code_changes(tmp_path: Path):
-    (tmp_path / "src").mkdir()
-    source = tmp_path / "src" / "app.py"
-    source.write_text("def handler(e, c):\n    return 'first'\n")
-    (tmp_path / "template.yaml").write_text(TEMPLATE)
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "cumulo.cli.main", "dev", str(tmp_path), "--port", str(port),
-                                "--stack-name", "dev-app"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=subprocess_env(), cwd=tmp_path)
-    output: list[str] = []
+class DevCommand:
+    """``cumulo dev`` on a one-function project in ``folder``, as a process whose output is read."""
 
-    def printed(text: str) -> bool:
-        while text not in "".join(output):
-            line = process.stdout.readline()
+    def __init__(self, folder: Path, source: str) -> None:
+        (folder / "src").mkdir()
+        (folder / "src" / "app.py").write_text(source)
+        (folder / "template.yaml").write_text(TEMPLATE)
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cumulo.cli.main", "dev", str(folder), "--port", str(self.port),
+             "--stack-name", "dev-app"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=subprocess_env(), cwd=folder)
+        self.output: list[str] = []
+
+    def printed(self, text: str) -> bool:
+        while text not in "".join(self.output):
+            line = self.process.stdout.readline()
             if not line:
-                raise AssertionError("cumulo dev exited:\n" + "".join(output))
-            output.append(line)
+                raise AssertionError("cumulo dev exited:\n" + "".join(self.output))
+            self.output.append(line)
         return True
 
+
+def test_dev_deploys_then_applies_code_changes(tmp_path: Path):
+    dev = DevCommand(tmp_path, "def handler(e, c):\n    return 'first'\n")
+    source, process, port, printed = tmp_path / "src" / "app.py", dev.process, dev.port, dev.printed
     try:
         wait_for(lambda: printed("Watching"), timeout=120, message="cumulo dev to deploy")
         client = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
@@ -123,6 +131,18 @@ def test_dev_deploys_then_applies_code_changes(tmp_path: Path):
         process.wait(30)
     assert process.returncode in (0, 1, -signal.SIGINT)
     wait_for(lambda: not _answers(port), timeout=20, message="the server cumulo dev started to stop")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_the_server_dev_started_stops_with_it(tmp_path: Path, stop: signal.Signals):
+    dev = DevCommand(tmp_path, "def handler(e, c):\n    return 1\n")
+    try:
+        wait_for(lambda: dev.printed("Watching"), timeout=120, message="cumulo dev to deploy")
+        assert _answers(dev.port)
+    finally:
+        dev.process.send_signal(stop)
+        dev.process.wait(30)
+    wait_for(lambda: not _answers(dev.port), timeout=20, message="the server cumulo dev started to stop")
 
 
 def _answers(port: int) -> bool:
