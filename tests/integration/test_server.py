@@ -230,11 +230,24 @@ def test_aws_cli_drives_lambda_and_logs(server, tmp_path):
 
 
 def test_help_is_available_on_every_command():
-    for args in (["--help"], ["serve", "--help"], ["bench", "--help"]):
+    import typer
+
+    from cumulo.cli.main import app
+
+    commands = sorted(typer.main.get_command(app).commands)
+    assert {"serve", "deploy", "delete", "init", "build", "invoke", "logs", "dev", "bench"} <= set(commands)
+    for args in (["--help"], *([name, "--help"] for name in commands)):
         result = subprocess.run([sys.executable, "-m", "cumulo.cli.main", *args], capture_output=True,
                                 text=True, timeout=30, env=subprocess_env())
         assert result.returncode == 0
         assert "Usage" in result.stdout
+
+
+def test_python_dash_m_cumulo_is_the_cumulo_command():
+    result = subprocess.run([sys.executable, "-m", "cumulo", "serve", "--help"], capture_output=True, text=True,
+                            timeout=30, env=subprocess_env())
+    assert result.returncode == 0
+    assert "Usage: cumulo serve" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["state.db"])
