@@ -20,27 +20,17 @@ No peer runs these here: moto runs functions only in Docker, which this machine 
 from __future__ import annotations
 
 import http.client
-import io
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
+from bench._server_common import AUTH, create_python_function
 from bench.report import Figure, percentile, print_figures
 from tests.server import CumuloServer, wait_for
 
-AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, "
-        "Signature=00")
-ROLE = "arn:aws:iam::000000000000:role/bench"
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", HANDLER)
-    return buffer.getvalue()
 
 
 def _queue_depth(sqs, url: str) -> int:
@@ -54,9 +44,7 @@ def _async_invokes(server: CumuloServer, count: int, latency_samples: int) -> li
     lam, sqs = server.client("lambda"), server.client("sqs")
     url = sqs.create_queue(QueueName="bench-destination")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    lam.create_function(FunctionName="bench-async", Runtime="python3.11", Handler="app.handler", Role=ROLE,
-                        Code={"ZipFile": _zip()})
-    lam.get_waiter("function_active_v2").wait(FunctionName="bench-async", WaiterConfig={"Delay": 0.05})
+    create_python_function(lam, "bench-async", HANDLER)
     lam.put_function_event_invoke_config(FunctionName="bench-async",
                                          DestinationConfig={"OnSuccess": {"Destination": arn}})
     lam.invoke(FunctionName="bench-async", Payload=b"{}")  # a warm environment to start from
@@ -102,9 +90,7 @@ def _sqs_to_lambda(server: CumuloServer, count: int) -> list[Figure]:
     lam, sqs = server.client("lambda"), server.client("sqs")
     url = sqs.create_queue(QueueName="bench-source", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    lam.create_function(FunctionName="bench-worker", Runtime="python3.11", Handler="app.handler", Role=ROLE,
-                        Code={"ZipFile": _zip()})
-    lam.get_waiter("function_active_v2").wait(FunctionName="bench-worker", WaiterConfig={"Delay": 0.05})
+    create_python_function(lam, "bench-worker", HANDLER)
     for start in range(0, count, 10):
         sqs.send_message_batch(QueueUrl=url, Entries=[
             {"Id": str(i), "MessageBody": f"order {start + i}"} for i in range(min(10, count - start))])

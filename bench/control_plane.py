@@ -11,25 +11,18 @@ from __future__ import annotations
 
 import compileall
 import http.client
-import io
 import statistics
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import cumulo
+from bench._server_common import create_python_function
 from bench.report import Figure, latency_figures, print_figures, timed_samples
 from tests.server import CumuloServer
 
 NAME = "bench-control-plane"
 
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
-    return buffer.getvalue()
 
 
 def _start_times(runs: int) -> list[float]:
@@ -59,8 +52,7 @@ def run(quick: bool = False) -> list[Figure]:
         server.start()
         try:
             client = server.client("lambda")
-            client.create_function(FunctionName=NAME, Runtime="python3.11", Handler="app.handler",
-                                   Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": _zip()})
+            create_python_function(client, NAME, "def handler(event, context):\n    return event\n")
 
             samples = timed_samples(lambda: client.get_function(FunctionName=NAME), count)
             figures.append(Figure("control_plane", "GetFunction boto3 throughput",

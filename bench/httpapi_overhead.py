@@ -16,7 +16,6 @@ with 8 connections when it is installed, else Python client processes.
 from __future__ import annotations
 
 import http.client
-import io
 import multiprocessing
 import re
 import shutil
@@ -24,14 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
+from bench._server_common import AUTH, create_python_function
 from bench.report import Figure, latency_figures, percentile, print_figures, timed_samples
 from tests.server import CumuloServer
 
-AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, "
-        "Signature=00")
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hello'}\n"
 WRK_SCRIPT = """
 wrk.method = "{method}"
@@ -39,12 +36,6 @@ wrk.body = "{body}"
 wrk.headers["Authorization"] = "{auth}"
 """
 
-
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
 
 
 class Target:
@@ -109,10 +100,7 @@ def run(quick: bool = False) -> list[Figure]:
         server = CumuloServer(Path(directory) / "data").start()
         try:
             lam = server.client("lambda")
-            lam.create_function(FunctionName="bench-hello", Runtime="python3.11", Handler="app.handler",
-                                Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": _zip(HANDLER)},
-                                MemorySize=128)
-            lam.get_waiter("function_active_v2").wait(FunctionName="bench-hello", WaiterConfig={"Delay": 0.05})
+            create_python_function(lam, "bench-hello", HANDLER, MemorySize=128)
             arn = lam.get_function(FunctionName="bench-hello")["Configuration"]["FunctionArn"]
             gw = server.client("apigatewayv2")
             api = gw.create_api(Name="bench", ProtocolType="HTTP", Target=arn, RouteKey="GET /hello")

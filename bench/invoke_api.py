@@ -11,28 +11,19 @@ from __future__ import annotations
 
 import base64
 import http.client
-import io
 import json
 import multiprocessing
 import re
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
+from bench._server_common import AUTH, create_python_function, update_python_code
 from bench.report import Figure, latency_figures, percentile, print_figures, timed_samples
 from tests.server import CumuloServer
 
-AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, "
-        "Signature=00")
 HANDLER = "def handler(event, context):\n    return {'hello': event.get('name', 'world')}\n"
 
-
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
 
 
 def _invoke_once(connection: http.client.HTTPConnection, name: str, headers: dict[str, str] | None = None
@@ -72,14 +63,11 @@ def _throughput(port: int, name: str, clients: int, seconds: float) -> float:
 def _cold_starts(server: CumuloServer, count: int) -> tuple[list[float], list[float]]:
     client = server.client("lambda")
     name = "bench-cold"
-    client.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler",
-                           Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": _zip(HANDLER)})
-    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    create_python_function(client, name, HANDLER)
     connection = http.client.HTTPConnection("127.0.0.1", server.port)
     totals, overheads = [], []
     for index in range(count):
-        client.update_function_code(FunctionName=name, ZipFile=_zip(HANDLER + f"# revision {index}\n"))
-        client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.02})
+        update_python_code(client, name, HANDLER + f"# revision {index}\n")
         started = time.perf_counter()
         response = _invoke_once(connection, name, {"X-Amz-Log-Type": "Tail"})
         total_ms = (time.perf_counter() - started) * 1000
@@ -101,9 +89,7 @@ def _burst(server: CumuloServer, size: int, rounds: int) -> list[float]:
     walls = []
     for index in range(rounds):
         name = f"bench-burst-{index}"
-        client.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler", Timeout=3,
-                               Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": _zip(HANDLER)})
-        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+        create_python_function(client, name, HANDLER, Timeout=3)
         connections = [http.client.HTTPConnection("127.0.0.1", server.port) for _ in range(size)]
         for connection in connections:
             connection.connect()
@@ -139,10 +125,7 @@ def run(quick: bool = False) -> list[Figure]:
         server = CumuloServer(Path(directory) / "data").start()
         try:
             client = server.client("lambda")
-            client.create_function(FunctionName="bench-warm", Runtime="python3.11", Handler="app.handler",
-                                   Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": _zip(HANDLER)},
-                                   MemorySize=128)
-            client.get_waiter("function_active_v2").wait(FunctionName="bench-warm", WaiterConfig={"Delay": 0.05})
+            create_python_function(client, "bench-warm", HANDLER, MemorySize=128)
             connection = http.client.HTTPConnection("127.0.0.1", server.port)
             samples = timed_samples(lambda: _invoke_once(connection, "bench-warm"), 300 if quick else 3000, 50)
             connection.close()

@@ -19,29 +19,19 @@ from __future__ import annotations
 
 import base64
 import http.client
-import io
 import re
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
+from bench._server_common import AUTH, create_python_function, update_python_code
 from bench.report import Figure, latency_figures, percentile, print_figures
 from tests.server import CumuloServer, wait_for
 
 NAME = "invoke_provisioned"
-AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, "
-        "Signature=00")
 HANDLER = "def handler(event, context):\n    return {'hello': event.get('name', 'world')}\n"
-ROLE = "arn:aws:iam::000000000000:role/bench"
 
-
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
 
 
 def _invoke(connection: http.client.HTTPConnection, path: str) -> http.client.HTTPResponse:
@@ -78,9 +68,7 @@ def run(quick: bool = False) -> list[Figure]:
         server = CumuloServer(Path(directory) / "data").start()
         try:
             client = server.client("lambda")
-            client.create_function(FunctionName="bench-pc", Runtime="python3.11", Handler="app.handler", Role=ROLE,
-                                   Code={"ZipFile": _zip(HANDLER)})
-            client.get_waiter("function_active_v2").wait(FunctionName="bench-pc", WaiterConfig={"Delay": 0.05})
+            create_python_function(client, "bench-pc", HANDLER)
             version = client.publish_version(FunctionName="bench-pc")["Version"]
             client.create_alias(FunctionName="bench-pc", Name="live", FunctionVersion=version)
             connection = http.client.HTTPConnection("127.0.0.1", server.port)
@@ -111,13 +99,10 @@ def run(quick: bool = False) -> list[Figure]:
             warm, _ = _timed(connection, path, count)
             figures += latency_figures(NAME, "on-demand warm invoke", warm)
 
-            client.create_function(FunctionName="bench-cold", Runtime="python3.11", Handler="app.handler", Role=ROLE,
-                                   Code={"ZipFile": _zip(HANDLER)})
-            client.get_waiter("function_active_v2").wait(FunctionName="bench-cold", WaiterConfig={"Delay": 0.05})
+            create_python_function(client, "bench-cold", HANDLER)
             colds, inits = [], []
             for index in range(cold_count):
-                client.update_function_code(FunctionName="bench-cold", ZipFile=_zip(HANDLER + f"# {index}\n"))
-                client.get_waiter("function_updated_v2").wait(FunctionName="bench-cold", WaiterConfig={"Delay": 0.02})
+                update_python_code(client, "bench-cold", HANDLER + f"# {index}\n")
                 started = time.perf_counter()
                 response = _invoke(connection, "/2015-03-31/functions/bench-cold/invocations")
                 colds.append(time.perf_counter() - started)
