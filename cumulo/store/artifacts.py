@@ -19,6 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cumulo.store.blobs import write_atomically
+
 
 @dataclass(frozen=True)
 class Artifact:
@@ -47,12 +49,7 @@ class ArtifactStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(handle.name, target)
+            write_atomically(target, data)
         return Artifact(digest, len(data))
 
     def read(self, sha256_hex: str) -> bytes:

@@ -13,6 +13,17 @@ import uuid
 from pathlib import Path
 
 
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a synced temporary file renamed into place: after a
+    crash the name holds either nothing or all of ``data``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(handle.name, target)
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -23,13 +34,7 @@ class BlobStore:
 
     def put(self, data: bytes) -> str:
         blob_id = uuid.uuid4().hex
-        target = self._path(blob_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, target)
+        write_atomically(self._path(blob_id), data)
         return blob_id
 
     def read(self, blob_id: str, start: int = 0, end: int | None = None) -> bytes:

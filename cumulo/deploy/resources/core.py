@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from cumulo.deploy.resources.base import Deployed, ResourceContext, ResourceHandler, as_int, tags_map
@@ -63,7 +62,7 @@ class PolicyHandler(ResourceHandler):
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         await self._attach(ctx, props)
-        return Deployed(f"{ctx.stack_name}-{ctx.logical_id}-{uuid.uuid4().hex[:8]}")
+        return Deployed(ctx.physical_name())
 
     async def _attach(self, ctx: ResourceContext, props: dict[str, Any]) -> None:
         for role in props.get("Roles") or []:

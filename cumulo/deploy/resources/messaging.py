@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from cumulo.deploy.resources.base import (
@@ -65,7 +64,7 @@ class QueuePolicyHandler(ResourceHandler):
         for url in props.get("Queues") or []:
             await ctx.call("sqs", "SetQueueAttributes", {"QueueUrl": url, "Attributes": {
                 "Policy": _text(props["PolicyDocument"])}})
-        return Deployed(f"{ctx.stack_name}-{ctx.logical_id}-{uuid.uuid4().hex[:8]}")
+        return Deployed(ctx.physical_name())
 
     async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
                      new: dict[str, Any]) -> Deployed:
@@ -139,7 +138,7 @@ class TopicPolicyHandler(ResourceHandler):
         for topic in props.get("Topics") or []:
             await ctx.call("sns", "SetTopicAttributes", {"TopicArn": topic, "AttributeName": "Policy",
                                                          "AttributeValue": _text(props["PolicyDocument"])})
-        return Deployed(f"{ctx.stack_name}-{ctx.logical_id}-{uuid.uuid4().hex[:8]}")
+        return Deployed(ctx.physical_name())
 
     async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
                      new: dict[str, Any]) -> Deployed:
