@@ -415,6 +415,22 @@ class SqsProvider(Provider):
         return {"Id": entry_id, "SenderFault": error.sender_fault, "Code": error.query_code or error.code,
                 "Message": error.message}
 
+    def _per_receipt(self, entries: list[dict[str, Any]], action: Callable[[dict[str, Any]], None]
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Apply ``action`` to each batch entry (which must name a ReceiptHandle) in one transaction:
+        the entries that succeeded and the failures, as SQS's batch answers list them."""
+        successful, failed = [], []
+        with self.platform.store.transaction():
+            for entry in entries:
+                try:
+                    if entry.get("ReceiptHandle") is None:
+                        raise missing("ReceiptHandle")
+                    action(entry)
+                    successful.append({"Id": entry["Id"]})
+                except AwsError as error:
+                    failed.append(self._failure(entry["Id"], error))
+        return successful, failed
+
     def _check_batch(self, params: dict[str, Any], entry_name: str) -> list[dict[str, Any]]:
         entries = params.get("Entries") or []
         if not entries:
@@ -677,16 +693,7 @@ class SqsProvider(Provider):
     def delete_message_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
         entries = self._check_batch(params, "DeleteMessageBatchRequestEntry")
-        successful, failed = [], []
-        with self.platform.store.transaction():
-            for entry in entries:
-                try:
-                    if entry.get("ReceiptHandle") is None:
-                        raise missing("ReceiptHandle")
-                    self._delete(queue, entry["ReceiptHandle"])
-                    successful.append({"Id": entry["Id"]})
-                except AwsError as error:
-                    failed.append(self._failure(entry["Id"], error))
+        successful, failed = self._per_receipt(entries, lambda entry: self._delete(queue, entry["ReceiptHandle"]))
         if queue.fifo and successful:
             self.platform.notifier.notify(queue.channel)
         return {"Successful": successful, "Failed": failed}
@@ -717,16 +724,8 @@ class SqsProvider(Provider):
     def change_message_visibility_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
         entries = self._check_batch(params, "ChangeMessageVisibilityBatchRequestEntry")
-        successful, failed = [], []
-        with self.platform.store.transaction():
-            for entry in entries:
-                try:
-                    if entry.get("ReceiptHandle") is None:
-                        raise missing("ReceiptHandle")
-                    self._change_visibility(queue, entry["ReceiptHandle"], int(entry.get("VisibilityTimeout") or 0))
-                    successful.append({"Id": entry["Id"]})
-                except AwsError as error:
-                    failed.append(self._failure(entry["Id"], error))
+        successful, failed = self._per_receipt(entries, lambda entry: self._change_visibility(
+            queue, entry["ReceiptHandle"], int(entry.get("VisibilityTimeout") or 0)))
         self.platform.notifier.notify(queue.channel)
         return {"Successful": successful, "Failed": failed}
 
