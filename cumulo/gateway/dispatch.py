@@ -15,11 +15,10 @@ from xml.etree import ElementTree as ET
 from cumulo.gateway.auth import read_signature, verify
 from cumulo.platform import Platform
 from cumulo.protocol.catalog import Resolved
-from cumulo.protocol.errors import AwsError, ValidationError
+from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest, HttpResponse
-from cumulo.protocol.validate import validate
 from cumulo.protocol.xml_codec import to_bytes
-from cumulo.services.base import RequestContext
+from cumulo.services.base import RequestContext, run_operation
 
 log = logging.getLogger("cumulo.gateway")
 _REGION_IN_HOST = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.")
@@ -69,19 +68,7 @@ class Dispatcher:
         operation = resolved.operation
         provider = self.platform.providers[resolved.service.service_name]
         params = resolved.protocol.parse(context.request, operation, resolved.labels)
-        # A provider that words its own input errors (SQS) sets ``validate_input = False``.
-        problems = validate(operation.input_shape, params) if getattr(provider, "validate_input", True) else []
-        if problems:
-            error = ValidationError(problems)
-            error.code = getattr(provider, "validation_error_code", None) or (
-                "ValidationError" if resolved.protocol.name == "query" else "ValidationException")
-            raise error
-        handler = provider.handler(operation.name)
-        if handler is None:
-            raise AwsError("NotImplementedException" if resolved.protocol.name != "query" else
-                           "NotImplemented", f"{operation.name} is not implemented by Cumulo yet",
-                           status=501)
-        result = await provider.call(handler, context, params)
+        result = await run_operation(provider, operation, context, params, resolved.protocol.name)
         if isinstance(result, HttpResponse):
             return result
         return resolved.protocol.serialize(operation, result, context.request_id)

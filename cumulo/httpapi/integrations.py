@@ -26,14 +26,13 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from cumulo.httpapi import events
 from cumulo.httpapi.mapping import Response, evaluate
-from cumulo.protocol.errors import AwsError, SerializationError, ValidationError
-from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.errors import AwsError, SerializationError
+from cumulo.protocol.http import HttpResponse
 from cumulo.protocol.json_codec import write_json
 from cumulo.protocol.protocols import error_status
-from cumulo.protocol.validate import validate
 from cumulo.protocol.values import parse_timestamp
 from cumulo.services.apigatewayv2.validation import lambda_arn_of
-from cumulo.services.base import Provider, RequestContext
+from cumulo.services.base import Provider, RequestContext, json_protocol_request, run_operation
 
 if TYPE_CHECKING:
     from cumulo.httpapi.call import Call
@@ -220,22 +219,14 @@ class Integrations:
         call.integration_request_id = request_id
         try:
             converted = self._convert(op.input_shape, operation, params)
-            # A provider that words its own input errors (SQS) sets ``validate_input = False``.
-            problems = validate(op.input_shape, converted) if getattr(provider, "validate_input", True) else []
-            if problems:
-                raise ValidationError(problems)
-            handler = provider.handler(operation)
-            if handler is None:
-                raise AwsError("NotImplementedException", f"{operation} is not implemented by Cumulo yet", status=501)
             context = RequestContext(request_id=request_id, region=region, account_id=call.stage.api.account,
-                                     service=service, operation=operation, request=_service_request(model, operation),
+                                     service=service, operation=operation,
+                                     request=json_protocol_request(model, operation),
                                      base_url=self.platform.settings.endpoint_url)
-            result = await Provider.call(handler, context, converted)
+            result = await run_operation(provider, op, context, converted)
             if isinstance(result, HttpResponse):
                 result = json.loads(result.body or b"{}") if result.body.strip().startswith(b"{") else {}
         except AwsError as error:
-            if isinstance(error, ValidationError) and getattr(provider, "validation_error_code", None):
-                error.code = provider.validation_error_code  # type: ignore[assignment]
             status = error_status(model, error)
             call.integration_status = status
             call.integration_error = f"{error.code}: {error.message}"
@@ -420,16 +411,6 @@ def _coerce(member: Any, value: str, name: str) -> Any:
     except ValueError:
         raise SerializationError(f"Invalid value for request parameter {name}: {value!r}") from None
     return value
-
-
-def _service_request(model: Any, operation: str) -> HttpRequest:
-    """What a request of the service's JSON protocol would look like to the provider."""
-    headers = {"content-type": "application/json"}
-    if model.protocol == "json" or "json" in (model.metadata.get("protocols") or []):
-        headers = {"content-type": f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"}
-        if model.metadata.get("targetPrefix"):
-            headers["x-amz-target"] = f"{model.metadata['targetPrefix']}.{operation}"
-    return HttpRequest("POST", "/", headers=headers)
 
 
 __all__ = ["SUBTYPE_TARGETS", "Integrations"]

@@ -15,9 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from cumulo.protocol.errors import AwsError, ValidationError
 from cumulo.protocol.http import HttpRequest
+from cumulo.protocol.validate import validate
 
 if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel
+
     from cumulo.platform import Platform
 
 Handler = Callable[["RequestContext", dict[str, Any]], Any | Awaitable[Any]]
@@ -82,3 +86,35 @@ class Provider:
         if inspect.isawaitable(result):
             result = await result
         return result
+
+
+async def run_operation(provider: Provider, operation: OperationModel, context: RequestContext,
+                        params: dict[str, Any], protocol: str = "json") -> Any:
+    """Run one operation on parsed input as AWS's front end would: check the input against the
+    model (unless the provider words its own input errors, as SQS does), then the provider's
+    handler. Errors are ``AwsError``s coded for ``protocol``'s family, or the provider's own
+    validation code. Used by the gateway and by every in-process caller (workflow tasks, HTTP API
+    service integrations), so they all see the same answers."""
+    if getattr(provider, "validate_input", True):
+        problems = validate(operation.input_shape, params)
+        if problems:
+            error = ValidationError(problems)
+            error.code = getattr(provider, "validation_error_code", None) or (
+                "ValidationError" if protocol == "query" else "ValidationException")
+            raise error
+    handler = provider.handler(operation.name)
+    if handler is None:
+        raise AwsError("NotImplemented" if protocol == "query" else "NotImplementedException",
+                       f"{operation.name} is not implemented by Cumulo yet", status=501)
+    return await provider.call(handler, context, params)
+
+
+def json_protocol_request(model: ServiceModel, operation: str) -> HttpRequest:
+    """What a request of the service's JSON protocol would look like to its provider (for calls
+    made in-process: a provider that answers in its own wire format reads the protocol from it)."""
+    headers = {"content-type": "application/json"}
+    if model.protocol == "json" or "json" in (model.metadata.get("protocols") or []):
+        headers = {"content-type": f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"}
+        if model.metadata.get("targetPrefix"):
+            headers["x-amz-target"] = f"{model.metadata['targetPrefix']}.{operation}"
+    return HttpRequest("POST", "/", headers=headers)

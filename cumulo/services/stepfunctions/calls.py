@@ -18,12 +18,11 @@ import uuid
 from email.utils import formatdate
 from typing import Any
 
-from cumulo.protocol.errors import AwsError, SerializationError, ValidationError
-from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.errors import AwsError, SerializationError
+from cumulo.protocol.http import HttpResponse
 from cumulo.protocol.protocols import error_shape
-from cumulo.protocol.validate import validate
 from cumulo.protocol.values import decode_blob, encode_blob, format_timestamp, parse_timestamp
-from cumulo.services.base import Provider, RequestContext
+from cumulo.services.base import Provider, RequestContext, json_protocol_request, run_operation
 
 
 class ServiceUnavailable(Exception):
@@ -65,17 +64,10 @@ async def call_operation(platform: Any, service: str, operation: str, params: di
     request_id = str(uuid.uuid4())
     try:
         converted = from_json(op.input_shape, params, "") if op.input_shape is not None else {}
-        if getattr(provider, "validate_input", True):
-            problems = validate(op.input_shape, converted)
-            if problems:
-                raise ValidationError(problems)
-        handler = provider.handler(operation)
-        if handler is None:
-            raise AwsError("NotImplementedException", f"{operation} is not implemented by Cumulo yet", status=501)
         context = RequestContext(request_id=request_id, region=region, account_id=account, service=service,
-                                 operation=operation, request=_request(model, operation),
+                                 operation=operation, request=json_protocol_request(model, operation),
                                  base_url=platform.settings.endpoint_url)
-        result = await Provider.call(handler, context, converted or {})
+        result = await run_operation(provider, op, context, converted or {})
         if isinstance(result, HttpResponse):  # a provider that answers with its own wire format
             result = json.loads(result.body or b"{}") if result.body.strip().startswith(b"{") else {}
     except AwsError as error:
@@ -138,16 +130,6 @@ def to_json(shape: Any, value: Any) -> Any:
     if kind == "timestamp":
         return format_timestamp(value, "iso8601")
     return value
-
-
-def _request(model: Any, operation: str) -> HttpRequest:
-    """What a request of the service's own (JSON) protocol would look like to the provider."""
-    headers = {"content-type": "application/json"}
-    if model.protocol == "json" or "json" in (model.metadata.get("protocols") or []):
-        headers = {"content-type": f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"}
-        if model.metadata.get("targetPrefix"):
-            headers["x-amz-target"] = f"{model.metadata['targetPrefix']}.{operation}"
-    return HttpRequest("POST", "/", headers=headers)
 
 
 class _NoShape:
