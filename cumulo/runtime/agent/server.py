@@ -25,6 +25,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Iterator
 
 from .. import channel, sandbox
 from . import extensions_api, http, peercheck, runtime_api, telemetry
@@ -41,6 +42,21 @@ _SIGNAL_NAMES = {  # as Go's os.ProcessState prints them (AWS reports these)
     signal.SIGUSR1: "user defined signal 1", signal.SIGUSR2: "user defined signal 2",
     signal.SIGALRM: "alarm clock", signal.SIGTRAP: "trace/breakpoint trap",
 }
+
+
+def _available(fd: int) -> Iterator[bytes]:
+    """What a non-blocking pipe holds right now, chunk by chunk; an empty chunk, always the last,
+    means the writer has closed it (or reading failed)."""
+    while True:
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        yield data
+        if not data:
+            return
 
 
 def exit_status(status: int) -> str:
@@ -690,15 +706,7 @@ class Agent:
             self._on_telemetry(self.tel_r)
 
     def _on_output(self, fd: int) -> None:
-        while True:
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                return
-            except OSError as e:
-                if e.errno == errno.EINTR:
-                    continue
-                data = b""
+        for data in _available(fd):
             if not data:
                 self._unregister_fd(fd)
                 self._flush_partial()
@@ -730,13 +738,7 @@ class Agent:
     def _on_telemetry(self, fd: int) -> None:
         """AWS's framed log protocol: u32 type, u32 length, u64 timestamp (us), message."""
         buf = self.tel_buf
-        while True:
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                break
-            except OSError:
-                data = b""
+        for data in _available(fd):
             if not data:
                 self._unregister_fd(fd)
                 break
@@ -757,13 +759,7 @@ class Agent:
 
     def _on_ext_output(self, fd: int) -> None:
         """Extensions' stdout/stderr: lines into the function's log stream (and the extension stream)."""
-        while True:
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
+        for data in _available(fd):
             if not data:
                 self._unregister_fd(fd)
                 if self.ext_partial:
