@@ -1,8 +1,9 @@
 """Invoke through the HTTP API: warm latency, throughput under concurrency, and cold starts.
 
 A real ``cumulo serve`` runs a hello-world Python function. Warm latency uses one keep-alive
-raw HTTP connection (the server's own cost, no SDK); throughput runs 1, 2 and 8 client
-processes for a fixed time, each with its own connection; cold starts publish a new code
+raw HTTP connection (the server's own cost, no SDK; see ``bench/raw_http.py``); throughput
+runs 1, 2 and 8 client processes for a fixed time, each with its own connection, and wrk
+with 2 and 8 connections where it is installed; cold starts publish a new code
 revision before each invoke so every invoke needs a new environment, and report total time
 and platform overhead (total minus the handler's own duration from the REPORT line).
 """
@@ -10,68 +11,44 @@ and platform overhead (total minus the handler's own duration from the REPORT li
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-import multiprocessing
 import re
 import tempfile
 import time
 from pathlib import Path
 
 from bench._server_common import AUTH, create_python_function, update_python_code
+from bench.load import check, client_processes, wrk
+from bench.raw_http import RawConnection
 from bench.report import Figure, latency_figures, percentile, print_figures, timed_samples
 from tests.server import CumuloServer
 
 HANDLER = "def handler(event, context):\n    return {'hello': event.get('name', 'world')}\n"
+BODY = b'{"name": "bench"}'
 
 
-
-def _invoke_once(connection: http.client.HTTPConnection, name: str, headers: dict[str, str] | None = None
-                 ) -> http.client.HTTPResponse:
-    connection.request("POST", f"/2015-03-31/functions/{name}/invocations", body=b'{"name": "bench"}',
-                       headers={"Authorization": AUTH, **(headers or {})})
-    response = connection.getresponse()
-    body = response.read()
-    if response.status != 200 or response.getheader("X-Amz-Function-Error"):
-        raise RuntimeError(f"invoke failed: {response.status} {body[:500]!r}")
-    return response
+def _invoke_request(name: str, headers: dict[str, str] | None = None) -> bytes:
+    return RawConnection.build("POST", f"/2015-03-31/functions/{name}/invocations", BODY,
+                               {"Authorization": AUTH, **(headers or {})})
 
 
-def _client_loop(port: int, name: str, seconds: float, results: multiprocessing.Queue) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", port)
-    _invoke_once(connection, name)
-    count = 0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        _invoke_once(connection, name)
-        count += 1
-    results.put(count)
-
-
-def _throughput(port: int, name: str, clients: int, seconds: float) -> float:
-    results: multiprocessing.Queue = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_client_loop, args=(port, name, seconds, results))
-               for _ in range(clients)]
-    for worker in workers:
-        worker.start()
-    total = sum(results.get(timeout=seconds + 60) for _ in workers)
-    for worker in workers:
-        worker.join()
-    return total / seconds
+def _invoke_once(connection: RawConnection, request: bytes) -> dict[str, str]:
+    return check(connection.send(request), 200)
 
 
 def _cold_starts(server: CumuloServer, count: int) -> tuple[list[float], list[float]]:
     client = server.client("lambda")
     name = "bench-cold"
     create_python_function(client, name, HANDLER)
-    connection = http.client.HTTPConnection("127.0.0.1", server.port)
+    connection = RawConnection(server.port)
+    request = _invoke_request(name, {"X-Amz-Log-Type": "Tail"})
     totals, overheads = [], []
     for index in range(count):
         update_python_code(client, name, HANDLER + f"# revision {index}\n")
         started = time.perf_counter()
-        response = _invoke_once(connection, name, {"X-Amz-Log-Type": "Tail"})
+        headers = _invoke_once(connection, request)
         total_ms = (time.perf_counter() - started) * 1000
-        tail = base64.b64decode(response.getheader("X-Amz-Log-Result")).decode()
+        tail = base64.b64decode(headers["x-amz-log-result"]).decode()
         duration = float(re.search(r"\tDuration: ([\d.]+) ms", tail).group(1))
         if index:  # the first one also starts the interpreter's zygote
             totals.append(total_ms)
@@ -90,17 +67,16 @@ def _burst(server: CumuloServer, size: int, rounds: int) -> list[float]:
     for index in range(rounds):
         name = f"bench-burst-{index}"
         create_python_function(client, name, HANDLER, Timeout=3)
-        connections = [http.client.HTTPConnection("127.0.0.1", server.port) for _ in range(size)]
-        for connection in connections:
-            connection.connect()
+        connections = [RawConnection(server.port) for _ in range(size)]
+        request = _invoke_request(name)
         barrier = threading.Barrier(size + 1)
         errors: list[Exception] = []
 
-        def one(connection: http.client.HTTPConnection, name: str = name, barrier: threading.Barrier = barrier,
+        def one(connection: RawConnection, request: bytes = request, barrier: threading.Barrier = barrier,
                 errors: list[Exception] = errors) -> None:
             barrier.wait()
             try:
-                _invoke_once(connection, name)
+                _invoke_once(connection, request)
             except Exception as exc:
                 errors.append(exc)
 
@@ -126,15 +102,22 @@ def run(quick: bool = False) -> list[Figure]:
         try:
             client = server.client("lambda")
             create_python_function(client, "bench-warm", HANDLER, MemorySize=128)
-            connection = http.client.HTTPConnection("127.0.0.1", server.port)
-            samples = timed_samples(lambda: _invoke_once(connection, "bench-warm"), 300 if quick else 3000, 50)
+            connection = RawConnection(server.port)
+            request = _invoke_request("bench-warm")
+            samples = timed_samples(lambda: _invoke_once(connection, request), 300 if quick else 3000, 50)
             connection.close()
             figures += latency_figures("invoke_api", "warm invoke raw HTTP", samples)
             seconds = 2.0 if quick else 5.0
             for clients in (1, 2, 8):
-                rate = _throughput(server.port, "bench-warm", clients, seconds)
+                rate = client_processes(server.port, request, 200, clients, seconds)
                 figures.append(Figure("invoke_api", f"warm throughput, {clients} client(s)", round(rate),
                                       "inv/s", "sync invokes, keep-alive, one process per client"))
+            for connections in (2, 8):
+                result = wrk(server.port, "POST", "/2015-03-31/functions/bench-warm/invocations", BODY,
+                             {"Authorization": AUTH}, connections, seconds)
+                if result is not None:
+                    figures.append(Figure("invoke_api", f"warm throughput, wrk -c{connections}", round(result.rate),
+                                          "inv/s", "a C client (wrk -t1): the server and environments get the cores"))
             walls = _burst(server, 8, 3 if quick else 10)
             figures += [
                 Figure("invoke_api", "burst of 8 concurrent cold starts p50", round(percentile(walls, 50), 2), "ms",

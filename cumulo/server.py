@@ -1,20 +1,23 @@
-"""Running the platform under uvicorn: one process, one port, clean shutdown on SIGTERM/SIGINT."""
+"""Running the platform: one process, one port, clean shutdown on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import signal
 import sys
-from types import FrameType
-
-import uvicorn
 
 from cumulo.gateway.app import GatewayApp
+from cumulo.gateway.http_server import HttpServer
 from cumulo.platform import Platform
 from cumulo.settings import Settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s"
+KEEP_ALIVE_S = 75.0  # idle keep-alive connections are closed after this
+GRACE_S = 10.0  # requests in flight at shutdown get this long to finish
+
+log = logging.getLogger("cumulo")
 
 
 def configure_logging(level: str) -> None:
@@ -24,42 +27,56 @@ def configure_logging(level: str) -> None:
     logging.getLogger("cumulo").setLevel(level.upper())
 
 
-class _Server(uvicorn.Server):
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """Shut down gracefully and exit with status 0.
+async def run_until_signalled(settings: Settings) -> int:
+    """Start the platform, serve until SIGTERM/SIGINT, stop gracefully; the exit status.
 
-        uvicorn re-raises the signal once shut down, so the process would die "by SIGTERM"
-        even after a clean shutdown; a second SIGINT still forces the exit.
-        """
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True
-        else:
-            self.should_exit = True
-
-
-def build_server(settings: Settings) -> tuple[uvicorn.Server, GatewayApp]:
+    A second signal stops waiting for requests in flight.
+    """
     platform = Platform(settings)
     app = GatewayApp(platform)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        lifespan="on",
-        access_log=False,
-        log_config=None,
-        log_level=settings.log_level.lower(),
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
-        timeout_keep_alive=75,
-        timeout_graceful_shutdown=10,
-    )
-    return _Server(config), app
+    try:
+        await platform.start()
+    except Exception:
+        log.exception("start-up failed")
+        await platform.stop()
+        return 3
+    server = HttpServer(app.respond, settings.host, settings.port, KEEP_ALIVE_S)
+    try:
+        await server.start()
+    except OSError as error:
+        log.error("cannot listen on %s:%s: %s", settings.host, settings.port, error)
+        await platform.stop()
+        return 1
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            server.abandon()
+        stop.set()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    log.info("ready on %s", settings.endpoint_url)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop(GRACE_S)
+    await platform.stop()
+    return 0
+
+
+def _run(main) -> int:
+    if importlib.util.find_spec("uvloop"):
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
-    server, _ = build_server(settings)
-    logging.getLogger("cumulo").info(
-        "Cumulo listening on %s (data in %s, auth %s)", settings.endpoint_url,
-        settings.data_dir, "required" if settings.auth_required else "not required on loopback")
-    server.run()
+    log.info("Cumulo listening on %s (data in %s, auth %s)", settings.endpoint_url,
+             settings.data_dir, "required" if settings.auth_required else "not required on loopback")
+    sys.exit(_run(run_until_signalled(settings)))

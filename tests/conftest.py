@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 from collections.abc import Iterator
 
@@ -37,3 +38,16 @@ def make_zip(files: dict[str, str | bytes]) -> bytes:
             info.external_attr = (0o755 if name.endswith("bootstrap") else 0o644) << 16
             archive.writestr(info, content)
     return buffer.getvalue()
+
+
+def published_function_with_alias(client, source: str, prefix: str,
+                                  role: str = "arn:aws:iam::000000000000:role/lambda-role") -> tuple[str, str]:
+    """A new Python function (``app.handler``) with version 1 published and alias ``live`` on it:
+    (name, version)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    client.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="app.handler",
+                           Code={"ZipFile": make_zip({"app.py": source})})
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    version = client.publish_version(FunctionName=name)["Version"]
+    client.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    return name, version

@@ -107,7 +107,7 @@ class SqsPoller:
     async def _gather(self, sqs: Any) -> list[dict[str, Any]]:
         size = self.mapping.get("BatchSize") or 10
         window = self.mapping.get("MaximumBatchingWindowInSeconds") or 0
-        deadline = time.monotonic() + window
+        deadline = 0.0  # the window opens when the first message arrives
         batch: list[dict[str, Any]] = []
         while len(batch) < size:
             remaining = deadline - time.monotonic()
@@ -117,6 +117,9 @@ class SqsPoller:
                 "WaitTimeSeconds": wait, "MessageAttributeNames": ["All"],
                 "MessageSystemAttributeNames": ["All"], "AttributeNames": ["All"]})
             messages = received.get("Messages") or []
+            if messages and not batch:
+                deadline = time.monotonic() + window
+                remaining = window
             batch += messages
             if not messages and (batch or window == 0):
                 break

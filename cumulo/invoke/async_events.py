@@ -29,6 +29,7 @@ from typing import Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.store.base import QueueMessage
+from cumulo.store.work_queue import DurableWorkQueue
 
 log = logging.getLogger("cumulo.invoke")
 QUEUE = "lambda.async"
@@ -85,58 +86,19 @@ Runner = Callable[[AsyncEvent], Awaitable[Outcome]]
 RetryPolicy = Callable[[AsyncEvent], tuple[int, float]]  # -> (maximum retries, maximum age seconds)
 
 
-class AsyncInvoker:
+class AsyncInvoker(DurableWorkQueue):
+    work_name = "asynchronous invocations"
+
     def __init__(self, platform: Any, run: Runner, finish: Finisher, policy: RetryPolicy) -> None:
-        self.platform = platform
-        self.store = platform.store
+        super().__init__(platform, QUEUE, MAX_WORKERS, 10, LEASE_S)
         self._run = run
         self._finish = finish
         self._policy = policy
-        self._active: set[asyncio.Task] = set()
-        self._loop_task: asyncio.Task | None = None
-        self._stopping = False
-
-    async def start(self) -> None:
-        released = self.store.release_in_flight(QUEUE)
-        if released:
-            log.info("resuming %d asynchronous invocations accepted before a restart", released)
-        self._loop_task = asyncio.get_running_loop().create_task(self._dispatch(), name="lambda-async")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-        for task in list(self._active):
-            task.cancel()
-        await asyncio.gather(*([self._loop_task] if self._loop_task else []), *self._active,
-                             return_exceptions=True)
 
     def accept(self, event: AsyncEvent, delay_s: float = 0.0) -> None:
         """Commit an event to the queue (durable when this returns) and wake the workers."""
         self.store.enqueue(QUEUE, event.encode(), message_id=event.request_id, delay_s=delay_s)
-        self.platform.notifier.notify(QUEUE)
-
-    def pending(self) -> int:
-        stats = self.store.queue_stats(QUEUE)
-        return stats.visible + stats.in_flight + stats.delayed
-
-    async def _dispatch(self) -> None:
-        while not self._stopping:
-            free = MAX_WORKERS - len(self._active)
-            messages = self.store.receive(QUEUE, min(free, 10), LEASE_S) if free > 0 else []
-            for message in messages:
-                task = asyncio.get_running_loop().create_task(self._process(message))
-                self._active.add(task)
-                task.add_done_callback(self._active.discard)
-            if len(messages) == min(free, 10) and free > 0:
-                continue  # there may be more waiting
-            await self.platform.notifier.wait(QUEUE, self._idle_wait())
-
-    def _idle_wait(self) -> float:
-        upcoming = self.store.next_visible_at(QUEUE)
-        if upcoming is None:
-            return 5.0
-        return max(0.001, min(5.0, upcoming - time.time()))
+        self.wake()
 
     async def _process(self, message: QueueMessage) -> None:
         try:
@@ -154,7 +116,7 @@ class AsyncInvoker:
             log.exception("asynchronous invocation %s failed inside the platform", event.request_id)
             outcome = Outcome("function-error", function_error="Unhandled")
         self._settle(message, event, outcome)
-        self.platform.notifier.notify(QUEUE)
+        self.wake()
 
     def _settle(self, message: QueueMessage, event: AsyncEvent, outcome: Outcome) -> None:
         max_retries, max_age = self._policy(event)

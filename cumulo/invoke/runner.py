@@ -51,7 +51,7 @@ class Target:
     def unqualified_arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """Environments are reused only for the same key; every update changes the RevisionId."""
         return f"{self.account}:{self.region}:{self.name}:{self.version}:{self.config['RevisionId']}"

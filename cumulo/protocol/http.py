@@ -14,14 +14,15 @@ class HttpRequest:
     query_string: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names; repeats joined by ","
     body: bytes = b""
-    # The client's address and the headers exactly as received (ASGI pairs, names lower-case, repeats
-    # kept apart), for data planes that pass them on (HTTP APIs' sourceIp and multiValueHeaders).
+    # The client's address and the headers exactly as received ((name, value) byte pairs, names
+    # lower-case, repeats kept apart), for data planes that pass them on (HTTP APIs' sourceIp and
+    # multiValueHeaders).
     client: str = ""
     raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     @cached_property
     def query_items(self) -> list[tuple[str, str]]:
-        return parse_qsl(self.query_string, keep_blank_values=True)
+        return parse_qsl(self.query_string, keep_blank_values=True) if self.query_string else []
 
     @cached_property
     def query(self) -> dict[str, str]:

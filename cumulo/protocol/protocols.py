@@ -19,6 +19,7 @@ from cumulo.protocol.errors import AwsError, SerializationError
 from cumulo.protocol.http import HttpRequest, HttpResponse
 from cumulo.protocol.json_codec import read_json, write_json
 from cumulo.protocol.query_codec import fold, read_query, read_scalar
+from cumulo.protocol.rest_binding import input_binding, output_binding
 from cumulo.protocol.values import decode_blob, encode_blob, format_timestamp
 from cumulo.protocol.xml_codec import parse_document, read_xml, to_bytes, write_members, write_xml
 
@@ -145,25 +146,19 @@ class RestProtocol(Protocol):
     content_type = "application/json"
 
     def parse(self, request, operation, labels=None):
-        shape = operation.input_shape
-        if shape is None:
+        binding = input_binding(operation)
+        if binding is None:
             return {}
         params: dict[str, Any] = {}
-        labels = labels or {}
-        query_multi: dict[str, list[str]] = {}
-        for key, value in request.query_items:
-            query_multi.setdefault(key, []).append(value)
-        bound_query: set[str] = set()
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
-            if location == "uri":
+        if labels:
+            for name, wire, member in binding.labels:
                 if wire in labels:
                     params[name] = read_scalar(member, labels[wire], wire)
-            elif location == "querystring":
-                if member.type_name == "map":
-                    continue  # filled below from the query keys nobody else claims
-                bound_query.add(wire)
+        if request.query_string and (binding.query or binding.query_maps):
+            query_multi: dict[str, list[str]] = {}
+            for key, value in request.query_items:
+                query_multi.setdefault(key, []).append(value)
+            for name, wire, member in binding.query:
                 values = query_multi.get(wire)
                 if values is None:
                     continue
@@ -171,31 +166,30 @@ class RestProtocol(Protocol):
                     params[name] = [read_scalar(member.member, v, wire) for v in values]
                 else:
                     params[name] = read_scalar(member, values[0], wire)
-            elif location == "header":
-                raw = request.headers.get(wire.lower())
-                if raw is not None:
-                    params[name] = self._read_header(member, raw, wire)
-            elif location == "headers":
-                prefix = wire.lower()
-                found = {k[len(prefix):]: v for k, v in request.headers.items() if k.startswith(prefix)}
-                if found:
-                    params[name] = found
-        for name, member in shape.members.items():
-            if member.serialization.get("location") == "querystring" and member.type_name == "map":
-                rest = {k: v for k, v in query_multi.items() if k not in bound_query}
-                if rest:
-                    multi = member.value.type_name == "list"
-                    params[name] = {k: (v if multi else v[0]) for k, v in rest.items()}
-        payload = shape.serialization.get("payload")
-        if payload:
-            member = shape.members[payload]
+            if binding.query_maps:
+                rest = {k: v for k, v in query_multi.items() if k not in binding.bound_query}
+                for name, member in binding.query_maps:
+                    if rest:
+                        multi = member.value.type_name == "list"
+                        params[name] = {k: (v if multi else v[0]) for k, v in rest.items()}
+        headers = request.headers
+        for name, lower, wire, member in binding.headers:
+            raw = headers.get(lower)
+            if raw is not None:
+                params[name] = self._read_header(member, raw, wire)
+        for name, prefix in binding.header_maps:
+            found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
+            if found:
+                params[name] = found
+        payload, member = binding.payload, binding.payload_shape
+        if member is not None:
             if member.type_name in ("blob", "string"):
                 if request.body:
                     params[payload] = request.body if member.type_name == "blob" else request.body.decode()
             elif request.body.strip():
                 params[payload] = self.read_body(member, request.body)
         else:
-            params.update(self.read_body(shape, request.body) or {})
+            params.update(self.read_body(binding.body_shape, request.body) or {})
         return params
 
     @staticmethod
@@ -220,26 +214,21 @@ class RestProtocol(Protocol):
         headers = _base_headers(request_id)
         # A provider may choose the status where the model has no member for it (S3's 206 Partial Content).
         status = int(result.get("_status") or operation.http.get("responseCode", 200))
-        shape = operation.output_shape
-        if shape is None:
+        binding = output_binding(operation)
+        if binding is None:
             return HttpResponse(status, headers, b"")
-        for name, member in shape.members.items():
+        if binding.status is not None and result.get(binding.status) is not None:
+            status = int(result[binding.status])
+        for name, wire, member in binding.headers:
             value = result.get(name)
-            if value is None:
-                continue
-            location = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
-            if location == "statusCode":
-                status = int(value)
-            elif location == "header":
+            if value is not None:
                 headers[wire] = self._write_header(member, value)
-            elif location == "headers":
-                for key, item in value.items():
-                    headers[wire + key] = str(item)
-        payload = shape.serialization.get("payload")
-        if payload:
-            member = shape.members[payload]
-            value = result.get(payload)
+        for name, wire in binding.header_maps:
+            for key, item in (result.get(name) or {}).items():
+                headers[wire + key] = str(item)
+        member = binding.payload_shape
+        if member is not None:
+            value = result.get(binding.payload)
             if member.type_name in ("blob", "string"):
                 body = value.encode() if isinstance(value, str) else (value or b"")
                 headers.setdefault("Content-Type", "application/octet-stream"
@@ -248,7 +237,7 @@ class RestProtocol(Protocol):
                 body = self.write_body(member, value) if value is not None else b""
                 headers.setdefault("Content-Type", self.content_type)
         else:
-            body = self.write_body(shape, result)
+            body = self.write_body(binding.body_shape, result)
             headers.setdefault("Content-Type", self.content_type)
         return HttpResponse(status, headers, body)
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
 
 
+MAX_REMEMBERED = 4096
+_UNKNOWN = object()
 _LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
 
 
@@ -104,6 +106,8 @@ class RouteTable:
             self._by_method.setdefault(route.method, []).append(route)
         self._keys = {id(route): _leading_literals(route) for route in routes}
         self._buckets: dict[tuple[str, str, str], list[Route]] = {}
+        # (method, path, query items) -> a match that needed no headers (repeated calls, e.g. Invoke)
+        self._matched: dict[tuple, tuple[OperationModel, dict[str, str]] | None] = {}
 
     def _candidates(self, method: str, path: str) -> list[Route]:
         segments = [seg for seg in path.split("/", 3)[1:3]]
@@ -124,6 +128,10 @@ class RouteTable:
         query members are all sent, preferring the one that requires the most (S3's PutObject,
         CopyObject and UploadPart share a path and differ by ``x-amz-copy-source`` and
         ``partNumber``/``uploadId``)."""
+        cache_key = (method, path, tuple(query.items()))
+        known = self._matched.get(cache_key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
         tier: list[tuple[Route, dict[str, str]]] = []
         for route in self._candidates(method, path):
             if tier and route.rank < tier[0][0].rank:
@@ -131,8 +139,12 @@ class RouteTable:
             labels = route.match(path, query)
             if labels is not None:
                 tier.append((route, labels))
-        if not tier:
-            return None
+        if len(tier) < 2:  # the answer depends on method, path and query only: remembered
+            found = (tier[0][0].operation, tier[0][1]) if tier else None
+            if len(self._matched) >= MAX_REMEMBERED:
+                self._matched.clear()
+            self._matched[cache_key] = found
+            return found
         headers = headers or {}
         satisfied = [entry for entry in tier if entry[0].binds(query, headers)]
         best = max(satisfied, key=lambda e: len(e[0].required_headers) + len(e[0].required_query)) \

@@ -26,6 +26,10 @@ def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
+def _child(path: str, name: str) -> str:
+    return f"{path}.{_camel(name)}" if path else _camel(name)
+
+
 def _render(value: Any) -> str:
     if value is None:
         return "null"
@@ -52,16 +56,15 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
     if kind == "structure":
         if not isinstance(value, dict) or meta.get("document"):
             return
-        required = set(meta.get("required", ()))
+        required = meta.get("required", ())
         for name, member in shape.members.items():
-            child = f"{path}.{_camel(name)}" if path else _camel(name)
             item = value.get(name)
             if item is None:
                 if name in required:
-                    problems.append(f"Value null at '{child}' failed to satisfy constraint: "
+                    problems.append(f"Value null at '{_child(path, name)}' failed to satisfy constraint: "
                                     "Member must not be null")
                 continue
-            _check(member, item, child, problems)
+            _check(member, item, _child(path, name), problems)
         return
     if kind == "list":
         if not isinstance(value, list):

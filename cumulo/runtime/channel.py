@@ -36,11 +36,13 @@ INVOKE_DONE = 17  # after a RESPONSE/INVOKE_ERROR with "pending": every extensio
 
 _HEAD = struct.Struct("!IBI")
 _LEN = struct.Struct("!I")
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode  # built once: json.dumps with options
+# builds an encoder per call
 
 
 def encode(kind: int, meta: dict | None = None, body: bytes = b"") -> bytes:
     """Encode one frame."""
-    meta_bytes = json.dumps(meta, separators=(",", ":")).encode() if meta else b""
+    meta_bytes = _compact_json(meta).encode() if meta else b""
     return _HEAD.pack(5 + len(meta_bytes) + len(body), kind, len(meta_bytes)) + meta_bytes + body
 
 

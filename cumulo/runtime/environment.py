@@ -215,6 +215,8 @@ class Environment:
         self.agent_gone = False
         self._gone: asyncio.Future | None = None
         self.provisioned = None  # the provisioned-concurrency group it belongs to
+        # the loop it runs on, kept: asyncio.get_running_loop() makes a getpid() system call
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     # --- frames from the agent ---------------------------------------------------------
     def _on_frame(self, kind: int, meta: dict, body: bytes) -> None:
@@ -279,6 +281,7 @@ class Environment:
             theirs.close()
         self.agent_pid = reply["pid"]
         ours.setblocking(False)
+        self.loop = loop
         _, self.proto = await loop.connect_accepted_socket(lambda: _Channel(self), sock=ours)
         return reply.get("cgroup")
 
@@ -292,7 +295,7 @@ class Environment:
             return self._frames.popleft()
         if self.dead:
             return channel.EXITED, {"status": self.exit_status}, b""
-        loop = asyncio.get_running_loop()
+        loop = self.loop or asyncio.get_running_loop()
         fut = loop.create_future()
         self._waiter = fut
         handle = loop.call_later(timeout, _resolve, fut, None) if timeout is not None else None

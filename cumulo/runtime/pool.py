@@ -350,7 +350,7 @@ class EnvironmentPool:
         if grace is not None and grace >= 0:
             if env.telemetry:  # let buffered telemetry reach its subscriber before freezing
                 grace = max(grace, env.telemetry_ms / 1000 + 0.1)
-            env.freeze_handle = asyncio.get_running_loop().call_later(grace, env.freeze)
+            env.freeze_handle = (env.loop or asyncio.get_running_loop()).call_later(grace, env.freeze)
 
     async def _graceful_end(self, env: Environment, reason: str) -> None:
         self._unidle(env)

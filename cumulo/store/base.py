@@ -16,6 +16,7 @@ transaction): an acknowledged write survives ``kill -9`` of the server.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -91,10 +92,20 @@ class Store(abc.ABC):
     def transaction(self) -> AbstractContextManager[None]:
         """Group the calls made inside the ``with`` block into one atomic commit (re-entrant)."""
 
+    @abc.abstractmethod
+    def generation(self, table: str) -> int:
+        """A number that changes whenever a record of ``table`` may have changed (a write, or a
+        rolled-back transaction); read it *before* reading records to cache them safely."""
+
     def put_many(self, table: str, items: list[tuple[str, Record]]) -> None:
         with self.transaction():
             for key, value in items:
                 self.put(table, key, value)
+
+    def put_many_encoded(self, table: str, items: list[tuple[str, str]]) -> None:
+        """``put_many`` for records the caller has already written as JSON text (high-volume
+        streams whose records have a fixed shape)."""
+        self.put_many(table, [(key, json.loads(text)) for key, text in items])
 
     # ------------------------------------------------------------------ queues
     @abc.abstractmethod

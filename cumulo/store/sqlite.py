@@ -9,6 +9,7 @@ also survives power loss.
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import sqlite3
@@ -38,8 +39,10 @@ def _prefix_end(prefix: str) -> str:
     return prefix + "\U0010ffff"
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+_UPSERT = ("INSERT INTO records (tbl, key, value) VALUES (?, ?, ?) "
+           "ON CONFLICT (tbl, key) DO UPDATE SET value=excluded.value")
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode  # one encoder: json.dumps with
+# options builds a new one per call
 
 
 def _row_to_message(row: tuple) -> QueueMessage:
@@ -58,6 +61,9 @@ class SqliteStore(Store):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0
+        self._changes = itertools.count(1)
+        self._changed: dict[str, int] = {}  # table -> the change number of its last write
+        self._rolled_back = 0  # the change number of the last rollback (it may undo any table's writes)
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -82,6 +88,7 @@ class SqliteStore(Store):
                 yield
             except BaseException:
                 self._depth = 0
+                self._rolled_back = next(self._changes)
                 self._conn.execute("ROLLBACK")
                 raise
             self._depth = 0
@@ -92,31 +99,40 @@ class SqliteStore(Store):
             return self._conn.execute(sql, params)
 
     # ----------------------------------------------------------------- records
+    def generation(self, table: str) -> int:
+        return max(self._changed.get(table, 0), self._rolled_back)
+
+    def _wrote(self, table: str) -> None:
+        self._changed[table] = next(self._changes)
+
     def get(self, table: str, key: str) -> Record | None:
         row = self._execute("SELECT value FROM records WHERE tbl=? AND key=?", (table, key)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, table: str, key: str, value: Record) -> None:
-        self._execute("INSERT INTO records (tbl, key, value) VALUES (?, ?, ?) "
-                      "ON CONFLICT (tbl, key) DO UPDATE SET value=excluded.value",
-                      (table, key, _dumps(value)))
+        self._wrote(table)
+        self._execute(_UPSERT, (table, key, _dumps(value)))
 
     def put_many(self, table: str, items: list[tuple[str, Record]]) -> None:
+        self.put_many_encoded(table, [(key, _dumps(value)) for key, value in items])
+
+    def put_many_encoded(self, table: str, items: list[tuple[str, str]]) -> None:
+        self._wrote(table)
         with self._lock:
-            self._conn.executemany(
-                "INSERT INTO records (tbl, key, value) VALUES (?, ?, ?) "
-                "ON CONFLICT (tbl, key) DO UPDATE SET value=excluded.value",
-                [(table, key, _dumps(value)) for key, value in items])
+            self._conn.executemany(_UPSERT, ((table, key, text) for key, text in items))
 
     def insert(self, table: str, key: str, value: Record) -> bool:
+        self._wrote(table)
         cursor = self._execute("INSERT OR IGNORE INTO records (tbl, key, value) VALUES (?, ?, ?)",
                                (table, key, _dumps(value)))
         return cursor.rowcount == 1
 
     def delete(self, table: str, key: str) -> bool:
+        self._wrote(table)
         return self._execute("DELETE FROM records WHERE tbl=? AND key=?", (table, key)).rowcount == 1
 
     def delete_prefix(self, table: str, prefix: str) -> int:
+        self._wrote(table)
         return self._execute("DELETE FROM records WHERE tbl=? AND key>=? AND key<?",
                              (table, prefix, _prefix_end(prefix))).rowcount
 

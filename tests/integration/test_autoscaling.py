@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_zip
+from tests.conftest import published_function_with_alias
 from tests.server import CumuloServer, wait_for
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -36,13 +35,7 @@ def scaling(server):
 
 
 def _function(lam, source: str = "def handler(e, c):\n    return 1\n") -> str:
-    name = f"as-{uuid.uuid4().hex[:8]}"
-    lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
-                        Code={"ZipFile": make_zip({"app.py": source})})
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
-    version = lam.publish_version(FunctionName=name)["Version"]
-    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
-    return name
+    return published_function_with_alias(lam, source, "as", ROLE)[0]
 
 
 def _allocated(lam, name: str) -> int:

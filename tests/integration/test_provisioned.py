@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_zip
+from tests.conftest import make_zip, published_function_with_alias
 from tests.server import CumuloServer, wait_for
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -34,13 +33,7 @@ def client(server):
 
 
 def _function(client, source: str = HANDLER) -> tuple[str, str]:
-    name = f"pc-{uuid.uuid4().hex[:8]}"
-    client.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
-                           Code={"ZipFile": make_zip({"app.py": source})})
-    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
-    version = client.publish_version(FunctionName=name)["Version"]
-    client.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
-    return name, version
+    return published_function_with_alias(client, source, "pc", ROLE)
 
 
 def _ready(client, name: str, qualifier: str, count: int):

@@ -15,6 +15,7 @@ import pytest
 
 from cumulo.store.base import DeadLetterPolicy
 from cumulo.store.migrations import MIGRATIONS
+from cumulo.store.record_cache import RecordCache
 from cumulo.store.sqlite import SqliteStore
 
 
@@ -59,6 +60,37 @@ def test_transactions_commit_together_or_not_at_all(store):
         store.put("t", "a", {"v": 1})
         store.put("t", "b", {"v": 2})
     assert store.get("t", "b") == {"v": 2}
+
+
+def test_generation_changes_with_every_write_to_its_table_and_with_rollbacks(store):
+    seen = {store.generation("t")}
+    for write in (lambda: store.put("t", "a", {"v": 1}), lambda: store.insert("t", "b", {"v": 2}),
+                  lambda: store.put_many("t", [("c", {"v": 3})]), lambda: store.delete("t", "a"),
+                  lambda: store.delete_prefix("t", "b")):
+        write()
+        assert store.generation("t") not in seen
+        seen.add(store.generation("t"))
+    other = store.generation("other")
+    store.put("t", "d", {"v": 4})
+    assert store.generation("other") == other  # a write elsewhere leaves other tables' caches alone
+    with pytest.raises(RuntimeError), store.transaction():
+        raise RuntimeError("abandon")
+    assert store.generation("other") != other  # a rollback may have undone anything
+
+
+def test_record_cache_sees_writes_deletes_and_rolled_back_changes(store):
+    cache = RecordCache(store)
+    assert cache.get("t", "a") is None
+    store.put("t", "a", {"v": 1})
+    assert cache.get("t", "a") == {"v": 1}
+    assert cache.get("t", "a") is cache.get("t", "a")  # decoded once while nothing changes
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put("t", "a", {"v": 2})
+        assert cache.get("t", "a") == {"v": 2}  # the open transaction's own view
+        raise RuntimeError("abandon")
+    assert cache.get("t", "a") == {"v": 1}
+    store.delete("t", "a")
+    assert cache.get("t", "a") is None
 
 
 def test_committed_writes_survive_a_killed_process(tmp_path):

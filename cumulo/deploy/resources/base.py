@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from cumulo.protocol.errors import AwsError, ValidationError
-from cumulo.protocol.validate import validate
-from cumulo.services.base import RequestContext
+from cumulo.services.base import RequestContext, run_operation
 
 
 class ResourceFailure(Exception):
@@ -41,21 +40,20 @@ class ResourceContext:
         return RequestContext.internal(self.platform, service, operation, self.account, self.region)
 
     async def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one API operation of a Cumulo service; AWS errors become ResourceFailure."""
+        """Run one API operation of a Cumulo service as the gateway would; AWS errors become
+        ResourceFailure."""
         provider = self.platform.providers.get(service)
         if provider is None:
             raise ResourceFailure(f"The {service} service is not available in this Cumulo build")
         model = self.platform.catalog.model(service).operation_model(operation)
         clean = {k: v for k, v in params.items() if v is not None}
-        problems = validate(model.input_shape, clean)
-        if problems:
-            raise ResourceFailure(ValidationError(problems).message)
-        handler = provider.handler(operation)
-        if handler is None:
-            raise ResourceFailure(f"{service} {operation} is not implemented by Cumulo yet")
         try:
-            return await provider.call(handler, self.request_context(service, operation), clean) or {}
+            return await run_operation(provider, model, self.request_context(service, operation), clean) or {}
+        except ValidationError as error:
+            raise ResourceFailure(error.message) from error
         except AwsError as error:
+            if error.status == 501:
+                raise ResourceFailure(f"{service} {operation} is not implemented by Cumulo yet") from error
             raise ResourceFailure(f"{error.message} (Service: {service}, Status Code: "
                                   f"{error.status or 400}, Error Code: {error.code})") from error
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import json
+import mmap
 import os
 import re
 import selectors
@@ -31,6 +32,7 @@ from .. import channel, sandbox
 from . import extensions_api, http, peercheck, runtime_api, telemetry
 
 MAX_BODY = 16 * 1024 * 1024  # bodies are buffered up to this; larger ones are refused unread
+RECV_SIZE = 1 << 20  # bytes taken off a socket per read
 MAX_EVENT = 256 * 1024  # CloudWatch's event size: a longer line is cut into several events
 _TELEMETRY_HEAD = struct.Struct("!IIQ")
 
@@ -91,6 +93,10 @@ class Agent:
 
     def __init__(self) -> None:
         self.sel = selectors.DefaultSelector()
+        # anonymous memory: only the pages reads have touched become resident (a bytearray of this
+        # size would add 1 MB to every idle environment)
+        self.recv_buffer = mmap.mmap(-1, RECV_SIZE)
+        self.recv_view = memoryview(self.recv_buffer)
         self.api = runtime_api.RuntimeAPI(self)
         self.events: list = []  # log events not yet sent: [timestamp_ms, message]
         self.out_partial = bytearray()
@@ -341,9 +347,15 @@ class Agent:
         os._exit(status)
 
     # --- platform channel ----------------------------------------------------------
+    def _receive(self, sock: socket.socket) -> memoryview:
+        """What ``sock`` holds now (empty at end of stream), in the agent's one receive buffer: a
+        fresh large ``recv`` per call would map and unmap memory on every invoke. Valid until the
+        next call."""
+        return self.recv_view[: sock.recv_into(self.recv_buffer)]
+
     def _on_channel(self, sock: socket.socket) -> None:
         try:
-            data = sock.recv(1 << 20)
+            data = self._receive(sock)
         except OSError:
             data = b""
         if not data:
@@ -437,7 +449,7 @@ class Agent:
 
     def _on_conn(self, conn: _Conn) -> None:
         try:
-            data = conn.sock.recv(1 << 18)
+            data = self._receive(conn.sock)
         except BlockingIOError:
             return
         except OSError:
@@ -858,16 +870,23 @@ def _tree_peak_rss_kb(root_pid: int) -> int:
             continue
         seen.add(pid)
         try:
-            with open(f"/proc/{pid}/status", "rb") as f:
-                for line in f:
-                    if line.startswith(b"VmHWM:"):
-                        total += int(line.split()[1])
-                        break
-            with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
-                todo.extend(int(p) for p in f.read().split())
+            status = _read_proc(f"/proc/{pid}/status")
+            found = status.find(b"\nVmHWM:")
+            if found >= 0:
+                total += int(status[found + 7 : status.index(b"kB", found)])
+            todo.extend(int(p) for p in _read_proc(f"/proc/{pid}/task/{pid}/children").split())
         except (OSError, ValueError):
             continue
     return total
+
+
+def _read_proc(path: str) -> bytes:
+    """A small /proc file in one read (no buffered file object: this runs on every invoke)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
 
 
 def serve(agent: Agent, chan_fd: int, config: dict) -> None:

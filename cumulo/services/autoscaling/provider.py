@@ -236,9 +236,7 @@ class ApplicationAutoScalingProvider(Provider):
     def describe_scheduled_actions(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         items = self._items(ACTIONS, context, params)
         names = params.get("ScheduledActionNames")
-        resource = params.get("ResourceId")
-        items = [a for a in items if (not names or a["ScheduledActionName"] in names)
-                 and (not resource or a["ResourceId"] == resource)]
+        items = [a for a in items if not names or a["ScheduledActionName"] in names]
         return self._page(items, params, "ScheduledActions")
 
     def delete_scheduled_action(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -296,9 +294,7 @@ class ApplicationAutoScalingProvider(Provider):
     def describe_scaling_policies(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         items = self._items(POLICIES, context, params)
         names = params.get("PolicyNames")
-        resource = params.get("ResourceId")
-        items = [p for p in items if (not names or p["PolicyName"] in names)
-                 and (not resource or p["ResourceId"] == resource)]
+        items = [p for p in items if not names or p["PolicyName"] in names]
         return self._page(items, params, "ScalingPolicies")
 
     def delete_scaling_policy(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -311,19 +307,21 @@ class ApplicationAutoScalingProvider(Provider):
 
     def describe_scaling_activities(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         items = self._items(ACTIVITIES, context, params)
-        resource = params.get("ResourceId")
-        items = [a for a in items if not resource or a["ResourceId"] == resource]
         items.sort(key=lambda a: a["StartTime"], reverse=True)
         return self._page(items, params, "ScalingActivities")
 
     # ------------------------------------------------------------ listing
     def _items(self, table: str, context: RequestContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The table's records of the namespace, narrowed to the ScalableDimension and ResourceId
+        the request names (the Describe operations that take a single ResourceId)."""
         namespace = params["ServiceNamespace"]
         prefix = f"{self._scope(context)}{namespace}|"
         dimension = params.get("ScalableDimension")
+        resource = params.get("ResourceId")
         items = [{k: v for k, v in value.items() if not k.startswith("_")}
                  for _, value in self.platform.store.scan(table, prefix)]
-        return [i for i in items if not dimension or i["ScalableDimension"] == dimension]
+        return [i for i in items if (not dimension or i["ScalableDimension"] == dimension)
+                and (not resource or i["ResourceId"] == resource)]
 
     @staticmethod
     def _page(items: list[dict[str, Any]], params: dict[str, Any], member: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from typing import Any
 
 from cumulo.services.events.targets import TargetError, call
 from cumulo.store.base import QueueMessage
+from cumulo.store.work_queue import DurableWorkQueue
 
 log = logging.getLogger("cumulo.events")
 LEASE_S = 120.0
@@ -98,66 +99,26 @@ def backoff(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-class DeliveryQueue:
+class DeliveryQueue(DurableWorkQueue):
+    work_name = "deliveries"
+
     def __init__(self, platform: Any, queue: str, send: Sender, dead_letter: DeadLetterFormat,
                  observe: Observer | None = None, send_sync: SyncSender | None = None) -> None:
-        self.platform = platform
-        self.store = platform.store
-        self.queue = queue
+        settings = platform.settings
+        super().__init__(platform, queue, int(getattr(settings, "events_delivery_workers", 32)), BATCH, LEASE_S)
         self._send = send
         self._send_sync = send_sync
         self._dead_letter = dead_letter
         self._observe = observe or (lambda job, outcome: None)
-        settings = platform.settings
         self.scale = float(getattr(settings, "events_retry_time_scale", 1.0))
-        self.workers = int(getattr(settings, "events_delivery_workers", 32))
-        self._active: set[asyncio.Task] = set()
-        self._loop_task: asyncio.Task | None = None
-        self._stopping = False
-
-    # ------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
-        released = self.store.release_in_flight(self.queue)
-        if released:
-            log.info("resuming %d deliveries (%s) leased before a restart", released, self.queue)
-        if self.workers > 0:
-            self._loop_task = asyncio.get_running_loop().create_task(self._dispatch(), name=self.queue)
-
-    async def stop(self) -> None:
-        self._stopping = True
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-        for task in list(self._active):
-            task.cancel()
-        await asyncio.gather(*([self._loop_task] if self._loop_task else []), *self._active,
-                             return_exceptions=True)
 
     def submit(self, job: Job, delay_s: float = 0.0) -> None:
         """Commit a job (joins the caller's open transaction); call ``wake`` after committing."""
         self.store.enqueue(self.queue, job.encode(), message_id=job.id, delay_s=delay_s)
 
-    def wake(self) -> None:
-        self.platform.notifier.notify(self.queue)
-
-    def pending(self) -> int:
-        stats = self.store.queue_stats(self.queue)
-        return stats.visible + stats.in_flight + stats.delayed
-
     # ------------------------------------------------------------ workers
-    async def _dispatch(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self._stopping:
-            free = self.workers - len(self._active)
-            want = min(free, BATCH)
-            messages = self.store.receive(self.queue, want, LEASE_S) if want > 0 else []
-            for message in self._deliver_batch(messages) if self._send_sync else messages:
-                task = loop.create_task(self._process(message))
-                self._active.add(task)
-                task.add_done_callback(self._active.discard)
-            if messages and len(messages) == want:
-                await asyncio.sleep(0)
-                continue
-            await self.platform.notifier.wait(self.queue, self._idle_wait())
+    def _before_tasks(self, messages: list[QueueMessage]) -> list[QueueMessage]:
+        return self._deliver_batch(messages) if self._send_sync else messages
 
     def _deliver_batch(self, messages: list[QueueMessage]) -> list[QueueMessage]:
         """Deliver what can be delivered synchronously (SQS) in one transaction with the jobs' removal.
@@ -196,14 +157,6 @@ class DeliveryQueue:
         if done or failed:
             self.wake()
         return left
-
-    def _idle_wait(self) -> float:
-        if self.workers - len(self._active) <= 0:
-            return 0.05
-        upcoming = self.store.next_visible_at(self.queue)
-        if upcoming is None:
-            return 5.0
-        return max(0.001, min(5.0, upcoming - time.time()))
 
     async def _process(self, message: QueueMessage) -> None:
         try:

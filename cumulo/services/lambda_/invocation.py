@@ -21,6 +21,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
 from cumulo.services.lambda_.names import LATEST, LAYER_VERSION_ARN, is_version, parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
+from cumulo.store.record_cache import RecordCache
 
 log = logging.getLogger("cumulo.lambda")
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
@@ -79,6 +80,7 @@ class InvocationOperations:
                                           self._async_policy)
         self._reserved_totals: dict[str, int] = {}
         self._layer_sha_cache: dict[str, str] = {}
+        self._invoke_records = RecordCache(self.platform.store)
 
     async def _start_invocation(self) -> None:
         await self.runner.start()
@@ -112,6 +114,8 @@ class InvocationOperations:
 
     def resolve_target(self, repo: LambdaRepository, name: str, qualifier: str | None,
                        routing: bool = True) -> Target:
+        reserved_total = self._cached_reserved_total(repo)
+        repo = repo.cached(self._invoke_records)  # nothing below changes what it reads
         function = repo.function(name)
         if qualifier is not None and not is_version(qualifier):
             alias = repo.alias(name, qualifier)
@@ -137,7 +141,7 @@ class InvocationOperations:
         return Target(account=repo.account, region=repo.region, name=name, version=version, config=config,
                       code_sha=code["sha"], layer_shas=self._layer_shas(config),
                       reserved_concurrency=function.get("reserved_concurrency"),
-                      reserved_total=self._cached_reserved_total(repo))
+                      reserved_total=reserved_total)
 
     def _layer_shas(self, config: dict[str, Any]) -> tuple[str, ...]:
         shas = []

@@ -15,7 +15,8 @@ from typing import Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.lambda_.names import LATEST, function_arn, is_version
-from cumulo.store.base import Store
+from cumulo.store.base import Record, Store
+from cumulo.store.record_cache import RecordCache
 
 FUNCTIONS, VERSIONS, ALIASES = "lambda.functions", "lambda.versions", "lambda.aliases"
 LAYERS, LAYER_HEADS = "lambda.layers", "lambda.layer_heads"
@@ -26,11 +27,18 @@ def version_key(name: str, version: int | str) -> str:
 
 
 class LambdaRepository:
-    def __init__(self, store: Store, account: str, region: str) -> None:
+    def __init__(self, store: Store, account: str, region: str, cache: RecordCache | None = None) -> None:
+        """With ``cache``, functions, versions and aliases are read through it: such a repository
+        is for the invoke path, whose callers only read what they get."""
         self.store = store
         self.account = account
         self.region = region
         self.scope = f"{account}:{region}:"
+        self._read = cache.get if cache is not None else store.get
+
+    def cached(self, cache: RecordCache) -> LambdaRepository:
+        """This repository reading through ``cache`` (records shared: never change them)."""
+        return LambdaRepository(self.store, self.account, self.region, cache)
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         return function_arn(self.region, self.account, name, qualifier)
@@ -41,7 +49,7 @@ class LambdaRepository:
 
     # ------------------------------------------------------------ functions
     def function(self, name: str) -> dict[str, Any]:
-        record = self.store.get(FUNCTIONS, self.scope + name)
+        record = self._read(FUNCTIONS, self.scope + name)
         if record is None:
             raise self.not_found(name)
         return record
@@ -67,8 +75,8 @@ class LambdaRepository:
             self.store.delete_prefix(ALIASES, f"{self.scope}{name}:")
 
     # ------------------------------------------------------------ versions
-    def version(self, name: str, version: str) -> dict[str, Any] | None:
-        return self.store.get(VERSIONS, self.scope + version_key(name, version))
+    def version(self, name: str, version: str) -> Record | None:
+        return self._read(VERSIONS, self.scope + version_key(name, version))
 
     def versions(self, name: str) -> list[dict[str, Any]]:
         return [value for _, value in self.store.scan(VERSIONS, f"{self.scope}{name}:")]
@@ -80,8 +88,8 @@ class LambdaRepository:
         return self.store.delete(VERSIONS, self.scope + version_key(name, version))
 
     # ------------------------------------------------------------ aliases
-    def alias(self, name: str, alias: str) -> dict[str, Any] | None:
-        return self.store.get(ALIASES, f"{self.scope}{name}:{alias}")
+    def alias(self, name: str, alias: str) -> Record | None:
+        return self._read(ALIASES, f"{self.scope}{name}:{alias}")
 
     def aliases(self, name: str) -> list[dict[str, Any]]:
         return [value for _, value in self.store.scan(ALIASES, f"{self.scope}{name}:")]

@@ -87,12 +87,12 @@ def test_provider_hooks_validate_input_and_http_route(tmp_path):
             # SQS words its own input errors: no model ValidationException for a missing QueueName.
             request = HttpRequest("POST", "/", headers={"x-amz-target": "AmazonSQS.GetQueueUrl",
                                                         "content-type": "application/x-amz-json-1.0"}, body=b"{}")
-            response, _ = await app._respond(request)
+            response, _ = await app._route(request)
             assert response.status == 400
             assert json.loads(response.body)["message"] == "The request must contain the parameter QueueName."
             # SNS serves its signing certificate as a plain HTTP route.
             path = platform.providers["sns"].signer.cert_path()
-            response, label = await app._respond(HttpRequest("GET", path))
+            response, label = await app._route(HttpRequest("GET", path))
             assert (response.status, label) == (200, "mount")
             assert response.body.startswith(b"-----BEGIN CERTIFICATE-----")
         finally:
