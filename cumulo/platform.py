@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from cumulo.store.sqlite import SqliteStore
 
 log = logging.getLogger("cumulo")
 P = TypeVar("P", bound=Provider)
+SLOW_START_S = 1.0  # a service start slower than this is reported (it delays readiness)
 
 
 class Platform:
@@ -48,12 +50,16 @@ class Platform:
         self.notifier.bind(loop)
         loop.run_in_executor(None, self.catalog.warm)
         for name, provider in self.providers.items():
+            began = time.monotonic()
             try:
                 await provider.start()
                 self.state[name] = "running"
             except Exception:
                 log.exception("service %s failed to start", name)
                 self.state[name] = "error"
+            took = time.monotonic() - began
+            if took > SLOW_START_S:
+                log.warning("service %s took %.1f s to start", name, took)
         self._started = True
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task:

@@ -70,12 +70,15 @@ class CumuloServer:
              "--data-dir", str(self.data_dir), *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=PROJECT_ROOT)
         log.close()
-        wait_for(self._healthy, timeout, message=f"cumulo serve on port {self.port} (log: {self.log_path})")
+        try:
+            wait_for(self._healthy, timeout, message=f"cumulo serve on port {self.port}")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; its log ends:\n{self.log()[-4000:]}") from None
         return self
 
     def _healthy(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            raise AssertionError(f"cumulo serve exited with {self.process.returncode}: {self.log()}")
+            raise AssertionError(f"cumulo serve exited with {self.process.returncode}")
         try:
             return self.health()["status"] == "running"
         except OSError:
