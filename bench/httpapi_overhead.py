@@ -19,9 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench._load import WrkResult, check, client_processes, wrk
+from bench._raw_http import RawConnection
 from bench._server_common import AUTH, create_python_function
-from bench.load import WrkResult, check, client_processes, wrk
-from bench.raw_http import RawConnection
 from bench.report import Figure, latency_figures, percentile, print_figures, timed_samples
 from tests.server import CumuloServer
 

@@ -1,7 +1,7 @@
 """Invoke through the HTTP API: warm latency, throughput under concurrency, and cold starts.
 
 A real ``cumulo serve`` runs a hello-world Python function. Warm latency uses one keep-alive
-raw HTTP connection (the server's own cost, no SDK; see ``bench/raw_http.py``); throughput
+raw HTTP connection (the server's own cost, no SDK; see ``bench/_raw_http.py``); throughput
 runs 1, 2 and 8 client processes for a fixed time, each with its own connection, and wrk
 with 2 and 8 connections where it is installed; cold starts publish a new code
 revision before each invoke so every invoke needs a new environment, and report total time
@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._load import check, client_processes, wrk
+from bench._raw_http import RawConnection
 from bench._server_common import AUTH, create_python_function, update_python_code
-from bench.load import check, client_processes, wrk
-from bench.raw_http import RawConnection
 from bench.report import Figure, latency_figures, percentile, print_figures, timed_samples
 from tests.server import CumuloServer
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.raw_http import RawConnection
+from bench._raw_http import RawConnection
 
 
 def _client_loop(port: int, request: bytes, status: int, seconds: float, results: multiprocessing.Queue) -> None:
