@@ -103,6 +103,8 @@ class SqliteStore(Store):
         return max(self._changed.get(table, 0), self._rolled_back)
 
     def _wrote(self, table: str) -> None:
+        """Called after a write: a reader in another thread that read the generation before the
+        write, and the record before or after it, then sees a newer generation and reads again."""
         self._changed[table] = next(self._changes)
 
     def get(self, table: str, key: str) -> Record | None:
@@ -110,31 +112,33 @@ class SqliteStore(Store):
         return json.loads(row[0]) if row else None
 
     def put(self, table: str, key: str, value: Record) -> None:
-        self._wrote(table)
         self._execute(_UPSERT, (table, key, _dumps(value)))
+        self._wrote(table)
 
     def put_many(self, table: str, items: list[tuple[str, Record]]) -> None:
         self.put_many_encoded(table, [(key, _dumps(value)) for key, value in items])
 
     def put_many_encoded(self, table: str, items: list[tuple[str, str]]) -> None:
-        self._wrote(table)
         with self._lock:
             self._conn.executemany(_UPSERT, ((table, key, text) for key, text in items))
+        self._wrote(table)
 
     def insert(self, table: str, key: str, value: Record) -> bool:
-        self._wrote(table)
         cursor = self._execute("INSERT OR IGNORE INTO records (tbl, key, value) VALUES (?, ?, ?)",
                                (table, key, _dumps(value)))
+        self._wrote(table)
         return cursor.rowcount == 1
 
     def delete(self, table: str, key: str) -> bool:
+        deleted = self._execute("DELETE FROM records WHERE tbl=? AND key=?", (table, key)).rowcount
         self._wrote(table)
-        return self._execute("DELETE FROM records WHERE tbl=? AND key=?", (table, key)).rowcount == 1
+        return deleted == 1
 
     def delete_prefix(self, table: str, prefix: str) -> int:
+        deleted = self._execute("DELETE FROM records WHERE tbl=? AND key>=? AND key<?",
+                                (table, prefix, _prefix_end(prefix))).rowcount
         self._wrote(table)
-        return self._execute("DELETE FROM records WHERE tbl=? AND key>=? AND key<?",
-                             (table, prefix, _prefix_end(prefix))).rowcount
+        return deleted
 
     def scan(self, table: str, prefix: str = "", *, start_after: str | None = None,
              end_before: str | None = None, limit: int | None = None,

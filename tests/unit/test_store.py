@@ -93,6 +93,27 @@ def test_record_cache_sees_writes_deletes_and_rolled_back_changes(store):
     assert cache.get("t", "a") is None
 
 
+def test_record_cache_does_not_keep_a_read_that_raced_a_write(tmp_path):
+    """A read made while a write is under way (from another thread, in the server) sees the old
+    record; the cache must not keep trusting it once the write is done."""
+    class RacingStore(SqliteStore):
+        read_during_next_write = None
+
+        def _execute(self, sql, params=()):
+            race, self.read_during_next_write = self.read_during_next_write, None
+            if race is not None:
+                race()
+            return super()._execute(sql, params)
+
+    store = RacingStore(tmp_path / "state.db")
+    cache = RecordCache(store)
+    store.put("t", "a", {"v": 1})
+    store.read_during_next_write = lambda: cache.get("t", "a")
+    store.put("t", "a", {"v": 2})
+    assert cache.get("t", "a") == {"v": 2}
+    store.close()
+
+
 def test_committed_writes_survive_a_killed_process(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
