@@ -8,7 +8,6 @@ change to the template redeploys the stack.
 
 from __future__ import annotations
 
-import ctypes
 import signal
 import subprocess
 import sys
@@ -20,21 +19,16 @@ from cumulo.cli.client import CliError, check_server, client, console, deploy, p
 from cumulo.deploy.build import BUILD_DIR, FUNCTION_TYPES, build
 from cumulo.deploy.package import zip_directory
 from cumulo.deploy.yaml_loader import load_template
+from cumulo.runtime import sandbox
 
 MANIFESTS = ("requirements.txt", "package.json")
 IGNORED_PARTS = {BUILD_DIR, ".cumulo", "__pycache__", ".git", "node_modules"}
 
 
-PR_SET_PDEATHSIG = 1
-
-
 def _stop_with_parent() -> None:
     """In the server's process before exec (Linux): SIGTERM it when ``cumulo dev`` dies, however
     it dies (even SIGKILL), so a dev server never outlives the command that started it."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+    sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def start_server(endpoint_url: str, data_dir: Path) -> subprocess.Popen[bytes] | None:

@@ -29,7 +29,6 @@ class HostSupport:
 
 def _can_unshare() -> bool:
     """Try unshare(NEWNS|NEWPID) in a throw-away child."""
-    sandbox.libc()  # found here, not in the child: finding it runs ``ldconfig -p``
     pid = os.fork()
     if pid == 0:
         try:

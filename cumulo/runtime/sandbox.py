@@ -29,7 +29,6 @@ standard-library only and importable by every supported Python.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import re
 import resource
@@ -55,9 +54,11 @@ _libc = None
 
 
 def libc():
+    """The C library through the process's own symbols (no ``find_library``, which runs
+    ``ldconfig -p``: callers use this between fork and exec)."""
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
 
 
