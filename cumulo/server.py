@@ -77,6 +77,6 @@ def _run(main) -> int:
 
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
-    log.info("Cumulo listening on %s (data in %s, auth %s)", settings.endpoint_url,
+    log.info("Cumulo starting on %s (data in %s, auth %s)", settings.endpoint_url,
              settings.data_dir, "required" if settings.auth_required else "not required on loopback")
     sys.exit(_run(run_until_signalled(settings)))
