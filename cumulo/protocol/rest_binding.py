@@ -58,8 +58,10 @@ def _input(shape: Shape | None) -> InputBinding | None:
         wire = member.serialization.get("name", name)
         if location == "uri":
             labels.append((name, wire, member))
+        elif location == "querystring" and member.type_name == "map":
+            query_maps.append((name, member))
         elif location == "querystring":
-            (query_maps.append((name, member)) if member.type_name == "map" else query.append((name, wire, member)))
+            query.append((name, wire, member))
         elif location == "header":
             headers.append((name, wire.lower(), wire, member))
         elif location == "headers":
