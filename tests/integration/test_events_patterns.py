@@ -1,4 +1,4 @@
-"""The recorded AWS event-pattern cases (shared/conformance/event-patterns) through TestEventPattern."""
+"""The recorded AWS event-pattern cases (tests/data/event-patterns) through TestEventPattern."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json5
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.shared_data import EVENT_PATTERN_CASES
+from tests.data_files import EVENT_PATTERN_CASES
 
 CASES = sorted(EVENT_PATTERN_CASES.glob("*.json5"))
 

@@ -1,4 +1,4 @@
-"""The recorded AWS cases in shared/conformance/event-patterns, through both matchers."""
+"""The recorded AWS cases in tests/data/event-patterns, through both matchers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json5
 import pytest
 
 from cumulo.patterns import InvalidEventPattern, RuleSet, compile_pattern, matches
-from tests.shared_data import EVENT_PATTERN_CASES
+from tests.data_files import EVENT_PATTERN_CASES
 
 CASES = sorted(EVENT_PATTERN_CASES.glob("*.json5"))
 
