@@ -41,8 +41,9 @@ def _prefix_end(prefix: str) -> str:
 
 _UPSERT = ("INSERT INTO records (tbl, key, value) VALUES (?, ?, ?) "
            "ON CONFLICT (tbl, key) DO UPDATE SET value=excluded.value")
-_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode  # one encoder: json.dumps with
-# options builds a new one per call
+# One encoder (json.dumps with options builds a new one per call). A value JSON cannot encode is
+# a TypeError for the caller, never silently stored as its str().
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _row_to_message(row: tuple) -> QueueMessage:

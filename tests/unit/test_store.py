@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import datetime
 
 import pytest
 
@@ -36,6 +37,16 @@ def test_records_put_get_insert_delete(store):
     assert store.delete("t", "a") is True
     assert store.delete("t", "a") is False
     assert store.get("other", "b") is None
+
+
+def test_a_value_json_cannot_encode_is_refused_and_nothing_is_stored(store):
+    store.put("t", "a", {"v": 1})
+    with pytest.raises(TypeError):
+        store.put("t", "a", {"v": datetime(2026, 1, 1)})
+    with pytest.raises(TypeError):
+        store.put_many("t", [("b", {"v": 2}), ("c", {"v": b"raw bytes"})])
+    assert store.get("t", "a") == {"v": 1}
+    assert store.get("t", "b") is None and store.get("t", "c") is None
 
 
 def test_scan_orders_by_key_with_prefix_bounds_limits_and_reverse(store):
