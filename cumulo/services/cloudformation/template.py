@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cumulo.deploy.intrinsics import SUB_VARIABLE, IntrinsicError, Resolver, references
-from cumulo.deploy.yaml_loader import TemplateError
+from cumulo.services.cloudformation.intrinsics import SUB_VARIABLE, IntrinsicError, Resolver, references
+from cumulo.template_loader import TemplateError
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 TOP_LEVEL = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions",
