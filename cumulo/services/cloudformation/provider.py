@@ -19,18 +19,13 @@ from urllib.parse import unquote, urlparse
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
+from cumulo.services.cloudformation.errors import ValidationFailure, template_error
 from cumulo.services.cloudformation.intrinsics import IntrinsicError
+from cumulo.services.cloudformation.ordering import dependency_graph
 from cumulo.services.cloudformation.resources import handlers
+from cumulo.services.cloudformation.sam_transform import warm_up
 from cumulo.services.cloudformation.stack_operation import StackOperation, new_stack_id, now_iso
-from cumulo.services.cloudformation.template import (
-    PreparedTemplate,
-    ValidationFailure,
-    check_structure,
-    dependency_graph,
-    prepare,
-    template_error,
-    warm_up,
-)
+from cumulo.services.cloudformation.template import PreparedTemplate, check_structure, prepare
 from cumulo.services.pagination import decode_token, take_page
 from cumulo.template_loader import TemplateError, load_template
 

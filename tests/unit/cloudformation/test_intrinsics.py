@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cumulo.services.cloudformation.intrinsics import IntrinsicError, Resolver, references
-from cumulo.services.cloudformation.template import pseudo_parameters
+from cumulo.services.cloudformation.parameters import pseudo_parameters
 
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop/1111"
 PHYSICAL = {"Queue": "https://sqs.eu-west-1.amazonaws.com/123456789012/shop-Queue-ABC", "Fn": "shop-Fn-XYZ"}

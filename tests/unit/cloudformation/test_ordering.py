@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from cumulo.services.cloudformation.errors import ValidationFailure
+from cumulo.services.cloudformation.ordering import dependency_graph
 from cumulo.services.cloudformation.resources.base import Deployed, ResourceContext, ResourceFailure, ResourceHandler
 from cumulo.services.cloudformation.stack_operation import StackOperation
-from cumulo.services.cloudformation.template import ValidationFailure, dependency_graph, prepare
+from cumulo.services.cloudformation.template import prepare
 
 THING = "Test::Thing"
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop/1111"

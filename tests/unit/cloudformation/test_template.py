@@ -7,15 +7,11 @@ from typing import Any
 
 import pytest
 
+from cumulo.services.cloudformation.errors import ValidationFailure
+from cumulo.services.cloudformation.parameters import bind_parameters
 from cumulo.services.cloudformation.resources.base import Deployed, ResourceFailure, ResourceHandler
 from cumulo.services.cloudformation.stack_operation import StackOperation
-from cumulo.services.cloudformation.template import (
-    ValidationFailure,
-    bind_parameters,
-    check_structure,
-    evaluate_conditions,
-    prepare,
-)
+from cumulo.services.cloudformation.template import check_structure, evaluate_conditions, prepare
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/shop/1111"
