@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
-from cumulo.deploy.package import package_template
-from cumulo.deploy.yaml_loader import load_template
+from cumulo.packaging.package import package_template
+from cumulo.template_loader import load_template
 
 console = Console(highlight=False)
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from cumulo.cli.client import CliError, check_server, client, console, deploy, print_outputs
-from cumulo.deploy.build import BUILD_DIR, FUNCTION_TYPES, build
-from cumulo.deploy.package import zip_directory
-from cumulo.deploy.yaml_loader import load_template
+from cumulo.packaging.build import BUILD_DIR, FUNCTION_TYPES, build
+from cumulo.packaging.package import zip_directory
 from cumulo.runtime import sandbox
+from cumulo.template_loader import load_template
 
 MANIFESTS = ("requirements.txt", "package.json")
 IGNORED_PARTS = {BUILD_DIR, ".cumulo", "__pycache__", ".git", "node_modules"}

@@ -104,7 +104,7 @@ def deploy(
     """Deploy a SAM/CloudFormation template: package local code, create or update the stack, show progress."""
     from cumulo.cli.client import CliError, console, print_outputs
     from cumulo.cli.client import deploy as run_deploy
-    from cumulo.deploy.build import deployable_template
+    from cumulo.packaging.build import deployable_template
 
     name = stack_name or _default_stack_name(template)
     try:
@@ -163,8 +163,8 @@ def build(
         "template.yaml"),
 ) -> None:
     """Install functions' dependencies (requirements.txt, package.json) into .cumulo-build/, cached by hash."""
-    from cumulo.deploy.build import BuildError
-    from cumulo.deploy.build import build as run_build
+    from cumulo.packaging.build import BuildError
+    from cumulo.packaging.build import build as run_build
 
     if not template.is_file():
         raise _fail(FileNotFoundError(f"Template {template} not found. Pass --template PATH."))

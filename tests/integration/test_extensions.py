@@ -239,20 +239,21 @@ def test_python_and_compiled_extensions_get_invoke_and_shutdown(client, logs, tm
 def test_slow_extension_does_not_delay_the_response(client, logs):
     layer = publish(client, {"extensions/slow": PY_EXTENSION.format(python=sys.executable)})
     name = deploy(client, "def handler(e, c):\n    return 'quick'\n", [layer],
-                  Environment={"Variables": {"EXTENSION_SLEEP": "1.5"}})
+                  Environment={"Variables": {"EXTENSION_SLEEP": "4"}})
     client.invoke(FunctionName=name)  # cold start
     wait_for(lambda: sum(m.startswith("REPORT") for m in messages(logs, name)) == 1, message="first REPORT")
     started = time.monotonic()
     response = client.invoke(FunctionName=name)
     elapsed = time.monotonic() - started
     assert json.loads(response["Payload"].read()) == "quick"
-    assert elapsed < 1.2, elapsed  # the extension's 1.5 s come after the response
+    # The extension's 4 s come after the response: an answer well before them proves it was not held back.
+    assert elapsed < 3, elapsed
 
     def second_report():
         reports = [m for m in messages(logs, name) if m.startswith("REPORT")]
         return reports[1] if len(reports) == 2 else None
     report = wait_for(second_report, message="second REPORT")
-    assert float(report.split("\tDuration: ")[1].split(" ms")[0]) >= 1500  # billed for the extension's time
+    assert float(report.split("\tDuration: ")[1].split(" ms")[0]) >= 4000  # billed for the extension's time
 
 
 def test_telemetry_subscriber_receives_a_report_per_invoke(client, logs):

@@ -272,7 +272,8 @@ def test_extension_that_ignores_shutdown_is_killed(rt_ext, tmp_path):
     assert payload(result) == 1 and result.completion is None  # not registered for INVOKE: nothing to wait for
     started = time.monotonic()
     rt_ext.run(rt_ext.pool.retire(spec.key))
-    assert time.monotonic() - started < 3.5  # 2 s for extensions, then killed
+    # 2 s for extensions, then killed: far less than the extension's 60 s sleep (bound kept generous for load).
+    assert time.monotonic() - started < 30
     assert "got SHUTDOWN True\n" in rt_ext.messages(result.log_stream)
     assert not rt_ext.call(lambda: [e for e in rt_ext.pool._all if e.spec.key == spec.key])
 

@@ -178,7 +178,7 @@ def test_timeout(rt):
                                "errorMessage": "RequestId: rid-slow Error: Task timed out after 1.00 seconds"}
     assert re.search(r"Z rid-slow Task timed out after 1\.\d\d seconds\n", result.log_tail)
     assert result.log_tail.endswith("\tStatus: timeout\n")
-    assert 1000 <= result.duration_ms < 2500
+    assert 1000 <= result.duration_ms < 10_000  # stopped at the timeout, not after the 30 s sleep
     again = rt.invoke(spec, {})
     assert payload(again) == "done" and again.cold_start  # the timed-out environment was replaced
 

@@ -17,22 +17,17 @@ import uuid
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from cumulo.deploy.engine import StackOperation, new_stack_id, now_iso
-from cumulo.deploy.intrinsics import IntrinsicError
-from cumulo.deploy.resources import handlers
-from cumulo.deploy.template import (
-    PreparedTemplate,
-    ValidationFailure,
-    check_structure,
-    dependency_graph,
-    prepare,
-    template_error,
-    warm_up,
-)
-from cumulo.deploy.yaml_loader import TemplateError, load_template
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
+from cumulo.services.cloudformation.errors import ValidationFailure, template_error
+from cumulo.services.cloudformation.intrinsics import IntrinsicError
+from cumulo.services.cloudformation.ordering import dependency_graph
+from cumulo.services.cloudformation.resources import handlers
+from cumulo.services.cloudformation.sam_transform import warm_up
+from cumulo.services.cloudformation.stack_operation import StackOperation, new_stack_id, now_iso
+from cumulo.services.cloudformation.template import PreparedTemplate, check_structure, prepare
 from cumulo.services.pagination import decode_token, take_page
+from cumulo.template_loader import TemplateError, load_template
 
 log = logging.getLogger("cumulo.cloudformation")
 STACKS, EVENTS, EXPORTS, CHANGE_SETS = "cfn.stacks", "cfn.events", "cfn.exports", "cfn.changesets"

@@ -86,7 +86,7 @@ def test_scaled_clock_runs_faster_and_sleeps_the_scaled_time():
     assert clock.now() > time.time() + 90  # one real second since the anchor = 100 workflow seconds
     start = time.perf_counter()
     asyncio.run(clock.sleep_until(clock.now() + 5))  # 5 workflow seconds = 50 ms
-    assert 0.04 < time.perf_counter() - start < 1.0
+    assert 0.04 < time.perf_counter() - start < 4  # scaled: far less than 5 real seconds, even under load
     assert abs(ScaledClock().now() - time.time()) < 0.1
 
 

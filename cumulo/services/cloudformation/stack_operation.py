@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cumulo.deploy.intrinsics import IntrinsicError, Resolver
-from cumulo.deploy.resources import handlers
-from cumulo.deploy.resources.base import Deployed, ResourceContext, ResourceFailure, ResourceHandler
-from cumulo.deploy.template import PreparedTemplate, pseudo_parameters
+from cumulo.services.cloudformation.intrinsics import IntrinsicError, Resolver
+from cumulo.services.cloudformation.parameters import pseudo_parameters
+from cumulo.services.cloudformation.resources import handlers
+from cumulo.services.cloudformation.resources.base import Deployed, ResourceContext, ResourceFailure, ResourceHandler
+from cumulo.services.cloudformation.template import PreparedTemplate
 
 log = logging.getLogger("cumulo.deploy")
 MAX_PARALLEL = 16

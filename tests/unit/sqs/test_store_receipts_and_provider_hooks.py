@@ -1,4 +1,4 @@
-"""The shared-code additions SQS and SNS rely on, tested where they live: the store's
+"""Shared code SQS and SNS rely on, tested where it lives: the store's
 ``find_by_receipt``, ``next_visible_at(after=)`` and receive order; ``AwsError.query_code`` in both
 wire protocols; the providers' ``validate_input`` and ``http_route`` hooks."""
 

@@ -1,4 +1,4 @@
-"""The engine changes the service needed: callbacks answered while the task is still being
+"""Engine behaviour the service relies on: callbacks answered while the task is still being
 submitted, resuming a redriven execution, stopping an execution before it started, and the task
 site on every TaskRequest."""
 

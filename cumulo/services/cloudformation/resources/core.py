@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cumulo.deploy.resources.base import Deployed, ResourceContext, ResourceHandler, as_int, tags_map
+from cumulo.services.cloudformation.resources.base import Deployed, ResourceContext, ResourceHandler, as_int, tags_map
 
 
 def _json(value: Any) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from cumulo.deploy.resources.base import ResourceHandler
+from cumulo.services.cloudformation.resources.base import ResourceHandler
 
 
 def handlers() -> dict[str, ResourceHandler]:
-    from cumulo.deploy.resources import apigatewayv2, autoscaling, core, events, lambda_, messaging
+    from cumulo.services.cloudformation.resources import apigatewayv2, autoscaling, core, events, lambda_, messaging
 
     return {handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2, autoscaling)
             for handler in module.HANDLERS}

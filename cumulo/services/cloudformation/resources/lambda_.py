@@ -8,7 +8,7 @@ import uuid
 import zipfile
 from typing import Any
 
-from cumulo.deploy.resources.base import (
+from cumulo.services.cloudformation.resources.base import (
     Deployed,
     ResourceContext,
     ResourceFailure,

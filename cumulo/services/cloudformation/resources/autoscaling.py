@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cumulo.deploy.resources.base import Deployed, ResourceContext, ResourceFailure, ResourceHandler, as_int
+from cumulo.services.cloudformation.resources.base import (
+    Deployed,
+    ResourceContext,
+    ResourceFailure,
+    ResourceHandler,
+    as_int,
+)
 
 SERVICE = "application-autoscaling"
 TARGET_FIELDS = ("ServiceNamespace", "ResourceId", "ScalableDimension")

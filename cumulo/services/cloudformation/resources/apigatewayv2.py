@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cumulo.deploy.resources.base import (
+from cumulo.services.cloudformation.resources.base import (
     Deployed,
     ResourceContext,
     ResourceFailure,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cumulo.deploy.yaml_loader import load_template
+from cumulo.template_loader import load_template
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 # resource type -> (property holding a local path, how it must be written back)

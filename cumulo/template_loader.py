@@ -3,6 +3,9 @@
 ``!Ref X`` becomes ``{"Ref": "X"}``, ``!GetAtt A.B`` becomes ``{"Fn::GetAtt": ["A", "B"]}``,
 ``!Sub``, ``!Join``, ``!If`` ... become their ``Fn::`` long forms, exactly as CloudFormation reads
 them. Timestamps and other YAML types that JSON lacks stay strings.
+
+Shared by the CLI's packaging (``cumulo.packaging``) and the CloudFormation service, so it lives
+outside both: the client reads templates without importing the server's engine.
 """
 
 from __future__ import annotations

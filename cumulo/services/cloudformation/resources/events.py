@@ -6,7 +6,8 @@ import json
 import uuid
 from typing import Any
 
-from cumulo.deploy.resources.base import (
+from cumulo.protocol.values import as_datetime
+from cumulo.services.cloudformation.resources.base import (
     Deployed,
     ResourceContext,
     ResourceFailure,
@@ -14,7 +15,6 @@ from cumulo.deploy.resources.base import (
     as_int,
     tags_map,
 )
-from cumulo.protocol.values import as_datetime
 
 TARGET_MEMBERS = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "RetryPolicy",
                   "DeadLetterConfig", "SqsParameters", "KinesisParameters", "HttpParameters")

@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from cumulo.deploy.package import CODE_PROPERTIES, DEFINITION_PROPERTIES, IGNORED
-from cumulo.deploy.yaml_loader import load_template
+from cumulo.packaging.package import CODE_PROPERTIES, DEFINITION_PROPERTIES, IGNORED
+from cumulo.template_loader import load_template
 
 BUILD_DIR = ".cumulo-build"
 FUNCTION_TYPES = {"AWS::Serverless::Function": "CodeUri", "AWS::Lambda::Function": "Code"}

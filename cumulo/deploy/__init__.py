@@ -1,1 +1,0 @@
-"""Deploying CloudFormation and SAM templates onto Cumulo's own services."""
