@@ -13,9 +13,10 @@ import copy
 import logging
 from typing import Any
 
-from cumulo.httpapi.dataplane import HttpApiDataPlane
 from cumulo.protocol.errors import AwsError
 from cumulo.services.apigatewayv2 import openapi
+from cumulo.services.apigatewayv2.addresses import invoke_url
+from cumulo.services.apigatewayv2.catalog import HttpApiCatalog
 from cumulo.services.apigatewayv2.repository import (
     AUTHORIZERS,
     DEPLOYMENTS,
@@ -99,15 +100,7 @@ class ApiGatewayV2Provider(Provider):
     def __init__(self, platform: Any) -> None:
         super().__init__(platform)
         self.repo = Repository(platform.store)
-        self.dataplane = HttpApiDataPlane(platform, self)
-        # Mounted on the gateway: answers invoke URLs of HTTP APIs, passes everything else on.
-        self.http_route = self.dataplane.handle
-
-    async def start(self) -> None:
-        await self.dataplane.start()
-
-    async def stop(self) -> None:
-        await self.dataplane.stop()
+        self.catalog = HttpApiCatalog(self.repo)
 
     # ------------------------------------------------------------ shared helpers
     def _api(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +111,7 @@ class ApiGatewayV2Provider(Provider):
 
     def api_endpoint(self, context: RequestContext | None, api_id: str, protocol: str) -> str:
         base = (context.base_url if context and context.base_url else "") or self.platform.settings.endpoint_url
-        return self.dataplane.endpoint_for(api_id, base, websocket=protocol == "WEBSOCKET")
+        return invoke_url(self.platform.settings, api_id, base, websocket=protocol == "WEBSOCKET")
 
     def _api_view(self, context: RequestContext | None, api: dict[str, Any]) -> dict[str, Any]:
         view = public(api)
@@ -148,7 +141,7 @@ class ApiGatewayV2Provider(Provider):
         for stage in self.repo.items(STAGES, api_id):
             if stage.get("AutoDeploy"):
                 self._deploy(api, stage, auto=True)
-        self.dataplane.invalidate(api_id)
+        self.catalog.api_changed(api_id)
 
     def _snapshot(self, api: dict[str, Any]) -> dict[str, Any]:
         api_id = api["ApiId"]
@@ -329,7 +322,7 @@ class ApiGatewayV2Provider(Provider):
     def delete_api(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(context, params)
         self.repo.delete_api(api["ApiId"])
-        self.dataplane.invalidate(api["ApiId"])
+        self.catalog.api_changed(api["ApiId"])
         return {}
 
     def delete_cors_configuration(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -817,7 +810,7 @@ class ApiGatewayV2Provider(Provider):
                 self.repo.set_tags(self.stage_arn(context.region, api["ApiId"], name), dict(params["Tags"]))
             if stage.get("AutoDeploy"):
                 self._deploy(api, stage, auto=True)
-        self.dataplane.invalidate(api["ApiId"])
+        self.catalog.api_changed(api["ApiId"])
         return self._stage_view(context, api["ApiId"], stage)
 
     def get_stage(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -852,7 +845,7 @@ class ApiGatewayV2Provider(Provider):
             self.repo.put(STAGES, api["ApiId"], stage)
             if stage.get("AutoDeploy") and not was_auto:
                 self._deploy(api, stage, auto=True)
-        self.dataplane.invalidate(api["ApiId"])
+        self.catalog.api_changed(api["ApiId"])
         return self._stage_view(context, api["ApiId"], stage)
 
     def delete_stage(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -861,7 +854,7 @@ class ApiGatewayV2Provider(Provider):
         with self.platform.store.transaction():
             self.repo.delete(STAGES, api["ApiId"], params["StageName"])
             self.repo.set_tags(self.stage_arn(context.region, api["ApiId"], params["StageName"]), {})
-        self.dataplane.invalidate(api["ApiId"])
+        self.catalog.api_changed(api["ApiId"])
         return {}
 
     def delete_access_log_settings(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -869,7 +862,7 @@ class ApiGatewayV2Provider(Provider):
         stage = self.repo.get(STAGES, api["ApiId"], params["StageName"])
         stage.pop("AccessLogSettings", None)
         self.repo.put(STAGES, api["ApiId"], stage)
-        self.dataplane.invalidate(api["ApiId"])
+        self.catalog.api_changed(api["ApiId"])
         return {}
 
     def delete_route_settings(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -880,13 +873,13 @@ class ApiGatewayV2Provider(Provider):
             raise not_found("RouteSettings", params["RouteKey"])
         del settings[params["RouteKey"]]
         self.repo.put(STAGES, api["ApiId"], stage)
-        self.dataplane.invalidate(api["ApiId"])
+        self.catalog.api_changed(api["ApiId"])
         return {}
 
     def reset_authorizers_cache(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(context, params)
         self.repo.get(STAGES, api["ApiId"], params["StageName"])
-        self.dataplane.reset_authorizer_cache(api["ApiId"], params["StageName"])
+        self.catalog.authorizer_cache_reset(api["ApiId"], params["StageName"])
         return {}
 
     # ------------------------------------------------------------ deployments
@@ -899,7 +892,7 @@ class ApiGatewayV2Provider(Provider):
                 raise bad_request(f"Stage {params['StageName']} has AutoDeploy enabled: deployments to it are "
                                   "automatic")
         deployment = self._deploy(api, stage, description=params.get("Description"))
-        self.dataplane.invalidate(api["ApiId"])
+        self.catalog.api_changed(api["ApiId"])
         return public(deployment)
 
     def get_deployment(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -1016,7 +1009,7 @@ class ApiGatewayV2Provider(Provider):
         self.platform.store.put(DOMAINS, self._domain_key(context, name), record)
         if params.get("Tags"):
             self.repo.set_tags(record["DomainNameArn"], dict(params["Tags"]))
-        self.dataplane.invalidate_domains()
+        self.catalog.domains_changed()
         return self._domain_view(context, record)
 
     def get_domain_name(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -1048,7 +1041,7 @@ class ApiGatewayV2Provider(Provider):
             self.platform.store.delete(DOMAINS, self._domain_key(context, record["DomainName"]))
             self.platform.store.delete_prefix(MAPPINGS, self._domain_key(context, record["DomainName"]) + "/")
             self.repo.set_tags(record["DomainNameArn"], {})
-        self.dataplane.invalidate_domains()
+        self.catalog.domains_changed()
         return {}
 
     def _mapping_key(self, context: RequestContext, domain: str, mapping_id: str) -> str:
@@ -1074,7 +1067,7 @@ class ApiGatewayV2Provider(Provider):
         self._check_mapping(context, domain, record)
         record["ApiMappingId"] = new_id(6)
         self.platform.store.put(MAPPINGS, self._mapping_key(context, domain, record["ApiMappingId"]), record)
-        self.dataplane.invalidate_domains()
+        self.catalog.domains_changed()
         return public(record)
 
     def _mapping(self, context: RequestContext, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -1098,13 +1091,13 @@ class ApiGatewayV2Provider(Provider):
                 record[name] = params[name]
         self._check_mapping(context, domain, record)
         self.platform.store.put(MAPPINGS, self._mapping_key(context, domain, record["ApiMappingId"]), record)
-        self.dataplane.invalidate_domains()
+        self.catalog.domains_changed()
         return public(record)
 
     def delete_api_mapping(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         domain, record = self._mapping(context, params)
         self.platform.store.delete(MAPPINGS, self._mapping_key(context, domain, record["ApiMappingId"]))
-        self.dataplane.invalidate_domains()
+        self.catalog.domains_changed()
         return {}
 
     # ------------------------------------------------------------ VPC links
