@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
-from cumulo.services.apigatewayv2.repository import DEPLOYMENTS, DOMAINS, MAPPINGS, STAGES, Repository
+from cumulo.services.apigatewayv2.repository import API_MAPPINGS, DEPLOYMENTS, DOMAIN_NAMES, STAGES, Repository
 
 
 class DeployedStage(NamedTuple):
@@ -61,9 +61,9 @@ class HttpApiCatalog:
         """Every custom domain name (lower case) with its API mappings, longest mapping key first."""
         store = self._repo.store
         table: dict[str, list[ApiMappingTarget]] = {}
-        for key, domain in store.scan(DOMAINS):
+        for key, domain in store.scan(DOMAIN_NAMES.table):
             mappings = [ApiMappingTarget(m.get("ApiMappingKey") or "", m["ApiId"], m["Stage"])
-                        for _, m in store.scan(MAPPINGS, key + "/")]
+                        for _, m in store.scan(API_MAPPINGS.table, key + "/")]
             mappings.sort(key=lambda m: -len(m.key))
             table[domain["DomainName"].lower()] = mappings
         return table

@@ -1,51 +1,50 @@
-"""The kinds of API sub-resources as a table: what the generic Create/Get/Update/Delete/Get*s
-operations (``cumulo.services.apigatewayv2.crud``) need to know about each, and the hooks that
-carry each kind's own rules.
-
-Order of a Create: ``before_create`` (checks on the request), the parent must exist, the
-``fields`` set in the request are copied, ``defaults``, ``prepare``, a new id, save. An Update
-copies the ``fields`` set onto the stored record, then ``on_update`` and ``prepare``. A Delete
-runs ``before_delete`` (e.g. "still in use") and ``after_delete``. ``effect`` says what a change
-does to the data plane.
+"""The table of API Gateway v2 resource kinds that the generic Create/Get/Update/Delete/Get*s
+operations serve (see ``cumulo.services.apigatewayv2.resourcekind`` for what an entry says and
+the order the hooks run in), and each kind's own rules as hooks.
 """
 
 from __future__ import annotations
 
-import enum
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from cumulo.services.apigatewayv2.controlplane import ControlPlane, is_http, stage_arn
 from cumulo.services.apigatewayv2.repository import (
+    API_MAPPINGS,
     AUTHORIZERS,
     DEPLOYMENTS,
+    DOMAIN_NAMES,
     INTEGRATION_RESPONSES,
     INTEGRATIONS,
     MODELS,
     ROUTE_RESPONSES,
     ROUTES,
     STAGES,
-    Kind,
+    VPC_LINKS,
     bad_request,
     conflict,
+    new_id,
+    now,
+    public,
+)
+from cumulo.services.apigatewayv2.resourcekind import (
+    ALL_OPERATIONS,
+    Effect,
+    Owner,
+    Record,
+    ResourceKind,
+    account_scope,
+    domain_scope,
 )
 from cumulo.services.apigatewayv2.validation import (
     check_authorizer,
     check_http_integration,
     check_http_request_parameters,
     check_http_route_key,
+    check_name,
+    check_tags,
 )
 
-if TYPE_CHECKING:
-    from cumulo.services.base import RequestContext
-
-Record = dict[str, Any]
-# (provider, api, record, request) -> None; raises an AwsError to refuse. ``record`` is the request for before_create.
-Hook = Callable[[ControlPlane, Record, Record, Record], None]
-View = Callable[[ControlPlane, "RequestContext", str, Record], Record]  # (provider, context, api id, record)
-
-ALL_OPERATIONS = frozenset({"Create", "Get", "List", "Update", "Delete"})
 DEFAULT_TIMEOUT_MS = {"HTTP": 30000, "WEBSOCKET": 29000}
 ROUTE_FIELDS = ("ApiKeyRequired", "AuthorizationScopes", "AuthorizationType", "AuthorizerId",
                 "ModelSelectionExpression", "OperationName", "RequestModels", "RequestParameters", "RouteKey",
@@ -60,35 +59,6 @@ AUTHORIZER_FIELDS = ("AuthorizerCredentialsArn", "AuthorizerPayloadFormatVersion
                      "IdentityValidationExpression", "JwtConfiguration", "Name")
 
 
-class Effect(enum.Enum):
-    """What a change of the kind does beyond the store."""
-
-    NONE = "none"  # nothing the data plane reads
-    CONFIGURATION = "configuration"  # part of the API's configuration: reaches callers through deployments
-    LIVE = "live"  # read by the data plane directly: tell it at once
-
-
-@dataclass(frozen=True)
-class ResourceKind:
-    store: Kind  # table, id member, id length, name in errors (and in operation names)
-    list_token: str  # the kind of NextToken its Get*s operation hands out
-    fields: tuple[str, ...] = ()  # request members Create and Update copy onto the record
-    parent: Kind | None = None  # the sub-resource this one belongs to (a route response's route)
-    effect: Effect = Effect.NONE
-    generic: frozenset[str] = ALL_OPERATIONS  # operations the table serves (others are the provider's own)
-    before_create: Hook | None = None
-    defaults: Hook | None = None
-    on_update: Hook | None = None
-    prepare: Hook | None = None
-    before_delete: Hook | None = None
-    after_delete: Hook | None = None
-    view: View | None = None  # the output shape when it is more than the record's public members
-
-    @property
-    def name(self) -> str:
-        return self.store.resource_type
-
-
 # ------------------------------------------------------------ routes
 def check_route_key_free(plane: ControlPlane, api_id: str, key: str, own_id: str | None = None) -> None:
     for route in plane.repo.items(ROUTES, api_id):
@@ -96,19 +66,19 @@ def check_route_key_free(plane: ControlPlane, api_id: str, key: str, own_id: str
             raise conflict(f"Route with key {key} already exists for this API")
 
 
-def _route_defaults(plane: ControlPlane, api: Record, route: Record, params: Record) -> None:
+def _route_defaults(plane: ControlPlane, owner: Owner, route: Record, params: Record) -> None:
     route.setdefault("ApiKeyRequired", False)
     route.setdefault("AuthorizationType", "NONE")
 
 
-def _route_update(plane: ControlPlane, api: Record, route: Record, params: Record) -> None:
+def _route_update(plane: ControlPlane, owner: Owner, route: Record, params: Record) -> None:
     if params.get("AuthorizationType") in ("NONE", "AWS_IAM"):
         route.pop("AuthorizerId", None)
         route.pop("AuthorizationScopes", None)
 
 
-def _check_route(plane: ControlPlane, api: Record, route: Record, params: Record) -> None:
-    api_id = api["ApiId"]
+def _check_route(plane: ControlPlane, owner: Owner, route: Record, params: Record) -> None:
+    api, api_id = owner.api, owner.key
     http = is_http(api)
     if http:
         check_http_route_key(route["RouteKey"])
@@ -140,7 +110,8 @@ def _check_route(plane: ControlPlane, api: Record, route: Record, params: Record
 
 
 # ------------------------------------------------------------ integrations
-def _prepare_integration(plane: ControlPlane, api: Record, record: Record, params: Record) -> None:
+def _prepare_integration(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+    api = owner.api
     record.setdefault("ConnectionType", "INTERNET")
     record.setdefault("TimeoutInMillis", DEFAULT_TIMEOUT_MS[api["ProtocolType"]])
     if not is_http(api):
@@ -163,61 +134,143 @@ def _prepare_integration(plane: ControlPlane, api: Record, record: Record, param
         raise bad_request("ConnectionId is required for VPC_LINK integrations")
 
 
-def _integration_unused(plane: ControlPlane, api: Record, record: Record, params: Record) -> None:
+def _integration_unused(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
     integration_id = record["IntegrationId"]
-    users = [r["RouteKey"] for r in plane.repo.items(ROUTES, api["ApiId"])
+    users = [r["RouteKey"] for r in plane.repo.items(ROUTES, owner.key)
              if r.get("Target") == f"integrations/{integration_id}"]
     if users:
         raise conflict(f"Unable to delete integration {integration_id}: it is the target of route(s) "
                        f"{', '.join(users)}")
 
 
-def _websocket_only(plane: ControlPlane, api: Record, params: Record, _: Record) -> None:
-    if is_http(api):
+def _websocket_only(plane: ControlPlane, owner: Owner, params: Record, _: Record) -> None:
+    if is_http(owner.api):
         raise bad_request("Integration responses are supported only for WebSocket APIs")
 
 
 # ------------------------------------------------------------ authorizers
-def _authorizer_defaults(plane: ControlPlane, api: Record, record: Record, params: Record) -> None:
-    if is_http(api) and record.get("AuthorizerType") == "REQUEST":
+def _authorizer_defaults(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+    if is_http(owner.api) and record.get("AuthorizerType") == "REQUEST":
         record.setdefault("AuthorizerResultTtlInSeconds", 0)
         record.setdefault("EnableSimpleResponses", False)
 
 
-def _check_authorizer(plane: ControlPlane, api: Record, record: Record, params: Record) -> None:
-    if is_http(api):
+def _check_authorizer(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+    if is_http(owner.api):
         check_authorizer(record)
 
 
-def _authorizer_unused(plane: ControlPlane, api: Record, record: Record, params: Record) -> None:
+def _authorizer_unused(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
     authorizer_id = record["AuthorizerId"]
-    users = [r["RouteKey"] for r in plane.repo.items(ROUTES, api["ApiId"]) if r.get("AuthorizerId") == authorizer_id]
+    users = [r["RouteKey"] for r in plane.repo.items(ROUTES, owner.key) if r.get("AuthorizerId") == authorizer_id]
     if users:
         raise conflict(f"Unable to delete authorizer {authorizer_id}: it is used by route(s) {', '.join(users)}")
 
 
 # ------------------------------------------------------------ models, stages, deployments
-def _model_name_free(plane: ControlPlane, api: Record, params: Record, _: Record) -> None:
-    if any(m["Name"] == params["Name"] for m in plane.repo.items(MODELS, api["ApiId"])):
+def _model_name_free(plane: ControlPlane, owner: Owner, params: Record, _: Record) -> None:
+    if any(m["Name"] == params["Name"] for m in plane.repo.items(MODELS, owner.key)):
         raise conflict(f"Model name already exists for this API: {params['Name']}")
 
 
-def _drop_stage_tags(plane: ControlPlane, api: Record, stage: Record, params: Record) -> None:
-    plane.repo.set_tags(stage_arn(api["_region"], api["ApiId"], stage["StageName"]), {})
+def _drop_stage_tags(plane: ControlPlane, owner: Owner, stage: Record, params: Record) -> None:
+    plane.repo.set_tags(stage_arn(owner.context.region, owner.key, stage["StageName"]), {})
 
 
-def _stage_view(plane: ControlPlane, context: RequestContext, api_id: str, stage: Record) -> Record:
-    return plane.stage_view(context, api_id, stage)
+def _stage_view(plane: ControlPlane, owner: Owner, stage: Record) -> Record:
+    return plane.stage_view(owner.context, owner.key, stage)
 
 
-def _deployment_unused(plane: ControlPlane, api: Record, record: Record, params: Record) -> None:
+def _deployment_unused(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
     deployment_id = record["DeploymentId"]
-    users = [s["StageName"] for s in plane.repo.items(STAGES, api["ApiId"]) if s.get("DeploymentId") == deployment_id]
+    users = [s["StageName"] for s in plane.repo.items(STAGES, owner.key) if s.get("DeploymentId") == deployment_id]
     if users:
         raise bad_request(f"Active stages pointing to this deployment must be moved or deleted: {', '.join(users)}")
 
 
-API_RESOURCE_KINDS = (
+# ------------------------------------------------------------ resources outside APIs
+def _tag_on_create(arn_member: str) -> Callable[[ControlPlane, Owner, Record, Record], None]:
+    def tag(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+        if params.get("Tags"):
+            plane.repo.set_tags(record[arn_member], dict(params["Tags"]))
+    return tag
+
+
+def _untag(arn_member: str) -> Callable[[ControlPlane, Owner, Record, Record], None]:
+    def untag(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+        plane.repo.set_tags(record[arn_member], {})
+    return untag
+
+
+def _with_tags(arn_member: str) -> Callable[[ControlPlane, Owner, Record], Record]:
+    def view(plane: ControlPlane, owner: Owner, record: Record) -> Record:
+        return {**public(record), "Tags": plane.repo.tags(record[arn_member])}
+    return view
+
+
+def _domain_name_free(plane: ControlPlane, owner: Owner, params: Record, _: Record) -> None:
+    check_tags(params.get("Tags"))
+    name = params["DomainName"].lower()
+    if plane.repo.find(DOMAIN_NAMES, owner.key, name) is not None:
+        raise conflict(f"The domain name you provided already exists: {name}")
+
+
+def _domain_defaults(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+    region, name = owner.context.region, record["DomainName"]
+    record["DomainNameConfigurations"] = [
+        {"ApiGatewayDomainName": f"d-{new_id(10)}.execute-api.{region}.amazonaws.com",
+         "DomainNameStatus": "AVAILABLE", "EndpointType": "REGIONAL", "HostedZoneId": "Z1UJRXOUMOOFQ8",
+         "IpAddressType": "ipv4", "SecurityPolicy": "TLS_1_2", **copy.deepcopy(config)}
+        for config in params.get("DomainNameConfigurations") or [{}]]
+    record.update({"ApiMappingSelectionExpression": "$request.basepath",
+                   "DomainNameArn": f"arn:aws:apigateway:{region}::/domainnames/{name}",
+                   "RoutingMode": record.get("RoutingMode") or "API_MAPPING_ONLY"})
+    if not record.get("MutualTlsAuthentication"):
+        record.pop("MutualTlsAuthentication", None)
+
+
+def _merge_domain_configurations(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+    if params.get("DomainNameConfigurations"):
+        existing = record["DomainNameConfigurations"]
+        record["DomainNameConfigurations"] = [
+            {**(existing[index] if index < len(existing) else {}), **copy.deepcopy(config)}
+            for index, config in enumerate(params["DomainNameConfigurations"])]
+
+
+def _mapping_defaults(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+    record.setdefault("ApiMappingKey", "")
+
+
+def _check_mapping(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+    context, domain = owner.context, owner.record
+    assert domain is not None, "an API mapping's owner is its domain name"
+    plane.repo.api(context.account_id, context.region, record["ApiId"])
+    plane.repo.get(STAGES, record["ApiId"], record["Stage"])
+    key = record.get("ApiMappingKey") or ""
+    if key.startswith("/") or key.endswith("/") or "//" in key:
+        raise bad_request(f"Invalid ApiMappingKey {key}: keys look like v1 or orders/v1")
+    for other in plane.repo.items(API_MAPPINGS, owner.key):
+        if (other.get("ApiMappingKey") or "") == key and other["ApiMappingId"] != record["ApiMappingId"]:
+            raise conflict(f"ApiMapping with key '{key}' already exists for domain name {domain['DomainName']}")
+
+
+def _vpc_link_request(plane: ControlPlane, owner: Owner, params: Record, _: Record) -> None:
+    check_name(params["Name"])
+    check_tags(params.get("Tags"))
+
+
+def _vpc_link_defaults(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+    record.setdefault("SecurityGroupIds", [])
+    record.update({"CreatedDate": now(), "VpcLinkStatus": "AVAILABLE",
+                   "VpcLinkStatusMessage": "VPC link is ready to route traffic", "VpcLinkVersion": "V2",
+                   "_arn": f"arn:aws:apigateway:{owner.context.region}::/vpclinks/{record['VpcLinkId']}"})
+
+
+def _vpc_link_update(plane: ControlPlane, owner: Owner, record: Record, params: Record) -> None:
+    check_name(params.get("Name"))
+
+
+RESOURCE_KINDS = (
     ResourceKind(ROUTES, "apigw-routes", ROUTE_FIELDS, effect=Effect.CONFIGURATION, defaults=_route_defaults,
                  on_update=_route_update, prepare=_check_route),
     ResourceKind(ROUTE_RESPONSES, "apigw-routeresponses",
@@ -233,8 +286,20 @@ API_RESOURCE_KINDS = (
                  defaults=_authorizer_defaults, prepare=_check_authorizer, before_delete=_authorizer_unused),
     ResourceKind(MODELS, "apigw-models", ("ContentType", "Description", "Name", "Schema"),
                  before_create=_model_name_free),
+    # Creating and updating a stage deploy it (AutoDeploy): StageOperations has its own.
     ResourceKind(STAGES, "apigw-stages", effect=Effect.LIVE, generic=frozenset({"Get", "List", "Delete"}),
                  after_delete=_drop_stage_tags, view=_stage_view),
+    # A deployment is made by deploying: StageOperations.create_deployment.
     ResourceKind(DEPLOYMENTS, "apigw-deployments", ("Description",), generic=ALL_OPERATIONS - {"Create"},
                  before_delete=_deployment_unused),
+    ResourceKind(DOMAIN_NAMES, "apigw-domains", ("MutualTlsAuthentication", "RoutingMode"), scope=account_scope,
+                 effect=Effect.DOMAINS, id_of=lambda params: params["DomainName"].lower(),
+                 before_create=_domain_name_free, defaults=_domain_defaults,
+                 after_create=_tag_on_create("DomainNameArn"), on_update=_merge_domain_configurations,
+                 after_delete=_untag("DomainNameArn"), view=_with_tags("DomainNameArn")),
+    ResourceKind(API_MAPPINGS, "apigw-mappings", ("ApiId", "Stage", "ApiMappingKey"), scope=domain_scope,
+                 effect=Effect.DOMAINS, defaults=_mapping_defaults, prepare=_check_mapping),
+    ResourceKind(VPC_LINKS, "apigw-vpclinks", ("Name", "SecurityGroupIds", "SubnetIds"), scope=account_scope,
+                 before_create=_vpc_link_request, defaults=_vpc_link_defaults, after_create=_tag_on_create("_arn"),
+                 on_update=_vpc_link_update, after_delete=_untag("_arn"), view=_with_tags("_arn")),
 )

@@ -1,11 +1,11 @@
 """API Gateway v2: the control plane of HTTP APIs (served by ``cumulo.httpapi``) and WebSocket APIs.
 
-The operations come from three places: the table of API sub-resource kinds
+The operations come from three places: the table of resource kinds
 (``cumulo.services.apigatewayv2.kinds``), which gives routes, integrations, authorizers, models,
-stages, deployments, route and integration responses their Create/Get/Update/Delete/Get*s
-operations; the operation groups with rules of their own (``apis``, ``stages``, ``domains``); and
-the few one-off operations below. ``cumulo.services.apigatewayv2.controlplane`` explains how
-changes reach callers through deployments.
+stages, deployments, route and integration responses, custom domain names, API mappings and VPC
+links their Create/Get/Update/Delete/Get*s operations; the operation groups with rules of their
+own (``apis``, ``stages``, ``tags``); and the few one-off operations below.
+``cumulo.services.apigatewayv2.controlplane`` explains how changes reach callers through deployments.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from typing import Any
 from cumulo.services.apigatewayv2 import openapi
 from cumulo.services.apigatewayv2.apis import ApiOperations
 from cumulo.services.apigatewayv2.crud import with_resource_operations
-from cumulo.services.apigatewayv2.domains import DomainOperations
-from cumulo.services.apigatewayv2.kinds import API_RESOURCE_KINDS
+from cumulo.services.apigatewayv2.kinds import RESOURCE_KINDS
 from cumulo.services.apigatewayv2.repository import MODELS, ROUTES, not_found
 from cumulo.services.apigatewayv2.stages import StageOperations
+from cumulo.services.apigatewayv2.tags import TagOperations
 from cumulo.services.base import RequestContext
 
 
-@with_resource_operations(API_RESOURCE_KINDS)
-class ApiGatewayV2Provider(ApiOperations, StageOperations, DomainOperations):
+@with_resource_operations(RESOURCE_KINDS)
+class ApiGatewayV2Provider(ApiOperations, StageOperations, TagOperations):
     service = "apigatewayv2"
     validation_error_code = "BadRequestException"
 
