@@ -30,7 +30,7 @@ from cumulo.httpapi.integrations import substitute_stage_variables, within
 from cumulo.httpapi.jwks import JwksCache, JwksError
 from cumulo.httpapi.mapping import evaluate
 from cumulo.protocol.errors import AwsError
-from cumulo.services.apigatewayv2.validation import lambda_arn_of
+from cumulo.services.apigatewayv2.addresses import lambda_arn_of
 
 if TYPE_CHECKING:
     from cumulo.httpapi.call import Call

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cumulo.httpapi import cors
 from cumulo.httpapi.authorizers import Authorizers, Rejection
@@ -24,13 +24,10 @@ from cumulo.httpapi.call import Call
 from cumulo.httpapi.integrations import Integrations, json_response
 from cumulo.httpapi.views import ApiView, StageView, TokenBucket, compile_api
 from cumulo.protocol.http import HttpRequest, HttpResponse
-
-if TYPE_CHECKING:
-    from cumulo.services.apigatewayv2.provider import ApiGatewayV2Provider
+from cumulo.services.apigatewayv2.addresses import HOST_MARKER, PATH_PREFIX
+from cumulo.services.apigatewayv2.catalog import ApiMappingTarget, HttpApiCatalog
 
 log = logging.getLogger("cumulo.httpapi")
-PATH_PREFIX = "/_api/"
-HOST_MARKER = ".execute-api."
 NOT_FOUND = b'{"message":"Not Found"}'
 
 
@@ -39,14 +36,18 @@ def not_found() -> HttpResponse:
 
 
 class HttpApiDataPlane:
-    def __init__(self, platform: Any, provider: ApiGatewayV2Provider) -> None:
+    """Serves HTTP APIs from compiled views of what ``catalog`` holds; as the catalog's listener it
+    drops a view when the control plane changes what the view was compiled from."""
+
+    def __init__(self, platform: Any, catalog: HttpApiCatalog) -> None:
         self.platform = platform
-        self.provider = provider
+        self.catalog = catalog
         self._views: dict[str, ApiView] = {}
         self._buckets: dict[tuple[str, str, str], tuple[tuple[float, int], TokenBucket]] = {}
-        self._domains: dict[str, list[tuple[str, str, str]]] | None = None  # host -> [(key, api, stage)]
+        self._domains: dict[str, list[ApiMappingTarget]] | None = None  # host -> its API mappings
         self.authorizers = Authorizers(platform)
         self.integrations = Integrations(platform)
+        catalog.subscribe(self)
 
     async def start(self) -> None:
         pass
@@ -54,26 +55,14 @@ class HttpApiDataPlane:
     async def stop(self) -> None:
         self._views.clear()
 
-    # ------------------------------------------------------------ endpoints
-    def endpoint_for(self, api_id: str, base_url: str, websocket: bool = False) -> str:
-        """The invoke URL of an API as a client of ``base_url`` (scheme://host:port) reaches it."""
-        settings = self.platform.settings
-        scheme, _, hostport = base_url.partition("://")
-        if websocket:
-            scheme = "wss" if scheme == "https" else "ws"
-        if settings.http_api_endpoint == "host":
-            port = hostport.rpartition(":")[2] if ":" in hostport.rsplit("]", 1)[-1] else ""
-            return f"{scheme}://{api_id}.{settings.http_api_domain}" + (f":{port}" if port else "")
-        return f"{scheme}://{hostport}{PATH_PREFIX}{api_id}"
-
-    # ------------------------------------------------------------ cache
-    def invalidate(self, api_id: str) -> None:
+    # ------------------------------------------------------------ cache (the catalog's listener)
+    def api_changed(self, api_id: str) -> None:
         self._views.pop(api_id, None)
 
-    def invalidate_domains(self) -> None:
+    def domains_changed(self) -> None:
         self._domains = None
 
-    def reset_authorizer_cache(self, api_id: str, stage_name: str) -> None:
+    def authorizer_cache_reset(self, api_id: str, stage_name: str) -> None:
         view = self._views.get(api_id)
         if view is not None and stage_name in view.stages:
             view.stages[stage_name].auth_cache.clear()
@@ -82,30 +71,16 @@ class HttpApiDataPlane:
         view = self._views.get(api_id)
         if view is not None:
             return view
-        from cumulo.services.apigatewayv2.repository import DEPLOYMENTS, STAGES
-        repo = self.provider.repo
-        api = repo.find_api(api_id)
+        api = self.catalog.api(api_id)
         if api is None or api.get("ProtocolType") != "HTTP":
             return None
-        stages = []
-        for stage in repo.items(STAGES, api_id):
-            deployment = repo.find(DEPLOYMENTS, api_id, stage["DeploymentId"]) if stage.get("DeploymentId") else None
-            stages.append((stage, deployment))
-        view = compile_api(api, stages, self._buckets)
+        view = compile_api(api, self.catalog.deployed_stages(api_id), self._buckets)
         self._views[api_id] = view
         return view
 
-    def _domain_table(self) -> dict[str, list[tuple[str, str, str]]]:
+    def _domain_table(self) -> dict[str, list[ApiMappingTarget]]:
         if self._domains is None:
-            from cumulo.services.apigatewayv2.repository import DOMAINS, MAPPINGS
-            store = self.platform.store
-            table: dict[str, list[tuple[str, str, str]]] = {}
-            for key, domain in store.scan(DOMAINS):
-                mappings = [(m.get("ApiMappingKey") or "", m["ApiId"], m["Stage"])
-                            for _, m in store.scan(MAPPINGS, key + "/")]
-                mappings.sort(key=lambda m: -len(m[0]))  # longest mapping key first
-                table[domain["DomainName"].lower()] = mappings
-            self._domains = table
+            self._domains = self.catalog.domain_mappings()
         return self._domains
 
     # ------------------------------------------------------------ entry point
@@ -127,7 +102,7 @@ class HttpApiDataPlane:
         return None
 
     async def _serve_domain(self, request: HttpRequest, host: str,
-                            mappings: list[tuple[str, str, str]]) -> HttpResponse:
+                            mappings: list[ApiMappingTarget]) -> HttpResponse:
         path = request.path
         for key, api_id, stage_name in mappings:
             prefix = "/" + key if key else ""

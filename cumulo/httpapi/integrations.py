@@ -31,7 +31,7 @@ from cumulo.protocol.http import HttpResponse
 from cumulo.protocol.json_codec import write_json
 from cumulo.protocol.protocols import error_status
 from cumulo.protocol.values import parse_timestamp
-from cumulo.services.apigatewayv2.validation import lambda_arn_of
+from cumulo.services.apigatewayv2.addresses import lambda_arn_of
 from cumulo.services.base import Provider, RequestContext, json_protocol_request, run_operation
 
 if TYPE_CHECKING:

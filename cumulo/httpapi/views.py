@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.httpapi.router import Router
+from cumulo.services.apigatewayv2.catalog import DeployedStage
 
 # Account-level defaults API Gateway applies when a stage sets no throttling.
 ACCOUNT_RATE_LIMIT = 10000.0
@@ -95,7 +96,7 @@ def _limits(settings: dict[str, Any] | None) -> tuple[float, int] | None:
     return rate, burst
 
 
-def compile_api(api: dict[str, Any], stages: list[tuple[dict[str, Any], dict[str, Any] | None]],
+def compile_api(api: dict[str, Any], stages: list[DeployedStage],
                 buckets: dict[tuple[str, str, str], tuple[tuple[float, int], TokenBucket]]) -> ApiView:
     """An API's view from its record and its stages with their deployments' snapshots.
 

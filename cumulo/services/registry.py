@@ -6,7 +6,7 @@ from cumulo.services.base import Provider
 
 
 def provider_classes() -> list[type[Provider]]:
-    from cumulo.services.apigatewayv2.provider import ApiGatewayV2Provider
+    from cumulo.httpapi.service import ApiGatewayV2Service
     from cumulo.services.autoscaling.provider import ApplicationAutoScalingProvider
     from cumulo.services.cloudformation.provider import CloudFormationProvider
     from cumulo.services.cloudwatch.provider import CloudWatchProvider
@@ -23,5 +23,5 @@ def provider_classes() -> list[type[Provider]]:
 
     # Event routing starts after (and stops before) the services it delivers to.
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SqsProvider, SnsProvider,
-            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayV2Provider,
+            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayV2Service,
             ApplicationAutoScalingProvider, CloudFormationProvider]

@@ -100,16 +100,20 @@ def _apply_basepath(path: str, base: str, mode: str) -> str:
     return path
 
 
+# Integration members copied as they are between the API model and x-amazon-apigateway-integration
+# (import and export each add the ones they convert).
+INTEGRATION_MEMBERS = (("IntegrationMethod", "httpMethod"), ("IntegrationUri", "uri"),
+                       ("ConnectionType", "connectionType"), ("ConnectionId", "connectionId"),
+                       ("CredentialsArn", "credentials"), ("Description", "description"),
+                       ("RequestParameters", "requestParameters"), ("ResponseParameters", "responseParameters"))
+
+
 def _integration(spec: Any, where: str) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise bad_request(f"Invalid x-amazon-apigateway-integration at {where}: expected an object")
     kind = str(spec.get("type", "")).upper()
     record: dict[str, Any] = {"IntegrationType": kind}
-    mapping = {"httpMethod": "IntegrationMethod", "uri": "IntegrationUri", "connectionType": "ConnectionType",
-               "connectionId": "ConnectionId", "credentials": "CredentialsArn", "description": "Description",
-               "integrationSubtype": "IntegrationSubtype", "requestParameters": "RequestParameters",
-               "responseParameters": "ResponseParameters"}
-    for source, target in mapping.items():
+    for target, source in (*INTEGRATION_MEMBERS, ("IntegrationSubtype", "integrationSubtype")):
         if spec.get(source) is not None:
             record[target] = spec[source]
     if spec.get("payloadFormatVersion") is not None:
@@ -293,11 +297,7 @@ def _integration_spec(integration: dict[str, Any]) -> dict[str, Any]:
     if integration.get("IntegrationSubtype"):
         spec["integrationSubtype"] = integration["IntegrationSubtype"]
     spec["type"] = integration["IntegrationType"].lower()
-    mapping = {"IntegrationMethod": "httpMethod", "IntegrationUri": "uri", "ConnectionType": "connectionType",
-               "ConnectionId": "connectionId", "CredentialsArn": "credentials", "Description": "description",
-               "RequestParameters": "requestParameters", "ResponseParameters": "responseParameters",
-               "TimeoutInMillis": "timeoutInMillis"}
-    for source, target in mapping.items():
+    for source, target in (*INTEGRATION_MEMBERS, ("TimeoutInMillis", "timeoutInMillis")):
         if integration.get(source) is not None:
             spec[target] = integration[source]
     if integration.get("TlsConfig"):

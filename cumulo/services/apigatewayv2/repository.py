@@ -11,12 +11,13 @@ Tables:
   (by name), deployments (with the snapshot of the configuration they deployed), route and
   integration responses (``apiId/<parentId>/<id>``);
 * ``apigw.domains``       ``account:region:domainName`` -> custom domain names, and
-  ``apigw.mappings`` ``domainName/<mappingId>`` -> their API mappings;
+  ``apigw.mappings`` ``account:region:domainName/<mappingId>`` -> their API mappings;
 * ``apigw.vpclinks``      ``account:region:vpcLinkId``;
 * ``apigw.tags``          resource ARN -> tags of stages, domain names and VPC links.
 
 A record holds the operation's output members under their model names; private fields start
-with ``_`` and never leave the provider.
+with ``_`` and never leave the provider. Every key is ``<owner><separator><id>``, the owner being
+an API id (``apiId`` or ``apiId/<parentId>``), ``account:region`` or ``account:region:domainName``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.store.base import Store
 
 APIS = "apigw.apis"
-DOMAINS, MAPPINGS, VPCLINKS, TAGS = "apigw.domains", "apigw.mappings", "apigw.vpclinks", "apigw.tags"
+TAGS = "apigw.tags"
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -52,12 +53,14 @@ def public(record: dict[str, Any] | None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of API sub-resource: its table, id member and id length, and its name in errors."""
+    """One kind of resource in the store: its table, id member and id length (0: the caller names
+    it), its name in errors, and what separates its owner from its id in a key."""
 
     table: str
     id_member: str
     id_length: int
     resource_type: str
+    separator: str = "/"
 
 
 ROUTES = Kind("apigw.routes", "RouteId", 7, "Route")
@@ -70,6 +73,11 @@ ROUTE_RESPONSES = Kind("apigw.routeresponses", "RouteResponseId", 6, "RouteRespo
 INTEGRATION_RESPONSES = Kind("apigw.integrationresponses", "IntegrationResponseId", 6, "IntegrationResponse")
 API_KINDS = (ROUTES, INTEGRATIONS, AUTHORIZERS, MODELS, STAGES, DEPLOYMENTS, ROUTE_RESPONSES,
              INTEGRATION_RESPONSES)
+DOMAIN_NAMES = Kind("apigw.domains", "DomainName", 0, "DomainName", separator=":")  # owner: account:region
+API_MAPPINGS = Kind("apigw.mappings", "ApiMappingId", 6, "ApiMapping")  # owner: account:region:domainName
+VPC_LINKS = Kind("apigw.vpclinks", "VpcLinkId", 6, "VpcLink", separator=":")  # owner: account:region
+# Kinds whose records belong to a record of another kind, kept under "<the owner's key>/<id>".
+CHILDREN = {ROUTES: ROUTE_RESPONSES, INTEGRATIONS: INTEGRATION_RESPONSES, DOMAIN_NAMES: API_MAPPINGS}
 
 
 def not_found(resource_type: str, identifier: str) -> AwsError:
@@ -118,42 +126,41 @@ class Repository:
                 self.store.delete_prefix(kind.table, api_id + "/")
             self.store.delete(APIS, api_id)
 
-    # ------------------------------------------------------------ sub-resources
-    def get(self, kind: Kind, api_id: str, item_id: str, parent: str | None = None) -> dict[str, Any]:
-        record = self.find(kind, api_id, item_id, parent)
+    # ------------------------------------------------------------ everything else, by owner
+    def get(self, kind: Kind, owner: str, item_id: str, parent: str | None = None) -> dict[str, Any]:
+        record = self.find(kind, owner, item_id, parent)
         if record is None:
             raise not_found(kind.resource_type, item_id)
         return record
 
-    def find(self, kind: Kind, api_id: str, item_id: str, parent: str | None = None) -> dict[str, Any] | None:
-        return self.store.get(kind.table, self._key(api_id, item_id, parent))
+    def find(self, kind: Kind, owner: str, item_id: str, parent: str | None = None) -> dict[str, Any] | None:
+        return self.store.get(kind.table, self._prefix(kind, owner, parent) + item_id)
 
-    def items(self, kind: Kind, api_id: str, parent: str | None = None) -> list[dict[str, Any]]:
-        prefix = f"{api_id}/{parent}/" if parent else f"{api_id}/"
-        rows = self.store.scan(kind.table, prefix)
-        if parent is None:
-            rows = [(key, record) for key, record in rows if key.count("/") == 1]
-        return [record for _, record in rows]
+    def items(self, kind: Kind, owner: str, parent: str | None = None) -> list[dict[str, Any]]:
+        prefix = self._prefix(kind, owner, parent)
+        return [record for key, record in self.store.scan(kind.table, prefix)
+                if kind.separator not in key[len(prefix):]]
 
-    def put(self, kind: Kind, api_id: str, record: dict[str, Any], parent: str | None = None) -> None:
-        self.store.put(kind.table, self._key(api_id, record[kind.id_member], parent), record)
+    def put(self, kind: Kind, owner: str, record: dict[str, Any], parent: str | None = None) -> None:
+        self.store.put(kind.table, self._prefix(kind, owner, parent) + record[kind.id_member], record)
 
-    def delete(self, kind: Kind, api_id: str, item_id: str, parent: str | None = None) -> bool:
-        if kind is ROUTES:
-            self.store.delete_prefix(ROUTE_RESPONSES.table, f"{api_id}/{item_id}/")
-        if kind is INTEGRATIONS:
-            self.store.delete_prefix(INTEGRATION_RESPONSES.table, f"{api_id}/{item_id}/")
-        return self.store.delete(kind.table, self._key(api_id, item_id, parent))
+    def delete(self, kind: Kind, owner: str, item_id: str, parent: str | None = None) -> bool:
+        """Delete a record and what belongs to it (route responses of a route, and so on)."""
+        key = self._prefix(kind, owner, parent) + item_id
+        child = CHILDREN.get(kind)
+        if child is not None:
+            self.store.delete_prefix(child.table, key + "/")
+        return self.store.delete(kind.table, key)
 
-    def new_item_id(self, kind: Kind, api_id: str, parent: str | None = None) -> str:
+    def new_item_id(self, kind: Kind, owner: str, parent: str | None = None) -> str:
         while True:
             item_id = new_id(kind.id_length)
-            if self.find(kind, api_id, item_id, parent) is None:
+            if self.find(kind, owner, item_id, parent) is None:
                 return item_id
 
     @staticmethod
-    def _key(api_id: str, item_id: str, parent: str | None) -> str:
-        return f"{api_id}/{parent}/{item_id}" if parent else f"{api_id}/{item_id}"
+    def _prefix(kind: Kind, owner: str, parent: str | None) -> str:
+        return f"{owner}/{parent}{kind.separator}" if parent else f"{owner}{kind.separator}"
 
     # ------------------------------------------------------------ tags of other resources
     def tags(self, arn: str) -> dict[str, str]:

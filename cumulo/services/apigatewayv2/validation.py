@@ -9,16 +9,13 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
-from cumulo.httpapi.router import RouteKeyError, parse_route_key
+from cumulo.services.apigatewayv2.addresses import lambda_arn_of
 from cumulo.services.apigatewayv2.repository import bad_request
+from cumulo.services.apigatewayv2.routekeys import RouteKeyError, parse_route_key
 
 HTTP_ROUTE_SELECTION = "$request.method $request.path"
 DEFAULT_API_KEY_SELECTION = "$request.header.x-api-key"
 STAGE_NAME = re.compile(r"^(\$default|[A-Za-z0-9_\-]{1,128})$")
-LAMBDA_ARN = re.compile(
-    r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_\-${}.]+(:[A-Za-z0-9_\-${}.]+)?$")
-APIGW_LAMBDA_URI = re.compile(
-    r"^arn:aws[a-zA-Z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(?P<arn>.+)/invocations$")
 IDENTITY_SOURCE = re.compile(r"^\$(request\.header|request\.querystring|context|stageVariables)\.[A-Za-z0-9_.\-]+$")
 JWT_IDENTITY_SOURCE = re.compile(r"^\$request\.(header|querystring)\.[A-Za-z0-9_\-]+$")
 CORS_METHODS = ("*", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -73,14 +70,6 @@ def check_cors(cors: dict[str, Any] | None) -> None:
         if origin != "*" and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s]+$", origin):
             raise bad_request(f"CORS configuration is invalid: {origin} is not a valid origin. "
                               "Origins look like https://example.com")
-
-
-def lambda_arn_of(uri: str) -> str | None:
-    """The function ARN an integration or authorizer URI names (None when it names none)."""
-    found = APIGW_LAMBDA_URI.match(uri)
-    if found:
-        uri = found.group("arn")
-    return uri if LAMBDA_ARN.match(uri) else None
 
 
 def is_http_url(uri: str) -> bool:

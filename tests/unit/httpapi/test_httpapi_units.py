@@ -17,11 +17,12 @@ from cumulo.httpapi.authorizers import claim_text, policy_allows
 from cumulo.httpapi.call import Call, clf_time, request_id
 from cumulo.httpapi.events import MalformedResponse, is_text, parse_response
 from cumulo.httpapi.mapping import Response, evaluate, json_path
-from cumulo.httpapi.router import RouteKeyError, Router, parse_route_key
+from cumulo.httpapi.router import Router
 from cumulo.httpapi.views import TokenBucket
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
 from cumulo.services.apigatewayv2.openapi import parse_definition
+from cumulo.services.apigatewayv2.routekeys import RouteKeyError, parse_route_key
 
 
 # ---------------------------------------------------------------- route keys and selection
@@ -272,8 +273,7 @@ def test_openapi_errors(body):
     ("host", "http://example.test", False, "http://abc.execute-api.localhost"),
 ])
 def test_invoke_urls(style, base, websocket, expected):
-    from cumulo.httpapi.dataplane import HttpApiDataPlane
+    from cumulo.services.apigatewayv2.addresses import invoke_url
 
     settings = SimpleNamespace(http_api_endpoint=style, http_api_domain="execute-api.localhost")
-    plane = HttpApiDataPlane(SimpleNamespace(settings=settings), provider=None)
-    assert plane.endpoint_for("abc", base, websocket=websocket) == expected
+    assert invoke_url(settings, "abc", base, websocket=websocket) == expected
