@@ -9,7 +9,7 @@ candidates, exactly as it routes requests on AWS's shared endpoints.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +17,15 @@ from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
 from cumulo.protocol.protocols import PROTOCOLS, Protocol, QueryProtocol
 from cumulo.protocol.rest_routes import RouteTable
+from cumulo.protocol.sqs_query import SQS_QUERY, legacy_model
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
 
 REST = ("rest-json", "rest-xml")
+# Services whose query requests are read against a query edition of their (JSON) model, with
+# the protocol that answers them: (model, protocol).
+QUERY_EDITIONS: dict[str, tuple[Callable[[], ServiceModel], Protocol]] = {"sqs": (legacy_model, SQS_QUERY)}
 
 
 @dataclass
@@ -185,7 +189,11 @@ class ServiceCatalog:
         for name in query_services:
             model = self.model(name)
             if action in model.operation_names:
-                return Resolved(model, model.operation_model(action), PROTOCOLS["query"])
+                edition = QUERY_EDITIONS.get(name)
+                if edition is None:
+                    return Resolved(model, model.operation_model(action), PROTOCOLS["query"])
+                model = edition[0]()
+                return Resolved(model, model.operation_model(action), edition[1])
         if query_services:
             raise AwsError("InvalidAction", f"The action or operation {action} is not valid "
                            "for this endpoint.", status=400)

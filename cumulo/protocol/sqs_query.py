@@ -5,7 +5,9 @@ sends ``Attribute.1.Name`` (not ``Attributes``), ``MessageAttribute.1.Value.Stri
 ``SendMessageBatchRequestEntry.1.Id``, ``AttributeName.1``, and expects ``<Message>``,
 ``<Attribute><Name>``, ``<QueueUrl>`` elements back. ``LEGACY_NAMES`` restores them (taken
 from the query-protocol edition of the same model, API version 2012-11-05), and this module
-builds a query-flavoured copy of the model to parse and serialize with.
+builds a query-flavoured copy of the model to parse and serialize with. The catalog resolves
+SQS's query requests against that copy, so the provider gets the same input dicts from both
+protocols and its answers are written with the query wire names.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
-from cumulo.protocol.http import HttpRequest, HttpResponse
-from cumulo.protocol.protocols import PROTOCOLS
+from cumulo.protocol.http import HttpResponse
+from cumulo.protocol.protocols import QueryProtocol
 
 if TYPE_CHECKING:
-    from botocore.model import OperationModel, ServiceModel
+    from botocore.model import ServiceModel
 
 XML_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
 
@@ -101,6 +103,7 @@ def legacy_model_data(data: dict[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def legacy_model() -> ServiceModel:
+    """SQS's model as its query endpoint reads and writes it."""
     import botocore.loaders
     from botocore.model import ServiceModel
 
@@ -108,23 +111,16 @@ def legacy_model() -> ServiceModel:
     return ServiceModel(legacy_model_data(data), service_name="sqs")
 
 
-def operation(name: str) -> OperationModel:
-    return legacy_model().operation_model(name)
+class SqsQueryProtocol(QueryProtocol):
+    """The query protocol as SQS's query endpoint answers it."""
+
+    def serialize_error(self, service: ServiceModel, error: AwsError, request_id: str) -> HttpResponse:
+        if error.code == "QueueDoesNotExist":
+            # SQS's query endpoint words this error with the WSDL version it serves.
+            error = AwsError(error.code, "The specified queue does not exist for this wsdl version.",
+                             status=error.status, sender_fault=error.sender_fault, query_code=error.query_code,
+                             fields=error.fields, headers=error.headers)
+        return super().serialize_error(service, error, request_id)
 
 
-def is_query(request: HttpRequest) -> bool:
-    """A form-encoded (or ``?Action=``) request reached SQS through the query protocol."""
-    return "x-amz-target" not in request.headers and (
-        request.content_type == "application/x-www-form-urlencoded" or "Action" in request.query)
-
-
-def parse(request: HttpRequest, operation_name: str) -> dict[str, Any]:
-    return PROTOCOLS["query"].parse(request, operation(operation_name))
-
-
-def serialize(operation_name: str, result: dict[str, Any] | None, request_id: str) -> HttpResponse:
-    return PROTOCOLS["query"].serialize(operation(operation_name), result, request_id)
-
-
-def serialize_error(error: AwsError, request_id: str) -> HttpResponse:
-    return PROTOCOLS["query"].serialize_error(legacy_model(), error, request_id)
+SQS_QUERY = SqsQueryProtocol()
