@@ -17,14 +17,15 @@ from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
 from cumulo.protocol.protocols import PROTOCOLS, Protocol, QueryProtocol
 from cumulo.protocol.rest_routes import RouteTable
-from cumulo.protocol.sqs_query import SQS_QUERY, legacy_model
+from cumulo.protocol.sqs_wire import SQS_JSON, SQS_QUERY, legacy_model
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
 
 REST = ("rest-json", "rest-xml")
-# Services whose query requests are read against a query edition of their (JSON) model, with
-# the protocol that answers them: (model, protocol).
+# Services with wire quirks of their own: the protocols that read their JSON and query requests,
+# and the query edition of their (JSON) model that query requests are read against.
+JSON_PROTOCOLS: dict[str, Protocol] = {"sqs": SQS_JSON}
 QUERY_EDITIONS: dict[str, tuple[Callable[[], ServiceModel], Protocol]] = {"sqs": (legacy_model, SQS_QUERY)}
 
 
@@ -126,7 +127,7 @@ class ServiceCatalog:
             model = self.model(name)
             if operation_name not in model.operation_names:
                 raise AwsError("UnknownOperationException", "", status=400)
-            return Resolved(model, model.operation_model(operation_name), PROTOCOLS["json"])
+            return Resolved(model, model.operation_model(operation_name), JSON_PROTOCOLS.get(name, PROTOCOLS["json"]))
 
         action = self._action(request)
         if action is not None:

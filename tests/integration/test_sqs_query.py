@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cumulo.protocol.sqs_query import legacy_model_data
+from cumulo.protocol.sqs_wire import legacy_model_data
 from cumulo.services.sqs.messages import attributes_md5, md5_hex
 from tests.server import subprocess_env
 

@@ -44,7 +44,7 @@ def missing(name: str) -> AwsError:
 
 
 def queue_not_found() -> AwsError:
-    # The query protocol words it differently (cumulo/protocol/sqs_query.py).
+    # The query protocol words it differently (cumulo/protocol/sqs_wire.py).
     return sqs_error("QueueDoesNotExist", "The specified queue does not exist.")
 
 

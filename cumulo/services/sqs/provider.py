@@ -3,7 +3,7 @@
 Current SDKs speak JSON (``X-Amz-Target: AmazonSQS.SendMessage``); older ones and raw HTTP
 clients speak the query protocol, often POSTing to the queue URL itself. Both reach the same
 methods with the same input dicts: the protocol layer reads and writes the query protocol's
-wire names (``cumulo/protocol/sqs_query.py``).
+wire names (``cumulo/protocol/sqs_wire.py``).
 
 Every acknowledged send is committed before the answer leaves. Long polls wait on the
 notifier channel of their queue and are woken by sends, deletes (FIFO groups unblock) and
@@ -96,12 +96,8 @@ class SqsProvider(Provider):
 
     # ------------------------------------------------------------ lookups
     def _queue(self, context: RequestContext, params: dict[str, Any]) -> Queue:
-        """The queue a request names: QueueUrl, or the URL the request was sent to."""
+        """The queue a request names (the protocol layer fills QueueUrl from a queue URL used as the path)."""
         url = params.get("QueueUrl")
-        if not url:
-            path = context.request.path
-            if path.strip("/").count("/") >= 1:
-                url = path
         if not url:
             raise missing("QueueUrl")
         account, name = parse_url(url)

@@ -25,7 +25,7 @@ from cumulo.protocol.catalog import ServiceCatalog
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
 from cumulo.protocol.protocols import PROTOCOLS
-from cumulo.protocol.sqs_query import legacy_model
+from cumulo.protocol.sqs_wire import legacy_model
 from tests.unit.protocol.shape_strategies import for_shape, normalize
 
 SERVICES = ["lambda", "logs", "events", "stepfunctions", "sqs", "sns", "cloudformation", "iam", "dynamodb",

@@ -1,4 +1,4 @@
-"""SQS's query protocol (``Action=SendMessage`` forms answered in XML), as older SDKs speak it.
+"""SQS's wire quirks: its query protocol, as older SDKs speak it, and queue URLs as request paths.
 
 botocore's SQS model is now JSON and has lost the query protocol's wire names: a query client
 sends ``Attribute.1.Name`` (not ``Attributes``), ``MessageAttribute.1.Value.StringValue``,
@@ -8,6 +8,9 @@ from the query-protocol edition of the same model, API version 2012-11-05), and 
 builds a query-flavoured copy of the model to parse and serialize with. The catalog resolves
 SQS's query requests against that copy, so the provider gets the same input dicts from both
 protocols and its answers are written with the query wire names.
+
+Clients may also send a request to the queue's URL itself (``POST /000000000000/orders``)
+instead of naming it in ``QueueUrl``: both protocols here fill ``QueueUrl`` from the path then.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpResponse
-from cumulo.protocol.protocols import QueryProtocol
+from cumulo.protocol.protocols import JsonProtocol, QueryProtocol
 
 if TYPE_CHECKING:
-    from botocore.model import ServiceModel
+    from botocore.model import OperationModel, ServiceModel
+
+    from cumulo.protocol.http import HttpRequest
 
 XML_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
 
@@ -111,8 +116,29 @@ def legacy_model() -> ServiceModel:
     return ServiceModel(legacy_model_data(data), service_name="sqs")
 
 
+def with_queue_url_from_path(params: dict[str, Any], request: HttpRequest, operation: OperationModel
+                             ) -> dict[str, Any]:
+    """``params`` with ``QueueUrl`` taken from the request's path (``/account/name``) when the
+    operation has one, the request names none and was sent to a queue's URL."""
+    if (not params.get("QueueUrl") and "QueueUrl" in operation.input_shape.members
+            and request.path.strip("/").count("/") >= 1):
+        params["QueueUrl"] = request.path
+    return params
+
+
+class SqsJsonProtocol(JsonProtocol):
+    """The JSON protocol as SQS's endpoint reads it."""
+
+    def parse(self, request, operation, labels=None):
+        return with_queue_url_from_path(super().parse(request, operation, labels), request, operation)
+
+
 class SqsQueryProtocol(QueryProtocol):
-    """The query protocol as SQS's query endpoint answers it."""
+    """The query protocol as SQS's query endpoint reads and answers it."""
+
+    def parse(self, request, operation, labels=None):
+        return with_queue_url_from_path(super().parse(request, operation, labels), request, operation)
+
 
     def serialize_error(self, service: ServiceModel, error: AwsError, request_id: str) -> HttpResponse:
         if error.code == "QueueDoesNotExist":
@@ -123,4 +149,5 @@ class SqsQueryProtocol(QueryProtocol):
         return super().serialize_error(service, error, request_id)
 
 
+SQS_JSON = SqsJsonProtocol()
 SQS_QUERY = SqsQueryProtocol()
