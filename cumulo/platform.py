@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from cumulo import __version__
+from cumulo.net import http_client
 from cumulo.protocol.catalog import ServiceCatalog
 from cumulo.runtime import isolation_report
 from cumulo.services.base import Provider
@@ -85,6 +86,7 @@ class Platform:
             task.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await http_client.close()
         self.store.close()
 
     def health(self) -> dict:

@@ -14,7 +14,6 @@ service's own response: status, JSON body (SQS in its query-compatible JSON form
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import logging
 import re
@@ -26,6 +25,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from cumulo.httpapi import events
 from cumulo.httpapi.mapping import Response, evaluate
+from cumulo.net import http_client
 from cumulo.protocol.errors import AwsError, SerializationError
 from cumulo.protocol.http import HttpResponse
 from cumulo.protocol.json_codec import write_json
@@ -310,20 +310,19 @@ class Integrations:
         target_url = path + ("?" + urlencode(query) if query else "")
         flat = [(name, value) for name, values in headers.items() for value in values]
         try:
-            status, reply_headers, body = await asyncio.wait_for(asyncio.to_thread(
-                _http_request, parts.scheme, parts.netloc, method, target_url, flat, call.request.body, timeout),
-                timeout + 1)
-        except (TimeoutError, OSError) as error:
-            timed_out = isinstance(error, TimeoutError) or "timed out" in str(error)
-            call.integration_error = f"HTTP integration {'timed out' if timed_out else 'failed'}: {error}"
-            return Outcome(unavailable() if timed_out else internal_error())
-        except http.client.HTTPException as error:
+            reply = await http_client.request(method, f"{parts.scheme}://{parts.netloc}{target_url}", flat,
+                                              call.request.body, timeout=timeout)
+        except TimeoutError as error:
+            call.integration_error = f"HTTP integration timed out: {error}"
+            return Outcome(unavailable())
+        except http_client.HttpClientError as error:
             call.integration_error = f"HTTP integration failed: {error}"
             return Outcome(internal_error())
+        status, body = reply.status, reply.body
         call.integration_status = status
         single: dict[str, str] = {}
         extra: list[tuple[str, str]] = []
-        for name, value in reply_headers:
+        for name, value in reply.headers:
             lower = name.lower()
             if lower in events.HOP_BY_HOP:
                 continue
@@ -357,23 +356,6 @@ class Integrations:
                     else:
                         response.headers[name] = value
         return response
-
-
-def _http_request(scheme: str, netloc: str, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
-                  timeout: float) -> tuple[int, list[tuple[str, str]], bytes]:
-    kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-    connection = kind(netloc, timeout=timeout)
-    try:
-        connection.putrequest(method, target, skip_accept_encoding=True)
-        for name, value in headers:
-            connection.putheader(name, value)
-        if body:
-            connection.putheader("content-length", str(len(body)))
-        connection.endheaders(body or None)
-        reply = connection.getresponse()
-        return reply.status, reply.getheaders(), reply.read()
-    finally:
-        connection.close()
 
 
 def _members(shape: Any, params: dict[str, str]) -> dict[str, Any]:

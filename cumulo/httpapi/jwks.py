@@ -12,8 +12,9 @@ import asyncio
 import json
 import logging
 import time
-import urllib.request
 from typing import TYPE_CHECKING, Any
+
+from cumulo.net import http_client
 
 if TYPE_CHECKING:
     import jwt
@@ -29,10 +30,12 @@ class JwksError(Exception):
     """The issuer's keys could not be fetched or read."""
 
 
-def _get_json(url: str) -> Any:
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "cumulo-httpapi"})
-    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
-        return json.loads(response.read(MAX_DOCUMENT_BYTES))
+async def _get_json(url: str) -> Any:
+    reply = await http_client.request("GET", url, {"Accept": "application/json", "User-Agent": "cumulo-httpapi"},
+                                      timeout=FETCH_TIMEOUT_S, follow_redirects=True, max_body=MAX_DOCUMENT_BYTES)
+    if not 200 <= reply.status < 300:
+        raise http_client.HttpClientError(f"HTTP Error {reply.status} from {url}")
+    return json.loads(reply.body)
 
 
 class _Entry:
@@ -64,7 +67,7 @@ class JwksCache:
         async with entry.lock:
             if entry.fetched < now:  # nobody refreshed while we waited
                 try:
-                    entry.keys = await asyncio.to_thread(self._fetch, issuer)
+                    entry.keys = await self._fetch(issuer)
                 finally:  # a failed fetch is not retried by every request either
                     entry.fetched = time.monotonic()
         return self._pick(entry, kid)
@@ -76,16 +79,16 @@ class JwksCache:
         return next(iter(entry.keys.values())) if len(entry.keys) == 1 else None
 
     @staticmethod
-    def _fetch(issuer: str) -> dict[str, jwt.PyJWK]:
+    async def _fetch(issuer: str) -> dict[str, jwt.PyJWK]:
         import jwt  # imported on first use: PyJWT and cryptography cost start-up time
 
         base = issuer.rstrip("/")
         try:
-            discovery = _get_json(f"{base}/.well-known/openid-configuration")
+            discovery = await _get_json(f"{base}/.well-known/openid-configuration")
             jwks_uri = discovery.get("jwks_uri") if isinstance(discovery, dict) else None
             if not jwks_uri:
                 raise JwksError(f"the OpenID configuration of {issuer} has no jwks_uri")
-            document = _get_json(jwks_uri)
+            document = await _get_json(jwks_uri)
         except JwksError:
             raise
         except Exception as exc:

@@ -9,7 +9,7 @@ candidates, exactly as it routes requests on AWS's shared endpoints.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +17,16 @@ from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
 from cumulo.protocol.protocols import PROTOCOLS, Protocol, QueryProtocol
 from cumulo.protocol.rest_routes import RouteTable
+from cumulo.protocol.sqs_wire import SQS_JSON, SQS_QUERY, legacy_model
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
 
 REST = ("rest-json", "rest-xml")
+# Services with wire quirks of their own: the protocols that read their JSON and query requests,
+# and the query edition of their (JSON) model that query requests are read against.
+JSON_PROTOCOLS: dict[str, Protocol] = {"sqs": SQS_JSON}
+QUERY_EDITIONS: dict[str, tuple[Callable[[], ServiceModel], Protocol]] = {"sqs": (legacy_model, SQS_QUERY)}
 
 
 @dataclass
@@ -122,7 +127,7 @@ class ServiceCatalog:
             model = self.model(name)
             if operation_name not in model.operation_names:
                 raise AwsError("UnknownOperationException", "", status=400)
-            return Resolved(model, model.operation_model(operation_name), PROTOCOLS["json"])
+            return Resolved(model, model.operation_model(operation_name), JSON_PROTOCOLS.get(name, PROTOCOLS["json"]))
 
         action = self._action(request)
         if action is not None:
@@ -185,7 +190,11 @@ class ServiceCatalog:
         for name in query_services:
             model = self.model(name)
             if action in model.operation_names:
-                return Resolved(model, model.operation_model(action), PROTOCOLS["query"])
+                edition = QUERY_EDITIONS.get(name)
+                if edition is None:
+                    return Resolved(model, model.operation_model(action), PROTOCOLS["query"])
+                model = edition[0]()
+                return Resolved(model, model.operation_model(action), edition[1])
         if query_services:
             raise AwsError("InvalidAction", f"The action or operation {action} is not valid "
                            "for this endpoint.", status=400)

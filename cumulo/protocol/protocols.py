@@ -15,6 +15,7 @@ from xml.etree import ElementTree as ET
 
 import cbor2
 
+from cumulo.protocol import aws_chunked
 from cumulo.protocol.errors import AwsError, SerializationError
 from cumulo.protocol.http import HttpRequest, HttpResponse
 from cumulo.protocol.json_codec import read_json, write_json
@@ -149,6 +150,8 @@ class RestProtocol(Protocol):
         binding = input_binding(operation)
         if binding is None:
             return {}
+        if binding.payload_shape is not None and binding.payload_shape.type_name == "blob":
+            request = aws_chunked.unwrap(request)  # streaming uploads (S3's PutObject, UploadPart)
         params: dict[str, Any] = {}
         if labels:
             for name, wire, member in binding.labels:

@@ -18,8 +18,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from cumulo.protocol.sqs_wire import legacy_model_data
 from cumulo.services.sqs.messages import attributes_md5, md5_hex
-from cumulo.services.sqs.query import legacy_model_data
 from tests.server import subprocess_env
 
 NS = {"q": "http://queue.amazonaws.com/doc/2012-11-05/"}

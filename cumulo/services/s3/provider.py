@@ -19,7 +19,6 @@ from urllib.parse import unquote
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
-from cumulo.services.s3 import chunked
 from cumulo.store.blobs import BlobStore
 
 BUCKETS, OBJECTS, UPLOADS = "s3.buckets", "s3.objects", "s3.uploads"
@@ -71,14 +70,8 @@ class S3Provider(Provider):
         return record
 
     @staticmethod
-    def _body(context: RequestContext, params: dict[str, Any]) -> bytes:
+    def _body(params: dict[str, Any]) -> bytes:
         body = params.get("Body") or b""
-        if chunked.is_chunked(context.request.headers):
-            body, trailers = chunked.decode(context.request.body)
-            for name, value in trailers.items():
-                member = "Checksum" + name.removeprefix("x-amz-checksum-").upper()
-                if member in CHECKSUMS:
-                    params[member] = value
         md5 = params.get("ContentMD5")
         if md5 and base64.b64encode(hashlib.md5(body).digest()).decode() != md5:
             raise AwsError("BadDigest", "The Content-MD5 you specified did not match what we received.")
@@ -184,7 +177,7 @@ class S3Provider(Provider):
     # ------------------------------------------------------------ objects
     def put_object(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self._bucket(params["Bucket"])
-        body = self._body(context, params)
+        body = self._body(params)
         record = self._store_object(params["Bucket"], params["Key"], body, params)
         return {"ETag": record["ETag"], **{m: record[m] for m in CHECKSUMS if m in record}}
 
@@ -382,7 +375,7 @@ class S3Provider(Provider):
         number = params["PartNumber"]
         if not 1 <= number <= 10000:
             raise AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
-        body = self._body(context, params)
+        body = self._body(params)
         blob = self.blobs.put(body)
         etag = f'"{hashlib.md5(body).hexdigest()}"'
         with self.platform.store.transaction():

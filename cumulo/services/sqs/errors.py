@@ -43,10 +43,9 @@ def missing(name: str) -> AwsError:
     return sqs_error("MissingParameter", f"The request must contain the parameter {name}.")
 
 
-def queue_not_found(query: bool = False) -> AwsError:
-    # The query protocol's message names the WSDL version, as SQS's query endpoint words it.
-    return sqs_error("QueueDoesNotExist", "The specified queue does not exist for this wsdl version."
-                     if query else "The specified queue does not exist.")
+def queue_not_found() -> AwsError:
+    # The query protocol words it differently (cumulo/protocol/sqs_wire.py).
+    return sqs_error("QueueDoesNotExist", "The specified queue does not exist.")
 
 
 def unknown_attribute(name: str) -> AwsError:

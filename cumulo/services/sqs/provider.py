@@ -2,8 +2,8 @@
 
 Current SDKs speak JSON (``X-Amz-Target: AmazonSQS.SendMessage``); older ones and raw HTTP
 clients speak the query protocol, often POSTing to the queue URL itself. Both reach the same
-methods: ``handler`` re-reads query requests with SQS's query wire names and writes their
-XML answers (see ``query.py``).
+methods with the same input dicts: the protocol layer reads and writes the query protocol's
+wire names (``cumulo/protocol/sqs_wire.py``).
 
 Every acknowledged send is committed before the answer leaves. Long polls wait on the
 notifier channel of their queue and are woken by sends, deletes (FIFO groups unblock) and
@@ -27,7 +27,6 @@ from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.sqs import attributes as attrs
 from cumulo.services.sqs import messages as msgs
-from cumulo.services.sqs import query
 from cumulo.services.sqs.errors import (
     invalid_parameter,
     invalid_value,
@@ -95,36 +94,14 @@ class SqsProvider(Provider):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
 
-    # ------------------------------------------------------------ both protocols
-    def handler(self, operation_name: str) -> Callable | None:
-        method = super().handler(operation_name)
-        if method is None:
-            return None
-
-        async def run(context: RequestContext, params: dict[str, Any]) -> Any:
-            if not query.is_query(context.request):
-                return await self.call(method, context, params)
-            context.extras["query"] = True
-            try:
-                result = await self.call(method, context, query.parse(context.request, operation_name))
-            except AwsError as error:
-                return query.serialize_error(error, context.request_id)
-            return query.serialize(operation_name, result, context.request_id)
-
-        return run
-
     # ------------------------------------------------------------ lookups
     def _queue(self, context: RequestContext, params: dict[str, Any]) -> Queue:
-        """The queue a request names: QueueUrl, or the URL the request was sent to."""
+        """The queue a request names (the protocol layer fills QueueUrl from a queue URL used as the path)."""
         url = params.get("QueueUrl")
-        if not url:
-            path = context.request.path
-            if path.strip("/").count("/") >= 1:
-                url = path
         if not url:
             raise missing("QueueUrl")
         account, name = parse_url(url)
-        return self.queues.get(account, context.region, name, context.extras.get("query", False))
+        return self.queues.get(account, context.region, name)
 
     def url(self, context: RequestContext, queue: Queue) -> str:
         return queue_url(context.base_url or self.platform.settings.endpoint_url, queue.account, queue.name)
@@ -174,7 +151,7 @@ class SqsProvider(Provider):
     def get_queue_url(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self._require(params, "QueueName")
         account = params.get("QueueOwnerAWSAccountId") or context.account_id
-        queue = self.queues.get(account, context.region, params["QueueName"], context.extras.get("query", False))
+        queue = self.queues.get(account, context.region, params["QueueName"])
         return {"QueueUrl": self.url(context, queue)}
 
     def delete_queue(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -136,10 +136,10 @@ class QueueRepository:
         record = self.store.get(QUEUES, f"{account}:{region}:{name}")
         return Queue(account, region, name, record) if record is not None else None
 
-    def get(self, account: str, region: str, name: str, query: bool = False) -> Queue:
+    def get(self, account: str, region: str, name: str) -> Queue:
         found = self.find(account, region, name)
         if found is None:
-            raise queue_not_found(query)
+            raise queue_not_found()
         return found
 
     def by_arn(self, arn: str) -> Queue | None:

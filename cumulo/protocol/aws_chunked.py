@@ -2,11 +2,18 @@
 
 Each chunk is ``<hex size>[;chunk-signature=...]\\r\\n<data>\\r\\n``; a zero-size chunk ends
 the data, optionally followed by trailing headers such as ``x-amz-checksum-crc32:...``.
+REST protocols unwrap such a body before binding the request, so an operation reads the plain
+payload, and a checksum sent as a trailer as if it had come as its header.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cumulo.protocol.errors import AwsError
+from cumulo.protocol.http import HttpRequest
+
+CHECKSUM_TRAILER_PREFIX = "x-amz-checksum-"
 
 
 def is_chunked(headers: dict[str, str]) -> bool:
@@ -38,3 +45,13 @@ def decode(body: bytes) -> tuple[bytes, dict[str, str]]:
             name, value = line.split(b":", 1)
             trailers[name.decode().strip().lower()] = value.decode().strip()
     return bytes(data), trailers
+
+
+def unwrap(request: HttpRequest) -> HttpRequest:
+    """``request`` with an aws-chunked body decoded and its checksum trailers merged into the
+    headers (a trailer wins over a header of the same name); ``request`` itself otherwise."""
+    if not is_chunked(request.headers):
+        return request
+    body, trailers = decode(request.body)
+    checksums = {name: value for name, value in trailers.items() if name.startswith(CHECKSUM_TRAILER_PREFIX)}
+    return replace(request, body=body, headers={**request.headers, **checksums})

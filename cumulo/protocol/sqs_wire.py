@@ -1,11 +1,16 @@
-"""SQS's query protocol (``Action=SendMessage`` forms answered in XML), as older SDKs speak it.
+"""SQS's wire quirks: its query protocol, as older SDKs speak it, and queue URLs as request paths.
 
 botocore's SQS model is now JSON and has lost the query protocol's wire names: a query client
 sends ``Attribute.1.Name`` (not ``Attributes``), ``MessageAttribute.1.Value.StringValue``,
 ``SendMessageBatchRequestEntry.1.Id``, ``AttributeName.1``, and expects ``<Message>``,
 ``<Attribute><Name>``, ``<QueueUrl>`` elements back. ``LEGACY_NAMES`` restores them (taken
 from the query-protocol edition of the same model, API version 2012-11-05), and this module
-builds a query-flavoured copy of the model to parse and serialize with.
+builds a query-flavoured copy of the model to parse and serialize with. The catalog resolves
+SQS's query requests against that copy, so the provider gets the same input dicts from both
+protocols and its answers are written with the query wire names.
+
+Clients may also send a request to the queue's URL itself (``POST /000000000000/orders``)
+instead of naming it in ``QueueUrl``: both protocols here fill ``QueueUrl`` from the path then.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
-from cumulo.protocol.http import HttpRequest, HttpResponse
-from cumulo.protocol.protocols import PROTOCOLS
+from cumulo.protocol.http import HttpResponse
+from cumulo.protocol.protocols import JsonProtocol, QueryProtocol
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel
+
+    from cumulo.protocol.http import HttpRequest
 
 XML_NAMESPACE = "http://queue.amazonaws.com/doc/2012-11-05/"
 
@@ -101,6 +108,7 @@ def legacy_model_data(data: dict[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def legacy_model() -> ServiceModel:
+    """SQS's model as its query endpoint reads and writes it."""
     import botocore.loaders
     from botocore.model import ServiceModel
 
@@ -108,23 +116,38 @@ def legacy_model() -> ServiceModel:
     return ServiceModel(legacy_model_data(data), service_name="sqs")
 
 
-def operation(name: str) -> OperationModel:
-    return legacy_model().operation_model(name)
+def with_queue_url_from_path(params: dict[str, Any], request: HttpRequest, operation: OperationModel
+                             ) -> dict[str, Any]:
+    """``params`` with ``QueueUrl`` taken from the request's path (``/account/name``) when the
+    operation has one, the request names none and was sent to a queue's URL."""
+    if (not params.get("QueueUrl") and "QueueUrl" in operation.input_shape.members
+            and request.path.strip("/").count("/") >= 1):
+        params["QueueUrl"] = request.path
+    return params
 
 
-def is_query(request: HttpRequest) -> bool:
-    """A form-encoded (or ``?Action=``) request reached SQS through the query protocol."""
-    return "x-amz-target" not in request.headers and (
-        request.content_type == "application/x-www-form-urlencoded" or "Action" in request.query)
+class SqsJsonProtocol(JsonProtocol):
+    """The JSON protocol as SQS's endpoint reads it."""
+
+    def parse(self, request, operation, labels=None):
+        return with_queue_url_from_path(super().parse(request, operation, labels), request, operation)
 
 
-def parse(request: HttpRequest, operation_name: str) -> dict[str, Any]:
-    return PROTOCOLS["query"].parse(request, operation(operation_name))
+class SqsQueryProtocol(QueryProtocol):
+    """The query protocol as SQS's query endpoint reads and answers it."""
+
+    def parse(self, request, operation, labels=None):
+        return with_queue_url_from_path(super().parse(request, operation, labels), request, operation)
 
 
-def serialize(operation_name: str, result: dict[str, Any] | None, request_id: str) -> HttpResponse:
-    return PROTOCOLS["query"].serialize(operation(operation_name), result, request_id)
+    def serialize_error(self, service: ServiceModel, error: AwsError, request_id: str) -> HttpResponse:
+        if error.code == "QueueDoesNotExist":
+            # SQS's query endpoint words this error with the WSDL version it serves.
+            error = AwsError(error.code, "The specified queue does not exist for this wsdl version.",
+                             status=error.status, sender_fault=error.sender_fault, query_code=error.query_code,
+                             fields=error.fields, headers=error.headers)
+        return super().serialize_error(service, error, request_id)
 
 
-def serialize_error(error: AwsError, request_id: str) -> HttpResponse:
-    return PROTOCOLS["query"].serialize_error(legacy_model(), error, request_id)
+SQS_JSON = SqsJsonProtocol()
+SQS_QUERY = SqsQueryProtocol()
