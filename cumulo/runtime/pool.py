@@ -36,6 +36,7 @@ from pathlib import Path
 
 from . import channel as ch
 from . import envvars, host, logfmt, runtimes
+from .agent.config import AgentConfig, FunctionInfo, RuntimeCommand
 from .environment import PACKAGE_ROOT, Environment, Zygote
 from .spec import (
     CapacityError,
@@ -541,34 +542,32 @@ class EnvironmentPool:
         variables = envvars.build(spec, plan, env.log_stream, task, rt_dir, opt, tmp)
         cgroups = self.cgroups is not None
         label, arn = logfmt.runtime_version(spec.runtime, spec.region)
-        agent: dict = {"env": variables, "cwd": task, "telemetry": plan.kind != "provided",
-                       "peer_check": self.isolated, "drop_capabilities": self.isolated,
-                       "oom_protect": cgroups,
-                       "measure_rss": not cgroups, "rlimit_nofile": 1024,
-                       "function": {"name": spec.function_name, "version": spec.version, "handler": spec.handler,
-                                    "account": spec.account_id, "initialization_type": spec.initialization_type,
-                                    "runtime_version": label, "runtime_version_arn": arn}}
-        if any(os.path.isdir(os.path.join(layer, "extensions")) for layer in spec.layer_dirs):
-            agent["extensions_dir"] = f"{opt}/extensions"
-        if not cgroups and plan.kind != "node":
-            agent["rlimit_data"] = spec.memory_mb * 1024 * 1024
+        function = FunctionInfo(name=spec.function_name, version=spec.version, handler=spec.handler,
+                                account=spec.account_id, initialization_type=spec.initialization_type,
+                                runtime_version=label, runtime_version_arn=arn)
         if plan.kind == "python":
             py = plan.runtime[len("python"):]
             drop = {PACKAGE_ROOT, "", "."}  # the platform's own code is not the function's
             sys_path = [task, f"{opt}/python/lib/python{py}/site-packages", f"{opt}/python"]
             sys_path += [p for p in zygote.sys_path if p not in drop and p != str(self._pylib)]
             sys_path.append(rt_dir)
-            agent["runtime"] = {"python_handler": spec.handler, "sys_path": sys_path}
+            command = RuntimeCommand(python_handler=spec.handler, sys_path=sys_path)
         elif plan.kind == "node":
-            agent["runtime"] = {"argv": [plan.executable, f"{rt_dir}/index.mjs"]}
+            command = RuntimeCommand(argv=[plan.executable, f"{rt_dir}/index.mjs"])
         else:
-            agent["runtime"] = {"argv": [_bootstrap_path(spec, task, opt)]}
+            command = RuntimeCommand(argv=[_bootstrap_path(spec, task, opt)])
         wrapper = variables.get("AWS_LAMBDA_EXEC_WRAPPER")
         if wrapper and plan.kind in ("python", "node"):  # internal extensions: wrapper scripts
-            agent["runtime"]["wrapper"] = wrapper
-            agent["runtime"]["bootstrap"] = f"{rt_dir}/bootstrap.py"
+            command.wrapper = wrapper
+            command.bootstrap = f"{rt_dir}/bootstrap.py"
+        has_extensions = any(os.path.isdir(os.path.join(layer, "extensions")) for layer in spec.layer_dirs)
+        agent = AgentConfig(
+            variables, task, function, command, telemetry=plan.kind != "provided", peer_check=self.isolated,
+            drop_capabilities=self.isolated, oom_protect=cgroups, measure_rss=not cgroups, rlimit_nofile=1024,
+            rlimit_data=spec.memory_mb * 1024 * 1024 if not cgroups and plan.kind != "node" else None,
+            extensions_dir=f"{opt}/extensions" if has_extensions else None)
         vcpus = spec.memory_mb / 1769 if self.config.cpu_scaling == "aws" else None
-        return {"agent": agent, "mounts": mounts, "limits": {"memory_mb": spec.memory_mb, "cpu_vcpus": vcpus}}
+        return {"agent": agent.to_json(), "mounts": mounts, "limits": {"memory_mb": spec.memory_mb, "cpu_vcpus": vcpus}}
 
     def _keep_tmp(self, zygote: Zygote, plan: runtimes.RuntimePlan, runtime_dir: str) -> list[str]:
         """Host directories under /tmp that the runtime needs to see through its private /tmp."""
