@@ -21,6 +21,13 @@ class _Record:
     def _fields(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
 
+    def to_json(self) -> dict:
+        return self._fields()
+
+    @classmethod
+    def from_json(cls, data: dict):  # -> the class it is called on
+        return cls(**data)
+
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self._fields() == other._fields()
 
@@ -44,13 +51,6 @@ class FunctionInfo(_Record):
         self.runtime_version = runtime_version
         self.runtime_version_arn = runtime_version_arn
 
-    def to_json(self) -> dict:
-        return self._fields()
-
-    @classmethod
-    def from_json(cls, data: dict) -> FunctionInfo:
-        return cls(**data)
-
 
 class RuntimeCommand(_Record):
     """How the runtime process starts: Cumulo's Python runtime in-process (``python_handler``),
@@ -66,13 +66,6 @@ class RuntimeCommand(_Record):
         self.sys_path = sys_path or []
         self.wrapper = wrapper
         self.bootstrap = bootstrap  # the Python runtime as a script, for a wrapper to exec
-
-    def to_json(self) -> dict:
-        return self._fields()
-
-    @classmethod
-    def from_json(cls, data: dict) -> RuntimeCommand:
-        return cls(**data)
 
 
 class AgentConfig(_Record):
