@@ -184,17 +184,15 @@ def setup_mounts(plan: dict) -> None:
             mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
 
 
-def enter_runtime_process(config: dict) -> None:
+def enter_runtime_process(*, no_capabilities: bool, rlimit_data: int | None, rlimit_nofile: int | None) -> None:
     """Last steps in the runtime's process before it runs: die with the agent, apply rlimits."""
     try_prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if config.get("drop_capabilities"):
+    if no_capabilities:
         drop_capabilities()
-    data = config.get("rlimit_data")
-    if data:
-        resource.setrlimit(resource.RLIMIT_DATA, (data, data))
-    nofile = config.get("rlimit_nofile")
-    if nofile:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    if rlimit_data:
+        resource.setrlimit(resource.RLIMIT_DATA, (rlimit_data, rlimit_data))
+    if rlimit_nofile:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
 
 
 def set_oom_score_adj(value: int) -> None:

@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 
 from cumulo.runtime import cgroups, channel, sandbox  # noqa: F401  (preloaded for children)
-from cumulo.runtime.agent import server
+from cumulo.runtime.agent import lifecycle
 
 MAX_REQUEST = 1 << 20
 
@@ -126,7 +126,7 @@ class Blank:
                     os.write(pid_w, str(os.getpid()).encode())
                     sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
                 os.close(pid_w)
-                agent = server.Agent()
+                agent = lifecycle.Agent()
                 agent.prepare()
                 self._wait(theirs, agent, options["namespaces"])
             except BaseException:
@@ -139,7 +139,7 @@ class Blank:
         theirs.close()
 
     @staticmethod
-    def _wait(sock: socket.socket, agent: server.Agent, namespaces: bool) -> None:
+    def _wait(sock: socket.socket, agent: lifecycle.Agent, namespaces: bool) -> None:
         """In the blank: receive the environment's request, become it."""
         req, fds = _recv(sock)
         if req is None:
@@ -147,7 +147,7 @@ class Blank:
         sock.close()
         if namespaces:
             sandbox.setup_mounts(req["mounts"])
-        server.serve(agent, fds[0], req["agent"])
+        lifecycle.serve(agent, fds[0], req["agent"])
 
     def on_readable(self) -> bool:
         """Read what the blank wrote; True once it is ready (end of file)."""

@@ -30,6 +30,7 @@ import json
 import uuid
 
 from . import http
+from .config import FunctionInfo
 
 PREFIX = "/2020-01-01/extension/"
 MAX_EXTENSIONS = 10
@@ -71,7 +72,7 @@ class Extension:
 class Host:
     """What the Extensions API needs from the agent."""
 
-    function: dict
+    function: FunctionInfo
 
     def extension_registered(self, ext: Extension) -> None: ...
     def extension_ready(self, ext: Extension) -> None: ...
@@ -174,10 +175,9 @@ class ExtensionsAPI:
         ext.state = REGISTERED
         self.by_id[ext.id] = ext
         fn = self.host.function
-        reply = {"functionName": fn.get("name", ""), "functionVersion": fn.get("version", ""),
-                 "handler": fn.get("handler", "")}
+        reply = {"functionName": fn.name, "functionVersion": fn.version, "handler": fn.handler}
         if "accountid" in req.headers.get("lambda-extension-accept-feature", "").lower():
-            reply["accountId"] = fn.get("account", "")
+            reply["accountId"] = fn.account
         self.host.extension_registered(ext)
         return http.response(200, json.dumps(reply, separators=(",", ":")).encode(),
                              {"Lambda-Extension-Identifier": ext.id})

@@ -11,7 +11,7 @@ Status codes, error types and messages follow AWS's runtime interface emulator:
   ``Function.ResponseSizeTooLarge``;
 * 404 "404 page not found" for unknown paths, 405 for a known path with the wrong method.
 
-The class knows nothing about sockets: :mod:`cumulo.runtime.agent.server` feeds it parsed
+The class knows nothing about sockets: the agent (:mod:`cumulo.runtime.agent.lifecycle`) feeds it parsed
 requests and events from the platform and sends what it returns.  The Extensions and
 Telemetry APIs are meant to sit next to it as siblings dispatched on the path prefix.
 """
@@ -50,7 +50,7 @@ TOO_LARGE = http.error_response(413, "RequestEntityTooLarge",
 
 
 class Platform:
-    """What the Runtime API needs from the agent (implemented by the agent server)."""
+    """What the Runtime API needs from the agent (implemented by the agent's lifecycle)."""
 
     def init_done(self) -> None: ...
     def init_error(self, error_type: str, body: bytes) -> None: ...

@@ -35,6 +35,7 @@ import time
 from urllib.parse import urlsplit
 
 from . import http
+from .config import FunctionInfo
 
 TELEMETRY_PATH = "/2022-07-01/telemetry"
 LOGS_PATH = "/2020-08-15/logs"
@@ -149,7 +150,7 @@ class _Delivery:
 class Telemetry:
     """Subscriptions, buffers and deliveries of one environment."""
 
-    def __init__(self, sel: selectors.BaseSelector, function: dict) -> None:
+    def __init__(self, sel: selectors.BaseSelector, function: FunctionInfo) -> None:
         self.sel = sel
         self.function = function
         self.subs: list[Subscriber] = []

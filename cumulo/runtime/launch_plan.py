@@ -1,0 +1,172 @@
+"""What a new environment is started with: its paths and mounts, environment variables,
+agent configuration (:class:`~cumulo.runtime.agent.config.AgentConfig`) and resource limits.
+
+:meth:`LaunchPlanner.spawn_request` builds the request a zygote turns into an environment.
+With isolation the function's code, layers and runtime are mounted at AWS's paths
+(``/var/task``, ``/opt``, ``/var/runtime``); without it they are used where they are, with
+the layers merged into a symlink farm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from pathlib import Path
+
+from . import envvars, logfmt, runtimes
+from .agent.config import AgentConfig, FunctionInfo, RuntimeCommand
+from .environment import PACKAGE_ROOT, Environment, Zygote
+from .errors import error_json
+from .spec import EnvironmentSpec, RuntimeConfig
+
+_BOTO_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+_AWS_VCPU_MB = 1769  # AWS gives a function one vCPU at this MemorySize, proportionally less or more
+
+
+class LaunchPlanner:
+    """Spawn requests for the environments of one pool."""
+
+    def __init__(self, config: RuntimeConfig, isolated: bool, cgroups: bool, pylib: Path) -> None:
+        self.config = config
+        self.isolated = isolated  # namespaces: mounts at AWS's paths
+        self.cgroups = cgroups  # memory is limited and measured by a cgroup
+        self.pylib = pylib  # see make_pylib
+        self._keep_tmp_cache: dict[tuple, list[str]] = {}
+
+    def spawn_request(self, env: Environment, zygote: Zygote) -> dict:
+        """``{"agent": AgentConfig as JSON, "mounts": ... or None, "limits": ...}`` (blocking file work)."""
+        spec, plan = env.spec, env.plan
+        runtime_dir = str(runtimes.NODE_RUNTIME_DIR if plan.kind == "node" else self.pylib)
+        if self.isolated:
+            task, opt, rt_dir, tmp = "/var/task", "/opt", "/var/runtime", None
+            mounts = {"task": str(Path(spec.code_dir).resolve()),
+                      "layers": [str(Path(p).resolve()) for p in spec.layer_dirs],
+                      "tmp_mb": spec.ephemeral_storage_mb, "runtime_dir": runtime_dir,
+                      "keep_tmp": self._keep_tmp(zygote, plan, runtime_dir),
+                      "hide": [str(Path(p).resolve()) for p in (Path(self.config.work_dir),
+                                                                *self.config.private_paths)]}
+        else:
+            task, rt_dir = str(Path(spec.code_dir).resolve()), runtime_dir
+            opt = str(_merge_layers(spec.layer_dirs, env.work_dir / "opt"))
+            tmp = str(env.work_dir / "tmp")
+            os.makedirs(tmp)
+            mounts = None
+        variables = envvars.build(spec, plan, env.log_stream, task, rt_dir, opt, tmp)
+        agent = self._agent_config(spec, plan, zygote, variables, task, opt, rt_dir)
+        vcpus = spec.memory_mb / _AWS_VCPU_MB if self.config.cpu_scaling == "aws" else None
+        return {"agent": agent.to_json(), "mounts": mounts,
+                "limits": {"memory_mb": spec.memory_mb, "cpu_vcpus": vcpus}}
+
+    def _agent_config(self, spec: EnvironmentSpec, plan: runtimes.RuntimePlan, zygote: Zygote,
+                      variables: dict[str, str], task: str, opt: str, rt_dir: str) -> AgentConfig:
+        label, arn = logfmt.runtime_version(spec.runtime, spec.region)
+        function = FunctionInfo(name=spec.function_name, version=spec.version, handler=spec.handler,
+                                account=spec.account_id, initialization_type=spec.initialization_type,
+                                runtime_version=label, runtime_version_arn=arn)
+        if plan.kind == "python":
+            py = plan.runtime[len("python"):]
+            drop = {PACKAGE_ROOT, "", "."}  # the platform's own code is not the function's
+            sys_path = [task, f"{opt}/python/lib/python{py}/site-packages", f"{opt}/python"]
+            sys_path += [p for p in zygote.sys_path if p not in drop and p != str(self.pylib)]
+            sys_path.append(rt_dir)
+            command = RuntimeCommand(python_handler=spec.handler, sys_path=sys_path)
+        elif plan.kind == "node":
+            command = RuntimeCommand(argv=[plan.executable, f"{rt_dir}/index.mjs"])
+        else:
+            command = RuntimeCommand(argv=[_bootstrap_path(spec, task, opt)])
+        wrapper = variables.get("AWS_LAMBDA_EXEC_WRAPPER")
+        if wrapper and plan.kind in ("python", "node"):  # internal extensions: wrapper scripts
+            command.wrapper = wrapper
+            command.bootstrap = f"{rt_dir}/bootstrap.py"
+        has_extensions = any(os.path.isdir(os.path.join(layer, "extensions")) for layer in spec.layer_dirs)
+        return AgentConfig(
+            variables, task, function, command, telemetry=plan.kind != "provided", peer_check=self.isolated,
+            drop_capabilities=self.isolated, oom_protect=self.cgroups, measure_rss=not self.cgroups,
+            rlimit_nofile=1024,
+            rlimit_data=spec.memory_mb * 1024 * 1024 if not self.cgroups and plan.kind != "node" else None,
+            extensions_dir=f"{opt}/extensions" if has_extensions else None)
+
+    def _keep_tmp(self, zygote: Zygote, plan: runtimes.RuntimePlan, runtime_dir: str) -> list[str]:
+        """Host directories under /tmp that the runtime needs to see through its private /tmp."""
+        key = (zygote.interpreter, plan.executable, runtime_dir)
+        if key not in self._keep_tmp_cache:
+            self._keep_tmp_cache[key] = _under_tmp([
+                *zygote.sys_path, *zygote.prefixes, plan.executable,
+                *(str(p.resolve()) for p in Path(runtime_dir).iterdir() if p.is_symlink())])
+        return self._keep_tmp_cache[key]
+
+
+def make_pylib(directory: Path) -> Path:
+    """A directory offering the platform's boto3 to interpreters that lack it (as /var/runtime)."""
+    pylib = directory / "pylib"
+    pylib.mkdir(exist_ok=True)
+    for name in _BOTO_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        src = Path(spec.origin)
+        src = src.parent if src.name == "__init__.py" else src
+        with contextlib.suppress(FileExistsError):
+            (pylib / src.name).symlink_to(src)
+    # ``python /var/runtime/bootstrap.py``: Cumulo's Python runtime as a command, for
+    # AWS_LAMBDA_EXEC_WRAPPER scripts that end with ``exec "$@"``.
+    (pylib / "bootstrap.py").write_text(
+        "import json, os, sys\n"
+        f"sys.path.insert(0, {PACKAGE_ROOT!r})\n"
+        "from cumulo.runtime import python_runtime\n"
+        "python_runtime.main(os.environ.pop('_CUMULO_PY_HANDLER'),"
+        " json.loads(os.environ.pop('_CUMULO_PY_SYS_PATH')))\n")
+    return pylib
+
+
+def bootstrap_problem(spec: EnvironmentSpec, request_id: str) -> bytes | None:
+    """AWS's Runtime.InvalidEntrypoint errors for a missing or non-executable bootstrap."""
+    candidates = [Path(spec.code_dir) / "bootstrap"] + [Path(p) / "bootstrap" for p in spec.layer_dirs]
+    found = [p for p in candidates if p.is_file()]
+    if not found:
+        return error_json("Runtime.InvalidEntrypoint",
+                          f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
+                          "[/var/task/bootstrap /opt/bootstrap]")
+    if not os.access(found[0], os.X_OK):
+        where = "/var/task/bootstrap" if found[0].parent == Path(spec.code_dir) else "/opt/bootstrap"
+        return error_json("Runtime.InvalidEntrypoint",
+                          f"RequestId: {request_id} Error: fork/exec {where}: permission denied")
+    return None
+
+
+def _bootstrap_path(spec: EnvironmentSpec, task: str, opt: str) -> str:
+    if (Path(spec.code_dir) / "bootstrap").exists() or not any(
+            (Path(p) / "bootstrap").exists() for p in spec.layer_dirs):
+        return task + "/bootstrap"
+    return opt + "/bootstrap"
+
+
+def _under_tmp(paths: list[str]) -> list[str]:
+    """The top-level directories of /tmp that hold any of ``paths`` (resolved)."""
+    keep = set()
+    for path in paths:
+        parts = Path(os.path.realpath(path)).parts if path else ()
+        if len(parts) > 2 and parts[1] == "tmp":
+            keep.add(f"/tmp/{parts[2]}")
+    return sorted(keep)
+
+
+def _merge_layers(layers, target: Path) -> Path:
+    """Without a mount namespace: a symlink farm merging the layers, later ones winning."""
+    target.mkdir()
+    for layer in layers:
+        layer = Path(layer).resolve()
+        for root, dirs, files in os.walk(layer):
+            rel = Path(root).relative_to(layer)
+            for d in dirs:
+                dest = target / rel / d
+                if dest.is_symlink():
+                    dest.unlink()
+                dest.mkdir(exist_ok=True)
+            for f in files:
+                dest = target / rel / f
+                if dest.is_symlink() or dest.exists():
+                    dest.unlink()
+                dest.symlink_to(Path(root) / f)
+    return target
