@@ -7,6 +7,7 @@ model holds; the state rules and the structure checks in ``validation`` build on
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from cumulo.asl import errors
@@ -126,20 +127,30 @@ class FieldRules:
                        f"{loc}/ErrorEquals")
         return tuple(names)
 
-    def retriers(self, value: Any, loc: str) -> list[Retrier]:
+    def _objects(self, value: Any, loc: str, field: str,
+                 allowed: set[str]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(index, location, item) for each OBJECT of the ARRAY field ``field``, reporting what is not.
+
+        A generator, so that each item's findings come before the next item's, as they always have.
+        """
         if not isinstance(value, list):
-            self.error("The value for the field 'Retry' must be an ARRAY", loc)
-            return []
-        out = []
+            self.error(f"The value for the field '{field}' must be an ARRAY", loc)
+            return
         for i, item in enumerate(value):
             iloc = f"{loc}[{i}]"
             if not isinstance(item, dict):
                 self.error("The value must be an OBJECT", iloc)
                 continue
             for key in item:
-                if key not in {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate",
-                               "MaxDelaySeconds", "JitterStrategy", "Comment"}:
+                if key not in allowed:
                     self.error(f"Field '{key}' is not supported", iloc)
+            yield i, iloc, item
+
+    def retriers(self, value: Any, loc: str) -> list[Retrier]:
+        out = []
+        allowed = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
+                   "JitterStrategy", "Comment"}
+        for i, iloc, item in self._objects(value, loc, "Retry", allowed):
             retrier = Retrier(self.error_equals(item, iloc, i == len(value) - 1))
             if "IntervalSeconds" in item:
                 interval = self.positive_int(item["IntervalSeconds"], f"{iloc}/IntervalSeconds",
@@ -168,19 +179,9 @@ class FieldRules:
         return out
 
     def catchers(self, value: Any, loc: str, jsonata: bool) -> list[Catcher]:
-        if not isinstance(value, list):
-            self.error("The value for the field 'Catch' must be an ARRAY", loc)
-            return []
         allowed = {"ErrorEquals", "Next", "Comment", "Assign"} | ({"Output"} if jsonata else {"ResultPath"})
         out = []
-        for i, item in enumerate(value):
-            iloc = f"{loc}[{i}]"
-            if not isinstance(item, dict):
-                self.error("The value must be an OBJECT", iloc)
-                continue
-            for key in item:
-                if key not in allowed:
-                    self.error(f"Field '{key}' is not supported", iloc)
+        for i, iloc, item in self._objects(value, loc, "Catch", allowed):
             names = self.error_equals(item, iloc, i == len(value) - 1)
             if not isinstance(item.get("Next"), str):
                 self.error("These fields are required: [Next]", iloc)
