@@ -11,7 +11,8 @@ import asyncio
 import heapq
 import itertools
 import time
-from typing import Protocol
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -22,6 +23,30 @@ class Clock(Protocol):
     async def sleep_until(self, deadline: float) -> None:
         """Return once ``now() >= deadline``."""
         ...
+
+
+class DeadlineReached(Exception):
+    """The clock reached the deadline before the work raced against it finished."""
+
+
+async def until(clock: Clock, awaitable: Awaitable[Any], deadline: float | None) -> Any:
+    """Await ``awaitable``; raise DeadlineReached (cancelling it) if ``clock`` reaches ``deadline``."""
+    if deadline is None:
+        return await awaitable
+    work = asyncio.ensure_future(awaitable)
+    timer = asyncio.ensure_future(clock.sleep_until(deadline))
+    try:
+        await asyncio.wait((work, timer), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        work.cancel()
+        raise
+    finally:
+        timer.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
+    raise DeadlineReached
 
 
 class SystemClock:

@@ -12,6 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+#: the ``...Details`` member of an event whose payload is never truncated here
+NO_DETAILS: dict[str, Any] = {"truncated": False}
+
 # Event types whose details live in a shared member rather than ``<lowerCamelType>EventDetails``.
 _SHARED_DETAILS = {"StateEntered": "stateEnteredEventDetails", "StateExited": "stateExitedEventDetails"}
 _DETAILS_MEMBERS = frozenset({
@@ -98,6 +101,16 @@ class Memo:
 
 
 LogRecord = HistoryEvent | Memo
+
+
+def error_details(error: str | None, cause: str | None) -> dict[str, Any]:
+    """The details of a failure event: ``error`` and ``cause``, each only when present."""
+    details: dict[str, Any] = {}
+    if error is not None:
+        details["error"] = error
+    if cause is not None:
+        details["cause"] = cause
+    return details
 
 
 def record_from_json(record: dict[str, Any]) -> LogRecord:

@@ -13,7 +13,8 @@ from typing import Any
 
 from cumulo.asl import errors
 from cumulo.asl.clock import Clock, SystemClock
-from cumulo.asl.engine import Execution, ExecutionInfo, _Retriable
+from cumulo.asl.engine import Execution, ExecutionInfo
+from cumulo.asl.error_handling import Retriable
 from cumulo.asl.invoker import TaskFailure, TaskInvoker, TaskRequest
 from cumulo.asl.model import JSONPATH, ParsedStateMachine, Program
 from cumulo.asl.paths import to_json
@@ -64,12 +65,12 @@ async def run_test_state(
     execution = Execution(machine, ExecutionInfo(TEST_EXECUTION_ARN, TEST_STATE_MACHINE_ARN,
                                                  {} if input is None else input, role_arn),
                           invoker or MockInvoker(), clock=clock or SystemClock())
-    execution._prior_retries = retrier_retry_count
+    execution.prior_retries = retrier_retry_count
     response: dict[str, Any] = {}
     try:
         data = {} if input is None else input
         output, next_state = await execution.run_single_state(state, data, variables)
-        inspection = execution._inspect or {}
+        inspection = execution.inspection or {}
         caught = inspection.pop("caughtError", None)
         response["status"] = "CAUGHT_ERROR" if caught is not None else "SUCCEEDED"
         if caught is not None:
@@ -77,13 +78,13 @@ async def run_test_state(
         response["output"] = to_json(output)
         if next_state is not None:
             response["nextState"] = next_state
-    except _Retriable as retriable:
-        inspection = execution._inspect or {}
+    except Retriable as retriable:
+        inspection = execution.inspection or {}
         inspection["errorDetails"] = {"retryIndex": retriable.index,
                                       "retryBackoffIntervalSeconds": int(retriable.delay)}
         response.update(status="RETRIABLE", error=retriable.error.error, cause=retriable.error.cause)
     except errors.StatesError as exc:
-        inspection = execution._inspect or {}
+        inspection = execution.inspection or {}
         response.update(status="FAILED", error=exc.error, cause=exc.cause)
     if response.get("cause") is None:
         response.pop("cause", None)

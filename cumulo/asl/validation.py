@@ -11,49 +11,16 @@ UNREACHABLE_STATE, TOO_DEEPLY_NESTED.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from cumulo.asl import errors
-from cumulo.asl.choice import RuleError, compile_rule, parse_timestamp
-from cumulo.asl.jsonata_bridge import is_expression
-from cumulo.asl.model import (
-    JSONATA,
-    JSONPATH,
-    NULL,
-    Catcher,
-    ChoiceBranch,
-    ChoiceState,
-    FailState,
-    ItemBatcher,
-    MapState,
-    ParallelState,
-    ParsedStateMachine,
-    PassState,
-    PathField,
-    Program,
-    Retrier,
-    State,
-    SucceedState,
-    TaskState,
-    WaitState,
-)
-from cumulo.asl.paths import parse_path, parse_reference_path
-from cumulo.asl.templates import (
-    Const,
-    Node,
-    PathValue,
-    TemplateError,
-    compile_dynamic_value,
-    compile_jsonata,
-    compile_payload,
-)
+from cumulo.asl.field_rules import FieldRules
+from cumulo.asl.model import JSONATA, JSONPATH, ChoiceState, ParsedStateMachine, Program, State
+from cumulo.asl.state_rules import STATE_BUILDERS
 
 STATE_TYPES = ["Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map"]
 MAX_STATE_NAME = 80
-MAX_SECONDS = 99_999_999
 MAX_NESTING = 40
-_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _COMMON = {"Type", "Comment", "QueryLanguage"}
 _NEXT_END = {"Next", "End"}
@@ -119,7 +86,7 @@ def validate(definition: str | dict[str, Any]) -> ParsedStateMachine:
             raise errors.InvalidDefinition([("INVALID_JSON_DESCRIPTION", str(exc), "")]) from None
     else:
         document = definition
-    validator = _Validator()
+    validator = Validator()
     program = validator.program(document, "", JSONPATH, top_level=True, depth=0)
     if validator.diagnostics or program is None:
         raise errors.InvalidDefinition(validator.diagnostics)
@@ -129,7 +96,7 @@ def validate(definition: str | dict[str, Any]) -> ParsedStateMachine:
 
 def validate_state(name: str, state: dict[str, Any], query_language: str = JSONPATH) -> State:
     """Validate one state on its own (for TestState): transitions are not checked."""
-    validator = _Validator()
+    validator = Validator()
     validator.check_targets = False
     compiled = validator.state(name, state, f"/States/{name}", query_language, 0)
     if validator.diagnostics or compiled is None:
@@ -137,17 +104,16 @@ def validate_state(name: str, state: dict[str, Any], query_language: str = JSONP
     return compiled
 
 
-class _Validator:
+class Validator(FieldRules):
+    """Checks a definition's structure (programs, states, transitions) and compiles it."""
+
     def __init__(self) -> None:
-        self.diagnostics: list[tuple[str, str, str]] = []
+        super().__init__()
         self.names: dict[str, str] = {}
         self.resources: list[str] = []
         self.distributed = False
         self.task_token = False
         self.check_targets = True
-
-    def error(self, message: str, location: str, code: str = "SCHEMA_VALIDATION_FAILED") -> None:
-        self.diagnostics.append((code, message, location or "/"))
 
     # -- programs -------------------------------------------------------------------------
 
@@ -271,8 +237,7 @@ class _Validator:
                 self.error(f"The field '{key}' is not supported when QueryLanguage is {ql}", f"{loc}/{key}")
             else:
                 self.error(f"Field '{key}' is not supported", loc)
-        builder = getattr(self, f"state_{stype.lower()}")
-        state: State = builder(name, raw, loc, ql, depth)
+        state = STATE_BUILDERS[stype](self, name, raw, loc, ql, depth)
         self.common(state, raw, loc)
         return state if len(self.diagnostics) == before else None
 
@@ -301,447 +266,3 @@ class _Validator:
             state.output = self.jsonata_template(raw["Output"], "Output", f"{loc}/Output")
         if "Assign" in raw:
             state.assign = self.assign(raw["Assign"], f"{loc}/Assign", state.jsonata)
-
-    def path_field(self, value: Any, loc: str, field: str, reference: bool = False) -> PathField:
-        if value is None:
-            return NULL
-        try:
-            return parse_reference_path(value) if reference else parse_path(value)
-        except (ValueError, TypeError):
-            kind = "ReferencePath" if reference else "JSONPath"
-            self.error(f"The value for the field '{field}' must be a valid {kind}", loc)
-            return None
-
-    def payload(self, value: Any, loc: str, field: str) -> Node | None:
-        if not isinstance(value, dict | list) and field in ("Parameters", "ResultSelector", "ItemSelector"):
-            self.error(f"The value for the field '{field}' must be an OBJECT", loc)
-            return None
-        try:
-            return compile_payload(value, loc)
-        except TemplateError as exc:
-            self.error(str(exc), exc.location)
-            return None
-
-    def jsonata_template(self, value: Any, field: str, loc: str) -> Node | None:
-        try:
-            return compile_jsonata(value, field, loc)
-        except TemplateError as exc:
-            self.error(f"The value for the field '{field}' must be a valid JSONata expression ({exc})",
-                       exc.location)
-            return None
-
-    def assign(self, value: Any, loc: str, jsonata: bool) -> Node | None:
-        if not isinstance(value, dict):
-            self.error("The value for the field 'Assign' must be an OBJECT", loc)
-            return None
-        for key in value:
-            name = key[:-2] if key.endswith(".$") and not jsonata else key
-            if not _VARIABLE_NAME.fullmatch(name) or len(name) > 80 or name == "states":
-                self.error(f"The variable name '{name}' is invalid: a variable name must start with a "
-                           "letter or underscore, contain only letters, digits and underscores, be at "
-                           "most 80 characters and not be 'states'", f"{loc}/{key}")
-        return self.jsonata_template(value, "Assign", loc) if jsonata else self.payload(value, loc, "Assign")
-
-    def positive_int(self, value: Any, loc: str, field: str, minimum: int = 1) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_SECONDS:
-            self.error(f"The value for the field '{field}' must be an INTEGER between {minimum} and "
-                       f"{MAX_SECONDS}", loc)
-            return None
-        return value
-
-    def number_or_expression(self, raw: dict[str, Any], field: str, loc: str, jsonata: bool,
-                             minimum: float = 0, maximum: float = MAX_SECONDS,
-                             integer: bool = True) -> Node | None:
-        """A numeric field, its ``...Path`` form (JSONPath) or a JSONata expression."""
-        path_field = f"{field}Path"
-        if path_field in raw:
-            if field in raw:
-                self.error(f"At most one of these fields may be provided: [{field}, {path_field}]", loc)
-            path = self.path_field(raw[path_field], f"{loc}/{path_field}", path_field, reference=True)
-            return PathValue(path, path_field) if path not in (None, NULL) else None  # type: ignore[arg-type]
-        if field not in raw:
-            return None
-        value = raw[field]
-        if jsonata and is_expression(value):
-            return self.jsonata_template(value, field, f"{loc}/{field}")
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and minimum <= value <= maximum
-        if integer and ok:
-            ok = isinstance(value, int)
-        if not ok:
-            kind = "an INTEGER" if integer else "a NUMBER"
-            self.error(f"The value for the field '{field}' must be {kind} between {minimum:g} and "
-                       f"{maximum:g}", f"{loc}/{field}")
-            return None
-        return Const(value)
-
-    def error_handling(self, state: Any, raw: dict[str, Any], loc: str) -> None:
-        if not state.jsonata:
-            if "ResultSelector" in raw:
-                state.result_selector = self.payload(raw["ResultSelector"], f"{loc}/ResultSelector",
-                                                     "ResultSelector")
-            if "ResultPath" in raw:
-                state.result_path = self.path_field(raw["ResultPath"], f"{loc}/ResultPath", "ResultPath",
-                                                    reference=True)
-        if "Retry" in raw:
-            state.retry = self.retriers(raw["Retry"], f"{loc}/Retry")
-        if "Catch" in raw:
-            state.catch = self.catchers(raw["Catch"], f"{loc}/Catch", state.jsonata)
-
-    def error_equals(self, item: dict[str, Any], loc: str, last: bool) -> tuple[str, ...]:
-        names = item.get("ErrorEquals")
-        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-            self.error("The field 'ErrorEquals' must be a non-empty array of STRINGs", f"{loc}/ErrorEquals")
-            return ()
-        for name in names:
-            if name.startswith("States.") and name not in errors.KNOWN_STATES_ERRORS:
-                self.error(f"'{name}' is not a valid error name", f"{loc}/ErrorEquals")
-        if errors.ALL in names and (len(names) > 1 or not last):
-            self.error("States.ALL must appear alone in ErrorEquals and only in the last element",
-                       f"{loc}/ErrorEquals")
-        return tuple(names)
-
-    def retriers(self, value: Any, loc: str) -> list[Retrier]:
-        if not isinstance(value, list):
-            self.error("The value for the field 'Retry' must be an ARRAY", loc)
-            return []
-        out = []
-        for i, item in enumerate(value):
-            iloc = f"{loc}[{i}]"
-            if not isinstance(item, dict):
-                self.error("The value must be an OBJECT", iloc)
-                continue
-            for key in item:
-                if key not in {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate",
-                               "MaxDelaySeconds", "JitterStrategy", "Comment"}:
-                    self.error(f"Field '{key}' is not supported", iloc)
-            retrier = Retrier(self.error_equals(item, iloc, i == len(value) - 1))
-            if "IntervalSeconds" in item:
-                interval = self.positive_int(item["IntervalSeconds"], f"{iloc}/IntervalSeconds",
-                                             "IntervalSeconds")
-                retrier.interval_seconds = interval or 1
-            if "MaxAttempts" in item:
-                v = self.positive_int(item["MaxAttempts"], f"{iloc}/MaxAttempts", "MaxAttempts", minimum=0)
-                retrier.max_attempts = v if v is not None else 3
-            if "BackoffRate" in item:
-                rate = item["BackoffRate"]
-                if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 1.0:
-                    self.error("The value for the field 'BackoffRate' must be a NUMBER greater than or "
-                               "equal to 1.0", f"{iloc}/BackoffRate")
-                else:
-                    retrier.backoff_rate = float(rate)
-            if "MaxDelaySeconds" in item:
-                retrier.max_delay_seconds = self.positive_int(item["MaxDelaySeconds"],
-                                                              f"{iloc}/MaxDelaySeconds", "MaxDelaySeconds")
-            if "JitterStrategy" in item:
-                if item["JitterStrategy"] not in ("FULL", "NONE"):
-                    self.error("The field 'JitterStrategy' should have one of these values: [FULL, NONE]",
-                               f"{iloc}/JitterStrategy")
-                else:
-                    retrier.jitter = item["JitterStrategy"]
-            out.append(retrier)
-        return out
-
-    def catchers(self, value: Any, loc: str, jsonata: bool) -> list[Catcher]:
-        if not isinstance(value, list):
-            self.error("The value for the field 'Catch' must be an ARRAY", loc)
-            return []
-        allowed = {"ErrorEquals", "Next", "Comment", "Assign"} | ({"Output"} if jsonata else {"ResultPath"})
-        out = []
-        for i, item in enumerate(value):
-            iloc = f"{loc}[{i}]"
-            if not isinstance(item, dict):
-                self.error("The value must be an OBJECT", iloc)
-                continue
-            for key in item:
-                if key not in allowed:
-                    self.error(f"Field '{key}' is not supported", iloc)
-            names = self.error_equals(item, iloc, i == len(value) - 1)
-            if not isinstance(item.get("Next"), str):
-                self.error("These fields are required: [Next]", iloc)
-                continue
-            catcher = Catcher(names, item["Next"])
-            if "ResultPath" in item:
-                catcher.result_path = self.path_field(item["ResultPath"], f"{iloc}/ResultPath", "ResultPath",
-                                                      reference=True)
-            if "Output" in item:
-                catcher.output = self.jsonata_template(item["Output"], f"Catch[{i}]/Output", f"{iloc}/Output")
-            if "Assign" in item:
-                catcher.assign = self.assign(item["Assign"], f"{iloc}/Assign", jsonata)
-            out.append(catcher)
-        return out
-
-    # -- one builder per state type -----------------------------------------------------
-
-    def state_pass(self, name: str, raw: dict[str, Any], loc: str, ql: str, depth: int) -> State:
-        state = PassState(name, "Pass", ql)
-        if ql == JSONPATH:
-            if "Result" in raw:
-                state.result = Const(raw["Result"])
-            if "Parameters" in raw:
-                state.parameters = self.payload(raw["Parameters"], f"{loc}/Parameters", "Parameters")
-            if "ResultPath" in raw:
-                state.result_path = self.path_field(raw["ResultPath"], f"{loc}/ResultPath", "ResultPath",
-                                                    reference=True)
-        return state
-
-    def state_task(self, name: str, raw: dict[str, Any], loc: str, ql: str, depth: int) -> State:
-        state = TaskState(name, "Task", ql)
-        resource = raw.get("Resource")
-        if resource is None:
-            self.error("These fields are required: [Resource]", loc)
-        elif not isinstance(resource, str) or not resource.startswith("arn:"):
-            self.error(f"The resource provided {resource} is not recognized. The value is not a valid "
-                       "resource ARN, or the resource is not available in this region.",
-                       f"{loc}/Resource", "INVALID_RESOURCE")
-        else:
-            state.resource = resource
-            self.resources.append(resource)
-            self.task_token |= resource.endswith(".waitForTaskToken")
-        if ql == JSONPATH and "Parameters" in raw:
-            state.parameters = self.payload(raw["Parameters"], f"{loc}/Parameters", "Parameters")
-        if ql == JSONATA and "Arguments" in raw:
-            state.parameters = self.jsonata_template(raw["Arguments"], "Arguments", f"{loc}/Arguments")
-        if "Credentials" in raw:
-            where = f"{loc}/Credentials"
-            state.credentials = (self.jsonata_template(raw["Credentials"], "Credentials", where)
-                                 if ql == JSONATA else self.payload(raw["Credentials"], where, "Credentials"))
-        jsonata = ql == JSONATA
-        state.timeout_seconds = self.number_or_expression(raw, "TimeoutSeconds", loc, jsonata, minimum=1)
-        state.heartbeat_seconds = self.number_or_expression(raw, "HeartbeatSeconds", loc, jsonata, minimum=1)
-        t, h = raw.get("TimeoutSeconds"), raw.get("HeartbeatSeconds")
-        if isinstance(t, int) and isinstance(h, int) and h >= t:
-            self.error("The value for the field 'HeartbeatSeconds' must be smaller than the value for "
-                       "the field 'TimeoutSeconds'", f"{loc}/HeartbeatSeconds")
-        self.error_handling(state, raw, loc)
-        return state
-
-    def state_choice(self, name: str, raw: dict[str, Any], loc: str, ql: str, depth: int) -> State:
-        state = ChoiceState(name, "Choice", ql)
-        choices = raw.get("Choices")
-        if not isinstance(choices, list) or not choices:
-            self.error("These fields are required: [Choices]" if choices is None else
-                       "The field 'Choices' must be a non-empty ARRAY", loc)
-            choices = []
-        for i, rule in enumerate(choices):
-            rloc = f"{loc}/Choices[{i}]"
-            if not isinstance(rule, dict) or not isinstance(rule.get("Next"), str):
-                self.error("These fields are required: [Next]", rloc)
-                continue
-            branch = ChoiceBranch(rule["Next"])
-            if ql == JSONATA:
-                for key in rule:
-                    if key not in ("Condition", "Next", "Comment", "Output", "Assign"):
-                        self.error(f"Field '{key}' is not supported", rloc)
-                if "Condition" not in rule:
-                    self.error("These fields are required: [Condition]", rloc)
-                else:
-                    branch.condition = self.jsonata_template(rule["Condition"], f"Choices[{i}]/Condition",
-                                                             f"{rloc}/Condition")
-                if "Output" in rule:
-                    branch.output = self.jsonata_template(rule["Output"], f"Choices[{i}]/Output",
-                                                          f"{rloc}/Output")
-            else:
-                try:
-                    branch.rule = compile_rule(rule, rloc, top_level=True)
-                except RuleError as exc:
-                    self.error(str(exc), exc.location)
-            if "Assign" in rule:
-                branch.assign = self.assign(rule["Assign"], f"{rloc}/Assign", ql == JSONATA)
-            state.choices.append(branch)
-        if "Default" in raw:
-            if isinstance(raw["Default"], str):
-                state.default = raw["Default"]
-            else:
-                self.error("The value for the field 'Default' must be a STRING", f"{loc}/Default")
-        return state
-
-    def state_wait(self, name: str, raw: dict[str, Any], loc: str, ql: str, depth: int) -> State:
-        state = WaitState(name, "Wait", ql)
-        present = [f for f in ("Seconds", "Timestamp", "SecondsPath", "TimestampPath") if f in raw]
-        if len(present) != 1:
-            options = "[Seconds, Timestamp]" if ql == JSONATA else \
-                "[Seconds, Timestamp, SecondsPath, TimestampPath]"
-            self.error(f"Exactly one of these fields must be provided: {options}", loc)
-            return state
-        jsonata = ql == JSONATA
-        if "Seconds" in raw or "SecondsPath" in raw:
-            state.seconds = self.number_or_expression(raw, "Seconds", loc, jsonata, minimum=0)
-        elif "TimestampPath" in raw:
-            path = self.path_field(raw["TimestampPath"], f"{loc}/TimestampPath", "TimestampPath", True)
-            if path not in (None, NULL):
-                state.timestamp = PathValue(path, "TimestampPath")  # type: ignore[arg-type]
-        else:
-            value = raw["Timestamp"]
-            if jsonata and is_expression(value):
-                state.timestamp = self.jsonata_template(value, "Timestamp", f"{loc}/Timestamp")
-            elif parse_timestamp(value) is None:
-                self.error("The value for the field 'Timestamp' must be a valid RFC3339 timestamp",
-                           f"{loc}/Timestamp")
-            else:
-                state.timestamp = Const(value)
-        return state
-
-    def state_succeed(self, name: str, raw: dict[str, Any], loc: str, ql: str, depth: int) -> State:
-        return SucceedState(name, "Succeed", ql)
-
-    def state_fail(self, name: str, raw: dict[str, Any], loc: str, ql: str, depth: int) -> State:
-        state = FailState(name, "Fail", ql)
-        for field in ("Error", "Cause"):
-            path_field = f"{field}Path"
-            if field in raw and path_field in raw:
-                self.error(f"At most one of these fields may be provided: [{field}, {path_field}]", loc)
-                continue
-            if path_field in raw:
-                try:
-                    node = compile_dynamic_value(raw[path_field], path_field, f"{loc}/{path_field}")
-                except TemplateError as exc:
-                    self.error(str(exc), exc.location)
-                    continue
-            elif field in raw:
-                value = raw[field]
-                if ql == JSONATA and is_expression(value):
-                    node = self.jsonata_template(value, field, f"{loc}/{field}")
-                elif not isinstance(value, str):
-                    self.error(f"The value for the field '{field}' must be a STRING", f"{loc}/{field}")
-                    continue
-                else:
-                    node = Const(value)
-            else:
-                continue
-            setattr(state, field.lower(), node)
-        return state
-
-    def state_parallel(self, name: str, raw: dict[str, Any], loc: str, ql: str, depth: int) -> State:
-        state = ParallelState(name, "Parallel", ql)
-        branches = raw.get("Branches")
-        if not isinstance(branches, list) or not branches:
-            self.error("These fields are required: [Branches]" if branches is None else
-                       "The field 'Branches' must be a non-empty ARRAY", loc)
-        else:
-            for i, branch in enumerate(branches):
-                program = self.program(branch, f"{loc}/Branches[{i}]", ql, False, depth + 1)
-                if program is not None:
-                    state.branches.append(program)
-        if ql == JSONPATH and "Parameters" in raw:
-            state.parameters = self.payload(raw["Parameters"], f"{loc}/Parameters", "Parameters")
-        if ql == JSONATA and "Arguments" in raw:
-            state.parameters = self.jsonata_template(raw["Arguments"], "Arguments", f"{loc}/Arguments")
-        self.error_handling(state, raw, loc)
-        return state
-
-    def state_map(self, name: str, raw: dict[str, Any], loc: str, ql: str, depth: int) -> State:
-        state = MapState(name, "Map", ql)
-        jsonata = ql == JSONATA
-        processor_key = next((k for k in ("ItemProcessor", "Iterator") if k in raw), None)
-        if processor_key is None or ("ItemProcessor" in raw and "Iterator" in raw):
-            self.error("Exactly one of these fields must be provided: [ItemProcessor, Iterator]", loc)
-        else:
-            proc = raw[processor_key]
-            config = proc.get("ProcessorConfig", {}) if isinstance(proc, dict) else {}
-            if not isinstance(config, dict):
-                self.error("The value for the field 'ProcessorConfig' must be an OBJECT",
-                           f"{loc}/{processor_key}/ProcessorConfig")
-                config = {}
-            for key in config:
-                if key not in ("Mode", "ExecutionType"):
-                    self.error(f"Field '{key}' is not supported", f"{loc}/{processor_key}/ProcessorConfig")
-            state.mode = config.get("Mode", "INLINE")
-            if state.mode not in ("INLINE", "DISTRIBUTED"):
-                self.error("The field 'Mode' should have one of these values: [INLINE, DISTRIBUTED]",
-                           f"{loc}/{processor_key}/ProcessorConfig/Mode")
-            if state.mode == "DISTRIBUTED":
-                self.distributed = True
-                state.execution_type = config.get("ExecutionType")
-                if state.execution_type not in ("STANDARD", "EXPRESS"):
-                    self.error("The field 'ExecutionType' should have one of these values: "
-                               "[STANDARD, EXPRESS]", f"{loc}/{processor_key}/ProcessorConfig")
-            extra = frozenset({"ProcessorConfig"}) if processor_key == "ItemProcessor" else frozenset()
-            state.processor = self.program(proc, f"{loc}/{processor_key}", ql, False, depth + 1, extra)
-        if state.mode != "DISTRIBUTED":
-            for key in ("ItemReader", "ResultWriter", "ItemBatcher", "ToleratedFailureCount",
-                        "ToleratedFailurePercentage", "ToleratedFailureCountPath",
-                        "ToleratedFailurePercentagePath"):
-                if key in raw:
-                    self.error(f"The field '{key}' is only supported when the ProcessorConfig Mode is "
-                               "DISTRIBUTED", f"{loc}/{key}")
-        if not jsonata:
-            if "ItemsPath" in raw:
-                path = self.path_field(raw["ItemsPath"], f"{loc}/ItemsPath", "ItemsPath", reference=True)
-                if path not in (None, NULL):
-                    state.items = PathValue(path, "ItemsPath")  # type: ignore[arg-type]
-            if "ItemSelector" in raw and "Parameters" in raw:
-                self.error("At most one of these fields may be provided: [ItemSelector, Parameters]", loc)
-            for key in ("ItemSelector", "Parameters"):
-                if key in raw:
-                    state.item_selector = self.payload(raw[key], f"{loc}/{key}", key)
-        else:
-            if "Items" in raw:
-                items = raw["Items"]
-                if not isinstance(items, list) and not is_expression(items):
-                    self.error("The value for the field 'Items' must be an ARRAY or a JSONata expression",
-                               f"{loc}/Items")
-                else:
-                    state.items = self.jsonata_template(items, "Items", f"{loc}/Items")
-            if "ItemSelector" in raw:
-                state.item_selector = self.jsonata_template(raw["ItemSelector"], "ItemSelector",
-                                                            f"{loc}/ItemSelector")
-        state.max_concurrency = self.number_or_expression(raw, "MaxConcurrency", loc, jsonata)
-        state.tolerated_failure_count = self.number_or_expression(raw, "ToleratedFailureCount", loc, jsonata)
-        state.tolerated_failure_percentage = self.number_or_expression(
-            raw, "ToleratedFailurePercentage", loc, jsonata, maximum=100, integer=False)
-        if "ItemBatcher" in raw:
-            state.item_batcher = self.item_batcher(raw["ItemBatcher"], f"{loc}/ItemBatcher", jsonata)
-        for key in ("ItemReader", "ResultWriter"):
-            if key in raw:
-                self.reader_writer(state, key, raw[key], f"{loc}/{key}", jsonata)
-        if "Label" in raw:
-            label = raw["Label"]
-            if not isinstance(label, str) or len(label) > 40:
-                self.error("The value for the field 'Label' must be a STRING of at most 40 characters",
-                           f"{loc}/Label")
-            else:
-                state.label = label
-        self.error_handling(state, raw, loc)
-        return state
-
-    def item_batcher(self, raw: Any, loc: str, jsonata: bool) -> ItemBatcher | None:
-        if not isinstance(raw, dict):
-            self.error("The value for the field 'ItemBatcher' must be an OBJECT", loc)
-            return None
-        for key in raw:
-            if key not in ("MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput") and \
-                    (jsonata or key not in ("MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath")):
-                self.error(f"Field '{key}' is not supported", loc)
-        batcher = ItemBatcher(
-            self.number_or_expression(raw, "MaxItemsPerBatch", loc, jsonata, minimum=1),
-            self.number_or_expression(raw, "MaxInputBytesPerBatch", loc, jsonata, minimum=1,
-                                      maximum=256 * 1024),
-        )
-        if batcher.max_items is None and batcher.max_bytes is None:
-            self.error("At least one of these fields must be provided: [MaxItemsPerBatch, "
-                       "MaxInputBytesPerBatch]", loc)
-        if "BatchInput" in raw:
-            batcher.batch_input = (self.jsonata_template(raw["BatchInput"], "BatchInput", f"{loc}/BatchInput")
-                                   if jsonata else self.payload(raw["BatchInput"], f"{loc}/BatchInput",
-                                                                "BatchInput"))
-        return batcher
-
-    def reader_writer(self, state: MapState, key: str, raw: Any, loc: str, jsonata: bool) -> None:
-        if not isinstance(raw, dict):
-            self.error(f"The value for the field '{key}' must be an OBJECT", loc)
-            return
-        config_key = "ReaderConfig" if key == "ItemReader" else "WriterConfig"
-        params_key = "Arguments" if jsonata else "Parameters"
-        for field in raw:
-            if field not in ("Resource", config_key, params_key):
-                self.error(f"Field '{field}' is not supported", loc)
-        if not isinstance(raw.get("Resource"), str):
-            self.error("These fields are required: [Resource]", loc)
-        params = None
-        if params_key in raw:
-            params = (self.jsonata_template(raw[params_key], f"{key}/{params_key}", f"{loc}/{params_key}")
-                      if jsonata else self.payload(raw[params_key], f"{loc}/{params_key}", params_key))
-        if key == "ItemReader":
-            state.item_reader, state.item_reader_parameters = raw, params
-        else:
-            state.result_writer, state.result_writer_parameters = raw, params
