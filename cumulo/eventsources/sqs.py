@@ -89,7 +89,7 @@ class SqsPoller:
         self.tasks = []
 
     async def _run(self) -> None:
-        sqs = self.platform.providers["sqs"]
+        sqs = self.platform.queues
         while True:
             try:
                 batch = await self._gather(sqs)

@@ -49,9 +49,8 @@ class LambdaMetrics:
             self._timer.cancel()
             self._timer = None
         counts, self._counts = self._counts, {}
-        cloudwatch = self.platform.providers.get("cloudwatch")
-        if cloudwatch is None or not counts:
+        if not counts:
             return
         for (account, region, name, dimensions, unit, value), count in counts.items():
-            cloudwatch.put(account, region, NAMESPACE, name, value, dict(dimensions), unit,
+            self.platform.metrics.put(account, region, NAMESPACE, name, value, dict(dimensions), unit,
                            timestamp=self._since, count=count)

@@ -295,7 +295,7 @@ class FunctionRunner:
 
     def _write_logs(self, spec: EnvironmentSpec, stream: str, events: list[tuple[int, str]]) -> None:
         lines = [(timestamp, message.rstrip("\n")) for timestamp, message in events]
-        self.platform.providers["logs"].append(spec.account_id, spec.region, spec.log_group_name, stream, lines)
+        self.platform.logs.append(spec.account_id, spec.region, spec.log_group_name, stream, lines)
 
 
 def _trace_id() -> str:

@@ -141,7 +141,7 @@ class CloudFormationProvider(Provider):
             raise _validation("Either Template URL or Template Body must be specified.")
         bucket, key = _s3_location(url)
         try:
-            return self.platform.providers["s3"].read_object(bucket, key).decode()
+            return self.platform.objects.read_object(bucket, key).decode()
         except AwsError as error:
             raise _validation(f"TemplateURL must be a supported URL: {url} ({error.message})") from error
 

@@ -3,7 +3,7 @@
 ``record_metric`` is the one entry point. Each data point goes to the CloudWatch metrics
 service of the build, where GetMetricStatistics/GetMetricData/ListMetrics read it::
 
-    providers["cloudwatch"].put(account, region, namespace, name, value, dimensions, unit="Count",
+    platform.metrics.put(account, region, namespace, name, value, dimensions, unit="Count",
                                 timestamp=epoch_seconds)
 
 with ``dimensions`` a ``{name: value}`` dict. Without a CloudWatch service the points are only
@@ -69,12 +69,8 @@ def record_metric(platform: Any, account: str, region: str, namespace: str, name
     """Record one data point; a missing or failing metrics service is not an error."""
     if counters is not None:
         counters.add(namespace, name, [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()], value)
-    cloudwatch = getattr(platform, "providers", {}).get("cloudwatch")
-    put = getattr(cloudwatch, "put", None)
-    if put is None:
-        return
     try:
-        result = put(account, region, namespace, name, value, dict(dimensions or {}), unit="Count",
+        result = platform.metrics.put(account, region, namespace, name, value, dict(dimensions or {}), unit="Count",
                      timestamp=time.time())
         if inspect.isawaitable(result):  # an async implementation: run it in the background
             task = asyncio.ensure_future(result)

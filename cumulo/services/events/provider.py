@@ -5,8 +5,8 @@ PutEvents validates each entry as AWS does, builds the event AWS delivers (``ver
 ``detail``), matches it against the enabled rules of its bus (one ``RuleSet`` automaton per
 bus, kept in memory beside the durable rule records) and commits one delivery job per matched
 target, shaped by the target's Input/InputPath/InputTransformer, before answering. Delivery,
-retries and dead-letter queues are ``delivery.DeliveryQueue``'s; target calls are
-``targets``'s. Scheduled rules fire through ``cumulo.schedules``.
+retries and dead-letter queues are ``targets.delivery_queue.DeliveryQueue``'s; target calls are
+``targets.send``'s. Scheduled rules fire through ``cumulo.schedules``.
 
 Out of scope (answered with NotImplementedException): archives and replays, API destinations
 and connections, global endpoints, partner event sources.
@@ -30,17 +30,20 @@ from cumulo.schedules import Rate, ScheduleClock, ScheduleError, iso, next_fire,
 from cumulo.schedules.runner import ScheduleRunner
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.events import transform
-from cumulo.services.events.delivery import DeliveryQueue, Job
 from cumulo.services.events.metrics import EVENTS_NAMESPACE, MetricCounters, record_metric
-from cumulo.services.events.names import DEFAULT_BUS, bus_ref, parse_arn, parse_rule_arn
+from cumulo.services.events.names import DEFAULT_BUS, bus_ref, parse_rule_arn
 from cumulo.services.events.repository import (
     RULES,
     EventsRepository,
     bus_not_found,
     split_rule_key,
 )
-from cumulo.services.events.targets import TargetError, call, call_api, call_sync, invoke_logs, service_of
 from cumulo.services.pagination import decode_token, encode_token
+from cumulo.targets.arns import parse_arn, service_of
+from cumulo.targets.dead_letters import delivery_failure_attributes
+from cumulo.targets.delivery_queue import DeliveryQueue, Job, target_delivery
+from cumulo.targets.errors import TargetError
+from cumulo.targets.send import Delivery, send, send_now
 
 log = logging.getLogger("cumulo.events")
 QUEUE = "events.delivery"
@@ -515,7 +518,7 @@ class EventsProvider(Provider):
         if parsed.service == "sqs" and parsed.resource.endswith(".fifo") and not (
                 target.get("SqsParameters") or {}).get("MessageGroupId"):
             raise _validation(f"Parameter(s) SqsParameters must be specified for target: {target_id}.")
-        if parsed.service == "kinesis" and "kinesis" not in self.platform.providers:
+        if parsed.service == "kinesis" and not self.platform.has_service("kinesis"):
             raise _validation(f"Target {target_id}: Amazon Kinesis stream targets are not supported by this Cumulo "
                               "build (it has no Kinesis service).")
         if parsed.service == "events" and not parsed.resource.startswith("event-bus/"):
@@ -801,29 +804,23 @@ class EventsProvider(Provider):
 
     # ------------------------------------------------------------ delivery
     async def _send(self, job: Job) -> None:
-        target = job.target
-        arn = target["Arn"]
-        service = service_of(arn)
-        if service == "events":
+        if service_of(job.target["Arn"]) == "events":
             await self._forward(job)
             return
-        event = None
-        if target.get("KinesisParameters"):
-            event = json.loads(job.event if job.event is not None else job.payload)
-        await send_to_service(self.platform, service, arn, job.payload, account=job.account, region=job.region,
-                              event_id=job.extra.get("event_id", job.id), event_time=job.extra.get("event_time"),
-                              target=target, trace_header=job.extra.get("trace"), event=event)
+        await send(self.platform, job.target["Arn"], job.payload, self._delivery(job))
 
     def _send_sync(self, job: Job) -> bool:
         """SQS targets are written in the delivery's own transaction (one commit per delivery)."""
         arn = job.target["Arn"]
-        if not arn.startswith("arn:aws:sqs:") or not callable(getattr(self.platform.providers.get("sqs"), "deliver",
-                                                                       None)):
+        if not arn.startswith("arn:aws:sqs:"):
             return False
-        group = (job.target.get("SqsParameters") or {}).get("MessageGroupId")
-        call_sync(self.platform, "sqs", "deliver", arn, job.payload, group_id=group,
-                  dedup_id=job.extra.get("event_id", job.id) if group else None)
+        send_now(self.platform, arn, job.payload, self._delivery(job))
         return True
+
+    @staticmethod
+    def _delivery(job: Job) -> Delivery:
+        return target_delivery(job, job.extra.get("event_id", job.id), trace_header=job.extra.get("trace"),
+                               event_time=job.extra.get("event_time"))
 
     async def _forward(self, job: Job) -> None:
         """A bus as the target: the event, unchanged, enters that bus (one hop at most)."""
@@ -849,10 +846,8 @@ class EventsProvider(Provider):
 
     @staticmethod
     def _dead_letter(job: Job, error: TargetError, exhausted: str | None) -> tuple[str, dict[str, str]]:
-        attributes = {"RULE_ARN": job.origin, "TARGET_ARN": job.target["Arn"], "ERROR_CODE": error.code,
-                      "ERROR_MESSAGE": error.message, "RETRY_ATTEMPTS": str(max(job.attempts - 1, 0))}
-        if exhausted:
-            attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
+        attributes = delivery_failure_attributes("RULE_ARN", job.origin, job.target["Arn"], error, job.attempts - 1,
+                                                 exhausted)
         return (job.event if job.event is not None else job.payload), attributes
 
     # ------------------------------------------------------------ scheduled rules
@@ -884,35 +879,3 @@ class EventsProvider(Provider):
         if jobs:
             self.delivery.wake()
         return self.clock.real(origin, following) if following is not None else None
-
-
-async def send_to_service(platform: Any, service: str | None, arn: str, payload: str, *, account: str, region: str,
-                          event_id: str, event_time: str | None, target: dict[str, Any],
-                          trace_header: str | None = None, event: dict[str, Any] | None = None) -> None:
-    """Invoke a target that is not a bus (shared with EventBridge Scheduler)."""
-    group = (target.get("SqsParameters") or {}).get("MessageGroupId")
-    if service == "sqs":
-        await call(platform, "sqs", "deliver", arn, payload, group_id=group, dedup_id=event_id if group else None)
-    elif service == "sns":
-        await call(platform, "sns", "publish_message", arn, payload, group_id=group,
-                   dedup_id=event_id if group else None)
-    elif service == "lambda":
-        await call(platform, "lambda", "invoke_function", arn, payload.encode(), account=account, region=region,
-                   invocation_type="Event", trace_id=trace_header)
-    elif service == "states":
-        parameters: dict[str, Any] = {"stateMachineArn": arn, "input": payload}
-        if trace_header:
-            parameters["traceHeader"] = trace_header
-        await call_api(platform, "stepfunctions", "StartExecution", parameters, account=account, region=region)
-    elif service == "logs":
-        await invoke_logs(platform, arn, payload, stream=event_id, event_time=event_time)
-    elif service == "kinesis":
-        key_path = (target.get("KinesisParameters") or {}).get("PartitionKeyPath")
-        key = event_id
-        if key_path and event is not None:
-            value = transform.extract(transform.parse_path(key_path), event)
-            key = event_id if value is transform.MISSING else str(value)
-        await call(platform, "kinesis", "put_record_internal", arn, payload.encode(), key)
-    else:
-        raise TargetError("SDK_CLIENT_ERROR", f"Unable to invoke the target: {service} targets are not available in "
-                                              "this build.")

@@ -68,17 +68,18 @@ class EventSourceOperations:
         return not result.get("FunctionError"), result.get("Payload") or b""
 
     # ------------------------------------------------------------ validation
-    def _source_queue(self, context: RequestContext, arn: str) -> Any:
+    def _source_is_fifo(self, context: RequestContext, arn: str) -> bool:
+        """Whether the mapping's source queue is FIFO (it must be an existing SQS queue)."""
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         if service != "sqs":
             raise _invalid(f"Event source mappings for {service or arn} sources are not supported by Cumulo yet: "
                            "use an SQS queue.")
-        queue = self.platform.providers["sqs"].queues.by_arn(arn)
-        if queue is None:
+        fifo = self.platform.queues.fifo_queue(arn)
+        if fifo is None:
             raise _invalid("Error occurred while ReceiveMessage. SQS Error Code: "
                            "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does "
                            "not exist or you do not have access to it.")
-        return queue
+        return fifo
 
     @staticmethod
     def _check_settings(settings: dict[str, Any], fifo: bool) -> None:
@@ -128,9 +129,9 @@ class EventSourceOperations:
         source = params.get("EventSourceArn")
         if not source:
             raise _invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
-        queue = self._source_queue(context, source)
+        fifo = self._source_is_fifo(context, source)
         function_arn = self._function_arn(context, params["FunctionName"])
-        self._check_settings(params, queue.fifo)
+        self._check_settings(params, fifo)
         for _, existing in self.platform.store.scan(MAPPINGS):
             if existing["EventSourceArn"] == source and existing["FunctionArn"] == function_arn \
                     and existing["State"] != "Deleting":
@@ -181,8 +182,8 @@ class EventSourceOperations:
             raise AwsError("ResourceInUseException", "Cannot update the event source mapping because it is in use.",
                            fields={"Type": "User"})
         changed = {k: params[k] for k in UPDATABLE if params.get(k) is not None}
-        queue = self._source_queue(context, mapping["EventSourceArn"])
-        self._check_settings({**{k: mapping.get(k) for k in UPDATABLE}, **changed}, queue.fifo)
+        fifo = self._source_is_fifo(context, mapping["EventSourceArn"])
+        self._check_settings({**{k: mapping.get(k) for k in UPDATABLE}, **changed}, fifo)
         mapping.update(changed)
         if params.get("FunctionName"):
             mapping["FunctionArn"] = self._function_arn(context, params["FunctionName"])

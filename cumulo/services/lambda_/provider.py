@@ -166,7 +166,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
 
     def _package(self, source: dict[str, Any], what: str = "function") -> CodePackage:
         """Read (inline or from S3), check and store a code package."""
-        return store_zip(self.platform.artifacts, read_code_source(source, self.platform.providers["s3"], what))
+        return store_zip(self.platform.artifacts, read_code_source(source, self.platform.objects, what))
 
     def _code_location(self, context: RequestContext, sha: str) -> dict[str, Any]:
         return {"RepositoryType": "S3", "Location": f"{context.base_url}/_cumulo/code/{sha}.zip"}

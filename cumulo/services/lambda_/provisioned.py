@@ -222,6 +222,20 @@ class ProvisionedOperations:
         record = self.platform.store.get(PROVISIONED, f"{repo.scope}{name}:{qualifier}")
         return None if record is None else self._pc_view(repo, name, qualifier, record)
 
+    def qualifier_exists(self, account: str, region: str, name: str, qualifier: str) -> bool:
+        """Whether a function version (digits) or alias exists (Application Auto Scaling's check)."""
+        repo = LambdaRepository(self.platform.store, account, region)
+        if repo.find_function(name) is None:
+            return False
+        found = repo.version(name, qualifier) if qualifier.isdigit() else repo.alias(name, qualifier)
+        return found is not None
+
+    def provisioned_utilization(self, account: str, region: str, name: str, qualifier: str) -> float | None:
+        return self.runner.provisioned_utilization(account, region, name, qualifier)
+
+    def take_peak_utilization(self, account: str, region: str, name: str, qualifier: str) -> float | None:
+        return self.runner.take_peak_utilization(account, region, name, qualifier)
+
     async def _recheck_provisioned(self, account: str, region: str, name: str, qualifier: str) -> None:
         repo = LambdaRepository(self.platform.store, account, region)
         record = self.platform.store.get(PROVISIONED, f"{repo.scope}{name}:{qualifier}")

@@ -118,6 +118,9 @@ class LogsProvider(Provider):
         if events:
             self._pending.add((account, region, group, stream, events), weight=len(events))
 
+    def group_exists(self, account: str, region: str, group: str) -> bool:
+        return self.platform.store.get(GROUPS, self._scope(account, region) + group) is not None
+
     def _write_batch(self, batches: list[tuple[str, str, str, str, list[tuple[int, str]]]]) -> None:
         by_stream: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}
         for account, region, group, stream, events in batches:

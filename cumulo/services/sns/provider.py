@@ -43,6 +43,8 @@ from cumulo.services.sns.resources import (
     topic_arn,
 )
 from cumulo.services.sns.signing import CERT_PREFIX, Signer
+from cumulo.targets.errors import TargetError
+from cumulo.targets.send import Delivery, send_now
 
 log = logging.getLogger("cumulo.sns")
 PAGE = 100
@@ -698,13 +700,9 @@ class SnsProvider(Provider):
         return False
 
     def _deliver_sqs(self, queue_arn: str, body: str, message: dict[str, Any], raw: bool, dlq: str | None) -> None:
-        sqs = self.platform.providers.get("sqs")
-        if sqs is None:
-            return
         try:
-            sqs.deliver(queue_arn, body, message_attributes=fmt.sqs_attributes(message["attributes"]) if raw else None,
-                        group_id=message.get("group"), dedup_id=message.get("dedup"), sender=SNS_SENDER_ID)
-        except AwsError as error:
+            self._to_queue(queue_arn, body, message, raw)
+        except TargetError as error:
             # A missing or refusing queue is a client-side error: no retries, the DLQ if there is one.
             log.info("SNS delivery to %s failed: %s", queue_arn, error.message)
             if dlq:
@@ -712,9 +710,12 @@ class SnsProvider(Provider):
 
     def dead_letter(self, dlq_arn: str, body: str, message: dict[str, Any], raw: bool | None) -> None:
         """Put an undeliverable message into a subscription's dead-letter queue (or drop it)."""
-        sqs = self.platform.providers.get("sqs")
         try:
-            sqs.deliver(dlq_arn, body, message_attributes=fmt.sqs_attributes(message["attributes"]) if raw else None,
-                        group_id=message.get("group"), dedup_id=message.get("dedup"), sender=SNS_SENDER_ID)
-        except (AwsError, AttributeError) as error:
+            self._to_queue(dlq_arn, body, message, raw)
+        except TargetError as error:
             log.warning("SNS dead-letter queue %s refused message %s (dropped): %s", dlq_arn, message["id"], error)
+
+    def _to_queue(self, queue_arn: str, body: str, message: dict[str, Any], raw: bool | None) -> None:
+        attributes = fmt.sqs_attributes(message["attributes"]) if raw else None
+        send_now(self.platform, queue_arn, body, Delivery(message_attributes=attributes, group_id=message.get("group"),
+                                                          dedup_id=message.get("dedup"), sender=SNS_SENDER_ID))

@@ -546,6 +546,11 @@ class SqsProvider(Provider):
         self.platform.notifier.notify(queue.channel)
         return result["MessageId"]
 
+    def fifo_queue(self, queue_arn: str) -> bool | None:
+        """Whether a queue is FIFO, for another service's checks (None: no such queue)."""
+        queue = self.queues.by_arn(queue_arn)
+        return None if queue is None else queue.fifo
+
     # ------------------------------------------------------------ receiving
     async def receive_message(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)

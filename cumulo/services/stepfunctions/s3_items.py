@@ -55,17 +55,8 @@ class S3DataSetError(Exception):
 
 
 def s3_collaborators(platform: Any) -> dict[str, Any]:
-    """``item_reader``/``result_writer`` keyword arguments for ``Execution``, or none without S3."""
-    if platform.providers.get("s3") is None:
-        return {}
+    """``item_reader``/``result_writer`` keyword arguments for ``Execution``."""
     return {"item_reader": S3ItemReader(platform), "result_writer": S3ResultWriter(platform)}
-
-
-def _s3(platform: Any) -> Any:
-    provider = platform.providers.get("s3")
-    if provider is None:
-        raise S3DataSetError("S3 is not available in this server")
-    return provider
 
 
 def _region_account(arn: str) -> tuple[str, str]:
@@ -122,13 +113,13 @@ class S3ItemReader:
 
     def _get(self, bucket: str, key: str) -> bytes:
         try:
-            return _s3(self.platform).read_object(bucket, key)
+            return self.platform.objects.read_object(bucket, key)
         except AwsError as exc:
             raise _s3_failure("GetObject on", bucket, key, exc) from None
 
     def _list(self, bucket: str, prefix: str, execution_arn: str) -> list[dict[str, Any]]:
         """Every object under ``prefix``, in key order, as the items AWS gives to child workflows."""
-        provider = _s3(self.platform)
+        provider = self.platform.objects
         region, account = _region_account(execution_arn)
         context = RequestContext.internal(self.platform, "s3", "ListObjectsV2", account, region)
         items: list[dict[str, Any]] = []
@@ -305,7 +296,7 @@ class S3ResultWriter:
         return {"MapRunArn": request.map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}
 
     def _putter(self, bucket: str, map_run_arn: str) -> Any:
-        provider = _s3(self.platform)
+        provider = self.platform.objects
         region, account = _region_account(map_run_arn)
         context = RequestContext.internal(self.platform, "s3", "PutObject", account, region)
 

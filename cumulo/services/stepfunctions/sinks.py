@@ -153,9 +153,9 @@ def cloudwatch_sink(platform: Any, logging: dict[str, Any] | None, machine_name:
     """The CloudWatch Logs sink for a LoggingConfiguration (None when logging is off)."""
     if not logging or logging.get("level", "OFF") == "OFF":
         return None
-    logs = platform.providers.get("logs")
+    logs = platform.logs
     destinations = logging.get("destinations") or []
-    if logs is None or not destinations:
+    if not destinations:
         return None
     group_arn = (destinations[0].get("cloudWatchLogsLogGroup") or {}).get("logGroupArn", "")
     fields = group_arn.split(":")
