@@ -77,10 +77,10 @@ async def send(platform: Platform, arn: str, body: str, delivery: Delivery) -> N
         return
     service = service_of(arn)
     if service == "lambda":
+        traced = {"trace_id": delivery.trace_header} if delivery.trace_header else {}
         try:
             await platform.functions.invoke_function(arn, body.encode(), account=delivery.account,
-                                                     region=delivery.region, invocation_type="Event",
-                                                     trace_id=delivery.trace_header)
+                                                     region=delivery.region, invocation_type="Event", **traced)
         except AwsError as error:
             raise from_aws_error(error) from error
     elif service == "states":
