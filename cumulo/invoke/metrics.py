@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 WINDOW_S = 0.2
 NAMESPACE = "AWS/Lambda"
@@ -22,7 +25,7 @@ Dimensions = tuple[tuple[str, str], ...]
 
 
 class LambdaMetrics:
-    def __init__(self, platform: Any, window_s: float = WINDOW_S) -> None:
+    def __init__(self, platform: Platform, window_s: float = WINDOW_S) -> None:
         self.platform = platform
         self.window_s = window_s
         self._counts: dict[tuple[str, str, str, Dimensions, str, float], int] = {}

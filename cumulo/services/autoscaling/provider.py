@@ -27,12 +27,15 @@ import logging
 import math
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.values import as_datetime
 from cumulo.services.autoscaling.schedule import Schedule, ScheduleError
 from cumulo.services.base import Provider, RequestContext
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.autoscaling")
 TARGETS, ACTIONS, POLICIES, ACTIVITIES = ("autoscaling.targets", "autoscaling.actions", "autoscaling.policies",
@@ -59,7 +62,7 @@ def _describe(namespace: str, resource: str, dimension: str) -> str:
 class ApplicationAutoScalingProvider(Provider):
     service = "application-autoscaling"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()

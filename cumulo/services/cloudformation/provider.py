@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from cumulo.deploy.engine import StackOperation, new_stack_id, now_iso
@@ -33,6 +33,9 @@ from cumulo.deploy.yaml_loader import TemplateError, load_template
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, take_page
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.cloudformation")
 STACKS, EVENTS, EXPORTS, CHANGE_SETS = "cfn.stacks", "cfn.events", "cfn.exports", "cfn.changesets"
@@ -62,7 +65,7 @@ class CloudFormationProvider(Provider):
     service = "cloudformation"
     validation_error_code = "ValidationError"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._sequence = 0
 

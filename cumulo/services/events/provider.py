@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import ScheduleClock
@@ -36,7 +36,6 @@ from cumulo.services.events.common import (
     validation_error,
 )
 from cumulo.services.events.ingest import IngestOperations
-from cumulo.services.events.metrics import EVENTS_NAMESPACE, MetricCounters, record_metric
 from cumulo.services.events.names import parse_rule_arn
 from cumulo.services.events.repository import (
     RULES,
@@ -46,6 +45,10 @@ from cumulo.services.events.repository import (
 from cumulo.services.events.rules import RuleOperations
 from cumulo.targets.arns import parse_arn
 from cumulo.targets.delivery_queue import DeliveryQueue, Job
+from cumulo.targets.metrics import EVENTS_NAMESPACE, MetricCounters, record_metric
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 QUEUE = "events.delivery"
 
@@ -53,7 +56,7 @@ QUEUE = "events.delivery"
 class EventsProvider(BusOperations, RuleOperations, IngestOperations, Provider):
     service = "events"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.metrics = MetricCounters()
         self.delivery = DeliveryQueue(platform, QUEUE, self._send, self._dead_letter, self._observe,

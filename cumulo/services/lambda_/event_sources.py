@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.eventsources.sqs import SqsPoller
 from cumulo.patterns import InvalidEventPattern, compile_pattern
@@ -19,6 +19,9 @@ from cumulo.services.base import RequestContext
 from cumulo.services.lambda_.names import parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
 from cumulo.services.pagination import decode_token, take_page
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 MAPPINGS = "lambda.esm"
 SQS_MAX_BATCH, SQS_FIFO_MAX_BATCH = 10_000, 10
@@ -33,7 +36,7 @@ def _invalid(message: str) -> AwsError:
 
 
 class EventSourceOperations:
-    platform: Any
+    platform: Platform
 
     def _init_event_sources(self) -> None:
         self._pollers: dict[str, SqsPoller] = {}

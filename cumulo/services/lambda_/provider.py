@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
@@ -35,6 +35,9 @@ from cumulo.services.lambda_.policy import build_statement, check_policy_size, p
 from cumulo.services.lambda_.provisioned import ProvisionedOperations
 from cumulo.services.lambda_.repository import FUNCTIONS, LambdaRepository
 from cumulo.services.pagination import decode_token, encode_token
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.lambda")
 MIN_UNRESERVED_CONCURRENCY = 100
@@ -68,7 +71,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                      Provider):
     service = "lambda"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._settlers: set[asyncio.Task[None]] = set()
         self._init_invocation()

@@ -16,13 +16,16 @@ Other services (Application Auto Scaling) change the allocation through
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
 from cumulo.services.lambda_ import configuration as cfg
 from cumulo.services.lambda_.names import LATEST, is_version, parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.lambda")
 PROVISIONED = "lambda.provisioned"
@@ -43,7 +46,7 @@ def _not_found() -> AwsError:
 class ProvisionedOperations:
     """The provisioned-concurrency half of the Lambda provider (needs ``platform``, ``repo``, ``runner``)."""
 
-    platform: Any
+    platform: Platform
     runner: Any
 
     # ------------------------------------------------------------ helpers

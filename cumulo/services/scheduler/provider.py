@@ -33,19 +33,22 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import At, Rate, ScheduleClock, ScheduleError, iso, next_fire, parse_expression, time_zone
 from cumulo.schedules.runner import ScheduleRunner
 from cumulo.services.base import Provider, RequestContext
-from cumulo.services.events.metrics import SCHEDULER_NAMESPACE, MetricCounters, record_metric
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.targets.arns import parse_arn, service_of
 from cumulo.targets.dead_letters import delivery_failure_attributes
 from cumulo.targets.delivery_queue import DeliveryQueue, Job, target_delivery
 from cumulo.targets.errors import TargetError
+from cumulo.targets.metrics import SCHEDULER_NAMESPACE, MetricCounters, record_metric
 from cumulo.targets.send import BusEvent, call_target_api, send
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.scheduler")
 GROUPS, SCHEDULES = "scheduler.groups", "scheduler.schedules"
@@ -76,7 +79,7 @@ def _epoch(value: Any) -> float | None:
 class SchedulerProvider(Provider):
     service = "scheduler"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.metrics = MetricCounters()
         self.delivery = DeliveryQueue(platform, QUEUE, self._send, self._dead_letter, self._observe)

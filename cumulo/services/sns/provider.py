@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.patterns.errors import InvalidEventPattern
 from cumulo.patterns.sns import SCOPES, compile_filter_policy, policy_matches
@@ -45,6 +45,9 @@ from cumulo.services.sns.resources import (
 from cumulo.services.sns.signing import CERT_PREFIX, Signer
 from cumulo.targets.errors import TargetError
 from cumulo.targets.send import Delivery, send_now
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.sns")
 PAGE = 100
@@ -83,7 +86,7 @@ def _default_policy(arn: str, account: str) -> str:
 class SnsProvider(Provider):
     service = "sns"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.repo = SnsRepository(platform.store)
         self.deliveries = Deliveries(self)

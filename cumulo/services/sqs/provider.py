@@ -20,7 +20,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
@@ -48,6 +48,9 @@ from cumulo.services.sqs.queues import (
     queue_url,
 )
 from cumulo.store.base import DeadLetterPolicy, QueueMessage
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.sqs")
 MAX_BATCH = 10
@@ -77,7 +80,7 @@ class SqsProvider(Provider):
     service = "sqs"
     validate_input = False  # SQS words its own input errors (MissingParameter, InvalidAttributeName...)
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.queues = QueueRepository(platform.store)
         self.moves = MoveTasks(self)

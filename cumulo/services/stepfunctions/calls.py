@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.protocols import error_shape
 from cumulo.services.api_calls import CallError
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 # Optimized integrations: (error prefix, Java v1 service name in causes, generic exception name)
 OPTIMIZED_NAMES = {
@@ -28,7 +31,7 @@ SDK_SERVICES = {"sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs
                 "cloudwatchevents": "events", "apigatewayv2": "apigatewayv2"}
 
 
-def operation_name(platform: Any, service: str, action: str) -> str | None:
+def operation_name(platform: Platform, service: str, action: str) -> str | None:
     """The API operation an integration action names (``sendMessage`` -> ``SendMessage``)."""
     try:
         model = platform.catalog.model(service)
@@ -41,7 +44,7 @@ def operation_name(platform: Any, service: str, action: str) -> str | None:
     return None
 
 
-def exception_name(platform: Any, service: str, code: str) -> str | None:
+def exception_name(platform: Platform, service: str, code: str) -> str | None:
     """The SDK's exception class for an error code the service models (None if it does not)."""
     shape = error_shape(platform.catalog.model(service), code)
     if shape is None:
@@ -49,7 +52,7 @@ def exception_name(platform: Any, service: str, code: str) -> str | None:
     return shape.name if shape.name.endswith("Exception") else shape.name + "Exception"
 
 
-def optimized_error(platform: Any, service: str, failure: CallError) -> tuple[str, str]:
+def optimized_error(platform: Platform, service: str, failure: CallError) -> tuple[str, str]:
     """(error, cause) of a failed optimized-integration call, as Step Functions reports them."""
     prefix, java_service, generic = OPTIMIZED_NAMES.get(service, (service.upper(), service, "Exception"))
     error = failure.error
@@ -59,7 +62,7 @@ def optimized_error(platform: Any, service: str, failure: CallError) -> tuple[st
     return f"{prefix}.{name}", cause
 
 
-def sdk_service_name(platform: Any, service: str) -> str:
+def sdk_service_name(platform: Platform, service: str) -> str:
     """The AWS SDK for Java v2 client name of a service (``DynamoDb``, ``Sqs``, ``CloudWatchLogs``)."""
     try:
         service_id = platform.catalog.model(service).metadata.get("serviceId", service)
@@ -69,7 +72,7 @@ def sdk_service_name(platform: Any, service: str) -> str:
     return "".join(word[:1].upper() + word[1:].lower() for word in words) or service
 
 
-def sdk_error(platform: Any, service: str, failure: CallError) -> tuple[str, str]:
+def sdk_error(platform: Platform, service: str, failure: CallError) -> tuple[str, str]:
     """(error, cause) of a failed aws-sdk integration call."""
     client = sdk_service_name(platform, service)
     error = failure.error

@@ -34,11 +34,14 @@ import gzip
 import io
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.asl.items import ItemReaderRequest, ResultWriterRequest
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 GET_OBJECT = "arn:aws:states:::s3:getObject"
 LIST_OBJECTS_V2 = "arn:aws:states:::s3:listObjectsV2"
@@ -54,7 +57,7 @@ class S3DataSetError(Exception):
     """A data set that cannot be read or written; its text is the Map's failure cause."""
 
 
-def s3_collaborators(platform: Any) -> dict[str, Any]:
+def s3_collaborators(platform: Platform) -> dict[str, Any]:
     """``item_reader``/``result_writer`` keyword arguments for ``Execution``."""
     return {"item_reader": S3ItemReader(platform), "result_writer": S3ResultWriter(platform)}
 
@@ -86,7 +89,7 @@ def _fields(parameters: Any, required: tuple[str, ...], what: str) -> dict[str, 
 class S3ItemReader:
     """Reads a distributed Map's items from S3 (see the module docstring for the forms)."""
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
 
     async def read(self, request: ItemReaderRequest) -> list[Any]:
@@ -250,7 +253,7 @@ def _csv_items(text: str, key: str, config: dict[str, Any]) -> list[dict[str, st
 class S3ResultWriter:
     """Exports a map run's child results to S3 the way AWS lays them out."""
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
 
     async def write(self, request: ResultWriterRequest) -> Any:
