@@ -3,7 +3,8 @@
 * Nothing but ``cumulo/platform.py`` and ``cumulo/gateway/`` indexes the platform's providers by
   name (``providers[...]``, ``providers.get(...)``).
 * No module reads another service's store tables: it imports neither another service's table
-  name constants nor its repository.
+  name constants nor its repository. More broadly, no module imports another service's package
+  at all (``services/registry.py``, which lists the providers, aside).
 * The top-level packages of ``cumulo`` (each service package counted on its own) import each
   other without cycles, counting the imports made when a module loads.
 """
@@ -104,6 +105,22 @@ def test_no_module_reads_another_services_tables():
             touched = {alias.name for alias in node.names} & tables.get(node.module, set())
             if touched:
                 offenders.append(f"{relative}:{node.lineno} imports {sorted(touched)} from {node.module}")
+    assert offenders == []
+
+
+def test_no_module_imports_another_service():
+    offenders = []
+    for relative, tree in modules():
+        if exempt(relative, (*PENDING, "cumulo/services/registry.py")):
+            continue
+        importer = service_of(module_name(relative))
+        for node in ast.walk(tree):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                owner = service_of(name)
+                if owner is not None and owner != importer:
+                    offenders.append(f"{relative}:{node.lineno} imports {name}")
     assert offenders == []
 
 
