@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
@@ -186,3 +187,26 @@ def test_top_level_packages_import_each_other_without_cycles():
             if target is not None and target != source and not {source, target} <= PENDING_CYCLE:
                 graph.setdefault(source, set()).add(target)
     assert find_cycle(graph) is None
+
+
+def test_the_platforms_interfaces_are_what_their_providers_offer(tmp_path):
+    from cumulo.platform import Platform
+    from cumulo.services import interfaces
+    from cumulo.settings import Settings
+
+    platform = Platform(Settings(data_dir=tmp_path / "data"))
+    bound = {"queues": interfaces.QueueSink, "topics": interfaces.TopicSink, "functions": interfaces.FunctionInvoker,
+             "capacity": interfaces.FunctionCapacity, "logs": interfaces.LogSink, "events": interfaces.EventBus,
+             "objects": interfaces.ObjectStore, "metrics": interfaces.MetricSink}
+    mismatches = []
+    for attribute, protocol in bound.items():
+        offered = getattr(platform, attribute)
+        for name, declared in vars(protocol).items():
+            if name.startswith("_") or not inspect.isfunction(declared):
+                continue
+            method = getattr(offered, name)
+            wanted = list(inspect.signature(declared).parameters)[1:]
+            if (list(inspect.signature(method).parameters) != wanted
+                    or inspect.iscoroutinefunction(method) != inspect.iscoroutinefunction(declared)):
+                mismatches.append(f"platform.{attribute}.{name}")
+    assert mismatches == []
