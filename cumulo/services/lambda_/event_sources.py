@@ -16,6 +16,7 @@ from cumulo.eventsources.sqs import SqsPoller
 from cumulo.patterns import InvalidEventPattern, compile_pattern
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
+from cumulo.services.lambda_.errors import invalid
 from cumulo.services.lambda_.names import parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
 from cumulo.services.pagination import decode_token, take_page
@@ -29,10 +30,6 @@ MAX_WINDOW_S = 300
 MAX_FILTERS = 5
 UPDATABLE = ("BatchSize", "MaximumBatchingWindowInSeconds", "FilterCriteria", "FunctionResponseTypes",
              "ScalingConfig")
-
-
-def _invalid(message: str) -> AwsError:
-    return AwsError("InvalidParameterValueException", message, fields={"Type": "User"})
 
 
 class EventSourceOperations:
@@ -75,11 +72,11 @@ class EventSourceOperations:
         """Whether the mapping's source queue is FIFO (it must be an existing SQS queue)."""
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         if service != "sqs":
-            raise _invalid(f"Event source mappings for {service or arn} sources are not supported by Cumulo yet: "
+            raise invalid(f"Event source mappings for {service or arn} sources are not supported by Cumulo yet: "
                            "use an SQS queue.")
         fifo = self.platform.queues.fifo_queue(arn)
         if fifo is None:
-            raise _invalid("Error occurred while ReceiveMessage. SQS Error Code: "
+            raise invalid("Error occurred while ReceiveMessage. SQS Error Code: "
                            "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does "
                            "not exist or you do not have access to it.")
         return fifo
@@ -90,25 +87,25 @@ class EventSourceOperations:
         window = settings.get("MaximumBatchingWindowInSeconds") or 0
         limit = SQS_FIFO_MAX_BATCH if fifo else SQS_MAX_BATCH
         if size > limit:
-            raise _invalid(f"BatchSize must be between 1 and {limit}" + (" for FIFO queues." if fifo else "."))
+            raise invalid(f"BatchSize must be between 1 and {limit}" + (" for FIFO queues." if fifo else "."))
         if size > 10 and window < 1:
-            raise _invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater "
+            raise invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater "
                            "than 10")
         if window > MAX_WINDOW_S:
-            raise _invalid(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_WINDOW_S}.")
+            raise invalid(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_WINDOW_S}.")
         if fifo and window:
-            raise _invalid("Batching window is not supported for FIFO queues")
+            raise invalid("Batching window is not supported for FIFO queues")
         filters = (settings.get("FilterCriteria") or {}).get("Filters") or []
         if len(filters) > MAX_FILTERS:
-            raise _invalid(f"The number of filters exceeds the limit of {MAX_FILTERS}.")
+            raise invalid(f"The number of filters exceeds the limit of {MAX_FILTERS}.")
         for item in filters:
             try:
                 compile_pattern(item.get("Pattern") or "", dialect="esm")
             except InvalidEventPattern as exc:
-                raise _invalid(f"Invalid filter pattern definition. {exc}") from exc
+                raise invalid(f"Invalid filter pattern definition. {exc}") from exc
         bad = set(settings.get("FunctionResponseTypes") or []) - {"ReportBatchItemFailures"}
         if bad:
-            raise _invalid(f"Invalid FunctionResponseTypes: {sorted(bad)}")
+            raise invalid(f"Invalid FunctionResponseTypes: {sorted(bad)}")
 
     def _function_arn(self, context: RequestContext, identifier: str) -> str:
         ref = parse_function(identifier)
@@ -131,7 +128,7 @@ class EventSourceOperations:
     def create_event_source_mapping(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         source = params.get("EventSourceArn")
         if not source:
-            raise _invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
+            raise invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
         fifo = self._source_is_fifo(context, source)
         function_arn = self._function_arn(context, params["FunctionName"])
         self._check_settings(params, fifo)

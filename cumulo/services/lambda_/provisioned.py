@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
 from cumulo.services.lambda_ import configuration as cfg
+from cumulo.services.lambda_.errors import invalid
 from cumulo.services.lambda_.names import LATEST, is_version, parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
 
@@ -31,10 +32,6 @@ log = logging.getLogger("cumulo.lambda")
 PROVISIONED = "lambda.provisioned"
 MIN_UNRESERVED = 100
 INIT_FAILURE = "FUNCTION_ERROR_INIT_FAILURE"
-
-
-def _invalid(message: str) -> AwsError:
-    return AwsError("InvalidParameterValueException", message, fields={"Type": "User"})
 
 
 def _not_found() -> AwsError:
@@ -106,7 +103,7 @@ class ProvisionedOperations:
 
     def _check_qualifier(self, repo: LambdaRepository, name: str, qualifier: str) -> None:
         if qualifier == LATEST:
-            raise _invalid("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+            raise invalid("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
         if is_version(qualifier):
             if repo.version(name, qualifier) is None:
                 raise repo.not_found(name, qualifier)
@@ -128,16 +125,16 @@ class ProvisionedOperations:
         function = repo.function(name)
         reserved = function.get("reserved_concurrency")
         if reserved is not None and reserved < others + requested:
-            raise _invalid("Requested Provisioned Concurrency should not be greater than the "
+            raise invalid("Requested Provisioned Concurrency should not be greater than the "
                            "reservedConcurrentExecution for function")
         limit = self.platform.settings.concurrent_executions
         if reserved is None:
             unreserved = limit - self._account_reserved_and_provisioned(repo, exclude=(name, qualifier))
             if requested > unreserved:
-                raise _invalid("Specified ConcurrentExecutions for function is greater than account's unreserved "
+                raise invalid("Specified ConcurrentExecutions for function is greater than account's unreserved "
                                f"concurrency [{unreserved}].")
             if unreserved - requested < MIN_UNRESERVED:
-                raise _invalid("Specified ConcurrentExecutions for function decreases account's "
+                raise invalid("Specified ConcurrentExecutions for function decreases account's "
                                f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}].")
         if is_version(qualifier):
             for alias in repo.aliases(name):
