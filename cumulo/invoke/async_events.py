@@ -59,6 +59,10 @@ class AsyncEvent:
     client_context: str | None = None
     trace_id: str | None = None
 
+    @property
+    def work_id(self) -> str:
+        return self.request_id
+
     def encode(self) -> bytes:
         document = {**self.__dict__, "payload": base64.b64encode(self.payload).decode()}
         return json.dumps(document, separators=(",", ":")).encode()
@@ -92,6 +96,7 @@ RetryPolicy = Callable[[AsyncEvent], tuple[int, float]]  # -> (maximum retries, 
 
 class AsyncInvoker(RetryingWorkQueue[AsyncEvent]):
     work_name = "asynchronous invocations"
+    item_type = AsyncEvent
     item_name = "asynchronous event"
 
     def __init__(self, platform: Platform, run: Runner, finish: Finisher, policy: RetryPolicy) -> None:
@@ -99,15 +104,6 @@ class AsyncInvoker(RetryingWorkQueue[AsyncEvent]):
         self._run = run
         self._finish = finish
         self._policy = policy
-
-    def _encode(self, item: AsyncEvent) -> bytes:
-        return item.encode()
-
-    def _decode(self, body: bytes) -> AsyncEvent:
-        return AsyncEvent.decode(body)
-
-    def _item_id(self, item: AsyncEvent) -> str:
-        return item.request_id
 
     def accept(self, event: AsyncEvent) -> None:
         """Commit an event to the queue (durable when this returns) and wake the workers."""

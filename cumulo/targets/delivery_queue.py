@@ -66,6 +66,10 @@ class Job:
     attempts: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def work_id(self) -> str:
+        return self.id
+
     def encode(self) -> bytes:
         return json.dumps({"account": self.account, "region": self.region, "origin": self.origin,
                            "target": self.target, "payload": self.payload, "event": self.event, "id": self.id,
@@ -116,6 +120,7 @@ def backoff(attempt: int) -> float:
 
 class DeliveryQueue(RetryingWorkQueue[Job]):
     work_name = "deliveries"
+    item_type = Job
     item_name = "delivery"
 
     def __init__(self, platform: Platform, queue: str, send: Sender, dead_letter: DeadLetterFormat,
@@ -127,15 +132,6 @@ class DeliveryQueue(RetryingWorkQueue[Job]):
         self._dead_letter = dead_letter
         self._observe = observe or (lambda job, outcome: None)
         self.scale = float(getattr(settings, "events_retry_time_scale", 1.0))
-
-    def _encode(self, item: Job) -> bytes:
-        return item.encode()
-
-    def _decode(self, body: bytes) -> Job:
-        return Job.decode(body)
-
-    def _item_id(self, item: Job) -> str:
-        return item.id
 
     # ------------------------------------------------------------ workers
     def _before_tasks(self, messages: list[QueueMessage]) -> list[QueueMessage]:

@@ -13,35 +13,42 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, Self, TypeVar
 
 from cumulo.store.base import QueueMessage
 from cumulo.store.work_queue import DurableWorkQueue
 
 log = logging.getLogger("cumulo.targets")
-Item = TypeVar("Item")
+
+
+class WorkItem(Protocol):
+    """What a queue holds: it has an id (the store message id) and round-trips through bytes."""
+
+    @property
+    def work_id(self) -> str: ...
+
+    def encode(self) -> bytes: ...
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self: ...
+
+
+Item = TypeVar("Item", bound=WorkItem)
 
 
 class RetryingWorkQueue(DurableWorkQueue, Generic[Item]):
+    #: the class of the items (decodes them)
+    item_type: type[Item]
     #: what one item is called in log lines ("asynchronous event", "delivery")
     item_name = "item"
 
-    def _encode(self, item: Item) -> bytes:
-        raise NotImplementedError
-
-    def _decode(self, body: bytes) -> Item:
-        raise NotImplementedError
-
-    def _item_id(self, item: Item) -> str:
-        raise NotImplementedError
-
     def submit(self, item: Item, delay_s: float = 0.0) -> None:
         """Commit an item (joins the caller's open transaction); call ``wake`` after committing."""
-        self.store.enqueue(self.queue, self._encode(item), message_id=self._item_id(item), delay_s=delay_s)
+        self.store.enqueue(self.queue, item.encode(), message_id=item.work_id, delay_s=delay_s)
 
     def _read(self, message: QueueMessage) -> Item | None:
         try:
-            return self._decode(message.body)
+            return self.item_type.decode(message.body)
         except (ValueError, TypeError, KeyError):
             log.error("dropping an unreadable %s %s from %s", self.item_name, message.message_id, self.queue)
             self._remove(message)
