@@ -10,13 +10,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from cumulo import __version__
 from cumulo.net import http_client
 from cumulo.protocol.catalog import ServiceCatalog
 from cumulo.runtime import isolation_report
 from cumulo.services.base import Provider
+from cumulo.services.interfaces import (
+    EventBus,
+    FunctionCapacity,
+    FunctionInvoker,
+    LogSink,
+    MetricSink,
+    ObjectStore,
+    QueueSink,
+    TopicSink,
+)
 from cumulo.services.registry import provider_classes
 from cumulo.settings import Settings
 from cumulo.store.artifacts import ArtifactStore
@@ -37,9 +47,27 @@ class Platform:
         self.notifier = Notifier()
         self.providers: dict[str, Provider] = {cls.service: cls(self) for cls in provider_classes()}
         self.catalog = ServiceCatalog(self.providers)
+        # What services offer each other (cumulo.services.interfaces): the providers themselves.
+        self.queues = cast(QueueSink, self.providers["sqs"])
+        self.topics = cast(TopicSink, self.providers["sns"])
+        self.functions = cast(FunctionInvoker, self.providers["lambda"])
+        self.capacity = cast(FunctionCapacity, self.providers["lambda"])
+        self.logs = cast(LogSink, self.providers["logs"])
+        self.events = cast(EventBus, self.providers["events"])
+        self.objects = cast(ObjectStore, self.providers["s3"])
+        self.metrics = cast(MetricSink, self.providers["cloudwatch"])
         self.state: dict[str, str] = {name: "starting" for name in self.providers}
         self._started = False
         self._background: set[asyncio.Task] = set()
+
+    def has_service(self, service: str) -> bool:
+        """Whether this build serves ``service`` (its botocore name: ``kinesis``, ``stepfunctions``...)."""
+        return service in self.providers
+
+    def serving(self, service: str) -> Provider | None:
+        """The provider of a service, for the generic operation runner (``services.api_calls``)
+        only: services reach each other through the typed attributes above."""
+        return self.providers.get(service)
 
     def provider(self, kind: type[P]) -> P:
         found = self.providers[kind.service]

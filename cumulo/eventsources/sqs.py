@@ -18,11 +18,15 @@ import contextlib
 import json
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.patterns.esm import FilterCriteria
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
+    from cumulo.services.interfaces import QueueSink
 
 log = logging.getLogger("cumulo.eventsources")
 DEFAULT_CONCURRENCY = 5
@@ -55,7 +59,7 @@ def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str
 
 
 class SqsPoller:
-    def __init__(self, platform: Any, mapping: dict[str, Any], invoke: Any) -> None:
+    def __init__(self, platform: Platform, mapping: dict[str, Any], invoke: Any) -> None:
         self.platform = platform
         self.mapping = mapping
         self.invoke = invoke  # async (mapping, event bytes) -> (ok, payload bytes) or raises AwsError
@@ -89,7 +93,7 @@ class SqsPoller:
         self.tasks = []
 
     async def _run(self) -> None:
-        sqs = self.platform.providers["sqs"]
+        sqs = self.platform.queues
         while True:
             try:
                 batch = await self._gather(sqs)
@@ -104,7 +108,7 @@ class SqsPoller:
                 log.exception("event source mapping %s failed; retrying", self.mapping["UUID"])
                 await asyncio.sleep(IDLE_BACKOFF_S)
 
-    async def _gather(self, sqs: Any) -> list[dict[str, Any]]:
+    async def _gather(self, sqs: QueueSink) -> list[dict[str, Any]]:
         size = self.mapping.get("BatchSize") or 10
         window = self.mapping.get("MaximumBatchingWindowInSeconds") or 0
         deadline = 0.0  # the window opens when the first message arrives

@@ -12,7 +12,8 @@ through the function runner and settle each one:
 * retries exhausted or too old: given to the failure hook (DLQ/destinations).
 
 A retry is a new queue entry with a delay, committed together with the removal of the old
-one, so a restart never loses or duplicates the retry schedule.
+one, so a restart never loses or duplicates the retry schedule (``targets.retrying``, the
+skeleton this queue shares with EventBridge's target deliveries).
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cumulo.protocol.errors import AwsError
 from cumulo.store.base import QueueMessage
-from cumulo.store.work_queue import DurableWorkQueue
+from cumulo.targets.retrying import RetryingWorkQueue
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.invoke")
 QUEUE = "lambda.async"
@@ -54,6 +58,10 @@ class AsyncEvent:
     throttles: int = 0
     client_context: str | None = None
     trace_id: str | None = None
+
+    @property
+    def work_id(self) -> str:
+        return self.request_id
 
     def encode(self) -> bytes:
         document = {**self.__dict__, "payload": base64.b64encode(self.payload).decode()}
@@ -86,26 +94,25 @@ Runner = Callable[[AsyncEvent], Awaitable[Outcome]]
 RetryPolicy = Callable[[AsyncEvent], tuple[int, float]]  # -> (maximum retries, maximum age seconds)
 
 
-class AsyncInvoker(DurableWorkQueue):
+class AsyncInvoker(RetryingWorkQueue[AsyncEvent]):
     work_name = "asynchronous invocations"
+    item_type = AsyncEvent
+    item_name = "asynchronous event"
 
-    def __init__(self, platform: Any, run: Runner, finish: Finisher, policy: RetryPolicy) -> None:
+    def __init__(self, platform: Platform, run: Runner, finish: Finisher, policy: RetryPolicy) -> None:
         super().__init__(platform, QUEUE, MAX_WORKERS, 10, LEASE_S)
         self._run = run
         self._finish = finish
         self._policy = policy
 
-    def accept(self, event: AsyncEvent, delay_s: float = 0.0) -> None:
+    def accept(self, event: AsyncEvent) -> None:
         """Commit an event to the queue (durable when this returns) and wake the workers."""
-        self.store.enqueue(QUEUE, event.encode(), message_id=event.request_id, delay_s=delay_s)
+        self.submit(event)
         self.wake()
 
     async def _process(self, message: QueueMessage) -> None:
-        try:
-            event = AsyncEvent.decode(message.body)
-        except (ValueError, TypeError, KeyError):
-            log.error("dropping an unreadable asynchronous event %s", message.message_id)
-            self.store.delete_message(QUEUE, message.receipt or "")
+        event = self._read(message)
+        if event is None:
             return
         event.attempts += 1
         try:
@@ -138,13 +145,11 @@ class AsyncInvoker(DurableWorkQueue):
                 delay *= self.platform.settings.retry_delay_scale
         if delay is not None and age + delay > max_age:
             delay, reason = None, "EventAgeExceeded"
-        with self.store.transaction():
-            self.store.delete_message(QUEUE, message.receipt or "")
-            if delay is not None:
-                self.accept(event, delay_s=delay)
-            else:
-                try:
-                    self._finish(event, outcome, reason)
-                except Exception:  # a broken destination must not keep the event alive forever
-                    log.exception("could not deliver the result of asynchronous invocation %s",
-                                  event.request_id)
+        if delay is not None:
+            self._retry_later(message, event, delay)
+            return
+        with self._settling(message):
+            try:
+                self._finish(event, outcome, reason)
+            except Exception:  # a broken destination must not keep the event alive forever
+                log.exception("could not deliver the result of asynchronous invocation %s", event.request_id)

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 WINDOW_S = 0.2
 NAMESPACE = "AWS/Lambda"
@@ -22,7 +25,7 @@ Dimensions = tuple[tuple[str, str], ...]
 
 
 class LambdaMetrics:
-    def __init__(self, platform: Any, window_s: float = WINDOW_S) -> None:
+    def __init__(self, platform: Platform, window_s: float = WINDOW_S) -> None:
         self.platform = platform
         self.window_s = window_s
         self._counts: dict[tuple[str, str, str, Dimensions, str, float], int] = {}
@@ -49,9 +52,8 @@ class LambdaMetrics:
             self._timer.cancel()
             self._timer = None
         counts, self._counts = self._counts, {}
-        cloudwatch = self.platform.providers.get("cloudwatch")
-        if cloudwatch is None or not counts:
+        if not counts:
             return
         for (account, region, name, dimensions, unit, value), count in counts.items():
-            cloudwatch.put(account, region, NAMESPACE, name, value, dict(dimensions), unit,
+            self.platform.metrics.put(account, region, NAMESPACE, name, value, dict(dimensions), unit,
                            timestamp=self._since, count=count)

@@ -15,7 +15,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.invoke.concurrency import ACCOUNT_EXCEEDED, ConcurrencyLimiter, throttled
 from cumulo.invoke.metrics import LambdaMetrics
@@ -29,6 +29,9 @@ from cumulo.runtime import (
     RuntimeConfig,
     UnsupportedRuntimeError,
 )
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.invoke")
 
@@ -65,7 +68,7 @@ def _host_memory_mb() -> int:
 
 
 class FunctionRunner:
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
         settings = platform.settings
         budget = settings.memory_budget_mb or _host_memory_mb() * 3 // 4
@@ -295,7 +298,7 @@ class FunctionRunner:
 
     def _write_logs(self, spec: EnvironmentSpec, stream: str, events: list[tuple[int, str]]) -> None:
         lines = [(timestamp, message.rstrip("\n")) for timestamp, message in events]
-        self.platform.providers["logs"].append(spec.account_id, spec.region, spec.log_group_name, stream, lines)
+        self.platform.logs.append(spec.account_id, spec.region, spec.log_group_name, stream, lines)
 
 
 def _trace_id() -> str:

@@ -27,13 +27,15 @@ import logging
 import math
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.values import as_datetime
 from cumulo.services.autoscaling.schedule import Schedule, ScheduleError
 from cumulo.services.base import Provider, RequestContext
-from cumulo.services.lambda_.repository import LambdaRepository
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.autoscaling")
 TARGETS, ACTIONS, POLICIES, ACTIVITIES = ("autoscaling.targets", "autoscaling.actions", "autoscaling.policies",
@@ -60,7 +62,7 @@ def _describe(namespace: str, resource: str, dimension: str) -> str:
 class ApplicationAutoScalingProvider(Provider):
     service = "application-autoscaling"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -100,12 +102,9 @@ class ApplicationAutoScalingProvider(Provider):
             raise _validation(f"Unsupported resource ID format: {resource}. Expected function:NAME:QUALIFIER")
         return namespace, resource, dimension
 
-    def _lambda(self):
-        return self.platform.providers["lambda"]
-
     def _capacity(self, account: str, region: str, resource: str) -> int:
         _, name, qualifier = resource.split(":")
-        view = self._lambda().provisioned_concurrency(account, region, name, qualifier)
+        view = self.platform.capacity.provisioned_concurrency(account, region, name, qualifier)
         return view["RequestedProvisionedConcurrentExecutions"] if view else 0
 
     async def _set_capacity(self, scope: str, target: dict[str, Any], desired: int, description: str,
@@ -116,7 +115,7 @@ class ApplicationAutoScalingProvider(Provider):
         started = time.time()
         status, message = "Successful", "Successfully set provisioned concurrency."
         try:
-            await self._lambda().set_provisioned_concurrency(account, region, name, qualifier, desired)
+            await self.platform.capacity.set_provisioned_concurrency(account, region, name, qualifier, desired)
         except Exception as exc:  # recorded on the activity, as AWS reports failed scaling
             status, message = "Failed", f"Failed to set provisioned concurrency: {exc}"
         target["_lastScaled"] = time.time()
@@ -143,9 +142,7 @@ class ApplicationAutoScalingProvider(Provider):
         scope = self._scope(context)
         key = self._target_key(scope, namespace, resource, dimension)
         _, name, qualifier = resource.split(":")
-        repo = LambdaRepository(self.platform.store, context.account_id, context.region)
-        if repo.find_function(name) is None or (qualifier.isdigit() and repo.version(name, qualifier) is None) or (
-                not qualifier.isdigit() and repo.alias(name, qualifier) is None):
+        if not self.platform.capacity.qualifier_exists(context.account_id, context.region, name, qualifier):
             raise _validation(f"Lambda function {name}:{qualifier} does not exist")
         if qualifier == "$LATEST":
             raise _validation("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
@@ -405,9 +402,9 @@ class ApplicationAutoScalingProvider(Provider):
     def _sample(self, key: str, policy: dict[str, Any]) -> None:
         account, region = key.split(":")[:2]
         _, name, qualifier = policy["ResourceId"].split(":")
-        runner = self._lambda().runner
-        seen = [v for v in (runner.provisioned_utilization(account, region, name, qualifier),
-                            runner.take_peak_utilization(account, region, name, qualifier),
+        capacity = self.platform.capacity
+        seen = [v for v in (capacity.provisioned_utilization(account, region, name, qualifier),
+                            capacity.take_peak_utilization(account, region, name, qualifier),
                             self._peaks.get(key)) if v is not None]
         if seen:
             self._peaks[key] = max(seen)

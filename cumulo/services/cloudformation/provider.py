@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from cumulo.protocol.errors import AwsError
@@ -28,6 +28,9 @@ from cumulo.services.cloudformation.stack_operation import StackOperation, new_s
 from cumulo.services.cloudformation.template import PreparedTemplate, check_structure, prepare
 from cumulo.services.pagination import decode_token, take_page
 from cumulo.template_loader import TemplateError, load_template
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.cloudformation")
 STACKS, EVENTS, EXPORTS, CHANGE_SETS = "cfn.stacks", "cfn.events", "cfn.exports", "cfn.changesets"
@@ -57,7 +60,7 @@ class CloudFormationProvider(Provider):
     service = "cloudformation"
     validation_error_code = "ValidationError"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._sequence = 0
 
@@ -136,7 +139,7 @@ class CloudFormationProvider(Provider):
             raise _validation("Either Template URL or Template Body must be specified.")
         bucket, key = _s3_location(url)
         try:
-            return self.platform.providers["s3"].read_object(bucket, key).decode()
+            return self.platform.objects.read_object(bucket, key).decode()
         except AwsError as error:
             raise _validation(f"TemplateURL must be a supported URL: {url} ({error.message})") from error
 

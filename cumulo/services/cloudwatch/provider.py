@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.values import as_datetime
@@ -19,6 +19,9 @@ from cumulo.services.base import Provider, RequestContext
 from cumulo.services.cloudwatch.statistics import STANDARD, bucketize, is_known_statistic
 from cumulo.services.pagination import decode_token, take_page
 from cumulo.store.batching import BatchedWriter
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 SAMPLES, METRICS = "cloudwatch.samples", "cloudwatch.metrics"
 MAX_DATAPOINTS = 1440
@@ -46,7 +49,7 @@ def dimension_key(dimensions: list[dict[str, str]] | dict[str, str]) -> str:
 class CloudWatchProvider(Provider):
     service = "cloudwatch"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._sequence = 0
         self._pending: BatchedWriter[Sample] = BatchedWriter(self._write_batch, FLUSH_AFTER_S, FLUSH_AT_SAMPLES)

@@ -12,27 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cumulo.targets.arns import parse_arn
+
 DEFAULT_BUS = "default"
-ARN = re.compile(r"^arn:(?P<partition>aws[a-zA-Z-]*):(?P<service>[a-zA-Z0-9-]+):(?P<region>[a-z0-9-]*):"
-                 r"(?P<account>\d{12})?:(?P<resource>.+)$")
 BUS_ARN = re.compile(r"^arn:aws[\w-]*:events:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):event-bus/(?P<name>.+)$")
-
-
-@dataclass(frozen=True)
-class Arn:
-    partition: str
-    service: str
-    region: str
-    account: str
-    resource: str
-
-
-def parse_arn(text: str) -> Arn | None:
-    found = ARN.match(text)
-    if found is None:
-        return None
-    return Arn(found.group("partition"), found.group("service"), found.group("region"),
-               found.group("account") or "", found.group("resource"))
 
 
 def bus_arn(region: str, account: str, name: str) -> str:

@@ -3,7 +3,8 @@
 Mixed into ``LambdaProvider``. An event invoke config sets the retry limit and maximum event
 age for a function version or alias and its OnSuccess/OnFailure destinations; a function's
 DeadLetterConfig receives failed events when no OnFailure destination is set. Destination
-records have AWS's shape and are written inside the transaction that ends the event.
+records have AWS's shape and are written inside the transaction that ends the event, through
+``cumulo.targets`` (a function destination goes straight to this provider's own queue).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import base64
 import datetime as dt
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.invoke.async_events import DEFAULT_MAX_AGE_S, DEFAULT_RETRIES, AsyncEvent, Outcome
 from cumulo.protocol.errors import AwsError
@@ -20,10 +21,14 @@ from cumulo.services.base import RequestContext
 from cumulo.services.lambda_.names import LATEST, parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
 from cumulo.services.pagination import decode_token, take_page
+from cumulo.targets.dead_letters import invocation_failure_attributes
+from cumulo.targets.send import BusEvent, Delivery, send_now
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.lambda")
 DESTINATION_SERVICES = ("sqs", "sns", "lambda", "events")
-MAX_ERROR_MESSAGE = 1024
 
 
 def _now() -> float:
@@ -42,7 +47,7 @@ def _check_destination(arn: str | None) -> None:
 class AsyncConfigOperations:
     """Event invoke configs (needs ``self.repo``/``self.platform`` of the Lambda provider)."""
 
-    platform: Any
+    platform: Platform
 
     def _config_target(self, context: RequestContext, params: dict[str, Any]
                        ) -> tuple[LambdaRepository, str, str]:
@@ -165,33 +170,23 @@ class AsyncConfigOperations:
         return record
 
     def _deliver(self, event: AsyncEvent, arn: str, record: dict[str, Any], succeeded: bool) -> None:
-        service = arn.split(":")[2]
         body = json.dumps(record)
-        if service == "sqs":
-            self.platform.providers["sqs"].deliver(arn, body, sender=event.account)
-        elif service == "sns":
-            self.platform.providers["sns"].publish_message(arn, body)
-        elif service == "lambda":
+        if arn.split(":")[2] == "lambda":
             self.async_invoker.accept(AsyncEvent(  # type: ignore[attr-defined]
                 account=event.account, region=event.region, function=parse_function(arn).name,
                 qualifier=parse_function(arn).qualifier, payload=body.encode()))
-        elif service == "events":
-            self.platform.providers["events"].put_event_internal(
-                event.account, event.region, arn.split(":event-bus/", 1)[-1], source="lambda",
-                detail_type="Lambda Function Invocation Result - " + ("Success" if succeeded else "Failure"),
-                detail=record, resources=[record["requestContext"]["functionArn"]])
+            return
+        result = BusEvent(source="lambda", resources=[record["requestContext"]["functionArn"]],
+                          detail_type="Lambda Function Invocation Result - " + ("Success" if succeeded else "Failure"))
+        send_now(self.platform, arn, body, Delivery(account=event.account, region=event.region, sender=event.account,
+                                                    bus_event=result))
 
     def _dead_letter(self, event: AsyncEvent, outcome: Outcome, arn: str) -> None:
         """Send the original event to the DLQ with AWS's RequestID/ErrorCode/ErrorMessage attributes."""
-        message = (_error_message(outcome) or "")[:MAX_ERROR_MESSAGE]
-        attributes = {"RequestID": {"DataType": "String", "StringValue": event.request_id},
-                      "ErrorCode": {"DataType": "Number", "StringValue": str(outcome.status_code)},
-                      "ErrorMessage": {"DataType": "String", "StringValue": message or "Unhandled"}}
-        body = event.payload.decode(errors="replace")
-        if arn.split(":")[2] == "sqs":
-            self.platform.providers["sqs"].deliver(arn, body, message_attributes=attributes, sender=event.account)
-        else:
-            self.platform.providers["sns"].publish_message(arn, body, message_attributes=attributes)
+        attributes = invocation_failure_attributes(event.request_id, outcome.status_code, _error_message(outcome))
+        send_now(self.platform, arn, event.payload.decode(errors="replace"),
+                 Delivery(account=event.account, region=event.region, message_attributes=attributes,
+                          sender=event.account))
 
 
 def _json_or_text(payload: bytes) -> Any:

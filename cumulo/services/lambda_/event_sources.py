@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.eventsources.sqs import SqsPoller
 from cumulo.patterns import InvalidEventPattern, compile_pattern
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
+from cumulo.services.lambda_.errors import invalid
 from cumulo.services.lambda_.names import parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
 from cumulo.services.pagination import decode_token, take_page
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 MAPPINGS = "lambda.esm"
 SQS_MAX_BATCH, SQS_FIFO_MAX_BATCH = 10_000, 10
@@ -28,12 +32,8 @@ UPDATABLE = ("BatchSize", "MaximumBatchingWindowInSeconds", "FilterCriteria", "F
              "ScalingConfig")
 
 
-def _invalid(message: str) -> AwsError:
-    return AwsError("InvalidParameterValueException", message, fields={"Type": "User"})
-
-
 class EventSourceOperations:
-    platform: Any
+    platform: Platform
 
     def _init_event_sources(self) -> None:
         self._pollers: dict[str, SqsPoller] = {}
@@ -68,17 +68,18 @@ class EventSourceOperations:
         return not result.get("FunctionError"), result.get("Payload") or b""
 
     # ------------------------------------------------------------ validation
-    def _source_queue(self, context: RequestContext, arn: str) -> Any:
+    def _source_is_fifo(self, context: RequestContext, arn: str) -> bool:
+        """Whether the mapping's source queue is FIFO (it must be an existing SQS queue)."""
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         if service != "sqs":
-            raise _invalid(f"Event source mappings for {service or arn} sources are not supported by Cumulo yet: "
+            raise invalid(f"Event source mappings for {service or arn} sources are not supported by Cumulo yet: "
                            "use an SQS queue.")
-        queue = self.platform.providers["sqs"].queues.by_arn(arn)
-        if queue is None:
-            raise _invalid("Error occurred while ReceiveMessage. SQS Error Code: "
+        fifo = self.platform.queues.fifo_queue(arn)
+        if fifo is None:
+            raise invalid("Error occurred while ReceiveMessage. SQS Error Code: "
                            "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does "
                            "not exist or you do not have access to it.")
-        return queue
+        return fifo
 
     @staticmethod
     def _check_settings(settings: dict[str, Any], fifo: bool) -> None:
@@ -86,25 +87,25 @@ class EventSourceOperations:
         window = settings.get("MaximumBatchingWindowInSeconds") or 0
         limit = SQS_FIFO_MAX_BATCH if fifo else SQS_MAX_BATCH
         if size > limit:
-            raise _invalid(f"BatchSize must be between 1 and {limit}" + (" for FIFO queues." if fifo else "."))
+            raise invalid(f"BatchSize must be between 1 and {limit}" + (" for FIFO queues." if fifo else "."))
         if size > 10 and window < 1:
-            raise _invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater "
+            raise invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater "
                            "than 10")
         if window > MAX_WINDOW_S:
-            raise _invalid(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_WINDOW_S}.")
+            raise invalid(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_WINDOW_S}.")
         if fifo and window:
-            raise _invalid("Batching window is not supported for FIFO queues")
+            raise invalid("Batching window is not supported for FIFO queues")
         filters = (settings.get("FilterCriteria") or {}).get("Filters") or []
         if len(filters) > MAX_FILTERS:
-            raise _invalid(f"The number of filters exceeds the limit of {MAX_FILTERS}.")
+            raise invalid(f"The number of filters exceeds the limit of {MAX_FILTERS}.")
         for item in filters:
             try:
                 compile_pattern(item.get("Pattern") or "", dialect="esm")
             except InvalidEventPattern as exc:
-                raise _invalid(f"Invalid filter pattern definition. {exc}") from exc
+                raise invalid(f"Invalid filter pattern definition. {exc}") from exc
         bad = set(settings.get("FunctionResponseTypes") or []) - {"ReportBatchItemFailures"}
         if bad:
-            raise _invalid(f"Invalid FunctionResponseTypes: {sorted(bad)}")
+            raise invalid(f"Invalid FunctionResponseTypes: {sorted(bad)}")
 
     def _function_arn(self, context: RequestContext, identifier: str) -> str:
         ref = parse_function(identifier)
@@ -127,10 +128,10 @@ class EventSourceOperations:
     def create_event_source_mapping(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         source = params.get("EventSourceArn")
         if not source:
-            raise _invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
-        queue = self._source_queue(context, source)
+            raise invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
+        fifo = self._source_is_fifo(context, source)
         function_arn = self._function_arn(context, params["FunctionName"])
-        self._check_settings(params, queue.fifo)
+        self._check_settings(params, fifo)
         for _, existing in self.platform.store.scan(MAPPINGS):
             if existing["EventSourceArn"] == source and existing["FunctionArn"] == function_arn \
                     and existing["State"] != "Deleting":
@@ -181,8 +182,8 @@ class EventSourceOperations:
             raise AwsError("ResourceInUseException", "Cannot update the event source mapping because it is in use.",
                            fields={"Type": "User"})
         changed = {k: params[k] for k in UPDATABLE if params.get(k) is not None}
-        queue = self._source_queue(context, mapping["EventSourceArn"])
-        self._check_settings({**{k: mapping.get(k) for k in UPDATABLE}, **changed}, queue.fifo)
+        fifo = self._source_is_fifo(context, mapping["EventSourceArn"])
+        self._check_settings({**{k: mapping.get(k) for k in UPDATABLE}, **changed}, fifo)
         mapping.update(changed)
         if params.get("FunctionName"):
             mapping["FunctionArn"] = self._function_arn(context, params["FunctionName"])

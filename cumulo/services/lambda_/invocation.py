@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.invoke.async_events import AsyncEvent, AsyncInvoker, Outcome
 from cumulo.invoke.runner import FunctionRunner, Target
@@ -22,6 +22,9 @@ from cumulo.services.base import RequestContext
 from cumulo.services.lambda_.names import LATEST, LAYER_VERSION_ARN, is_version, parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
 from cumulo.store.record_cache import RecordCache
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.lambda")
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
@@ -70,7 +73,7 @@ def decode_client_context(value: str | None) -> str | None:
 class InvocationOperations:
     """The invoke half of the Lambda provider (needs ``self.platform`` and ``self.repo``)."""
 
-    platform: Any
+    platform: Platform
     runner: FunctionRunner
     async_invoker: AsyncInvoker
 

@@ -13,13 +13,14 @@ import contextlib
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.lambda_ import configuration as cfg
 from cumulo.services.lambda_.async_config import AsyncConfigOperations
 from cumulo.services.lambda_.code import MAX_UNZIPPED, CodePackage, read_code_source, store_zip
+from cumulo.services.lambda_.errors import conflict, invalid, precondition_failed
 from cumulo.services.lambda_.event_sources import EventSourceOperations
 from cumulo.services.lambda_.invocation import InvocationOperations
 from cumulo.services.lambda_.names import (
@@ -31,10 +32,13 @@ from cumulo.services.lambda_.names import (
     layer_arn,
     parse_function,
 )
-from cumulo.services.lambda_.policy import build_statement, check_policy_size, policy_document
+from cumulo.services.lambda_.permissions import PermissionOperations
 from cumulo.services.lambda_.provisioned import ProvisionedOperations
 from cumulo.services.lambda_.repository import FUNCTIONS, LambdaRepository
 from cumulo.services.pagination import decode_token, encode_token
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.lambda")
 MIN_UNRESERVED_CONCURRENCY = 100
@@ -45,30 +49,16 @@ VERSIONED_MEMBERS = ("Runtime", "Role", "Handler", "Description", "Timeout", "Me
                      "Architectures", "LoggingConfig", "FileSystemConfigs", "KMSKeyArn", "SnapStart")
 
 
-def _conflict(message: str) -> AwsError:
-    return AwsError("ResourceConflictException", message, fields={"Type": "User"})
-
-
-def _invalid(message: str) -> AwsError:
-    return AwsError("InvalidParameterValueException", message, fields={"Type": "User"})
-
-
-def _precondition() -> AwsError:
-    return AwsError("PreconditionFailedException",
-                    "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/"
-                    "GetAlias API to retrieve the latest Revision Id", fields={"Type": "User"})
-
-
 def _fingerprint(config: dict[str, Any]) -> str:
     relevant = {k: config.get(k) for k in ("CodeSha256", *VERSIONED_MEMBERS)}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
 class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOperations, ProvisionedOperations,
-                     Provider):
+                     PermissionOperations, Provider):
     service = "lambda"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._settlers: set[asyncio.Task[None]] = set()
         self._init_invocation()
@@ -134,7 +124,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
     # ------------------------------------------------------------ helpers
     def _resolve_layers(self, repo: LambdaRepository, arns: list[str]) -> list[dict[str, Any]]:
         if len(arns) > cfg.MAX_LAYERS:
-            raise _invalid(f"Cannot reference more than {cfg.MAX_LAYERS} layers.")
+            raise invalid(f"Cannot reference more than {cfg.MAX_LAYERS} layers.")
         layers = []
         for arn in arns:
             found = LAYER_VERSION_ARN.match(arn)
@@ -148,7 +138,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
             owner = LambdaRepository(self.platform.store, found.group("account"), found.group("region"))
             version = owner.layer_version(found.group("name"), int(found.group("version")))
             if version is None:
-                raise _invalid(f"Layer version {arn} does not exist.")
+                raise invalid(f"Layer version {arn} does not exist.")
             layers.append({"Arn": arn, "CodeSize": version["Content"]["CodeSize"],
                            "_unzipped": version["_code"]["unzipped"]})
         return layers
@@ -161,12 +151,12 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
     def _check_unzipped(code: CodePackage, layers: list[dict[str, Any]]) -> None:
         total = code.unzipped_size + sum(layer.get("_unzipped", 0) for layer in layers)
         if total > MAX_UNZIPPED:
-            raise _invalid(f"Function code combined with layers exceeds the maximum allowed size of "
+            raise invalid(f"Function code combined with layers exceeds the maximum allowed size of "
                            f"{MAX_UNZIPPED} bytes. The actual size is {total} bytes.")
 
     def _package(self, source: dict[str, Any], what: str = "function") -> CodePackage:
         """Read (inline or from S3), check and store a code package."""
-        return store_zip(self.platform.artifacts, read_code_source(source, self.platform.providers["s3"], what))
+        return store_zip(self.platform.artifacts, read_code_source(source, self.platform.objects, what))
 
     def _code_location(self, context: RequestContext, sha: str) -> dict[str, Any]:
         return {"RepositoryType": "S3", "Location": f"{context.base_url}/_cumulo/code/{sha}.zip"}
@@ -189,7 +179,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         repo = self.repo(context)
         ref = parse_function(params["FunctionName"])
         if ref.qualifier:
-            raise _invalid("Unsupported FunctionName: a qualifier cannot be used when creating a function.")
+            raise invalid("Unsupported FunctionName: a qualifier cannot be used when creating a function.")
         package_type = params.get("PackageType") or "Zip"
         cfg.check_runtime(params.get("Runtime"), package_type)
         cfg.check_environment(params.get("Environment"))
@@ -197,7 +187,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         cfg.check_limits(config)
         layers = self._resolve_layers(repo, params.get("Layers") or [])
         if repo.find_function(ref.name) is not None:
-            raise _conflict(f"Function already exist: {ref.name}")
+            raise conflict(f"Function already exist: {ref.name}")
         code = self._package(params["Code"])
         self._check_unzipped(code, layers)
         if layers:
@@ -211,7 +201,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                   "policies": {}, "last_version": 0, "layer_sizes": [lyr["_unzipped"] for lyr in layers]}
         with self.platform.store.transaction():
             if not repo.create_function(ref.name, record):
-                raise _conflict(f"Function already exist: {ref.name}")
+                raise conflict(f"Function already exist: {ref.name}")
             result = config
             if params.get("Publish"):
                 result = self._publish(repo, ref.name, record, None)["config"]
@@ -274,10 +264,10 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         repo = self.repo(context)
         name, qualifier = self._ref(context, params)
         if qualifier:
-            raise _invalid("Unsupported qualifier: only $LATEST (no qualifier) can be updated.")
+            raise invalid("Unsupported qualifier: only $LATEST (no qualifier) can be updated.")
         record = repo.function(name)
         if params.get("RevisionId") and params["RevisionId"] != record["config"]["RevisionId"]:
-            raise _precondition()
+            raise precondition_failed()
         return repo, name, record
 
     @staticmethod
@@ -343,16 +333,16 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
             if qualifier is None:
                 repo.delete_function(name)
             elif qualifier == LATEST:
-                raise _invalid("$LATEST version cannot be deleted without deleting the function.")
+                raise invalid("$LATEST version cannot be deleted without deleting the function.")
             elif not qualifier.isdigit():
-                raise _invalid("Deletion of aliases is not supported. Use DeleteAlias to delete an alias.")
+                raise invalid("Deletion of aliases is not supported. Use DeleteAlias to delete an alias.")
             else:
                 if repo.version(name, qualifier) is None:
                     raise repo.not_found(name, qualifier)
                 users = sorted(a["Name"] for a in repo.aliases(name) if a["FunctionVersion"] == qualifier or
                                qualifier in (a.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {}))
                 if users:
-                    raise _conflict("Unable to delete version because the following aliases reference it: "
+                    raise conflict("Unable to delete version because the following aliases reference it: "
                                     f"[{', '.join(users)}]")
                 repo.delete_version(name, qualifier)
         self._changed(context, name, qualifier)
@@ -390,12 +380,12 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
             record = repo.function(name)
             latest = record["config"]
             if params.get("RevisionId") and params["RevisionId"] != latest["RevisionId"]:
-                raise _precondition()
+                raise precondition_failed()
             if params.get("CodeSha256") and params["CodeSha256"] != latest["CodeSha256"]:
-                raise _invalid(f"CodeSHA256 ({params['CodeSha256']}) is different from current CodeSHA256 in "
+                raise invalid(f"CodeSHA256 ({params['CodeSha256']}) is different from current CodeSHA256 in "
                                f"$LATEST ({latest['CodeSha256']}). Please try again with the CodeSHA256 in $LATEST.")
             if latest.get("State") == "Pending" or latest.get("LastUpdateStatus") == "InProgress":
-                raise _conflict("The operation cannot be performed at this time. An update is in progress "
+                raise conflict("The operation cannot be performed at this time. An update is in progress "
                                 f"for resource: {repo.arn(name)}")
             version = self._publish(repo, name, record, params.get("Description"))
             repo.save_function(name, record)
@@ -431,18 +421,18 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         if not weights:
             return
         if len(weights) > 1:
-            raise _invalid("Number of items in AdditionalVersionWeights cannot be greater than 1")
+            raise invalid("Number of items in AdditionalVersionWeights cannot be greater than 1")
         if version == LATEST:
-            raise _invalid("$LATEST is not supported for an alias pointing to more than 1 version")
+            raise invalid("$LATEST is not supported for an alias pointing to more than 1 version")
         for extra, weight in weights.items():
             if extra == version:
-                raise _invalid(f"Invalid function version {extra}. Function version {extra} is already "
+                raise invalid(f"Invalid function version {extra}. Function version {extra} is already "
                                "included in routing configuration.")
             if not extra.isdigit() or repo.version(name, extra) is None:
-                raise _invalid(f"Function version {extra} does not exist" if extra.isdigit() else
+                raise invalid(f"Function version {extra} does not exist" if extra.isdigit() else
                                f"Invalid function version {extra}.")
             if not 0.0 <= weight <= 1.0:
-                raise _invalid("Weights must be between 0.0 and 1.0")
+                raise invalid("Weights must be between 0.0 and 1.0")
 
     def _check_alias_target(self, repo: LambdaRepository, name: str, version: str) -> None:
         if version != LATEST and (not version.isdigit() or repo.version(name, version) is None):
@@ -466,7 +456,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
             if params.get("RoutingConfig", {}).get("AdditionalVersionWeights"):
                 record["RoutingConfig"] = params["RoutingConfig"]
             if not repo.create_alias(name, alias, record):
-                raise _conflict(f"Alias already exists: {repo.arn(name, alias)}")
+                raise conflict(f"Alias already exists: {repo.arn(name, alias)}")
         return record
 
     def get_alias(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -485,7 +475,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         with self.platform.store.transaction():
             alias = self.get_alias(context, params)
             if params.get("RevisionId") and params["RevisionId"] != alias["RevisionId"]:
-                raise _precondition()
+                raise precondition_failed()
             version = params.get("FunctionVersion") or alias["FunctionVersion"]
             self._check_alias_target(repo, name, version)
             routing = params["RoutingConfig"] if "RoutingConfig" in params else alias.get("RoutingConfig")
@@ -529,7 +519,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         with self.platform.store.transaction():
             record = repo.function(name)
             if limit - self._reserved_total(repo, name) - reserved < MIN_UNRESERVED_CONCURRENCY:
-                raise _invalid("Specified ReservedConcurrentExecutions for function decreases account's "
+                raise invalid("Specified ReservedConcurrentExecutions for function decreases account's "
                                "UnreservedConcurrentExecution below its minimum value of "
                                f"[{MIN_UNRESERVED_CONCURRENCY}].")
             record["reserved_concurrency"] = reserved
@@ -584,7 +574,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         repo = self.repo(context)
         layer = self._layer_name(params["LayerName"])
         if len(params.get("CompatibleRuntimes") or []) > 15:
-            raise _invalid("CompatibleRuntimes cannot have more than 15 entries.")
+            raise invalid("CompatibleRuntimes cannot have more than 15 entries.")
         code = self._package(params["Content"], "layer")
         with self.platform.store.transaction():
             version = repo.next_layer_version(layer)
@@ -660,51 +650,6 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                  for name, record in sorted(latest.items())]
         return self._paged(items, params, "Layers", "lambda-layers", key=lambda item: item["LayerName"])
 
-    # ------------------------------------------------------------ permissions
-    def add_permission(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        repo = self.repo(context)
-        name, qualifier = self._ref(context, params)
-        with self.platform.store.transaction():
-            record, _, _ = repo.resolve(name, qualifier)
-            if params.get("RevisionId") and params["RevisionId"] != record["config"]["RevisionId"]:
-                raise _precondition()
-            statements = record.setdefault("policies", {}).setdefault(qualifier or "", [])
-            if any(s["Sid"] == params["StatementId"] for s in statements):
-                raise _conflict(f"The statement id ({params['StatementId']}) provided already exists. Please "
-                                "provide a new statement id, or remove the existing statement.")
-            statement = build_statement(params, repo.arn(name, qualifier))
-            check_policy_size([*statements, statement])
-            statements.append(statement)
-            repo.save_function(name, record)
-        return {"Statement": json.dumps(statement, separators=(",", ":"))}
-
-    def remove_permission(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        repo = self.repo(context)
-        name, qualifier = self._ref(context, params)
-        with self.platform.store.transaction():
-            record, _, _ = repo.resolve(name, qualifier)
-            if params.get("RevisionId") and params["RevisionId"] != record["config"]["RevisionId"]:
-                raise _precondition()
-            statements = record.setdefault("policies", {}).get(qualifier or "", [])
-            remaining = [s for s in statements if s["Sid"] != params["StatementId"]]
-            if len(remaining) == len(statements):
-                raise AwsError("ResourceNotFoundException",
-                               f"Statement {params['StatementId']} is not found in resource policy.",
-                               fields={"Type": "User"})
-            record["policies"][qualifier or ""] = remaining
-            repo.save_function(name, record)
-        return {}
-
-    def get_policy(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        repo = self.repo(context)
-        name, qualifier = self._ref(context, params)
-        record, _, _ = repo.resolve(name, qualifier)
-        statements = record.get("policies", {}).get(qualifier or "", [])
-        if not statements:
-            raise AwsError("ResourceNotFoundException", "The resource you requested does not exist.",
-                           fields={"Type": "User"})
-        return {"Policy": policy_document(statements), "RevisionId": record["config"]["RevisionId"]}
-
     # ------------------------------------------------------------ tags
     def _tagged_function(self, context: RequestContext, arn: str) -> tuple[LambdaRepository, str]:
         ref = parse_function(arn)
@@ -714,7 +659,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                            "constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):"
                            "lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:.*")
         if ref.qualifier:
-            raise _invalid("Tags on function aliases and versions are not supported. Please specify a "
+            raise invalid("Tags on function aliases and versions are not supported. Please specify a "
                            "function ARN.")
         return self.repo(context), ref.name
 
@@ -725,7 +670,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
             tags = record.setdefault("tags", {})
             tags.update(params["Tags"])
             if len(tags) > 50:
-                raise _invalid("Number of tags exceeds resource tag limit.")
+                raise invalid("Number of tags exceeds resource tag limit.")
             repo.save_function(name, record)
         return {}
 

@@ -16,22 +16,22 @@ Other services (Application Auto Scaling) change the allocation through
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
 from cumulo.services.lambda_ import configuration as cfg
+from cumulo.services.lambda_.errors import invalid
 from cumulo.services.lambda_.names import LATEST, is_version, parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.lambda")
 PROVISIONED = "lambda.provisioned"
 MIN_UNRESERVED = 100
 INIT_FAILURE = "FUNCTION_ERROR_INIT_FAILURE"
-
-
-def _invalid(message: str) -> AwsError:
-    return AwsError("InvalidParameterValueException", message, fields={"Type": "User"})
 
 
 def _not_found() -> AwsError:
@@ -43,7 +43,7 @@ def _not_found() -> AwsError:
 class ProvisionedOperations:
     """The provisioned-concurrency half of the Lambda provider (needs ``platform``, ``repo``, ``runner``)."""
 
-    platform: Any
+    platform: Platform
     runner: Any
 
     # ------------------------------------------------------------ helpers
@@ -103,7 +103,7 @@ class ProvisionedOperations:
 
     def _check_qualifier(self, repo: LambdaRepository, name: str, qualifier: str) -> None:
         if qualifier == LATEST:
-            raise _invalid("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+            raise invalid("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
         if is_version(qualifier):
             if repo.version(name, qualifier) is None:
                 raise repo.not_found(name, qualifier)
@@ -125,16 +125,16 @@ class ProvisionedOperations:
         function = repo.function(name)
         reserved = function.get("reserved_concurrency")
         if reserved is not None and reserved < others + requested:
-            raise _invalid("Requested Provisioned Concurrency should not be greater than the "
+            raise invalid("Requested Provisioned Concurrency should not be greater than the "
                            "reservedConcurrentExecution for function")
         limit = self.platform.settings.concurrent_executions
         if reserved is None:
             unreserved = limit - self._account_reserved_and_provisioned(repo, exclude=(name, qualifier))
             if requested > unreserved:
-                raise _invalid("Specified ConcurrentExecutions for function is greater than account's unreserved "
+                raise invalid("Specified ConcurrentExecutions for function is greater than account's unreserved "
                                f"concurrency [{unreserved}].")
             if unreserved - requested < MIN_UNRESERVED:
-                raise _invalid("Specified ConcurrentExecutions for function decreases account's "
+                raise invalid("Specified ConcurrentExecutions for function decreases account's "
                                f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}].")
         if is_version(qualifier):
             for alias in repo.aliases(name):
@@ -221,6 +221,20 @@ class ProvisionedOperations:
         repo = LambdaRepository(self.platform.store, account, region)
         record = self.platform.store.get(PROVISIONED, f"{repo.scope}{name}:{qualifier}")
         return None if record is None else self._pc_view(repo, name, qualifier, record)
+
+    def qualifier_exists(self, account: str, region: str, name: str, qualifier: str) -> bool:
+        """Whether a function version (digits) or alias exists (Application Auto Scaling's check)."""
+        repo = LambdaRepository(self.platform.store, account, region)
+        if repo.find_function(name) is None:
+            return False
+        found = repo.version(name, qualifier) if qualifier.isdigit() else repo.alias(name, qualifier)
+        return found is not None
+
+    def provisioned_utilization(self, account: str, region: str, name: str, qualifier: str) -> float | None:
+        return self.runner.provisioned_utilization(account, region, name, qualifier)
+
+    def take_peak_utilization(self, account: str, region: str, name: str, qualifier: str) -> float | None:
+        return self.runner.take_peak_utilization(account, region, name, qualifier)
 
     async def _recheck_provisioned(self, account: str, region: str, name: str, qualifier: str) -> None:
         repo = LambdaRepository(self.platform.store, account, region)

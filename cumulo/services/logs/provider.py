@@ -14,13 +14,16 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.logs.filter_pattern import FilterPatternError, compile_filter
 from cumulo.services.pagination import decode_token, encode_token, take_page
 from cumulo.store.batching import BatchedWriter
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 GROUPS, STREAMS, EVENTS = "logs.groups", "logs.streams", "logs.events"
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -62,7 +65,7 @@ class LogsProvider(Provider):
     service = "logs"
     validation_error_code = "InvalidParameterException"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._sequence = time.time_ns() // 1000
         self._sweeper: asyncio.Task[None] | None = None
@@ -117,6 +120,9 @@ class LogsProvider(Provider):
         """
         if events:
             self._pending.add((account, region, group, stream, events), weight=len(events))
+
+    def group_exists(self, account: str, region: str, group: str) -> bool:
+        return self.platform.store.get(GROUPS, self._scope(account, region) + group) is not None
 
     def _write_batch(self, batches: list[tuple[str, str, str, str, list[tuple[int, str]]]]) -> None:
         by_stream: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}

@@ -14,12 +14,15 @@ import datetime as dt
 import hashlib
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.store.blobs import BlobStore
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 BUCKETS, OBJECTS, UPLOADS = "s3.buckets", "s3.objects", "s3.uploads"
 BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -45,7 +48,7 @@ def no_such_key(key: str) -> AwsError:
 class S3Provider(Provider):
     service = "s3"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.blobs = BlobStore(platform.settings.data_dir / "s3")
 

@@ -3,7 +3,7 @@
 A schedule is ``at(...)`` (once), ``rate(...)`` or ``cron(...)``, evaluated in
 ``ScheduleExpressionTimezone`` (IANA, UTC by default), bounded by ``StartDate``/``EndDate``,
 fired within its ``FlexibleTimeWindow``, and delivered durably with its target's
-``RetryPolicy`` and ``DeadLetterConfig`` (shared with EventBridge: ``events.delivery``).
+``RetryPolicy`` and ``DeadLetterConfig`` (shared with EventBridge: ``targets.delivery_queue``).
 
 Targets:
 
@@ -33,18 +33,22 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import At, Rate, ScheduleClock, ScheduleError, iso, next_fire, parse_expression, time_zone
 from cumulo.schedules.runner import ScheduleRunner
 from cumulo.services.base import Provider, RequestContext
-from cumulo.services.events.delivery import DeliveryQueue, Job
-from cumulo.services.events.metrics import SCHEDULER_NAMESPACE, MetricCounters, record_metric
-from cumulo.services.events.names import parse_arn
-from cumulo.services.events.provider import send_to_service
-from cumulo.services.events.targets import TargetError, call_api, from_aws_error, service_of
 from cumulo.services.pagination import decode_token, encode_token
+from cumulo.targets.arns import parse_arn, service_of
+from cumulo.targets.dead_letters import delivery_failure_attributes
+from cumulo.targets.delivery_queue import DeliveryQueue, Job, target_delivery
+from cumulo.targets.errors import TargetError
+from cumulo.targets.metrics import SCHEDULER_NAMESPACE, MetricCounters, record_metric
+from cumulo.targets.send import BusEvent, call_target_api, send
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.scheduler")
 GROUPS, SCHEDULES = "scheduler.groups", "scheduler.schedules"
@@ -75,7 +79,7 @@ def _epoch(value: Any) -> float | None:
 class SchedulerProvider(Provider):
     service = "scheduler"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.metrics = MetricCounters()
         self.delivery = DeliveryQueue(platform, QUEUE, self._send, self._dead_letter, self._observe)
@@ -272,7 +276,7 @@ class SchedulerProvider(Provider):
         if parsed.service == "sqs" and parsed.resource.endswith(".fifo") and not (
                 target.get("SqsParameters") or {}).get("MessageGroupId"):
             raise _validation("SqsParameters.MessageGroupId must be provided for an Amazon SQS FIFO queue target.")
-        if parsed.service == "kinesis" and "kinesis" not in self.platform.providers:
+        if parsed.service == "kinesis" and not self.platform.has_service("kinesis"):
             raise _validation("Amazon Kinesis targets are not supported by this Cumulo build (it has no Kinesis "
                               "service).")
 
@@ -462,34 +466,19 @@ class SchedulerProvider(Provider):
         if arn.startswith(UNIVERSAL_PREFIX):
             await self._universal(job, arn, payload)
             return
-        service = service_of(arn)
-        if service == "events":
-            parsed = parse_arn(arn)
-            assert parsed is not None
+        bus_event = None
+        if service_of(arn) == "events":
             parameters = target.get("EventBridgeParameters") or {}
-            events = self.platform.providers.get("events")
-            if events is None:
-                raise TargetError("SDK_CLIENT_ERROR", "The events service is not available in this build.")
-            try:
-                events.put_event_internal(parsed.account, parsed.region, parsed.resource[len("event-bus/"):],
-                                          source=parameters.get("Source", ""),
-                                          detail_type=parameters.get("DetailType", ""), detail=json.loads(payload),
-                                          resources=[job.origin])
-            except AwsError as error:
-                raise from_aws_error(error) from error
-            return
-        target_for_service = dict(target)
-        if service == "kinesis":
-            target_for_service["KinesisParameters"] = {}
-        await send_to_service(self.platform, service, arn, payload, account=job.account, region=job.region,
-                              event_id=job.extra.get("execution_id", job.id), event_time=None,
-                              target=target_for_service)
+            bus_event = BusEvent(source=parameters.get("Source", ""), detail_type=parameters.get("DetailType", ""),
+                                 resources=[job.origin])
+        await send(self.platform, arn, payload,
+                   target_delivery(job, job.extra.get("execution_id", job.id), bus_event=bus_event))
 
     async def _universal(self, job: Job, arn: str, payload: str) -> None:
         """``arn:aws:scheduler:::aws-sdk:<service>:<apiAction>``: that operation, in-process, with Input."""
         sdk_service, action = arn[len(UNIVERSAL_PREFIX):].split(":", 1)
         service = SDK_SERVICES.get(sdk_service, sdk_service)
-        if service not in self.platform.providers:
+        if not self.platform.has_service(service):
             raise TargetError("SDK_CLIENT_ERROR", f"The {sdk_service} service is not available in this build.")
         operation = action[:1].upper() + action[1:]
         if operation not in self.platform.catalog.model(service).operation_names:
@@ -499,16 +488,14 @@ class SchedulerProvider(Provider):
         except ValueError as exc:
             raise TargetError("INVALID_PARAMETER", "Input is not valid JSON.", retryable=False) from exc
         shape = self.platform.catalog.model(service).operation_model(operation).input_shape
-        await call_api(self.platform, service, operation, _member_names(shape, parameters), account=job.account,
+        await call_target_api(self.platform, service, operation, _member_names(shape, parameters), account=job.account,
                        region=job.region)
 
     @staticmethod
     def _dead_letter(job: Job, error: TargetError, exhausted: str | None) -> tuple[str, dict[str, str]]:
-        attributes = {"SCHEDULE_ARN": job.origin, "TARGET_ARN": job.target["Arn"], "ERROR_CODE": error.code,
-                      "ERROR_MESSAGE": error.message, "RETRY_ATTEMPTS": str(max(job.attempts - 1, 0)),
-                      "INVOCATION_ID": job.extra.get("execution_id", job.id)}
-        if exhausted:
-            attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
+        attributes = delivery_failure_attributes("SCHEDULE_ARN", job.origin, job.target["Arn"], error,
+                                                 job.attempts - 1, exhausted,
+                                                 {"INVOCATION_ID": job.extra.get("execution_id", job.id)})
         return job.payload.replace("<aws.scheduler.attempt-number>", str(job.attempts)), attributes
 
     def _observe(self, job: Job, outcome: str) -> None:

@@ -10,13 +10,12 @@ the failure is the client's — moves the message to the subscription's dead-let
 
 At least once: a delivery interrupted by ``kill -9`` is attempted again after restart.
 
-**Lambda subscriptions** are delivered through the Lambda provider's internal invoke API,
-``await invoke_function(function_arn, payload, account=..., region=..., invocation_type="Event")``,
-which commits the event to Lambda's own asynchronous queue and returns (AWS invokes SNS
-subscribers asynchronously, and Lambda then retries failed functions itself). An ``AwsError``
-``ResourceNotFoundException`` (no such function) is a client error: no retry, straight to the
-subscription's dead-letter queue. Anything else (throttling, an invoke path that is not ready,
-a provider without ``invoke_function``) is retried with AWS's policy for AWS-managed endpoints.
+**Lambda subscriptions** are delivered through ``cumulo.targets`` (an ``Event`` invocation,
+which commits the event to Lambda's own asynchronous queue and returns: AWS invokes SNS
+subscribers asynchronously, and Lambda then retries failed functions itself). A missing
+function (``NO_RESOURCE``) is a client error: no retry, straight to the subscription's
+dead-letter queue. Anything else (throttling, an invoke path that is not ready) is retried with
+AWS's policy for AWS-managed endpoints.
 """
 
 from __future__ import annotations
@@ -29,11 +28,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from cumulo.protocol.errors import AwsError
 from cumulo.services.sns import http
 from cumulo.services.sns import messages as fmt
 from cumulo.services.sns.policies import retry_delay
 from cumulo.store.base import QueueMessage
+from cumulo.targets.errors import TargetError
+from cumulo.targets.send import Delivery, send
 
 if TYPE_CHECKING:
     from cumulo.services.sns.provider import SnsProvider
@@ -45,7 +45,6 @@ LEASE_S = 3.0
 HEARTBEAT_S = 1.0
 IDLE_S = 5.0
 CONCURRENCY = 32
-CLIENT_ERRORS = {"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
 
 class Retry(Exception):
@@ -185,18 +184,13 @@ class Deliveries:
         raise Retry(f"the endpoint answered HTTP {status}")
 
     async def _send_lambda(self, item: dict[str, Any]) -> None:
-        provider = self.platform.providers.get("lambda")
-        invoke = getattr(provider, "invoke_function", None)
-        if invoke is None:
-            raise Retry("Lambda invocation is not available in this build")
         event = fmt.lambda_event(item["msg"], item["sub"], item["base"], self.provider.signer)
         _, _, _, region, account, *_ = item["endpoint"].split(":")
         try:
-            await invoke(item["endpoint"], json.dumps(event).encode(), account=account, region=region,
-                         invocation_type="Event")
-        except AwsError as error:
-            if error.code in CLIENT_ERRORS:
-                raise GiveUp(f"{error.code}: {error.message}") from error
+            await send(self.platform, item["endpoint"], json.dumps(event), Delivery(account=account, region=region))
+        except TargetError as failure:
+            if failure.code == "NO_RESOURCE":  # no such function: a client error
+                raise GiveUp(str(failure)) from failure
             raise
 
     def _dead_letter_body(self, item: dict[str, Any]) -> str:

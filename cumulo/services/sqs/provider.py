@@ -20,7 +20,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
@@ -47,6 +47,9 @@ from cumulo.services.sqs.queues import (
     queue_url,
 )
 from cumulo.store.base import DeadLetterPolicy, QueueMessage
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.sqs")
 MAX_BATCH = 10
@@ -76,7 +79,7 @@ class SqsProvider(Provider):
     service = "sqs"
     validate_input = False  # SQS words its own input errors (MissingParameter, InvalidAttributeName...)
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.queues = QueueRepository(platform.store)
         self.moves = MoveTasks(self)
@@ -522,6 +525,11 @@ class SqsProvider(Provider):
         result = self._enqueue(queue, [prepared])[0]
         self.platform.notifier.notify(queue.channel)
         return result["MessageId"]
+
+    def fifo_queue(self, queue_arn: str) -> bool | None:
+        """Whether a queue is FIFO, for another service's checks (None: no such queue)."""
+        queue = self.queues.by_arn(queue_arn)
+        return None if queue is None else queue.fifo
 
     # ------------------------------------------------------------ receiving
     async def receive_message(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.stepfunctions.names import check_name, parse_arn
 
 if TYPE_CHECKING:
+    from cumulo.platform import Platform
     from cumulo.services.base import RequestContext
 
 ACTIVITIES = "sfn.activities"
@@ -37,7 +38,7 @@ def _not_found(arn: str) -> AwsError:
 class ActivityOperations:
     """CreateActivity ... GetActivityTask (mixed into the provider)."""
 
-    platform: Any
+    platform: Platform
     runner: Any
 
     def now(self) -> float:  # provided by the provider

@@ -1,9 +1,4 @@
-"""Calling another service's API operation in-process, as a workflow task does.
-
-A task that sends an SQS message or publishes to SNS calls the target provider's operation
-method with the same parameters the API takes (the most stable interface between providers),
-after the same conversion and validation the gateway applies to a request from the network. The
-answer is the operation's output as JSON (what the API would have returned on the wire).
+"""How a workflow task's in-process API calls (``services.api_calls.call_json_api``) look to it.
 
 Errors keep their AWS code, message and status; `sdk_error` names them the way the AWS SDK for
 Java that Step Functions runs on reports them (``SQS.AmazonSQSException``,
@@ -12,32 +7,15 @@ Java that Step Functions runs on reports them (``SQS.AmazonSQSException``,
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cumulo.protocol.errors import AwsError, SerializationError
-from cumulo.protocol.http import HttpResponse
 from cumulo.protocol.protocols import error_shape
-from cumulo.protocol.values import decode_blob, encode_blob, format_timestamp, parse_timestamp
-from cumulo.services.base import Provider, RequestContext, json_protocol_request, run_operation
+from cumulo.services.api_calls import CallError
 
-
-class ServiceUnavailable(Exception):
-    """The target service is not part of this build."""
-
-
-class CallError(Exception):
-    """An operation answered with an AWS error."""
-
-    def __init__(self, error: AwsError, request_id: str, status: int) -> None:
-        super().__init__(f"{error.code}: {error.message}")
-        self.error = error
-        self.request_id = request_id
-        self.status = status
-
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 # Optimized integrations: (error prefix, Java v1 service name in causes, generic exception name)
 OPTIMIZED_NAMES = {
@@ -53,90 +31,7 @@ SDK_SERVICES = {"sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs
                 "cloudwatchevents": "events", "apigatewayv2": "apigatewayv2"}
 
 
-async def call_operation(platform: Any, service: str, operation: str, params: dict[str, Any], *,
-                         account: str, region: str) -> tuple[dict[str, Any], str]:
-    """Run ``operation`` of ``service`` with JSON ``params``; returns (JSON output, request id)."""
-    provider: Provider | None = platform.providers.get(service)
-    if provider is None:
-        raise ServiceUnavailable(service)
-    model = platform.catalog.model(service)
-    op = model.operation_model(operation)
-    request_id = str(uuid.uuid4())
-    try:
-        converted = from_json(op.input_shape, params, "") if op.input_shape is not None else {}
-        context = RequestContext(request_id=request_id, region=region, account_id=account, service=service,
-                                 operation=operation, request=json_protocol_request(model, operation),
-                                 base_url=platform.settings.endpoint_url)
-        result = await run_operation(provider, op, context, converted or {})
-        if isinstance(result, HttpResponse):  # a provider that answers with its own wire format
-            result = json.loads(result.body or b"{}") if result.body.strip().startswith(b"{") else {}
-    except AwsError as error:
-        status = error.status or int((error_shape(model, error.code) or _NoShape).metadata.get(
-            "error", {}).get("httpStatusCode", 400 if error.sender_fault else 500))
-        raise CallError(error, request_id, status) from None
-    if not isinstance(result, dict):
-        result = {}
-    return to_json(op.output_shape, result) if op.output_shape is not None else {}, request_id
-
-
-def from_json(shape: Any, value: Any, where: str) -> Any:
-    """JSON parameters to the Python values a provider receives, by member name (every location:
-    path, query and header members included, as the gateway's parsers deliver them)."""
-    if shape is None or value is None:
-        return value
-    kind = shape.type_name
-    if kind == "structure" and not shape.metadata.get("document"):
-        if not isinstance(value, dict):
-            raise SerializationError(f"Unexpected value at '{where or '$'}': expected structure")
-        return {name: from_json(shape.members[name], item, f"{where}.{name}" if where else name)
-                for name, item in value.items() if name in shape.members}
-    if kind == "list" and isinstance(value, list):
-        return [from_json(shape.member, item, f"{where}[{i}]") for i, item in enumerate(value)]
-    if kind == "map" and isinstance(value, dict):
-        return {key: from_json(shape.value, item, f"{where}.{key}") for key, item in value.items()}
-    if kind == "blob" and isinstance(value, str):
-        try:
-            return decode_blob(value)
-        except ValueError:
-            return value.encode()
-    if kind == "timestamp" and isinstance(value, int | float | str) and not isinstance(value, bool):
-        try:
-            return parse_timestamp(value)
-        except ValueError as exc:
-            raise SerializationError(f"Invalid timestamp at '{where}': {value!r}") from exc
-    if kind in ("integer", "long") and isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def to_json(shape: Any, value: Any) -> Any:
-    """A provider's output as JSON, by member name (header and status-code members included)."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        if shape is not None and shape.type_name == "blob" and not shape.serialization.get("eventstream"):
-            return encode_blob(value)
-        return value.decode("utf-8", "replace")
-    if shape is None:
-        return value if isinstance(value, str | int | float | bool | list | dict) else str(value)
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, dict) and not shape.metadata.get("document"):
-        return {name: to_json(shape.members.get(name), item) for name, item in value.items()
-                if item is not None and name in shape.members}
-    if kind == "list" and isinstance(value, list):
-        return [to_json(shape.member, item) for item in value]
-    if kind == "map" and isinstance(value, dict):
-        return {key: to_json(shape.value, item) for key, item in value.items()}
-    if kind == "timestamp":
-        return format_timestamp(value, "iso8601")
-    return value
-
-
-class _NoShape:
-    metadata: dict[str, Any] = {}
-
-
-def operation_name(platform: Any, service: str, action: str) -> str | None:
+def operation_name(platform: Platform, service: str, action: str) -> str | None:
     """The API operation an integration action names (``sendMessage`` -> ``SendMessage``)."""
     try:
         model = platform.catalog.model(service)
@@ -149,7 +44,7 @@ def operation_name(platform: Any, service: str, action: str) -> str | None:
     return None
 
 
-def exception_name(platform: Any, service: str, code: str) -> str | None:
+def exception_name(platform: Platform, service: str, code: str) -> str | None:
     """The SDK's exception class for an error code the service models (None if it does not)."""
     shape = error_shape(platform.catalog.model(service), code)
     if shape is None:
@@ -157,7 +52,7 @@ def exception_name(platform: Any, service: str, code: str) -> str | None:
     return shape.name if shape.name.endswith("Exception") else shape.name + "Exception"
 
 
-def optimized_error(platform: Any, service: str, failure: CallError) -> tuple[str, str]:
+def optimized_error(platform: Platform, service: str, failure: CallError) -> tuple[str, str]:
     """(error, cause) of a failed optimized-integration call, as Step Functions reports them."""
     prefix, java_service, generic = OPTIMIZED_NAMES.get(service, (service.upper(), service, "Exception"))
     error = failure.error
@@ -167,7 +62,7 @@ def optimized_error(platform: Any, service: str, failure: CallError) -> tuple[st
     return f"{prefix}.{name}", cause
 
 
-def sdk_service_name(platform: Any, service: str) -> str:
+def sdk_service_name(platform: Platform, service: str) -> str:
     """The AWS SDK for Java v2 client name of a service (``DynamoDb``, ``Sqs``, ``CloudWatchLogs``)."""
     try:
         service_id = platform.catalog.model(service).metadata.get("serviceId", service)
@@ -177,7 +72,7 @@ def sdk_service_name(platform: Any, service: str) -> str:
     return "".join(word[:1].upper() + word[1:].lower() for word in words) or service
 
 
-def sdk_error(platform: Any, service: str, failure: CallError) -> tuple[str, str]:
+def sdk_error(platform: Platform, service: str, failure: CallError) -> tuple[str, str]:
     """(error, cause) of a failed aws-sdk integration call."""
     client = sdk_service_name(platform, service)
     error = failure.error

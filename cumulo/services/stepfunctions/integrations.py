@@ -30,11 +30,9 @@ from typing import TYPE_CHECKING, Any
 from cumulo.asl import TaskFailure, TaskRequest
 from cumulo.asl.invoker import RUN_JOB, RUN_JOB_V2
 from cumulo.protocol.errors import AwsError
+from cumulo.services.api_calls import CallError, ServiceUnavailable, call_json_api
 from cumulo.services.stepfunctions.calls import (
     SDK_SERVICES,
-    CallError,
-    ServiceUnavailable,
-    call_operation,
     operation_name,
     optimized_error,
     pascal_input,
@@ -148,16 +146,10 @@ class ExecutionInvoker:
 
     # -- Lambda -----------------------------------------------------------------------------
 
-    def _lambda(self) -> Any:
-        provider = self.platform.providers.get("lambda")
-        if provider is None:
-            raise TaskFailure("States.TaskFailed", "The Lambda service is not available in this build")
-        return provider
-
     async def _invoke_function(self, function: str, payload: bytes, **options: Any) -> dict[str, Any]:
         """Invoke a function; a task that times out or is stopped leaves the invocation running to
         its end (as on AWS), rather than cancelling it half-way in its execution environment."""
-        call = self.platform.spawn(self._lambda().invoke_function(
+        call = self.platform.spawn(self.platform.functions.invoke_function(
             function, payload, account=self.account, region=self.region, **options), name=f"sfn:invoke:{function}")
         return await asyncio.shield(call)
 
@@ -206,7 +198,7 @@ class ExecutionInvoker:
 
     async def _optimized(self, service: str, operation: str, params: dict[str, Any], content_type: str) -> Any:
         try:
-            output, request_id = await call_operation(self.platform, service, operation, params,
+            output, request_id = await call_json_api(self.platform, service, operation, params,
                                                       account=self.account, region=self.region)
         except ServiceUnavailable:
             raise TaskFailure("States.TaskFailed", f"The {service.upper()} service is not available in this "
@@ -228,7 +220,7 @@ class ExecutionInvoker:
             entry["Resources"] = [*(entry.get("Resources") or []), self.machine_arn, self.execution_arn]
             entries.append(entry)
         try:
-            output, _ = await call_operation(self.platform, "events", "PutEvents", {**params, "Entries": entries},
+            output, _ = await call_json_api(self.platform, "events", "PutEvents", {**params, "Entries": entries},
                                              account=self.account, region=self.region)
         except ServiceUnavailable:
             raise TaskFailure("States.TaskFailed", "The EventBridge service is not available in this build "
@@ -250,7 +242,7 @@ class ExecutionInvoker:
         op = self.platform.catalog.model(service).operation_model(operation)
         params = pascal_input(op.input_shape, request.parameters if isinstance(request.parameters, dict) else {})
         try:
-            output, _ = await call_operation(self.platform, service, operation, params,
+            output, _ = await call_json_api(self.platform, service, operation, params,
                                              account=self.account, region=self.region)
         except ServiceUnavailable:
             raise TaskFailure("States.TaskFailed", f"Cumulo does not implement the {request.resource.arn} "

@@ -14,7 +14,7 @@ import json
 import math
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.asl import HistoryEvent, InvalidDefinition
 from cumulo.asl.test_state import MockInvoker, run_test_state
@@ -37,6 +37,9 @@ from cumulo.services.stepfunctions.names import (
 )
 from cumulo.services.stepfunctions.repository import CLOCK, RUNNING, Repository
 from cumulo.services.stepfunctions.sinks import load_log
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 DEFAULT_PAGE = 100
 #: TestState runs one state in the request; a callback nobody answers must not hold it forever
@@ -71,7 +74,7 @@ def _redrive_status(record: dict[str, Any]) -> tuple[str, str | None]:
 class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
     service = "stepfunctions"
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.repo = Repository(platform.store)
         scale = getattr(platform.settings, "states_clock_scale", 1.0)

@@ -34,11 +34,14 @@ import gzip
 import io
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.asl.items import ItemReaderRequest, ResultWriterRequest
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 GET_OBJECT = "arn:aws:states:::s3:getObject"
 LIST_OBJECTS_V2 = "arn:aws:states:::s3:listObjectsV2"
@@ -54,18 +57,9 @@ class S3DataSetError(Exception):
     """A data set that cannot be read or written; its text is the Map's failure cause."""
 
 
-def s3_collaborators(platform: Any) -> dict[str, Any]:
-    """``item_reader``/``result_writer`` keyword arguments for ``Execution``, or none without S3."""
-    if platform.providers.get("s3") is None:
-        return {}
+def s3_collaborators(platform: Platform) -> dict[str, Any]:
+    """``item_reader``/``result_writer`` keyword arguments for ``Execution``."""
     return {"item_reader": S3ItemReader(platform), "result_writer": S3ResultWriter(platform)}
-
-
-def _s3(platform: Any) -> Any:
-    provider = platform.providers.get("s3")
-    if provider is None:
-        raise S3DataSetError("S3 is not available in this server")
-    return provider
 
 
 def _region_account(arn: str) -> tuple[str, str]:
@@ -95,7 +89,7 @@ def _fields(parameters: Any, required: tuple[str, ...], what: str) -> dict[str, 
 class S3ItemReader:
     """Reads a distributed Map's items from S3 (see the module docstring for the forms)."""
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
 
     async def read(self, request: ItemReaderRequest) -> list[Any]:
@@ -122,13 +116,13 @@ class S3ItemReader:
 
     def _get(self, bucket: str, key: str) -> bytes:
         try:
-            return _s3(self.platform).read_object(bucket, key)
+            return self.platform.objects.read_object(bucket, key)
         except AwsError as exc:
             raise _s3_failure("GetObject on", bucket, key, exc) from None
 
     def _list(self, bucket: str, prefix: str, execution_arn: str) -> list[dict[str, Any]]:
         """Every object under ``prefix``, in key order, as the items AWS gives to child workflows."""
-        provider = _s3(self.platform)
+        provider = self.platform.objects
         region, account = _region_account(execution_arn)
         context = RequestContext.internal(self.platform, "s3", "ListObjectsV2", account, region)
         items: list[dict[str, Any]] = []
@@ -259,7 +253,7 @@ def _csv_items(text: str, key: str, config: dict[str, Any]) -> list[dict[str, st
 class S3ResultWriter:
     """Exports a map run's child results to S3 the way AWS lays them out."""
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
 
     async def write(self, request: ResultWriterRequest) -> Any:
@@ -305,7 +299,7 @@ class S3ResultWriter:
         return {"MapRunArn": request.map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}
 
     def _putter(self, bucket: str, map_run_arn: str) -> Any:
-        provider = _s3(self.platform)
+        provider = self.platform.objects
         region, account = _region_account(map_run_arn)
         context = RequestContext.internal(self.platform, "s3", "PutObject", account, region)
 

@@ -18,10 +18,13 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.asl import HistoryEvent, LogRecord, Memo, record_from_json
 from cumulo.services.stepfunctions.repository import LOG, RUNNING, Repository, log_key
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 #: commit without waiting for a flush once this many records are buffered (a long run of states
 #: with no side effect in between)
@@ -148,14 +151,14 @@ class CloudWatchSink:
             self.logs.append(self.account, self.region, self.group, self.stream, lines)
 
 
-def cloudwatch_sink(platform: Any, logging: dict[str, Any] | None, machine_name: str, execution_arn: str,
+def cloudwatch_sink(platform: Platform, logging: dict[str, Any] | None, machine_name: str, execution_arn: str,
                     redrive_count: int = 0) -> CloudWatchSink | None:
     """The CloudWatch Logs sink for a LoggingConfiguration (None when logging is off)."""
     if not logging or logging.get("level", "OFF") == "OFF":
         return None
-    logs = platform.providers.get("logs")
+    logs = platform.logs
     destinations = logging.get("destinations") or []
-    if logs is None or not destinations:
+    if not destinations:
         return None
     group_arn = (destinations[0].get("cloudWatchLogsLogGroup") or {}).get("logGroupArn", "")
     fields = group_arn.split(":")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from cumulo.protocol.errors import AwsError
-from cumulo.services.events.delivery import BACKOFF_CAP_S, DEFAULT_MAX_AGE_S, DEFAULT_RETRY_ATTEMPTS, Job, backoff
 from cumulo.services.events.names import bus_ref, parse_rule_arn, rule_arn
-from cumulo.services.events.targets import _log_entry, from_aws_error, log_group_name
+from cumulo.targets.delivery_queue import BACKOFF_CAP_S, DEFAULT_MAX_AGE_S, DEFAULT_RETRY_ATTEMPTS, Job, backoff
+from cumulo.targets.errors import from_aws_error
+from cumulo.targets.log_groups import log_entry, log_group_name
 
 
 def test_backoff_doubles_with_jitter_up_to_a_cap():
@@ -40,9 +41,9 @@ def test_job_round_trip_and_policy_defaults():
 
 
 def test_log_entries():
-    assert _log_entry('{"a": 1}', "2024-01-01T00:00:00Z") == (1704067200000, '{"a": 1}')
-    assert _log_entry('{"timestamp": "2024-01-01T00:00:01Z", "message": "hi"}', None) == (1704067201000, "hi")
-    assert _log_entry('{"timestamp": 1704067202000, "message": {"k": 1}}', None) == (1704067202000, '{"k": 1}')
+    assert log_entry('{"a": 1}', "2024-01-01T00:00:00Z") == (1704067200000, '{"a": 1}')
+    assert log_entry('{"timestamp": "2024-01-01T00:00:01Z", "message": "hi"}', None) == (1704067201000, "hi")
+    assert log_entry('{"timestamp": 1704067202000, "message": {"k": 1}}', None) == (1704067202000, '{"k": 1}')
     assert log_group_name("arn:aws:logs:us-east-1:000000000000:log-group:/aws/events/x:*") == "/aws/events/x"
     assert log_group_name("arn:aws:sqs:us-east-1:000000000000:q") is None
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cumulo.protocol.errors import AwsError, ValidationError
-from cumulo.services.base import RequestContext, run_operation
+from cumulo.services.api_calls import ServiceUnavailable, call_api
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 
 class ResourceFailure(Exception):
@@ -29,26 +32,22 @@ class Deployed:
 
 @dataclass
 class ResourceContext:
-    platform: Any
+    platform: Platform
     account: str
     region: str
     stack_name: str
     stack_id: str
     logical_id: str = ""
 
-    def request_context(self, service: str, operation: str) -> RequestContext:
-        return RequestContext.internal(self.platform, service, operation, self.account, self.region)
-
     async def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run one API operation of a Cumulo service as the gateway would; AWS errors become
         ResourceFailure."""
-        provider = self.platform.providers.get(service)
-        if provider is None:
-            raise ResourceFailure(f"The {service} service is not available in this Cumulo build")
-        model = self.platform.catalog.model(service).operation_model(operation)
         clean = {k: v for k, v in params.items() if v is not None}
         try:
-            return await run_operation(provider, model, self.request_context(service, operation), clean) or {}
+            return await call_api(self.platform, service, operation, clean, account=self.account,
+                                  region=self.region) or {}
+        except ServiceUnavailable as error:
+            raise ResourceFailure(f"The {service} service is not available in this Cumulo build") from error
         except ValidationError as error:
             raise ResourceFailure(error.message) from error
         except AwsError as error:

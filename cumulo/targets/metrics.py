@@ -1,13 +1,13 @@
-"""EventBridge and EventBridge Scheduler metrics, handed to the CloudWatch metrics service.
+"""Delivery metrics of EventBridge and EventBridge Scheduler, handed to the CloudWatch metrics service.
 
 ``record_metric`` is the one entry point. Each data point goes to the CloudWatch metrics
 service of the build, where GetMetricStatistics/GetMetricData/ListMetrics read it::
 
-    providers["cloudwatch"].put(account, region, namespace, name, value, dimensions, unit="Count",
-                                timestamp=epoch_seconds)
+    platform.metrics.put(account, region, namespace, name, value, dimensions, unit="Count",
+                         timestamp=epoch_seconds)
 
-with ``dimensions`` a ``{name: value}`` dict. Without a CloudWatch service the points are only
-counted in memory (``MetricCounters``). Recording never raises.
+with ``dimensions`` a ``{name: value}`` dict; the points are also counted in memory
+(``MetricCounters``). Recording never raises.
 
 EventBridge (namespace ``AWS/Events``), as AWS documents them, each published without
 dimensions (account level) and with the dimensions shown:
@@ -36,7 +36,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.events")
 EVENTS_NAMESPACE = "AWS/Events"
@@ -63,18 +66,14 @@ class MetricCounters:
                        if ns == namespace and n == name and wanted <= set(dims))
 
 
-def record_metric(platform: Any, account: str, region: str, namespace: str, name: str,
+def record_metric(platform: Platform, account: str, region: str, namespace: str, name: str,
                   dimensions: dict[str, str] | None = None, value: float = 1.0,
                   counters: MetricCounters | None = None) -> None:
     """Record one data point; a missing or failing metrics service is not an error."""
     if counters is not None:
         counters.add(namespace, name, [{"Name": k, "Value": v} for k, v in (dimensions or {}).items()], value)
-    cloudwatch = getattr(platform, "providers", {}).get("cloudwatch")
-    put = getattr(cloudwatch, "put", None)
-    if put is None:
-        return
     try:
-        result = put(account, region, namespace, name, value, dict(dimensions or {}), unit="Count",
+        result = platform.metrics.put(account, region, namespace, name, value, dict(dimensions or {}), unit="Count",
                      timestamp=time.time())
         if inspect.isawaitable(result):  # an async implementation: run it in the background
             task = asyncio.ensure_future(result)

@@ -1,9 +1,10 @@
 """Durable, at-least-once delivery to targets, with AWS's retry policy and dead-letter queues.
 
 Used by EventBridge (one job per matched rule target) and EventBridge Scheduler (one job per
-schedule invocation). A job is committed to a store queue before the API call that created it
-returns (or together with the schedule state that fired it), so an accepted event survives
-``kill -9``; workers lease jobs and invoke the target:
+schedule invocation); the jobs' targets are reached through ``targets.send``. A job is
+committed to a store queue before the API call that created it returns (or together with the
+schedule state that fired it), so an accepted event survives ``kill -9``; workers lease jobs
+and invoke the target:
 
 * success: the job is deleted;
 * a retryable failure (throttling, a target service unavailable, an error from the target):
@@ -14,7 +15,7 @@ returns (or together with the schedule state that fired it), so an accepted even
   removal of the old one;
 * a failure that cannot succeed (target not found, no permission, invalid request) or an
   exhausted policy: the job goes to ``DeadLetterConfig.Arn`` (an SQS queue) with AWS's
-  message attributes, or is dropped when there is none.
+  message attributes (``targets.dead_letters``), or is dropped when there is none.
 
 Settings: ``events_retry_time_scale`` multiplies the backoff delays and the maximum event age
 (0.001 turns a 1-second backoff into 1 ms and a 60-second age into 60 ms); ``events_delivery_workers``
@@ -32,11 +33,16 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cumulo.services.events.targets import TargetError, call
 from cumulo.store.base import QueueMessage
-from cumulo.store.work_queue import DurableWorkQueue
+from cumulo.targets.dead_letters import send_to_dead_letter_queue
+from cumulo.targets.errors import TargetError
+from cumulo.targets.retrying import RetryingWorkQueue
+from cumulo.targets.send import BusEvent, Delivery
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.events")
 LEASE_S = 120.0
@@ -59,6 +65,10 @@ class Job:
     accepted: float = field(default_factory=time.time)
     attempts: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def work_id(self) -> str:
+        return self.id
 
     def encode(self) -> bytes:
         return json.dumps({"account": self.account, "region": self.region, "origin": self.origin,
@@ -83,6 +93,15 @@ class Job:
         return (self.target.get("DeadLetterConfig") or {}).get("Arn")
 
 
+def target_delivery(job: Job, event_id: str, *, trace_header: str | None = None, event_time: str | None = None,
+                    bus_event: BusEvent | None = None) -> Delivery:
+    """What a job sends along to its target: FIFO ids (``SqsParameters``; the event or invocation
+    id deduplicates), the trace header, the log stream (named after the event), a bus event."""
+    group = (job.target.get("SqsParameters") or {}).get("MessageGroupId")
+    return Delivery(account=job.account, region=job.region, group_id=group, dedup_id=event_id if group else None,
+                    trace_header=trace_header, log_stream=event_id, event_time=event_time, bus_event=bus_event)
+
+
 Sender = Callable[[Job], Awaitable[None]]
 # Delivers a job synchronously inside the queue's store transaction when it can (SQS, Logs):
 # returns False to leave the job to the asynchronous sender.
@@ -99,10 +118,12 @@ def backoff(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-class DeliveryQueue(DurableWorkQueue):
+class DeliveryQueue(RetryingWorkQueue[Job]):
     work_name = "deliveries"
+    item_type = Job
+    item_name = "delivery"
 
-    def __init__(self, platform: Any, queue: str, send: Sender, dead_letter: DeadLetterFormat,
+    def __init__(self, platform: Platform, queue: str, send: Sender, dead_letter: DeadLetterFormat,
                  observe: Observer | None = None, send_sync: SyncSender | None = None) -> None:
         settings = platform.settings
         super().__init__(platform, queue, int(getattr(settings, "events_delivery_workers", 32)), BATCH, LEASE_S)
@@ -111,10 +132,6 @@ class DeliveryQueue(DurableWorkQueue):
         self._dead_letter = dead_letter
         self._observe = observe or (lambda job, outcome: None)
         self.scale = float(getattr(settings, "events_retry_time_scale", 1.0))
-
-    def submit(self, job: Job, delay_s: float = 0.0) -> None:
-        """Commit a job (joins the caller's open transaction); call ``wake`` after committing."""
-        self.store.enqueue(self.queue, job.encode(), message_id=job.id, delay_s=delay_s)
 
     # ------------------------------------------------------------ workers
     def _before_tasks(self, messages: list[QueueMessage]) -> list[QueueMessage]:
@@ -136,7 +153,7 @@ class DeliveryQueue(DurableWorkQueue):
             for message in messages:
                 try:
                     job = Job.decode(message.body)
-                except (ValueError, TypeError):
+                except (ValueError, TypeError, KeyError):
                     left.append(message)  # the asynchronous path drops it with a log line
                     continue
                 job.attempts += 1
@@ -146,7 +163,7 @@ class DeliveryQueue(DurableWorkQueue):
                     failed.append((message, job, failure))
                     continue
                 if handled:
-                    self.store.delete_message(self.queue, message.receipt or "")
+                    self._remove(message)
                     done.append(job)
                 else:
                     left.append(message)
@@ -159,11 +176,8 @@ class DeliveryQueue(DurableWorkQueue):
         return left
 
     async def _process(self, message: QueueMessage) -> None:
-        try:
-            job = Job.decode(message.body)
-        except (ValueError, TypeError):
-            log.error("dropping an unreadable delivery %s from %s", message.message_id, self.queue)
-            self.store.delete_message(self.queue, message.receipt or "")
+        job = self._read(message)
+        if job is None:
             return
         job.attempts += 1
         try:
@@ -181,7 +195,7 @@ class DeliveryQueue(DurableWorkQueue):
 
     def _settle(self, message: QueueMessage, job: Job, error: TargetError | None) -> None:
         if error is None:
-            self.store.delete_message(self.queue, message.receipt or "")
+            self._remove(message)
             self._observe(job, "delivered")
             return
         max_retries, max_age = job.retry_policy
@@ -197,14 +211,11 @@ class DeliveryQueue(DurableWorkQueue):
         if error.retryable and exhausted is None:
             log.debug("delivery %s to %s failed (%s), retry %d in %.3fs", job.id, job.target.get("Arn"), error,
                       job.attempts, delay)
-            with self.store.transaction():
-                self.store.delete_message(self.queue, message.receipt or "")
-                self.submit(job, delay_s=delay)
+            self._retry_later(message, job, delay)
             self._observe(job, "retry")
             return
         log.info("delivery %s to %s failed for good (%s)", job.id, job.target.get("Arn"), error)
-        with self.store.transaction():
-            self.store.delete_message(self.queue, message.receipt or "")
+        with self._settling(message):
             outcome = self._to_dead_letter_queue(job, error, exhausted)
         self._observe(job, "failed")
         if outcome:
@@ -215,20 +226,5 @@ class DeliveryQueue(DurableWorkQueue):
         if not arn:
             return None
         body, attributes = self._dead_letter(job, error, exhausted)
-        wire = {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()}
-        sqs = self.platform.providers.get("sqs")
-        deliver = getattr(sqs, "deliver", None)
-        if deliver is None:
-            log.warning("dead-letter queue %s unreachable: the sqs service is not in this build", arn)
-            return "dead-letter-failed"
-        try:
-            deliver(arn, body, message_attributes=wire)
-        except Exception as exc:  # the DLQ itself is gone or refuses the message
-            log.warning("could not send to dead-letter queue %s: %s", arn, exc)
-            return "dead-letter-failed"
-        return "dead-lettered"
-
-
-async def send_to_sqs(platform: Any, arn: str, body: str, *, group_id: str | None = None,
-                      dedup_id: str | None = None) -> None:
-    await call(platform, "sqs", "deliver", arn, body, group_id=group_id, dedup_id=dedup_id)
+        sent = send_to_dead_letter_queue(self.platform, arn, body, attributes, job.account, job.region)
+        return "dead-lettered" if sent else "dead-letter-failed"
