@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from cumulo import __version__
 from cumulo.net import http_client
@@ -34,7 +34,6 @@ from cumulo.store.notify import Notifier
 from cumulo.store.sqlite import SqliteStore
 
 log = logging.getLogger("cumulo")
-P = TypeVar("P", bound=Provider)
 SLOW_START_S = 1.0  # a service start slower than this is reported (it delays readiness)
 
 
@@ -68,11 +67,6 @@ class Platform:
         """The provider of a service, for the generic operation runner (``services.api_calls``)
         only: services reach each other through the typed attributes above."""
         return self.providers.get(service)
-
-    def provider(self, kind: type[P]) -> P:
-        found = self.providers[kind.service]
-        assert isinstance(found, kind)
-        return found
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

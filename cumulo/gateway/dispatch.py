@@ -50,11 +50,11 @@ class Dispatcher:
                 account_id=settings.account_id,
                 service=resolved.service.service_name,
                 operation=resolved.operation.name,
-                request=request,
                 access_key=signature.access_key if signature else None,
                 base_url=f"http://{request.host}" if request.host else settings.endpoint_url,
+                trace_header=request.headers.get("x-amzn-trace-id"),
             )
-            return await self._run(resolved, context), label
+            return await self._run(resolved, request, context), label
         except AwsError as error:
             return resolved.protocol.serialize_error(resolved.service, error, request_id), label
         except Exception:
@@ -64,13 +64,11 @@ class Dispatcher:
                              "exception or failure.", status=500, sender_fault=False)
             return resolved.protocol.serialize_error(resolved.service, error, request_id), label
 
-    async def _run(self, resolved: Resolved, context: RequestContext) -> HttpResponse:
+    async def _run(self, resolved: Resolved, request: HttpRequest, context: RequestContext) -> HttpResponse:
         operation = resolved.operation
         provider = self.platform.providers[resolved.service.service_name]
-        params = resolved.protocol.parse(context.request, operation, resolved.labels)
+        params = resolved.protocol.parse(request, operation, resolved.labels)
         result = await run_operation(provider, operation, context, params, resolved.protocol.name)
-        if isinstance(result, HttpResponse):
-            return result
         return resolved.protocol.serialize(operation, result, context.request_id)
 
     def _region(self, request: HttpRequest, signed_region: str | None) -> str:

@@ -35,6 +35,7 @@ from cumulo.services.apigatewayv2.addresses import lambda_arn_of
 if TYPE_CHECKING:
     from cumulo.httpapi.call import Call
     from cumulo.httpapi.views import RouteView
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.httpapi")
 JWT_LEEWAY_S = 5
@@ -123,7 +124,7 @@ def policy_allows(policy: Any, arn: str) -> bool:
 
 
 class Authorizers:
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.jwks = JwksCache()
         self._verified: dict[tuple[str, str], dict[str, Any]] = {}
@@ -292,9 +293,8 @@ class Authorizers:
             raise internal("the authorizer names no Lambda function")
         function = substitute_stage_variables(function, call.stage.variables)
         event = self.authorizer_event(call, version, [v or "" for v in values], arn)
-        lambda_ = self.platform.providers.get("lambda")
         try:
-            outcome = await within(lambda_.invoke_function(
+            outcome = await within(self.platform.functions.invoke_function(
                 function, json.dumps(event).encode(), account=call.stage.api.account,
                 region=call.stage.api.region), AUTHORIZER_TIMEOUT_S)
         except TimeoutError:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cumulo.httpapi import cors
 from cumulo.httpapi.authorizers import Authorizers, Rejection
@@ -26,6 +26,9 @@ from cumulo.httpapi.views import ApiView, StageView, TokenBucket, compile_api
 from cumulo.protocol.http import HttpRequest, HttpResponse
 from cumulo.services.apigatewayv2.addresses import HOST_MARKER, PATH_PREFIX
 from cumulo.services.apigatewayv2.catalog import ApiMappingTarget, HttpApiCatalog
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.httpapi")
 NOT_FOUND = b'{"message":"Not Found"}'
@@ -39,7 +42,7 @@ class HttpApiDataPlane:
     """Serves HTTP APIs from compiled views of what ``catalog`` holds; as the catalog's listener it
     drops a view when the control plane changes what the view was compiled from."""
 
-    def __init__(self, platform: Any, catalog: HttpApiCatalog) -> None:
+    def __init__(self, platform: Platform, catalog: HttpApiCatalog) -> None:
         self.platform = platform
         self.catalog = catalog
         self._views: dict[str, ApiView] = {}
@@ -208,9 +211,7 @@ class HttpApiDataPlane:
         region, group, fmt = call.stage.access_log  # type: ignore[misc]
         try:
             line = render(fmt, call)
-            logs = self.platform.providers.get("logs")
-            if logs is not None:
-                stream = f"{call.stage.api.api_id}_{call.stage.name}"
-                logs.append(call.stage.api.account, region, group, stream, [(int(time.time() * 1000), line)])
+            stream = f"{call.stage.api.api_id}_{call.stage.name}"
+            self.platform.logs.append(call.stage.api.account, region, group, stream, [(int(time.time() * 1000), line)])
         except Exception:
             log.exception("HTTP API %s: access log failed", call.stage.api.api_id)

@@ -31,11 +31,12 @@ from cumulo.protocol.http import HttpResponse
 from cumulo.protocol.json_codec import write_json
 from cumulo.protocol.protocols import error_status
 from cumulo.protocol.values import parse_timestamp
+from cumulo.services.api_calls import call_api
 from cumulo.services.apigatewayv2.addresses import lambda_arn_of
-from cumulo.services.base import Provider, RequestContext, json_protocol_request, run_operation
 
 if TYPE_CHECKING:
     from cumulo.httpapi.call import Call
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.httpapi")
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.\-]+)\}")
@@ -92,7 +93,7 @@ class Outcome:
 
 
 class Integrations:
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
 
     async def run(self, call: Call, integration: dict[str, Any]) -> HttpResponse:
@@ -121,10 +122,9 @@ class Integrations:
         version = integration.get("PayloadFormatVersion") or "2.0"
         event = events.event_v2(call) if version == "2.0" else events.event_v1(call)
         payload = json.dumps(event, separators=(",", ":")).encode()
-        lambda_ = self.platform.providers["lambda"]
         api = call.stage.api
         try:
-            result = await within(lambda_.invoke_function(function, payload, account=api.account,
+            result = await within(self.platform.functions.invoke_function(function, payload, account=api.account,
                                                           region=api.region), timeout)
         except TimeoutError:
             call.integration_error = "The Lambda function did not answer within the integration timeout"
@@ -181,9 +181,8 @@ class Integrations:
             call.integration_error = "FunctionName is missing"
             return Outcome(json_response(400, "Bad Request"))
         invocation_type = params.get("InvocationType") or "RequestResponse"
-        lambda_ = self.platform.providers["lambda"]
         try:
-            result = await lambda_.invoke_function(
+            result = await self.platform.functions.invoke_function(
                 params["FunctionName"], (params.get("Payload") or "{}").encode(), account=call.stage.api.account,
                 region=region, invocation_type=invocation_type, qualifier=params.get("Qualifier"),
                 client_context=params.get("ClientContext"))
@@ -208,8 +207,7 @@ class Integrations:
 
     async def _call_service(self, call: Call, service: str, operation: str, params: dict[str, str],
                             region: str) -> Outcome:
-        provider: Provider | None = self.platform.providers.get(service)
-        if provider is None:
+        if not self.platform.has_service(service):
             call.integration_error = f"The {service} service is not available in this Cumulo build"
             log.warning("HTTP API %s route %s: %s", call.stage.api.api_id, call.route_key, call.integration_error)
             return Outcome(internal_error())
@@ -219,13 +217,8 @@ class Integrations:
         call.integration_request_id = request_id
         try:
             converted = self._convert(op.input_shape, operation, params)
-            context = RequestContext(request_id=request_id, region=region, account_id=call.stage.api.account,
-                                     service=service, operation=operation,
-                                     request=json_protocol_request(model, operation),
-                                     base_url=self.platform.settings.endpoint_url)
-            result = await run_operation(provider, op, context, converted)
-            if isinstance(result, HttpResponse):
-                result = json.loads(result.body or b"{}") if result.body.strip().startswith(b"{") else {}
+            result = await call_api(self.platform, service, operation, converted, account=call.stage.api.account,
+                                    region=region, request_id=request_id)
         except AwsError as error:
             status = error_status(model, error)
             call.integration_status = status

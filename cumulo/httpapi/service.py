@@ -9,14 +9,17 @@ passes everything else on.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cumulo.httpapi.dataplane import HttpApiDataPlane
 from cumulo.services.apigatewayv2.provider import ApiGatewayV2Provider
 
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
+
 
 class ApiGatewayV2Service(ApiGatewayV2Provider):
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.dataplane = HttpApiDataPlane(platform, self.catalog)
         self.http_route = self.dataplane.handle

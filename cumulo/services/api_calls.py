@@ -13,15 +13,13 @@ ISO 8601), and reports an AWS error with its request id and HTTP status (``CallE
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError, SerializationError
-from cumulo.protocol.http import HttpResponse
 from cumulo.protocol.protocols import error_shape
 from cumulo.protocol.values import decode_blob, encode_blob, format_timestamp, parse_timestamp
-from cumulo.services.base import RequestContext, json_protocol_request, run_operation
+from cumulo.services.base import RequestContext, run_operation
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -53,12 +51,8 @@ async def call_api(platform: Platform, service: str, operation: str, params: dic
         raise ServiceUnavailable(service)
     model = platform.catalog.model(service)
     context = RequestContext(request_id=request_id or str(uuid.uuid4()), region=region, account_id=account,
-                             service=service, operation=operation, request=json_protocol_request(model, operation),
-                             base_url=platform.settings.endpoint_url)
-    result = await run_operation(provider, model.operation_model(operation), context, params)
-    if isinstance(result, HttpResponse):  # a provider that answers with its own wire format
-        result = json.loads(result.body or b"{}") if result.body.strip().startswith(b"{") else {}
-    return result
+                             service=service, operation=operation, base_url=platform.settings.endpoint_url)
+    return await run_operation(provider, model.operation_model(operation), context, params)
 
 
 async def call_json_api(platform: Platform, service: str, operation: str, params: dict[str, Any], *,

@@ -12,15 +12,14 @@ import inspect
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cumulo.protocol.errors import AwsError, ValidationError
-from cumulo.protocol.http import HttpRequest
 from cumulo.protocol.validate import validate
 
 if TYPE_CHECKING:
-    from botocore.model import OperationModel, ServiceModel
+    from botocore.model import OperationModel
 
     from cumulo.platform import Platform
 
@@ -38,18 +37,18 @@ class RequestContext:
     account_id: str
     service: str
     operation: str
-    request: HttpRequest
     access_key: str | None = None
     # scheme://host[:port] the client used to reach us, for URLs we hand back (queue URLs...)
     base_url: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
+    # the X-Amzn-Trace-Id header of the request, which SQS and Lambda carry on (AWSTraceHeader)
+    trace_header: str | None = None
 
     @classmethod
     def internal(cls, platform: Platform, service: str, operation: str, account: str,
                  region: str) -> RequestContext:
         """The context of a call one part of the platform makes to a service's operation."""
         return cls(request_id=str(uuid.uuid4()), region=region, account_id=account, service=service,
-                   operation=operation, request=HttpRequest("POST", "/"), base_url=platform.settings.endpoint_url)
+                   operation=operation, base_url=platform.settings.endpoint_url)
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
@@ -109,12 +108,3 @@ async def run_operation(provider: Provider, operation: OperationModel, context: 
     return await provider.call(handler, context, params)
 
 
-def json_protocol_request(model: ServiceModel, operation: str) -> HttpRequest:
-    """What a request of the service's JSON protocol would look like to its provider (for calls
-    made in-process: a provider that answers in its own wire format reads the protocol from it)."""
-    headers = {"content-type": "application/json"}
-    if model.protocol == "json" or "json" in (model.metadata.get("protocols") or []):
-        headers = {"content-type": f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"}
-        if model.metadata.get("targetPrefix"):
-            headers["x-amz-target"] = f"{model.metadata['targetPrefix']}.{operation}"
-    return HttpRequest("POST", "/", headers=headers)

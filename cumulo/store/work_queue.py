@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cumulo.store.base import QueueMessage
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.store")
 
@@ -25,7 +28,7 @@ class DurableWorkQueue:
     #: what the queue's work is called in the start-up line ("asynchronous invocations", ...)
     work_name = "messages"
 
-    def __init__(self, platform: Any, queue: str, workers: int, batch: int, lease_s: float) -> None:
+    def __init__(self, platform: Platform, queue: str, workers: int, batch: int, lease_s: float) -> None:
         self.platform = platform
         self.store = platform.store
         self.queue = queue

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.services.apigatewayv2.addresses import invoke_url
 from cumulo.services.apigatewayv2.catalog import HttpApiCatalog
@@ -29,6 +29,9 @@ from cumulo.services.apigatewayv2.repository import (
 )
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, take_page
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 AUTO_DEPLOY_DESCRIPTION = "Automatic deployment triggered by changes to the Api configuration"
 
@@ -62,7 +65,7 @@ def _max_results(params: dict[str, Any]) -> int:
 class ControlPlane(Provider):
     """The state and helpers the operation groups (APIs, stages, domains, the resource-kind table) use."""
 
-    def __init__(self, platform: Any) -> None:
+    def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self.repo = Repository(platform.store)
         self.catalog = HttpApiCatalog(self.repo)

@@ -16,13 +16,16 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cumulo.services.cloudformation.intrinsics import IntrinsicError, Resolver
 from cumulo.services.cloudformation.parameters import pseudo_parameters
 from cumulo.services.cloudformation.resources import handlers
 from cumulo.services.cloudformation.resources.base import Deployed, ResourceContext, ResourceFailure, ResourceHandler
 from cumulo.services.cloudformation.template import PreparedTemplate
+
+if TYPE_CHECKING:
+    from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.deploy")
 MAX_PARALLEL = 16
@@ -44,7 +47,7 @@ class Outcome:
 class StackOperation:
     """One create/update/delete of one stack; ``stack`` is its record, kept current by ``save``."""
 
-    def __init__(self, platform: Any, stack: dict[str, Any], save: Callable[[dict[str, Any]], None],
+    def __init__(self, platform: Platform, stack: dict[str, Any], save: Callable[[dict[str, Any]], None],
                  event: EventSink, import_value: Callable[[str], Any]) -> None:
         self.platform = platform
         self.stack = stack

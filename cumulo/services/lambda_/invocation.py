@@ -181,12 +181,12 @@ class InvocationOperations:
             self.async_invoker.accept(AsyncEvent(
                 account=repo.account, region=repo.region, function=ref.name, qualifier=ref.qualifier,
                 payload=payload, request_id=context.request_id, client_context=client_context,
-                trace_id=context.request.headers.get("x-amzn-trace-id")))
+                trace_id=context.trace_header))
             return {"StatusCode": 202}
         invoked_arn = repo.arn(ref.name, ref.qualifier)
         result = await self.runner.run(target, payload, request_id=context.request_id, invoked_arn=invoked_arn,
                                        client_context=client_context,
-                                       trace_id=context.request.headers.get("x-amzn-trace-id"),
+                                       trace_id=context.trace_header,
                                        qualifier=ref.qualifier)
         response: dict[str, Any] = {"StatusCode": 200, "Payload": result.payload,
                                     "ExecutedVersion": target.version}

@@ -361,7 +361,7 @@ class SqsProvider(Provider):
     def send_message(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
         self._require(params, "MessageBody")
-        prepared = self._prepare(queue, params, self._sender(context), context.request.headers.get("x-amzn-trace-id"))
+        prepared = self._prepare(queue, params, self._sender(context), context.trace_header)
         result = self._enqueue(queue, [prepared])[0]
         self.platform.notifier.notify(queue.channel)
         return result
@@ -375,7 +375,7 @@ class SqsProvider(Provider):
             raise sqs_error("BatchRequestTooLong", f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. "
                                                    f"You have sent {total} bytes.")
         sender = self._sender(context)
-        trace = context.request.headers.get("x-amzn-trace-id")
+        trace = context.trace_header
         prepared, failed, ids = [], [], []
         for entry in entries:
             try:

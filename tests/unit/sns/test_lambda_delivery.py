@@ -12,7 +12,6 @@ import pytest
 
 from cumulo.platform import Platform
 from cumulo.protocol.errors import AwsError
-from cumulo.protocol.http import HttpRequest
 from cumulo.services.base import RequestContext
 from cumulo.services.sns import delivery
 from cumulo.settings import Settings
@@ -21,8 +20,7 @@ FUNCTION = "arn:aws:lambda:us-east-1:000000000000:function:subscriber"
 
 
 def context(service: str, operation: str) -> RequestContext:
-    return RequestContext("req", "us-east-1", "000000000000", service, operation,
-                          HttpRequest("POST", "/", headers={"x-amz-target": "x"}), base_url="http://127.0.0.1:4566")
+    return RequestContext("req", "us-east-1", "000000000000", service, operation, base_url="http://127.0.0.1:4566")
 
 
 async def until(condition, timeout: float = 5.0) -> None:
