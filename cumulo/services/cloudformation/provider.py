@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -62,7 +63,7 @@ class CloudFormationProvider(Provider):
 
     def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
-        self._sequence = 0
+        self._last_event_ns = 0  # event keys: strictly increasing nanoseconds, so listings keep the order
 
     async def start(self) -> None:
         asyncio.get_running_loop().run_in_executor(None, warm_up)
@@ -103,7 +104,7 @@ class CloudFormationProvider(Provider):
 
     def _event(self, stack: dict[str, Any], logical_id: str, physical_id: str, kind: str, status: str,
                reason: str = "", properties: dict[str, Any] | None = None) -> None:
-        self._sequence += 1
+        self._last_event_ns = max(time.time_ns(), self._last_event_ns + 1)
         event = {"StackId": stack["StackId"], "EventId": str(uuid.uuid4()), "StackName": stack["StackName"],
                  "LogicalResourceId": logical_id, "PhysicalResourceId": physical_id, "ResourceType": kind,
                  "Timestamp": now_iso(), "ResourceStatus": status}
@@ -111,7 +112,7 @@ class CloudFormationProvider(Provider):
             event["ResourceStatusReason"] = reason
         if properties is not None:
             event["ResourceProperties"] = json.dumps(properties)
-        self.platform.store.put(EVENTS, f"{stack['StackId']}\x00{uuid.uuid1().int:040d}", event)
+        self.platform.store.put(EVENTS, f"{stack['StackId']}\x00{self._last_event_ns:020d}", event)
 
     def _stack_event(self, stack: dict[str, Any], status: str, reason: str = "") -> None:
         stack["StackStatus"] = status

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -181,7 +181,8 @@ class StackOperation:
             if old.get("replace_policy") != "Retain":
                 await self._delete_one(logical_id, old, record=False)
         removed = {lid: s for lid, s in old_states.items() if lid not in prepared.resources}
-        await self.delete_resources(removed)
+        # The stack's stored graph is already the new template's: removed resources are ordered by the old one.
+        await self.delete_resources(removed, previous.dependencies if previous is not None else None)
         return Outcome(True)
 
     async def roll_back(self, prepared: PreparedTemplate | None, previous: PreparedTemplate | None) -> Outcome:
@@ -210,9 +211,11 @@ class StackOperation:
         return outcome
 
     # ------------------------------------------------------------ delete
-    async def delete_resources(self, targets: dict[str, dict[str, Any]]) -> Outcome:
-        """Delete resources, dependents first (reverse of the creation order)."""
-        stored = self.stack.get("_dependencies") or {}
+    async def delete_resources(self, targets: dict[str, dict[str, Any]],
+                               dependencies: Mapping[str, Iterable[str]] | None = None) -> Outcome:
+        """Delete resources, dependents first (reverse of the creation order in ``dependencies``,
+        by default the stack's stored graph)."""
+        stored = dependencies if dependencies is not None else self.stack.get("_dependencies") or {}
         users: dict[str, set[str]] = {lid: set() for lid in targets}
         for logical_id in targets:
             for dependency in stored.get(logical_id, []):

@@ -155,9 +155,6 @@ def test_a_failed_create_stops_its_dependents_and_roll_back_deletes_what_was_cre
     assert ("delete-end", "Bucket") in recorder.log
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, reported to the lead: resources an update removes are deleted "
-                   "all at once, since the stored graph is already the new template's (the engine could order "
-                   "them by previous.dependencies)")
 def test_resources_removed_by_an_update_are_deleted_dependents_first():
     recorder, operation, stack, _, _ = deploy(CHAIN)
     previous = prepare(CHAIN, {}, "123456789012", "eu-west-1", "shop", STACK_ID, {THING})

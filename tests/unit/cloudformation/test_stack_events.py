@@ -22,9 +22,6 @@ def platform(tmp_path):
     store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, reported to the lead: events are keyed by uuid1().int, whose "
-                   "leading bits are the low 32 bits of the clock, which wrap every ~429 s; a key by time (or a "
-                   "sequence) would keep the order")
 def test_events_are_listed_newest_first_across_a_wrap_of_the_clocks_low_bits(platform, monkeypatch):
     # Two events 2 us apart, on either side of the moment the low 32 bits of uuid1's 100 ns clock wrap.
     wrap_ticks = (1_800_000_000 * 10_000_000 + UUID_EPOCH_TICKS) // 2**32 * 2**32 + 2**32
