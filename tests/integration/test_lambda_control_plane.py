@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import platform as host
 import urllib.request
 import uuid
 
@@ -12,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from tests.conftest import make_zip
+from tests.server import wait_for
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 CODE = make_zip({"app.py": "def handler(event, context):\n    return event\n"})
@@ -410,3 +412,19 @@ def test_boto3_side_validation_is_not_needed_for_server_side_errors(server):
 def test_client_side_validation_still_applies(lambda_client):
     with pytest.raises(ParamValidationError):
         lambda_client.create_function(FunctionName=unique())
+
+
+def test_an_architecture_the_host_lacks_is_recorded_reported_at_create_time_and_run_natively(server, lambda_client):
+    other = "x86_64" if host.machine().lower() in ("aarch64", "arm64") else "arm64"
+    name = unique("arch")
+    created = create(lambda_client, name, Architectures=[other])
+    assert created["Architectures"] == [other]
+    assert lambda_client.get_function_configuration(FunctionName=name)["Architectures"] == [other]
+    wait_for(lambda: f"function {name} is configured for {other}, but this host is" in server.log(),
+             message="the architecture warning in the server log")
+    answer = lambda_client.invoke(FunctionName=name, Payload=b'{"ran": true}')
+    assert json.loads(answer["Payload"].read()) == {"ran": True}
+    native = unique("arch")
+    create(lambda_client, native)
+    lambda_client.invoke(FunctionName=native, Payload=b"{}")
+    assert f"function {native} is configured" not in server.log()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import platform
 import uuid
 from typing import Any
 
@@ -22,6 +23,21 @@ MAX_LAYERS = 5
 PLAIN_MEMBERS = ("Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime", "KMSKeyArn",
                  "VpcConfig", "DeadLetterConfig", "TracingConfig", "FileSystemConfigs",
                  "EphemeralStorage", "LoggingConfig", "SnapStart", "ImageConfig")
+
+
+# Lambda's name for the host's instruction set: functions run natively on it, whatever they ask for.
+HOST_ARCHITECTURE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
+    platform.machine().lower(), platform.machine().lower())
+
+
+def architecture_mismatch(config: dict[str, Any]) -> str | None:
+    """What to tell the user when a function asks for an instruction set the host does not have."""
+    wanted = (config.get("Architectures") or ["x86_64"])[0]
+    if wanted == HOST_ARCHITECTURE:
+        return None
+    return (f"function {config['FunctionName']} is configured for {wanted}, but this host is {HOST_ARCHITECTURE}: "
+            f"Cumulo runs it on {HOST_ARCHITECTURE} (Python, Node.js and Java code runs unchanged; native "
+            f"binaries or dependencies built only for {wanted} fail to load)")
 
 
 def timestamp_now() -> str:

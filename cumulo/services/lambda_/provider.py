@@ -207,7 +207,14 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                 result = self._publish(repo, ref.name, record, None)["config"]
                 repo.save_function(ref.name, record)
         self._settle(repo, ref.name)
+        self._report_architecture(config)
         return self._public(result)
+
+    @staticmethod
+    def _report_architecture(config: dict[str, Any]) -> None:
+        mismatch = cfg.architecture_mismatch(config)
+        if mismatch:
+            log.warning("%s", mismatch)
 
     def get_function(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         repo = self.repo(context)
@@ -298,6 +305,8 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                 result = self._publish(repo, name, record, None)["config"]
             repo.save_function(name, record)
         self._settle(repo, name)
+        if params.get("Architectures"):
+            self._report_architecture(config)
         return self._public(result)
 
     def update_function_configuration(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
