@@ -9,7 +9,8 @@ more per request here, a sixth of a warm Invoke.
 
 No client can stall the endpoint: request heads (request line and headers) are bounded in size
 and count and must arrive within ``ServerLimits.header_timeout_s``, the number of open
-connections is capped, and bodies beyond ``MAX_BODY`` are refused. The timeouts are enforced by
+connections is capped, and bodies beyond ``MAX_BODY`` are refused (before they are sent, when the
+client asks ``Expect: 100-continue``, as S3 uploads do). The timeouts are enforced by
 one periodic sweep over the connections, so a request costs no timer.
 """
 
@@ -220,6 +221,9 @@ class _Connection(asyncio.Protocol):
         self.reading_head = False
         self.head_since = None
         if self.headers.get("expect", "").lower() == "100-continue":
+            length = self.headers.get("content-length", "")  # llhttp has checked it is one number
+            if length.isdigit() and int(length) > MAX_BODY:  # refused before the client sends it
+                raise _Refused(_TOO_LARGE)
             self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
