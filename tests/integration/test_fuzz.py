@@ -61,8 +61,21 @@ json_ops = st.sampled_from(sorted(JSON_SERVICES["logs"].operation_names))
 @st.composite
 def malformed_requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes]:
     kind = draw(st.sampled_from(["garbage-json", "wrong-type", "unknown-target", "unknown-action",
-                                 "random-path", "rest-garbage", "not-an-object"]))
+                                 "random-path", "rest-garbage", "not-an-object", "deep-json", "sqs-query"]))
     json_headers = {"Content-Type": "application/x-amz-json-1.1"}
+    if kind == "deep-json":
+        op, depth = draw(json_ops), draw(st.integers(129, 3000))
+        body = b'{"logGroupName":"g","x":' + b"[" * depth + b"]" * depth + b"}"
+        return "POST", "/", {**json_headers, "X-Amz-Target": f"Logs_20140328.{op}"}, body
+    if kind == "sqs-query":
+        action = draw(st.sampled_from(["SendMessage", "ReceiveMessage", "CreateQueue", "SetQueueAttributes",
+                                       "SendMessageBatch", "DeleteMessageBatch"]))
+        key = st.lists(st.sampled_from(["Attribute", "MessageAttribute", "SendMessageBatchRequestEntry", "Name",
+                                        "Value", "StringValue", "DataType", "1", "0", "-1", "x"]),
+                       min_size=1, max_size=5).map(".".join)
+        pairs = draw(st.lists(st.tuples(key, st.text(max_size=8)), max_size=8))
+        form = [("Action", action), ("QueueUrl", "http://localhost/000000000000/none"), *pairs]
+        return "POST", "/", {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(form).encode()
     if kind == "garbage-json":
         op = draw(json_ops)
         return "POST", "/", {**json_headers, "X-Amz-Target": f"Logs_20140328.{op}"}, draw(garbage_json)
