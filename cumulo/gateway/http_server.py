@@ -186,6 +186,7 @@ class _Connection(asyncio.Protocol):
         self.head_since = None
         self.reading_head = False
         self.transport.pause_reading()
+        self._reading_paused = False  # so that answering the queue never resumes reading
         self._enqueue(response, keep_alive=False)
 
     def pause_writing(self) -> None:
