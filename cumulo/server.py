@@ -9,7 +9,7 @@ import signal
 import sys
 
 from cumulo.gateway.app import GatewayApp
-from cumulo.gateway.http_server import HttpServer
+from cumulo.gateway.http_server import HttpServer, ServerLimits
 from cumulo.platform import Platform
 from cumulo.settings import Settings
 
@@ -40,7 +40,8 @@ async def run_until_signalled(settings: Settings) -> int:
         log.exception("start-up failed")
         await platform.stop()
         return 3
-    server = HttpServer(app.respond, settings.host, settings.port, KEEP_ALIVE_S)
+    limits = ServerLimits(KEEP_ALIVE_S, settings.header_timeout_seconds, settings.connection_limit)
+    server = HttpServer(app.respond, settings.host, settings.port, limits)
     try:
         await server.start()
     except OSError as error:

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import ipaddress
 import os
+import resource
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -84,6 +85,19 @@ class Settings:
     # Multiplies Application Auto Scaling's rate() periods, target-tracking evaluation
     # periods and cooldowns (at() and cron() keep wall-clock time); tests set it small.
     autoscaling_time_scale: float = 1.0
+    # A client must send a request's head (request line and headers) within this many seconds of
+    # starting it (or of connecting): a partial head is answered 408, a silent connection closed.
+    header_timeout_seconds: float = 30.0
+    # Open client connections at most; beyond it a new connection is answered 503 and closed.
+    # 0: half the process's open-file limit (the other half is left to environments and the store).
+    max_connections: int = 0
+
+    @property
+    def connection_limit(self) -> int:
+        if self.max_connections > 0:
+            return self.max_connections
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return max(64, soft // 2) if soft != resource.RLIM_INFINITY else 100_000
 
     @functools.cached_property
     def auth_required(self) -> bool:

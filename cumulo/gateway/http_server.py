@@ -6,6 +6,12 @@ and chunked request bodies, ``Expect: 100-continue``, HEAD, idle connections clo
 keep-alive period, and a graceful stop that lets requests in flight finish. A response goes out
 in one write (status line, headers and body together). A general ASGI server cost about 70 us
 more per request here, a sixth of a warm Invoke.
+
+No client can stall the endpoint: request heads (request line and headers) are bounded in size
+and count and must arrive within ``ServerLimits.header_timeout_s``, the number of open
+connections is capped, and bodies beyond ``MAX_BODY`` are refused (before they are sent, when the
+client asks ``Expect: 100-continue``, as S3 uploads do). The timeouts are enforced by
+one periodic sweep over the connections, so a request costs no timer.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import http
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import httptools
 
@@ -28,11 +35,40 @@ Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 MAX_BODY = 64 * 1024 * 1024  # larger than any AWS request limit this endpoint serves
 MAX_QUEUED = 16  # pipelined requests waiting on one connection before reading pauses
+# Request heads: AWS's front ends refuse heads beyond 16-64 KiB (an ALB allows 64 KiB of headers and
+# a 16 KiB request line); SDK requests stay far below (S3 allows 2 KiB of user metadata). Bounding the
+# head also bounds what httptools accumulates for one header, which it does by repeated concatenation.
+MAX_HEAD_BYTES = 64 * 1024
+MAX_URL_BYTES = 16 * 1024
+MAX_HEADERS = 100
 _STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n" for status in http.HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _TOO_LARGE = HttpResponse(413, {"Content-Type": "application/json"}, b'{"message":"Request entity too large"}')
 _BAD_REQUEST = HttpResponse(400, {"Content-Type": "text/plain; charset=utf-8"}, b"Invalid HTTP request received.")
 _INTERNAL = HttpResponse(500, {"Content-Type": "text/plain; charset=utf-8"}, b"Internal Server Error")
+_HEAD_TOO_LARGE = HttpResponse(431, {"Content-Type": "application/json"},
+                               b'{"message":"Request header fields too large"}')
+_URL_TOO_LONG = HttpResponse(414, {"Content-Type": "application/json"}, b'{"message":"Request URI too long"}')
+_HEAD_TIMEOUT = HttpResponse(408, {"Content-Type": "application/json"}, b'{"message":"Request timeout"}')
+_BUSY = HttpResponse(503, {"Content-Type": "application/json"},
+                     b'{"message":"Too many connections, try again later"}')
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """How long and how many: idle keep-alive period, time to send a request head, open connections."""
+
+    keep_alive_s: float = 75.0
+    header_timeout_s: float = 30.0
+    max_connections: int = 1000
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing a request that is answered with ``response``."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 class _Date:
@@ -93,20 +129,33 @@ class _Connection(asyncio.Protocol):
         self.busy = False
         self.closing = False
         self.last_active = time.monotonic()
+        # The head (request line and headers) being read: since when (None once it is complete and
+        # until the next request starts), whether any of it arrived, and its size so far.
+        self.head_since: float | None = self.last_active
+        self.head_begun = False
+        self.head_bytes = 0
+        self.reading_head = True
         self._drained: asyncio.Future | None = None
         self._reading_paused = False
         self._reset()
 
     def _reset(self) -> None:
-        self.url = b""
+        self.url: list[bytes] = []
+        self.url_size = 0
         self.headers: dict[str, str] = {}
         self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.header_size = 0
         self.body: list[bytes] = []
         self.size = 0
 
     # --- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if len(self.server.connections) >= self.server.limits.max_connections:
+            self.closing = True  # over the cap: answered at once, the connections served stay undisturbed
+            transport.write(encode_response(_BUSY, "GET", close=True))  # type: ignore[attr-defined]
+            transport.close()
+            return
         peer = transport.get_extra_info("peername")
         self.client = peer[0] if isinstance(peer, tuple) else ""
         self.server.connections.add(self)
@@ -119,13 +168,26 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
+        if self.reading_head:
+            self.head_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self.closing = True  # no protocol upgrades here: answer what was asked, then close
-        except httptools.HttpParserError:
-            self._enqueue(_BAD_REQUEST, keep_alive=False)
-            self.transport.pause_reading()
+        except httptools.HttpParserError as error:
+            refused = error.__context__
+            self.refuse(refused.response if isinstance(refused, _Refused) else _BAD_REQUEST)
+        else:
+            if self.reading_head and self.head_bytes > MAX_HEAD_BYTES:
+                self.refuse(_HEAD_TOO_LARGE)  # a header still incomplete after more than the limit
+
+    def refuse(self, response: HttpResponse) -> None:
+        """Answer ``response`` after the requests before it, read nothing more, then close."""
+        self.head_since = None
+        self.reading_head = False
+        self.transport.pause_reading()
+        self._reading_paused = False  # so that answering the queue never resumes reading
+        self._enqueue(response, keep_alive=False)
 
     def pause_writing(self) -> None:
         self._drained = self.loop.create_future()
@@ -136,10 +198,20 @@ class _Connection(asyncio.Protocol):
         self._drained = None
 
     # --- httptools callbacks ---------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.head_since = self.last_active
+        self.head_begun = True
+
     def on_url(self, url: bytes) -> None:
-        self.url += url
+        self.url_size += len(url)
+        if self.url_size > MAX_URL_BYTES:
+            raise _Refused(_URL_TOO_LONG)
+        self.url.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_size += len(name) + len(value)
+        if self.header_size > MAX_HEAD_BYTES or len(self.raw_headers) >= MAX_HEADERS:
+            raise _Refused(_HEAD_TOO_LARGE)
         name = name.lower()
         self.raw_headers.append((name, value))
         key, text = name.decode("latin-1"), value.decode("latin-1")
@@ -147,7 +219,12 @@ class _Connection(asyncio.Protocol):
         headers[key] = f"{headers[key]},{text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
+        self.reading_head = False
+        self.head_since = None
         if self.headers.get("expect", "").lower() == "100-continue":
+            length = self.headers.get("content-length", "")  # llhttp has checked it is one number
+            if length.isdigit() and int(length) > MAX_BODY:  # refused before the client sends it
+                raise _Refused(_TOO_LARGE)
             self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
@@ -157,11 +234,12 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         keep_alive = self.parser.should_keep_alive() and not self.closing
+        self.reading_head, self.head_begun, self.head_bytes = True, False, 0
         if self.size > MAX_BODY:
             item: HttpRequest | HttpResponse = _TOO_LARGE
             keep_alive = False
         else:
-            url = httptools.parse_url(self.url)
+            url = httptools.parse_url(b"".join(self.url))
             item = HttpRequest(method=self.parser.get_method().decode("latin-1"),
                                path=url.path.decode("latin-1"),
                                query_string=(url.query or b"").decode("latin-1"),
@@ -226,11 +304,11 @@ class _Connection(asyncio.Protocol):
 class HttpServer:
     """Serves ``handler`` on ``host:port``; ``stop`` lets requests in flight finish first."""
 
-    def __init__(self, handler: Handler, host: str, port: int, keep_alive_s: float = 75.0) -> None:
+    def __init__(self, handler: Handler, host: str, port: int, limits: ServerLimits | None = None) -> None:
         self.handler = handler
         self.host = host
         self.port = port
-        self.keep_alive_s = keep_alive_s
+        self.limits = limits or ServerLimits()
         self.connections: set[_Connection] = set()
         self.tasks: set[asyncio.Task] = set()
         self.stopping = False
@@ -241,15 +319,27 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port,
                                                 reuse_address=True, backlog=2048)
-        self._sweeper = loop.create_task(self._close_idle())
+        self._sweeper = loop.create_task(self._sweep())
 
-    async def _close_idle(self) -> None:
-        """Close keep-alive connections idle for longer than the keep-alive period."""
+    async def _sweep(self) -> None:
+        """Close connections idle beyond the keep-alive period, and those that took longer than
+        the header timeout to send a request head (answered 408 when part of it came).
+
+        One pass every half of the shorter period, so a limit is enforced within 1.5 times itself."""
+        limits = self.limits
+        interval = min(limits.keep_alive_s, limits.header_timeout_s, 10.0) / 2
         while True:
-            await asyncio.sleep(min(self.keep_alive_s, 5.0))
-            oldest = time.monotonic() - self.keep_alive_s
-            for connection in [c for c in self.connections if not c.busy and c.last_active < oldest]:
-                connection.transport.close()
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            idle_since, head_since = now - limits.keep_alive_s, now - limits.header_timeout_s
+            for connection in [c for c in self.connections if not c.busy and not c.closing]:
+                if connection.head_since is not None and connection.head_since < head_since:
+                    if connection.head_begun:
+                        connection.refuse(_HEAD_TIMEOUT)
+                    else:
+                        connection.transport.close()
+                elif connection.last_active < idle_since:
+                    connection.transport.close()
 
     def abandon(self) -> None:
         """Stop waiting for requests in flight (a second Ctrl-C)."""

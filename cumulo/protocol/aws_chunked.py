@@ -14,6 +14,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
 
 CHECKSUM_TRAILER_PREFIX = "x-amz-checksum-"
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 def is_chunked(headers: dict[str, str]) -> bool:
@@ -30,10 +31,9 @@ def decode(body: bytes) -> tuple[bytes, dict[str, str]]:
         if line_end < 0:
             raise AwsError("IncompleteBody", "The request body terminated unexpectedly")
         size_text = body[position:line_end].split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError as exc:
-            raise AwsError("InvalidRequest", "Malformed aws-chunked encoding") from exc
+        if not size_text or size_text.strip(_HEX_DIGITS):  # int() would take "-6", "0x6" or "6_0"
+            raise AwsError("InvalidRequest", "Malformed aws-chunked encoding")
+        size = int(size_text, 16)
         position = line_end + 2
         if size == 0:
             break
@@ -43,7 +43,7 @@ def decode(body: bytes) -> tuple[bytes, dict[str, str]]:
     for line in body[position:].split(b"\r\n"):
         if b":" in line:
             name, value = line.split(b":", 1)
-            trailers[name.decode().strip().lower()] = value.decode().strip()
+            trailers[name.decode("latin-1").strip().lower()] = value.decode("latin-1").strip()
     return bytes(data), trailers
 
 

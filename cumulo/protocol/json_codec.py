@@ -9,6 +9,7 @@ format and leaves out members whose value is ``None``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,11 @@ from cumulo.protocol.values import as_datetime, decode_blob, encode_blob, format
 if TYPE_CHECKING:
     from botocore.model import Shape
 
+# Deepest nesting of objects and arrays a request document may have. DynamoDB, the deepest AWS
+# service, allows 32 levels of nested attributes (about 66 JSON levels); Python's own recursion
+# limit (1,000 frames, shared with the server's stack) must never be what refuses a request.
+MAX_NESTING_DEPTH = 128
+
 _JSON_TYPE_NAMES = {dict: "structure", list: "list", str: "string", bool: "boolean",
                     int: "number", float: "number", type(None): "null"}
 
@@ -26,6 +32,37 @@ def _mismatch(shape: Shape, value: Any, where: str) -> SerializationError:
     found = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
     return SerializationError(
         f"Unexpected {found} value at '{where or '$'}': expected {shape.type_name}")
+
+
+def _containers_in(node: dict | list) -> list[dict | list]:
+    children = node.values() if isinstance(node, dict) else node
+    return [child for child in children if isinstance(child, dict | list)]
+
+
+def check_nesting(document: Any) -> None:
+    """Refuse a decoded document nested deeper than ``MAX_NESTING_DEPTH`` (a ``SerializationError``)."""
+    level = [document] if isinstance(document, dict | list) else []
+    for _ in range(MAX_NESTING_DEPTH):
+        level = [child for node in level for child in _containers_in(node)]
+        if not level:
+            return
+    raise SerializationError(f"Document nested more than {MAX_NESTING_DEPTH} levels deep")
+
+
+def load_json(body: bytes) -> Any:
+    """Decode a JSON request document; malformed or too deeply nested is a ``SerializationError``.
+
+    The depth is only walked when the body has more brackets than the limit (a count in C), so
+    ordinary requests pay nothing for it."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SerializationError(f"Malformed JSON body: {exc}") from exc
+    except RecursionError as exc:
+        raise SerializationError(f"Document nested more than {MAX_NESTING_DEPTH} levels deep") from exc
+    if body.count(b"[") + body.count(b"{") > MAX_NESTING_DEPTH:
+        check_nesting(document)
+    return document
 
 
 def wire_members(shape: Shape) -> dict[str, tuple[str, Shape]]:

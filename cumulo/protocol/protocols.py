@@ -18,7 +18,7 @@ import cbor2
 from cumulo.protocol import aws_chunked
 from cumulo.protocol.errors import AwsError, SerializationError
 from cumulo.protocol.http import HttpRequest, HttpResponse
-from cumulo.protocol.json_codec import read_json, write_json
+from cumulo.protocol.json_codec import MAX_NESTING_DEPTH, check_nesting, load_json, read_json, write_json
 from cumulo.protocol.query_codec import fold, read_query, read_scalar
 from cumulo.protocol.rest_binding import input_binding, output_binding
 from cumulo.protocol.values import decode_blob, encode_blob, format_timestamp
@@ -101,10 +101,7 @@ class Protocol:
 def _load_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SerializationError(f"Malformed JSON body: {exc}") from exc
+    document = load_json(body)
     if not isinstance(document, dict):
         raise SerializationError("Start of structure or map found where not expected.")
     return document
@@ -199,8 +196,8 @@ class RestProtocol(Protocol):
     def _read_header(member: Shape, raw: str, wire: str) -> Any:
         if member.type_name == "string" and member.serialization.get("jsonvalue"):
             try:
-                return json.loads(decode_blob(raw))
-            except ValueError as exc:
+                return load_json(decode_blob(raw))
+            except (ValueError, SerializationError) as exc:
                 raise SerializationError(f"Header {wire} is not valid JSON") from exc
         if member.type_name == "list":
             return [read_scalar(member.member, v.strip(), wire) for v in raw.split(",")]
@@ -385,8 +382,10 @@ class CborProtocol(Protocol):
             return {}
         try:
             document = cbor2.loads(request.body)
-        except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError) as exc:
+        except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError, RecursionError) as exc:
             raise SerializationError(f"Malformed CBOR body: {exc}") from exc
+        if len(request.body) > MAX_NESTING_DEPTH:
+            check_nesting(document)
         if not isinstance(document, dict):
             raise SerializationError("Start of structure or map found where not expected.")
         return read_json(operation.input_shape, document, native=True) or {}

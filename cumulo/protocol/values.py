@@ -15,12 +15,14 @@ def parse_timestamp(value: str | int | float) -> dt.datetime:
     if isinstance(value, bool):
         raise ValueError("boolean is not a timestamp")
     if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value, UTC)
+        return _from_epoch(value)
     text = value.strip()
     try:
-        return dt.datetime.fromtimestamp(float(text), UTC)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return _from_epoch(seconds)
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -29,6 +31,13 @@ def parse_timestamp(value: str | int | float) -> dt.datetime:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"not a timestamp: {value!r}") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _from_epoch(seconds: float) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError) as exc:  # beyond the years datetime or the platform can hold
+        raise ValueError(f"timestamp out of range: {seconds!r}") from exc
 
 
 def as_datetime(value: dt.datetime | int | float | str) -> dt.datetime:
