@@ -13,7 +13,8 @@ import uuid
 from xml.etree import ElementTree as ET
 
 from cumulo.gateway.auth import SignatureInfo, read_signature, verify
-from cumulo.iam.enforcement import SigningSecrets, authorize, check_session
+from cumulo.gateway.session_auth import SigningSecrets, check_session
+from cumulo.iam.enforcement import authorize
 from cumulo.iam.sessions import Session, SessionStore
 from cumulo.platform import Platform
 from cumulo.protocol.catalog import Resolved

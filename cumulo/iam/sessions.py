@@ -2,7 +2,7 @@
 
 A session is what STS AssumeRole returns: an ``ASIA...`` access key, a secret, a session token
 and an expiry, bound to a role and a session name (for a function environment, the function's
-name). Sessions are kept in the store (table ``sts.sessions``, keyed by access key) so that a
+name). Sessions are kept in the store (table ``iam.sessions``, keyed by access key) so that a
 request signed by a still-running environment, or by a client holding AssumeRole credentials, is
 recognised after a server restart; a small in-memory cache spares the store on every request.
 Sessions are immutable until they expire, so each holder's cache never goes stale.
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 from cumulo.store.base import Store
 
-SESSIONS = "sts.sessions"
+SESSIONS = "iam.sessions"
 _ALPHABET = string.ascii_uppercase + string.digits
 _CACHE_LIMIT = 10_000
 

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cumulo.iam.roles import find_role
 from cumulo.iam.sessions import Session, SessionStore, random_id
 from cumulo.invoke.concurrency import ACCOUNT_EXCEEDED, ConcurrencyLimiter, throttled
 from cumulo.invoke.metrics import LambdaMetrics
@@ -31,7 +32,6 @@ from cumulo.runtime import (
     RuntimeConfig,
     UnsupportedRuntimeError,
 )
-from cumulo.services.iam.roles import find_role
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform

@@ -12,11 +12,11 @@ import json
 from typing import Any
 from urllib.parse import quote, unquote
 
+from cumulo.iam.aws_managed import AWS_POLICY_PREFIX
+from cumulo.iam.roles import POLICIES, ROLES, role_key
 from cumulo.iam.sessions import random_id
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
-from cumulo.services.iam.aws_managed import AWS_POLICY_PREFIX
-from cumulo.services.iam.roles import POLICIES, ROLES, role_key
 
 
 def _no_such(kind: str, name: str) -> AwsError:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from cumulo.iam.roles import find_role
 from cumulo.iam.sessions import SessionStore, random_id
 from cumulo.services.base import Provider, RequestContext
-from cumulo.services.iam.roles import find_role
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform

@@ -1,7 +1,8 @@
-"""What other parts of the platform read about a role: its id and its identity-based policies.
+"""Where roles and managed policies are kept, and what the platform reads of a role.
 
-The IAM provider owns the ``iam.roles`` and ``iam.policies`` tables; credential minting and
-policy enforcement read them only through these functions.
+The IAM provider (``cumulo/services/iam/``) is the API over the ``iam.roles`` and
+``iam.policies`` tables; the platform itself reads them too (a role's id when minting a
+function's credentials, its identity-based policies when enforcing IAM), through these functions.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from cumulo.services.iam.aws_managed import aws_managed_document
+from cumulo.iam.aws_managed import aws_managed_document
 from cumulo.store.base import Store
 
 ROLES, POLICIES = "iam.roles", "iam.policies"
@@ -32,7 +33,7 @@ def role_policy_documents(store: Store, role_arn: str) -> list[dict[str, Any]]:
     """The role's inline policies and attached managed policies, parsed (empty for an unknown role).
 
     Attached AWS managed policies count as far as IAM knows their documents
-    (:mod:`cumulo.services.iam.aws_managed`).
+    (:mod:`cumulo.iam.aws_managed`).
     """
     role = find_role(store, role_arn)
     if role is None:
