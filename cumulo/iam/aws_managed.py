@@ -21,6 +21,7 @@ def _allow(actions: list[str] | str, resource: str = "*") -> dict[str, Any]:
 _DOCUMENTS: dict[str, dict[str, Any]] = {
     "AWSLambdaBasicExecutionRole": _allow(_LOGS_WRITE),
     "service-role/AWSLambdaBasicExecutionRole": _allow(_LOGS_WRITE),
+    "AWSLambdaExecute": _allow(["logs:*", "s3:GetObject", "s3:PutObject"]),
     "service-role/AWSLambdaRole": _allow(["lambda:InvokeFunction"]),
     "service-role/AWSLambdaSQSQueueExecutionRole": _allow(
         ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", *_LOGS_WRITE]),

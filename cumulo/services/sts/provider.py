@@ -27,6 +27,9 @@ class StsProvider(Provider):
         super().__init__(platform)
         self.sessions = SessionStore(platform.store)
 
+    async def start(self) -> None:
+        self.sessions.purge_expired()
+
     def get_caller_identity(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         session = self.sessions.find(context.access_key) if context.access_key else None
         if session is not None:
