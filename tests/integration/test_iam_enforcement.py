@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 import uuid
+from typing import Any
 
 import boto3
 import pytest
@@ -75,7 +76,7 @@ def calling_function(server: CumuloServer, role_arn: str) -> str:
     return name
 
 
-def invoke(server: CumuloServer, name: str, event: dict) -> dict:
+def invoke(server: CumuloServer, name: str, event: dict) -> Any:
     response = server.client("lambda", read_timeout=60).invoke(FunctionName=name, Payload=json.dumps(event))
     payload = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, payload
@@ -205,3 +206,48 @@ def test_session_credentials_outlive_a_server_restart(tmp_path):
         session_client(server, "sqs", credentials).list_queues()
     finally:
         server.stop()
+
+
+SAM_SENDER = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Allowed:
+    Type: AWS::SQS::Queue
+  Other:
+    Type: AWS::SQS::Queue
+  Sender:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      Timeout: 30
+      Policies:
+        - SQSSendMessagePolicy: {QueueName: !GetAtt Allowed.QueueName}
+      InlineCode: |
+        import boto3
+        from botocore.exceptions import ClientError
+        def handler(event, context):
+            try:
+                boto3.client("sqs").send_message(QueueUrl=event["queue"], MessageBody="from sam")
+            except ClientError as error:
+                return error.response["Error"]["Code"]
+            return "sent"
+Outputs:
+  Sender: {Value: !Ref Sender}
+  Allowed: {Value: !Ref Allowed}
+  Other: {Value: !Ref Other}
+"""
+
+
+def test_sam_policy_templates_are_enforced(enforced):
+    cloudformation = enforced.client("cloudformation")
+    stack = unique("sam-iam")
+    cloudformation.create_stack(StackName=stack, TemplateBody=SAM_SENDER,
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=stack,
+                                                            WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
+    assert invoke(enforced, outputs["Sender"], {"queue": outputs["Allowed"]}) == "sent"
+    assert invoke(enforced, outputs["Sender"], {"queue": outputs["Other"]}) == "AccessDenied"
