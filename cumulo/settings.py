@@ -40,6 +40,10 @@ class Settings:
     # access-key-id -> secret-access-key pairs accepted when auth is required,
     # written as "AKID:SECRET,AKID2:SECRET2" in the environment.
     access_keys: dict[str, str] = field(default_factory=lambda: {"test": "test"})
+    # Hold requests signed with role-session credentials (function environments, STS AssumeRole)
+    # to their role's identity policies; implies signature verification. Operator keys are never
+    # restricted. Off by default.
+    enforce_iam: bool = False
     log_level: str = "info"
     # Fsync policy of the SQLite store: NORMAL survives kill -9, FULL survives power loss.
     sqlite_synchronous: str = "NORMAL"
@@ -101,8 +105,8 @@ class Settings:
 
     @functools.cached_property
     def auth_required(self) -> bool:
-        """Signatures are verified on request, and always when not bound to loopback."""
-        return self.require_auth or not _is_loopback(self.host)
+        """Signatures are verified on request, with IAM enforcement, and always when not bound to loopback."""
+        return self.require_auth or self.enforce_iam or not _is_loopback(self.host)
 
     @property
     def endpoint_url(self) -> str:

@@ -44,6 +44,10 @@ def serve(
         "--require-auth/--no-require-auth",
         help="Verify SigV4 signatures against the configured access keys (always on when "
              "listening beyond loopback).")] = None,
+    enforce_iam: Annotated[bool | None, typer.Option(
+        "--enforce-iam/--no-enforce-iam",
+        help="Hold requests signed with function (role session) credentials to their role's IAM "
+             "policies; implies --require-auth. Operator keys are never restricted.")] = None,
     account_id: Annotated[str | None, typer.Option(help="Account id in ARNs [default: 000000000000].")] = None,
     region: Annotated[str | None, typer.Option(
         help="Region for unsigned requests [default: us-east-1].")] = None,
@@ -62,7 +66,8 @@ def serve(
     try:
         settings = load_settings(
             {"host": host, "port": port, "data_dir": data_dir, "require_auth": require_auth,
-             "account_id": account_id, "default_region": region, "log_level": log_level},
+             "enforce_iam": enforce_iam, "account_id": account_id, "default_region": region,
+             "log_level": log_level},
             config_file=config)
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)

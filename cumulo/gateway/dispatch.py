@@ -12,7 +12,10 @@ import re
 import uuid
 from xml.etree import ElementTree as ET
 
-from cumulo.gateway.auth import read_signature, verify
+from cumulo.gateway.auth import SignatureInfo, read_signature, verify
+from cumulo.gateway.session_auth import SigningSecrets, check_session
+from cumulo.iam.enforcement import authorize
+from cumulo.iam.sessions import Session, SessionStore
 from cumulo.platform import Platform
 from cumulo.protocol.catalog import Resolved
 from cumulo.protocol.errors import AwsError
@@ -27,6 +30,8 @@ _REGION_IN_HOST = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.")
 class Dispatcher:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
+        self.sessions = SessionStore(platform.store)
+        self.secrets = SigningSecrets(platform.settings.access_keys, self.sessions)
 
     async def handle(self, request: HttpRequest) -> tuple[HttpResponse, str]:
         """Answer one AWS API request; also returns "service.Operation" for the request log."""
@@ -42,8 +47,11 @@ class Dispatcher:
         label = f"{resolved.service.service_name}.{resolved.operation.name}"
         try:
             settings = self.platform.settings
+            session = self._session(signature)
             if settings.auth_required:
-                verify(signed, signature, settings.access_keys, resolved.protocol.name)
+                verify(signed, signature, self.secrets, resolved.protocol.name)
+                if session is not None:
+                    check_session(signed, session, resolved.protocol.name)
             context = RequestContext(
                 request_id=request_id,
                 region=self._region(request, signature.region if signature else None),
@@ -54,7 +62,8 @@ class Dispatcher:
                 base_url=f"http://{request.host}" if request.host else settings.endpoint_url,
                 trace_header=request.headers.get("x-amzn-trace-id"),
             )
-            return await self._run(resolved, request, context), label
+            enforced = session if settings.enforce_iam else None
+            return await self._run(resolved, request, context, enforced), label
         except AwsError as error:
             return resolved.protocol.serialize_error(resolved.service, error, request_id), label
         except Exception:
@@ -64,10 +73,22 @@ class Dispatcher:
                              "exception or failure.", status=500, sender_fault=False)
             return resolved.protocol.serialize_error(resolved.service, error, request_id), label
 
-    async def _run(self, resolved: Resolved, request: HttpRequest, context: RequestContext) -> HttpResponse:
+    def _session(self, signature: SignatureInfo | None) -> Session | None:
+        """The role session whose credentials signed the request (None for operator keys)."""
+        if signature is None or signature.access_key in self.platform.settings.access_keys:
+            return None
+        return self.sessions.find(signature.access_key)
+
+    async def _run(self, resolved: Resolved, request: HttpRequest, context: RequestContext,
+                   enforced: Session | None) -> HttpResponse:
+        """Parse and run the operation; a request of an ``enforced`` session must be allowed by its role."""
         operation = resolved.operation
         provider = self.platform.providers[resolved.service.service_name]
         params = resolved.protocol.parse(request, operation, resolved.labels)
+        if enforced is not None:
+            authorize(self.platform.store, enforced, signing_name=resolved.service.signing_name,
+                      operation=operation.name, params=params, region=context.region, source_ip=request.client,
+                      protocol_family=resolved.protocol.name)
         result = await run_operation(provider, operation, context, params, resolved.protocol.name)
         return resolved.protocol.serialize(operation, result, context.request_id)
 

@@ -1,27 +1,22 @@
-"""AWS IAM roles and policies, recorded and returned as AWS does (not enforced).
+"""AWS IAM roles and policies, recorded and returned as AWS does.
 
 Serverless templates create execution roles and reference their ARNs; tools read them back.
-Permissions are not evaluated: every signed caller may do everything.
+Permissions are evaluated only with ``--enforce-iam``, and only for requests signed with a role
+session's credentials (function environments, STS AssumeRole): see :mod:`cumulo.iam`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
-import string
 from typing import Any
 from urllib.parse import quote, unquote
 
+from cumulo.iam.aws_managed import AWS_POLICY_PREFIX
+from cumulo.iam.roles import POLICIES, ROLES, role_key
+from cumulo.iam.sessions import random_id
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
-
-ROLES, POLICIES = "iam.roles", "iam.policies"
-ID_ALPHABET = string.ascii_uppercase + string.digits
-
-
-def _unique_id(prefix: str) -> str:
-    return prefix + "".join(secrets.choice(ID_ALPHABET) for _ in range(17))
 
 
 def _no_such(kind: str, name: str) -> AwsError:
@@ -42,13 +37,13 @@ class IamProvider(Provider):
     validation_error_code = "ValidationError"
 
     def _role(self, context: RequestContext, name: str) -> dict[str, Any]:
-        role = self.platform.store.get(ROLES, f"{context.account_id}:{name}")
+        role = self.platform.store.get(ROLES, role_key(context.account_id, name))
         if role is None:
             raise _no_such("role", name)
         return role
 
     def _save(self, context: RequestContext, role: dict[str, Any]) -> None:
-        self.platform.store.put(ROLES, f"{context.account_id}:{role['RoleName']}", role)
+        self.platform.store.put(ROLES, role_key(context.account_id, role['RoleName']), role)
 
     @staticmethod
     def _public(role: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +53,7 @@ class IamProvider(Provider):
     def create_role(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name, path = params["RoleName"], params.get("Path") or "/"
         role = {
-            "Path": path, "RoleName": name, "RoleId": _unique_id("AROA"),
+            "Path": path, "RoleName": name, "RoleId": random_id("AROA", 17),
             "Arn": f"arn:aws:iam::{context.account_id}:role{path}{name}",
             "CreateDate": dt.datetime.now(dt.UTC).isoformat(),
             "AssumeRolePolicyDocument": _document(params["AssumeRolePolicyDocument"]),
@@ -66,7 +61,7 @@ class IamProvider(Provider):
             "MaxSessionDuration": params.get("MaxSessionDuration") or 3600,
             "Tags": params.get("Tags") or [], "_inline": {}, "_attached": [],
         }
-        if not self.platform.store.insert(ROLES, f"{context.account_id}:{name}", role):
+        if not self.platform.store.insert(ROLES, role_key(context.account_id, name), role):
             raise AwsError("EntityAlreadyExists", f"Role with name {name} already exists.", status=409)
         return {"Role": self._public(role)}
 
@@ -83,7 +78,7 @@ class IamProvider(Provider):
         role = self._role(context, params["RoleName"])
         if role["_inline"] or role["_attached"]:
             raise AwsError("DeleteConflict", "Cannot delete entity, must delete policies first.", status=409)
-        self.platform.store.delete(ROLES, f"{context.account_id}:{role['RoleName']}")
+        self.platform.store.delete(ROLES, role_key(context.account_id, role['RoleName']))
         return {}
 
     def update_assume_role_policy(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +115,7 @@ class IamProvider(Provider):
     def attach_role_policy(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         role = self._role(context, params["RoleName"])
         arn = params["PolicyArn"]
-        if not arn.startswith("arn:aws:iam::aws:policy/") and self.platform.store.get(POLICIES, arn) is None:
+        if not arn.startswith(AWS_POLICY_PREFIX) and self.platform.store.get(POLICIES, arn) is None:
             raise AwsError("NoSuchEntity", f"Policy {arn} does not exist or is not attachable.", status=404)
         if arn not in role["_attached"]:
             role["_attached"].append(arn)
@@ -159,7 +154,7 @@ class IamProvider(Provider):
         path = params.get("Path") or "/"
         arn = f"arn:aws:iam::{context.account_id}:policy{path}{params['PolicyName']}"
         now = dt.datetime.now(dt.UTC).isoformat()
-        policy = {"PolicyName": params["PolicyName"], "PolicyId": _unique_id("ANPA"), "Arn": arn, "Path": path,
+        policy = {"PolicyName": params["PolicyName"], "PolicyId": random_id("ANPA", 17), "Arn": arn, "Path": path,
                   "DefaultVersionId": "v1", "AttachmentCount": 0, "IsAttachable": True,
                   "Description": params.get("Description") or "", "CreateDate": now, "UpdateDate": now,
                   "Tags": params.get("Tags") or [], "_document": _document(params["PolicyDocument"])}

@@ -1,0 +1,101 @@
+"""Temporary credentials of assumed-role sessions (function environments and STS AssumeRole).
+
+A session is what STS AssumeRole returns: an ``ASIA...`` access key, a secret, a session token
+and an expiry, bound to a role and a session name (for a function environment, the function's
+name). Sessions are kept in the store (table ``iam.sessions``, keyed by access key) so that a
+request signed by a still-running environment, or by a client holding AssumeRole credentials, is
+recognised after a server restart; a small in-memory cache spares the store on every request.
+Sessions are immutable until they expire, so each holder's cache never goes stale.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from dataclasses import asdict, dataclass
+
+from cumulo.store.base import Store
+
+SESSIONS = "iam.sessions"
+_ALPHABET = string.ascii_uppercase + string.digits
+_CACHE_LIMIT = 10_000
+
+
+def random_id(prefix: str, length: int) -> str:
+    """An AWS-style identifier: ``prefix`` and ``length`` upper-case letters or digits."""
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class Session:
+    access_key: str
+    secret_key: str
+    token: str
+    account: str
+    role_arn: str  # arn:aws:iam::ACCOUNT:role[/path]/NAME
+    role_id: str  # AROA...
+    session_name: str
+    expires_at: float  # epoch seconds
+    function_arn: str = ""  # set for the credentials of a function's execution environment
+
+    @property
+    def role_name(self) -> str:
+        return self.role_arn.rsplit("/", 1)[-1]
+
+    @property
+    def arn(self) -> str:
+        """The assumed-role ARN, as GetCallerIdentity and AccessDenied messages name the caller."""
+        return f"arn:aws:sts::{self.account}:assumed-role/{self.role_name}/{self.session_name}"
+
+    @property
+    def user_id(self) -> str:
+        return f"{self.role_id}:{self.session_name}"
+
+    def expired(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) >= self.expires_at
+
+
+class SessionStore:
+    """Mints sessions and finds them by access key."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache: dict[str, Session] = {}
+
+    def mint(self, *, account: str, role_arn: str, role_id: str, session_name: str, duration_s: float,
+             function_arn: str = "") -> Session:
+        session = Session(access_key=random_id("ASIA", 16), secret_key=secrets.token_urlsafe(30),
+                          token=secrets.token_urlsafe(120), account=account, role_arn=role_arn,
+                          role_id=role_id, session_name=session_name, expires_at=time.time() + duration_s,
+                          function_arn=function_arn)
+        self.store.put(SESSIONS, session.access_key, asdict(session))
+        self._remember(session)
+        return session
+
+    def find(self, access_key: str) -> Session | None:
+        """The session of an access key (expired ones too: the caller says why it is refused)."""
+        if not access_key.startswith("ASIA"):
+            return None
+        session = self._cache.get(access_key)
+        if session is None:
+            record = self.store.get(SESSIONS, access_key)
+            if record is None:
+                return None
+            session = Session(**record)
+            self._remember(session)
+        return session
+
+    def purge_expired(self) -> int:
+        """Delete the sessions that expired; returns how many."""
+        now = time.time()
+        gone = [key for key, record in self.store.scan(SESSIONS, "ASIA") if record["expires_at"] <= now]
+        for key in gone:
+            self.store.delete(SESSIONS, key)
+            self._cache.pop(key, None)
+        return len(gone)
+
+    def _remember(self, session: Session) -> None:
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[session.access_key] = session
