@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from typing import Any, cast
 
 from cumulo import __version__
+from cumulo.iam.sessions import SessionStore
 from cumulo.net import http_client
 from cumulo.protocol.catalog import ServiceCatalog
 from cumulo.runtime import isolation_report
@@ -44,6 +45,8 @@ class Platform:
         self.store = SqliteStore(settings.data_dir / "state.db", settings.sqlite_synchronous)
         self.artifacts = ArtifactStore(settings.data_dir)
         self.notifier = Notifier()
+        # Temporary credentials (function environments, STS): one cache for every holder.
+        self.sessions = SessionStore(self.store)
         self.providers: dict[str, Provider] = {cls.service: cls(self) for cls in provider_classes()}
         self.catalog = ServiceCatalog(self.providers)
         # What services offer each other (cumulo.services.interfaces): the providers themselves.

@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 from cumulo.gateway.auth import SignatureInfo, read_signature, verify
 from cumulo.gateway.session_auth import SigningSecrets, check_session
 from cumulo.iam.enforcement import authorize
-from cumulo.iam.sessions import Session, SessionStore
+from cumulo.iam.sessions import Session
 from cumulo.platform import Platform
 from cumulo.protocol.catalog import Resolved
 from cumulo.protocol.errors import AwsError
@@ -30,7 +30,7 @@ _REGION_IN_HOST = re.compile(r"\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.")
 class Dispatcher:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self.sessions = SessionStore(platform.store)
+        self.sessions = platform.sessions
         self.secrets = SigningSecrets(platform.settings.access_keys, self.sessions)
 
     async def handle(self, request: HttpRequest) -> tuple[HttpResponse, str]:

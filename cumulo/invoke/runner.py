@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cumulo.iam.roles import find_role
-from cumulo.iam.sessions import Session, SessionStore, random_id
+from cumulo.iam.sessions import Session, random_id
 from cumulo.invoke.concurrency import ACCOUNT_EXCEEDED, ConcurrencyLimiter, throttled
 from cumulo.invoke.metrics import LambdaMetrics
 from cumulo.protocol.errors import AwsError
@@ -89,7 +89,7 @@ class FunctionRunner:
             private_paths=(settings.data_dir.resolve(),),
         ))
         self._specs: dict[str, EnvironmentSpec] = {}
-        self.sessions = SessionStore(platform.store)
+        self.sessions = platform.sessions
         # An environment started from a spec keeps its credentials for life: a spec's credentials are
         # renewed while they still outlive the longest-lived environment that could start from it.
         self._max_environment_s = float(settings.environment_max_lifetime_seconds) + 600

@@ -316,10 +316,10 @@ def test_aws_iam_routes_check_sigv4(server, gw, echo):
     gw.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
     url = api["ApiEndpoint"] + "/iam"
 
-    def signed(secret: str) -> dict[str, str]:
+    def signed(secret: str, key: str = "test", token: str | None = None) -> dict[str, str]:
         request = AWSRequest(method="GET", url=url, headers={"x-amz-date": dt.datetime.now(dt.UTC).strftime(
             "%Y%m%dT%H%M%SZ")})
-        SigV4Auth(Credentials("test", secret), "execute-api", "us-east-1").add_auth(request)
+        SigV4Auth(Credentials(key, secret, token), "execute-api", "us-east-1").add_auth(request)
         return {k: v for k, v in request.headers.items() if k.lower() != "host"}
 
     reply = call(url, headers=signed("test"))
@@ -328,3 +328,13 @@ def test_aws_iam_routes_check_sigv4(server, gw, echo):
     assert iam["accessKey"] == "test" and iam["accountId"] == "000000000000"
     assert call(url).status == 403
     assert call(url, headers=signed("wrong")).json() == {"message": "Forbidden"}
+    # Temporary credentials (a function's own, or STS AssumeRole's) sign too, token included.
+    role = "arn:aws:iam::000000000000:role/api-caller"
+    credentials = server.client("sts").assume_role(RoleArn=role, RoleSessionName="caller")["Credentials"]
+    session = signed(credentials["SecretAccessKey"], credentials["AccessKeyId"], credentials["SessionToken"])
+    as_role = call(url, headers=session)
+    assert as_role.status == 200, as_role.body
+    assert as_role.json()["requestContext"]["authorizer"]["iam"]["userArn"] == (
+        "arn:aws:sts::000000000000:assumed-role/api-caller/caller")
+    without_token = {k: v for k, v in session.items() if k.lower() != "x-amz-security-token"}
+    assert call(url, headers=without_token).status == 403

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from cumulo.iam.roles import find_role
-from cumulo.iam.sessions import SessionStore, random_id
+from cumulo.iam.sessions import random_id
 from cumulo.services.base import Provider, RequestContext
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class StsProvider(Provider):
 
     def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
-        self.sessions = SessionStore(platform.store)
+        self.sessions = platform.sessions
 
     async def start(self) -> None:
         self.sessions.purge_expired()
