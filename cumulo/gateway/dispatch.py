@@ -13,6 +13,7 @@ import uuid
 from xml.etree import ElementTree as ET
 
 from cumulo.gateway.auth import read_signature, verify
+from cumulo.gateway.s3_auth import verify_s3
 from cumulo.platform import Platform
 from cumulo.protocol.catalog import Resolved
 from cumulo.protocol.errors import AwsError
@@ -43,7 +44,10 @@ class Dispatcher:
         try:
             settings = self.platform.settings
             if settings.auth_required:
-                verify(signed, signature, settings.access_keys, resolved.protocol.name)
+                if resolved.service.service_name == "s3":
+                    verify_s3(signed, signature, settings.access_keys)
+                else:
+                    verify(signed, signature, settings.access_keys, resolved.protocol.name)
             context = RequestContext(
                 request_id=request_id,
                 region=self._region(request, signature.region if signature else None),
