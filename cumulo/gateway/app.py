@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable
 from cumulo.gateway.auth import read_signature
 from cumulo.gateway.caller import has_valid_signature, is_loopback
 from cumulo.gateway.dispatch import Dispatcher
-from cumulo.gateway.s3_auth import verify_s3, xml_error
+from cumulo.gateway.s3_auth import verify_s3
 from cumulo.platform import Platform
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.xml_error import xml_error
 
 log = logging.getLogger("cumulo.gateway")
 RouteHandler = Callable[[HttpRequest], Awaitable[HttpResponse | None]]

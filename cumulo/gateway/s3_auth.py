@@ -13,13 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from dataclasses import dataclass
-from xml.etree import ElementTree as ET
 
 from cumulo.gateway.auth import MAX_SKEW, SignatureInfo
 from cumulo.protocol import aws_chunked, sigv4
 from cumulo.protocol.errors import AwsError
-from cumulo.protocol.http import HttpRequest, HttpResponse
-from cumulo.protocol.xml_codec import to_bytes
+from cumulo.protocol.http import HttpRequest
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 SIGNED_STREAMING = ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER")
@@ -166,12 +164,3 @@ def _chained(key: bytes, text: str, provided: str | None) -> str:
                        fields={"StringToSign": text, "SignatureProvided": provided or ""})
     return expected
 
-
-def xml_error(error: AwsError) -> HttpResponse:
-    """S3's XML error document, for routes answered outside the S3 protocol (code downloads)."""
-    root = ET.Element("Error")
-    ET.SubElement(root, "Code").text = error.code
-    ET.SubElement(root, "Message").text = error.message
-    for name, value in error.fields.items():
-        ET.SubElement(root, name).text = str(value)
-    return HttpResponse(error.status or 403, {"Content-Type": "application/xml"}, to_bytes(root))

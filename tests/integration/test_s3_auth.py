@@ -281,3 +281,60 @@ def test_health_details_are_for_local_or_signed_callers(tmp_path):
         assert "dataDir" in server.health()  # from loopback
     finally:
         server.stop()
+
+
+def _form_post(server: CumuloServer, url: str, fields: dict[str, str], content: bytes) -> tuple[int, bytes]:
+    boundary = uuid.uuid4().hex
+    body = b""
+    for name, value in [*fields.items(), ("file", None)]:
+        disposition = f'form-data; name="{name}"' + ('; filename="photo.jpg"' if value is None else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += (content if value is None else value.encode()) + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_presigned_post_uploads_within_its_policy(secured, bucket):
+    s3 = client(secured, "s3")
+    post = s3.generate_presigned_post(bucket, "uploads/${filename}", Conditions=[
+        ["starts-with", "$key", "uploads/"], ["content-length-range", 1, 100], {"success_action_status": "201"}],
+        Fields={"success_action_status": "201"}, ExpiresIn=300)
+    status, body = _form_post(secured, post["url"], post["fields"], b"form upload")
+    assert status == 201, body
+    assert b"<Key>uploads/photo.jpg</Key>" in body
+    assert s3.get_object(Bucket=bucket, Key="uploads/photo.jpg")["Body"].read() == b"form upload"
+
+
+def test_presigned_post_refuses_what_its_policy_does_not_allow(secured, bucket):
+    s3 = client(secured, "s3")
+    post = s3.generate_presigned_post(bucket, "fixed-key", Conditions=[["content-length-range", 1, 5]])
+    too_large = _form_post(secured, post["url"], post["fields"], b"more than five bytes")
+    assert (too_large[0], error_code(too_large[1])) == (400, "EntityTooLarge")
+    other_key = _form_post(secured, post["url"], {**post["fields"], "key": "other-key"}, b"1")
+    assert (other_key[0], error_code(other_key[1])) == (403, "AccessDenied")
+    extra_field = _form_post(secured, post["url"], {**post["fields"], "x-amz-meta-owner": "me"}, b"1")
+    assert (extra_field[0], error_code(extra_field[1])) == (403, "AccessDenied")
+    assert b"Extra input fields: x-amz-meta-owner" in extra_field[1]
+    forged = _form_post(secured, post["url"], {**post["fields"], "x-amz-signature": "0" * 64}, b"1")
+    assert (forged[0], error_code(forged[1])) == (403, "SignatureDoesNotMatch")
+    unsigned = _form_post(secured, post["url"], {"key": "fixed-key"}, b"1")
+    assert (unsigned[0], error_code(unsigned[1])) == (403, "AccessDenied")
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="other-key")
+    assert _form_post(secured, post["url"], post["fields"], b"ok")[0] == 204
+
+
+def test_expired_presigned_post_is_refused(secured, bucket, monkeypatch):
+    an_hour_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
+    monkeypatch.setattr("botocore.signers.get_current_datetime", lambda *args, **kwargs: an_hour_ago)
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *args, **kwargs: an_hour_ago)
+    post = client(secured, "s3").generate_presigned_post(bucket, "late", ExpiresIn=60)
+    status, body = _form_post(secured, post["url"], post["fields"], b"late")
+    assert (status, error_code(body)) == (403, "AccessDenied")
+    assert b"Policy expired" in body
