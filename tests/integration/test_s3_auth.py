@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import re
 import socket
@@ -21,6 +22,7 @@ from urllib.parse import quote
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -88,6 +90,17 @@ def test_boto3_reads_and_writes_keys_that_need_encoding(secured, bucket, key):
     s3.put_object(Bucket=bucket, Key=key, Body=b"content of " + key.encode())
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"content of " + key.encode()
     assert key in [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=key)["Contents"]]
+
+
+def test_boto3_multipart_copy_and_batch_delete_are_signed_correctly(secured, bucket):
+    s3 = client(secured, "s3")
+    data = bytes(range(256)) * (6 * 4096)  # 6 MiB: two parts
+    s3.upload_fileobj(io.BytesIO(data), bucket, "big file/ü",
+                      Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+    assert s3.head_object(Bucket=bucket, Key="big file/ü")["ContentLength"] == len(data)
+    s3.copy_object(Bucket=bucket, Key="copy of/ü", CopySource={"Bucket": bucket, "Key": "big file/ü"})
+    deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "big file/ü"}, {"Key": "copy of/ü"}]})
+    assert sorted(item["Key"] for item in deleted["Deleted"]) == ["big file/ü", "copy of/ü"]
 
 
 def test_presigned_get_and_put_urls_work(secured, bucket):
