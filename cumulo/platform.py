@@ -114,10 +114,14 @@ class Platform:
         await http_client.close()
         self.store.close()
 
-    def health(self) -> dict:
+    def health(self, detailed: bool = True) -> dict:
+        """Status and version; with ``detailed``, also the services, paths and settings (for local or
+        signed callers only: they describe the installation)."""
+        summary = {"version": __version__, "status": "running" if self._started else "starting"}
+        if not detailed:
+            return summary
         return {
-            "version": __version__,
-            "status": "running" if self._started else "starting",
+            **summary,
             "services": dict(self.state),
             "dataDir": str(self.settings.data_dir.resolve()),
             "accountId": self.settings.account_id,

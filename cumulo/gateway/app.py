@@ -12,13 +12,19 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
+from cumulo.gateway.auth import read_signature
+from cumulo.gateway.caller import has_valid_signature, is_loopback
 from cumulo.gateway.dispatch import Dispatcher
+from cumulo.gateway.s3_auth import verify_s3
 from cumulo.platform import Platform
+from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.xml_error import xml_error
 
 log = logging.getLogger("cumulo.gateway")
 RouteHandler = Callable[[HttpRequest], Awaitable[HttpResponse | None]]
 _CODE_PATH = re.compile(r"^/_cumulo/code/([0-9a-f]{64})\.zip$")
+_NOT_FOUND = HttpResponse(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
 
 
 class GatewayApp:
@@ -57,10 +63,22 @@ class GatewayApp:
 
     def _internal(self, request: HttpRequest) -> HttpResponse:
         if request.path in ("/_cumulo/health", "/_cumulo/health/"):
-            body = json.dumps(self.platform.health()).encode()
+            detailed = is_loopback(request.client) or has_valid_signature(request, self.platform.settings.access_keys)
+            body = json.dumps(self.platform.health(detailed)).encode()
             return HttpResponse(200, {"Content-Type": "application/json"}, body)
         found = _CODE_PATH.match(request.path)
-        if found and request.method == "GET" and self.platform.artifacts.exists(found.group(1)):
-            return HttpResponse(200, {"Content-Type": "application/zip"},
-                                self.platform.artifacts.read(found.group(1)))
-        return HttpResponse(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
+        if found and request.method == "GET":
+            return self._code_download(request, found.group(1))
+        return _NOT_FOUND
+
+    def _code_download(self, request: HttpRequest, sha256_hex: str) -> HttpResponse:
+        """A code package, for a presigned ``Code.Location`` URL (checked when auth is required)."""
+        settings = self.platform.settings
+        if settings.auth_required:
+            try:
+                verify_s3(request, read_signature(request), settings.access_keys)
+            except AwsError as error:
+                return xml_error(error)
+        if not self.platform.artifacts.exists(sha256_hex):
+            return _NOT_FOUND
+        return HttpResponse(200, {"Content-Type": "application/zip"}, self.platform.artifacts.read(sha256_hex))

@@ -1,10 +1,10 @@
 """AWS Signature Version 4: reading the credential scope and verifying signatures.
 
 The scope (access key, date, region, service) is read from every signed request, because
-it routes the request and names its region. Verification recomputes the signature with
-botocore's own SigV4 implementation (the same code that signed it on the client), from the
-header form (``Authorization: AWS4-HMAC-SHA256 ...``) or the presigned-URL form
-(``X-Amz-Signature`` and friends in the query string).
+it routes the request and names its region. Verification recomputes the signature by
+SigV4's general rules (``cumulo.protocol.sigv4``), from the header form (``Authorization:
+AWS4-HMAC-SHA256 ...``) or the presigned-URL form (``X-Amz-Signature`` and friends in the query
+string). S3 signs by rules of its own: see ``cumulo.gateway.s3_auth``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import datetime as dt
 import hmac
 import re
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from typing import Protocol
 
+from cumulo.protocol import sigv4
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
 
@@ -91,7 +92,13 @@ def auth_error(kind: str, protocol_family: str) -> AwsError:
                     "documentation for details.", status=403)
 
 
-def verify(request: HttpRequest, info: SignatureInfo | None, secrets: dict[str, str],
+class SecretLookup(Protocol):
+    """Secret access keys by access key id: a dict of operator keys, or those plus live sessions."""
+
+    def get(self, access_key: str, /) -> str | None: ...
+
+
+def verify(request: HttpRequest, info: SignatureInfo | None, secrets: SecretLookup,
            protocol_family: str, now: dt.datetime | None = None) -> None:
     """Raise AWS's auth error unless ``request`` carries a valid signature of a known key."""
     if info is None:
@@ -121,24 +128,32 @@ def verify(request: HttpRequest, info: SignatureInfo | None, secrets: dict[str, 
 
 
 def expected_signature(request: HttpRequest, info: SignatureInfo, secret: str) -> str:
-    """Recompute the signature with botocore's SigV4 code over what the client signed."""
-    # Imported on first use: botocore.auth pulls in urllib3, which the server's start-up need not pay.
-    from botocore.auth import SigV4Auth, SigV4QueryAuth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
+    """Recompute the signature over what the client signed, by SigV4's general rules (not S3's)."""
+    return sigv4.signature(sigv4.signing_key(secret, info.date, info.region, info.service),
+                           sigv4.string_to_sign(info.amz_date, sigv4.scope(info.date, info.region, info.service),
+                                                canonical_request(request, info)))
 
-    credentials = Credentials(info.access_key, secret)
-    host = request.headers.get("host", "")
+
+def canonical_request(request: HttpRequest, info: SignatureInfo) -> str:
+    """The canonical request: the path normalized and encoded (a second time), the query less the
+    signature, the signed headers, and the payload hash (declared, or of the body)."""
+    pairs = sigv4.raw_query_pairs(request.query_string)
     if info.presigned:
-        query = [(k, v) for k, v in request.query_items if k != "X-Amz-Signature"]
-        url = f"http://{host}{request.path}" + ("?" + urlencode(query) if query else "")
-        signer: SigV4Auth = SigV4QueryAuth(credentials, info.service, info.region, expires=info.expires or 3600)
-    else:
-        url = f"http://{host}{request.path}" + (f"?{request.query_string}" if request.query_string else "")
-        signer = SigV4Auth(credentials, info.service, info.region)
-    headers = {name: request.headers.get(name, "") for name in info.signed_headers}
-    aws_request = AWSRequest(method=request.method, url=url, headers=headers, data=request.body)
-    aws_request.context["timestamp"] = info.amz_date
-    canonical = signer.canonical_request(aws_request)
-    string_to_sign = signer.string_to_sign(aws_request, canonical)
-    return signer.signature(string_to_sign, aws_request)
+        pairs = [(name, value) for name, value in pairs if name != "X-Amz-Signature"]
+    payload_hash = request.headers.get("x-amz-content-sha256") or sigv4.hex_sha256(request.body)
+    return "\n".join([request.method, sigv4.uri_encode(normalized_path(request.path), safe="/"),
+                      sigv4.canonical_query(pairs), sigv4.canonical_headers(request.headers, info.signed_headers),
+                      ";".join(info.signed_headers), payload_hash])
+
+
+def normalized_path(path: str) -> str:
+    """``path`` with ``.`` and ``..`` segments resolved and empty segments (``//``) dropped."""
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment and segment != ".":
+            segments.append(segment)
+    trailing = "/" if path.endswith("/") and segments else ""
+    return "/" + "/".join(segments) + trailing

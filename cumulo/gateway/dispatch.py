@@ -13,6 +13,7 @@ import uuid
 from xml.etree import ElementTree as ET
 
 from cumulo.gateway.auth import SignatureInfo, read_signature, verify
+from cumulo.gateway.s3_auth import verify_s3
 from cumulo.gateway.session_auth import SigningSecrets, check_session
 from cumulo.iam.enforcement import authorize
 from cumulo.iam.sessions import Session
@@ -49,7 +50,10 @@ class Dispatcher:
             settings = self.platform.settings
             session = self._session(signature)
             if settings.auth_required:
-                verify(signed, signature, self.secrets, resolved.protocol.name)
+                if resolved.service.service_name == "s3":
+                    verify_s3(signed, signature, self.secrets)
+                else:
+                    verify(signed, signature, self.secrets, resolved.protocol.name)
                 if session is not None:
                     check_session(signed, session, resolved.protocol.name)
             context = RequestContext(

@@ -20,6 +20,7 @@ from cumulo.services.base import Provider, RequestContext
 from cumulo.services.lambda_ import configuration as cfg
 from cumulo.services.lambda_.async_config import AsyncConfigOperations
 from cumulo.services.lambda_.code import MAX_UNZIPPED, CodePackage, read_code_source, store_zip
+from cumulo.services.lambda_.code_url import code_location
 from cumulo.services.lambda_.errors import conflict, invalid, precondition_failed
 from cumulo.services.lambda_.event_sources import EventSourceOperations
 from cumulo.services.lambda_.invocation import InvocationOperations
@@ -159,7 +160,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         return store_zip(self.platform.artifacts, read_code_source(source, self.platform.objects, what))
 
     def _code_location(self, context: RequestContext, sha: str) -> dict[str, Any]:
-        return {"RepositoryType": "S3", "Location": f"{context.base_url}/_cumulo/code/{sha}.zip"}
+        return {"RepositoryType": "S3", "Location": code_location(context, self.platform.settings.access_keys, sha)}
 
     @staticmethod
     def _public(config: dict[str, Any]) -> dict[str, Any]:
@@ -575,9 +576,12 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                            "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
         return found.group("name")
 
-    @staticmethod
-    def _layer_view(record: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in record.items() if not k.startswith("_")}
+    def _layer_view(self, context: RequestContext, record: dict[str, Any]) -> dict[str, Any]:
+        """The public view of a layer version, with a freshly presigned download URL."""
+        view = {k: v for k, v in record.items() if not k.startswith("_")}
+        location = code_location(context, self.platform.settings.access_keys, record["_code"]["sha"])
+        view["Content"] = {**view["Content"], "Location": location}
+        return view
 
     def publish_layer_version(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         repo = self.repo(context)
@@ -588,8 +592,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         with self.platform.store.transaction():
             version = repo.next_layer_version(layer)
             record = {
-                "Content": {"Location": f"{context.base_url}/_cumulo/code/{code.sha256_hex}.zip",
-                            "CodeSha256": code.code_sha256, "CodeSize": code.size},
+                "Content": {"CodeSha256": code.code_sha256, "CodeSize": code.size},
                 "LayerArn": layer_arn(context.region, context.account_id, layer),
                 "LayerVersionArn": layer_arn(context.region, context.account_id, layer, version),
                 "Description": params.get("Description") or "",
@@ -601,7 +604,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                 if params.get(member):
                     record[member] = params[member]
             repo.save_layer_version(layer, version, record)
-        return self._layer_view(record)
+        return self._layer_view(context, record)
 
     def _layer_version(self, repo: LambdaRepository, layer: str, version: int) -> dict[str, Any]:
         record = repo.layer_version(layer, version)
@@ -613,7 +616,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
     def get_layer_version(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         repo = self.repo(context)
         layer = self._layer_name(params["LayerName"])
-        return self._layer_view(self._layer_version(repo, layer, params["VersionNumber"]))
+        return self._layer_view(context, self._layer_version(repo, layer, params["VersionNumber"]))
 
     def get_layer_version_by_arn(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         found = LAYER_VERSION_ARN.match(params["Arn"])
@@ -624,7 +627,8 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                            "(arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:"
                            "layer:[a-zA-Z0-9-_]+:[0-9]+)")
         owner = LambdaRepository(self.platform.store, found.group("account"), found.group("region"))
-        return self._layer_view(self._layer_version(owner, found.group("name"), int(found.group("version"))))
+        record = self._layer_version(owner, found.group("name"), int(found.group("version")))
+        return self._layer_view(context, record)
 
     def delete_layer_version(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self.repo(context).delete_layer_version(self._layer_name(params["LayerName"]), params["VersionNumber"])
@@ -642,7 +646,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         repo = self.repo(context)
         layer = self._layer_name(params["LayerName"])
         versions = [v for v in reversed(repo.layer_versions(layer)) if self._matches_filters(v, params)]
-        items = [{k: v for k, v in self._layer_view(r).items() if k not in ("Content", "LayerArn")}
+        items = [{k: v for k, v in self._public(r).items() if k not in ("Content", "LayerArn")}
                  for r in versions]
         return self._paged(items, params, "LayerVersions", "lambda-layer-versions", key=lambda v: v["Version"])
 
@@ -654,7 +658,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                 name = record["LayerArn"].rsplit(":", 1)[1]
                 latest[name] = record
         items = [{"LayerName": name, "LayerArn": record["LayerArn"],
-                  "LatestMatchingVersion": {k: v for k, v in self._layer_view(record).items()
+                  "LatestMatchingVersion": {k: v for k, v in self._public(record).items()
                                             if k not in ("Content", "LayerArn")}}
                  for name, record in sorted(latest.items())]
         return self._paged(items, params, "Layers", "lambda-layers", key=lambda item: item["LayerName"])

@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from cumulo.protocol.errors import AwsError
+from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.xml_error import xml_error
 from cumulo.services.base import Provider, RequestContext
+from cumulo.services.s3 import post_object
 from cumulo.store.blobs import BlobStore
 
 if TYPE_CHECKING:
@@ -57,6 +60,20 @@ class S3Provider(Provider):
         for _, upload in self.platform.store.scan(UPLOADS):
             referenced |= {part["blob"] for part in upload["parts"].values()}
         self.blobs.sweep(referenced)
+
+    async def http_route(self, request: HttpRequest) -> HttpResponse | None:
+        """Browser form uploads (POST Object), which the S3 API model does not describe."""
+        bucket = post_object.form_upload_bucket(request)
+        if bucket is None:
+            return None
+        settings = self.platform.settings
+        try:
+            upload = post_object.read_upload(request, bucket, settings.access_keys if settings.auth_required else None)
+            self._bucket(bucket)
+            record = self._store_object(bucket, upload.key, upload.body, upload.params)
+        except AwsError as error:
+            return xml_error(error)
+        return post_object.upload_response(upload, bucket, record["ETag"], f"http://{request.host}")
 
     # ------------------------------------------------------------ helpers
     def _bucket(self, name: str) -> dict[str, Any]:
