@@ -111,9 +111,9 @@ def test_a_server_whose_port_is_taken_touches_nothing(tmp_path):
         port = taken.getsockname()[1]
         status, output = run_serve(serve_command(data_dir, port))
     assert status != 0
-    assert_one_error_line(output, f"cannot listen on 127.0.0.1:{port}")
     assert orphan.exists()
     assert snapshot(data_dir) == before
+    assert_one_error_line(output, f"cannot listen on 127.0.0.1:{port}")
 
 
 def test_start_up_clean_up_removes_old_orphans_only(tmp_path):
