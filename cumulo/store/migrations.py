@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 
-class NewerSchemaError(Exception):
+class NewerSchemaError(RuntimeError):
     """The database was written by a newer Cumulo than this one."""
 
 
