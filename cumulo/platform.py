@@ -39,9 +39,10 @@ SLOW_START_S = 1.0  # a service start slower than this is reported (it delays re
 
 
 class Platform:
+    """Built once the data directory is prepared and locked (``cumulo.server``): building it opens the store."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(settings.data_dir / "state.db", settings.sqlite_synchronous)
         self.artifacts = ArtifactStore(settings.data_dir)
         self.notifier = Notifier()

@@ -6,12 +6,15 @@ import asyncio
 import importlib.util
 import logging
 import signal
+import socket
 import sys
 
 from cumulo.gateway.app import GatewayApp
 from cumulo.gateway.http_server import HttpServer, ServerLimits
 from cumulo.platform import Platform
 from cumulo.settings import Settings
+from cumulo.startup import explain, listening_socket
+from cumulo.store.data_dir import DataDirLock, prepare_data_dir
 
 LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s"
 KEEP_ALIVE_S = 75.0  # idle keep-alive connections are closed after this
@@ -27,27 +30,50 @@ def configure_logging(level: str) -> None:
     logging.getLogger("cumulo").setLevel(level.upper())
 
 
+def _failed(message: str, error: BaseException | None = None) -> None:
+    """A start-up failure as one line for the user; its traceback only at debug level."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    if error is not None:
+        log.debug("start-up failure", exc_info=error)
+
+
 async def run_until_signalled(settings: Settings) -> int:
     """Start the platform, serve until SIGTERM/SIGINT, stop gracefully; the exit status.
 
-    A second signal stops waiting for requests in flight.
+    Nothing touches the data directory before the port is bound and the directory is locked
+    (``cumulo.startup``). A second signal stops waiting for requests in flight.
     """
-    platform = Platform(settings)
+    try:
+        listener = listening_socket(settings.host, settings.port)
+    except OSError as error:
+        _failed(f"cannot listen on {settings.host}:{settings.port}: {error}", error)
+        return 1
+    lock = DataDirLock(settings.data_dir)
+    try:
+        return await _serve_locked(settings, listener, lock)
+    finally:
+        listener.close()
+        lock.release()
+
+
+async def _serve_locked(settings: Settings, listener: socket.socket, lock: DataDirLock) -> int:
+    try:
+        prepare_data_dir(settings.data_dir)
+        lock.acquire(settings.endpoint_url)
+        platform = Platform(settings)
+    except Exception as error:
+        _failed(explain(error, settings.data_dir), error)
+        return 3
     app = GatewayApp(platform)
     try:
         await platform.start()
-    except Exception:
-        log.exception("start-up failed")
+    except Exception as error:
+        _failed(explain(error, settings.data_dir), error)
         await platform.stop()
         return 3
     limits = ServerLimits(KEEP_ALIVE_S, settings.header_timeout_seconds, settings.connection_limit)
     server = HttpServer(app.respond, settings.host, settings.port, limits)
-    try:
-        await server.start()
-    except OSError as error:
-        log.error("cannot listen on %s:%s: %s", settings.host, settings.port, error)
-        await platform.stop()
-        return 1
+    await server.start(listener)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = 0

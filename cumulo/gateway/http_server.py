@@ -22,6 +22,7 @@ import contextlib
 import email.utils
 import http
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -315,10 +316,14 @@ class HttpServer:
         self._server: asyncio.base_events.Server | None = None
         self._sweeper: asyncio.Task | None = None
 
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on ``host:port``, or on ``sock`` when the caller has bound it already."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port,
-                                                reuse_address=True, backlog=2048)
+        if sock is not None:
+            self._server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=2048)
+        else:
+            self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port,
+                                                    reuse_address=True, backlog=2048)
         self._sweeper = loop.create_task(self._sweep())
 
     async def _sweep(self) -> None:

@@ -2,15 +2,20 @@
 
 The store's records say which blob an object uses; writing a blob and then committing the
 record that references it means a crash can leave an unreferenced file (swept on start-up),
-never a record that points at a missing or half-written one.
+never a record that points at a missing or half-written one. Blob files are created
+readable by their owner only (``tempfile``'s mode, kept by the rename).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+
+SWEEP_MIN_AGE_S = 600.0  # blobs younger than this are never swept: their write may be in flight
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -49,11 +54,29 @@ class BlobStore:
         except FileNotFoundError:
             pass
 
-    def sweep(self, referenced: set[str]) -> int:
-        """Delete blobs no record references (left by a crash between write and commit)."""
+    def sweep(self, referenced: Callable[[], set[str]], min_age_s: float = SWEEP_MIN_AGE_S) -> int:
+        """Delete blobs no record references (left by a crash between write and commit).
+
+        Blobs are listed before ``referenced()`` reads the records, so a blob whose record was
+        committed before the read is never taken for an orphan; and a blob younger than
+        ``min_age_s`` is kept whatever the records say, as it may belong to a write in flight.
+        """
+        cutoff = time.time() - min_age_s
+        candidates = [path for path in self.root.glob("*/*")
+                      if not path.name.startswith("tmp") and _modified_before(path, cutoff)]
+        if not candidates:
+            return 0
+        keep = referenced()
         removed = 0
-        for path in self.root.glob("*/*"):
-            if path.name not in referenced and not path.name.startswith("tmp"):
+        for path in candidates:
+            if path.name not in keep:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _modified_before(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 
+
+class NewerSchemaError(RuntimeError):
+    """The database was written by a newer Cumulo than this one."""
+
+
 MIGRATIONS: list[str] = [
     # 1: records, queues and deduplication windows
     """
@@ -51,7 +56,7 @@ def migrate(connection: sqlite3.Connection) -> int:
     """Bring the schema to the latest version; returns the version reached."""
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
+        raise NewerSchemaError(
             f"the data directory was written by a newer Cumulo (schema {version}, this one knows "
             f"{len(MIGRATIONS)}): upgrade Cumulo or use another --data-dir")
     for number in range(version, len(MIGRATIONS)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -56,6 +57,18 @@ def _row_to_message(row: tuple) -> QueueMessage:
                         visible_at=visible_at)
 
 
+def _make_private(path: Path) -> None:
+    """The database readable by this user only. SQLite gives its -wal and -shm files the
+    database file's mode when it creates them; ones left by an older version are fixed too."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            pass
+
+
 class SqliteStore(Store):
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
         self.path = path
@@ -65,6 +78,7 @@ class SqliteStore(Store):
         self._changes = itertools.count(1)
         self._changed: dict[str, int] = {}  # table -> the change number of its last write
         self._rolled_back = 0  # the change number of the last rollback (it may undo any table's writes)
+        _make_private(path)
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={synchronous}")

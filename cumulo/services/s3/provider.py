@@ -56,9 +56,13 @@ class S3Provider(Provider):
         self.blobs = BlobStore(platform.settings.data_dir / "s3")
 
     async def start(self) -> None:
-        referenced = {o["blob"] for _, o in self.platform.store.scan(OBJECTS)}
-        for _, upload in self.platform.store.scan(UPLOADS):
-            referenced |= {part["blob"] for part in upload["parts"].values()}
+        """Delete object bodies that no committed object or upload part references (a crash
+        between writing a body and committing its record leaves one)."""
+        def referenced() -> set[str]:
+            blobs = {o["blob"] for _, o in self.platform.store.scan(OBJECTS)}
+            for _, upload in self.platform.store.scan(UPLOADS):
+                blobs |= {part["blob"] for part in upload["parts"].values()}
+            return blobs
         self.blobs.sweep(referenced)
 
     async def http_route(self, request: HttpRequest) -> HttpResponse | None:
