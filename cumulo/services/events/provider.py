@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import parse_arn
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import ScheduleClock
 from cumulo.schedules.runner import ScheduleRunner
@@ -43,7 +44,6 @@ from cumulo.services.events.repository import (
     bus_not_found,
 )
 from cumulo.services.events.rules import RuleOperations
-from cumulo.targets.arns import parse_arn
 from cumulo.targets.delivery_queue import DeliveryQueue, Job
 from cumulo.targets.metrics import EVENTS_NAMESPACE, MetricCounters, record_metric
 

@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import parse_arn
 from cumulo.patterns import InvalidEventPattern, compile_pattern
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import Rate, ScheduleError, iso, next_fire, parse_expression
@@ -28,7 +29,6 @@ from cumulo.services.events.repository import (
     split_rule_key,
 )
 from cumulo.services.pagination import encode_token
-from cumulo.targets.arns import parse_arn
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform

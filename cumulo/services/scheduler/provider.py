@@ -35,12 +35,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import parse_arn, service_of
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import At, Rate, ScheduleClock, ScheduleError, iso, next_fire, parse_expression, time_zone
 from cumulo.schedules.runner import ScheduleRunner
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
-from cumulo.targets.arns import parse_arn, service_of
 from cumulo.targets.dead_letters import delivery_failure_attributes
 from cumulo.targets.delivery_queue import DeliveryQueue, Job, target_delivery
 from cumulo.targets.errors import TargetError

@@ -39,6 +39,7 @@ from cumulo.services.sns.resources import (
     FIFO_TOPIC_NAME,
     TOPIC_NAME,
     SnsRepository,
+    arn_elements,
     parse_topic_arn,
     topic_arn,
 )
@@ -447,10 +448,9 @@ class SnsProvider(PublishOperations, Provider):
 
     def unsubscribe(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["SubscriptionArn"]
-        parts = arn.split(":")
-        if len(parts) < 6:
-            raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {len(parts)}")
-        if len(parts) != 7:
+        if arn_elements(arn) < 6:
+            raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {arn_elements(arn)}")
+        if arn_elements(arn) != 7:
             raise invalid("SubscriptionId")
         with self.platform.store.transaction():
             subscription = self.repo.subscription(arn)

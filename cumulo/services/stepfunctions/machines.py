@@ -20,10 +20,11 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.stepfunctions.definitions import check_definition, diagnostics
 from cumulo.services.stepfunctions.names import (
-    Arn,
+    StatesArn,
     check_alias_name,
     check_name,
     invalid_arn,
+    log_group_of,
     machine_not_found,
     parse_arn,
     resource_not_found,
@@ -58,8 +59,7 @@ def logging_configuration(config: dict[str, Any] | None) -> dict[str, Any]:
         raise _invalid_logging()
     for destination in destinations:
         group = (destination.get("cloudWatchLogsLogGroup") or {}).get("logGroupArn", "")
-        fields = group.split(":")
-        if len(fields) < 7 or fields[2] != "logs" or fields[5] != "log-group" or not fields[6]:
+        if log_group_of(group) is None:
             raise AwsError("InvalidLoggingConfiguration",
                            f"Invalid Logging Configuration: The CloudWatch Logs log group ARN '{group}' is invalid.")
     out: dict[str, Any] = {"level": level, "includeExecutionData": bool(config.get("includeExecutionData", False))}
@@ -83,7 +83,7 @@ def check_tags(count: int, arn: str) -> None:
 class Target:
     """What an execution runs: a machine, possibly through a version or an alias."""
 
-    arn: Arn
+    arn: StatesArn
     machine: dict[str, Any]
     version: dict[str, Any] | None = None
     alias_arn: str | None = None
@@ -103,7 +103,7 @@ class MachineOperations:
         raise NotImplementedError
 
     # ------------------------------------------------------------ helpers
-    def _machine(self, arn_text: str) -> tuple[Arn, dict[str, Any]]:
+    def _machine(self, arn_text: str) -> tuple[StatesArn, dict[str, Any]]:
         """An unqualified state machine ARN and its record."""
         arn = parse_arn(arn_text, "stateMachine")
         machine = self.repo.machine(arn)
@@ -376,7 +376,7 @@ class MachineOperations:
                 raise resource_not_found(f"Resource not found: '{arn.machine_arn()}:{arn.version}'")
         return parsed[0].machine_arn()
 
-    def _alias(self, text: str) -> tuple[Arn, dict[str, Any]]:
+    def _alias(self, text: str) -> tuple[StatesArn, dict[str, Any]]:
         arn = parse_arn(text, "stateMachine")
         if arn.alias is None:
             raise invalid_arn(text)
@@ -456,7 +456,7 @@ class MachineOperations:
         except AwsError:
             raise resource_not_found(f"Resource not found: '{text}'") from None
         key = arn.scope + arn.name
-        table = "sfn.machines" if arn.type == "stateMachine" else "sfn.activities"
+        table = "sfn.machines" if arn.resource_type == "stateMachine" else "sfn.activities"
         record = self.repo.store.get(table, key)
         if record is None or arn.qualifier is not None:
             raise resource_not_found(f"Resource not found: '{text}'")

@@ -12,6 +12,7 @@ import secrets
 import string
 from typing import Any
 
+from cumulo.arns import split_arn
 from cumulo.services.base import Provider, RequestContext
 
 ALPHABET = string.ascii_uppercase + string.digits
@@ -33,7 +34,8 @@ class StsProvider(Provider):
         duration = params.get("DurationSeconds") or 3600
         role_arn, session = params["RoleArn"], params["RoleSessionName"]
         role_name = role_arn.rsplit("/", 1)[-1]
-        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else context.account_id
+        role = split_arn(role_arn)
+        account = role.account if role else context.account_id
         role_id = _token("AROA", 17)
         return {
             "Credentials": {"AccessKeyId": _token("ASIA", 16), "SecretAccessKey": secrets.token_urlsafe(30),
