@@ -141,8 +141,8 @@ class EventSourceOperations:
                     and existing["State"] != "Deleting":
                 raise AwsError("ResourceConflictException",
                                f'An event source mapping with SQS arn (" {source} ") and function (" '
-                               f'{parse_function(function_arn).name} ") already exists. Please update or delete the existing '
-                               f"mapping with UUID {existing['UUID']}", fields={"Type": "User"})
+                               f'{parse_function(function_arn).name} ") already exists. Please update or delete the '
+                               f"existing mapping with UUID {existing['UUID']}", fields={"Type": "User"})
         mapping_id = str(uuid.uuid4())
         enabled = params.get("Enabled", True)
         mapping: dict[str, Any] = {

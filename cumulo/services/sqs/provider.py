@@ -20,6 +20,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
@@ -46,6 +47,7 @@ from cumulo.services.sqs.queues import (
     parse_url,
     queue_url,
 )
+from cumulo.services.tagging import MAX_TAGS, TagProblem, TagRules, add_tags, remove_tags, tags_of
 from cumulo.store.base import DeadLetterPolicy, QueueMessage
 
 if TYPE_CHECKING:
@@ -58,7 +60,11 @@ MAX_WAIT_S = 20
 MAX_VISIBILITY_S = 43_200
 MAX_DELAY_S = 900
 MAX_LIST = 1000
-MAX_TAGS = 50
+TAG_RULES = TagRules(lambda: invalid_value(f"Too many tags added for queue. Maximum is {MAX_TAGS}."),
+                     invalid_tag=lambda _, problems: invalid_value(
+                         "Tag keys must be between 1 and 128 characters and values at most 256 characters."
+                         if problems & {TagProblem.KEY_LENGTH, TagProblem.VALUE_LENGTH}
+                         else "Tag keys can't start with 'aws:'."))
 DEDUP_WINDOW_S = 300.0
 PURGE_INTERVAL_S = 60.0
 RETENTION_CHECK_S = 5.0
@@ -129,7 +135,7 @@ class SqsProvider(Provider):
         check_name(name, fifo)
         changes = attrs.normalize(requested, fifo, creating=True)
         tags = params.get("tags") or {}
-        self._check_tags(tags)
+        TAG_RULES.check(tags)
         existing = self.queues.find(context.account_id, context.region, name)
         if existing is not None:
             differs = attrs.differing(existing.attributes, changes, existing.fifo)
@@ -269,27 +275,13 @@ class SqsProvider(Provider):
         return json.loads(policy)["deadLetterTargetArn"] if policy else None
 
     # ------------------------------------------------------------ tags and permissions
-    @staticmethod
-    def _check_tags(tags: dict[str, str]) -> None:
-        if len(tags) > MAX_TAGS:
-            raise invalid_value(f"Too many tags added for queue. Maximum is {MAX_TAGS}.")
-        for key, value in tags.items():
-            if not 1 <= len(key) <= 128 or len(value) > 256:
-                raise invalid_value("Tag keys must be between 1 and 128 characters and values at most 256 "
-                                    "characters.")
-            if key.lower().startswith("aws:"):
-                raise invalid_value("Tag keys can't start with 'aws:'.")
-
     def tag_queue(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
         self._require(params, "Tags")
+        rules = replace(TAG_RULES, too_many=lambda: invalid_value(f"Too many tags added for queue {queue.name}."))
         with self.platform.store.transaction():
             current = self.queues.get(queue.account, queue.region, queue.name)
-            tags = {**current.record.get("tags", {}), **params["Tags"]}
-            if len(tags) > MAX_TAGS:
-                raise invalid_value(f"Too many tags added for queue {queue.name}.")
-            self._check_tags(tags)
-            current.record["tags"] = tags
+            add_tags(current.record, params["Tags"], rules)
             self.queues.save(current)
         return {}
 
@@ -298,14 +290,13 @@ class SqsProvider(Provider):
         self._require(params, "TagKeys")
         with self.platform.store.transaction():
             current = self.queues.get(queue.account, queue.region, queue.name)
-            current.record["tags"] = {k: v for k, v in current.record.get("tags", {}).items()
-                                      if k not in params["TagKeys"]}
+            remove_tags(current.record, params["TagKeys"])
             self.queues.save(current)
         return {}
 
     def list_queue_tags(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
-        tags = queue.record.get("tags") or {}
+        tags = tags_of(queue.record)
         return {"Tags": tags} if tags else {}
 
     def add_permission(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

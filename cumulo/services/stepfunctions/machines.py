@@ -31,11 +31,11 @@ from cumulo.services.stepfunctions.names import (
     state_machine_arn,
     validation,
 )
+from cumulo.services.tagging import MAX_TAGS, TagRules, add_tags, remove_tags, tag_list, tag_map, tags_of
 
 if TYPE_CHECKING:
     from cumulo.services.base import RequestContext
 
-MAX_TAGS = 50
 MAX_VERSIONS = 1000
 MAX_ALIASES = 100
 DEFAULT_TRACING = {"enabled": False}
@@ -73,10 +73,9 @@ def check_role(role: str) -> None:
         raise invalid_arn(f"Invalid ARN prefix: {role}")
 
 
-def check_tags(count: int, arn: str) -> None:
-    if count > MAX_TAGS:
-        raise AwsError("TooManyTags", f"Too many tags: the maximum is {MAX_TAGS} tags per resource",
-                       fields={"resourceName": arn})
+def tag_rules(arn: str) -> TagRules:
+    return TagRules(lambda: AwsError("TooManyTags", f"Too many tags: the maximum is {MAX_TAGS} tags per resource",
+                                     fields={"resourceName": arn}))
 
 
 @dataclass
@@ -184,9 +183,9 @@ class MachineOperations:
         machine_type = params.get("type") or "STANDARD"
         logging = logging_configuration(params.get("loggingConfiguration"))
         tracing = params.get("tracingConfiguration") or dict(DEFAULT_TRACING)
-        tags = {tag["key"]: tag.get("value", "") for tag in params.get("tags") or []}
+        tags = tag_map(params.get("tags"), "key", "value")
         arn = state_machine_arn(context.region, context.account_id, name)
-        check_tags(len(tags), arn)
+        tag_rules(arn).check(tags)
         compiled = check_definition(params["definition"], machine_type)
         scope = f"{context.account_id}:{context.region}:"
         with self.repo.store.transaction():
@@ -464,22 +463,16 @@ class MachineOperations:
 
     def tag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record, save = self._tagged(params["resourceArn"])
-        tags = dict(record.get("tags") or {})
-        tags.update({tag["key"]: tag.get("value", "") for tag in params["tags"]})
-        check_tags(len(tags), params["resourceArn"])
-        record["tags"] = tags
+        add_tags(record, tag_map(params["tags"], "key", "value"), tag_rules(params["resourceArn"]))
         save()
         return {}
 
     def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record, save = self._tagged(params["resourceArn"])
-        tags = dict(record.get("tags") or {})
-        for key in params["tagKeys"]:
-            tags.pop(key, None)
-        record["tags"] = tags
+        remove_tags(record, params["tagKeys"])
         save()
         return {}
 
     def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record, _ = self._tagged(params["resourceArn"])
-        return {"tags": [{"key": k, "value": v} for k, v in (record.get("tags") or {}).items()]}
+        return {"tags": tag_list(tags_of(record), "key", "value")}
