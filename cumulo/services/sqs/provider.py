@@ -16,10 +16,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +26,7 @@ from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.sqs import attributes as attrs
 from cumulo.services.sqs import messages as msgs
+from cumulo.services.sqs.batches import MAX_BATCH, batch_failure, check_batch, check_batch_size, per_receipt
 from cumulo.services.sqs.errors import (
     invalid_parameter,
     invalid_value,
@@ -54,8 +53,6 @@ if TYPE_CHECKING:
     from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.sqs")
-MAX_BATCH = 10
-MAX_BATCH_BYTES = 1_048_576
 MAX_WAIT_S = 20
 MAX_VISIBILITY_S = 43_200
 MAX_DELAY_S = 900
@@ -69,7 +66,6 @@ DEDUP_WINDOW_S = 300.0
 PURGE_INTERVAL_S = 60.0
 RETENTION_CHECK_S = 5.0
 RETENTION_SWEEP_S = 10.0
-BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 SYSTEM_ATTRIBUTES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
                      "SequenceNumber", "MessageDeduplicationId", "MessageGroupId", "AWSTraceHeader",
                      "DeadLetterQueueSourceArn")
@@ -359,12 +355,8 @@ class SqsProvider(Provider):
 
     def send_message_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
-        entries = self._check_batch(params, "SendMessageBatchRequestEntry")
-        total = sum(len((e.get("MessageBody") or "").encode("utf-8", "surrogatepass"))
-                    + msgs.attributes_size(e.get("MessageAttributes")) for e in entries)
-        if total > MAX_BATCH_BYTES:
-            raise sqs_error("BatchRequestTooLong", f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. "
-                                                   f"You have sent {total} bytes.")
+        entries = check_batch(params, "SendMessageBatchRequestEntry")
+        check_batch_size(entries)
         sender = self._sender(context)
         trace = context.trace_header
         prepared, failed, ids = [], [], []
@@ -373,54 +365,13 @@ class SqsProvider(Provider):
                 prepared.append(self._prepare(queue, entry, sender, trace))
                 ids.append(entry["Id"])
             except AwsError as error:
-                failed.append(self._failure(entry["Id"], error))
+                failed.append(batch_failure(entry["Id"], error))
         successful = []
         for entry_id, result in zip(ids, self._enqueue(queue, prepared), strict=True):
             successful.append({"Id": entry_id, **result})
         if successful:
             self.platform.notifier.notify(queue.channel)
         return {"Successful": successful, "Failed": failed}
-
-    @staticmethod
-    def _failure(entry_id: str, error: AwsError) -> dict[str, Any]:
-        return {"Id": entry_id, "SenderFault": error.sender_fault, "Code": error.query_code or error.code,
-                "Message": error.message}
-
-    def _per_receipt(self, entries: list[dict[str, Any]], action: Callable[[dict[str, Any]], None]
-                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Apply ``action`` to each batch entry (which must name a ReceiptHandle) in one transaction:
-        the entries that succeeded and the failures, as SQS's batch answers list them."""
-        successful, failed = [], []
-        with self.platform.store.transaction():
-            for entry in entries:
-                try:
-                    if entry.get("ReceiptHandle") is None:
-                        raise missing("ReceiptHandle")
-                    action(entry)
-                    successful.append({"Id": entry["Id"]})
-                except AwsError as error:
-                    failed.append(self._failure(entry["Id"], error))
-        return successful, failed
-
-    def _check_batch(self, params: dict[str, Any], entry_name: str) -> list[dict[str, Any]]:
-        entries = params.get("Entries") or []
-        if not entries:
-            raise sqs_error("EmptyBatchRequest", f"There should be at least one {entry_name} in the request.")
-        if len(entries) > MAX_BATCH:
-            raise sqs_error("TooManyEntriesInBatchRequest", f"Maximum number of entries per request are "
-                                                            f"{MAX_BATCH}. You have sent {len(entries)}.")
-        seen: set[str] = set()
-        for entry in entries:
-            entry_id = entry.get("Id")
-            if entry_id is None:
-                raise missing(f"{entry_name}.Id")
-            if not BATCH_ID.match(entry_id):
-                raise sqs_error("InvalidBatchEntryId", "A batch entry id can only contain alphanumeric characters, "
-                                                       "hyphens and underscores. It can be at most 80 letters long.")
-            if entry_id in seen:
-                raise sqs_error("BatchEntryIdsNotDistinct", f"Id {entry_id} repeated.")
-            seen.add(entry_id)
-        return entries
 
     @staticmethod
     def _sender(context: RequestContext) -> str:
@@ -668,8 +619,9 @@ class SqsProvider(Provider):
 
     def delete_message_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
-        entries = self._check_batch(params, "DeleteMessageBatchRequestEntry")
-        successful, failed = self._per_receipt(entries, lambda entry: self._delete(queue, entry["ReceiptHandle"]))
+        entries = check_batch(params, "DeleteMessageBatchRequestEntry")
+        successful, failed = per_receipt(self.platform.store, entries,
+                                         lambda entry: self._delete(queue, entry["ReceiptHandle"]))
         if queue.fifo and successful:
             self.platform.notifier.notify(queue.channel)
         return {"Successful": successful, "Failed": failed}
@@ -699,8 +651,8 @@ class SqsProvider(Provider):
 
     def change_message_visibility_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
-        entries = self._check_batch(params, "ChangeMessageVisibilityBatchRequestEntry")
-        successful, failed = self._per_receipt(entries, lambda entry: self._change_visibility(
+        entries = check_batch(params, "ChangeMessageVisibilityBatchRequestEntry")
+        successful, failed = per_receipt(self.platform.store, entries, lambda entry: self._change_visibility(
             queue, entry["ReceiptHandle"], int(entry.get("VisibilityTimeout") or 0)))
         self.platform.notifier.notify(queue.channel)
         return {"Successful": successful, "Failed": failed}
