@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import format_arn, split_arn
 from cumulo.asl import errors
 from cumulo.asl.items import ItemReaderRequest, ResultWriterRequest
 from cumulo.asl.paths import to_json
@@ -89,10 +90,12 @@ def batches(run: MapRun, items: list[Any], effective: Any) -> list[tuple[Any, An
 
 def map_run_arn(run: MapRun) -> str:
     info = run.ex.info
-    parts = info.state_machine_arn.split(":")
+    machine = split_arn(info.state_machine_arn)
+    assert machine is not None, info.state_machine_arn
     label = run.state.label or run.state.name
     run_id = run.visit.uuid()
-    return ":".join([*parts[:5], "mapRun", f"{info.state_machine_name}/{label}:{run_id}"])
+    return format_arn(machine.service, machine.region, machine.account,
+                      f"mapRun:{info.state_machine_name}/{label}:{run_id}", machine.partition)
 
 
 async def write_results(run: MapRun, inputs: list[tuple[Any, Any]], outcomes: list[tuple[str, Any]],

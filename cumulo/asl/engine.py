@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from cumulo.arns import split_arn
 from cumulo.asl import errors
 from cumulo.asl.callbacks import Callback, UnknownTaskToken
 from cumulo.asl.clock import Clock, DeadlineReached, SystemClock, until
@@ -59,8 +60,8 @@ class ExecutionInfo:
 
     @property
     def region(self) -> str:
-        parts = self.execution_arn.split(":")
-        return parts[3] if len(parts) > 3 else ""
+        arn = split_arn(self.execution_arn)
+        return arn.region if arn else ""
 
 
 @dataclass

@@ -20,6 +20,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import split_arn
 from cumulo.patterns.esm import FilterCriteria
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
@@ -63,8 +64,9 @@ class SqsPoller:
         self.platform = platform
         self.mapping = mapping
         self.invoke = invoke  # async (mapping, event bytes) -> (ok, payload bytes) or raises AwsError
-        arn = mapping["EventSourceArn"].split(":")
-        self.region, self.account, self.queue_name = arn[3], arn[4], arn[5]
+        queue = split_arn(mapping["EventSourceArn"])
+        assert queue is not None, mapping["EventSourceArn"]
+        self.region, self.account, self.queue_name = queue.region, queue.account, queue.resource
         self.filters = FilterCriteria(
             [f["Pattern"] for f in (mapping.get("FilterCriteria") or {}).get("Filters") or []]) \
             if (mapping.get("FilterCriteria") or {}).get("Filters") else None

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from cumulo.targets.arns import parse_arn
+from cumulo.arns import parse_arn
 
 
 def log_group_name(arn: str) -> str | None:

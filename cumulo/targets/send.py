@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import parse_arn, service_of
 from cumulo.protocol.errors import AwsError
 from cumulo.services.api_calls import CallError, ServiceUnavailable, call_json_api
-from cumulo.targets.arns import parse_arn, service_of
 from cumulo.targets.errors import TargetError, from_aws_error, unavailable
 from cumulo.targets.log_groups import log_entry, log_group_name
 

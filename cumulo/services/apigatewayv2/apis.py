@@ -33,6 +33,7 @@ from cumulo.services.apigatewayv2.validation import (
     is_http_url,
 )
 from cumulo.services.base import RequestContext
+from cumulo.services.tagging import add_tags
 
 API_FIELDS = ("ApiKeySelectionExpression", "CorsConfiguration", "Description", "DisableSchemaValidation",
               "DisableExecuteApiEndpoint", "Name", "RouteSelectionExpression", "Version", "IpAddressType")
@@ -212,7 +213,7 @@ class ApiOperations(ControlPlane):
             for name in ("CorsConfiguration", "Description", "Version"):
                 api.pop(name, None)
             api.update(plan.api)
-            api["Tags"] = {**api.get("Tags", {}), **plan.tags}
+            add_tags(api, plan.tags, field="Tags")
             self.repo.save_api(api)
             self._apply_plan(api, plan)
             self.reconfigured(api)

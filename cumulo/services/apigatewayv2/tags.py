@@ -8,8 +8,9 @@ from typing import Any
 from cumulo.services.apigatewayv2.controlplane import ControlPlane
 from cumulo.services.apigatewayv2.repository import STAGES, VPC_LINKS, not_found
 from cumulo.services.apigatewayv2.resourcekind import account_key, domain_record
-from cumulo.services.apigatewayv2.validation import check_tags
+from cumulo.services.apigatewayv2.validation import TAG_RULES
 from cumulo.services.base import RequestContext
+from cumulo.services.tagging import add_tags, merged_tags, remove_tags, tags_of, without_tags
 
 
 class TagOperations(ControlPlane):
@@ -37,28 +38,25 @@ class TagOperations(ControlPlane):
         kind, api = self._tagged(context, params["ResourceArn"])
         tags = dict(params.get("Tags") or {})
         if kind == "api" and api is not None:
-            merged = {**api.get("Tags", {}), **tags}
-            check_tags(merged)
-            api["Tags"] = merged
+            add_tags(api, tags, TAG_RULES, field="Tags")
             self.repo.save_api(api)
         else:
-            merged = {**self.repo.tags(params["ResourceArn"]), **tags}
-            check_tags(merged)
-            self.repo.set_tags(params["ResourceArn"], merged)
+            arn = params["ResourceArn"]
+            self.repo.set_tags(arn, merged_tags(self.repo.tags(arn), tags, TAG_RULES))
         return {}
 
     def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         kind, api = self._tagged(context, params["ResourceArn"])
         if kind == "api" and api is not None:
-            api["Tags"] = {k: v for k, v in api.get("Tags", {}).items() if k not in params["TagKeys"]}
+            remove_tags(api, params["TagKeys"], field="Tags")
             self.repo.save_api(api)
         else:
-            remaining = {k: v for k, v in self.repo.tags(params["ResourceArn"]).items() if k not in params["TagKeys"]}
-            self.repo.set_tags(params["ResourceArn"], remaining)
+            arn = params["ResourceArn"]
+            self.repo.set_tags(arn, without_tags(self.repo.tags(arn), params["TagKeys"]))
         return {}
 
     def get_tags(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         kind, api = self._tagged(context, params["ResourceArn"])
         if kind == "api" and api is not None:
-            return {"Tags": dict(api.get("Tags", {}))}
+            return {"Tags": tags_of(api, "Tags")}
         return {"Tags": self.repo.tags(params["ResourceArn"])}

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 from cumulo.services.apigatewayv2.addresses import lambda_arn_of
 from cumulo.services.apigatewayv2.repository import bad_request
 from cumulo.services.apigatewayv2.routekeys import RouteKeyError, parse_route_key
+from cumulo.services.tagging import TagProblem, TagRules
 
 HTTP_ROUTE_SELECTION = "$request.method $request.path"
 DEFAULT_API_KEY_SELECTION = "$request.header.x-api-key"
@@ -197,13 +198,14 @@ def check_stage_name(name: str) -> None:
                           "(at most 128 characters), or are $default")
 
 
+def _invalid_tag(key: str, problems: frozenset[TagProblem]) -> Exception:
+    if problems & {TagProblem.KEY_LENGTH, TagProblem.RESERVED_PREFIX}:
+        return bad_request(f"Invalid tag key {key}: tag keys are 1 to 128 characters and can't start with aws:")
+    return bad_request(f"Invalid value for tag {key}: tag values are at most 256 characters")
+
+
+TAG_RULES = TagRules(lambda: bad_request("A resource can have at most 50 tags"), invalid_tag=_invalid_tag)
+
+
 def check_tags(tags: dict[str, str] | None) -> None:
-    if not tags:
-        return
-    if len(tags) > 50:
-        raise bad_request("A resource can have at most 50 tags")
-    for key, value in tags.items():
-        if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-            raise bad_request(f"Invalid tag key {key}: tag keys are 1 to 128 characters and can't start with aws:")
-        if len(value) > 256:
-            raise bad_request(f"Invalid value for tag {key}: tag values are at most 256 characters")
+    TAG_RULES.check(tags or {})

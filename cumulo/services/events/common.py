@@ -8,12 +8,12 @@ from typing import Any
 
 from cumulo.patterns import RuleSet
 from cumulo.protocol.errors import AwsError
+from cumulo.services.tagging import TagRules, tag_map
 
 MAX_ENTRIES_BYTES = 256 * 1024
 MAX_TARGETS_PER_RULE = 5
 MAX_RULES_PER_BUS = 300
 MAX_BUSES = 100
-MAX_TAGS = 50
 DEFAULT_LIMIT = 100
 TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
 RULE_MEMBERS = ("Name", "Arn", "EventPattern", "ScheduleExpression", "State", "Description", "RoleArn",
@@ -23,6 +23,7 @@ TARGET_MEMBERS = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransforme
                   "RedshiftDataParameters", "SageMakerPipelineParameters", "DeadLetterConfig", "RetryPolicy",
                   "AppSyncParameters")
 LIMIT_EXCEEDED = "The requested resource exceeds the maximum number allowed."
+TAG_RULES = TagRules(lambda: AwsError("LimitExceededException", LIMIT_EXCEEDED))
 
 
 def validation_error(message: str) -> AwsError:
@@ -46,11 +47,7 @@ def tags_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
     keys = [tag["Key"] for tag in tags]
     if len(set(keys)) != len(keys):
         raise validation_error("Invalid parameter: Duplicated keys are not allowed.")
-    return {tag["Key"]: tag["Value"] for tag in tags}
-
-
-def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in tags.items()]
+    return tag_map(tags)
 
 
 @dataclass

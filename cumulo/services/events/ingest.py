@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import parse_arn, service_of
 from cumulo.patterns import InvalidEventPattern, compile_pattern
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import iso
@@ -28,7 +29,6 @@ from cumulo.services.events.repository import (
     EventsRepository,
     bus_not_found,
 )
-from cumulo.targets.arns import parse_arn, service_of
 from cumulo.targets.dead_letters import delivery_failure_attributes
 from cumulo.targets.delivery_queue import Job, target_delivery
 from cumulo.targets.errors import TargetError

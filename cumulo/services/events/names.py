@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cumulo.targets.arns import parse_arn
+from cumulo.arns import parse_arn
 
 DEFAULT_BUS = "default"
 BUS_ARN = re.compile(r"^arn:aws[\w-]*:events:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):event-bus/(?P<name>.+)$")

@@ -19,19 +19,18 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import parse_arn
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import ScheduleClock
 from cumulo.schedules.runner import ScheduleRunner
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.events.buses import BusOperations
 from cumulo.services.events.common import (
-    LIMIT_EXCEEDED,
-    MAX_TAGS,
     RULE_MEMBERS,
+    TAG_RULES,
     TARGET_MEMBERS,
     BusRules,
     is_active,
-    tag_list,
     tags_dict,
     validation_error,
 )
@@ -43,7 +42,7 @@ from cumulo.services.events.repository import (
     bus_not_found,
 )
 from cumulo.services.events.rules import RuleOperations
-from cumulo.targets.arns import parse_arn
+from cumulo.services.tagging import add_tags, remove_tags, tag_list, tags_of
 from cumulo.targets.delivery_queue import DeliveryQueue, Job
 from cumulo.targets.metrics import EVENTS_NAMESPACE, MetricCounters, record_metric
 
@@ -197,10 +196,7 @@ class EventsProvider(BusOperations, RuleOperations, IngestOperations, Provider):
             repo, record, kind = self._tagged(context, params["ResourceARN"])
             if kind == "rule":
                 self._managed(record)
-            merged = {**record.get("Tags", {}), **tags}
-            if len(merged) > MAX_TAGS:
-                raise AwsError("LimitExceededException", LIMIT_EXCEEDED)
-            record["Tags"] = merged
+            add_tags(record, tags, TAG_RULES, field="Tags")
             self._save_tagged(repo, record, kind)
         return {}
 
@@ -209,10 +205,10 @@ class EventsProvider(BusOperations, RuleOperations, IngestOperations, Provider):
             repo, record, kind = self._tagged(context, params["ResourceARN"])
             if kind == "rule":
                 self._managed(record)
-            record["Tags"] = {k: v for k, v in record.get("Tags", {}).items() if k not in set(params["TagKeys"])}
+            remove_tags(record, params["TagKeys"], field="Tags")
             self._save_tagged(repo, record, kind)
         return {}
 
     def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         _, record, _ = self._tagged(context, params["ResourceARN"])
-        return {"Tags": tag_list(record.get("Tags", {}))}
+        return {"Tags": tag_list(tags_of(record, "Tags"))}

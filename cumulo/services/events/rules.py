@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import parse_arn
 from cumulo.patterns import InvalidEventPattern, compile_pattern
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import Rate, ScheduleError, iso, next_fire, parse_expression
@@ -16,8 +17,8 @@ from cumulo.services.events.common import (
     DEFAULT_LIMIT,
     LIMIT_EXCEEDED,
     MAX_RULES_PER_BUS,
-    MAX_TAGS,
     MAX_TARGETS_PER_RULE,
+    TAG_RULES,
     is_active,
     tags_dict,
     validation_error,
@@ -28,7 +29,7 @@ from cumulo.services.events.repository import (
     split_rule_key,
 )
 from cumulo.services.pagination import encode_token
-from cumulo.targets.arns import parse_arn
+from cumulo.services.tagging import add_tags
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -82,9 +83,7 @@ class RuleOperations:
             for member in ("EventPattern", "ScheduleExpression", "Description", "RoleArn"):
                 if params.get(member) is not None:
                     record[member] = params[member]
-            record["Tags"].update(tags)
-            if len(record["Tags"]) > MAX_TAGS:
-                raise AwsError("LimitExceededException", LIMIT_EXCEEDED)
+            add_tags(record, tags, TAG_RULES, field="Tags")
             unchanged = (existing is not None and existing.get("ScheduleExpression") == schedule
                          and is_active(existing) and "_schedule" in record)
             if expression is None:

@@ -15,6 +15,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import split_arn
 from cumulo.invoke.async_events import DEFAULT_MAX_AGE_S, DEFAULT_RETRIES, AsyncEvent, Outcome
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
@@ -38,8 +39,8 @@ def _now() -> float:
 def _check_destination(arn: str | None) -> None:
     if arn is None:
         return
-    parts = arn.split(":")
-    if len(parts) < 6 or parts[0] != "arn" or parts[2] not in DESTINATION_SERVICES:
+    parsed = split_arn(arn)
+    if parsed is None or parsed.service not in DESTINATION_SERVICES:
         raise AwsError("InvalidParameterValueException", f"The destination ARN {arn} is invalid.",
                        fields={"Type": "User"})
 
@@ -171,7 +172,8 @@ class AsyncConfigOperations:
 
     def _deliver(self, event: AsyncEvent, arn: str, record: dict[str, Any], succeeded: bool) -> None:
         body = json.dumps(record)
-        if arn.split(":")[2] == "lambda":
+        destination = split_arn(arn)
+        if destination is not None and destination.service == "lambda":
             self.async_invoker.accept(AsyncEvent(  # type: ignore[attr-defined]
                 account=event.account, region=event.region, function=parse_function(arn).name,
                 qualifier=parse_function(arn).qualifier, payload=body.encode()))

@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import split_arn
 from cumulo.eventsources.sqs import SqsPoller
 from cumulo.patterns import InvalidEventPattern, compile_pattern
 from cumulo.protocol.errors import AwsError
@@ -63,14 +64,17 @@ class EventSourceOperations:
 
     async def _invoke_batch(self, mapping: dict[str, Any], event: bytes) -> tuple[bool, bytes]:
         arn = mapping["FunctionArn"]
-        result = await self.invoke_function(arn, event, account=arn.split(":")[4],  # type: ignore[attr-defined]
-                                            region=arn.split(":")[3])
+        function = split_arn(arn)
+        assert function is not None, arn
+        result = await self.invoke_function(arn, event, account=function.account,  # type: ignore[attr-defined]
+                                            region=function.region)
         return not result.get("FunctionError"), result.get("Payload") or b""
 
     # ------------------------------------------------------------ validation
     def _source_is_fifo(self, context: RequestContext, arn: str) -> bool:
         """Whether the mapping's source queue is FIFO (it must be an existing SQS queue)."""
-        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        parsed = split_arn(arn)
+        service = parsed.service if parsed else ""
         if service != "sqs":
             raise invalid(f"Event source mappings for {service or arn} sources are not supported by Cumulo yet: "
                            "use an SQS queue.")
@@ -137,8 +141,8 @@ class EventSourceOperations:
                     and existing["State"] != "Deleting":
                 raise AwsError("ResourceConflictException",
                                f'An event source mapping with SQS arn (" {source} ") and function (" '
-                               f'{function_arn.split(":")[6]} ") already exists. Please update or delete the existing '
-                               f"mapping with UUID {existing['UUID']}", fields={"Type": "User"})
+                               f'{parse_function(function_arn).name} ") already exists. Please update or delete the '
+                               f"existing mapping with UUID {existing['UUID']}", fields={"Type": "User"})
         mapping_id = str(uuid.uuid4())
         enabled = params.get("Enabled", True)
         mapping: dict[str, Any] = {
@@ -203,12 +207,13 @@ class EventSourceOperations:
         return self._public(mapping)
 
     def list_event_source_mappings(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        function_arn = self._function_arn(context, params["FunctionName"]) if params.get("FunctionName") else None
+        function = parse_function(self._function_arn(context, params["FunctionName"])).name \
+            if params.get("FunctionName") else None
         after = decode_token(params.get("Marker"), "lambda-esm", "InvalidParameterValueException", "Invalid Marker")
         rows = ((key, self._public(m)) for key, m in self.platform.store.scan(MAPPINGS, start_after=after)
                 if m["_account"] == context.account_id and m["_region"] == context.region
                 and m["State"] != "Deleting"
                 and (not params.get("EventSourceArn") or m["EventSourceArn"] == params["EventSourceArn"])
-                and (function_arn is None or m["FunctionArn"].split(":")[6] == function_arn.split(":")[6]))
+                and (function is None or parse_function(m["FunctionArn"]).name == function))
         page, marker = take_page(rows, params.get("MaxItems") or 100, "lambda-esm")
         return {"EventSourceMappings": page, "NextMarker": marker}

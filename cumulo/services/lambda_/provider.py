@@ -37,6 +37,7 @@ from cumulo.services.lambda_.permissions import PermissionOperations
 from cumulo.services.lambda_.provisioned import ProvisionedOperations
 from cumulo.services.lambda_.repository import FUNCTIONS, LambdaRepository
 from cumulo.services.pagination import decode_token, encode_token
+from cumulo.services.tagging import TagRules, add_tags, remove_tags, tags_of
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cumulo.lambda")
 MIN_UNRESERVED_CONCURRENCY = 100
 TOTAL_CODE_SIZE = 80 * 1024 ** 3
+TAG_RULES = TagRules(lambda: invalid("Number of tags exceeds resource tag limit."))
 # Configuration members that make a version different from the previous one.
 VERSIONED_MEMBERS = ("Runtime", "Role", "Handler", "Description", "Timeout", "MemorySize", "Environment",
                      "Layers", "VpcConfig", "DeadLetterConfig", "TracingConfig", "EphemeralStorage",
@@ -680,10 +682,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         repo, name = self._tagged_function(context, params["Resource"])
         with self.platform.store.transaction():
             record = repo.function(name)
-            tags = record.setdefault("tags", {})
-            tags.update(params["Tags"])
-            if len(tags) > 50:
-                raise invalid("Number of tags exceeds resource tag limit.")
+            add_tags(record, params["Tags"], TAG_RULES)
             repo.save_function(name, record)
         return {}
 
@@ -691,11 +690,10 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         repo, name = self._tagged_function(context, params["Resource"])
         with self.platform.store.transaction():
             record = repo.function(name)
-            for key in params["TagKeys"]:
-                record.setdefault("tags", {}).pop(key, None)
+            remove_tags(record, params["TagKeys"])
             repo.save_function(name, record)
         return {}
 
     def list_tags(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         repo, name = self._tagged_function(context, params["Resource"])
-        return {"Tags": repo.function(name).get("tags") or {}}
+        return {"Tags": tags_of(repo.function(name))}

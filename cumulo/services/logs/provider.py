@@ -20,6 +20,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.logs.filter_pattern import FilterPatternError, compile_filter
 from cumulo.services.pagination import decode_token, encode_token, take_page
+from cumulo.services.tagging import add_tags, remove_tags, tags_of
 from cumulo.store.batching import BatchedWriter
 
 if TYPE_CHECKING:
@@ -251,32 +252,32 @@ class LogsProvider(Provider):
 
     def tag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = self._group_from_arn(context, params["resourceArn"])
-        self._update_group(context, name, lambda g: g.setdefault("tags", {}).update(params["tags"]))
+        self._update_group(context, name, lambda g: add_tags(g, params["tags"]))
         return {}
 
     def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = self._group_from_arn(context, params["resourceArn"])
         keys = params["tagKeys"]
-        self._update_group(context, name, lambda g: [g.setdefault("tags", {}).pop(k, None) for k in keys])
+        self._update_group(context, name, lambda g: remove_tags(g, keys))
         return {}
 
     def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = self._group_from_arn(context, params["resourceArn"])
-        return {"tags": self._group(self._scope(context), name).get("tags", {})}
+        return {"tags": tags_of(self._group(self._scope(context), name))}
 
     def tag_log_group(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self._update_group(context, params["logGroupName"],
-                           lambda g: g.setdefault("tags", {}).update(params["tags"]))
+                           lambda g: add_tags(g, params["tags"]))
         return {}
 
     def untag_log_group(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         keys = params["tags"]
         self._update_group(context, params["logGroupName"],
-                           lambda g: [g.setdefault("tags", {}).pop(k, None) for k in keys])
+                           lambda g: remove_tags(g, keys))
         return {}
 
     def list_tags_log_group(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"tags": self._group(self._scope(context), params["logGroupName"]).get("tags", {})}
+        return {"tags": tags_of(self._group(self._scope(context), params["logGroupName"]))}
 
     # ------------------------------------------------------------ streams
     def create_log_stream(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

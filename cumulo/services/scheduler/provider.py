@@ -35,12 +35,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import parse_arn, service_of
 from cumulo.protocol.errors import AwsError
 from cumulo.schedules import At, Rate, ScheduleClock, ScheduleError, iso, next_fire, parse_expression, time_zone
 from cumulo.schedules.runner import ScheduleRunner
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
-from cumulo.targets.arns import parse_arn, service_of
+from cumulo.services.tagging import add_tags, remove_tags, tag_list, tag_map, tags_of
 from cumulo.targets.dead_letters import delivery_failure_attributes
 from cumulo.targets.delivery_queue import DeliveryQueue, Job, target_delivery
 from cumulo.targets.errors import TargetError
@@ -143,14 +144,10 @@ class SchedulerProvider(Provider):
             raise AwsError("ServiceQuotaExceededException", "The schedule group quota has been reached.")
         now = time.time()
         record = {"Name": name, "Arn": self._group_arn(context, name), "State": "ACTIVE", "CreationDate": now,
-                  "LastModificationDate": now, "Tags": self._tags(params.get("Tags"))}
+                  "LastModificationDate": now, "Tags": tag_map(params.get("Tags"))}
         if not self.platform.store.insert(GROUPS, self._scope(context) + name, record):
             raise AwsError("ConflictException", f"Schedule group {name} already exists.")
         return {"ScheduleGroupArn": record["Arn"]}
-
-    @staticmethod
-    def _tags(tags: list[dict[str, str]] | None) -> dict[str, str]:
-        return {tag["Key"]: tag["Value"] for tag in tags or []}
 
     @staticmethod
     def _public_group(record: dict[str, Any]) -> dict[str, Any]:
@@ -194,21 +191,20 @@ class SchedulerProvider(Provider):
     def tag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.platform.store.transaction():
             record = self._tagged_group(context, params["ResourceArn"])
-            record["Tags"] = {**record.get("Tags", {}), **self._tags(params["Tags"])}
+            add_tags(record, tag_map(params["Tags"]), field="Tags")
             self.platform.store.put(GROUPS, self._scope(context) + record["Name"], record)
         return {}
 
     def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.platform.store.transaction():
             record = self._tagged_group(context, params["ResourceArn"])
-            drop = set(params["TagKeys"])
-            record["Tags"] = {k: v for k, v in record.get("Tags", {}).items() if k not in drop}
+            remove_tags(record, params["TagKeys"], field="Tags")
             self.platform.store.put(GROUPS, self._scope(context) + record["Name"], record)
         return {}
 
     def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._tagged_group(context, params["ResourceArn"])
-        return {"Tags": [{"Key": k, "Value": v} for k, v in record.get("Tags", {}).items()]}
+        return {"Tags": tag_list(tags_of(record, "Tags"))}
 
     # ------------------------------------------------------------ schedules
     def _check(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import split_arn
 from cumulo.services.sns import http
 from cumulo.services.sns import messages as fmt
 from cumulo.services.sns.policies import retry_delay
@@ -185,9 +186,11 @@ class Deliveries:
 
     async def _send_lambda(self, item: dict[str, Any]) -> None:
         event = fmt.lambda_event(item["msg"], item["sub"], item["base"], self.provider.signer)
-        _, _, _, region, account, *_ = item["endpoint"].split(":")
+        function = split_arn(item["endpoint"])
+        assert function is not None, item["endpoint"]
         try:
-            await send(self.platform, item["endpoint"], json.dumps(event), Delivery(account=account, region=region))
+            await send(self.platform, item["endpoint"], json.dumps(event),
+                       Delivery(account=function.account, region=function.region))
         except TargetError as failure:
             if failure.code == "NO_RESOURCE":  # no such function: a client error
                 raise GiveUp(str(failure)) from failure

@@ -39,17 +39,20 @@ from cumulo.services.sns.resources import (
     FIFO_TOPIC_NAME,
     TOPIC_NAME,
     SnsRepository,
+    arn_elements,
     parse_topic_arn,
     topic_arn,
 )
 from cumulo.services.sns.signing import CERT_PREFIX, Signer
+from cumulo.services.tagging import TagRules, add_tags, remove_tags, tag_list, tag_map
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.sns")
 PAGE = 100
-MAX_TAGS = 50
+TAG_RULES = TagRules(lambda: AwsError("TagLimitExceeded",
+                                      "Could not complete request: tag quota of per resource exceeded"))
 PROTOCOLS = ("http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose")
 NEEDS_CONFIRMATION = ("http", "https", "email", "email-json")
 RAW_PROTOCOLS = ("sqs", "http", "https", "firehose")
@@ -138,9 +141,8 @@ class SnsProvider(PublishOperations, Provider):
         attributes = {k: self._topic_value(k, v, fifo, "Attributes Reason: ") for k, v in requested.items()}
         if params.get("DataProtectionPolicy"):
             attributes["DataProtectionPolicy"] = params["DataProtectionPolicy"]
-        tags = {t["Key"]: t["Value"] for t in params.get("Tags") or []}
-        if len(tags) > MAX_TAGS:
-            raise AwsError("TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded")
+        tags = tag_map(params.get("Tags"))
+        TAG_RULES.check(tags)
         arn = topic_arn(context.region, context.account_id, name)
         existing = self.repo.find_topic(arn)
         if existing is not None:
@@ -250,23 +252,20 @@ class SnsProvider(PublishOperations, Provider):
     def tag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.platform.store.transaction():
             topic = self._tagged(params["ResourceArn"])
-            tags = {**topic["tags"], **{t["Key"]: t["Value"] for t in params["Tags"]}}
-            if len(tags) > MAX_TAGS:
-                raise AwsError("TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded")
-            topic["tags"] = tags
+            add_tags(topic, tag_map(params["Tags"]), TAG_RULES)
             self.repo.save_topic(topic)
         return {}
 
     def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.platform.store.transaction():
             topic = self._tagged(params["ResourceArn"])
-            topic["tags"] = {k: v for k, v in topic["tags"].items() if k not in params["TagKeys"]}
+            remove_tags(topic, params["TagKeys"])
             self.repo.save_topic(topic)
         return {}
 
     def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         topic = self._tagged(params["ResourceArn"])
-        return {"Tags": [{"Key": k, "Value": v} for k, v in topic["tags"].items()]}
+        return {"Tags": tag_list(topic["tags"])}
 
     def add_permission(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.platform.store.transaction():
@@ -447,10 +446,9 @@ class SnsProvider(PublishOperations, Provider):
 
     def unsubscribe(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["SubscriptionArn"]
-        parts = arn.split(":")
-        if len(parts) < 6:
-            raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {len(parts)}")
-        if len(parts) != 7:
+        if arn_elements(arn) < 6:
+            raise invalid(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {arn_elements(arn)}")
+        if arn_elements(arn) != 7:
             raise invalid("SubscriptionId")
         with self.platform.store.transaction():
             subscription = self.repo.subscription(arn)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cumulo.arns import split_arn
 from cumulo.protocol.errors import AwsError
 from cumulo.store.base import Store
 
@@ -28,21 +29,28 @@ def topic_arn(region: str, account: str, name: str) -> str:
 
 def parse_topic_arn(arn: str | None, parameter: str = "TopicArn") -> tuple[str, str, str]:
     """(region, account, name) of a topic ARN; InvalidParameter when it is not one."""
-    parts = (arn or "").split(":")
-    if len(parts) < 6:
+    text = arn or ""
+    if arn_elements(text) < 6:
         raise AwsError("InvalidParameter", f"Invalid parameter: {parameter} Reason: An ARN must have at least 6 "
-                                           f"elements, not {len(parts)}")
-    if parts[0] != "arn" or parts[2] != "sns" or len(parts) != 6 or not parts[5]:
+                                           f"elements, not {arn_elements(text)}")
+    parsed = split_arn(text)
+    if parsed is None or parsed.service != "sns" or not parsed.resource or ":" in parsed.resource:
         raise AwsError("InvalidParameter", f"Invalid parameter: {parameter}")
-    return parts[3], parts[4], parts[5]
+    return parsed.region, parsed.account, parsed.resource
+
+
+def arn_elements(text: str) -> int:
+    """How many ``:``-separated elements ``text`` has (SNS names the count when there are too few)."""
+    return text.count(":") + 1
 
 
 def subscription_key(arn: str) -> str | None:
     """``topic-arn NUL id`` for a subscription ARN (``topic-arn:id``), None when malformed."""
-    parts = arn.split(":")
-    if len(parts) != 7 or parts[0] != "arn" or parts[2] != "sns" or not parts[6]:
+    parsed = split_arn(arn)
+    topic, _, subscription_id = arn.rpartition(":")
+    if parsed is None or parsed.service != "sns" or parsed.resource.count(":") != 1 or not subscription_id:
         return None
-    return f"{':'.join(parts[:6])}\x00{parts[6]}"
+    return f"{topic}\x00{subscription_id}"
 
 
 def not_found_topic() -> AwsError:
@@ -61,10 +69,10 @@ class SnsRepository:
         return found
 
     def find_topic(self, arn: str) -> dict[str, Any] | None:
-        parts = arn.split(":")
-        if len(parts) != 6:
+        parsed = split_arn(arn)
+        if parsed is None or ":" in parsed.resource:
             return None
-        return self.store.get(TOPICS, f"{parts[4]}:{parts[3]}:{parts[5]}")
+        return self.store.get(TOPICS, self._topic_key(arn))
 
     def save_topic(self, record: dict[str, Any]) -> None:
         self.store.put(TOPICS, self._topic_key(record["arn"]), record)
@@ -80,8 +88,9 @@ class SnsRepository:
 
     @staticmethod
     def _topic_key(arn: str) -> str:
-        parts = arn.split(":")
-        return f"{parts[4]}:{parts[3]}:{parts[5]}"
+        parsed = split_arn(arn)
+        assert parsed is not None, arn
+        return f"{parsed.account}:{parsed.region}:{parsed.resource}"
 
     def topics(self, account: str, region: str, start_after: str | None = None,
                limit: int | None = None) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cumulo.arns import split_arn
 from cumulo.services.sqs.errors import invalid_attribute, invalid_parameter, sqs_error, unknown_attribute
 
 INTEGER_RANGES = {
@@ -145,7 +146,8 @@ def redrive_policy(value: str) -> str:
     if number is None or isinstance(count, bool) or not MAX_RECEIVE_COUNT[0] <= number <= MAX_RECEIVE_COUNT[1]:
         raise bad(f"Invalid value for maxReceiveCount: {count}, valid values are from 1 to 1000 both inclusive.")
     target = document["deadLetterTargetArn"]
-    if not isinstance(target, str) or not target.startswith("arn:") or len(target.split(":")) != 6:
+    arn = split_arn(target) if isinstance(target, str) else None
+    if arn is None or ":" in arn.resource:
         raise bad("Invalid value for deadLetterTargetArn.")
     return json.dumps({"deadLetterTargetArn": target, "maxReceiveCount": number}, separators=(",", ":"))
 

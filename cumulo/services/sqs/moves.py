@@ -20,7 +20,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from cumulo.services.sqs.errors import invalid_value, sqs_error
-from cumulo.services.sqs.queues import MOVES, parse_arn
+from cumulo.services.sqs.queues import MOVES, parse_queue_arn
 
 if TYPE_CHECKING:
     from cumulo.services.sqs.provider import SqsProvider
@@ -57,7 +57,7 @@ class MoveTasks:
     # ------------------------------------------------------------ API
     def start(self, source: str, destination: str | None, rate: int | None) -> dict[str, Any]:
         queues = self.provider.queues
-        if parse_arn(source) is None:
+        if parse_queue_arn(source) is None:
             raise invalid_value("You must use this format to specify the SourceArn: "
                                 "arn:<partition>:<service>:<region>:<account-id>:<resource-id>")
         source_queue = queues.by_arn(source)
@@ -66,7 +66,7 @@ class MoveTasks:
         if not any(self.provider.dead_letter_target(q) == source for q in queues.all()):
             raise invalid_value("Source queue must be configured as a Dead Letter Queue.")
         if destination:
-            target = queues.by_arn(destination) if parse_arn(destination) else None
+            target = queues.by_arn(destination) if parse_queue_arn(destination) else None
             if target is None:
                 raise _not_found("DestinationArn")
             if target.fifo != source_queue.fifo:
@@ -106,7 +106,7 @@ class MoveTasks:
         return {"ApproximateNumberOfMessagesMoved": record["moved"]}
 
     def list(self, source: str, max_results: int | None) -> dict[str, Any]:
-        if parse_arn(source) is None:
+        if parse_queue_arn(source) is None:
             raise invalid_value("You must use this format to specify the SourceArn: "
                                 "arn:<partition>:<service>:<region>:<account-id>:<resource-id>")
         if self.provider.queues.by_arn(source) is None:

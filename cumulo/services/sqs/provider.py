@@ -16,10 +16,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 import uuid
-from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
@@ -27,6 +26,7 @@ from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.sqs import attributes as attrs
 from cumulo.services.sqs import messages as msgs
+from cumulo.services.sqs.batches import MAX_BATCH, batch_failure, check_batch, check_batch_size, per_receipt
 from cumulo.services.sqs.errors import (
     invalid_parameter,
     invalid_value,
@@ -46,24 +46,26 @@ from cumulo.services.sqs.queues import (
     parse_url,
     queue_url,
 )
+from cumulo.services.tagging import MAX_TAGS, TagProblem, TagRules, add_tags, remove_tags, tags_of
 from cumulo.store.base import DeadLetterPolicy, QueueMessage
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.sqs")
-MAX_BATCH = 10
-MAX_BATCH_BYTES = 1_048_576
 MAX_WAIT_S = 20
 MAX_VISIBILITY_S = 43_200
 MAX_DELAY_S = 900
 MAX_LIST = 1000
-MAX_TAGS = 50
+TAG_RULES = TagRules(lambda: invalid_value(f"Too many tags added for queue. Maximum is {MAX_TAGS}."),
+                     invalid_tag=lambda _, problems: invalid_value(
+                         "Tag keys must be between 1 and 128 characters and values at most 256 characters."
+                         if problems & {TagProblem.KEY_LENGTH, TagProblem.VALUE_LENGTH}
+                         else "Tag keys can't start with 'aws:'."))
 DEDUP_WINDOW_S = 300.0
 PURGE_INTERVAL_S = 60.0
 RETENTION_CHECK_S = 5.0
 RETENTION_SWEEP_S = 10.0
-BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 SYSTEM_ATTRIBUTES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
                      "SequenceNumber", "MessageDeduplicationId", "MessageGroupId", "AWSTraceHeader",
                      "DeadLetterQueueSourceArn")
@@ -129,7 +131,7 @@ class SqsProvider(Provider):
         check_name(name, fifo)
         changes = attrs.normalize(requested, fifo, creating=True)
         tags = params.get("tags") or {}
-        self._check_tags(tags)
+        TAG_RULES.check(tags)
         existing = self.queues.find(context.account_id, context.region, name)
         if existing is not None:
             differs = attrs.differing(existing.attributes, changes, existing.fifo)
@@ -269,27 +271,13 @@ class SqsProvider(Provider):
         return json.loads(policy)["deadLetterTargetArn"] if policy else None
 
     # ------------------------------------------------------------ tags and permissions
-    @staticmethod
-    def _check_tags(tags: dict[str, str]) -> None:
-        if len(tags) > MAX_TAGS:
-            raise invalid_value(f"Too many tags added for queue. Maximum is {MAX_TAGS}.")
-        for key, value in tags.items():
-            if not 1 <= len(key) <= 128 or len(value) > 256:
-                raise invalid_value("Tag keys must be between 1 and 128 characters and values at most 256 "
-                                    "characters.")
-            if key.lower().startswith("aws:"):
-                raise invalid_value("Tag keys can't start with 'aws:'.")
-
     def tag_queue(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
         self._require(params, "Tags")
+        rules = replace(TAG_RULES, too_many=lambda: invalid_value(f"Too many tags added for queue {queue.name}."))
         with self.platform.store.transaction():
             current = self.queues.get(queue.account, queue.region, queue.name)
-            tags = {**current.record.get("tags", {}), **params["Tags"]}
-            if len(tags) > MAX_TAGS:
-                raise invalid_value(f"Too many tags added for queue {queue.name}.")
-            self._check_tags(tags)
-            current.record["tags"] = tags
+            add_tags(current.record, params["Tags"], rules)
             self.queues.save(current)
         return {}
 
@@ -298,14 +286,13 @@ class SqsProvider(Provider):
         self._require(params, "TagKeys")
         with self.platform.store.transaction():
             current = self.queues.get(queue.account, queue.region, queue.name)
-            current.record["tags"] = {k: v for k, v in current.record.get("tags", {}).items()
-                                      if k not in params["TagKeys"]}
+            remove_tags(current.record, params["TagKeys"])
             self.queues.save(current)
         return {}
 
     def list_queue_tags(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
-        tags = queue.record.get("tags") or {}
+        tags = tags_of(queue.record)
         return {"Tags": tags} if tags else {}
 
     def add_permission(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -368,12 +355,8 @@ class SqsProvider(Provider):
 
     def send_message_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
-        entries = self._check_batch(params, "SendMessageBatchRequestEntry")
-        total = sum(len((e.get("MessageBody") or "").encode("utf-8", "surrogatepass"))
-                    + msgs.attributes_size(e.get("MessageAttributes")) for e in entries)
-        if total > MAX_BATCH_BYTES:
-            raise sqs_error("BatchRequestTooLong", f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. "
-                                                   f"You have sent {total} bytes.")
+        entries = check_batch(params, "SendMessageBatchRequestEntry")
+        check_batch_size(entries)
         sender = self._sender(context)
         trace = context.trace_header
         prepared, failed, ids = [], [], []
@@ -382,54 +365,13 @@ class SqsProvider(Provider):
                 prepared.append(self._prepare(queue, entry, sender, trace))
                 ids.append(entry["Id"])
             except AwsError as error:
-                failed.append(self._failure(entry["Id"], error))
+                failed.append(batch_failure(entry["Id"], error))
         successful = []
         for entry_id, result in zip(ids, self._enqueue(queue, prepared), strict=True):
             successful.append({"Id": entry_id, **result})
         if successful:
             self.platform.notifier.notify(queue.channel)
         return {"Successful": successful, "Failed": failed}
-
-    @staticmethod
-    def _failure(entry_id: str, error: AwsError) -> dict[str, Any]:
-        return {"Id": entry_id, "SenderFault": error.sender_fault, "Code": error.query_code or error.code,
-                "Message": error.message}
-
-    def _per_receipt(self, entries: list[dict[str, Any]], action: Callable[[dict[str, Any]], None]
-                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Apply ``action`` to each batch entry (which must name a ReceiptHandle) in one transaction:
-        the entries that succeeded and the failures, as SQS's batch answers list them."""
-        successful, failed = [], []
-        with self.platform.store.transaction():
-            for entry in entries:
-                try:
-                    if entry.get("ReceiptHandle") is None:
-                        raise missing("ReceiptHandle")
-                    action(entry)
-                    successful.append({"Id": entry["Id"]})
-                except AwsError as error:
-                    failed.append(self._failure(entry["Id"], error))
-        return successful, failed
-
-    def _check_batch(self, params: dict[str, Any], entry_name: str) -> list[dict[str, Any]]:
-        entries = params.get("Entries") or []
-        if not entries:
-            raise sqs_error("EmptyBatchRequest", f"There should be at least one {entry_name} in the request.")
-        if len(entries) > MAX_BATCH:
-            raise sqs_error("TooManyEntriesInBatchRequest", f"Maximum number of entries per request are "
-                                                            f"{MAX_BATCH}. You have sent {len(entries)}.")
-        seen: set[str] = set()
-        for entry in entries:
-            entry_id = entry.get("Id")
-            if entry_id is None:
-                raise missing(f"{entry_name}.Id")
-            if not BATCH_ID.match(entry_id):
-                raise sqs_error("InvalidBatchEntryId", "A batch entry id can only contain alphanumeric characters, "
-                                                       "hyphens and underscores. It can be at most 80 letters long.")
-            if entry_id in seen:
-                raise sqs_error("BatchEntryIdsNotDistinct", f"Id {entry_id} repeated.")
-            seen.add(entry_id)
-        return entries
 
     @staticmethod
     def _sender(context: RequestContext) -> str:
@@ -677,8 +619,9 @@ class SqsProvider(Provider):
 
     def delete_message_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
-        entries = self._check_batch(params, "DeleteMessageBatchRequestEntry")
-        successful, failed = self._per_receipt(entries, lambda entry: self._delete(queue, entry["ReceiptHandle"]))
+        entries = check_batch(params, "DeleteMessageBatchRequestEntry")
+        successful, failed = per_receipt(self.platform.store, entries,
+                                         lambda entry: self._delete(queue, entry["ReceiptHandle"]))
         if queue.fifo and successful:
             self.platform.notifier.notify(queue.channel)
         return {"Successful": successful, "Failed": failed}
@@ -708,8 +651,8 @@ class SqsProvider(Provider):
 
     def change_message_visibility_batch(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(context, params)
-        entries = self._check_batch(params, "ChangeMessageVisibilityBatchRequestEntry")
-        successful, failed = self._per_receipt(entries, lambda entry: self._change_visibility(
+        entries = check_batch(params, "ChangeMessageVisibilityBatchRequestEntry")
+        successful, failed = per_receipt(self.platform.store, entries, lambda entry: self._change_visibility(
             queue, entry["ReceiptHandle"], int(entry.get("VisibilityTimeout") or 0)))
         self.platform.notifier.notify(queue.channel)
         return {"Successful": successful, "Failed": failed}

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from cumulo.arns import split_arn
 from cumulo.services.sqs.errors import invalid_receipt, invalid_value, queue_not_found, sqs_error
 from cumulo.store.base import Store
 
@@ -79,12 +80,12 @@ def queue_url(base_url: str, account: str, name: str) -> str:
     return f"{base_url.rstrip('/')}/{account}/{name}"
 
 
-def parse_arn(arn: str) -> tuple[str, str, str] | None:
+def parse_queue_arn(text: str) -> tuple[str, str, str] | None:
     """(region, account, name) of a queue ARN, or None when it is not one."""
-    parts = arn.split(":")
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sqs" or not parts[5]:
+    arn = split_arn(text)
+    if arn is None or arn.service != "sqs" or not arn.resource or ":" in arn.resource:
         return None
-    return parts[3], parts[4], parts[5]
+    return arn.region, arn.account, arn.resource
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -143,7 +144,7 @@ class QueueRepository:
         return found
 
     def by_arn(self, arn: str) -> Queue | None:
-        parsed = parse_arn(arn)
+        parsed = parse_queue_arn(arn)
         if parsed is None:
             return None
         region, account, name = parsed

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cumulo.protocol.errors import AwsError
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.stepfunctions.names import check_name, parse_arn
+from cumulo.services.tagging import tag_map
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -62,7 +63,7 @@ class ActivityOperations:
         name = check_name(params["name"])
         arn = _ARN.format(partition="aws", region=context.region, account=context.account_id, name=name)
         record = {"activityArn": arn, "name": name, "creationDate": self.now(),
-                  "tags": {t["key"]: t.get("value", "") for t in params.get("tags") or []}}
+                  "tags": tag_map(params.get("tags"), "key", "value")}
         store = self.platform.store
         if not store.insert(ACTIVITIES, f"{context.account_id}:{context.region}:{name}", record):
             record = store.get(ACTIVITIES, f"{context.account_id}:{context.region}:{name}") or record

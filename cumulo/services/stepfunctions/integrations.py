@@ -27,6 +27,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import split_arn
 from cumulo.asl import TaskFailure, TaskRequest
 from cumulo.asl.invoker import RUN_JOB, RUN_JOB_V2
 from cumulo.protocol.errors import AwsError
@@ -98,8 +99,9 @@ class ExecutionInvoker:
         self.platform = service.platform
         self.execution_arn = execution_arn
         self.machine_arn = machine_arn
-        parts = execution_arn.split(":")
-        self.region, self.account = parts[3], parts[4]
+        arn = split_arn(execution_arn)
+        assert arn is not None, execution_arn
+        self.region, self.account = arn.region, arn.account
 
     async def invoke(self, request: TaskRequest) -> Any:
         try:

@@ -20,21 +20,22 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.stepfunctions.definitions import check_definition, diagnostics
 from cumulo.services.stepfunctions.names import (
-    Arn,
+    StatesArn,
     check_alias_name,
     check_name,
     invalid_arn,
+    log_group_of,
     machine_not_found,
     parse_arn,
     resource_not_found,
     state_machine_arn,
     validation,
 )
+from cumulo.services.tagging import MAX_TAGS, TagRules, add_tags, remove_tags, tag_list, tag_map, tags_of
 
 if TYPE_CHECKING:
     from cumulo.services.base import RequestContext
 
-MAX_TAGS = 50
 MAX_VERSIONS = 1000
 MAX_ALIASES = 100
 DEFAULT_TRACING = {"enabled": False}
@@ -58,8 +59,7 @@ def logging_configuration(config: dict[str, Any] | None) -> dict[str, Any]:
         raise _invalid_logging()
     for destination in destinations:
         group = (destination.get("cloudWatchLogsLogGroup") or {}).get("logGroupArn", "")
-        fields = group.split(":")
-        if len(fields) < 7 or fields[2] != "logs" or fields[5] != "log-group" or not fields[6]:
+        if log_group_of(group) is None:
             raise AwsError("InvalidLoggingConfiguration",
                            f"Invalid Logging Configuration: The CloudWatch Logs log group ARN '{group}' is invalid.")
     out: dict[str, Any] = {"level": level, "includeExecutionData": bool(config.get("includeExecutionData", False))}
@@ -73,17 +73,16 @@ def check_role(role: str) -> None:
         raise invalid_arn(f"Invalid ARN prefix: {role}")
 
 
-def check_tags(count: int, arn: str) -> None:
-    if count > MAX_TAGS:
-        raise AwsError("TooManyTags", f"Too many tags: the maximum is {MAX_TAGS} tags per resource",
-                       fields={"resourceName": arn})
+def tag_rules(arn: str) -> TagRules:
+    return TagRules(lambda: AwsError("TooManyTags", f"Too many tags: the maximum is {MAX_TAGS} tags per resource",
+                                     fields={"resourceName": arn}))
 
 
 @dataclass
 class Target:
     """What an execution runs: a machine, possibly through a version or an alias."""
 
-    arn: Arn
+    arn: StatesArn
     machine: dict[str, Any]
     version: dict[str, Any] | None = None
     alias_arn: str | None = None
@@ -103,7 +102,7 @@ class MachineOperations:
         raise NotImplementedError
 
     # ------------------------------------------------------------ helpers
-    def _machine(self, arn_text: str) -> tuple[Arn, dict[str, Any]]:
+    def _machine(self, arn_text: str) -> tuple[StatesArn, dict[str, Any]]:
         """An unqualified state machine ARN and its record."""
         arn = parse_arn(arn_text, "stateMachine")
         machine = self.repo.machine(arn)
@@ -184,9 +183,9 @@ class MachineOperations:
         machine_type = params.get("type") or "STANDARD"
         logging = logging_configuration(params.get("loggingConfiguration"))
         tracing = params.get("tracingConfiguration") or dict(DEFAULT_TRACING)
-        tags = {tag["key"]: tag.get("value", "") for tag in params.get("tags") or []}
+        tags = tag_map(params.get("tags"), "key", "value")
         arn = state_machine_arn(context.region, context.account_id, name)
-        check_tags(len(tags), arn)
+        tag_rules(arn).check(tags)
         compiled = check_definition(params["definition"], machine_type)
         scope = f"{context.account_id}:{context.region}:"
         with self.repo.store.transaction():
@@ -376,7 +375,7 @@ class MachineOperations:
                 raise resource_not_found(f"Resource not found: '{arn.machine_arn()}:{arn.version}'")
         return parsed[0].machine_arn()
 
-    def _alias(self, text: str) -> tuple[Arn, dict[str, Any]]:
+    def _alias(self, text: str) -> tuple[StatesArn, dict[str, Any]]:
         arn = parse_arn(text, "stateMachine")
         if arn.alias is None:
             raise invalid_arn(text)
@@ -456,7 +455,7 @@ class MachineOperations:
         except AwsError:
             raise resource_not_found(f"Resource not found: '{text}'") from None
         key = arn.scope + arn.name
-        table = "sfn.machines" if arn.type == "stateMachine" else "sfn.activities"
+        table = "sfn.machines" if arn.resource_type == "stateMachine" else "sfn.activities"
         record = self.repo.store.get(table, key)
         if record is None or arn.qualifier is not None:
             raise resource_not_found(f"Resource not found: '{text}'")
@@ -464,22 +463,16 @@ class MachineOperations:
 
     def tag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record, save = self._tagged(params["resourceArn"])
-        tags = dict(record.get("tags") or {})
-        tags.update({tag["key"]: tag.get("value", "") for tag in params["tags"]})
-        check_tags(len(tags), params["resourceArn"])
-        record["tags"] = tags
+        add_tags(record, tag_map(params["tags"], "key", "value"), tag_rules(params["resourceArn"]))
         save()
         return {}
 
     def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record, save = self._tagged(params["resourceArn"])
-        tags = dict(record.get("tags") or {})
-        for key in params["tagKeys"]:
-            tags.pop(key, None)
-        record["tags"] = tags
+        remove_tags(record, params["tagKeys"])
         save()
         return {}
 
     def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record, _ = self._tagged(params["resourceArn"])
-        return {"tags": [{"key": k, "value": v} for k, v in (record.get("tags") or {}).items()]}
+        return {"tags": tag_list(tags_of(record), "key", "value")}

@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from cumulo.arns import Arn, split_arn
 from cumulo.protocol.errors import AwsError
 
 # AWS: a name must not contain white space, brackets, wildcards, special characters or control
@@ -60,13 +60,14 @@ def check_alias_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True, slots=True)
-class Arn:
-    partition: str
-    region: str
-    account: str
-    type: str  # stateMachine, execution, express, activity, mapRun...
-    parts: tuple[str, ...]  # what follows the resource type
+class StatesArn(Arn):
+    """A Step Functions ARN: ``<type>:<name>[:...]``, whose type always ends at the first ``:``."""
+
+    __slots__ = ()
+
+    @property
+    def resource_type(self) -> str:  # stateMachine, execution, express, activity, mapRun...
+        return self.resource.split(":", 1)[0]
 
     @property
     def scope(self) -> str:
@@ -75,11 +76,12 @@ class Arn:
 
     @property
     def name(self) -> str:
-        return self.parts[0]
+        return self.resource_path[0]
 
     @property
     def qualifier(self) -> str | None:
-        return self.parts[1] if self.type == "stateMachine" and len(self.parts) > 1 else None
+        path = self.resource_path
+        return path[1] if self.resource_type == "stateMachine" and len(path) > 1 else None
 
     @property
     def version(self) -> int | None:
@@ -96,20 +98,31 @@ class Arn:
         return state_machine_arn(self.region, self.account, self.name, partition=self.partition)
 
 
-def parse_arn(arn: str, *allowed: str) -> Arn:
+def parse_arn(text: str, *allowed: str) -> StatesArn:
     """Parse a Step Functions ARN whose resource type is one of ``allowed`` (any when empty)."""
-    if not arn.startswith("arn:"):
-        raise invalid_arn(f"Invalid ARN prefix: {arn}")
-    fields = arn.split(":")
-    if len(fields) < 7 or fields[2] != "states" or not fields[3] or not fields[4] or not all(fields[6:]):
-        raise invalid_arn(arn)
-    parsed = Arn(fields[1], fields[3], fields[4], fields[5], tuple(fields[6:]))
-    if allowed and parsed.type not in allowed:
-        raise invalid_arn(f"Resource type not valid in this context: {parsed.type.lower()}")
-    expected = {"stateMachine": (1, 2), "execution": (2, 2), "express": (3, 3), "activity": (1, 1)}.get(parsed.type)
-    if expected is not None and not expected[0] <= len(parsed.parts) <= expected[1]:
-        raise invalid_arn(arn)
+    if not text.startswith("arn:"):
+        raise invalid_arn(f"Invalid ARN prefix: {text}")
+    fields = split_arn(text)
+    if fields is None or fields.service != "states" or not fields.region or not fields.account:
+        raise invalid_arn(text)
+    parsed = StatesArn(fields.partition, fields.service, fields.region, fields.account, fields.resource)
+    if not parsed.resource_path or not all(parsed.resource_path):
+        raise invalid_arn(text)
+    if allowed and parsed.resource_type not in allowed:
+        raise invalid_arn(f"Resource type not valid in this context: {parsed.resource_type.lower()}")
+    expected = {"stateMachine": (1, 2), "execution": (2, 2), "express": (3, 3),
+                "activity": (1, 1)}.get(parsed.resource_type)
+    if expected is not None and not expected[0] <= len(parsed.resource_path) <= expected[1]:
+        raise invalid_arn(text)
     return parsed
+
+
+def log_group_of(text: str) -> tuple[str, str, str] | None:
+    """(region, account, group name) of a ``...:logs:region:account:log-group:name[:*]`` ARN, None otherwise."""
+    arn = split_arn(text)
+    if arn is None or arn.service != "logs" or not arn.resource.startswith("log-group:") or not arn.resource_path[0]:
+        return None
+    return arn.region, arn.account, arn.resource_path[0]
 
 
 def state_machine_arn(region: str, account: str, name: str, qualifier: str | int | None = None,

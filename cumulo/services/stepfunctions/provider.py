@@ -396,7 +396,7 @@ class StepFunctionsProvider(ActivityOperations, MachineOperations, Provider):
         arn, record = self._execution(text)
         if record["status"] in _NOT_REDRIVABLE:
             raise AwsError("ExecutionNotRedrivable", f"Execution is {record['status']} and cannot be redriven")
-        key = f"{arn.scope}{arn.parts[0]}:{arn.parts[1]}"
+        key = f"{arn.scope}{arn.resource_path[0]}:{arn.resource_path[1]}"
         records, next_chunk = load_log(self.repo, record["logId"])
         now = self.now()
         record.update(status="RUNNING", redriveCount=record.get("redriveCount", 0) + 1, redriveDate=now)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from cumulo.services.stepfunctions.names import Arn
+from cumulo.services.stepfunctions.names import StatesArn
 from cumulo.store.base import Store
 
 MACHINES, VERSIONS, ALIASES = "sfn.machines", "sfn.versions", "sfn.aliases"
@@ -48,7 +48,7 @@ class Repository:
         self.store = store
 
     # ------------------------------------------------------------ state machines
-    def machine(self, arn: Arn) -> dict[str, Any] | None:
+    def machine(self, arn: StatesArn) -> dict[str, Any] | None:
         return self.store.get(MACHINES, arn.scope + arn.name)
 
     def machines(self, scope: str, start_after: str | None, limit: int) -> list[dict[str, Any]]:
@@ -103,8 +103,8 @@ class Repository:
         return record["definition"]
 
     # ------------------------------------------------------------ executions
-    def execution(self, arn: Arn) -> dict[str, Any] | None:
-        return self.store.get(EXECUTIONS, f"{arn.scope}{arn.parts[0]}:{arn.parts[1]}")
+    def execution(self, arn: StatesArn) -> dict[str, Any] | None:
+        return self.store.get(EXECUTIONS, f"{arn.scope}{arn.resource_path[0]}:{arn.resource_path[1]}")
 
     def execution_by_key(self, key: str) -> dict[str, Any] | None:
         return self.store.get(EXECUTIONS, key)

@@ -36,6 +36,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import split_arn
 from cumulo.asl.items import ItemReaderRequest, ResultWriterRequest
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
@@ -63,8 +64,8 @@ def s3_collaborators(platform: Platform) -> dict[str, Any]:
 
 
 def _region_account(arn: str) -> tuple[str, str]:
-    parts = arn.split(":")
-    return (parts[3], parts[4]) if len(parts) > 4 else ("us-east-1", "000000000000")
+    parsed = split_arn(arn)
+    return (parsed.region, parsed.account) if parsed else ("us-east-1", "000000000000")
 
 
 def _s3_failure(action: str, bucket: str, key: str | None, exc: AwsError) -> S3DataSetError:

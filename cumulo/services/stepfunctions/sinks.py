@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cumulo.asl import HistoryEvent, LogRecord, Memo, record_from_json
+from cumulo.services.stepfunctions.names import log_group_of
 from cumulo.services.stepfunctions.repository import LOG, RUNNING, Repository, log_key
 
 if TYPE_CHECKING:
@@ -161,10 +162,11 @@ def cloudwatch_sink(platform: Platform, logging: dict[str, Any] | None, machine_
     if not destinations:
         return None
     group_arn = (destinations[0].get("cloudWatchLogsLogGroup") or {}).get("logGroupArn", "")
-    fields = group_arn.split(":")
-    if len(fields) < 7 or fields[5] != "log-group":
+    group = log_group_of(group_arn)
+    if group is None:
         return None
+    region, account, name = group
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M")
     stream = f"states/{machine_name}/{stamp}/{zlib.crc32(execution_arn.encode()):08x}"
-    return CloudWatchSink(logs, fields[4], fields[3], fields[6], stream, logging["level"],
+    return CloudWatchSink(logs, account, region, name, stream, logging["level"],
                           bool(logging.get("includeExecutionData")), execution_arn, redrive_count)

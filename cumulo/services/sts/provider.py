@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from cumulo.arns import split_arn
 from cumulo.iam.roles import find_role
 from cumulo.iam.sessions import random_id
 from cumulo.services.base import Provider, RequestContext
@@ -40,7 +41,8 @@ class StsProvider(Provider):
     def assume_role(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         duration = params.get("DurationSeconds") or 3600
         role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
-        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else context.account_id
+        parsed = split_arn(role_arn)
+        account = parsed.account if parsed else context.account_id
         role = find_role(self.platform.store, role_arn)
         session = self.sessions.mint(account=account, role_arn=role_arn, session_name=session_name,
                                      role_id=role["RoleId"] if role else random_id("AROA", 17), duration_s=duration)

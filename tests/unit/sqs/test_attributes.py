@@ -8,7 +8,7 @@ import pytest
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.sqs import attributes as attrs
-from cumulo.services.sqs.queues import Queue, check_name, decode_receipt, encode_receipt, parse_arn, parse_url
+from cumulo.services.sqs.queues import Queue, check_name, decode_receipt, encode_receipt, parse_queue_arn, parse_url
 
 
 def _error(call) -> AwsError:
@@ -106,8 +106,8 @@ def test_queue_urls_and_arns():
     assert parse_url("http://localhost:4566/queue/us-east-1/000000000000/q") == ("000000000000", "q")
     for bad in ["q", "http://localhost:4566/", "http://localhost/notanaccount/q"]:
         assert _error(lambda b=bad: parse_url(b)).code == "InvalidAddress"
-    assert parse_arn("arn:aws:sqs:us-east-1:000000000000:q") == ("us-east-1", "000000000000", "q")
-    assert parse_arn("arn:aws:sns:us-east-1:000000000000:t") is None
+    assert parse_queue_arn("arn:aws:sqs:us-east-1:000000000000:q") == ("us-east-1", "000000000000", "q")
+    assert parse_queue_arn("arn:aws:sns:us-east-1:000000000000:t") is None
 
 
 def test_receipt_handles_name_their_queue():

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from cumulo.services.cloudformation.resources.base import Deployed, ResourceContext, ResourceHandler, as_int, tags_map
+from cumulo.services.tagging import tag_list
 
 
 def _json(value: Any) -> str:
@@ -22,7 +23,7 @@ class RoleHandler(ResourceHandler):
             "RoleName": name, "Path": props.get("Path"), "AssumeRolePolicyDocument": _json(
                 props["AssumeRolePolicyDocument"]), "Description": props.get("Description"),
             "MaxSessionDuration": as_int(props.get("MaxSessionDuration")),
-            "Tags": [{"Key": k, "Value": v} for k, v in tags_map(props.get("Tags")).items()] or None}))["Role"]
+            "Tags": tag_list(tags_map(props.get("Tags"))) or None}))["Role"]
         await self._policies(ctx, name, {}, props)
         return Deployed(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 

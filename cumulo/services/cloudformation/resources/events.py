@@ -15,6 +15,7 @@ from cumulo.services.cloudformation.resources.base import (
     as_int,
     tags_map,
 )
+from cumulo.services.tagging import tag_list
 
 TARGET_MEMBERS = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "RetryPolicy",
                   "DeadLetterConfig", "SqsParameters", "KinesisParameters", "HttpParameters")
@@ -42,7 +43,7 @@ class EventBusHandler(ResourceHandler):
         name = props["Name"]
         created = await ctx.call("events", "CreateEventBus", {
             "Name": name, "Description": props.get("Description"),
-            "Tags": [{"Key": k, "Value": v} for k, v in tags_map(props.get("Tags")).items()] or None})
+            "Tags": tag_list(tags_map(props.get("Tags"))) or None})
         if props.get("Policy"):
             await ctx.call("events", "PutPermission", {"EventBusName": name, "Policy": _json_text(props["Policy"])})
         return Deployed(name, {"Arn": created["EventBusArn"], "Name": name, "Policy": _json_text(props.get("Policy"))})
@@ -139,7 +140,7 @@ class ScheduleGroupHandler(ResourceHandler):
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("Name") or ctx.physical_name(64)
         created = await ctx.call("scheduler", "CreateScheduleGroup", {
-            "Name": name, "Tags": [{"Key": k, "Value": v} for k, v in tags_map(props.get("Tags")).items()] or None})
+            "Name": name, "Tags": tag_list(tags_map(props.get("Tags"))) or None})
         return Deployed(name, {"Arn": created["ScheduleGroupArn"]})
 
     async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],

@@ -13,6 +13,7 @@ from cumulo.services.cloudformation.resources.base import (
     as_int,
     tags_map,
 )
+from cumulo.services.tagging import tag_list
 
 QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
                     "VisibilityTimeout", "RedrivePolicy", "RedriveAllowPolicy", "ContentBasedDeduplication",
@@ -89,7 +90,7 @@ class TopicHandler(ResourceHandler):
                 attributes[member] = _text(props[member])
         arn = (await ctx.call("sns", "CreateTopic", {
             "Name": name, "Attributes": attributes,
-            "Tags": [{"Key": k, "Value": v} for k, v in tags_map(props.get("Tags")).items()] or None}))["TopicArn"]
+            "Tags": tag_list(tags_map(props.get("Tags"))) or None}))["TopicArn"]
         for subscription in props.get("Subscription") or []:
             await ctx.call("sns", "Subscribe", {"TopicArn": arn, "Protocol": subscription["Protocol"],
                                                 "Endpoint": subscription["Endpoint"]})
@@ -169,7 +170,7 @@ class StateMachineHandler(ResourceHandler):
             "type": props.get("StateMachineType") or "STANDARD", "loggingConfiguration": _lower_keys(
                 props.get("LoggingConfiguration")), "tracingConfiguration": _lower_keys(
                 props.get("TracingConfiguration")),
-            "tags": [{"key": k, "value": v} for k, v in tags_map(props.get("Tags")).items()] or None})
+            "tags": tag_list(tags_map(props.get("Tags")), "key", "value") or None})
         arn = created["stateMachineArn"]
         return Deployed(arn, {"Arn": arn, "Name": name, "StateMachineRevisionId": created.get("stateMachineVersionArn")
                               or "INITIAL"})
