@@ -38,7 +38,7 @@ import socket
 import sys
 from pathlib import Path
 
-from cumulo.runtime import cgroups, channel, sandbox  # noqa: F401  (preloaded for children)
+from cumulo.runtime import cgroups, channel, sandbox, seccomp  # noqa: F401  (preloaded for children)
 from cumulo.runtime.agent import lifecycle
 
 MAX_REQUEST = 1 << 20
@@ -323,6 +323,8 @@ def main() -> None:
     sandbox.try_prctl(sandbox.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     preload(python_runtime)
+    if options["namespaces"]:
+        seccomp.prepare()  # once here, not in every environment
     ctl = socket.socket(fileno=ctl_fd)
     prefixes = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]
     ctl.send(json.dumps({"sys_path": [p for p in sys.path if p], "prefixes": prefixes}).encode())

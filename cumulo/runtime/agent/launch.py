@@ -182,5 +182,5 @@ def _extension_child(config: AgentConfig, path: str, env: dict, out_w: int, err_
 
 
 def _enter_runtime_process(config: AgentConfig) -> None:
-    sandbox.enter_runtime_process(no_capabilities=config.drop_capabilities, rlimit_data=config.rlimit_data,
+    sandbox.enter_runtime_process(sandbox_user=config.sandbox_user, rlimit_data=config.rlimit_data,
                                   rlimit_nofile=config.rlimit_nofile)
