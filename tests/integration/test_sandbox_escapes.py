@@ -1,7 +1,8 @@
 """Hostile function code against the sandbox: every escape a security review tried must fail.
 
 A Python function deployed through the real server tries each escape and reports what
-succeeded; isolation is on (the server's default, ``auto``) and the host is Linux as root.
+succeeded (harmlessly: a writable kernel knob gets its own value back, a file it could create
+is removed at once); isolation is on (the server's default, ``auto``) and the host is Linux as root.
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ def write(path, data="x"):
         f.write(data)
 
 
+def rewrite(path):
+    """Write a file's own value back: proves the write is possible without changing the host."""
+    with open(path) as f:
+        value = f.read()
+    write(path, value)
+
+
+def create(path):
+    write(path)
+    os.unlink(path)  # had it worked, leave nothing behind
+
+
 def open_rw(path):
     os.close(os.open(path, os.O_RDWR))
 
@@ -64,10 +77,10 @@ def handler(event, context):
     with open("/proc/self/status") as f:
         caps = {k: v.strip() for k, v in (line.split(":", 1) for line in f) if k.startswith("Cap")}
     tries = {
-        "write core_pattern": lambda: write("/proc/sys/kernel/core_pattern", "|/dev/evil"),
-        "write hostname": lambda: write("/proc/sys/kernel/hostname", "evil"),
-        "write sysrq-trigger": lambda: write("/proc/sysrq-trigger", "h"),
-        "write into /dev": lambda: write("/dev/cumulo-escape-" + event["token"]),
+        "write core_pattern": lambda: rewrite("/proc/sys/kernel/core_pattern"),
+        "write hostname": lambda: rewrite("/proc/sys/kernel/hostname"),
+        "open sysrq-trigger": lambda: os.close(os.open("/proc/sysrq-trigger", os.O_WRONLY)),
+        "write into /dev": lambda: create("/dev/cumulo-escape-" + event["token"]),
         "open /dev/kvm": lambda: open_rw("/dev/kvm"),
         "open /dev/loop0": lambda: open_rw("/dev/loop0"),
         "open /dev/loop-control": lambda: open_rw("/dev/loop-control"),
@@ -88,8 +101,8 @@ def handler(event, context):
         "read state.db": lambda: read_some(os.path.join(event["data_dir"], "state.db")),
         "see the host's /tmp": lambda: os.path.exists(event["host_file"]) or False,
         "see another environment's /tmp": lambda: os.path.exists("/tmp/" + event["other"]) or False,
-        "write /var/task": lambda: write("/var/task/evil"),
-        "write /opt": lambda: write("/opt/evil"),
+        "write /var/task": lambda: create("/var/task/evil"),
+        "write /opt": lambda: create("/opt/evil"),
     }
     report = {name: attempt(action) for name, action in tries.items()}
     open("/tmp/" + event["mine"], "w").close()
