@@ -35,10 +35,12 @@ import resource
 import signal
 import stat
 
-from . import seccomp
+from . import landlock, seccomp
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWIPC = 0x08000000
+ENVIRONMENT_NAMESPACES = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -102,10 +104,12 @@ def _bind_ro(source: str, target: str) -> None:
 def premount(hosts: str) -> None:
     """The spec-independent part of the file system view, done by a blank environment ahead of time.
 
-    Called as pid 1 of fresh mount and pid namespaces: mounts stop propagating to the host,
+    Called as pid 1 of fresh mount, pid and IPC namespaces: mounts stop propagating to the host,
     the host's file systems become read-only (the function can write /tmp only), /dev is a
     private minimal one, /proc shows only this namespace with its kernel knobs read-only and
-    its sensitive files masked, and ``hosts`` (names sandbox.localdomain) is /etc/hosts.
+    its sensitive files masked, and ``hosts`` (names sandbox.localdomain) is /etc/hosts. Last,
+    the environment is scoped (Landlock, where the kernel has it) to its own abstract Unix
+    sockets and signals.
     """
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _host_read_only()
@@ -113,6 +117,7 @@ def premount(hosts: str) -> None:
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _harden_proc()
     _bind_ro(hosts, "/etc/hosts")
+    landlock.scope_environment()
 
 
 # The device nodes a function may use (as AWS offers them); every other host device

@@ -111,11 +111,12 @@ class Blank:
                         pass
                 os.close(self.pid_r)
                 os.setsid()
-                for path in self.cgroup.procs_files if self.cgroup else ():
+                joins = [*(self.cgroup.procs_files if self.cgroup else ()), options.get("devices_cgroup")]
+                for path in filter(None, joins):
                     with open(path, "w") as f:
                         f.write("0")  # "0" = the writing process
                 if options["namespaces"]:
-                    sandbox.unshare(sandbox.CLONE_NEWNS | sandbox.CLONE_NEWPID)
+                    sandbox.unshare(sandbox.ENVIRONMENT_NAMESPACES)
                     pid = os.fork()
                     if pid:
                         os.write(pid_w, str(pid).encode())
