@@ -136,7 +136,9 @@ def client(server):
 
 
 def test_every_escape_fails(server: CumuloServer, client, tmp_path) -> None:
-    assert server.health()["isolation"]["namespaces"]["mount"], "the host offers no isolation"
+    isolation = server.health()["isolation"]
+    assert isolation["namespaces"]["mount"], "the host offers no isolation"
+    assert isolation["mode"] == "auto" and isolation["function_user"] == 993 and isolation["capabilities"] == "none"
     host_file = f"/tmp/cumulo-host-{uuid.uuid4().hex}"
     open(host_file, "w").close()
     token = uuid.uuid4().hex
