@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from . import channel as ch
-from . import host, invocation, logfmt, runtimes
+from . import host, invocation, logfmt, runtimes, sandbox
 from .environment import Environment, Zygote
 from .errors import InitFailure, error_json, exit_error, timeout_error
 from .launch_plan import LaunchPlanner, bootstrap_problem, make_pylib
@@ -335,7 +335,8 @@ class EnvironmentPool:
                     "namespaces": self.isolated, "hosts": str(self._hosts),
                     "prefix": f"{self.owner}.z{next(self._ids)}", "cgroups": bases,
                     "cgroup_version": cg.version if cg is not None else 0,
-                    "devices_cgroup": str(cg.devices / "cgroup.procs") if cg is not None and cg.devices else None})
+                    "devices_cgroup": str(cg.devices / "cgroup.procs") if cg is not None and cg.devices else None,
+                    "sandbox_user": [sandbox.SANDBOX_UID, sandbox.SANDBOX_GID] if self.isolated else None})
                 await z.start()
                 self._zygotes[key] = z
             return z

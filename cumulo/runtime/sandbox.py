@@ -258,16 +258,22 @@ def setup_mounts(plan: dict) -> None:
 def enter_runtime_process(*, sandbox_user: list[int] | None, rlimit_data: int | None,
                           rlimit_nofile: int | None) -> None:
     """Last steps in the runtime's (or an extension's) process before it runs: rlimits, then
-    with isolation the sandbox user without capabilities under the seccomp filter; and die
-    with the agent (set last: a change of credentials clears it)."""
+    with isolation (``sandbox_user``) :func:`confine`; and die with the agent (set last: a
+    change of credentials clears it)."""
     if rlimit_data:
         resource.setrlimit(resource.RLIMIT_DATA, (rlimit_data, rlimit_data))
     if rlimit_nofile:
         resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
     if sandbox_user:
-        drop_privileges(*sandbox_user)
-        seccomp.install()
+        confine(sandbox_user)
     try_prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def confine(sandbox_user: list[int]) -> None:
+    """The sandbox user ([uid, gid]) without capabilities, under the seccomp filter. The
+    runtime process does it in a blank environment, ahead of time (about 1 ms)."""
+    drop_privileges(*sandbox_user)
+    seccomp.install()
 
 
 def set_oom_score_adj(value: int) -> None:

@@ -7,7 +7,8 @@ a few hundred imports.  Non-Python environments (Node, ``provided``) are forked 
 platform interpreter's zygote too: only their runtime process is ``exec``'d.
 
 Started as ``python -m cumulo.runtime.zygote <fd> python|agent <options JSON>`` (options:
-namespaces, hosts file, cgroup bases and version, cgroup name prefix).  Protocol on the
+namespaces, hosts file, cgroup bases and version, cgroup name prefix, the v1 device
+allow-list cgroup, the sandbox user the runtime process becomes ahead of time).  Protocol on the
 inherited ``SOCK_SEQPACKET`` socket, one message each way: the platform sends a JSON
 request with the environment's channel fd attached (``SCM_RIGHTS``); the zygote replies
 ``{"pid": <host pid of the agent>, "cgroup": <cgroup name or null>}`` or ``{"error": ...}``.
@@ -128,7 +129,7 @@ class Blank:
                     sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
                 os.close(pid_w)
                 agent = lifecycle.Agent()
-                agent.prepare()
+                agent.prepare(options.get("sandbox_user"))
                 self._wait(theirs, agent, options["namespaces"])
             except BaseException:
                 import traceback
