@@ -5,14 +5,23 @@ Isolation (``isolation="auto"`` on a Linux host where we are root and ``unshare`
 * a **mount namespace**: the code bind-mounted read-only at ``/var/task``, layers at
   ``/opt`` (one layer: a read-only bind; several: a read-only overlay, later layers
   winning; none: an empty read-only tmpfs hiding the host's /opt), a private ``/tmp``
-  tmpfs of the configured ephemeral-storage size, an ``/etc/hosts`` that names
-  ``sandbox.localdomain``, the runtime's own files at ``/var/runtime``, every host mount
-  read-only, and empty read-only tmpfs mounts over the platform's private paths (its work
-  dir, function code store) so no function can read another one's files;
-* a **pid namespace**: the agent is pid 1 with its own /proc, so the function sees only
-  its own processes, and the environment dies as a whole when the agent exits;
-* **no capabilities** in the runtime process (uid 0 kept, bounding set emptied,
-  no_new_privs), so function code cannot undo any of the above;
+  tmpfs of the configured ephemeral-storage size owned by the sandbox user, an
+  ``/etc/hosts`` that names ``sandbox.localdomain``, the runtime's own files at
+  ``/var/runtime``, every host mount read-only, empty read-only tmpfs mounts over the
+  platform's private paths (its work dir, function code store) so no function can read
+  another one's files, and over host directories the sandbox user could not enter anyway
+  (a 0700 /root) with only the interpreter's directory bound back;
+* a private read-only **/dev** with null, zero, full, random, urandom and tty only, and a
+  **/proc** with its kernel knobs (``/proc/sys``...) read-only and kernel memory, keys,
+  symbols and debugging files masked;
+* **pid and IPC namespaces**: the agent is pid 1 with its own /proc, so the function sees
+  only its own processes, and the environment dies as a whole when the agent exits;
+* a **Landlock scope** (:mod:`cumulo.runtime.landlock`): abstract Unix sockets and signals
+  only within the environment;
+* the **sandbox user** (uid 993, as AWS's ``sbx_user1051``) for the runtime process, its
+  children and the extensions, with no capabilities (bounding set emptied, no_new_privs)
+  and the seccomp filter of :mod:`cumulo.runtime.seccomp`, so function code cannot undo any
+  of the above, nor signal, trace or read the agent (root);
 * the **host network namespace**, shared on purpose: function code reaches the platform
   endpoint and the host network directly; the agent admits Runtime API clients only
   from its own environment (see :mod:`cumulo.runtime.agent.peercheck`).
