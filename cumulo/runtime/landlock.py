@@ -17,7 +17,9 @@ import ctypes
 import functools
 import os
 
-# The system call numbers are the same on every architecture (allocated after the tables merged).
+# The system call numbers are the same on these architectures (allocated after their tables
+# merged); elsewhere (alpha, mips...) they differ, and Landlock is not used.
+_UNIFIED_SYSCALL_MACHINES = ("x86_64", "aarch64", "armv7l", "armv8l", "riscv64", "ppc64le", "s390x", "loongarch64")
 _LANDLOCK_CREATE_RULESET = 444
 _LANDLOCK_RESTRICT_SELF = 446
 _LANDLOCK_CREATE_RULESET_VERSION = 1
@@ -39,6 +41,8 @@ def _libc() -> ctypes.CDLL:
 @functools.lru_cache(maxsize=1)
 def abi_version() -> int:
     """The kernel's Landlock ABI version; 0 without Landlock."""
+    if os.uname().machine not in _UNIFIED_SYSCALL_MACHINES:
+        return 0
     try:
         version = _libc().syscall(_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
                                   ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION))
