@@ -20,17 +20,18 @@ import os
 # What the filter refuses. Capabilities are gone already, so most of these would fail anyway;
 # the filter is a second wall against kernel bugs reachable through them, and it stops what
 # an unprivileged process may still do: create a user namespace (and get capabilities in
-# it), trace or read the memory of its own processes, use keyrings, userfaultfd, bpf, perf.
+# it), trace or read the memory of its own processes, use keyrings, userfaultfd, bpf, perf,
+# io_uring (a frequent source of kernel bugs; libuv and others fall back to threads).
 BLOCKED = (
     "mount", "umount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig", "fsmount", "fspick",
     "move_mount", "open_tree", "mount_setattr", "unshare", "setns",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "create_module",
     "bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
     "iopl", "ioperm", "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "syslog", "vhangup",
     "open_by_handle_at", "name_to_handle_at", "lookup_dcookie", "uselib", "_sysctl", "nfsservctl",
-    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "stime", "sethostname", "setdomainname",
-    "personality", "vm86", "vm86old",
+    "settimeofday", "clock_settime", "stime", "sethostname", "setdomainname", "vm86", "vm86old",
 )
 CLONE_NEWUSER = 0x10000000
 
