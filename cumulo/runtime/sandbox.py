@@ -153,9 +153,9 @@ def _private_dev() -> None:
 
 _PROC_READ_ONLY = ("/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs")
 _MASKED = ("/proc/kcore", "/proc/keys", "/proc/key-users", "/proc/timer_list", "/proc/timer_stats",
-                "/proc/sched_debug", "/proc/kallsyms", "/proc/latency_stats", "/proc/kmsg", "/proc/kpagecount",
-                "/proc/kpageflags", "/proc/kpagecgroup", "/proc/sysrq-trigger", "/proc/acpi", "/proc/scsi",
-                "/proc/asound", "/sys/firmware")
+           "/proc/sched_debug", "/proc/kallsyms", "/proc/latency_stats", "/proc/kmsg", "/proc/kpagecount",
+           "/proc/kpageflags", "/proc/kpagecgroup", "/proc/sysrq-trigger", "/proc/acpi", "/proc/scsi",
+           "/proc/asound", "/sys/firmware")
 
 
 def _harden_proc() -> None:
