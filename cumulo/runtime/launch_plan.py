@@ -34,6 +34,7 @@ class LaunchPlanner:
         self.cgroups = cgroups  # memory is limited and measured by a cgroup
         self.pylib = pylib  # see make_pylib
         self._reveal_cache: dict[tuple, dict[str, list[str]]] = {}
+        self._readable: set[Path] = set()  # code and layer directories the sandbox user can read
 
     def spawn_request(self, env: Environment, zygote: Zygote) -> dict:
         """``{"agent": AgentConfig as JSON, "mounts": ... or None, "limits": ...}`` (blocking file work)."""
@@ -43,7 +44,9 @@ class LaunchPlanner:
             task, opt, rt_dir, tmp = "/var/task", "/opt", "/var/runtime", None
             code = [Path(spec.code_dir).resolve(), *(Path(p).resolve() for p in spec.layer_dirs)]
             for directory in code:
-                _let_sandbox_user_in(directory)
+                if directory not in self._readable:
+                    _make_readable_by_everyone(directory)
+                    self._readable.add(directory)
             mounts = {"task": str(code[0]), "layers": [str(p) for p in code[1:]],
                       "tmp_mb": spec.ephemeral_storage_mb, "runtime_dir": runtime_dir,
                       "reveal": self._reveal(zygote, plan, runtime_dir),
@@ -173,13 +176,26 @@ def _covered(paths: list[str]) -> dict[str, list[str]]:
     return {cover: sorted(kept) for cover, kept in reveal.items()}
 
 
-def _let_sandbox_user_in(directory: Path) -> None:
-    """The function runs as the sandbox user, as on AWS, which needs its code readable by
-    everyone. The root of a code or layer directory made by the platform is private (made with
-    ``mkdtemp``): open it up (read and search only); files keep their modes, as on AWS."""
-    mode = directory.stat().st_mode
-    if mode & 0o005 != 0o005:
-        directory.chmod(stat.S_IMODE(mode) | 0o055)
+def _make_readable_by_everyone(root: Path) -> None:
+    """Functions run as the sandbox user, not as the owner of their code (root). Packages
+    often hold owner-only files (``zipfile.writestr`` makes them 0600; the artifact store
+    unpacks into a ``mkdtemp`` directory, 0700) that worked before functions stopped running
+    as root: grant read (and search or execute where the owner has it) to group and others,
+    once per directory tree. Nothing gets writable."""
+    for directory, _, files in os.walk(root):
+        _grant_read(directory)
+        for name in files:
+            _grant_read(os.path.join(directory, name))
+
+
+def _grant_read(path: str) -> None:
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    wanted = mode | 0o044 | (0o011 if mode & stat.S_IXUSR else 0)
+    if wanted != mode:
+        os.chmod(path, wanted)
 
 
 def _merge_layers(layers, target: Path) -> Path:

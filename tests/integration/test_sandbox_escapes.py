@@ -7,10 +7,12 @@ is removed at once); isolation is on (the server's default, ``auto``) and the ho
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 import uuid
+import zipfile
 
 import pytest
 
@@ -164,3 +166,17 @@ def test_functions_still_reach_the_endpoint_and_write_tmp(client) -> None:
     _, result = invoke(client, deploy(client, {"app.py": WORKS}))
     assert result["tmp"] == "ok" and result["functions"] >= 1 and result["home_ok"], result
     assert result["uid"] == 993
+
+
+def test_owner_only_files_of_a_package_still_run(client) -> None:
+    """``zipfile.writestr`` stores files as 0600: the function (not their owner) still reads them."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "import helper\ndef handler(event, context):\n    return helper.VALUE\n")
+        archive.writestr("helper.py", "VALUE = 'read'\n")
+    name = f"fn-{uuid.uuid4().hex[:10]}"
+    client.create_function(FunctionName=name, Runtime="python3.11", Role="arn:aws:iam::000000000000:role/r",
+                           Handler="app.handler", Code={"ZipFile": code.getvalue()})
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+    _, result = invoke(client, name)
+    assert result == "read"
