@@ -127,5 +127,6 @@ class Platform:
             "dataDir": str(self.settings.data_dir.resolve()),
             "accountId": self.settings.account_id,
             "authRequired": self.settings.auth_required,
-            "isolation": isolation_report() if self.settings.isolation == "auto" else {"mode": "off"},
+            "isolation": isolation_report(self.settings.isolation) if self.settings.isolation != "off"
+            else {"mode": "off"},
         }

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "CUMULO_"
-CHOICES = {"isolation": ("auto", "off"), "cpu_scaling": ("off", "aws"), "http_api_endpoint": ("path", "host"),
+CHOICES = {"isolation": ("auto", "strict", "off"), "cpu_scaling": ("off", "aws"), "http_api_endpoint": ("path", "host"),
            "sqlite_synchronous": ("NORMAL", "FULL"), "log_level": ("debug", "info", "warning", "error")}
 DEFAULT_CONFIG_FILE = "cumulo.toml"
 
@@ -49,8 +49,9 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     # Account-wide Lambda concurrency, as AWS's default quota.
     concurrent_executions: int = 1000
-    # Execution environments: "auto" isolates with namespaces/cgroups where the host allows,
-    # "off" runs plain processes.
+    # Execution environments: "auto" isolates with everything the host allows (namespaces,
+    # sandbox user, seccomp, cgroups...) and says what is missing; "strict" refuses to start
+    # unless all of it is there; "off" runs plain processes.
     isolation: str = "auto"
     # Idle environments are reaped after this many seconds (AWS keeps them 5-15 minutes).
     keep_warm_seconds: int = 600

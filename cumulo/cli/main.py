@@ -54,6 +54,9 @@ def serve(
     log_level: Annotated[str | None, typer.Option(
         help="debug (one line per request), info, warning or error [default: info].")] = None,
     config: Annotated[Path | None, typer.Option(help="Settings file [default: ./cumulo.toml].")] = None,
+    isolation: Annotated[str | None, typer.Option(
+        help="Function sandbox: auto (everything the host offers, missing parts reported), strict "
+             "(refuse to start unless all of it is there) or off [default: auto].")] = None,
 ) -> None:
     """Start the Cumulo server: every service on one endpoint, state in the data directory.
 
@@ -67,11 +70,18 @@ def serve(
         settings = load_settings(
             {"host": host, "port": port, "data_dir": data_dir, "require_auth": require_auth,
              "enforce_iam": enforce_iam, "account_id": account_id, "default_region": region,
-             "log_level": log_level},
+             "log_level": log_level, "isolation": isolation},
             config_file=config)
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if settings.isolation == "strict":
+        from cumulo.runtime.host import strict_problem
+
+        problem = strict_problem()
+        if problem:
+            typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(2)
     run(settings)
 
 

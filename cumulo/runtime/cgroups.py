@@ -8,7 +8,10 @@ tell a live pool's cgroups from the leftovers of one killed with ``kill -9``.
 Limits: memory = the function's MemorySize (swap included where the kernel accounts it),
 pids = 1024 (AWS's per-environment process/thread limit), optional CPU quota of
 ``memory / 1769`` vCPU.  The freezer stops every process of the environment between
-invokes.  Peak memory comes from ``memory.max_usage_in_bytes`` (v1) or ``memory.peak``
+invokes.  With v1's ``devices`` controller, every environment also joins one shared
+``devices/cumulo`` cgroup that allows only the device nodes of an environment's private
+/dev (v2 needs a BPF program for that: the private /dev alone keeps devices out there).
+Peak memory comes from ``memory.max_usage_in_bytes`` (v1) or ``memory.peak``
 (v2, Linux 5.19+).
 """
 
@@ -24,6 +27,8 @@ ROOT = Path("/sys/fs/cgroup")
 PIDS_MAX = 1024
 CPU_PERIOD_US = 100_000
 MB_PER_VCPU = 1769
+# null, zero, full, random, urandom, tty (the private /dev's nodes); everything else is denied.
+ALLOWED_DEVICES = ("c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm")
 
 
 def _write(path: Path, value: str) -> None:
@@ -165,17 +170,18 @@ class CgroupHost:
     """What the host offers, and a factory for environment cgroups."""
 
     def __init__(self, version: int, bases: dict[str, Path], missing: list[str],
-                 v2_controllers: tuple[str, ...] = ()) -> None:
+                 v2_controllers: tuple[str, ...] = (), devices: Path | None = None) -> None:
         self.version = version  # 0 = none
         self.bases = bases  # controller (or "unified") -> .../cumulo directory
         self.missing = missing
         self.v2_controllers = v2_controllers  # enabled in the v2 subtree
+        self.devices = devices  # v1: the shared device allow-list cgroup every environment joins
 
     @property
     def controllers(self) -> list[str]:
         if self.version == 2:
             return sorted((*self.v2_controllers, "freezer"))
-        return sorted(self.bases)
+        return sorted((*self.bases, "devices") if self.devices else self.bases)
 
     @property
     def has_freezer(self) -> bool:
@@ -230,4 +236,23 @@ def detect(root: Path = ROOT) -> CgroupHost:
         bases[controller] = mount / "cumulo"
     if "memory" not in bases or "pids" not in bases:
         return CgroupHost(0, {}, missing)
-    return CgroupHost(1, bases, missing)
+    devices = _device_allow_list(root / "devices")
+    return CgroupHost(1, bases, missing, devices=devices)
+
+
+def _device_allow_list(mount: Path) -> Path | None:
+    """v1: the ``cumulo`` cgroup of the devices controller, denying every device but
+    :data:`ALLOWED_DEVICES`; None where it cannot be had. Not a requirement (the health
+    report shows it): an environment's private /dev has no other node, and its processes
+    cannot make one."""
+    if not (mount / "cgroup.procs").exists():
+        return None
+    base = mount / "cumulo"
+    try:
+        base.mkdir(exist_ok=True)
+        _write(base / "devices.deny", "a")
+        for rule in ALLOWED_DEVICES:
+            _write(base / "devices.allow", rule)
+    except OSError:
+        return None
+    return base

@@ -38,7 +38,8 @@ class Zygote:
 
     def __init__(self, interpreter: str, python_runtime: bool, options: dict) -> None:
         """``options``: namespaces (bool), hosts (file), cgroups (controller -> base dir, or None),
-        cgroup_version, prefix (names of the blanks' cgroups)."""
+        cgroup_version, prefix (names of the blanks' cgroups), devices_cgroup (the v1 device
+        allow-list's ``cgroup.procs``, or None), sandbox_user ([uid, gid] or None)."""
         self.interpreter = interpreter
         self.python_runtime = python_runtime
         self.options = json.dumps(options)

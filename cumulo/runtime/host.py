@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from . import cgroups, sandbox
+from . import cgroups, landlock, sandbox, seccomp
 
 log = logging.getLogger("cumulo.runtime")
 
@@ -22,17 +22,19 @@ log = logging.getLogger("cumulo.runtime")
 class HostSupport:
     linux: bool
     root: bool
-    namespaces: bool  # mount + pid namespaces via unshare(2)
+    namespaces: bool  # mount, pid and IPC namespaces via unshare(2)
     cgroups: cgroups.CgroupHost
     missing: list[str] = field(default_factory=list)
+    seccomp: bool = False  # the function's system call filter can be built here
+    landlock: bool = False  # abstract Unix sockets and signals scoped to the environment
 
 
 def _can_unshare() -> bool:
-    """Try unshare(NEWNS|NEWPID) in a throw-away child."""
+    """Try unshare(NEWNS|NEWPID|NEWIPC) in a throw-away child."""
     pid = os.fork()
     if pid == 0:
         try:
-            sandbox.unshare(sandbox.CLONE_NEWNS | sandbox.CLONE_NEWPID)
+            sandbox.unshare(sandbox.ENVIRONMENT_NAMESPACES)
             os._exit(0)
         except BaseException:
             os._exit(1)
@@ -50,10 +52,17 @@ def detect() -> HostSupport:
         return HostSupport(False, root, False, cgroups.CgroupHost(0, {}, []), missing)
     namespaces = root and _can_unshare()
     if not namespaces:
-        missing.append("mount/pid namespaces (%s)" % ("unshare refused" if root else "needs root"))
+        missing.append("mount/pid/IPC namespaces and the sandbox user (%s)"
+                       % ("unshare refused" if root else "needs root"))
+    filter_ok = seccomp.available()
+    if not filter_ok:
+        missing.append(f"seccomp filter ({seccomp.problem()})")
+    scopes = landlock.supported()
+    if namespaces and not scopes:
+        missing.append("Landlock scopes for abstract Unix sockets and signals (Linux 6.12+)")
     cg = cgroups.detect()
     missing += cg.missing
-    return HostSupport(linux, root, namespaces, cg, missing)
+    return HostSupport(linux, root, namespaces, cg, missing, filter_ok, scopes)
 
 
 _warned = False
@@ -70,18 +79,34 @@ def warn_once(isolation: str) -> None:
         log.warning("cumulo runtime: isolation is off: environments run as plain processes with rlimits")
     elif support.missing:
         log.warning("cumulo runtime: running with reduced isolation; missing: %s. Fallback: plain "
-                    "process groups, rlimits, per-environment temp dirs.", "; ".join(support.missing))
+                    "process groups, rlimits, per-environment temp dirs for what needs namespaces; "
+                    "no system call filter without seccomp.", "; ".join(support.missing))
 
 
-def isolation_report() -> dict:
+def strict_problem() -> str | None:
+    """Why ``isolation=strict`` cannot be honoured on this host (None: everything is there)."""
+    missing = detect().missing
+    return "isolation=strict, but this host lacks: " + "; ".join(missing) if missing else None
+
+
+def isolation_report(mode: str = "auto") -> dict:
     """What the host supports, for the health endpoint."""
     s = detect()
     cg = s.cgroups
+    sandboxed = s.namespaces
     return {
+        "mode": mode,
         "platform": sys.platform,
         "root": s.root,
-        "namespaces": {"mount": s.namespaces, "pid": s.namespaces, "network": False},
-        "cgroups": {"version": cg.version or None, "controllers": cg.controllers, "freezer": cg.has_freezer},
+        "namespaces": {"mount": s.namespaces, "pid": s.namespaces, "ipc": s.namespaces, "network": False},
+        "function_user": sandbox.SANDBOX_UID if sandboxed else None,
+        "capabilities": "none" if sandboxed else "as the server",
+        "seccomp": s.seccomp and sandboxed,
+        "landlock_scopes": s.landlock and sandboxed,
+        "private_dev": sandboxed,
+        "proc_hardened": sandboxed,
+        "cgroups": {"version": cg.version or None, "controllers": cg.controllers, "freezer": cg.has_freezer,
+                    "device_allow_list": cg.devices is not None},
         "freeze_mechanism": "cgroup" if cg.has_freezer else "SIGSTOP",
         "runtime_api_guard": "peer-process check" if s.namespaces else None,
         "missing": list(s.missing),

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import stat
 from pathlib import Path
 
-from . import envvars, logfmt, runtimes
+from . import envvars, logfmt, runtimes, sandbox
 from .agent.config import AgentConfig, FunctionInfo, RuntimeCommand
 from .environment import PACKAGE_ROOT, Environment, Zygote
 from .errors import error_json
@@ -32,7 +33,8 @@ class LaunchPlanner:
         self.isolated = isolated  # namespaces: mounts at AWS's paths
         self.cgroups = cgroups  # memory is limited and measured by a cgroup
         self.pylib = pylib  # see make_pylib
-        self._keep_tmp_cache: dict[tuple, list[str]] = {}
+        self._reveal_cache: dict[tuple, dict[str, list[str]]] = {}
+        self._readable: set[Path] = set()  # code and layer directories the sandbox user can read
 
     def spawn_request(self, env: Environment, zygote: Zygote) -> dict:
         """``{"agent": AgentConfig as JSON, "mounts": ... or None, "limits": ...}`` (blocking file work)."""
@@ -40,10 +42,15 @@ class LaunchPlanner:
         runtime_dir = str(runtimes.NODE_RUNTIME_DIR if plan.kind == "node" else self.pylib)
         if self.isolated:
             task, opt, rt_dir, tmp = "/var/task", "/opt", "/var/runtime", None
-            mounts = {"task": str(Path(spec.code_dir).resolve()),
-                      "layers": [str(Path(p).resolve()) for p in spec.layer_dirs],
+            code = [Path(spec.code_dir).resolve(), *(Path(p).resolve() for p in spec.layer_dirs)]
+            for directory in code:
+                if directory not in self._readable:
+                    _make_readable_by_everyone(directory)
+                    self._readable.add(directory)
+            mounts = {"task": str(code[0]), "layers": [str(p) for p in code[1:]],
                       "tmp_mb": spec.ephemeral_storage_mb, "runtime_dir": runtime_dir,
-                      "keep_tmp": self._keep_tmp(zygote, plan, runtime_dir),
+                      "reveal": self._reveal(zygote, plan, runtime_dir),
+                      "owner": [sandbox.SANDBOX_UID, sandbox.SANDBOX_GID],
                       "hide": [str(Path(p).resolve()) for p in (Path(self.config.work_dir),
                                                                 *self.config.private_paths)]}
         else:
@@ -82,19 +89,20 @@ class LaunchPlanner:
         has_extensions = any(os.path.isdir(os.path.join(layer, "extensions")) for layer in spec.layer_dirs)
         return AgentConfig(
             variables, task, function, command, telemetry=plan.kind != "provided", peer_check=self.isolated,
-            drop_capabilities=self.isolated, oom_protect=self.cgroups, measure_rss=not self.cgroups,
+            sandbox_user=[sandbox.SANDBOX_UID, sandbox.SANDBOX_GID] if self.isolated else None,
+            oom_protect=self.cgroups, measure_rss=not self.cgroups,
             rlimit_nofile=1024,
             rlimit_data=spec.memory_mb * 1024 * 1024 if not self.cgroups and plan.kind != "node" else None,
             extensions_dir=f"{opt}/extensions" if has_extensions else None)
 
-    def _keep_tmp(self, zygote: Zygote, plan: runtimes.RuntimePlan, runtime_dir: str) -> list[str]:
-        """Host directories under /tmp that the runtime needs to see through its private /tmp."""
+    def _reveal(self, zygote: Zygote, plan: runtimes.RuntimePlan, runtime_dir: str) -> dict[str, list[str]]:
+        """Host directories the runtime needs that the sandbox would hide: ``{cover: [dirs]}``."""
         key = (zygote.interpreter, plan.executable, runtime_dir)
-        if key not in self._keep_tmp_cache:
-            self._keep_tmp_cache[key] = _under_tmp([
+        if key not in self._reveal_cache:
+            self._reveal_cache[key] = _covered([
                 *zygote.sys_path, *zygote.prefixes, plan.executable,
                 *(str(p.resolve()) for p in Path(runtime_dir).iterdir() if p.is_symlink())])
-        return self._keep_tmp_cache[key]
+        return self._reveal_cache[key]
 
 
 def make_pylib(directory: Path) -> Path:
@@ -142,14 +150,52 @@ def _bootstrap_path(spec: EnvironmentSpec, task: str, opt: str) -> str:
     return opt + "/bootstrap"
 
 
-def _under_tmp(paths: list[str]) -> list[str]:
-    """The top-level directories of /tmp that hold any of ``paths`` (resolved)."""
-    keep = set()
+def _covered(paths: list[str]) -> dict[str, list[str]]:
+    """Where ``paths`` (resolved) would be out of the function's reach, and what to bind back.
+
+    Under /tmp (replaced by the private /tmp): their top-level directory of /tmp. Under a
+    directory the sandbox user may not enter (pyenv's interpreters under a 0700 /root): that
+    directory is covered with an empty tmpfs and its child holding the path is bound back,
+    so the rest of it (root's home) stays out of sight.
+    """
+    reveal: dict[str, set[str]] = {"/tmp": set()}
     for path in paths:
         parts = Path(os.path.realpath(path)).parts if path else ()
         if len(parts) > 2 and parts[1] == "tmp":
-            keep.add(f"/tmp/{parts[2]}")
-    return sorted(keep)
+            reveal["/tmp"].add(f"/tmp/{parts[2]}")
+            continue
+        for depth in range(2, len(parts)):
+            ancestor = os.path.join(*parts[:depth])
+            try:
+                closed = not os.stat(ancestor).st_mode & stat.S_IXOTH
+            except OSError:
+                break
+            if closed:
+                reveal.setdefault(ancestor, set()).add(os.path.join(ancestor, parts[depth]))
+                break
+    return {cover: sorted(kept) for cover, kept in reveal.items()}
+
+
+def _make_readable_by_everyone(root: Path) -> None:
+    """Functions run as the sandbox user, not as the owner of their code (root). Packages
+    often hold owner-only files (``zipfile.writestr`` makes them 0600; the artifact store
+    unpacks into a ``mkdtemp`` directory, 0700) that worked before functions stopped running
+    as root: grant read (and search or execute where the owner has it) to group and others,
+    once per directory tree. Nothing gets writable."""
+    for directory, _, files in os.walk(root):
+        _grant_read(directory)
+        for name in files:
+            _grant_read(os.path.join(directory, name))
+
+
+def _grant_read(path: str) -> None:
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    wanted = mode | 0o044 | (0o011 if mode & stat.S_IXUSR else 0)
+    if wanted != mode:
+        os.chmod(path, wanted)
 
 
 def _merge_layers(layers, target: Path) -> Path:

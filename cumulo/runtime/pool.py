@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from . import channel as ch
-from . import host, invocation, logfmt, runtimes
+from . import host, invocation, logfmt, runtimes, sandbox
 from .environment import Environment, Zygote
 from .errors import InitFailure, error_json, exit_error, timeout_error
 from .launch_plan import LaunchPlanner, bootstrap_problem, make_pylib
@@ -72,8 +72,9 @@ class EnvironmentPool:
     def __init__(self, config: RuntimeConfig) -> None:
         self.config = config
         self.support = host.detect()
-        self.isolated = config.isolation == "auto" and self.support.namespaces
-        use_cgroups = config.isolation == "auto" and self.support.cgroups.version
+        isolating = config.isolation in ("auto", "strict")
+        self.isolated = isolating and self.support.namespaces
+        use_cgroups = isolating and self.support.cgroups.version
         self.cgroups = self.support.cgroups if use_cgroups else None
         self.owner = f"{_owner_id(os.getpid()) or f'p{os.getpid()}-0'}-{next(_pool_ids)}"
         self.dir = Path(config.work_dir).resolve() / self.owner
@@ -97,6 +98,9 @@ class EnvironmentPool:
 
     # --- start / close -----------------------------------------------------------------------
     async def start(self) -> None:
+        problem = host.strict_problem() if self.config.isolation == "strict" else None
+        if problem:
+            raise RuntimeError(problem)
         host.warn_once(self.config.isolation)
         self.cleanup_leftovers()
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -330,7 +334,9 @@ class EnvironmentPool:
                 z = Zygote(interpreter, plan.kind == "python", {
                     "namespaces": self.isolated, "hosts": str(self._hosts),
                     "prefix": f"{self.owner}.z{next(self._ids)}", "cgroups": bases,
-                    "cgroup_version": cg.version if cg is not None else 0})
+                    "cgroup_version": cg.version if cg is not None else 0,
+                    "devices_cgroup": str(cg.devices / "cgroup.procs") if cg is not None and cg.devices else None,
+                    "sandbox_user": [sandbox.SANDBOX_UID, sandbox.SANDBOX_GID] if self.isolated else None})
                 await z.start()
                 self._zygotes[key] = z
             return z

@@ -5,14 +5,23 @@ Isolation (``isolation="auto"`` on a Linux host where we are root and ``unshare`
 * a **mount namespace**: the code bind-mounted read-only at ``/var/task``, layers at
   ``/opt`` (one layer: a read-only bind; several: a read-only overlay, later layers
   winning; none: an empty read-only tmpfs hiding the host's /opt), a private ``/tmp``
-  tmpfs of the configured ephemeral-storage size, an ``/etc/hosts`` that names
-  ``sandbox.localdomain``, the runtime's own files at ``/var/runtime``, every host mount
-  read-only, and empty read-only tmpfs mounts over the platform's private paths (its work
-  dir, function code store) so no function can read another one's files;
-* a **pid namespace**: the agent is pid 1 with its own /proc, so the function sees only
-  its own processes, and the environment dies as a whole when the agent exits;
-* **no capabilities** in the runtime process (uid 0 kept, bounding set emptied,
-  no_new_privs), so function code cannot undo any of the above;
+  tmpfs of the configured ephemeral-storage size owned by the sandbox user, an
+  ``/etc/hosts`` that names ``sandbox.localdomain``, the runtime's own files at
+  ``/var/runtime``, every host mount read-only, empty read-only tmpfs mounts over the
+  platform's private paths (its work dir, function code store) so no function can read
+  another one's files, and over host directories the sandbox user could not enter anyway
+  (a 0700 /root) with only the interpreter's directory bound back;
+* a private read-only **/dev** with null, zero, full, random, urandom and tty only, and a
+  **/proc** with its kernel knobs (``/proc/sys``...) read-only and kernel memory, keys,
+  symbols and debugging files masked;
+* **pid and IPC namespaces**: the agent is pid 1 with its own /proc, so the function sees
+  only its own processes, and the environment dies as a whole when the agent exits;
+* a **Landlock scope** (:mod:`cumulo.runtime.landlock`): abstract Unix sockets and signals
+  only within the environment;
+* the **sandbox user** (uid 993, as AWS's ``sbx_user1051``) for the runtime process, its
+  children and the extensions, with no capabilities (bounding set emptied, no_new_privs)
+  and the seccomp filter of :mod:`cumulo.runtime.seccomp`, so function code cannot undo any
+  of the above, nor signal, trace or read the agent (root);
 * the **host network namespace**, shared on purpose: function code reaches the platform
   endpoint and the host network directly; the agent admits Runtime API clients only
   from its own environment (see :mod:`cumulo.runtime.agent.peercheck`).
@@ -33,9 +42,14 @@ import os
 import re
 import resource
 import signal
+import stat
+
+from . import landlock, seccomp
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWIPC = 0x08000000
+ENVIRONMENT_NAMESPACES = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -99,20 +113,67 @@ def _bind_ro(source: str, target: str) -> None:
 def premount(hosts: str) -> None:
     """The spec-independent part of the file system view, done by a blank environment ahead of time.
 
-    Called as pid 1 of fresh mount and pid namespaces: mounts stop propagating to the host,
-    the host's file systems become read-only (the function can write /tmp only), /dev/shm is
-    an empty read-only tmpfs (as on AWS, and no channel between environments), /proc shows
-    only this namespace, and ``hosts`` (names sandbox.localdomain) is /etc/hosts.
+    Called as pid 1 of fresh mount, pid and IPC namespaces: mounts stop propagating to the host,
+    the host's file systems become read-only (the function can write /tmp only), /dev is a
+    private minimal one, /proc shows only this namespace with its kernel knobs read-only and
+    its sensitive files masked, and ``hosts`` (names sandbox.localdomain) is /etc/hosts. Last,
+    the environment is scoped (Landlock, where the kernel has it) to its own abstract Unix
+    sockets and signals.
     """
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _host_read_only()
-    if os.path.isdir("/dev/shm"):
-        mount("tmpfs", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+    _private_dev()
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _harden_proc()
     _bind_ro(hosts, "/etc/hosts")
+    landlock.scope_environment()
 
 
-_KEEP_WRITABLE = ("/dev", "/dev/pts", "/tmp")  # device nodes must stay usable; /tmp is replaced
+# The device nodes a function may use (as AWS offers them); every other host device
+# (kvm, loop*, console, fuse, disks...) does not exist in the environment.
+_DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
+_DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+              "stderr": "/proc/self/fd/2"}
+
+
+def _private_dev() -> None:
+    """A read-only tmpfs /dev with the harmless device nodes only, so nothing can be written
+    into the host's /dev and no other device can be opened; /dev/shm is an empty read-only
+    tmpfs (AWS has none; it would also be a channel between environments)."""
+    mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
+    for name, (major, minor) in _DEVICES.items():
+        os.mknod(f"/dev/{name}", 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        os.chmod(f"/dev/{name}", 0o666)  # mknod applies the umask
+    for name, target in _DEV_LINKS.items():
+        os.symlink(target, f"/dev/{name}")
+    os.mkdir("/dev/shm")
+    mount("tmpfs", "/dev/shm", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+    mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
+
+
+_PROC_READ_ONLY = ("/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs")
+_MASKED = ("/proc/kcore", "/proc/keys", "/proc/key-users", "/proc/timer_list", "/proc/timer_stats",
+           "/proc/sched_debug", "/proc/kallsyms", "/proc/latency_stats", "/proc/kmsg", "/proc/kpagecount",
+           "/proc/kpageflags", "/proc/kpagecgroup", "/proc/sysrq-trigger", "/proc/acpi", "/proc/scsi",
+           "/proc/asound", "/sys/firmware")
+
+
+def _harden_proc() -> None:
+    """As container runtimes do: the kernel's knobs read-only (no core_pattern, no hostname),
+    kernel memory, keys, symbols and debugging files masked (files: /dev/null bound over
+    them; directories: an empty read-only tmpfs)."""
+    for path in _PROC_READ_ONLY:
+        if os.path.exists(path):
+            _bind_ro(path, path)
+    for path in _MASKED:
+        if os.path.isdir(path):
+            mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+        elif os.path.exists(path):
+            mount("/dev/null", path, None, MS_BIND)
+            mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+
+
+_KEEP_WRITABLE = ("/tmp",)  # replaced by the private /tmp
 _MOUNT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
 
 
@@ -133,9 +194,15 @@ def _host_read_only() -> None:
             pass  # shadowed by a later mount, or gone: nothing reachable stays writable through it
 
 
-def drop_capabilities() -> None:
-    """Keep uid 0 (interpreters under a 0700 root home stay readable) but no capability: the
-    function cannot mount, unmount, trace, or regain privileges through exec."""
+# AWS runs functions as sbx_user1051 (uid 993, gid 990).
+SANDBOX_UID = 993
+SANDBOX_GID = 990
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become the sandbox user with no capability at all (bounding set emptied, no_new_privs):
+    the function cannot mount, unmount, trace or signal the agent (root), write what root
+    owns, or regain privileges through exec."""
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
@@ -147,6 +214,9 @@ def drop_capabilities() -> None:
             prctl(PR_CAPBSET_DROP, cap)
         except OSError:
             pass
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
     header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)()
     _check(libc().capset(header, data), "capset")
@@ -154,8 +224,9 @@ def drop_capabilities() -> None:
 
 def setup_mounts(plan: dict) -> None:
     """The function's part of the view: ``plan`` keys task (code dir), layers (list), tmp_mb,
-    runtime_dir, keep_tmp (host dirs under /tmp to keep visible), hide (paths covered with
-    an empty read-only tmpfs).
+    runtime_dir, reveal (``{covered dir: [host dirs under it to keep visible]}``; "/tmp" is
+    always there: it becomes the private /tmp), owner ([uid, gid] owning the private /tmp, or
+    None), hide (paths covered with an empty read-only tmpfs).
 
     Every source is bound before /tmp and the hidden paths are covered, as sources may live
     under them (the platform keeps function code in one of the hidden paths).
@@ -170,29 +241,48 @@ def setup_mounts(plan: dict) -> None:
         mount("overlay", "/opt", "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
               "lowerdir=" + ":".join(reversed(layers)))
     _bind_ro(plan["runtime_dir"], "/var/runtime")
-    # The host's directories under /tmp that the runtime needs (an interpreter or venv living
-    # there) are kept visible in the private /tmp: held open across the tmpfs mount, then
-    # bound back from /proc/self/fd.
-    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in plan.get("keep_tmp", ())]
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['tmp_mb']}m,mode=1777")
-    for path, fd in kept:
-        os.makedirs(path, exist_ok=True)
-        _bind_ro(f"/proc/self/fd/{fd}", path)
-        os.close(fd)
+    # Host directories the runtime needs that are covered (its interpreter or venv under /tmp,
+    # or under a home the sandbox user may not enter, such as pyenv's under /root) stay
+    # visible: held open across the covering tmpfs mount, then bound back from /proc/self/fd.
+    reveal = {cover: [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in paths]
+              for cover, paths in plan.get("reveal", {}).items()}
+    owner = plan.get("owner")
+    for cover, kept in reveal.items():
+        if cover == "/tmp":
+            ids = f",uid={owner[0]},gid={owner[1]},mode=700" if owner else ",mode=1777"
+            mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan['tmp_mb']}m{ids}")
+        else:
+            mount("tmpfs", cover, "tmpfs", MS_NOSUID | MS_NODEV, "size=4k,mode=755")
+        for path, fd in kept:
+            os.makedirs(path, exist_ok=True)
+            _bind_ro(f"/proc/self/fd/{fd}", path)
+            os.close(fd)
+        if cover != "/tmp":
+            mount(None, cover, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=755")
     for path in plan["hide"]:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=755")
 
 
-def enter_runtime_process(*, no_capabilities: bool, rlimit_data: int | None, rlimit_nofile: int | None) -> None:
-    """Last steps in the runtime's process before it runs: die with the agent, apply rlimits."""
-    try_prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if no_capabilities:
-        drop_capabilities()
+def enter_runtime_process(*, sandbox_user: list[int] | None, rlimit_data: int | None,
+                          rlimit_nofile: int | None) -> None:
+    """Last steps in the runtime's (or an extension's) process before it runs: rlimits, then
+    with isolation (``sandbox_user``) :func:`confine`; and die with the agent (set last: a
+    change of credentials clears it)."""
     if rlimit_data:
         resource.setrlimit(resource.RLIMIT_DATA, (rlimit_data, rlimit_data))
     if rlimit_nofile:
         resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
+    if sandbox_user:
+        confine(sandbox_user)
+    try_prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def confine(sandbox_user: list[int]) -> None:
+    """The sandbox user ([uid, gid]) without capabilities, under the seccomp filter. The
+    runtime process does it in a blank environment, ahead of time (about 1 ms)."""
+    drop_privileges(*sandbox_user)
+    seccomp.install()
 
 
 def set_oom_score_adj(value: int) -> None:

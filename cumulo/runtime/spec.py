@@ -55,7 +55,7 @@ class RuntimeConfig:
     """Host-wide settings of the environment pool."""
 
     work_dir: Path
-    isolation: Literal["auto", "off"] = "auto"
+    isolation: Literal["auto", "strict", "off"] = "auto"
     keep_warm_s: float = 600.0  # idle environments are reaped after this (AWS: 5-15 minutes)
     max_lifetime_s: float = 4 * 3600.0  # no environment lives longer (AWS: a few hours)
     memory_budget_mb: int = 8192  # total MemorySize of live environments

@@ -7,7 +7,8 @@ a few hundred imports.  Non-Python environments (Node, ``provided``) are forked 
 platform interpreter's zygote too: only their runtime process is ``exec``'d.
 
 Started as ``python -m cumulo.runtime.zygote <fd> python|agent <options JSON>`` (options:
-namespaces, hosts file, cgroup bases and version, cgroup name prefix).  Protocol on the
+namespaces, hosts file, cgroup bases and version, cgroup name prefix, the v1 device
+allow-list cgroup, the sandbox user the runtime process becomes ahead of time).  Protocol on the
 inherited ``SOCK_SEQPACKET`` socket, one message each way: the platform sends a JSON
 request with the environment's channel fd attached (``SCM_RIGHTS``); the zygote replies
 ``{"pid": <host pid of the agent>, "cgroup": <cgroup name or null>}`` or ``{"error": ...}``.
@@ -38,7 +39,7 @@ import socket
 import sys
 from pathlib import Path
 
-from cumulo.runtime import cgroups, channel, sandbox  # noqa: F401  (preloaded for children)
+from cumulo.runtime import cgroups, channel, sandbox, seccomp  # noqa: F401  (preloaded for children)
 from cumulo.runtime.agent import lifecycle
 
 MAX_REQUEST = 1 << 20
@@ -111,11 +112,12 @@ class Blank:
                         pass
                 os.close(self.pid_r)
                 os.setsid()
-                for path in self.cgroup.procs_files if self.cgroup else ():
+                joins = [*(self.cgroup.procs_files if self.cgroup else ()), options.get("devices_cgroup")]
+                for path in filter(None, joins):
                     with open(path, "w") as f:
                         f.write("0")  # "0" = the writing process
                 if options["namespaces"]:
-                    sandbox.unshare(sandbox.CLONE_NEWNS | sandbox.CLONE_NEWPID)
+                    sandbox.unshare(sandbox.ENVIRONMENT_NAMESPACES)
                     pid = os.fork()
                     if pid:
                         os.write(pid_w, str(pid).encode())
@@ -127,7 +129,7 @@ class Blank:
                     sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
                 os.close(pid_w)
                 agent = lifecycle.Agent()
-                agent.prepare()
+                agent.prepare(options.get("sandbox_user"))
                 self._wait(theirs, agent, options["namespaces"])
             except BaseException:
                 import traceback
@@ -323,6 +325,8 @@ def main() -> None:
     sandbox.try_prctl(sandbox.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     preload(python_runtime)
+    if options["namespaces"]:
+        seccomp.prepare()  # once here, not in every environment
     ctl = socket.socket(fileno=ctl_fd)
     prefixes = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]
     ctl.send(json.dumps({"sys_path": [p for p in sys.path if p], "prefixes": prefixes}).encode())

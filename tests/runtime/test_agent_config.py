@@ -17,7 +17,7 @@ def _config() -> AgentConfig:
     command = RuntimeCommand(python_handler="app.handler", sys_path=["/var/task", "/var/runtime"],
                              wrapper="/opt/wrapper", bootstrap="/var/runtime/bootstrap.py")
     return AgentConfig({"AWS_REGION": "us-east-1"}, "/var/task", function, command, telemetry=True,
-                       peer_check=True, drop_capabilities=True, oom_protect=False, measure_rss=True,
+                       peer_check=True, sandbox_user=[993, 990], oom_protect=False, measure_rss=True,
                        rlimit_nofile=1024, rlimit_data=128 * 1024 * 1024, extensions_dir="/opt/extensions")
 
 

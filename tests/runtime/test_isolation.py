@@ -357,3 +357,32 @@ def test_function_cannot_write_the_host_or_undo_its_mounts(rt):
     assert body["devnull"] == 0 and body["tmp"] == "allowed"
     assert body["caps"] == ["0000000000000000"]
     assert not Path("/etc/cumulo-escape").exists()
+
+
+def test_strict_isolation_refuses_to_start_when_a_mechanism_is_missing(tmp_path, monkeypatch):
+    from cumulo.runtime import host
+
+    lacking = host.HostSupport(True, True, True, host.detect().cgroups, ["seccomp filter (libseccomp.so.2 not found)"])
+    monkeypatch.setattr(host, "detect", lambda: lacking)
+    assert host.strict_problem() == "isolation=strict, but this host lacks: seccomp filter (libseccomp.so.2 not found)"
+    with pytest.raises(RuntimeError, match="isolation=strict, but this host lacks: seccomp"):
+        Runtime(tmp_path, "strict")
+
+
+@needs_ns
+def test_strict_isolation_starts_where_everything_is_there(tmp_path):
+    if REPORT["missing"]:
+        pytest.skip("this host lacks: " + "; ".join(REPORT["missing"]))
+    runtime = Runtime(tmp_path, "strict")
+    try:
+        spec = runtime.function({"app.py": "import os\ndef handler(e, c):\n    return os.getuid()\n"})
+        assert payload(runtime.invoke(spec)) == 993
+    finally:
+        runtime.close()
+
+
+@needs_ns
+def test_isolation_report_names_every_mechanism():
+    assert REPORT["function_user"] == 993 and REPORT["capabilities"] == "none"
+    assert REPORT["private_dev"] and REPORT["proc_hardened"] and REPORT["namespaces"]["ipc"]
+    assert isinstance(REPORT["seccomp"], bool) and isinstance(REPORT["landlock_scopes"], bool)

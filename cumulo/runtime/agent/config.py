@@ -71,11 +71,11 @@ class RuntimeCommand(_Record):
 class AgentConfig(_Record):
     """Everything the agent needs to run one environment."""
 
-    __slots__ = ("cwd", "drop_capabilities", "env", "extensions_dir", "function", "measure_rss", "oom_protect",
-                 "peer_check", "rlimit_data", "rlimit_nofile", "runtime", "telemetry")
+    __slots__ = ("cwd", "env", "extensions_dir", "function", "measure_rss", "oom_protect", "peer_check",
+                 "rlimit_data", "rlimit_nofile", "runtime", "sandbox_user", "telemetry")
 
     def __init__(self, env: dict[str, str], cwd: str, function: FunctionInfo, runtime: RuntimeCommand, *,
-                 telemetry: bool, peer_check: bool, drop_capabilities: bool, oom_protect: bool,
+                 telemetry: bool, peer_check: bool, sandbox_user: list[int] | None, oom_protect: bool,
                  measure_rss: bool, rlimit_nofile: int | None, rlimit_data: int | None = None,
                  extensions_dir: str | None = None) -> None:
         self.env = env  # the function's environment variables (AWS_LAMBDA_RUNTIME_API is added inside)
@@ -84,7 +84,7 @@ class AgentConfig(_Record):
         self.runtime = runtime
         self.telemetry = telemetry  # give the runtime AWS's framed telemetry log fd
         self.peer_check = peer_check  # accept Runtime API connections from this environment only
-        self.drop_capabilities = drop_capabilities
+        self.sandbox_user = sandbox_user  # [uid, gid] the function runs as, without capabilities; None: as is
         self.oom_protect = oom_protect  # the agent is never the OOM killer's choice
         self.measure_rss = measure_rss  # report peak RSS with each result (no cgroup to ask)
         self.rlimit_nofile = rlimit_nofile

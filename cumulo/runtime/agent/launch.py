@@ -27,8 +27,9 @@ class Launcher:
         self.runtime_pid = 0
         self.ext_r = -1  # extensions' stdout/stderr
 
-    def prepare(self) -> None:
-        """Open the Runtime API socket and the output pipes; fork the runtime process."""
+    def prepare(self, sandbox_user: list[int] | None) -> None:
+        """Open the Runtime API socket and the output pipes; fork the runtime process, which
+        becomes ``sandbox_user`` (see :func:`cumulo.runtime.sandbox.confine`) while it waits."""
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -47,7 +48,7 @@ class Launcher:
 
         pid = os.fork()
         if pid == 0:
-            self._runtime_child(cfg_r, out_w, tel_w, sig_w)
+            self._runtime_child(cfg_r, out_w, tel_w, sig_w, sandbox_user)
         self.runtime_pid = pid
         for fd in (out_w, tel_w, cfg_r):
             os.close(fd)
@@ -61,13 +62,15 @@ class Launcher:
             data = data[os.write(self.cfg_w, data):]
         os.close(self.cfg_w)
 
-    def _runtime_child(self, cfg_r: int, out_w: int, tel_w: int, sig_w: int) -> None:
+    def _runtime_child(self, cfg_r: int, out_w: int, tel_w: int, sig_w: int, sandbox_user: list[int] | None) -> None:
         """The runtime process: wait for the config, wire fds, environment and limits, run."""
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             for fd in (self.out_r, self.tel_r, self.sig_r, sig_w, self.cfg_w, self.listener.fileno()):
                 os.close(fd)
+            if sandbox_user:
+                sandbox.confine(sandbox_user)
             data = b""
             while True:
                 chunk = os.read(cfg_r, 1 << 16)
@@ -88,7 +91,8 @@ class Launcher:
                 os.set_inheritable(tel_w, True)
             else:
                 os.close(tel_w)
-            _enter_runtime_process(config)
+            sandbox.enter_runtime_process(sandbox_user=None, rlimit_data=config.rlimit_data,  # confined already
+                                          rlimit_nofile=config.rlimit_nofile)
             os.chdir(config.cwd)
             rt = config.runtime
             if rt.wrapper and rt.python_handler is not None:  # AWS_LAMBDA_EXEC_WRAPPER: a real exec
@@ -182,5 +186,5 @@ def _extension_child(config: AgentConfig, path: str, env: dict, out_w: int, err_
 
 
 def _enter_runtime_process(config: AgentConfig) -> None:
-    sandbox.enter_runtime_process(no_capabilities=config.drop_capabilities, rlimit_data=config.rlimit_data,
+    sandbox.enter_runtime_process(sandbox_user=config.sandbox_user, rlimit_data=config.rlimit_data,
                                   rlimit_nofile=config.rlimit_nofile)

@@ -65,8 +65,8 @@ class Agent:
         self.reset_error: str | None = None  # an extension reported exit/error: reset after this invoke
 
     # --- set-up ------------------------------------------------------------------
-    def prepare(self) -> None:
-        self.launcher.prepare()
+    def prepare(self, sandbox_user: list[int] | None) -> None:
+        self.launcher.prepare(sandbox_user)
 
     def activate(self, chan: socket.socket, config: AgentConfig) -> None:
         self.chan = chan
