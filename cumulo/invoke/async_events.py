@@ -102,6 +102,8 @@ class WaitingEvent:
     throttle: Outcome  # the last throttle: what the failure record says if the event gets too old
     expires_at: float  # accepted_at + the maximum event age
     leased_at: float  # when the lease was last taken or renewed
+    scope: str = ""  # the line it waits in (``concurrency.limit_scope``)
+    probe: bool = False  # woken to see whether a slot is free, not by a release
     timer: asyncio.TimerHandle | None = None
 
 
@@ -160,6 +162,8 @@ class AsyncInvoker(RetryingWorkQueue[AsyncEvent]):
             outcome = Outcome("function-error", function_error="Unhandled")
         self._settle(message, event, outcome, waited)
         self.wake()
+        if waited is not None and waited.probe and outcome.kind != "throttled":
+            self._waiting.freed(waited.scope, probe=True)  # there was room: maybe for more (concurrency raised)
 
     def _settle(self, message: QueueMessage, event: AsyncEvent, outcome: Outcome,
                 waited: WaitingEvent | None = None) -> None:
@@ -213,10 +217,10 @@ class AsyncInvoker(RetryingWorkQueue[AsyncEvent]):
             waited.throttle, waited.expires_at = throttle, expires_at
         reason = ((throttle.error.fields if throttle.error else None) or {}).get("Reason")
         function = function_key(event.account, event.region, event.function)
-        scope = limit_scope(event.account, function, reserved=reason == RESERVED_EXCEEDED)
+        waited.scope = limit_scope(event.account, function, reserved=reason == RESERVED_EXCEEDED)
         self._waiting_bytes += size
         # a woken event that lost the race for the slot keeps its place at the front
-        self._waiting.park(scope, function, waited, first=woken_before)
+        self._waiting.park(waited.scope, function, waited, first=woken_before)
         self._schedule_check(waited)
         return True
 
@@ -239,8 +243,9 @@ class AsyncInvoker(RetryingWorkQueue[AsyncEvent]):
         self._waiting.remove(entry)
         self._waiting_bytes -= len(entry.message.body)
 
-    def _resume(self, entry: WaitingEvent) -> None:
+    def _resume(self, entry: WaitingEvent, probe: bool) -> None:
         """A slot freed up for a waiting event: run it (or settle it, if it got too old meanwhile)."""
+        entry.probe = probe
         if entry.timer is not None:
             entry.timer.cancel()
         self._waiting_bytes -= len(entry.message.body)

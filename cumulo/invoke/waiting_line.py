@@ -6,9 +6,11 @@ of that scope, the oldest waiting event is handed back to run, so a backlog drai
 concurrency it is allowed and no worker spins. Within the account's pool, functions take turns
 (round robin), so one function's backlog cannot starve another's events.
 
-A line's head is also retried every ``RECHECK_S`` seconds while the line is not empty: that notices
-what no release announces (reserved concurrency raised, a reservation of 0 removed, memory freed)
-at the cost of at most one extra throttle per line and interval.
+A line's head is also retried every ``RECHECK_S`` seconds while the line is not empty, as a probe:
+that notices what no release announces (reserved concurrency raised, a reservation of 0 removed,
+memory freed) at the cost of at most one extra throttle per line and interval. A probe that ran
+wakes the next entry as a probe too, so after a raise the running count climbs until it meets
+the new limit.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ Entry = TypeVar("Entry")
 class WaitingLines(Generic[Entry]):
     """FIFO lines of waiting entries per scope, each split per function for round robin."""
 
-    def __init__(self, resume: Callable[[Entry], None]) -> None:
-        self._resume = resume
+    def __init__(self, resume: Callable[[Entry, bool], None]) -> None:
+        self._resume = resume  # (entry, probe): run it; a probe was woken by no release
         # scope -> function key -> entries, oldest first; the first function is served next
         self._lines: dict[str, OrderedDict[str, deque[Entry]]] = {}
         self._where: dict[int, tuple[str, str]] = {}  # id(entry) -> (scope, function key)
@@ -60,8 +62,8 @@ class WaitingLines(Generic[Entry]):
             del line[function_key]
         self._forget_if_empty(scope)
 
-    def freed(self, scope: str) -> None:
-        """A slot of ``scope`` was released: resume its next waiting entry, if any."""
+    def freed(self, scope: str, probe: bool = False) -> None:
+        """A slot of ``scope`` was released (or may be free: ``probe``): resume its next waiting entry, if any."""
         line = self._lines.get(scope)
         if not line:
             return
@@ -73,7 +75,7 @@ class WaitingLines(Generic[Entry]):
         else:
             del line[function_key]
         self._forget_if_empty(scope)
-        self._resume(entry)
+        self._resume(entry, probe)
 
     def clear(self) -> list[Entry]:
         """Empty every line (stopping); returns what was waiting."""
@@ -87,7 +89,7 @@ class WaitingLines(Generic[Entry]):
 
     def _recheck(self, scope: str) -> None:
         del self._rechecks[scope]
-        self.freed(scope)
+        self.freed(scope, probe=True)
         if self._lines.get(scope) and scope not in self._rechecks:
             self._rechecks[scope] = asyncio.get_running_loop().call_later(RECHECK_S, self._recheck, scope)
 

@@ -97,7 +97,7 @@ class Records:
 
     def wait(self, count: int, timeout: float) -> list[dict]:
         wait_for(lambda: len(self.read()) >= count, timeout=timeout, interval=0.2,
-                 message=f"{count} destination records on {self.url} (have {len(self.items)})")
+                 message=f"{count} destination records on {self.url}")
         return self.items
 
 
@@ -128,6 +128,14 @@ def test_reserved_concurrency_two_never_runs_more_than_two(server):
     records = Records(server, ok_url).wait(40, timeout=60)
     assert sorted(r["requestPayload"]["id"] for r in records) == list(range(40))
     assert most_at_once(records) == 2
+
+
+def test_raised_reserved_concurrency_is_used_by_the_waiting_backlog(server):
+    name, ok_url, _ = deploy(server, reserved=1)
+    send_events(server, name, [{"id": i, "sleep": 0.3} for i in range(60)])
+    server.client("lambda").put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=6)
+    records = Records(server, ok_url).wait(60, timeout=60)
+    assert 3 <= most_at_once(records) <= 6
 
 
 def test_event_age_is_enforced_while_waiting_for_concurrency(server):
