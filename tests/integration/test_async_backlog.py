@@ -9,6 +9,7 @@ both make progress.
 from __future__ import annotations
 
 import json
+import signal
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -161,3 +162,21 @@ def test_functions_sharing_the_account_limit_both_progress(small_account):
     assert len(busy_records.read()) < 100
     records = busy_records.wait(100, timeout=90)
     assert most_at_once(records) <= 2
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM])
+def test_events_waiting_for_concurrency_survive_a_restart(tmp_path, stop_signal):
+    first = CumuloServer(tmp_path / "data").start()
+    try:
+        name, ok_url, _ = deploy(first, reserved=1)
+        send_events(first, name, [{"id": i, "sleep": 0.1} for i in range(30)])
+        before = Records(first, ok_url).wait(3, timeout=30)
+    finally:
+        first.stop(stop_signal)  # most events are leased, waiting for the only slot
+    second = CumuloServer(tmp_path / "data").start()
+    try:
+        records = Records(second, ok_url)
+        wait_for(lambda: {r["requestPayload"]["id"] for r in before + records.read()} == set(range(30)),
+                 timeout=60, interval=0.2, message="every event that had not run before the restart")
+    finally:
+        second.stop()
