@@ -244,20 +244,21 @@ class AsyncInvoker(RetryingWorkQueue[AsyncEvent]):
         self._waiting_bytes -= len(entry.message.body)
 
     def _resume(self, entry: WaitingEvent, probe: bool) -> None:
-        """A slot freed up for a waiting event: run it (or settle it, if it got too old meanwhile)."""
+        """A slot freed up for a waiting event (called as the slot is released): run it in a task of its own."""
         entry.probe = probe
         if entry.timer is not None:
             entry.timer.cancel()
         self._waiting_bytes -= len(entry.message.body)
-        if time.time() >= entry.expires_at:
-            self._conclude(entry.message, entry.event, entry.throttle, "EventAgeExceeded")
-            self.wake()
-            return
-        if time.time() - entry.leased_at > LEASE_REFRESH_S and not self._renew_lease(entry):
-            return
-        task = asyncio.get_running_loop().create_task(self._attempt(entry.message, entry.event, entry))
+        task = asyncio.get_running_loop().create_task(self._run_woken(entry))
         self._active.add(task)
         task.add_done_callback(self._active.discard)
+
+    async def _run_woken(self, entry: WaitingEvent) -> None:
+        if time.time() >= entry.expires_at:  # got too old since it was last looked at
+            self._conclude(entry.message, entry.event, entry.throttle, "EventAgeExceeded")
+            self.wake()
+        elif time.time() - entry.leased_at <= LEASE_REFRESH_S or self._renew_lease(entry):
+            await self._attempt(entry.message, entry.event, entry)
 
     def _renew_lease(self, entry: WaitingEvent) -> bool:
         """Extend a waiting event's lease; False (and forget it) if the lease was lost meanwhile."""

@@ -35,9 +35,6 @@ class WaitingLines(Generic[Entry]):
         self._where: dict[int, tuple[str, str]] = {}  # id(entry) -> (scope, function key)
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
 
-    def __len__(self) -> int:
-        return len(self._where)
-
     def entries(self) -> list[Entry]:
         return [entry for line in self._lines.values() for queue in line.values() for entry in queue]
 
