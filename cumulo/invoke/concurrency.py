@@ -8,13 +8,23 @@ reasons.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from cumulo.protocol.errors import AwsError
 
 RESERVED_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_EXCEEDED = "ConcurrentInvocationLimitExceeded"
+
+
+def function_key(account: str, region: str, name: str) -> str:
+    """What concurrency is counted per: a function, all its versions and aliases together."""
+    return f"{account}:{region}:{name}"
+
+
+def limit_scope(account: str, function: str, reserved: bool) -> str:
+    """The concurrency a function draws from: its own reservation, or its account's unreserved pool."""
+    return f"function:{function}" if reserved else f"account:{account}"
 
 
 def throttled(reason: str) -> AwsError:
@@ -29,6 +39,8 @@ class ConcurrencyLimiter:
         self.account_limit = account_limit
         self._unreserved_running: dict[str, int] = {}
         self._function_running: dict[str, int] = {}
+        #: told the scope (``limit_scope``) of every slot given back, e.g. to run a waiting event
+        self.on_release: Callable[[str], None] | None = None
 
     def running(self, function_key: str) -> int:
         return self._function_running.get(function_key, 0)
@@ -62,6 +74,8 @@ class ConcurrencyLimiter:
             del self._function_running[function_key]
         if reserved is None:
             self._unreserved_running[account] -= 1
+        if self.on_release is not None:
+            self.on_release(limit_scope(account, function_key, reserved is not None))
 
     @contextmanager
     def slot(self, account: str, function_key: str, reserved: int | None,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cumulo.iam.roles import find_role
 from cumulo.iam.sessions import Session, random_id
-from cumulo.invoke.concurrency import ACCOUNT_EXCEEDED, ConcurrencyLimiter, throttled
+from cumulo.invoke.concurrency import ACCOUNT_EXCEEDED, ConcurrencyLimiter, function_key, throttled
 from cumulo.invoke.metrics import LambdaMetrics
 from cumulo.protocol.errors import AwsError
 from cumulo.runtime import (
@@ -178,7 +178,7 @@ class FunctionRunner:
             client_context=client_context,
             trace_id=trace_id or _trace_id(),
         )
-        function_key = f"{target.account}:{target.region}:{target.name}"
+        counted_as = function_key(target.account, target.region, target.name)
         pc_key = self._pc_key(target, qualifier) if qualifier is not None and self._provisioned else None
         if pc_key is not None:
             provisioned_target = self._provisioned.get(pc_key)
@@ -190,9 +190,9 @@ class FunctionRunner:
         reserved = target.reserved_concurrency
         acquired = False
         try:
-            limiter.acquire(target.account, function_key, reserved, target.reserved_total)
+            limiter.acquire(target.account, counted_as, reserved, target.reserved_total)
             acquired = True
-            self._metric(target, "ConcurrentExecutions", self.limiter.running(function_key))
+            self._metric(target, "ConcurrentExecutions", self.limiter.running(counted_as))
             self._metric(target, "ConcurrentExecutions", self.limiter.total_running(), account_wide=True)
             try:
                 result = await self.pool.invoke(await self.spec(target), request, pc_key)
@@ -204,18 +204,18 @@ class FunctionRunner:
                                fields={"Type": "User"}) from exc
         except BaseException as error:
             if acquired:
-                limiter.release(target.account, function_key, reserved)
+                limiter.release(target.account, counted_as, reserved)
             if isinstance(error, AwsError) and error.code == "TooManyRequestsException":
                 self._metric(target, "Throttles", 1)
             raise
         if pc_key is not None:
             self._provisioned_metrics(target, qualifier, pc_key, result.provisioned)
         if result.completion is None:
-            limiter.release(target.account, function_key, reserved)
+            limiter.release(target.account, counted_as, reserved)
             self._finished(target, result)
         else:  # extensions still busy: the environment (and its concurrency) is taken until they are done
             def done(_task) -> None:
-                limiter.release(target.account, function_key, reserved)
+                limiter.release(target.account, counted_as, reserved)
                 self._finished(target, result)
             result.completion.add_done_callback(done)
         return result

@@ -81,6 +81,7 @@ class InvocationOperations:
         self.runner = FunctionRunner(self.platform)
         self.async_invoker = AsyncInvoker(self.platform, self._run_async_event, self._finish_async_event,
                                           self._async_policy)
+        self.runner.limiter.on_release = self.async_invoker.concurrency_freed  # throttled events wait for this
         self._reserved_totals: dict[str, int] = {}
         self._layer_sha_cache: dict[str, str] = {}
         self._invoke_records = RecordCache(self.platform.store)
