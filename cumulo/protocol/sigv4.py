@@ -10,9 +10,10 @@ URLs both build on these functions.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -57,6 +58,7 @@ def scope(date: str, region: str, service: str) -> str:
     return f"{date}/{region}/{service}/aws4_request"
 
 
+@functools.lru_cache(maxsize=256)  # one derivation per key, day, region and service, not per request
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = _hmac(("AWS4" + secret).encode(), date)
     for part in (region, service, "aws4_request"):
@@ -69,11 +71,11 @@ def string_to_sign(amz_date: str, credential_scope: str, canonical_request: str)
 
 
 def signature(key: bytes, text: str) -> str:
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, text.encode(), "sha256").hex()
 
 
 def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+    return hmac.digest(key, text.encode(), "sha256")
 
 
 def presign_url(base_url: str, path: str, host: str, access_key: str, secret: str, region: str,
@@ -84,10 +86,10 @@ def presign_url(base_url: str, path: str, host: str, access_key: str, secret: st
     """
     amz_date = (now or dt.datetime.now(dt.UTC)).strftime(TIMESTAMP_FORMAT)
     credential_scope = scope(amz_date[:8], region, service)
-    params = [("X-Amz-Algorithm", ALGORITHM), ("X-Amz-Credential", f"{access_key}/{credential_scope}"),
-              ("X-Amz-Date", amz_date), ("X-Amz-Expires", str(expires)), ("X-Amz-SignedHeaders", "host")]
-    query = urlencode(params, quote_via=quote, safe="-_.~")
-    canonical = "\n".join(["GET", path, canonical_query(raw_query_pairs(query)),
+    # The parameters in name order, encoded as AWS encodes them: the query string is its own canonical form.
+    query = (f"X-Amz-Algorithm={ALGORITHM}&X-Amz-Credential={uri_encode(f'{access_key}/{credential_scope}')}"
+             f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host")
+    canonical = "\n".join(["GET", path, query,
                            canonical_headers({"host": host}, ("host",)), "host", "UNSIGNED-PAYLOAD"])
     signed = signature(signing_key(secret, amz_date[:8], region, service),
                        string_to_sign(amz_date, credential_scope, canonical))
