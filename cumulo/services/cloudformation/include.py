@@ -1,0 +1,95 @@
+"""The ``AWS::Include`` transform: ``Fn::Transform`` snippets read from S3 and put in their place.
+
+CloudFormation runs it before any other transform (so a SAM template may include its OpenAPI
+definition), anywhere in the template but the Parameters section and the version field. The
+snippet's mapping is merged into the mapping that holds the ``Fn::Transform`` key; a mapping holding
+nothing else is replaced by the snippet. ``Location`` is an ``s3://bucket/key`` URI or an HTTPS S3
+URL; the object is read from Cumulo's own S3. Snippets are JSON or YAML with the short tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from cumulo.protocol.errors import AwsError
+from cumulo.services.cloudformation.errors import ValidationFailure
+from cumulo.template_loader import TemplateError, load_template
+
+INCLUDE = "AWS::Include"
+NOT_INCLUDED = {"Parameters", "AWSTemplateFormatVersion"}  # sections AWS::Include may not appear in
+
+ObjectReader = Callable[[str, str], bytes]  # (bucket, key) -> the object's bytes; raises AwsError
+
+
+def _failure(reason: str) -> ValidationFailure:
+    return ValidationFailure(f"Transform {INCLUDE} failed with: {reason}")
+
+
+def s3_location(location: Any) -> tuple[str, str]:
+    """(bucket, key) of an include Location: ``s3://bucket/key`` or a virtual-host or path-style HTTPS URL."""
+    parsed = urlparse(location) if isinstance(location, str) else None
+    if parsed is None or parsed.scheme not in ("s3", "https", "http"):
+        raise _failure("The location parameter is not a valid S3 uri.")
+    host, path = parsed.netloc.split(":")[0], unquote(parsed.path.lstrip("/"))
+    if parsed.scheme == "s3":
+        bucket, key = host, path
+    elif ".s3." in host or ".s3-" in host:
+        bucket, key = host.split(".s3", 1)[0], path
+    else:
+        bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise _failure("The location parameter is not a valid S3 uri.")
+    return bucket, key
+
+
+def _snippet(arguments: Any, read_object: ObjectReader) -> Any:
+    parameters = arguments.get("Parameters") if isinstance(arguments, dict) else None
+    if not isinstance(parameters, dict) or "Location" not in parameters:
+        raise _failure("The location parameter is not a valid S3 uri.")
+    bucket, key = s3_location(parameters["Location"])
+    try:
+        content = read_object(bucket, key)
+    except AwsError as error:
+        raise _failure(f"S3 object does not exist or is not readable: s3://{bucket}/{key} ({error.message})") from error
+    text = content.decode("utf-8", errors="replace")
+    try:
+        return load_template(text)
+    except TemplateError:
+        # A snippet may also be a list or a scalar when it replaces a property value.
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise _failure("The specified S3 object's content should be valid Yaml/JSON.") from exc
+
+
+def _transform_name(arguments: Any) -> Any:
+    return arguments.get("Name") if isinstance(arguments, dict) else None
+
+
+def resolve_includes(body: dict[str, Any], read_object: ObjectReader) -> dict[str, Any]:
+    """``body`` with every ``Fn::Transform: {Name: AWS::Include}`` replaced by the snippet it names."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        resolved = {key: walk(value) for key, value in node.items() if key != "Fn::Transform"}
+        if "Fn::Transform" not in node:
+            return resolved
+        arguments = node["Fn::Transform"]
+        name = _transform_name(arguments)
+        if name != INCLUDE:
+            raise ValidationFailure(f"Transform {name} is not supported by Cumulo (only {INCLUDE} in Fn::Transform)")
+        snippet = _snippet(arguments, read_object)
+        if not resolved:
+            return snippet
+        if not isinstance(snippet, dict):
+            raise _failure("The specified S3 object's content should be valid Yaml/JSON.")
+        return {**resolved, **snippet}
+
+    return {section: value if section in NOT_INCLUDED else walk(value) for section, value in body.items()}
