@@ -87,8 +87,19 @@ def local_references(body: dict[str, Any]) -> Iterator[LocalReference]:
         for rule in BY_TYPE.get(resource.get("Type"), ()):
             if isinstance(props, dict) and is_local(props.get(rule.name)):
                 yield LocalReference(logical_id, props, rule)
+    transforms = body.get("Transform")
+    for transform in transforms if isinstance(transforms, list) else [transforms]:
+        yield from _include_location("Transform", transform)
     for section, value in body.items():
-        yield from _include_locations(section, value)
+        if section != "Transform":
+            yield from _include_locations(section, value)
+
+
+def _include_location(section: str, transform: Any) -> Iterator[LocalReference]:
+    parameters = transform.get("Parameters") if isinstance(transform, dict) else None
+    if isinstance(parameters, dict) and transform.get("Name") == "AWS::Include" \
+            and is_local(parameters.get("Location")):
+        yield LocalReference(section, parameters, INCLUDE_LOCATION)
 
 
 def _include_locations(section: str, node: Any) -> Iterator[LocalReference]:
@@ -96,10 +107,6 @@ def _include_locations(section: str, node: Any) -> Iterator[LocalReference]:
         for item in node:
             yield from _include_locations(section, item)
     elif isinstance(node, dict):
-        transform = node.get("Fn::Transform")
-        parameters = transform.get("Parameters") if isinstance(transform, dict) else None
-        if isinstance(parameters, dict) and transform.get("Name") == "AWS::Include" \
-                and is_local(parameters.get("Location")):
-            yield LocalReference(section, parameters, INCLUDE_LOCATION)
+        yield from _include_location(section, node.get("Fn::Transform"))
         for value in node.values():
             yield from _include_locations(section, value)

@@ -91,3 +91,10 @@ def test_the_built_template_points_back_at_definitions_and_includes(project: Pat
     assert packaged["Resources"]["Flow"]["Properties"]["Definition"]["StartAt"] == "A"
     assert packaged["Resources"]["Http"]["Properties"]["DefinitionBody"]["Fn::Transform"]["Parameters"][
         "Location"].startswith("s3://deploy/")
+
+
+def test_a_top_level_include_location_is_uploaded(project: Path):
+    body = {"Transform": {"Name": "AWS::Include", "Parameters": {"Location": "api.yaml"}},
+            "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}
+    packaged = package_template(body, project, FakeBucket().upload)
+    assert packaged["Transform"]["Parameters"]["Location"].startswith("s3://deploy/artifacts/")

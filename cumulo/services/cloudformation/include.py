@@ -3,7 +3,8 @@
 CloudFormation runs it before any other transform (so a SAM template may include its OpenAPI
 definition), anywhere in the template but the Parameters section and the version field. The
 snippet's mapping is merged into the mapping that holds the ``Fn::Transform`` key; a mapping holding
-nothing else is replaced by the snippet. ``Location`` is an ``s3://bucket/key`` URI or an HTTPS S3
+nothing else is replaced by the snippet. At the top level (``Transform: {Name: AWS::Include, ...}``)
+the snippet's sections are merged into the template's. ``Location`` is an ``s3://bucket/key`` URI or an HTTPS S3
 URL; the object is read from Cumulo's own S3. Snippets are JSON or YAML with the short tags.
 """
 
@@ -92,4 +93,26 @@ def resolve_includes(body: dict[str, Any], read_object: ObjectReader) -> dict[st
             raise _failure("The specified S3 object's content should be valid Yaml/JSON.")
         return {**resolved, **snippet}
 
-    return {section: value if section in NOT_INCLUDED else walk(value) for section, value in body.items()}
+    resolved = {section: value if section in NOT_INCLUDED else walk(value) for section, value in body.items()}
+    return _top_level_includes(resolved, read_object)
+
+
+def _top_level_includes(body: dict[str, Any], read_object: ObjectReader) -> dict[str, Any]:
+    """``Transform: {Name: AWS::Include, ...}`` (alone or in the list): the snippet's sections join the template."""
+    transforms = body.get("Transform")
+    listed = transforms if isinstance(transforms, list) else [transforms]
+    includes = [t for t in listed if _transform_name(t) == INCLUDE]
+    if not includes:
+        return body
+    remaining = [t for t in listed if t is not None and _transform_name(t) != INCLUDE]
+    merged = {key: value for key, value in body.items() if key != "Transform"}
+    if remaining:
+        merged["Transform"] = remaining if isinstance(transforms, list) else remaining[0]
+    for include in includes:
+        snippet = _snippet(include, read_object)
+        if not isinstance(snippet, dict):
+            raise _failure("The specified S3 object's content should be valid Yaml/JSON.")
+        for section, value in snippet.items():
+            current = merged.get(section)
+            merged[section] = {**current, **value} if isinstance(current, dict) and isinstance(value, dict) else value
+    return merged

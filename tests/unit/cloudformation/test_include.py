@@ -101,3 +101,14 @@ def test_includes_are_resolved_before_the_sam_transform():
                                                                                    "AWS::IAM::Role"},
                        reader({"defs/fn.yaml": snippet}))
     assert prepared.resources["Fn"]["Type"] == "AWS::Lambda::Function"
+
+
+def test_a_top_level_include_adds_its_sections_and_other_transforms_stay():
+    snippet = b"Resources:\n  Extra: {Type: Test::Thing}\nOutputs:\n  Out: {Value: x}\n"
+    body = {"Transform": [{"Name": "AWS::Include", "Parameters": {"Location": "s3://defs/more.yaml"}},
+                          "AWS::Serverless-2016-10-31"],
+            "Resources": {"Mine": {"Type": "Test::Thing"}}}
+    resolved = resolve_includes(body, reader({"defs/more.yaml": snippet}))
+    assert resolved == {"Transform": ["AWS::Serverless-2016-10-31"],
+                        "Resources": {"Mine": {"Type": "Test::Thing"}, "Extra": {"Type": "Test::Thing"}},
+                        "Outputs": {"Out": {"Value": "x"}}}
