@@ -114,18 +114,19 @@ def test_an_included_openapi_definition_and_a_local_state_machine_definition_dep
     assert deleted.returncode == 0, deleted.stderr
 
 
-def test_a_missing_included_object_fails_with_cloudformations_error(server):
+def test_a_missing_included_object_or_bucket_fails_with_cloudformations_error(server):
     bucket = f"snippets-{uuid.uuid4().hex[:8]}"
     server.client("s3").create_bucket(Bucket=bucket)
-    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
-        "Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": f"s3://{bucket}/missing.yaml"}}}}}}
-    with pytest.raises(ClientError) as refused:
-        server.client("cloudformation").create_stack(StackName=f"include-{uuid.uuid4().hex[:8]}",
-                                                     TemplateBody=json.dumps(template))
-    error = refused.value.response["Error"]
-    assert error["Code"] == "ValidationError"
-    assert error["Message"].startswith(f"Transform AWS::Include failed with: S3 object does not exist or is not "
-                                       f"readable: s3://{bucket}/missing.yaml")
+    cloudformation = server.client("cloudformation")
+    for location, reason in ((f"s3://{bucket}/missing.yaml", f"S3 object [s3://{bucket}/missing.yaml] does not exist."),
+                             (f"s3://{bucket}-none/a.yaml", f"S3 bucket [{bucket}-none] does not exist.")):
+        template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": location}}}}}}
+        with pytest.raises(ClientError) as refused:
+            cloudformation.create_stack(StackName=f"include-{uuid.uuid4().hex[:8]}", TemplateBody=json.dumps(template))
+        error = refused.value.response["Error"]
+        assert error["Code"] == "ValidationError"
+        assert error["Message"] == f"Transform AWS::Include failed with: {reason}"
 
 
 def test_a_missing_local_include_is_reported_before_anything_is_deployed(server, tmp_path):

@@ -4,19 +4,20 @@ CloudFormation runs it before any other transform (so a SAM template may include
 definition), anywhere in the template but the Parameters section and the version field. The
 snippet's mapping is merged into the mapping that holds the ``Fn::Transform`` key; a mapping holding
 nothing else is replaced by the snippet. At the top level (``Transform: {Name: AWS::Include, ...}``)
-the snippet's sections are merged into the template's. ``Location`` is an ``s3://bucket/key`` URI or an HTTPS S3
-URL; the object is read from Cumulo's own S3. Snippets are JSON or YAML with the short tags.
+the snippet's sections are merged into the template's. ``Location`` is an ``s3://bucket/key`` URI
+or an HTTPS S3 URL; the object is read from Cumulo's own S3. Snippets are JSON or plain YAML: as
+on AWS, the short tags (``!Ref``, ``!Sub``...) are not allowed in them, only the long forms.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.cloudformation.errors import ValidationFailure
-from cumulo.template_loader import TemplateError, load_template
 
 INCLUDE = "AWS::Include"
 NOT_INCLUDED = {"Parameters", "AWSTemplateFormatVersion"}  # sections AWS::Include may not appear in
@@ -53,18 +54,27 @@ def _snippet(arguments: Any, read_object: ObjectReader) -> Any:
     try:
         content = read_object(bucket, key)
     except AwsError as error:
-        raise _failure(f"S3 object does not exist or is not readable: s3://{bucket}/{key} ({error.message})") from error
-    text = content.decode("utf-8", errors="replace")
-    try:
-        return load_template(text)
-    except TemplateError:
-        # A snippet may also be a list or a scalar when it replaces a property value.
-        import yaml
+        if error.code == "NoSuchBucket":
+            raise _failure(f"S3 bucket [{bucket}] does not exist.") from error
+        raise _failure(f"S3 object [s3://{bucket}/{key}] does not exist.") from error
+    import yaml
 
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise _failure("The specified S3 object's content should be valid Yaml/JSON.") from exc
+    try:
+        return yaml.load(content.decode("utf-8", errors="replace"), Loader=_snippet_loader())
+    except yaml.YAMLError as exc:  # AWS reads snippets as plain YAML/JSON: short tags such as !Ref are refused
+        raise _failure("The specified S3 object's content should be valid Yaml/JSON.") from exc
+
+
+@functools.cache
+def _snippet_loader() -> type:
+    """Plain YAML (a superset of JSON) whose dates stay text, as in templates."""
+    import yaml
+
+    class SnippetLoader(yaml.SafeLoader):
+        pass
+
+    SnippetLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+    return SnippetLoader
 
 
 def _transform_name(arguments: Any) -> Any:

@@ -15,14 +15,14 @@ from cumulo.services.cloudformation.template import prepare
 
 OPENAPI_YAML = b"""
 openapi: '3.0.1'
-info: {title: !Sub '${AWS::StackName}-api', version: '1'}
+info: {title: {'Fn::Sub': '${AWS::StackName}-api'}, version: '1', updated: 2024-01-01}
 paths:
   /hello:
     get:
       x-amazon-apigateway-integration:
         type: aws_proxy
         httpMethod: POST
-        uri: !GetAtt Fn.Arn
+        uri: {'Fn::GetAtt': [Fn, Arn]}
         payloadFormatVersion: '2.0'
 """
 
@@ -39,12 +39,13 @@ def include(location: str) -> dict[str, Any]:
     return {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": location}}}
 
 
-def test_a_yaml_snippet_replaces_a_property_value_with_its_short_tags_in_long_form():
+def test_a_yaml_snippet_replaces_a_property_value():
     body = {"Resources": {"Api": {"Type": "AWS::Serverless::HttpApi",
                                   "Properties": {"DefinitionBody": include("s3://defs/api.yaml")}}}}
     resolved = resolve_includes(body, reader({"defs/api.yaml": OPENAPI_YAML}))
     definition = resolved["Resources"]["Api"]["Properties"]["DefinitionBody"]
     assert definition["info"]["title"] == {"Fn::Sub": "${AWS::StackName}-api"}
+    assert definition["info"]["updated"] == "2024-01-01"  # dates stay text, as in templates
     assert definition["paths"]["/hello"]["get"]["x-amazon-apigateway-integration"]["uri"] == {
         "Fn::GetAtt": ["Fn", "Arn"]}
 
@@ -66,10 +67,18 @@ def test_locations_in_every_s3_form(location: str, expected: tuple[str, str]):
     assert s3_location(location) == expected
 
 
-def test_a_missing_object_fails_with_the_transform_error():
+def test_a_missing_object_or_bucket_fails_with_the_transform_error():
     body = {"Resources": {"A": {"Type": "Test::Thing", "Properties": {"Body": include("s3://defs/none.yaml")}}}}
-    with pytest.raises(ValidationFailure, match=r"^Transform AWS::Include failed with: S3 object does not exist"):
+    message = "Transform AWS::Include failed with: S3 object [s3://defs/none.yaml] does not exist."
+    with pytest.raises(ValidationFailure, match=re.escape(message)):
         resolve_includes(body, reader({}))
+
+    def no_bucket(bucket: str, key: str) -> bytes:
+        raise AwsError("NoSuchBucket", "The specified bucket does not exist", 404)
+
+    message = "Transform AWS::Include failed with: S3 bucket [defs] does not exist."
+    with pytest.raises(ValidationFailure, match=re.escape(message)):
+        resolve_includes(body, no_bucket)
 
 
 @pytest.mark.parametrize("location", ["./api.yaml", "s3://bucket-only", "ftp://x/y"])
@@ -80,10 +89,11 @@ def test_a_location_that_is_not_an_s3_uri_fails(location: str):
         resolve_includes(body, reader({}))
 
 
-def test_content_that_is_not_yaml_or_json_fails():
+@pytest.mark.parametrize("content", [b"a: [unclosed", b"uri: !GetAtt Fn.Arn"])
+def test_content_that_is_not_plain_yaml_or_json_fails(content: bytes):
     body = {"Resources": {"A": {"Type": "Test::Thing", "Properties": {"Body": include("s3://defs/bad")}}}}
     with pytest.raises(ValidationFailure, match="content should be valid Yaml/JSON"):
-        resolve_includes(body, reader({"defs/bad": b"a: [unclosed"}))
+        resolve_includes(body, reader({"defs/bad": content}))
 
 
 def test_other_macros_are_refused():
