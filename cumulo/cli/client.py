@@ -87,8 +87,8 @@ def upload_artifacts(endpoint_url: str, region: str | None):
             "CreateBucketConfiguration": {"LocationConstraint": s3.meta.region_name}}
         s3.create_bucket(Bucket=bucket, **options)
 
-    def upload(data: bytes, digest: str) -> str:
-        key = f"artifacts/{digest}.zip"
+    def upload(data: bytes, file_name: str) -> str:
+        key = f"artifacts/{file_name}"
         try:
             s3.head_object(Bucket=bucket, Key=key)
         except ClientError:

@@ -125,7 +125,7 @@ def deploy(
     try:
         stack = run_deploy(deployable_template(template) if template.is_file() else template, name,
                            _parameters(parameter_overrides), _endpoint(endpoint_url), region)
-    except (CliError, FileNotFoundError) as exc:
+    except (CliError, OSError) as exc:  # OSError: a local path to package is missing or unreadable
         raise _fail(exc) from exc
     console.print(f"[green]Stack {name}: {stack['StackStatus']}[/]")
     print_outputs(stack)

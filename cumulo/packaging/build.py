@@ -24,7 +24,8 @@ from typing import Any
 
 import yaml
 
-from cumulo.packaging.package import CODE_PROPERTIES, DEFINITION_PROPERTIES, IGNORED
+from cumulo.packaging.local_paths import local_references
+from cumulo.packaging.package import IGNORED
 from cumulo.template_loader import load_template
 
 BUILD_DIR = ".cumulo-build"
@@ -95,12 +96,8 @@ def build(template: Path, progress: Callable[[str], None] = print) -> Path:
         built["Globals"]["Function"].pop("CodeUri", None)
     built_template = out / "template.yaml"
     # The built template lives in the build directory: local paths are rewritten relative to it.
-    path_properties = {kind: prop for kind, (prop, _) in {**CODE_PROPERTIES, **DEFINITION_PROPERTIES}.items()}
-    for resource in (built.get("Resources") or {}).values():
-        prop = path_properties.get(resource.get("Type"))
-        value = (resource.get("Properties") or {}).get(prop) if prop else None
-        if isinstance(value, str) and not value.startswith(("s3://", "http://", "https://")):
-            resource["Properties"][prop] = os.path.relpath(base / value, out)
+    for reference in list(local_references(built)):
+        reference.holder[reference.rule.name] = os.path.relpath(base / reference.path, out)
     built_template.write_text(yaml.safe_dump(_plain(built), sort_keys=False))
     return built_template
 

@@ -1,10 +1,11 @@
 """Packaging a template's local code for deployment (what ``sam package`` does).
 
-Local paths in ``CodeUri``/``ContentUri``/``Code``/``Content`` are zipped deterministically
-(sorted entries, fixed timestamps, so unchanged code gives the same bytes and the same hash),
-uploaded once per content hash to a deployment bucket on the server, and replaced by their
-``s3://`` location. Local ``DefinitionUri`` files of state machines and HTTP APIs are read
-into the template inline.
+Every local path of ``cumulo.packaging.local_paths``'s table is uploaded once per content hash to
+a deployment bucket on the server and replaced by its location in the form the property takes.
+Code (``CodeUri``, ``Code``, ``ContentUri``, ``Content``) is zipped deterministically (sorted
+entries, fixed timestamps, so unchanged code gives the same bytes and the same hash); definitions
+(OpenAPI files, ``AWS::Include`` snippets) are uploaded as they are. State machine definitions
+are read into the template inline.
 """
 
 from __future__ import annotations
@@ -20,24 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cumulo.packaging.local_paths import Form, LocalReference, local_references
 from cumulo.template_loader import load_template
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-# resource type -> (property holding a local path, how it must be written back)
-CODE_PROPERTIES = {
-    "AWS::Serverless::Function": ("CodeUri", "uri"),
-    "AWS::Serverless::LayerVersion": ("ContentUri", "uri"),
-    "AWS::Lambda::Function": ("Code", "s3-object"),
-    "AWS::Lambda::LayerVersion": ("Content", "s3-object"),
-}
-DEFINITION_PROPERTIES = {
-    "AWS::Serverless::StateMachine": ("DefinitionUri", "Definition"),
-    "AWS::Serverless::HttpApi": ("DefinitionUri", "DefinitionBody"),
-    "AWS::Serverless::Api": ("DefinitionUri", "DefinitionBody"),
-}
 IGNORED = {"__pycache__", ".git", ".aws-sam", ".cumulo", "node_modules/.cache"}
 
-Uploader = Callable[[bytes, str], str]  # (zip bytes, sha256 hex) -> s3:// URI
+Uploader = Callable[[bytes, str], str]  # (artifact bytes, file name: sha256 hex + extension) -> s3:// URI
 
 
 def zip_directory(root: Path) -> bytes:
@@ -56,52 +46,47 @@ def zip_directory(root: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _local_path(value: Any, base: Path) -> Path | None:
-    if not isinstance(value, str) or value.startswith(("s3://", "http://", "https://")):
-        return None
-    path = (base / value).resolve()
-    return path if path.exists() else None
+def _write_back(reference: LocalReference, path: Path, upload_path: Callable[[Path, bool], str]) -> None:
+    rule, holder = reference.rule, reference.holder
+    if rule.form is Form.INLINE:
+        text = path.read_text()
+        holder[rule.inline_into] = json.loads(text) if text.lstrip().startswith("{") else load_template(text)
+        del holder[rule.name]
+        return
+    uri = upload_path(path, rule.zipped)
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    holder[rule.name] = {Form.S3_URI: uri, Form.BUCKET_KEY: {"Bucket": bucket, "Key": key},
+                         Form.S3BUCKET_S3KEY: {"S3Bucket": bucket, "S3Key": key}}[rule.form]
 
 
 def package_template(body: dict[str, Any], base: Path, upload: Uploader) -> dict[str, Any]:
-    """A copy of ``body`` with every local code path uploaded and replaced by its S3 location."""
+    """A copy of ``body`` with every local path uploaded (or inlined) and replaced by its S3 location."""
     packaged = copy.deepcopy(body)
     uploaded: dict[Path, str] = {}
 
-    def upload_path(path: Path) -> str:
+    def upload_path(path: Path, zipped: bool) -> str:
         if path not in uploaded:
-            data = path.read_bytes() if path.is_file() and path.suffix in (".zip", ".jar") else zip_directory(path)
-            uploaded[path] = upload(data, hashlib.sha256(data).hexdigest())
+            if not zipped and path.is_dir():
+                raise IsADirectoryError(f"{path} is a directory: a definition must be one file")
+            as_is = not zipped or path.suffix in (".zip", ".jar")
+            data = path.read_bytes() if as_is else zip_directory(path)
+            digest = hashlib.sha256(data).hexdigest()
+            uploaded[path] = upload(data, f"{digest}{path.suffix if as_is else '.zip'}")
         return uploaded[path]
 
     globals_function = (packaged.get("Globals") or {}).get("Function") or {}
-    for logical_id, resource in (packaged.get("Resources") or {}).items():
-        kind = resource.get("Type")
-        props = resource.setdefault("Properties", {}) if kind in CODE_PROPERTIES or kind in DEFINITION_PROPERTIES \
-            else resource.get("Properties") or {}
-        if kind in CODE_PROPERTIES:
-            name, form = CODE_PROPERTIES[kind]
-            value = props.get(name)
-            if value is None and kind == "AWS::Serverless::Function" and "InlineCode" not in props \
-                    and "ImageUri" not in props:
-                value = globals_function.get("CodeUri", ".")
-            path = _local_path(value, base)
-            if path is not None:
-                uri = upload_path(path)
-                if form == "uri":
-                    props[name] = uri
-                else:
-                    bucket, _, key = uri.removeprefix("s3://").partition("/")
-                    props[name] = {"S3Bucket": bucket, "S3Key": key}
-            elif isinstance(value, str) and not value.startswith("s3://"):
-                raise FileNotFoundError(f"{logical_id}: {name} '{value}' does not exist (relative to {base})")
-        if kind in DEFINITION_PROPERTIES:
-            name, inline = DEFINITION_PROPERTIES[kind]
-            path = _local_path(props.get(name), base)
-            if path is not None:
-                text = path.read_text()
-                props[inline] = json.loads(text) if text.lstrip().startswith("{") else load_template(text)
-                del props[name]
+    for resource in (packaged.get("Resources") or {}).values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.setdefault("Properties", {})
+        if not {"CodeUri", "InlineCode", "ImageUri"} & set(props):
+            props["CodeUri"] = globals_function.get("CodeUri", ".")  # sam package's default: the template's folder
+    for reference in list(local_references(packaged)):
+        path = (base / reference.path).resolve()
+        if not path.exists():
+            raise FileNotFoundError(f"{reference.logical_id}: {reference.rule.name} '{reference.path}' does not exist "
+                                    f"(relative to {base})")
+        _write_back(reference, path, upload_path)
     if "Globals" in packaged and "Function" in packaged["Globals"]:
         packaged["Globals"]["Function"].pop("CodeUri", None)
     return packaged

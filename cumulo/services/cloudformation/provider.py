@@ -149,7 +149,7 @@ class CloudFormationProvider(Provider):
         try:
             body = load_template(text)
             prepared = prepare(body, given, context.account_id, context.region, stack_name, stack_id,
-                               set(handlers()))
+                               set(handlers()), self.platform.objects.read_object)
         except ValidationFailure as exc:
             raise _validation(str(exc)) from exc
         except (TemplateError, IntrinsicError) as exc:

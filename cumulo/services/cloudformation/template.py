@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cumulo.services.cloudformation.errors import ValidationFailure
+from cumulo.services.cloudformation.include import ObjectReader, resolve_includes
 from cumulo.services.cloudformation.intrinsics import SUB_VARIABLE, IntrinsicError, Resolver
 from cumulo.services.cloudformation.ordering import dependency_graph
 from cumulo.services.cloudformation.parameters import bind_parameters, pseudo_parameters
@@ -50,8 +51,13 @@ def check_structure(body: dict[str, Any]) -> None:
 
 
 def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: str, stack_name: str,
-            stack_id: str, supported: set[str]) -> PreparedTemplate:
-    """Expand, bind and check a template; raises ValidationFailure before anything is deployed."""
+            stack_id: str, supported: set[str], read_object: ObjectReader) -> PreparedTemplate:
+    """Expand, bind and check a template; raises ValidationFailure before anything is deployed.
+
+    ``AWS::Include`` snippets are read (through ``read_object``) before anything else, as
+    CloudFormation does, so they may hold SAM resources or an API's OpenAPI definition.
+    """
+    body = resolve_includes(body, read_object)
     check_structure(body)
     declared = body.get("Parameters") or {}
     parameters, no_echo = bind_parameters(declared, given)

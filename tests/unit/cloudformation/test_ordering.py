@@ -17,6 +17,10 @@ THING = "Test::Thing"
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/shop/1111"
 
 
+def no_objects(bucket: str, key: str) -> bytes:
+    raise AssertionError("these templates include nothing from S3")
+
+
 def thing(depends_on: Any = None, **properties: Any) -> dict[str, Any]:
     definition: dict[str, Any] = {"Type": THING, "Properties": properties}
     if depends_on is not None:
@@ -59,7 +63,7 @@ def test_a_cycle_is_an_error_naming_its_resources(resources, cycle):
 def test_prepare_rejects_a_cycle_before_anything_is_created():
     body = {"Resources": {"A": thing(depends_on="B"), "B": thing(depends_on="A")}}
     with pytest.raises(ValidationFailure, match="Circular dependency"):
-        prepare(body, {}, "123456789012", "eu-west-1", "shop", STACK_ID, {THING})
+        prepare(body, {}, "123456789012", "eu-west-1", "shop", STACK_ID, {THING}, no_objects)
 
 
 # ------------------------------------------------------------ running the graph
@@ -110,7 +114,7 @@ CHAIN = {"Resources": {"Bucket": thing(), "Other": thing(),
 def deploy(body: dict[str, Any]) -> tuple[Recorder, StackOperation, dict[str, Any], list[tuple[str, str]], Any]:
     recorder = Recorder()
     operation, stack, events = operation_for(recorder)
-    template = prepare(body, {}, "123456789012", "eu-west-1", "shop", STACK_ID, {THING})
+    template = prepare(body, {}, "123456789012", "eu-west-1", "shop", STACK_ID, {THING}, no_objects)
     stack["_dependencies"] = {lid: sorted(deps) for lid, deps in template.dependencies.items()}
     outcome = asyncio.run(operation.deploy(template, None))
     return recorder, operation, stack, events, outcome
@@ -157,8 +161,9 @@ def test_a_failed_create_stops_its_dependents_and_roll_back_deletes_what_was_cre
 
 def test_resources_removed_by_an_update_are_deleted_dependents_first():
     recorder, operation, stack, _, _ = deploy(CHAIN)
-    previous = prepare(CHAIN, {}, "123456789012", "eu-west-1", "shop", STACK_ID, {THING})
-    smaller = prepare({"Resources": {"Other": thing()}}, {}, "123456789012", "eu-west-1", "shop", STACK_ID, {THING})
+    previous = prepare(CHAIN, {}, "123456789012", "eu-west-1", "shop", STACK_ID, {THING}, no_objects)
+    smaller = prepare({"Resources": {"Other": thing()}}, {}, "123456789012", "eu-west-1", "shop", STACK_ID, {THING},
+                      no_objects)
     # As the provider does: the stack's stored graph becomes the new template's before the update runs.
     stack["_dependencies"] = {lid: sorted(deps) for lid, deps in smaller.dependencies.items()}
     recorder.log.clear()

@@ -18,8 +18,12 @@ STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/shop/1111"
 THING = "Test::Thing"
 
 
+def no_objects(bucket: str, key: str) -> bytes:
+    raise AssertionError("these templates include nothing from S3")
+
+
 def prepared(body: dict[str, Any], given: dict[str, str] | None = None, supported: set[str] | None = None):
-    return prepare(body, given or {}, ACCOUNT, REGION, "shop", STACK_ID, supported or {THING})
+    return prepare(body, given or {}, ACCOUNT, REGION, "shop", STACK_ID, supported or {THING}, no_objects)
 
 
 def thing(**properties: Any) -> dict[str, Any]:

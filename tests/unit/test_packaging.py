@@ -1,0 +1,100 @@
+"""`cumulo deploy`'s packaging: every local path sam package uploads, in the form its property takes."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cumulo.packaging.build import build
+from cumulo.packaging.package import package_template
+from cumulo.template_loader import load_template
+
+
+class FakeBucket:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def upload(self, data: bytes, file_name: str) -> str:
+        self.objects[file_name] = data
+        return f"s3://deploy/artifacts/{file_name}"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    (tmp_path / "api.yaml").write_text("openapi: '3.0.1'\npaths: {}\n")
+    (tmp_path / "flow.asl.json").write_text('{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}')
+    return tmp_path
+
+
+def resources(**definitions: dict) -> dict:
+    return {"Transform": "AWS::Serverless-2016-10-31", "Resources": definitions}
+
+
+def test_each_property_is_written_back_in_its_form(project: Path):
+    body = resources(
+        Fn={"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "src/"}},
+        Raw={"Type": "AWS::Lambda::Function", "Properties": {"Code": "src"}},
+        Layer={"Type": "AWS::Serverless::LayerVersion", "Properties": {"ContentUri": "src"}},
+        Http={"Type": "AWS::Serverless::HttpApi", "Properties": {"DefinitionUri": "api.yaml"}},
+        V2={"Type": "AWS::ApiGatewayV2::Api", "Properties": {"BodyS3Location": "api.yaml"}},
+        Flow={"Type": "AWS::Serverless::StateMachine", "Properties": {"DefinitionUri": "flow.asl.json"}},
+        Remote={"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://elsewhere/code.zip"}})
+    bucket = FakeBucket()
+    packaged = package_template(body, project, bucket.upload)["Resources"]
+    code_uri = packaged["Fn"]["Properties"]["CodeUri"]
+    assert code_uri.startswith("s3://deploy/artifacts/") and code_uri.endswith(".zip")
+    assert packaged["Layer"]["Properties"]["ContentUri"] == code_uri  # same content, uploaded once
+    assert packaged["Raw"]["Properties"]["Code"] == {"S3Bucket": "deploy", "S3Key": code_uri.split("/", 3)[3]}
+    api_uri = packaged["Http"]["Properties"]["DefinitionUri"]
+    assert api_uri.endswith(".yaml")
+    assert packaged["V2"]["Properties"]["BodyS3Location"] == {"Bucket": "deploy", "Key": api_uri.split("/", 3)[3]}
+    assert bucket.objects[api_uri.rsplit("/", 1)[1]] == (project / "api.yaml").read_bytes()  # uploaded as is
+    assert packaged["Flow"]["Properties"] == {"Definition": {"StartAt": "A", "States": {"A": {"Type": "Pass",
+                                                                                             "End": True}}}}
+    assert packaged["Remote"]["Properties"]["CodeUri"] == "s3://elsewhere/code.zip"
+    archive = zipfile.ZipFile(io.BytesIO(bucket.objects[code_uri.rsplit("/", 1)[1]]))
+    assert archive.namelist() == ["app.py"]
+
+
+def test_local_include_locations_are_uploaded_anywhere_in_the_template(project: Path):
+    include = {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "./api.yaml"}}}
+    body = resources(Http={"Type": "AWS::Serverless::HttpApi", "Properties": {"DefinitionBody": include}})
+    body["Mappings"] = {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "api.yaml"}}}
+    bucket = FakeBucket()
+    packaged = package_template(body, project, bucket.upload)
+    location = packaged["Resources"]["Http"]["Properties"]["DefinitionBody"]["Fn::Transform"]["Parameters"]["Location"]
+    assert location.startswith("s3://deploy/artifacts/") and location.endswith(".yaml")
+    assert packaged["Mappings"]["Fn::Transform"]["Parameters"]["Location"] == location
+    assert list(bucket.objects.values()) == [(project / "api.yaml").read_bytes()]
+
+
+def test_a_missing_local_path_is_reported(project: Path):
+    body = resources(Flow={"Type": "AWS::Serverless::StateMachine", "Properties": {"DefinitionUri": "none.json"}})
+    with pytest.raises(FileNotFoundError, match=r"Flow: DefinitionUri 'none\.json' does not exist"):
+        package_template(body, project, FakeBucket().upload)
+
+
+def test_the_built_template_points_back_at_definitions_and_includes(project: Path):
+    (project / "template.yaml").write_text(yaml.safe_dump(resources(
+        Http={"Type": "AWS::Serverless::HttpApi", "Properties": {"DefinitionBody": {"Fn::Transform": {
+            "Name": "AWS::Include", "Parameters": {"Location": "api.yaml"}}}}},
+        Flow={"Type": "AWS::Serverless::StateMachine", "Properties": {"DefinitionUri": "flow.asl.json"}})))
+    built = build(project / "template.yaml", progress=lambda _: None)
+    body = load_template(built.read_text())
+    packaged = package_template(body, built.parent, FakeBucket().upload)
+    assert packaged["Resources"]["Flow"]["Properties"]["Definition"]["StartAt"] == "A"
+    assert packaged["Resources"]["Http"]["Properties"]["DefinitionBody"]["Fn::Transform"]["Parameters"][
+        "Location"].startswith("s3://deploy/")
+
+
+def test_a_top_level_include_location_is_uploaded(project: Path):
+    body = {"Transform": {"Name": "AWS::Include", "Parameters": {"Location": "api.yaml"}},
+            "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}
+    packaged = package_template(body, project, FakeBucket().upload)
+    assert packaged["Transform"]["Parameters"]["Location"].startswith("s3://deploy/artifacts/")
