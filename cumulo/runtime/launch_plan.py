@@ -67,7 +67,7 @@ class LaunchPlanner:
 
     def _agent_config(self, spec: EnvironmentSpec, plan: runtimes.RuntimePlan, zygote: Zygote,
                       variables: dict[str, str], task: str, opt: str, rt_dir: str) -> AgentConfig:
-        label, arn = logfmt.runtime_version(spec.runtime, spec.region)
+        label, arn = logfmt.runtime_version(plan.runs_as, spec.region)
         function = FunctionInfo(name=spec.function_name, version=spec.version, handler=spec.handler,
                                 account=spec.account_id, initialization_type=spec.initialization_type,
                                 runtime_version=label, runtime_version_arn=arn)
