@@ -65,3 +65,30 @@ def list_runtimes(ctx: typer.Context, data_dir: DataDir = None) -> None:
         style = STATUS_STYLE[resolution.status]
         table.add_row(runtime, f"[{style}]{resolution.status}[/{style}]", runs_on, details)
     Console(highlight=False).print(table)
+
+
+@app.command()
+def install(
+    runtime: Annotated[str, typer.Argument(help="A runtime id: nodejs22.x, python3.14, java21...")],
+    data_dir: DataDir = None,
+) -> None:
+    """Install the exact version RUNTIME names into <data-dir>/runtimes/ (Node.js and Java from PyPI wheels,
+    Python with uv). A running server uses it from the next environment it starts."""
+    from rich.console import Console
+
+    from cumulo.runtime.install import InstallError
+    from cumulo.runtime.install import install as run_install
+    from cumulo.runtime.installed import runtimes_dir
+
+    console = Console(highlight=False)
+    folder = runtimes_dir(_data_dir(data_dir))
+    try:
+        with console.status(f"Installing {runtime} into {folder}") as status:
+            def progress(message: str) -> None:
+                console.print(f"  {message}")
+                status.update(message)
+            found = run_install(runtime, folder, progress)
+    except InstallError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]{runtime}[/green] runs on {found.language} {found.version_text} ({found.path})")
