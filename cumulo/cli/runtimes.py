@@ -26,11 +26,17 @@ def _data_dir(explicit: Path | None) -> Path:
         raise typer.Exit(2) from exc
 
 
-def _how_to_get(runtime: str, language: str | None) -> str:
+def _how_to_get(runtime: str, language: str | None, folder: Path) -> str:
     """The short hint of the listing (CreateFunction's refusal gives the long one)."""
     if language in ("python", "node"):
         return f"`cumulo runtimes install {runtime}`"
     if language == "java":
+        from cumulo.runtime.discovery import installations
+
+        major = runtime.removeprefix("java")
+        jdk = next((i for i in installations("java", folder) if str(i.version[0]) == major), None)
+        if jdk is not None:
+            return f"JDK {jdk.version_text} at {jdk.path} ({jdk.source}); Java functions are not run yet"
         return f"`cumulo runtimes install {runtime}` installs the JDK; Java functions are not run yet"
     return "not supported by Cumulo yet (a provided.al2023 'bootstrap' runs anything)"
 
@@ -56,7 +62,7 @@ def list_runtimes(ctx: typer.Context, data_dir: DataDir = None) -> None:
         found = resolution.installation
         runs_on = f"{found.language} {found.version_text}" if found else ""
         wanted = parse(runtime)
-        hint = _how_to_get(runtime, wanted.language if wanted else None)
+        hint = _how_to_get(runtime, wanted.language if wanted else None, folder)
         details = f"{found.path} ({found.source})" if found else resolution.note
         if resolution.status == "substituted":
             details = f"{details}; exact: {hint}"
@@ -91,4 +97,7 @@ def install(
     except InstallError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    console.print(f"[green]{runtime}[/green] runs on {found.language} {found.version_text} ({found.path})")
+    if found.language == "java":
+        console.print(f"JDK {found.version_text} installed ({found.path}); Cumulo does not run {runtime} functions yet")
+    else:
+        console.print(f"[green]{runtime}[/green] runs on {found.language} {found.version_text} ({found.path})")
