@@ -24,7 +24,8 @@ from typing import Any
 
 ENV_PREFIX = "CUMULO_"
 CHOICES = {"isolation": ("auto", "strict", "off"), "cpu_scaling": ("off", "aws"), "http_api_endpoint": ("path", "host"),
-           "sqlite_synchronous": ("NORMAL", "FULL"), "log_level": ("debug", "info", "warning", "error")}
+           "sqlite_synchronous": ("NORMAL", "FULL"), "log_level": ("debug", "info", "warning", "error"),
+           "runtime_substitution": ("nearest", "strict")}
 DEFAULT_CONFIG_FILE = "cumulo.toml"
 
 
@@ -53,6 +54,10 @@ class Settings:
     # sandbox user, seccomp, cgroups...) and says what is missing; "strict" refuses to start
     # unless all of it is there; "off" runs plain processes.
     isolation: str = "auto"
+    # A function whose runtime's exact version (python3.14, nodejs22.x) is not installed: "nearest"
+    # runs it on the nearest installed version of the language, with a warning at create time and in
+    # its INIT_START line; "strict" refuses it at CreateFunction (`cumulo runtimes install ID` adds it).
+    runtime_substitution: str = "nearest"
     # Idle environments are reaped after this many seconds (AWS keeps them 5-15 minutes).
     keep_warm_seconds: int = 600
     # No environment lives longer than this (AWS recycles them after a few hours).

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cumulo import __version__
+from cumulo.cli.runtimes import app as runtimes_app
 
 app = typer.Typer(
     name="cumulo",
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(runtimes_app, name="runtimes")
 
 
 def _version(value: bool) -> None:

@@ -32,6 +32,7 @@ from cumulo.runtime import (
     RuntimeConfig,
     UnsupportedRuntimeError,
 )
+from cumulo.runtime.installed import runtimes_dir
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -87,6 +88,8 @@ class FunctionRunner:
             cpu_scaling=settings.cpu_scaling,  # type: ignore[arg-type]
             log_sink=self._write_logs,
             private_paths=(settings.data_dir.resolve(),),
+            runtimes_dir=runtimes_dir(settings.data_dir),
+            runtime_substitution=settings.runtime_substitution,
         ))
         self._specs: dict[str, EnvironmentSpec] = {}
         self.sessions = platform.sessions

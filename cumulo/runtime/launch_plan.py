@@ -10,9 +10,12 @@ the layers merged into a symlink farm.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 from . import envvars, logfmt, runtimes, sandbox
@@ -39,7 +42,7 @@ class LaunchPlanner:
     def spawn_request(self, env: Environment, zygote: Zygote) -> dict:
         """``{"agent": AgentConfig as JSON, "mounts": ... or None, "limits": ...}`` (blocking file work)."""
         spec, plan = env.spec, env.plan
-        runtime_dir = str(runtimes.NODE_RUNTIME_DIR if plan.kind == "node" else self.pylib)
+        runtime_dir = str(self._node_runtime_dir(plan) if plan.kind == "node" else self.pylib)
         if self.isolated:
             task, opt, rt_dir, tmp = "/var/task", "/opt", "/var/runtime", None
             code = [Path(spec.code_dir).resolve(), *(Path(p).resolve() for p in spec.layer_dirs)]
@@ -67,7 +70,7 @@ class LaunchPlanner:
 
     def _agent_config(self, spec: EnvironmentSpec, plan: runtimes.RuntimePlan, zygote: Zygote,
                       variables: dict[str, str], task: str, opt: str, rt_dir: str) -> AgentConfig:
-        label, arn = logfmt.runtime_version(spec.runtime, spec.region)
+        label, arn = logfmt.runtime_version(plan.runs_as, spec.region)
         function = FunctionInfo(name=spec.function_name, version=spec.version, handler=spec.handler,
                                 account=spec.account_id, initialization_type=spec.initialization_type,
                                 runtime_version=label, runtime_version_arn=arn)
@@ -79,7 +82,8 @@ class LaunchPlanner:
             sys_path.append(rt_dir)
             command = RuntimeCommand(python_handler=spec.handler, sys_path=sys_path)
         elif plan.kind == "node":
-            command = RuntimeCommand(argv=[plan.executable, f"{rt_dir}/index.mjs"])
+            node = f"{rt_dir}/bin/node" if self._hidden(plan.executable) else plan.executable
+            command = RuntimeCommand(argv=[node, f"{rt_dir}/index.mjs"])
         else:
             command = RuntimeCommand(argv=[_bootstrap_path(spec, task, opt)])
         wrapper = variables.get("AWS_LAMBDA_EXEC_WRAPPER")
@@ -94,6 +98,34 @@ class LaunchPlanner:
             rlimit_nofile=1024,
             rlimit_data=spec.memory_mb * 1024 * 1024 if not self.cgroups and plan.kind != "node" else None,
             extensions_dir=f"{opt}/extensions" if has_extensions else None)
+
+    def _hidden(self, path: str) -> bool:
+        """Whether the sandbox covers ``path`` (it lies in the data directory, as installed runtimes do)."""
+        hidden = (Path(self.config.work_dir), *self.config.private_paths)
+        return self.isolated and any(Path(path).resolve().is_relative_to(Path(p).resolve()) for p in hidden)
+
+    def _node_runtime_dir(self, plan: runtimes.RuntimePlan) -> Path:
+        """Cumulo's Node runtime; with the node binary as ``bin/node`` (a hard link) when the binary lives
+        where functions cannot see it (a runtime installed into the data directory): bound at
+        /var/runtime before the data directory is covered, it stays reachable."""
+        if not self._hidden(plan.executable):
+            return runtimes.NODE_RUNTIME_DIR
+        folder = self.pylib.parent / ("node-" + hashlib.sha256(plan.executable.encode()).hexdigest()[:16])
+        if folder.is_dir():
+            return folder
+        staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+        staging.chmod(0o755)
+        (staging / "bin").mkdir(mode=0o755)
+        (staging / "index.mjs").symlink_to(runtimes.NODE_RUNTIME_DIR / "index.mjs")
+        try:
+            os.link(plan.executable, staging / "bin" / "node")
+        except OSError:  # another file system
+            shutil.copy2(plan.executable, staging / "bin" / "node")
+        try:
+            staging.rename(folder)
+        except OSError:  # built meanwhile by another cold start
+            shutil.rmtree(staging, ignore_errors=True)
+        return folder
 
     def _reveal(self, zygote: Zygote, plan: runtimes.RuntimePlan, runtime_dir: str) -> dict[str, list[str]]:
         """Host directories the runtime needs that the sandbox would hide: ``{cover: [dirs]}``."""

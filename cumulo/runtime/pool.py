@@ -319,6 +319,10 @@ class EnvironmentPool:
         task.add_done_callback(self._releasing.discard)
 
     # --- cold start -------------------------------------------------------------------------------
+    def _plan(self, spec: EnvironmentSpec) -> runtimes.RuntimePlan:
+        """What runs ``spec.runtime``, looked up at each cold start so newly installed runtimes count."""
+        return runtimes.plan(spec.runtime, self.config.runtimes_dir, self.config.runtime_substitution)
+
     async def _zygote(self, plan: runtimes.RuntimePlan) -> Zygote:
         interpreter = plan.executable if plan.kind == "python" else sys.executable
         key = interpreter + ("|py" if plan.kind == "python" else "|agent")
@@ -360,12 +364,12 @@ class EnvironmentPool:
         function's).  An init retried inside the invoke runs under the function's timeout,
         counted from the start of that retry, as on AWS.
         """
-        plan = runtimes.plan(spec.runtime)
+        plan = self._plan(spec)
         zygote = await self._zygote(plan)
         for phase in ("init", "invoke"):
             env = self._new_environment(spec, plan)
             if phase == "init":
-                env.log(logfmt.init_start(spec.runtime, spec.region))
+                env.log(logfmt.init_start(plan.runs_as, spec.region))
                 limit = self.config.init_timeout_s
             else:  # init re-run inside the invoke: its output belongs to the invoke's log tail
                 env.capture()
@@ -431,12 +435,12 @@ class EnvironmentPool:
     async def _initialize_provisioned(self, spec: EnvironmentSpec) -> Environment:
         """An initialized environment for a provisioned-concurrency group (see ProvisionedConcurrency)."""
         try:
-            plan = runtimes.plan(spec.runtime)
+            plan = self._plan(spec)
             zygote = await self._zygote(plan)
             env = self._new_environment(spec, plan)
         except Exception as exc:  # unsupported runtime, no memory left, no zygote
             raise ProvisioningFailed(f"{type(exc).__name__}: {exc}") from exc
-        env.log(logfmt.init_start(spec.runtime, spec.region))
+        env.log(logfmt.init_start(plan.runs_as, spec.region))
         try:
             started = await self._init(env, zygote, self.config.init_timeout_s, "")
         except InitFailure as failure:

@@ -1,128 +1,150 @@
 """Which Lambda runtimes this host can run, and with what.
 
-* ``python3.X``: a host interpreter named ``python3.X`` on PATH or in pyenv (3.9 and newer),
+* ``python3.X``: an interpreter of that minor version (see :mod:`cumulo.runtime.discovery`),
   running Cumulo's Python runtime in a process forked from that interpreter's zygote.
-* ``nodejsN.x`` (any N): the host's ``node``, whatever its version, running Cumulo's Node
-  runtime (``node/index.mjs``).  AWS pins a major version per runtime id; here every
-  ``nodejs*.x`` id maps to the one host node, and :func:`supported_runtimes` says which.
+* ``nodejsN.x``: a ``node`` of major version N, running Cumulo's Node runtime (``node/index.mjs``).
 * ``provided``, ``provided.al2``, ``provided.al2023``: the function's own executable
   ``bootstrap`` in the code root, run on the host OS.
+
+A runtime id AWS offers whose exact version is not installed is *substituted* by the nearest
+installed version of the same language under ``substitution="nearest"`` (the default), and
+refused under ``"strict"``; either way the message names ``cumulo runtimes install <id>``.
+Java, .NET and Ruby are known but not run (always *missing*).
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import re
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from .catalog import AWS_RUNTIMES, PROVIDED, RUNNABLE_LANGUAGES, RuntimeId, parse, runtime_name
+from .discovery import Installation, installations
 from .spec import UnsupportedRuntimeError
 
-PROVIDED = ("provided", "provided.al2", "provided.al2023")
-MIN_PYTHON = (3, 9)  # the oldest AWS still runs; current boto3 needs it too
-_PY = re.compile(r"^python3\.(\d+)$")
-_NODE = re.compile(r"^nodejs(\d+)\.x$")
 NODE_RUNTIME_DIR = Path(__file__).parent / "node"
+SUBSTITUTION_MODES = ("nearest", "strict")
+Status = Literal["exact", "substituted", "missing"]
 
 
 @dataclass(frozen=True)
 class RuntimePlan:
     kind: str  # "python" | "node" | "provided"
-    runtime: str
+    runtime: str  # the function's runtime id
     executable: str  # interpreter path; node path; "" for provided
     execution_env: str | None  # AWS_EXECUTION_ENV
+    runs_as: str = ""  # the runtime id actually run (differs from ``runtime`` when substituted)
 
 
-def _version_key(path: str) -> tuple[int, int]:
-    m = re.search(r"python3\.(\d+)$", path)
-    return (3, int(m.group(1))) if m else (0, 0)
+@dataclass(frozen=True)
+class Resolution:
+    """What runs ``runtime`` here: ``installation`` (None for provided and missing ones) and a note:
+    for a substitution, the warning to show; for a missing runtime, how to get it."""
+
+    runtime: str
+    status: Status
+    installation: Installation | None = None
+    note: str = ""
 
 
-@functools.lru_cache(maxsize=1)
-def python_interpreters() -> dict[str, str]:
-    """``{"python3.11": "/path/to/python3.11", ...}`` -- first found wins, the platform's own first."""
-    found: dict[str, str] = {}
-    own = "python{}.{}".format(*sys.version_info[:2])
-    found[own] = sys.executable
-    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not d.endswith("shims")]
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    try:
-        dirs += sorted((str(p / "bin") for p in (pyenv_root / "versions").iterdir()), reverse=True)
-    except OSError:
-        pass
-    for d in dirs:
-        try:
-            names = os.listdir(d)
-        except OSError:
-            continue
-        for name in names:
-            m = _PY.match(name)
-            if not m or name in found or (3, int(m.group(1))) < MIN_PYTHON:
-                continue
-            path = os.path.join(d, name)
-            if os.access(path, os.X_OK) and os.path.isfile(path):
-                found[name] = path
-    return dict(sorted(found.items(), key=lambda kv: _version_key(kv[0])))
+def _key(runtime: RuntimeId | Installation) -> tuple[int, ...]:
+    """The part of a version a runtime id pins: (3, 13) for Python, (22,) for Node and Java."""
+    return runtime.version[:2] if runtime.language == "python" else runtime.version[:1]
 
 
-@functools.lru_cache(maxsize=1)
-def node_executable() -> tuple[str, str] | None:
-    """(path, version) of the host node, or None."""
-    path = shutil.which("node")
-    if not path:
-        return None
-    try:
-        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
-        version = done.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return path, version
+def _distance(wanted: RuntimeId, candidate: Installation) -> tuple[int, int]:
+    """Nearest first; between two equally near versions, the newer."""
+    a, b = _key(wanted)[-1], _key(candidate)[-1]
+    return abs(a - b), -b
 
 
-def supported_runtimes() -> dict[str, str]:
-    """Runtime id -> what runs it on this host."""
-    out = {name: path for name, path in python_interpreters().items()}
-    node = node_executable()
-    if node:
-        major = int(node[1].lstrip("v").split(".")[0])
-        for n in sorted({18, 20, 22, 24, major}):
-            out[f"nodejs{n}.x"] = f"{node[0]} ({node[1]}; every nodejs*.x maps to the host node)"
+def install_command(runtime: str) -> str:
+    return f"cumulo runtimes install {runtime}"
+
+
+def _missing_note(wanted: RuntimeId, found: list[Installation]) -> str:
+    runtime = wanted.name
+    if wanted.language == "python":
+        minor = wanted.version_text
+        return (f"The runtime {runtime} needs a Python {minor} interpreter: run `{install_command(runtime)}` "
+                f"(uses uv), `pyenv install {minor}`, or install your OS package python{minor} so that it is on PATH.")
+    if wanted.language == "node":
+        return f"The runtime {runtime} needs Node.js {wanted.version_text}: run `{install_command(runtime)}`."
+    if wanted.language == "java":
+        jdks = ", ".join(f"JDK {j.version_text} at {j.path}" for j in found) or "no JDK found"
+        return (f"The runtime {runtime} is not run by Cumulo yet ({jdks}); `{install_command(runtime)}` "
+                f"installs JDK {wanted.version_text} for when it is. Use a python3.x, nodejs*.x or provided.al2023 "
+                "runtime meanwhile.")
+    return (f"The runtime {runtime} is not supported by Cumulo yet: use a python3.x, nodejs*.x or "
+            "provided.al2023 runtime (a provided runtime runs any executable 'bootstrap').")
+
+
+def resolve(runtime: str, runtimes_dir: Path | None = None) -> Resolution:
+    """What would run ``runtime`` here (never raises; unknown ids are *missing*)."""
+    if runtime in PROVIDED:
+        return Resolution(runtime, "exact", None, "executable 'bootstrap' in the code root, run on the host")
+    wanted = parse(runtime)
+    if wanted is None:
+        return Resolution(runtime, "missing", None, "Unknown runtime {!r}. Known: {}".format(
+            runtime, ", ".join(AWS_RUNTIMES)))
+    found = installations(wanted.language, runtimes_dir)
+    if wanted.language not in RUNNABLE_LANGUAGES:
+        return Resolution(runtime, "missing", None, _missing_note(wanted, found))
+    exact = next((i for i in found if _key(i) == _key(wanted)), None)
+    if exact is not None:
+        return Resolution(runtime, "exact", exact)
+    if found and runtime in AWS_RUNTIMES:  # ids AWS does not offer (python3.99) are never substituted
+        nearest = min(found, key=lambda i: _distance(wanted, i))
+        substitute = runtime_name(nearest.language, nearest.version)
+        return Resolution(runtime, "substituted", nearest, (
+            f"runtime {runtime} is not installed here: functions with it run on {substitute} "
+            f"({nearest.version_text}, {nearest.path}); `{install_command(runtime)}` installs the exact one, "
+            "CUMULO_RUNTIME_SUBSTITUTION=strict refuses such functions instead"))
+    return Resolution(runtime, "missing", None, _missing_note(wanted, found))
+
+
+def refusal(resolution: Resolution, substitution: str) -> str | None:
+    """Why a function with this runtime cannot be created or run (None: it can)."""
+    if resolution.status == "missing":
+        return resolution.note
+    found = resolution.installation
+    if resolution.status == "substituted" and substitution == "strict" and found is not None:
+        return (f"The runtime {resolution.runtime} is not installed on this host and runtime substitution is "
+                f"strict: run `{install_command(resolution.runtime)}`, or set CUMULO_RUNTIME_SUBSTITUTION=nearest "
+                f"to run it on {runtime_name(found.language, found.version)}.")
+    return None
+
+
+def plan(runtime: str, runtimes_dir: Path | None = None, substitution: str = "nearest") -> RuntimePlan:
+    """How to run ``runtime`` here; raises UnsupportedRuntimeError saying what to install."""
+    resolution = resolve(runtime, runtimes_dir)
+    problem = refusal(resolution, substitution)
+    if problem:
+        raise UnsupportedRuntimeError(problem)
+    if runtime in PROVIDED:
+        return RuntimePlan("provided", runtime, "", None, runtime)
+    found = resolution.installation
+    assert found is not None  # exact and substituted resolutions carry their installation
+    return RuntimePlan(found.language, runtime, found.path, "AWS_Lambda_" + runtime,
+                       runtime_name(found.language, found.version))
+
+
+def supported_runtimes(runtimes_dir: Path | None = None) -> dict[str, str]:
+    """Runtime id -> what runs it exactly on this host, oldest version first per language
+    (substituted and missing ids left out)."""
+    out: dict[str, str] = {}
+    for language in RUNNABLE_LANGUAGES:
+        chosen: dict[tuple[int, ...], Installation] = {}
+        for found in installations(language, runtimes_dir):
+            chosen.setdefault(_key(found), found)
+        for _, found in sorted(chosen.items()):
+            out[runtime_name(language, found.version)] = f"{found.path} ({found.version_text})"
     for name in PROVIDED:
-        out[name] = "executable 'bootstrap' in the code root, run on the host"
+        out[name] = resolve(name).note
     return out
 
 
-def install_hint(runtime: str) -> str | None:
-    """None if ``runtime`` runs here, else what to install (for CreateFunction's error message)."""
-    try:
-        plan(runtime)
-        return None
-    except UnsupportedRuntimeError as e:
-        return str(e)
-
-
-def plan(runtime: str) -> RuntimePlan:
-    """How to run ``runtime`` here; raises UnsupportedRuntimeError with an install hint."""
-    m = _PY.match(runtime)
-    if m:
-        path = python_interpreters().get(runtime)
-        if not path:
-            minor = m.group(1)
-            raise UnsupportedRuntimeError(
-                f"The runtime {runtime} needs a Python 3.{minor} interpreter named python3.{minor} on PATH "
-                f"or in pyenv (for example `pyenv install 3.{minor}` or your OS package python3.{minor}).")
-        return RuntimePlan("python", runtime, path, "AWS_Lambda_" + runtime)
-    if _NODE.match(runtime):
-        node = node_executable()
-        if not node:
-            raise UnsupportedRuntimeError(
-                f"The runtime {runtime} needs Node.js: install it so that `node` is on PATH.")
-        return RuntimePlan("node", runtime, node[0], "AWS_Lambda_" + runtime)
-    if runtime in PROVIDED:
-        return RuntimePlan("provided", runtime, "", None)
-    raise UnsupportedRuntimeError("Unknown runtime {!r}. Supported here: {}".format(runtime, ", ".join(
-        supported_runtimes())))
+def install_hint(runtime: str, runtimes_dir: Path | None = None) -> str | None:
+    """None if ``runtime`` runs here exactly, else what to install."""
+    resolution = resolve(runtime, runtimes_dir)
+    return None if resolution.status == "exact" else resolution.note

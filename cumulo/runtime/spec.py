@@ -64,6 +64,8 @@ class RuntimeConfig:
     freeze_after_s: float = 0.05  # idle grace before an environment is frozen (None/negative: never)
     init_timeout_s: float = 10.0  # AWS's INIT phase limit for on-demand environments
     private_paths: tuple[Path, ...] = ()  # hidden from functions (e.g. the platform's data dir)
+    runtimes_dir: Path | None = None  # runtimes installed by `cumulo runtimes install` (<data-dir>/runtimes)
+    runtime_substitution: str = "nearest"  # or "strict": see cumulo.runtime.runtimes
 
 
 @dataclass(frozen=True)

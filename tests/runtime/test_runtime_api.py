@@ -156,10 +156,10 @@ def test_shell_curl_bootstrap(rt):
 
 
 def _python_with_awslambdaric() -> str | None:
-    from cumulo.runtime.runtimes import python_interpreters
+    from cumulo.runtime.discovery import installations
 
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates = [*python_interpreters().values(), shutil.which("python3"),
+    candidates = [*(i.path for i in installations("python", None)), shutil.which("python3"),
                   *map(str, sorted(pyenv.glob("versions/*/bin/python3")))]
     for python in candidates:
         probe = [python, "-c", "import awslambdaric"] if python else None

@@ -10,7 +10,8 @@ from typing import Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.runtime.envvars import RESERVED
-from cumulo.services.lambda_.runtimes import unsupported_reason
+from cumulo.services.lambda_.runtimes import substitution_warning, unsupported_reason
+from cumulo.settings import Settings
 
 DEFAULT_MEMORY_MB = 128
 DEFAULT_TIMEOUT_S = 3
@@ -50,14 +51,16 @@ def new_revision() -> str:
     return str(uuid.uuid4())
 
 
-def check_runtime(runtime: str | None, package_type: str) -> None:
+def check_runtime(runtime: str | None, package_type: str, settings: Settings) -> str | None:
+    """Refuse a runtime the host cannot run; returns the warning to log when it runs on a substitute."""
     if package_type != "Zip":
-        return
+        return None
     if not runtime:
         raise AwsError("InvalidParameterValueException", "Runtime is required for Zip package type.")
-    reason = unsupported_reason(runtime)
+    reason = unsupported_reason(runtime, settings)
     if reason:
         raise AwsError("InvalidParameterValueException", reason)
+    return substitution_warning(runtime, settings)
 
 
 def check_environment(environment: dict[str, Any] | None) -> None:

@@ -184,7 +184,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         if ref.qualifier:
             raise invalid("Unsupported FunctionName: a qualifier cannot be used when creating a function.")
         package_type = params.get("PackageType") or "Zip"
-        cfg.check_runtime(params.get("Runtime"), package_type)
+        substitution = cfg.check_runtime(params.get("Runtime"), package_type, self.platform.settings)
         cfg.check_environment(params.get("Environment"))
         config = cfg.base_configuration(params, ref.name, repo.arn(ref.name))
         cfg.check_limits(config)
@@ -211,6 +211,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                 repo.save_function(ref.name, record)
         self._settle(repo, ref.name)
         self._report_architecture(config)
+        self._report_substitution(ref.name, substitution)
         return self._public(result)
 
     @staticmethod
@@ -218,6 +219,11 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
         mismatch = cfg.architecture_mismatch(config)
         if mismatch:
             log.warning("%s", mismatch)
+
+    @staticmethod
+    def _report_substitution(name: str, substitution: str | None) -> None:
+        if substitution:
+            log.warning("function %s: %s", name, substitution)
 
     def get_function(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         repo = self.repo(context)
@@ -315,8 +321,8 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
     def update_function_configuration(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         repo, name, record = self._updatable(context, params)
         config = cfg.apply_update(record["config"], params)
-        if params.get("Runtime"):
-            cfg.check_runtime(params["Runtime"], config.get("PackageType", "Zip"))
+        substitution = cfg.check_runtime(params["Runtime"], config.get("PackageType", "Zip"),
+                                         self.platform.settings) if params.get("Runtime") else None
         cfg.check_environment(config.get("Environment"))
         cfg.check_limits(config)
         layer_sizes = record.get("layer_sizes", [])
@@ -335,6 +341,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
             record["layer_sizes"] = layer_sizes
             repo.save_function(name, record)
         self._settle(repo, name)
+        self._report_substitution(name, substitution)
         return self._public(config)
 
     def delete_function(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

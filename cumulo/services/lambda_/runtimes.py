@@ -1,16 +1,15 @@
-"""Which Lambda runtimes this host can run, and what to install for the others.
+"""CreateFunction's runtime check: refuse what the host cannot run, warn about what it substitutes.
 
-CreateFunction rejects a runtime the host cannot run (instead of failing at invoke time),
-with a message naming what to install.
+A runtime the host cannot run is refused here rather than failing at invoke time, with a message
+naming what to install; one run on a nearby version instead (see :mod:`cumulo.runtime.runtimes`)
+is accepted with a warning the caller logs.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import re
-import shutil
-from pathlib import Path
+from cumulo.runtime import runtimes
+from cumulo.runtime.installed import runtimes_dir
+from cumulo.settings import Settings
 
 # Runtimes AWS no longer accepts for new functions, with the successor AWS recommends.
 DEPRECATED = {
@@ -23,47 +22,19 @@ DEPRECATED = {
     "dotnetcore3.1": "dotnet8", "dotnet6": "dotnet8", "ruby2.5": "ruby3.3", "ruby2.7": "ruby3.3",
     "go1.x": "provided.al2023", "java8": "java21",
 }
-PROVIDED = ("provided", "provided.al2", "provided.al2023")
 
 
-@functools.lru_cache(maxsize=64)
-def python_interpreter(runtime: str) -> str | None:
-    """Path of the host interpreter for ``python3.X``: on PATH, or a pyenv installation."""
-    version = runtime.removeprefix("python")
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    if pyenv_root.is_dir():
-        for candidate in sorted(pyenv_root.glob(f"{version}.*"), reverse=True):
-            binary = candidate / "bin" / f"python{version}"
-            if binary.exists():
-                return str(binary)
-    return None
-
-
-@functools.lru_cache(maxsize=8)
-def node_binary() -> str | None:
-    return shutil.which("node")
-
-
-def unsupported_reason(runtime: str) -> str | None:
-    """None when the host can run ``runtime``; otherwise the message for the caller."""
+def unsupported_reason(runtime: str, settings: Settings) -> str | None:
+    """None when the host can run ``runtime`` (exactly or substituted); otherwise the message for the caller."""
     if runtime in DEPRECATED:
         return (f"The runtime parameter of {runtime} is no longer supported for creating or updating "
                 f"AWS Lambda functions. We recommend you use the new runtime ({DEPRECATED[runtime]}) "
                 "while creating or updating functions.")
-    if runtime in PROVIDED:
-        return None
-    if re.fullmatch(r"python3\.\d+", runtime):
-        if python_interpreter(runtime):
-            return None
-        return (f"Runtime {runtime} needs a {runtime} interpreter on this host: install Python "
-                f"{runtime.removeprefix('python')} (for example with pyenv or your package manager) "
-                "so that it is on PATH, then retry.")
-    if runtime.startswith("nodejs"):
-        if node_binary():
-            return None
-        return f"Runtime {runtime} needs Node.js on this host: install node so that it is on PATH, then retry."
-    return (f"Runtime {runtime} is not supported by Cumulo yet: use a python3.x, nodejs*.x or "
-            "provided.al2023 runtime (a provided runtime runs any executable 'bootstrap').")
+    resolution = runtimes.resolve(runtime, runtimes_dir(settings.data_dir))
+    return runtimes.refusal(resolution, settings.runtime_substitution)
+
+
+def substitution_warning(runtime: str, settings: Settings) -> str | None:
+    """The warning for a function whose runtime runs on another version here (None: runs exactly)."""
+    resolution = runtimes.resolve(runtime, runtimes_dir(settings.data_dir))
+    return resolution.note if resolution.status == "substituted" else None
