@@ -210,20 +210,15 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                 result = self._publish(repo, ref.name, record, None)["config"]
                 repo.save_function(ref.name, record)
         self._settle(repo, ref.name)
-        self._report_architecture(config)
-        self._report_substitution(ref.name, substitution)
+        self._report(cfg.architecture_mismatch(config), substitution and f"function {ref.name}: {substitution}")
         return self._public(result)
 
     @staticmethod
-    def _report_architecture(config: dict[str, Any]) -> None:
-        mismatch = cfg.architecture_mismatch(config)
-        if mismatch:
-            log.warning("%s", mismatch)
-
-    @staticmethod
-    def _report_substitution(name: str, substitution: str | None) -> None:
-        if substitution:
-            log.warning("function %s: %s", name, substitution)
+    def _report(*notes: str | None) -> None:
+        """What will run differently here than on AWS, said once in the server's log."""
+        for note in notes:
+            if note:
+                log.warning("%s", note)
 
     def get_function(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         repo = self.repo(context)
@@ -315,7 +310,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
             repo.save_function(name, record)
         self._settle(repo, name)
         if params.get("Architectures"):
-            self._report_architecture(config)
+            self._report(cfg.architecture_mismatch(config))
         return self._public(result)
 
     def update_function_configuration(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -341,7 +336,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
             record["layer_sizes"] = layer_sizes
             repo.save_function(name, record)
         self._settle(repo, name)
-        self._report_substitution(name, substitution)
+        self._report(substitution and f"function {name}: {substitution}")
         return self._public(config)
 
     def delete_function(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
