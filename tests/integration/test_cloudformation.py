@@ -170,6 +170,11 @@ def test_create_update_delete_with_parameters_conditions_and_intrinsics(server, 
     ("Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}", [],
      "Requires capabilities : [CAPABILITY_IAM]"),
     ("key: [unclosed", [], "Template format error"),
+    ("Parameters:\n  Stage:\nResources:\n  A: {Type: AWS::Logs::LogGroup}", [],
+     "Every Parameters object must contain a Type member. (Parameters/Stage)"),
+    ("Outputs: [a]\nResources:\n  A: {Type: AWS::Logs::LogGroup}", [], "Outputs must be an object"),
+    ("Transform: AWS::Serverless-2016-10-31\nGlobals:\nResources:\n  A: {Type: AWS::Logs::LogGroup}",
+     ["CAPABILITY_AUTO_EXPAND"], "'Globals' section is invalid"),
 ])
 def test_invalid_templates_fail_up_front_and_create_nothing(cloudformation, template, capabilities, message):
     name = unique()
@@ -178,6 +183,17 @@ def test_invalid_templates_fail_up_front_and_create_nothing(cloudformation, temp
     assert message in excinfo.value.response["Error"]["Message"]
     with pytest.raises(ClientError):
         cloudformation.describe_stacks(StackName=name)
+
+
+def test_empty_sections_count_as_absent(cloudformation):
+    """YAML sections left empty (null) deploy as if absent, as CloudFormation accepts them."""
+    name = unique()
+    template = "Parameters:\nMappings:\nConditions:\nMetadata:\nOutputs:\nResources:\n  A: {Type: AWS::Logs::LogGroup}"
+    cloudformation.create_stack(StackName=name, TemplateBody=template)
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    assert cloudformation.validate_template(TemplateBody=template)["Parameters"] == []
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
 
 
 def test_failed_create_rolls_back_everything(server, cloudformation):

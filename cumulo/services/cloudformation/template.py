@@ -19,6 +19,8 @@ from cumulo.services.cloudformation.sam_transform import SAM_TRANSFORM, expand_s
 TOP_LEVEL = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions",
              "Transform", "Resources", "Outputs"}
 LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
+# Sections whose value is a map of named entries; a section left empty in YAML (null) counts as absent.
+MAP_SECTIONS = ("Parameters", "Mappings", "Conditions", "Outputs", "Metadata", "Rules", "Globals")
 
 
 @dataclass
@@ -38,6 +40,7 @@ def check_structure(body: dict[str, Any]) -> None:
     if unknown:
         raise ValidationFailure("Template format error: Invalid template property or properties "
                                 f"[{', '.join(unknown)}]")
+    _check_sections(body)
     resources = body.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise ValidationFailure("Template format error: At least one Resources member must be defined.")
@@ -47,6 +50,19 @@ def check_structure(body: dict[str, Any]) -> None:
         if not isinstance(definition, dict) or "Type" not in definition:
             raise ValidationFailure(f"Template format error: [/Resources/{logical_id}] Every Resources object must "
                                     "contain a Type member.")
+
+
+def _check_sections(body: dict[str, Any]) -> None:
+    """Empty sections are accepted; a section or entry of the wrong shape is a ValidationError (no traceback)."""
+    for section in MAP_SECTIONS:
+        if body.get(section) is not None and not isinstance(body[section], dict):
+            raise ValidationFailure(f"Template format error: {section} must be an object")
+    for section, message in (("Parameters", "Every Parameters object must contain a Type member."),
+                             ("Outputs", "Every Outputs member must contain a Value object"),
+                             ("Mappings", "Every Mappings member must be a map")):
+        for name, spec in (body.get(section) or {}).items():
+            if not isinstance(spec, dict):
+                raise ValidationFailure(f"Template format error: {message} ({section}/{name})")
 
 
 def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: str, stack_name: str,

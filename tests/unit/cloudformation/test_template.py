@@ -226,3 +226,21 @@ def test_getatt_reads_the_deployed_attributes_and_rejects_others():
     assert Thing().attribute(Deployed("id", {"Arn": "arn:x"}), "Arn") == "arn:x"
     with pytest.raises(ResourceFailure, match="resource Test::Thing does not support attribute Nope"):
         Thing().attribute(Deployed("id", {"Arn": "arn:x"}), "Nope")
+
+
+# ------------------------------------------------------------ empty and malformed sections
+@pytest.mark.parametrize("section", ["Parameters", "Mappings", "Conditions", "Outputs", "Metadata", "Rules"])
+def test_an_empty_section_counts_as_absent(section):
+    assert set(prepared({section: None, "Resources": {"A": thing()}}).resources) == {"A"}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"Parameters": {"Stage": None}}, "Every Parameters object must contain a Type member. (Parameters/Stage)"),
+    ({"Outputs": {"Out": None}}, "Every Outputs member must contain a Value object (Outputs/Out)"),
+    ({"Mappings": {"Sizes": "big"}}, "Every Mappings member must be a map (Mappings/Sizes)"),
+    ({"Outputs": ["x"]}, "Outputs must be an object"),
+    ({"Conditions": "yes"}, "Conditions must be an object"),
+])
+def test_malformed_sections_are_validation_errors(body, message):
+    with pytest.raises(ValidationFailure, match=re.escape(message)):
+        prepared({**body, "Resources": {"A": thing()}})
