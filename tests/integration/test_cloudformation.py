@@ -227,6 +227,55 @@ def test_failed_create_rolls_back_everything(server, cloudformation):
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
 
 
+TYPED_VARIABLES = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Timeout: "7"
+      Environment:
+        Variables: {Variable1: 1234, Flag: true, Ratio: 0.5, Whole: 2.0}
+      InlineCode: |
+        import os
+        def handler(event, context):
+            return {k: os.environ[k] for k in ("Variable1", "Flag", "Ratio", "Whole")}
+Outputs:
+  Name: {Value: !Ref Fn}
+"""
+
+
+def test_property_values_take_the_types_of_the_api_model(server, cloudformation):
+    """YAML numbers and booleans in string members deploy as strings, numeric strings as numbers."""
+    name, values = create_sam_stack(cloudformation, "typed", TYPED_VARIABLES)
+    assert invoke(server, values["Name"]) == {"Variable1": "1234", "Flag": "true", "Ratio": "0.5", "Whole": "2"}
+    assert server.client("lambda").get_function_configuration(FunctionName=values["Name"])["Timeout"] == 7
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (("Timeout: \"7\"", "Timeout: soon"),
+     "Properties validation failed for resource Fn with message: #/Timeout: expected type: Integer, found: String"),
+    (("Variable1: 1234", "1nvalid: 1234"),
+     "Value '1nvalid' at 'environment.variables.1nvalid.key' failed to satisfy constraint"),
+])
+def test_invalid_property_values_fail_the_deploy_with_the_reason(cloudformation, change, reason):
+    name = unique("badtype")
+    cloudformation.create_stack(StackName=name, TemplateBody=TYPED_VARIABLES.replace(*change),
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    with pytest.raises(WaiterError):
+        cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+    failed = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED" and e["LogicalResourceId"] == "Fn"]
+    assert reason in failed[0]["ResourceStatusReason"]
+    assert cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+
+
 def test_failed_update_rolls_back_to_the_previous_configuration(server, cloudformation):
     name = unique()
     template = textwrap.dedent("""
