@@ -7,6 +7,8 @@ resource is created, with CloudFormation's ValidationError messages.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +94,17 @@ def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: s
     prepared = PreparedTemplate(processed, parameters, no_echo, conditions, resources)
     prepared.dependencies = dependency_graph(resources)
     return prepared
+
+
+def check_properties(resources: dict[str, dict[str, Any]], accepted: Mapping[str, AbstractSet[str]]) -> None:
+    """Every property of every resource must be one its handler implements (or knowingly ignores),
+    so that nothing in a template is silently dropped; all offenders are listed at once."""
+    problems = [f"Resource {logical_id}: property {name} is not supported by Cumulo yet"
+                for logical_id, definition in resources.items()
+                for name in sorted(definition.get("Properties") or {})
+                if name not in accepted.get(definition["Type"], ())]
+    if problems:
+        raise ValidationFailure(f"{'; '.join(problems)}. Nothing was created.")
 
 
 def check_references(body: dict[str, Any], names: set[str]) -> None:

@@ -76,6 +76,11 @@ class ResourceHandler:
     type: ClassVar[str] = ""
     # Properties whose change needs a new physical resource (CloudFormation's "Replacement").
     replace_on: ClassVar[frozenset[str]] = frozenset()
+    # The template properties the handler implements; any other fails the deploy up front.
+    properties: ClassVar[frozenset[str]] = frozenset()
+    # Properties accepted and knowingly not applied, because they have nothing to act on in a local
+    # platform (encryption at rest, for instance). Documented in the README's CloudFormation section.
+    ignored: ClassVar[frozenset[str]] = frozenset()
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         raise NotImplementedError
