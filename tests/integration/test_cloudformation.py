@@ -196,6 +196,18 @@ def test_empty_sections_count_as_absent(cloudformation):
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
 
 
+def test_a_deleted_stack_redeploys_at_once_with_the_same_queue_names(server, cloudformation):
+    """Delete then deploy again: SQS's 60-second QueueDeletedRecently wait is off by default."""
+    name, queue = unique(), unique("fixed")
+    template = f"Resources:\n  Q: {{Type: AWS::SQS::Queue, Properties: {{QueueName: {queue}}}}}"
+    for _ in range(2):
+        cloudformation.create_stack(StackName=name, TemplateBody=template)
+        cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+        assert server.client("sqs").get_queue_url(QueueName=queue)["QueueUrl"].endswith(f"/{queue}")
+        cloudformation.delete_stack(StackName=name)
+        cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+
+
 def test_failed_create_rolls_back_everything(server, cloudformation):
     name = unique()
     template = textwrap.dedent("""
