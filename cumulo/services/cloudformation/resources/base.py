@@ -113,8 +113,10 @@ def tags_map(tags: Any) -> dict[str, str]:
 def as_int(value: Any) -> Any:
     """An integer property as an int; a value that is not one is left for ``ResourceContext.call``'s
     type check to report as CloudFormation words it."""
+    if value is None or (isinstance(value, float) and not value.is_integer()):
+        return value
     try:
-        return None if value is None else int(value)
+        return int(value)
     except (TypeError, ValueError):
         return value
 
