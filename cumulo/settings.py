@@ -74,6 +74,9 @@ class Settings:
     # execution measures (Wait states, retry intervals, task timeouts and heartbeats, execution
     # timeouts) is multiplied by it: 0.001 makes a one-hour Wait take 3.6 s. 1 (real time) by default.
     states_clock_scale: float = 1.0
+    # SQS: refuse to re-create a queue name within 60 s of deleting it (QueueDeletedRecently), as
+    # AWS does. Off by default: a local `cumulo delete` then `cumulo deploy` must not wait a minute.
+    sqs_queue_deleted_recently: bool = False
     # Multiplies every SNS delivery retry delay (AWS's policies by default; 0.01 makes a
     # 20-second HTTP retry take 0.2 s, 0 retries at once). Tests and local runs shorten it.
     sns_retry_delay_scale: float = 1.0

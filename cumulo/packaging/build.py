@@ -66,12 +66,12 @@ def build(template: Path, progress: Callable[[str], None] = print) -> Path:
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     built = copy.deepcopy(body)
-    globals_function = (body.get("Globals") or {}).get("Function") or {}
+    globals_function = (built.get("Globals") or {}).get("Function") or {}
     for logical_id, resource in (built.get("Resources") or {}).items():
         prop = FUNCTION_TYPES.get(resource.get("Type"))
         if prop is None:
             continue
-        props = resource.setdefault("Properties", {})
+        props = resource["Properties"] = resource.get("Properties") or {}  # `Properties:` may be empty
         code = props.get(prop, globals_function.get("CodeUri") if prop == "CodeUri" else None)
         if not isinstance(code, str) or code.startswith("s3://") or not (base / code).is_dir():
             continue
@@ -92,8 +92,7 @@ def build(template: Path, progress: Callable[[str], None] = print) -> Path:
             staging.rename(target)
             progress(f"{logical_id}: built ({code})")
         props[prop] = str(target.relative_to(base))
-    if "Function" in (built.get("Globals") or {}):
-        built["Globals"]["Function"].pop("CodeUri", None)
+    globals_function.pop("CodeUri", None)  # the built template's own Globals.Function (or a throwaway {})
     built_template = out / "template.yaml"
     # The built template lives in the build directory: local paths are rewritten relative to it.
     for reference in list(local_references(built)):

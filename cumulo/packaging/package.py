@@ -78,7 +78,7 @@ def package_template(body: dict[str, Any], base: Path, upload: Uploader) -> dict
     for resource in (packaged.get("Resources") or {}).values():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
-        props = resource.setdefault("Properties", {})
+        props = resource["Properties"] = resource.get("Properties") or {}  # `Properties:` may be empty
         if not {"CodeUri", "InlineCode", "ImageUri"} & set(props):
             props["CodeUri"] = globals_function.get("CodeUri", ".")  # sam package's default: the template's folder
     for reference in list(local_references(packaged)):
@@ -87,6 +87,5 @@ def package_template(body: dict[str, Any], base: Path, upload: Uploader) -> dict
             raise FileNotFoundError(f"{reference.logical_id}: {reference.rule.name} '{reference.path}' does not exist "
                                     f"(relative to {base})")
         _write_back(reference, path, upload_path)
-    if "Globals" in packaged and "Function" in packaged["Globals"]:
-        packaged["Globals"]["Function"].pop("CodeUri", None)
+    globals_function.pop("CodeUri", None)  # the template's own Globals.Function (or a throwaway {})
     return packaged

@@ -51,14 +51,21 @@ class At:
 Expression = Rate | CronSchedule | At
 
 
-def parse_expression(text: str, *, allow_at: bool = False) -> Expression:
-    """Read a schedule expression; raises ScheduleError when it is not valid."""
+def parse_expression(text: str, *, allow_at: bool = False, unit_must_agree: bool = True) -> Expression:
+    """Read a schedule expression; raises ScheduleError when it is not valid.
+
+    ``unit_must_agree``: EventBridge rules require the singular unit for 1 and the plural
+    otherwise ("rate(1 hours) and rate(5 hour) aren't valid", EventBridge User Guide, "Rate
+    expressions reference"); EventBridge Scheduler documents the unit as any of
+    ``minute | minutes | hour | hours | day | days`` for a positive value, so it accepts
+    ``rate(5 minute)`` and ``rate(1 minutes)`` (pass False).
+    """
     found = _RATE.match(text)
     if found:
         value, unit = int(found.group(1)), found.group(2)
         if value < 1 or found.group(1).startswith("0"):
             raise ScheduleError("the rate value must be a positive integer")
-        if (value == 1) == unit.endswith("s"):
+        if unit_must_agree and (value == 1) == unit.endswith("s"):
             raise ScheduleError("use a singular unit for 1 and a plural unit otherwise")
         return Rate(value, unit)
     found = _CRON.match(text)

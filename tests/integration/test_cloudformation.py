@@ -170,6 +170,11 @@ def test_create_update_delete_with_parameters_conditions_and_intrinsics(server, 
     ("Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}", [],
      "Requires capabilities : [CAPABILITY_IAM]"),
     ("key: [unclosed", [], "Template format error"),
+    ("Parameters:\n  Stage:\nResources:\n  A: {Type: AWS::Logs::LogGroup}", [],
+     "Every Parameters object must contain a Type member. (Parameters/Stage)"),
+    ("Outputs: [a]\nResources:\n  A: {Type: AWS::Logs::LogGroup}", [], "Outputs must be an object"),
+    ("Transform: AWS::Serverless-2016-10-31\nGlobals:\nResources:\n  A: {Type: AWS::Logs::LogGroup}",
+     ["CAPABILITY_AUTO_EXPAND"], "'Globals' section is invalid"),
 ])
 def test_invalid_templates_fail_up_front_and_create_nothing(cloudformation, template, capabilities, message):
     name = unique()
@@ -178,6 +183,29 @@ def test_invalid_templates_fail_up_front_and_create_nothing(cloudformation, temp
     assert message in excinfo.value.response["Error"]["Message"]
     with pytest.raises(ClientError):
         cloudformation.describe_stacks(StackName=name)
+
+
+def test_empty_sections_count_as_absent(cloudformation):
+    """YAML sections left empty (null) deploy as if absent, as CloudFormation accepts them."""
+    name = unique()
+    template = "Parameters:\nMappings:\nConditions:\nMetadata:\nOutputs:\nResources:\n  A: {Type: AWS::Logs::LogGroup}"
+    cloudformation.create_stack(StackName=name, TemplateBody=template)
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    assert cloudformation.validate_template(TemplateBody=template)["Parameters"] == []
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+
+
+def test_a_deleted_stack_redeploys_at_once_with_the_same_queue_names(server, cloudformation):
+    """Delete then deploy again: SQS's 60-second QueueDeletedRecently wait is off by default."""
+    name, queue = unique(), unique("fixed")
+    template = f"Resources:\n  Q: {{Type: AWS::SQS::Queue, Properties: {{QueueName: {queue}}}}}"
+    for _ in range(2):
+        cloudformation.create_stack(StackName=name, TemplateBody=template)
+        cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+        assert server.client("sqs").get_queue_url(QueueName=queue)["QueueUrl"].endswith(f"/{queue}")
+        cloudformation.delete_stack(StackName=name)
+        cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
 
 
 def test_failed_create_rolls_back_everything(server, cloudformation):
@@ -209,6 +237,71 @@ def test_failed_create_rolls_back_everything(server, cloudformation):
     assert server.client("logs").describe_log_groups(logGroupNamePrefix=f"/rollback/{name}")["logGroups"] == []
     cloudformation.delete_stack(StackName=name)
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+
+
+TYPED_VARIABLES = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Timeout: "7"
+      Environment:
+        Variables: {Variable1: 1234, Flag: true, Ratio: 0.5, Whole: 2.0}
+      InlineCode: |
+        import os
+        def handler(event, context):
+            return {k: os.environ[k] for k in ("Variable1", "Flag", "Ratio", "Whole")}
+Outputs:
+  Name: {Value: !Ref Fn}
+"""
+
+
+def test_property_values_take_the_types_of_the_api_model(server, cloudformation):
+    """YAML numbers and booleans in string members deploy as strings, numeric strings as numbers."""
+    name, values = create_sam_stack(cloudformation, "typed", TYPED_VARIABLES)
+    assert invoke(server, values["Name"]) == {"Variable1": "1234", "Flag": "true", "Ratio": "0.5", "Whole": "2"}
+    assert server.client("lambda").get_function_configuration(FunctionName=values["Name"])["Timeout"] == 7
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (("Timeout: \"7\"", "Timeout: soon"),
+     "Properties validation failed for resource Fn with message: #/Timeout: expected type: Integer, found: String"),
+    (("Variable1: 1234", "1nvalid: 1234"),
+     "Value '1nvalid' at 'environment.variables.1nvalid.key' failed to satisfy constraint"),
+])
+def test_invalid_property_values_fail_the_deploy_with_the_reason(cloudformation, change, reason):
+    name = unique("badtype")
+    cloudformation.create_stack(StackName=name, TemplateBody=TYPED_VARIABLES.replace(*change),
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    with pytest.raises(WaiterError):
+        cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+    failed = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED" and e["LogicalResourceId"] == "Fn"]
+    assert reason in failed[0]["ResourceStatusReason"]
+    assert cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+
+
+def test_unsupported_properties_fail_the_deploy_up_front(server, cloudformation):
+    """A property Cumulo does not implement is never silently dropped: the stack is refused, nothing exists."""
+    name = unique("durable")
+    template = TYPED_VARIABLES.replace("      Timeout:", "      DurableConfig: {ExecutionTimeout: 60}\n      Timeout:")
+    with pytest.raises(ClientError) as raised:
+        cloudformation.create_stack(StackName=name, TemplateBody=template,
+                                    Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+    assert raised.value.response["Error"]["Message"] == (
+        "Resource Fn: property DurableConfig is not supported by Cumulo yet. Nothing was created.")
+    with pytest.raises(ClientError):
+        cloudformation.describe_stacks(StackName=name)
+    functions = server.client("lambda").list_functions()["Functions"]
+    assert not [f for f in functions if f["FunctionName"].startswith(name)]
 
 
 def test_failed_update_rolls_back_to_the_previous_configuration(server, cloudformation):

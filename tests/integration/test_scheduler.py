@@ -201,6 +201,7 @@ def test_list_schedules_filters_and_pages(scheduler):
     "cron(0 1 * * * *)", "cron(7 20 * * NOT *)", "cron(INVALID)", "cron(0 dummy ? * MON-FRI *)", "cron(71 8 1 * ? *)",
     "cron()", "rate(10 seconds)", "rate(10 years)", "rate()", "rate(10)", "rate(10 minutess)", "rate(foo minutes)",
     "rate(-10 minutes)", "rate( 10 minutes )", " rate(10 minutes)", "at(2021-12-31T23:59:59Z)", "at(2021-12-31)",
+    "rate(0 minute)",
 ])
 def test_invalid_schedule_expressions(scheduler, expression):
     with pytest.raises(ClientError) as raised:
@@ -208,6 +209,16 @@ def test_invalid_schedule_expressions(scheduler, expression):
                                   Target=target(f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"))
     assert error(raised) == ("ValidationException", f"Invalid Schedule Expression {expression}.")
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+@pytest.mark.parametrize("expression", ["rate(5 minute)", "rate(1 minutes)", "rate(2 hour)", "rate(1 days)"])
+def test_rates_take_either_unit_form(scheduler, expression):
+    """Unlike EventBridge rules, the Scheduler documents the unit as minute|minutes|... for any value."""
+    name = unique("rate")
+    scheduler.create_schedule(Name=name, ScheduleExpression=expression, FlexibleTimeWindow=OFF,
+                              Target=target(f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"))
+    assert scheduler.get_schedule(Name=name)["ScheduleExpression"] == expression
+    scheduler.delete_schedule(Name=name)
 
 
 def test_schedule_validation(scheduler):

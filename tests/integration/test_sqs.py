@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cumulo.services.sqs.messages import attributes_md5, md5_hex
-from tests.server import wait_for
+from tests.server import CumuloServer, wait_for
 
 
 @pytest.fixture
@@ -54,17 +54,33 @@ def test_create_get_list_delete_queue(sqs, server):
     assert "QueueUrls" not in sqs.list_queues(QueueNamePrefix=name)
 
 
-def test_create_queue_conflicts_and_recent_deletion(sqs):
+def test_create_queue_conflicts_and_immediate_recreation(sqs):
+    """By default a deleted queue's name is free at once (sqs_queue_deleted_recently is off)."""
     name = unique("conflict")
     url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "40"})["QueueUrl"]
     with pytest.raises(sqs.exceptions.QueueNameExists) as caught:
         sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "41"})
     assert caught.value.response["Error"]["Code"] == "QueueAlreadyExists"
+    sqs.send_message(QueueUrl=url, MessageBody="old")
     sqs.delete_queue(QueueUrl=url)
-    with pytest.raises(sqs.exceptions.QueueDeletedRecently) as caught:
-        sqs.create_queue(QueueName=name)
-    assert caught.value.response["Error"]["Message"] == (
-        "You must wait 60 seconds after deleting a queue before you can create another with the same name.")
+    assert sqs.create_queue(QueueName=name)["QueueUrl"] == url
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "30" and attributes["ApproximateNumberOfMessages"] == "0"
+
+
+def test_recent_deletion_blocks_the_name_when_enabled(tmp_path):
+    server = CumuloServer(tmp_path / "data", env={"CUMULO_SQS_QUEUE_DELETED_RECENTLY": "true"}).start()
+    try:
+        sqs = server.client("sqs")
+        name = unique("recent")
+        sqs.delete_queue(QueueUrl=sqs.create_queue(QueueName=name)["QueueUrl"])
+        with pytest.raises(sqs.exceptions.QueueDeletedRecently) as caught:
+            sqs.create_queue(QueueName=name)
+        assert caught.value.response["Error"]["Message"] == (
+            "You must wait 60 seconds after deleting a queue before you can create another with the same name.")
+        assert sqs.create_queue(QueueName=unique("other"))["QueueUrl"]
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("name,attributes,code", [

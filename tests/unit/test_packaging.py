@@ -98,3 +98,14 @@ def test_a_top_level_include_location_is_uploaded(project: Path):
             "Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}
     packaged = package_template(body, project, FakeBucket().upload)
     assert packaged["Transform"]["Parameters"]["Location"].startswith("s3://deploy/artifacts/")
+
+
+def test_empty_globals_and_properties_sections_are_packaged_and_built_without_crashing(project: Path):
+    text = ("Transform: AWS::Serverless-2016-10-31\nGlobals:\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+            "    Properties:\n")
+    (project / "template.yaml").write_text(text)
+    packaged = package_template(load_template(text), project, FakeBucket().upload)
+    assert packaged["Resources"]["Fn"]["Properties"]["CodeUri"].startswith("s3://deploy/artifacts/")
+    assert packaged["Globals"] is None  # left for the SAM transform to judge, as AWS does
+    built = build(project / "template.yaml", progress=lambda _: None)
+    assert load_template(built.read_text())["Resources"]["Fn"]["Properties"] == {}  # packaging then defaults it

@@ -1,8 +1,10 @@
 """Application Auto Scaling schedule expressions: ``at(...)``, ``rate(...)`` and ``cron(...)``.
 
 * ``at(yyyy-mm-ddThh:mm:ss)``: once, in the action's time zone (UTC by default);
-* ``rate(value unit)``: every ``value`` minutes/hours/days (``minute`` when value is 1),
-  from the action's creation (or StartTime);
+* ``rate(value unit)``: every ``value`` minutes/hours/days from the action's creation (or
+  StartTime); the API reference gives value as a positive integer and unit as any of
+  ``minute | minutes | hour | hours | day | days``, with no singular/plural agreement (unlike
+  EventBridge rules), so ``rate(5 minute)`` is accepted;
 * ``cron(minutes hours day-of-month month day-of-week year)``: AWS's six-field cron, read by
   the platform's one cron parser (``cumulo/schedules/cron.py``, with ``?``, ``L``, ``W`` and
   ``#``), evaluated on the wall clock of the action's time zone. Day-of-month and day-of-week
@@ -53,8 +55,8 @@ class Schedule:
                 raise ScheduleError(str(exc)) from exc
         elif m := _RATE.match(expression):
             value, unit = int(m.group(1)), m.group(2).rstrip("s")
-            if value < 1 or (value == 1) != (not m.group(2).endswith("s")):
-                raise ScheduleError("rate value must be positive; use the singular unit for 1")
+            if value < 1:
+                raise ScheduleError("rate value must be a positive integer")
             self.period = value * _UNITS[unit] * rate_scale
         elif m := _CRON.match(expression):
             fields = m.group(1).split()

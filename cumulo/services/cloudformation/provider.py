@@ -26,7 +26,7 @@ from cumulo.services.cloudformation.ordering import dependency_graph
 from cumulo.services.cloudformation.resources import handlers
 from cumulo.services.cloudformation.sam_transform import warm_up
 from cumulo.services.cloudformation.stack_operation import StackOperation, new_stack_id, now_iso
-from cumulo.services.cloudformation.template import PreparedTemplate, check_structure, prepare
+from cumulo.services.cloudformation.template import PreparedTemplate, check_properties, check_structure, prepare
 from cumulo.services.pagination import decode_token, take_page
 from cumulo.template_loader import TemplateError, load_template
 
@@ -148,8 +148,10 @@ class CloudFormationProvider(Provider):
                  stack_id: str, capabilities: list[str], auto_expand_needed: bool) -> PreparedTemplate:
         try:
             body = load_template(text)
-            prepared = prepare(body, given, context.account_id, context.region, stack_name, stack_id,
-                               set(handlers()), self.platform.objects.read_object)
+            known = handlers()
+            prepared = prepare(body, given, context.account_id, context.region, stack_name, stack_id, set(known),
+                               self.platform.objects.read_object)
+            check_properties(prepared.resources, {kind: h.properties | h.ignored for kind, h in known.items()})
         except ValidationFailure as exc:
             raise _validation(str(exc)) from exc
         except (TemplateError, IntrinsicError) as exc:

@@ -7,6 +7,8 @@ resource is created, with CloudFormation's ValidationError messages.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,8 @@ from cumulo.services.cloudformation.sam_transform import SAM_TRANSFORM, expand_s
 TOP_LEVEL = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions",
              "Transform", "Resources", "Outputs"}
 LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
+# Sections whose value is a map of named entries; a section left empty in YAML (null) counts as absent.
+MAP_SECTIONS = ("Parameters", "Mappings", "Conditions", "Outputs", "Metadata", "Rules", "Globals")
 
 
 @dataclass
@@ -39,6 +43,7 @@ def check_structure(body: dict[str, Any]) -> None:
     if unknown:
         raise ValidationFailure("Template format error: Invalid template property or properties "
                                 f"[{', '.join(unknown)}]")
+    _check_sections(body)
     resources = body.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise ValidationFailure("Template format error: At least one Resources member must be defined.")
@@ -48,6 +53,19 @@ def check_structure(body: dict[str, Any]) -> None:
         if not isinstance(definition, dict) or "Type" not in definition:
             raise ValidationFailure(f"Template format error: [/Resources/{logical_id}] Every Resources object must "
                                     "contain a Type member.")
+
+
+def _check_sections(body: dict[str, Any]) -> None:
+    """Empty sections are accepted; a section or entry of the wrong shape is a ValidationError (no traceback)."""
+    for section in MAP_SECTIONS:
+        if body.get(section) is not None and not isinstance(body[section], dict):
+            raise ValidationFailure(f"Template format error: {section} must be an object")
+    for section, message in (("Parameters", "Every Parameters object must contain a Type member."),
+                             ("Outputs", "Every Outputs member must contain a Value object"),
+                             ("Mappings", "Every Mappings member must be a map")):
+        for name, spec in (body.get(section) or {}).items():
+            if not isinstance(spec, dict):
+                raise ValidationFailure(f"Template format error: {message} ({section}/{name})")
 
 
 def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: str, stack_name: str,
@@ -82,6 +100,17 @@ def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: s
     prepared = PreparedTemplate(processed, parameters, no_echo, conditions, resources)
     prepared.dependencies = dependency_graph(resources)
     return prepared
+
+
+def check_properties(resources: dict[str, dict[str, Any]], accepted: Mapping[str, AbstractSet[str]]) -> None:
+    """Every property of every resource must be one its handler implements (or knowingly ignores),
+    so that nothing in a template is silently dropped; all offenders are listed at once."""
+    problems = [f"Resource {logical_id}: property {name} is not supported by Cumulo yet"
+                for logical_id, definition in resources.items()
+                for name in sorted(definition.get("Properties") or {})
+                if name not in accepted.get(definition["Type"], ())]
+    if problems:
+        raise ValidationFailure(f"{'; '.join(problems)}. Nothing was created.")
 
 
 def check_references(body: dict[str, Any], names: set[str]) -> None:

@@ -211,7 +211,7 @@ class SchedulerProvider(Provider):
         """Validate a Create/UpdateSchedule request; returns the parsed schedule facts."""
         text = params["ScheduleExpression"]
         try:
-            expression = parse_expression(text, allow_at=True)
+            expression = parse_expression(text, allow_at=True, unit_must_agree=False)
         except ScheduleError as exc:
             raise _validation(f"Invalid Schedule Expression {text}.") from exc
         zone_name = params.get("ScheduleExpressionTimezone")
@@ -394,7 +394,7 @@ class SchedulerProvider(Provider):
         return state
 
     def _following(self, record: dict[str, Any], after: float) -> float | None:
-        expression = parse_expression(record["ScheduleExpression"], allow_at=True)
+        expression = parse_expression(record["ScheduleExpression"], allow_at=True, unit_must_agree=False)
         if isinstance(expression, At):
             return None
         zone = time_zone(record.get("ScheduleExpressionTimezone"))

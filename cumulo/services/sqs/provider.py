@@ -141,7 +141,8 @@ class SqsProvider(Provider):
                 raise sqs_error("QueueNameExists", "A queue already exists with the same name and a different "
                                                    f"value for attribute {differs}")
             return {"QueueUrl": self.url(context, existing)}
-        if self.queues.deleted_recently(context.account_id, context.region, name):
+        if self.platform.settings.sqs_queue_deleted_recently and \
+                self.queues.deleted_recently(context.account_id, context.region, name):
             raise sqs_error("QueueDeletedRecently", "You must wait 60 seconds after deleting a queue before you "
                                                     "can create another with the same name.")
         queue = Queue(context.account_id, context.region, name)

@@ -9,9 +9,10 @@ import pytest
 
 from cumulo.services.cloudformation.errors import ValidationFailure
 from cumulo.services.cloudformation.parameters import bind_parameters
+from cumulo.services.cloudformation.resources import handlers
 from cumulo.services.cloudformation.resources.base import Deployed, ResourceFailure, ResourceHandler
 from cumulo.services.cloudformation.stack_operation import StackOperation
-from cumulo.services.cloudformation.template import check_structure, evaluate_conditions, prepare
+from cumulo.services.cloudformation.template import check_properties, check_structure, evaluate_conditions, prepare
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/shop/1111"
@@ -230,3 +231,46 @@ def test_getatt_reads_the_deployed_attributes_and_rejects_others():
     assert Thing().attribute(Deployed("id", {"Arn": "arn:x"}), "Arn") == "arn:x"
     with pytest.raises(ResourceFailure, match="resource Test::Thing does not support attribute Nope"):
         Thing().attribute(Deployed("id", {"Arn": "arn:x"}), "Nope")
+
+
+# ------------------------------------------------------------ empty and malformed sections
+@pytest.mark.parametrize("section", ["Parameters", "Mappings", "Conditions", "Outputs", "Metadata", "Rules"])
+def test_an_empty_section_counts_as_absent(section):
+    assert set(prepared({section: None, "Resources": {"A": thing()}}).resources) == {"A"}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"Parameters": {"Stage": None}}, "Every Parameters object must contain a Type member. (Parameters/Stage)"),
+    ({"Outputs": {"Out": None}}, "Every Outputs member must contain a Value object (Outputs/Out)"),
+    ({"Mappings": {"Sizes": "big"}}, "Every Mappings member must be a map (Mappings/Sizes)"),
+    ({"Outputs": ["x"]}, "Outputs must be an object"),
+    ({"Conditions": "yes"}, "Conditions must be an object"),
+])
+def test_malformed_sections_are_validation_errors(body, message):
+    with pytest.raises(ValidationFailure, match=re.escape(message)):
+        prepared({**body, "Resources": {"A": thing()}})
+
+
+# ------------------------------------------------------------ properties the handlers implement
+def test_unimplemented_properties_are_listed_before_anything_is_created():
+    resources = {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Runtime": "python3.12", "DurableConfig": {},
+                                                                        "ImageConfig": {}}},
+                 "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"Bogus": 1}}}
+    accepted = {kind: handler.properties | handler.ignored for kind, handler in handlers().items()}
+    with pytest.raises(ValidationFailure) as raised:
+        check_properties(resources, accepted)
+    assert str(raised.value) == (
+        "Resource Fn: property DurableConfig is not supported by Cumulo yet; Resource Fn: property ImageConfig is "
+        "not supported by Cumulo yet; Resource Queue: property Bogus is not supported by Cumulo yet. "
+        "Nothing was created.")
+
+
+def test_known_no_op_properties_are_accepted():
+    resources = {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketEncryption": {}, "Tags": []}},
+                 "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"KmsKeyId": "k", "RetentionInDays": 7}},
+                 "Bare": {"Type": "AWS::SQS::Queue"}}
+    check_properties(resources, {kind: handler.properties | handler.ignored for kind, handler in handlers().items()})
+
+
+def test_every_handler_declares_its_properties():
+    assert [kind for kind, handler in handlers().items() if not handler.properties] == []

@@ -28,3 +28,16 @@ def test_cron_in_a_time_zone(expression: str, expected: dt.datetime) -> None:
 def test_invalid_cron_is_a_schedule_error(expression: str) -> None:
     with pytest.raises(ScheduleError):
         Schedule(expression)
+
+
+@pytest.mark.parametrize(("expression", "minutes"), [("rate(5 minute)", 5), ("rate(1 minutes)", 1),
+                                                     ("rate(2 hour)", 120), ("rate(1 day)", 1440),
+                                                     ("rate(3 days)", 4320)])
+def test_rates_take_either_unit_form(expression: str, minutes: int) -> None:
+    assert Schedule(expression).next_after(NOW, origin=NOW) == NOW + dt.timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("expression", ["rate(0 minutes)", "rate(5 seconds)", "rate(five minutes)"])
+def test_invalid_rates_are_schedule_errors(expression: str) -> None:
+    with pytest.raises(ScheduleError):
+        Schedule(expression)

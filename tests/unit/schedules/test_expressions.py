@@ -114,6 +114,20 @@ def test_invalid_rule_expressions(text):
         parse_expression(text)
 
 
+@pytest.mark.parametrize("text, seconds", [("rate(5 minute)", 300), ("rate(1 minutes)", 60), ("rate(2 hour)", 7200),
+                                           ("rate(1 days)", 86400), ("rate(1 minute)", 60), ("rate(7 days)", 604800)])
+def test_scheduler_rates_take_either_unit_form(text, seconds):
+    rate = parse_expression(text, allow_at=True, unit_must_agree=False)
+    assert isinstance(rate, Rate) and rate.seconds == seconds
+
+
+@pytest.mark.parametrize("text", ["rate(0 minute)", "rate(05 minutes)", "rate(10 seconds)", "rate(5 minutess)",
+                                  "rate(-1 minute)"])
+def test_invalid_scheduler_rates(text):
+    with pytest.raises(ScheduleError):
+        parse_expression(text, allow_at=True, unit_must_agree=False)
+
+
 @pytest.mark.parametrize("text", ["at(2021-12-31T23:59:59Z)", "at(2021-12-31)", "at(2021-02-30T00:00:00)",
                                   "at(2021-12-31 23:59:59)", "at()"])
 def test_invalid_one_time_expressions(text):

@@ -55,6 +55,8 @@ def _api_arn(ctx: ResourceContext, api_id: str) -> str:
 class ApiHandler(ResourceHandler):
     type = "AWS::ApiGatewayV2::Api"
     replace_on = frozenset({"ProtocolType"})
+    properties = frozenset({*API_SETTINGS, "ProtocolType", "Body", "BodyS3Location", "BasePath", "FailOnWarnings",
+                            "Tags"})
 
     async def _body(self, ctx: ResourceContext, props: dict[str, Any]) -> str | None:
         body = props.get("Body")
@@ -115,6 +117,7 @@ class StageHandler(ResourceHandler):
     replace_on = frozenset({"ApiId", "StageName"})
     SETTINGS = ("AccessLogSettings", "AutoDeploy", "ClientCertificateId", "DefaultRouteSettings", "DeploymentId",
                 "Description", "RouteSettings", "StageVariables")
+    properties = frozenset({*SETTINGS, "ApiId", "StageName", "Tags"})
 
     def _settings(self, props: dict[str, Any]) -> dict[str, Any]:
         params = _clean(props, self.SETTINGS, bools=("AutoDeploy",))
@@ -188,6 +191,7 @@ class RouteHandler(_SubResource):
               "OperationName", "RequestModels", "RequestParameters", "RouteKey", "RouteResponseSelectionExpression",
               "Target")
     bools = ("ApiKeyRequired",)
+    properties = frozenset({"ApiId", *fields})
 
 
 class IntegrationHandler(_SubResource):
@@ -198,6 +202,7 @@ class IntegrationHandler(_SubResource):
               "PayloadFormatVersion", "RequestParameters", "RequestTemplates", "ResponseParameters",
               "TemplateSelectionExpression", "TimeoutInMillis", "TlsConfig")
     ints = ("TimeoutInMillis",)
+    properties = frozenset({"ApiId", *fields})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         return await super().create(ctx, _response_parameters(props))
@@ -229,12 +234,14 @@ class AuthorizerHandler(_SubResource):
               "IdentityValidationExpression", "JwtConfiguration", "Name")
     ints = ("AuthorizerResultTtlInSeconds",)
     bools = ("EnableSimpleResponses",)
+    properties = frozenset({"ApiId", *fields})
 
 
 class DeploymentHandler(_SubResource):
     type = "AWS::ApiGatewayV2::Deployment"
     noun = "Deployment"
     fields = ("Description", "StageName")
+    properties = frozenset({"ApiId", *fields})
 
     async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
                      new: dict[str, Any]) -> Deployed:
@@ -244,6 +251,7 @@ class DeploymentHandler(_SubResource):
 class DomainNameHandler(ResourceHandler):
     type = "AWS::ApiGatewayV2::DomainName"
     replace_on = frozenset({"DomainName"})
+    properties = frozenset({"DomainName", "DomainNameConfigurations", "MutualTlsAuthentication", "Tags"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         created = await ctx.call("apigatewayv2", "CreateDomainName", {
@@ -272,6 +280,7 @@ class DomainNameHandler(ResourceHandler):
 class ApiMappingHandler(ResourceHandler):
     type = "AWS::ApiGatewayV2::ApiMapping"
     replace_on = frozenset({"DomainName"})
+    properties = frozenset({"ApiId", "ApiMappingKey", "DomainName", "Stage"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         created = await ctx.call("apigatewayv2", "CreateApiMapping", _clean(

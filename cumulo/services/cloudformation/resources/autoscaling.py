@@ -49,6 +49,8 @@ def _scheduled_action(action: dict[str, Any]) -> dict[str, Any]:
 class ScalableTargetHandler(ResourceHandler):
     type = "AWS::ApplicationAutoScaling::ScalableTarget"
     replace_on = frozenset(TARGET_FIELDS)
+    properties = frozenset({*TARGET_FIELDS, "MinCapacity", "MaxCapacity", "RoleARN", "SuspendedState",
+                            "ScheduledActions"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         target = {name: props[name] for name in TARGET_FIELDS}
@@ -91,6 +93,8 @@ class ScalableTargetHandler(ResourceHandler):
 class ScalingPolicyHandler(ResourceHandler):
     type = "AWS::ApplicationAutoScaling::ScalingPolicy"
     replace_on = frozenset({"PolicyName", "ScalingTargetId", *TARGET_FIELDS})
+    properties = frozenset({"PolicyName", "PolicyType", "ScalingTargetId", *TARGET_FIELDS,
+                            "TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         target = _target_fields(props)

@@ -4,7 +4,8 @@ A handler turns one CloudFormation resource type into API calls on Cumulo's own 
 in process: ``create`` returns the physical id (what ``Ref`` gives) and the attributes
 (what ``Fn::GetAtt`` reads); ``update`` changes a resource in place or says it must be
 replaced; ``delete`` removes it. Calls go through ``ResourceContext.call``, which validates
-the parameters against the service model exactly as the HTTP API would.
+the parameters against the service model exactly as the HTTP API would, after converting
+template scalars to the model's types as CloudFormation does (``coercion``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cumulo.protocol.errors import AwsError, ValidationError
 from cumulo.services.api_calls import ServiceUnavailable, call_api
+from cumulo.services.cloudformation.coercion import CoercionError, coerce
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -44,8 +46,12 @@ class ResourceContext:
         ResourceFailure."""
         clean = {k: v for k, v in params.items() if v is not None}
         try:
+            clean = coerce(self.platform.catalog.model(service).operation_model(operation).input_shape, clean)
             return await call_api(self.platform, service, operation, clean, account=self.account,
                                   region=self.region) or {}
+        except CoercionError as error:
+            raise ResourceFailure(f"Properties validation failed for resource {self.logical_id} with message: "
+                                  f"{error}") from error
         except ServiceUnavailable as error:
             raise ResourceFailure(f"The {service} service is not available in this Cumulo build") from error
         except ValidationError as error:
@@ -70,6 +76,11 @@ class ResourceHandler:
     type: ClassVar[str] = ""
     # Properties whose change needs a new physical resource (CloudFormation's "Replacement").
     replace_on: ClassVar[frozenset[str]] = frozenset()
+    # The template properties the handler implements; any other fails the deploy up front.
+    properties: ClassVar[frozenset[str]] = frozenset()
+    # Properties accepted and knowingly not applied, because they have nothing to act on in a local
+    # platform (encryption at rest, for instance). Documented in the README's CloudFormation section.
+    ignored: ClassVar[frozenset[str]] = frozenset()
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         raise NotImplementedError
@@ -99,8 +110,15 @@ def tags_map(tags: Any) -> dict[str, str]:
     return {t["Key"]: str(t["Value"]) for t in tags or []}
 
 
-def as_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def as_int(value: Any) -> Any:
+    """An integer property as an int; a value that is not one is left for ``ResourceContext.call``'s
+    type check to report as CloudFormation words it."""
+    if value is None or (isinstance(value, float) and not value.is_integer()):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def as_bool(value: Any) -> bool | None:

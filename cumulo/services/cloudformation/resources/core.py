@@ -16,6 +16,8 @@ def _json(value: Any) -> str:
 class RoleHandler(ResourceHandler):
     type = "AWS::IAM::Role"
     replace_on = frozenset({"RoleName", "Path"})
+    properties = frozenset({"RoleName", "Path", "AssumeRolePolicyDocument", "Description", "MaxSessionDuration",
+                            "Tags", "Policies", "ManagedPolicyArns"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("RoleName") or ctx.physical_name(64)
@@ -60,6 +62,7 @@ class PolicyHandler(ResourceHandler):
     """An inline policy attached to roles (AWS::IAM::Policy)."""
 
     type = "AWS::IAM::Policy"
+    properties = frozenset({"PolicyName", "PolicyDocument", "Roles"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         await self._attach(ctx, props)
@@ -84,6 +87,7 @@ class PolicyHandler(ResourceHandler):
 class ManagedPolicyHandler(ResourceHandler):
     type = "AWS::IAM::ManagedPolicy"
     replace_on = frozenset({"ManagedPolicyName", "Path", "PolicyDocument", "Description"})
+    properties = frozenset({"ManagedPolicyName", "Path", "PolicyDocument", "Description", "Roles"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         policy = (await ctx.call("iam", "CreatePolicy", {
@@ -102,6 +106,8 @@ class ManagedPolicyHandler(ResourceHandler):
 class LogGroupHandler(ResourceHandler):
     type = "AWS::Logs::LogGroup"
     replace_on = frozenset({"LogGroupName", "LogGroupClass"})
+    properties = frozenset({"LogGroupName", "LogGroupClass", "RetentionInDays", "Tags"})
+    ignored = frozenset({"KmsKeyId"})  # encryption at rest: log data stays on the local disk
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("LogGroupName") or ctx.physical_name(512)
@@ -125,6 +131,10 @@ class LogGroupHandler(ResourceHandler):
 class BucketHandler(ResourceHandler):
     type = "AWS::S3::Bucket"
     replace_on = frozenset({"BucketName"})
+    properties = frozenset({"BucketName", "Tags"})
+    # Encryption at rest and the public-access guard have nothing to act on locally (objects stay on
+    # the local disk, nothing is public).
+    ignored = frozenset({"BucketEncryption", "PublicAccessBlockConfiguration"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("BucketName") or ctx.physical_name(63, lowercase=True)

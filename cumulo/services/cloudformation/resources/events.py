@@ -38,6 +38,8 @@ def _target(target: dict[str, Any]) -> dict[str, Any]:
 class EventBusHandler(ResourceHandler):
     type = "AWS::Events::EventBus"
     replace_on = frozenset({"Name", "EventSourceName"})
+    properties = frozenset({"Name", "Description", "Tags", "Policy"})
+    ignored = frozenset({"KmsKeyIdentifier"})  # encryption at rest: events stay on the local disk
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props["Name"]
@@ -63,6 +65,7 @@ class EventBusHandler(ResourceHandler):
 
 class EventBusPolicyHandler(ResourceHandler):
     type = "AWS::Events::EventBusPolicy"
+    properties = frozenset({"EventBusName", "StatementId", "Statement", "Action", "Principal", "Condition"})
     replace_on = frozenset({"EventBusName", "StatementId"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
@@ -91,6 +94,8 @@ class EventBusPolicyHandler(ResourceHandler):
 class RuleHandler(ResourceHandler):
     type = "AWS::Events::Rule"
     replace_on = frozenset({"Name", "EventBusName"})
+    properties = frozenset({"Name", "EventBusName", "EventPattern", "ScheduleExpression", "State", "Description",
+                            "RoleArn", "Targets"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("Name") or ctx.physical_name(64)
@@ -136,6 +141,7 @@ class RuleHandler(ResourceHandler):
 class ScheduleGroupHandler(ResourceHandler):
     type = "AWS::Scheduler::ScheduleGroup"
     replace_on = frozenset({"Name"})
+    properties = frozenset({"Name", "Tags"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("Name") or ctx.physical_name(64)
@@ -155,6 +161,9 @@ class ScheduleGroupHandler(ResourceHandler):
 class ScheduleHandler(ResourceHandler):
     type = "AWS::Scheduler::Schedule"
     replace_on = frozenset({"Name", "GroupName"})
+    properties = frozenset({"Name", "GroupName", "ScheduleExpression", "ScheduleExpressionTimezone",
+                            "FlexibleTimeWindow", "Target", "State", "Description", "KmsKeyArn", "StartDate",
+                            "EndDate"})
 
     def _params(self, name: str, props: dict[str, Any]) -> dict[str, Any]:
         window = dict(props.get("FlexibleTimeWindow") or {"Mode": "OFF"})

@@ -71,6 +71,10 @@ async def wait_until_ready(ctx: ResourceContext, name: str) -> dict[str, Any]:
 class FunctionHandler(ResourceHandler):
     type = "AWS::Lambda::Function"
     replace_on = frozenset({"FunctionName", "PackageType"})
+    properties = frozenset({"FunctionName", "Code", "Tags", "PackageType", "Architectures", "Role", "Handler",
+                            "Runtime", "Description", "Timeout", "MemorySize", "Environment", "Layers",
+                            "TracingConfig", "DeadLetterConfig", "KmsKeyArn", "EphemeralStorage", "LoggingConfig",
+                            "VpcConfig", "FileSystemConfigs", "SnapStart", "ReservedConcurrentExecutions"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("FunctionName") or ctx.physical_name(64)
@@ -148,6 +152,7 @@ class VersionHandler(ResourceHandler):
     type = "AWS::Lambda::Version"
     replace_on = frozenset({"FunctionName", "CodeSha256", "Description", "ProvisionedConcurrencyConfig",
                             "RuntimePolicy"})
+    properties = frozenset({"FunctionName", "CodeSha256", "Description", "ProvisionedConcurrencyConfig"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         await wait_until_ready(ctx, props["FunctionName"])
@@ -175,6 +180,8 @@ def _routing(props: dict[str, Any]) -> dict[str, Any] | None:
 class AliasHandler(ResourceHandler):
     type = "AWS::Lambda::Alias"
     replace_on = frozenset({"FunctionName", "Name"})
+    properties = frozenset({"FunctionName", "Name", "FunctionVersion", "Description", "RoutingConfig",
+                            "ProvisionedConcurrencyConfig"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         alias = await ctx.call("lambda", "CreateAlias", {
@@ -203,6 +210,7 @@ class PermissionHandler(ResourceHandler):
     type = "AWS::Lambda::Permission"
     replace_on = frozenset({"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount", "EventSourceToken",
                             "PrincipalOrgID", "FunctionUrlAuthType"})
+    properties = replace_on
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         statement_id = f"{ctx.stack_name}-{ctx.logical_id}-{uuid.uuid4().hex[:12]}"[:100]
@@ -222,6 +230,7 @@ class LayerVersionHandler(ResourceHandler):
     type = "AWS::Lambda::LayerVersion"
     replace_on = frozenset({"Content", "LayerName", "Description", "CompatibleRuntimes", "LicenseInfo",
                             "CompatibleArchitectures"})
+    properties = replace_on
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         content = {k: v for k, v in (props.get("Content") or {}).items() if k != "S3ObjectVersion"}
@@ -240,6 +249,8 @@ class LayerVersionPermissionHandler(ResourceHandler):
     """Recorded only: layers are readable by every account on a Cumulo server."""
 
     type = "AWS::Lambda::LayerVersionPermission"
+    properties = frozenset({"LayerVersionArn"})
+    ignored = frozenset({"Action", "Principal", "OrganizationId"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         return Deployed(f"{props['LayerVersionArn']}#{uuid.uuid4().hex[:8]}")

@@ -32,6 +32,7 @@ def _text(value: Any) -> str:
 class QueueHandler(ResourceHandler):
     type = "AWS::SQS::Queue"
     replace_on = frozenset({"QueueName", "FifoQueue"})
+    properties = frozenset({"QueueName", "FifoQueue", "Tags", *QUEUE_ATTRIBUTES})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         fifo = as_bool(props.get("FifoQueue")) or False
@@ -60,6 +61,7 @@ class QueueHandler(ResourceHandler):
 
 class QueuePolicyHandler(ResourceHandler):
     type = "AWS::SQS::QueuePolicy"
+    properties = frozenset({"Queues", "PolicyDocument"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         for url in props.get("Queues") or []:
@@ -80,6 +82,8 @@ class QueuePolicyHandler(ResourceHandler):
 class TopicHandler(ResourceHandler):
     type = "AWS::SNS::Topic"
     replace_on = frozenset({"TopicName", "FifoTopic"})
+    properties = frozenset({"TopicName", "FifoTopic", "DisplayName", "ContentBasedDeduplication", "KmsMasterKeyId",
+                            "TracingConfig", "Tags", "Subscription"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         fifo = as_bool(props.get("FifoTopic")) or False
@@ -111,6 +115,7 @@ class TopicHandler(ResourceHandler):
 class SubscriptionHandler(ResourceHandler):
     type = "AWS::SNS::Subscription"
     replace_on = frozenset({"TopicArn", "Protocol", "Endpoint", "Region"})
+    properties = frozenset({"TopicArn", "Protocol", "Endpoint", *SUBSCRIPTION_ATTRIBUTES})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         attributes = {k: _text(props[k]) for k in SUBSCRIPTION_ATTRIBUTES if props.get(k) is not None}
@@ -134,6 +139,7 @@ class SubscriptionHandler(ResourceHandler):
 
 class TopicPolicyHandler(ResourceHandler):
     type = "AWS::SNS::TopicPolicy"
+    properties = frozenset({"Topics", "PolicyDocument"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         for topic in props.get("Topics") or []:
@@ -162,6 +168,9 @@ def _definition(props: dict[str, Any]) -> str:
 class StateMachineHandler(ResourceHandler):
     type = "AWS::StepFunctions::StateMachine"
     replace_on = frozenset({"StateMachineName", "StateMachineType"})
+    properties = frozenset({"StateMachineName", "StateMachineType", "Definition", "DefinitionString",
+                            "DefinitionSubstitutions", "RoleArn", "LoggingConfiguration", "TracingConfiguration",
+                            "Tags"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("StateMachineName") or ctx.physical_name(80)
@@ -202,6 +211,7 @@ class EventSourceMappingHandler(ResourceHandler):
     replace_on = frozenset({"EventSourceArn", "StartingPosition", "StartingPositionTimestamp"})
     MEMBERS = ("BatchSize", "MaximumBatchingWindowInSeconds", "FilterCriteria", "FunctionResponseTypes",
                "ScalingConfig")
+    properties = frozenset({"EventSourceArn", "FunctionName", "Enabled", *MEMBERS})
 
     def _params(self, props: dict[str, Any]) -> dict[str, Any]:
         params = {m: props.get(m) for m in self.MEMBERS}
@@ -232,6 +242,8 @@ class EventSourceMappingHandler(ResourceHandler):
 class EventInvokeConfigHandler(ResourceHandler):
     type = "AWS::Lambda::EventInvokeConfig"
     replace_on = frozenset({"FunctionName", "Qualifier"})
+    properties = frozenset({"FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                            "DestinationConfig"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         await ctx.call("lambda", "PutFunctionEventInvokeConfig", {
