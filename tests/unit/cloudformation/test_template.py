@@ -268,6 +268,8 @@ def test_unimplemented_properties_are_listed_before_anything_is_created():
 def test_known_no_op_properties_are_accepted():
     resources = {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketEncryption": {}, "Tags": []}},
                  "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"KmsKeyId": "k", "RetentionInDays": 7}},
+                 "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {},
+                                                                   "PermissionsBoundary": "arn:aws:iam::1:policy/b"}},
                  "Bare": {"Type": "AWS::SQS::Queue"}}
     check_properties(resources, {kind: handler.properties | handler.ignored for kind, handler in handlers().items()})
 

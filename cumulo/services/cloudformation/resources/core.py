@@ -18,6 +18,8 @@ class RoleHandler(ResourceHandler):
     replace_on = frozenset({"RoleName", "Path"})
     properties = frozenset({"RoleName", "Path", "AssumeRolePolicyDocument", "Description", "MaxSessionDuration",
                             "Tags", "Policies", "ManagedPolicyArns"})
+    # Boundaries only ever narrow what the role's policies allow, and --enforce-iam does not evaluate them.
+    ignored = frozenset({"PermissionsBoundary"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("RoleName") or ctx.physical_name(64)
