@@ -74,6 +74,11 @@ def signature(key: bytes, text: str) -> str:
     return hmac.digest(key, text.encode(), "sha256").hex()
 
 
+@functools.lru_cache(maxsize=256)
+def _encoded_credential(access_key: str, credential_scope: str) -> str:
+    return uri_encode(f"{access_key}/{credential_scope}")
+
+
 def _hmac(key: bytes, text: str) -> bytes:
     return hmac.digest(key, text.encode(), "sha256")
 
@@ -87,7 +92,7 @@ def presign_url(base_url: str, path: str, host: str, access_key: str, secret: st
     amz_date = (now or dt.datetime.now(dt.UTC)).strftime(TIMESTAMP_FORMAT)
     credential_scope = scope(amz_date[:8], region, service)
     # The parameters in name order, encoded as AWS encodes them: the query string is its own canonical form.
-    query = (f"X-Amz-Algorithm={ALGORITHM}&X-Amz-Credential={uri_encode(f'{access_key}/{credential_scope}')}"
+    query = (f"X-Amz-Algorithm={ALGORITHM}&X-Amz-Credential={_encoded_credential(access_key, credential_scope)}"
              f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host")
     canonical = "\n".join(["GET", path, query,
                            canonical_headers({"host": host}, ("host",)), "host", "UNSIGNED-PAYLOAD"])
