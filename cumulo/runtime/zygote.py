@@ -152,7 +152,8 @@ class Blank:
         lifecycle.serve(agent, fds[0], req["agent"])
 
     def on_readable(self) -> bool:
-        """Read what the blank wrote; True once it is ready (end of file)."""
+        """Read what the blank wrote; True once it is ready (end of file: the caller stops watching
+        ``pid_r``, then calls ``close_pid_pipe``)."""
         while True:
             try:
                 chunk = os.read(self.pid_r, 64)
@@ -161,11 +162,14 @@ class Blank:
             except InterruptedError:
                 continue
             if not chunk:
-                os.close(self.pid_r)
-                self.pid_r = -1
                 self.ready = True
                 return True
             self.pid_data += chunk
+
+    def close_pid_pipe(self) -> None:
+        if self.pid_r >= 0:
+            os.close(self.pid_r)
+            self.pid_r = -1
 
     @property
     def alive(self) -> bool:
@@ -192,9 +196,7 @@ class Blank:
 
     def discard(self) -> None:
         self.sock.close()
-        if self.pid_r >= 0:
-            os.close(self.pid_r)
-            self.pid_r = -1
+        self.close_pid_pipe()
         if self.cgroup is not None:
             self.cgroup.remove()
 
@@ -300,7 +302,11 @@ class Server:
                     continue
                 blank = key.data
                 if blank.on_readable():
+                    # Unregister while the pipe is still open: a blank forked meanwhile holds a copy of
+                    # it for a moment, and epoll would keep the registration of a closed fd, reporting
+                    # it later under the number's next owner.
                     self.sel.unregister(key.fd)
+                    blank.close_pid_pipe()
                     if not blank.alive:  # died while preparing: replaced on demand
                         self.blanks.remove(blank)
                         blank.discard()
