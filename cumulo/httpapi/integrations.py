@@ -29,6 +29,7 @@ from cumulo.net import http_client
 from cumulo.protocol.errors import AwsError, SerializationError
 from cumulo.protocol.http import HttpResponse
 from cumulo.protocol.json_codec import write_json
+from cumulo.protocol.lambda_proxy import HOP_BY_HOP, MalformedResponse, parse_response
 from cumulo.protocol.protocols import error_status
 from cumulo.protocol.values import parse_timestamp
 from cumulo.services.api_calls import call_api
@@ -145,8 +146,8 @@ class Integrations:
                      (result.get("Payload") or b"")[:300].decode("utf-8", "replace"))
             return Outcome(internal_error())
         try:
-            parsed = events.parse_response(result.get("Payload") or b"", version)
-        except events.MalformedResponse as error:
+            parsed = parse_response(result.get("Payload") or b"", version)
+        except MalformedResponse as error:
             call.integration_error = f"Malformed Lambda proxy response: {error}"
             log.warning("HTTP API %s route %s: malformed response from %s: %s", api.api_id, call.route_key,
                         function, error)
@@ -317,7 +318,7 @@ class Integrations:
         extra: list[tuple[str, str]] = []
         for name, value in reply.headers:
             lower = name.lower()
-            if lower in events.HOP_BY_HOP:
+            if lower in HOP_BY_HOP:
                 continue
             if lower in single:
                 extra.append((lower, value))
