@@ -24,6 +24,7 @@ from typing import Any
 
 ENV_PREFIX = "CUMULO_"
 CHOICES = {"isolation": ("auto", "strict", "off"), "cpu_scaling": ("off", "aws"), "http_api_endpoint": ("path", "host"),
+           "function_url_endpoint": ("path", "host"),
            "sqlite_synchronous": ("NORMAL", "FULL"), "log_level": ("debug", "info", "warning", "error"),
            "runtime_substitution": ("nearest", "strict")}
 DEFAULT_CONFIG_FILE = "cumulo.toml"
@@ -95,6 +96,9 @@ class Settings:
     http_api_endpoint: str = "path"
     # The domain under which host-style invoke URLs live (*.localhost resolves to loopback on most systems).
     http_api_domain: str = "execute-api.localhost"
+    # The form of function URLs (FunctionUrl): "path" is {endpoint}/_lambda-url/{urlId}/ and works from
+    # any client; "host" is http://{urlId}.lambda-url.{region}.localhost:{port}/. Both are always served.
+    function_url_endpoint: str = "path"
     # Multiplies Application Auto Scaling's rate() periods, target-tracking evaluation
     # periods and cooldowns (at() and cron() keep wall-clock time); tests set it small.
     autoscaling_time_scale: float = 1.0

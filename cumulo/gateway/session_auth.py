@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from typing import Any
 
-from cumulo.gateway.auth import auth_error
+from cumulo.gateway.auth import auth_error, read_signature, verify
 from cumulo.iam.sessions import Session, SessionStore
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
@@ -45,3 +46,19 @@ def check_session(request: HttpRequest, session: Session, protocol_family: str) 
                            status=400 if protocol_family == "rest-xml" else 403)
         raise AwsError("ExpiredTokenException", "The security token included in the request is expired",
                        status=403)
+
+
+def signed_caller(request: HttpRequest, operator_keys: Mapping[str, str], sessions: SessionStore,
+                  account: str) -> dict[str, Any]:
+    """Who signed ``request`` (SigV4 with an operator key or a session's temporary credentials), as
+    the ``iam`` identity that data planes pass to functions (HTTP API AWS_IAM routes, function URLs
+    with AuthType AWS_IAM); raises ``AwsError`` when the signature or the session does not hold."""
+    info = read_signature(request)
+    verify(request, info, SigningSecrets(operator_keys, sessions), "rest-json")
+    assert info is not None
+    session = sessions.find(info.access_key)
+    if session is not None:
+        check_session(request, session, "rest-json")
+    user_arn, user_id = (session.arn, session.user_id) if session else (f"arn:aws:iam::{account}:root", account)
+    return {"accessKey": info.access_key, "accountId": account, "callerId": user_id, "cognitoIdentity": None,
+            "principalOrgId": None, "userArn": user_arn, "userId": user_id}

@@ -24,8 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cumulo.gateway.auth import read_signature, verify
-from cumulo.gateway.session_auth import SigningSecrets, check_session
+from cumulo.gateway.session_auth import signed_caller
 from cumulo.httpapi import events
 from cumulo.httpapi.integrations import substitute_stage_variables, within
 from cumulo.httpapi.jwks import JwksCache, JwksError
@@ -159,20 +158,11 @@ class Authorizers:
     # ------------------------------------------------------------ AWS_IAM
     def _iam(self, call: Call) -> None:
         """SigV4 with the operator's keys or temporary credentials (a function's, STS AssumeRole's)."""
-        sessions = self.platform.sessions
         try:
-            info = read_signature(call.request)
-            verify(call.request, info, SigningSecrets(self.platform.settings.access_keys, sessions), "rest-json")
-            assert info is not None
-            session = sessions.find(info.access_key)
-            if session is not None:
-                check_session(call.request, session, "rest-json")
+            identity = signed_caller(call.request, self.platform.settings.access_keys, self.platform.sessions,
+                                     call.stage.api.account)
         except AwsError as error:
             raise forbidden(error.message) from None
-        account = call.stage.api.account
-        user_arn, user_id = (session.arn, session.user_id) if session else (f"arn:aws:iam::{account}:root", account)
-        identity = {"accessKey": info.access_key, "accountId": account, "callerId": user_id,
-                    "cognitoIdentity": None, "principalOrgId": None, "userArn": user_arn, "userId": user_id}
         call.sigv4_identity = identity
         call.authorizer = {"iam": identity}
         call.authorizer_v1 = None

@@ -18,11 +18,11 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from cumulo.httpapi import cors
 from cumulo.httpapi.authorizers import Authorizers, Rejection
 from cumulo.httpapi.call import Call
 from cumulo.httpapi.integrations import Integrations, json_response
 from cumulo.httpapi.views import ApiView, StageView, TokenBucket, compile_api
+from cumulo.protocol import cors
 from cumulo.protocol.http import HttpRequest, HttpResponse
 from cumulo.services.apigatewayv2.addresses import HOST_MARKER, PATH_PREFIX
 from cumulo.services.apigatewayv2.catalog import ApiMappingTarget, HttpApiCatalog

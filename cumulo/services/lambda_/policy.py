@@ -51,6 +51,8 @@ def build_statement(params: dict[str, Any], resource_arn: str) -> dict[str, Any]
         conditions.setdefault("StringEquals", {})["lambda:EventSourceToken"] = params["EventSourceToken"]
     if params.get("FunctionUrlAuthType"):
         conditions.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = params["FunctionUrlAuthType"]
+    if params.get("InvokedViaFunctionUrl"):
+        conditions.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = "true"
     if params.get("SourceArn"):
         conditions.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
     if conditions:

@@ -1,4 +1,4 @@
-"""AWS Lambda: the control plane (functions, versions, aliases, layers, permissions, tags).
+"""AWS Lambda: the control plane (functions, versions, aliases, layers, permissions, tags, URLs).
 
 Invocation lives in ``cumulo.invoke`` and is wired in by ``invoke_operations``; this module
 owns what a function *is*. Creation and updates follow AWS's state machine: a new function is
@@ -23,6 +23,7 @@ from cumulo.services.lambda_.code import MAX_UNZIPPED, CodePackage, read_code_so
 from cumulo.services.lambda_.code_url import code_location
 from cumulo.services.lambda_.errors import conflict, invalid, precondition_failed
 from cumulo.services.lambda_.event_sources import EventSourceOperations
+from cumulo.services.lambda_.function_urls import FunctionUrlOperations
 from cumulo.services.lambda_.invocation import InvocationOperations
 from cumulo.services.lambda_.names import (
     ALIAS_NAME,
@@ -36,6 +37,7 @@ from cumulo.services.lambda_.names import (
 from cumulo.services.lambda_.permissions import PermissionOperations
 from cumulo.services.lambda_.provisioned import ProvisionedOperations
 from cumulo.services.lambda_.repository import FUNCTIONS, LambdaRepository
+from cumulo.services.lambda_.url_requests import FunctionUrlRoutes
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.tagging import TagRules, add_tags, remove_tags, tags_of
 
@@ -58,7 +60,7 @@ def _fingerprint(config: dict[str, Any]) -> str:
 
 
 class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOperations, ProvisionedOperations,
-                     PermissionOperations, Provider):
+                     PermissionOperations, FunctionUrlOperations, FunctionUrlRoutes, Provider):
     service = "lambda"
 
     def __init__(self, platform: Platform) -> None:

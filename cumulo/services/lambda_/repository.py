@@ -6,7 +6,9 @@ Tables (keys are scoped by ``account:region:``):
   reserved concurrency, last published version number;
 * ``lambda.versions``   ``name:00000001`` -> a published version's configuration and code;
 * ``lambda.aliases``    ``name:alias`` -> alias configuration;
-* ``lambda.layers``     ``layer:00000001`` -> a layer version; ``lambda.layer_heads`` the last number.
+* ``lambda.layers``     ``layer:00000001`` -> a layer version; ``lambda.layer_heads`` the last number;
+* ``lambda.urls``       ``name:qualifier`` -> a function URL's configuration (qualifier ``$LATEST`` for
+  the unqualified function); ``lambda.url_ids`` (not scoped) ``url id`` -> where that URL points.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cumulo.store.record_cache import RecordCache
 
 FUNCTIONS, VERSIONS, ALIASES = "lambda.functions", "lambda.versions", "lambda.aliases"
 LAYERS, LAYER_HEADS = "lambda.layers", "lambda.layer_heads"
+URLS, URL_IDS = "lambda.urls", "lambda.url_ids"
 
 
 def version_key(name: str, version: int | str) -> str:
@@ -73,6 +76,9 @@ class LambdaRepository:
             self.store.delete(FUNCTIONS, self.scope + name)
             self.store.delete_prefix(VERSIONS, f"{self.scope}{name}:")
             self.store.delete_prefix(ALIASES, f"{self.scope}{name}:")
+            for _, url in self.store.scan(URLS, f"{self.scope}{name}:"):
+                self.store.delete(URL_IDS, url["UrlId"])
+            self.store.delete_prefix(URLS, f"{self.scope}{name}:")
 
     # ------------------------------------------------------------ versions
     def version(self, name: str, version: str) -> Record | None:
@@ -101,7 +107,35 @@ class LambdaRepository:
         return self.store.insert(ALIASES, f"{self.scope}{name}:{alias}", record)
 
     def delete_alias(self, name: str, alias: str) -> bool:
-        return self.store.delete(ALIASES, f"{self.scope}{name}:{alias}")
+        with self.store.transaction():
+            self.delete_url(name, alias)
+            return self.store.delete(ALIASES, f"{self.scope}{name}:{alias}")
+
+    # ------------------------------------------------------------ function URLs
+    def url(self, name: str, qualifier: str) -> Record | None:
+        return self.store.get(URLS, f"{self.scope}{name}:{qualifier}")
+
+    def urls(self, name: str) -> list[dict[str, Any]]:
+        return [value for _, value in self.store.scan(URLS, f"{self.scope}{name}:")]
+
+    def create_url(self, name: str, qualifier: str, record: dict[str, Any]) -> bool:
+        with self.store.transaction():
+            if not self.store.insert(URLS, f"{self.scope}{name}:{qualifier}", record):
+                return False
+            self.store.put(URL_IDS, record["UrlId"], {"account": self.account, "region": self.region,
+                                                      "name": name, "qualifier": qualifier})
+            return True
+
+    def save_url(self, name: str, qualifier: str, record: dict[str, Any]) -> None:
+        self.store.put(URLS, f"{self.scope}{name}:{qualifier}", record)
+
+    def delete_url(self, name: str, qualifier: str) -> bool:
+        with self.store.transaction():
+            record = self.url(name, qualifier)
+            if record is None:
+                return False
+            self.store.delete(URL_IDS, record["UrlId"])
+            return self.store.delete(URLS, f"{self.scope}{name}:{qualifier}")
 
     # ------------------------------------------------------------ resolution
     def resolve(self, name: str, qualifier: str | None) -> tuple[dict[str, Any], dict[str, Any], str]:

@@ -209,7 +209,7 @@ class AliasHandler(ResourceHandler):
 class PermissionHandler(ResourceHandler):
     type = "AWS::Lambda::Permission"
     replace_on = frozenset({"Action", "FunctionName", "Principal", "SourceArn", "SourceAccount", "EventSourceToken",
-                            "PrincipalOrgID", "FunctionUrlAuthType"})
+                            "PrincipalOrgID", "FunctionUrlAuthType", "InvokedViaFunctionUrl"})
     properties = replace_on
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
@@ -218,7 +218,8 @@ class PermissionHandler(ResourceHandler):
             "FunctionName": props["FunctionName"], "StatementId": statement_id, "Action": props["Action"],
             "Principal": props["Principal"], "SourceArn": props.get("SourceArn"),
             "SourceAccount": props.get("SourceAccount"), "EventSourceToken": props.get("EventSourceToken"),
-            "PrincipalOrgID": props.get("PrincipalOrgID"), "FunctionUrlAuthType": props.get("FunctionUrlAuthType")})
+            "PrincipalOrgID": props.get("PrincipalOrgID"), "FunctionUrlAuthType": props.get("FunctionUrlAuthType"),
+            "InvokedViaFunctionUrl": props.get("InvokedViaFunctionUrl")})
         return Deployed(statement_id)
 
     async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
@@ -259,5 +260,33 @@ class LayerVersionPermissionHandler(ResourceHandler):
         return None
 
 
+class UrlHandler(ResourceHandler):
+    """``AWS::Lambda::Url`` (SAM's ``FunctionUrlConfig``); Ref is the function's ARN."""
+
+    type = "AWS::Lambda::Url"
+    replace_on = frozenset({"TargetFunctionArn", "Qualifier"})
+    properties = replace_on | {"AuthType", "Cors", "InvokeMode"}
+
+    @staticmethod
+    def _params(props: dict[str, Any]) -> dict[str, Any]:
+        return {"FunctionName": props["TargetFunctionArn"], "Qualifier": props.get("Qualifier"),
+                "AuthType": props.get("AuthType"), "Cors": props.get("Cors"), "InvokeMode": props.get("InvokeMode")}
+
+    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
+        url = await ctx.call("lambda", "CreateFunctionUrlConfig", self._params(props))
+        return Deployed(url["FunctionArn"], {"FunctionArn": url["FunctionArn"], "FunctionUrl": url["FunctionUrl"]})
+
+    async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
+                     new: dict[str, Any]) -> Deployed:
+        params = self._params(new)
+        params["Cors"] = params["Cors"] or {}
+        url = await ctx.call("lambda", "UpdateFunctionUrlConfig", params)
+        return Deployed(url["FunctionArn"], {"FunctionArn": url["FunctionArn"], "FunctionUrl": url["FunctionUrl"]})
+
+    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
+        await ctx.call("lambda", "DeleteFunctionUrlConfig", {"FunctionName": props["TargetFunctionArn"],
+                                                             "Qualifier": props.get("Qualifier")})
+
+
 HANDLERS = [FunctionHandler(), VersionHandler(), AliasHandler(), PermissionHandler(), LayerVersionHandler(),
-            LayerVersionPermissionHandler()]
+            LayerVersionPermissionHandler(), UrlHandler()]

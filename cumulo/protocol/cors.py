@@ -1,8 +1,10 @@
-"""CORS of HTTP APIs, from the API's CorsConfiguration.
+"""CORS as AWS's HTTP front doors configure it: an HTTP API's CorsConfiguration and a function
+URL's Cors have the same members (AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders,
+MaxAge, AllowCredentials).
 
-With a configuration, API Gateway answers preflight requests (OPTIONS with Origin and
+With a configuration, the front door answers preflight requests (OPTIONS with Origin and
 Access-Control-Request-Method) itself, whatever the routes, and adds the configured headers to
-responses for allowed origins; CORS headers an integration returns are ignored.
+responses for allowed origins; CORS headers the function returns are replaced.
 """
 
 from __future__ import annotations
