@@ -24,7 +24,7 @@ import http
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httptools
@@ -106,6 +106,8 @@ def encode_response(response: HttpResponse, method: str, close: bool) -> bytes:
     body = response.body
     if response.status in (204, 304):
         body = b""
+    elif response.stream is not None:
+        lines.append("transfer-encoding: chunked\r\n")
     elif not has_length:
         lines.append(f"content-length: {len(body)}\r\n")
     if method == "HEAD":
@@ -270,6 +272,8 @@ class _Connection(asyncio.Protocol):
                 close = not keep_alive or self.server.stopping
                 if not self.closing:
                     self.transport.write(self._encode(response, method, close))
+                    if response.stream is not None and method != "HEAD" and response.status not in (204, 304):
+                        await self._send_chunks(response.stream)
                     if close:
                         self.closing = True
                         self.transport.close()
@@ -284,6 +288,26 @@ class _Connection(asyncio.Protocol):
                     self.transport.resume_reading()
         finally:
             self.busy = False
+            self.last_active = time.monotonic()
+
+    async def _send_chunks(self, pieces: AsyncIterator[bytes]) -> None:
+        """A streamed body in chunked transfer encoding, each piece as it comes, at the pace the
+        client reads; a client that goes away ends it (and the connection, mid-body)."""
+        try:
+            async for piece in pieces:
+                if self.closing:
+                    return
+                if piece:
+                    self.transport.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+                    if self._drained is not None:
+                        await self._drained
+            if not self.closing:
+                self.transport.write(b"0\r\n\r\n")
+        except Exception as error:  # cut mid-body, so that the client sees the response is incomplete
+            log.warning("a streamed response ended with an error (%r); its connection is closed", error)
+            self.closing = True
+            self.transport.close()
+        finally:
             self.last_active = time.monotonic()
 
     async def _respond(self, request: HttpRequest) -> HttpResponse:

@@ -167,12 +167,15 @@ class FunctionRunner:
     # ------------------------------------------------------------------ running
     async def run(self, target: Target, payload: bytes, *, request_id: str | None = None,
                   invoked_arn: str | None = None, client_context: str | None = None,
-                  trace_id: str | None = None, qualifier: str | None = None) -> InvokeResult:
+                  trace_id: str | None = None, qualifier: str | None = None,
+                  streaming: bool = False) -> InvokeResult:
         """Run one event; raises TooManyRequestsException when no concurrency is left.
 
         ``qualifier`` is the version or alias the caller named: its provisioned concurrency
         (if any) serves the event first.  The result comes back as soon as the runtime has
-        answered; the concurrency slot is held until extensions are done too.
+        answered; the concurrency slot is held until extensions are done too.  A caller that
+        can relay a streamed response (``streaming``) gets it as ``result.stream`` as soon as it
+        starts; any other caller gets the whole of it as the payload.
         """
         request = InvokeRequest(
             request_id=request_id or str(uuid.uuid4()),
@@ -213,6 +216,12 @@ class FunctionRunner:
             raise
         if pc_key is not None:
             self._provisioned_metrics(target, qualifier, pc_key, result.provisioned)
+        if result.stream is not None and not streaming:
+            stream = result.stream
+            result.payload = await stream.collect()
+            if stream.error_type:
+                result.payload = stream.error_body
+            result.stream = None
         if result.completion is None:
             limiter.release(target.account, counted_as, reserved)
             self._finished(target, result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import parse_qsl
@@ -44,3 +45,6 @@ class HttpResponse:
     body: bytes = b""
     # Headers sent in addition to ``headers``, in order: repeated names such as Set-Cookie.
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
+    # A body sent as it is produced (chunked transfer encoding) instead of ``body``: a streamed
+    # Lambda response, for instance.
+    stream: AsyncIterator[bytes] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree as ET
@@ -17,6 +18,7 @@ import cbor2
 
 from cumulo.protocol import aws_chunked
 from cumulo.protocol.errors import AwsError, SerializationError
+from cumulo.protocol.eventstream import encode_event
 from cumulo.protocol.http import HttpRequest, HttpResponse
 from cumulo.protocol.json_codec import MAX_NESTING_DEPTH, check_nesting, load_json, read_json, write_json
 from cumulo.protocol.query_codec import fold, read_query, read_scalar
@@ -227,6 +229,9 @@ class RestProtocol(Protocol):
             for key, item in (result.get(name) or {}).items():
                 headers[wire + key] = str(item)
         member = binding.payload_shape
+        if member is not None and member.serialization.get("eventstream"):
+            headers.setdefault("Content-Type", "application/vnd.amazon.eventstream")
+            return HttpResponse(status, headers, stream=self._event_stream(member, result.get(binding.payload)))
         if member is not None:
             value = result.get(binding.payload)
             if member.type_name in ("blob", "string"):
@@ -240,6 +245,18 @@ class RestProtocol(Protocol):
             body = self.write_body(binding.body_shape, result)
             headers.setdefault("Content-Type", self.content_type)
         return HttpResponse(status, headers, body)
+
+    async def _event_stream(self, shape: Shape, events: AsyncIterator[tuple[str, dict[str, Any]]]
+                            ) -> AsyncIterator[bytes]:
+        """A provider's ``(event name, members)`` pairs as event stream messages: an event whose
+        member is its ``eventpayload`` blob travels raw, any other as a body of this protocol."""
+        async for name, members in events:
+            event_shape = shape.members[name]
+            raw = next((n for n, m in event_shape.members.items() if m.serialization.get("eventpayload")), None)
+            if raw is not None and event_shape.members[raw].type_name == "blob":
+                yield encode_event(name, members.get(raw) or b"")
+            else:
+                yield encode_event(name, self.write_body(event_shape, members), self.content_type)
 
     @staticmethod
     def _write_header(member: Shape, value: Any) -> str:

@@ -33,6 +33,9 @@ RESPONSE = 14  # {"id"} + payload
 INVOKE_ERROR = 15  # {"id", "error_type"} + body
 EXITED = 16  # the runtime (or an extension) ended: {"status": "exit status 1" | "signal: killed", "error_type"?}
 INVOKE_DONE = 17  # after a RESPONSE/INVOKE_ERROR with "pending": every extension is ready again
+STREAM_START = 18  # the runtime streams its response: {"id", "content_type"}
+STREAM_CHUNK = 19  # {"id"} + the next bytes of a streamed response
+STREAM_END = 20  # the streamed response is complete: {"id", "error_type"?, "pending"?} + error body
 
 _HEAD = struct.Struct("!IBI")
 _LEN = struct.Struct("!I")

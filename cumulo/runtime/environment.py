@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import channel, logfmt
 from .cgroups import Cgroup
+from .streaming import ResponseStream
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding the cumulo package
 
@@ -202,6 +203,7 @@ class Environment:
         self.freeze_handle: asyncio.TimerHandle | None = None
         self.proto: _Channel | None = None
         self._waiter: asyncio.Future | None = None
+        self.stream: ResponseStream | None = None  # the response being streamed by the invoke in flight
         self._frames: collections.deque = collections.deque()  # arrived while nobody waited
         self._pending_logs: list[tuple[int, str]] = []
         self._capture: list[str] | None = None
@@ -221,6 +223,12 @@ class Environment:
 
     # --- frames from the agent ---------------------------------------------------------
     def _on_frame(self, kind: int, meta: dict, body: bytes) -> None:
+        if kind == channel.STREAM_CHUNK:
+            if self.stream is not None:
+                self.stream.put(body)
+            return
+        if kind == channel.STREAM_START:  # created now: its first bytes may follow in this same read
+            self.stream = ResponseStream(meta.get("content_type") or "application/octet-stream")
         if kind == channel.LOGS:
             events = meta["events"]
             self._pending_logs.extend((ts, msg) for ts, msg in events)

@@ -3,7 +3,9 @@ timeout, or the runtime's exit) comes out as an :class:`InvokeResult`, with the 
 REPORT lines in the function's log stream and the REPORT to telemetry subscribers.
 
 When extensions still work on the event after the runtime has answered, the caller gets the
-result at once and the invoke ends (duration, billing, memory final) in a coroutine.
+result at once and the invoke ends (duration, billing, memory final) in a coroutine. A streamed
+response is handed over the same way, as soon as it starts: the result carries the
+``ResponseStream`` and the coroutine relays it to its end.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .agent import telemetry
 from .environment import Environment
 from .errors import InitFailure, error_json, error_type_of, exit_error, timeout_error
 from .spec import EnvironmentSpec, InvokeRequest, InvokeResult
+from .streaming import ResponseStream
 
 
 def failed_init_result(env: Environment, spec: EnvironmentSpec, request: InvokeRequest,
@@ -82,6 +85,13 @@ async def run_event(env: Environment, request: InvokeRequest,
     else:
         kind, fmeta, payload = frame
         report_meta = fmeta
+        if kind == ch.STREAM_START:
+            result = InvokeResult(
+                payload=b"", function_error=None, error_type=None, log_tail="", duration_ms=0.0,
+                billed_duration_ms=0, memory_size_mb=spec.memory_mb, max_memory_used_mb=0,
+                init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
+                cold_start=init_ms is not None, log_stream=env.log_stream, stream=env.stream)
+            return result, _streaming(env, request, result, captured, started, budget, suppressed, init_ms)
         if kind == ch.RESPONSE:
             pending = bool(fmeta.get("pending"))
         elif kind == ch.INVOKE_ERROR:
@@ -101,6 +111,38 @@ async def run_event(env: Environment, request: InvokeRequest,
         return result, _after_runtime(env, request, result, started, budget, suppressed, init_ms, report_meta)
     _end_invoke(env, request, result, duration, status, init_ms if not suppressed else None, captured, report_meta)
     return result, None
+
+
+async def _streaming(env: Environment, request: InvokeRequest, result: InvokeResult, captured: list[str],
+                     started: float, budget: float, suppressed: float | None, init_ms: float | None) -> None:
+    """Relay a streamed response until its end (or a timeout, or the runtime's exit), then end the
+    invoke as for a buffered response."""
+    rid = request.request_id
+    stream: ResponseStream = result.stream
+    frame = await env.wait_frame(max(budget - (time.perf_counter() - started), 0.0))
+    env.stream = None
+    duration = (time.perf_counter() - started) * 1000 + (suppressed or 0.0)
+    status = None
+    report_meta: dict = {}
+    if frame is None:
+        _timed_out(env)
+        env.log(logfmt.timed_out(rid, duration / 1000))
+        status, result.error_type, result.function_error = "timeout", "Sandbox.Timedout", "Unhandled"
+        stream.finish("Sandbox.Timedout", timeout_error(rid, env.spec.timeout_s))
+    elif frame[0] == ch.STREAM_END:
+        report_meta = frame[1]
+        error_type = report_meta.get("error_type")
+        if error_type:
+            result.function_error, result.error_type = "Unhandled", error_type
+        stream.finish(error_type, frame[2])
+        if report_meta.get("pending"):
+            result.log_tail = logfmt.tail(captured)
+            await _after_runtime(env, request, result, started, budget, suppressed, init_ms, report_meta)
+            return
+    else:  # the runtime (or an extension) exited mid-stream
+        status, result.error_type, result.function_error, payload = _exited(env, rid, frame[1])
+        stream.finish(result.error_type, payload)
+    _end_invoke(env, request, result, duration, status, init_ms if not suppressed else None, captured, report_meta)
 
 
 def _timed_out(env: Environment) -> None:

@@ -95,6 +95,9 @@ class InvokeResult:
     # Extensions still busy after the runtime answered: a task that ends with the invoke (the
     # duration, billing and memory fields are final then); None when the invoke is over.
     completion: Any = None
+    # The runtime streams its response: ``payload`` is empty and the bytes come through this
+    # ``ResponseStream`` (``completion`` ends the invoke once the stream is finished).
+    stream: Any = None
 
 
 class CapacityError(Exception):

@@ -217,7 +217,8 @@ Outputs:
 
 def test_sam_function_url_config_deploys_and_answers(server):
     cfn = server.client("cloudformation")
-    cfn.create_stack(StackName="urls", TemplateBody=SAM_TEMPLATE, Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cfn.create_stack(StackName="urls", TemplateBody=SAM_TEMPLATE,
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     cfn.get_waiter("stack_create_complete").wait(StackName="urls", WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
     url = cfn.describe_stacks(StackName="urls")["Stacks"][0]["Outputs"][0]["OutputValue"]
     reply = call(url + "from/sam", headers={"origin": "https://anywhere.example"})

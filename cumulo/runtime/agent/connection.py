@@ -3,6 +3,10 @@
 Non-blocking sockets on the agent's one ``selectors`` loop: accept, read pipelined requests,
 hand each to the router, write the answers.  A router's ``None`` parks the request (a long
 poll such as ``GET /runtime/invocation/next``); its answer comes later through :meth:`write`.
+
+A streamed response (``Lambda-Runtime-Function-Response-Mode: streaming``) is not buffered: once
+the ``streams`` sink accepts its head, each chunk goes to the sink as it arrives, and the answer
+is given when the last chunk and the trailers are in.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 import selectors
 import socket
 from collections.abc import Callable
+from typing import Protocol
 
 from . import http, peercheck
 
@@ -19,11 +24,27 @@ MAX_BODY = 16 * 1024 * 1024  # bodies are buffered up to this; larger ones are r
 RECV_SIZE = 1 << 20  # bytes taken off a socket per read
 
 
+class StreamSink(Protocol):
+    """Where streamed response bodies go (the Runtime API)."""
+
+    def open_stream(self, conn: Conn, req: http.Request) -> bytes | None:
+        """Accept a streamed response's head (None) or refuse it (the answer to send)."""
+
+    def stream_chunk(self, data: bytes) -> None: ...
+
+    def close_stream(self, trailers: dict[str, str]) -> bytes:
+        """The body is complete: the answer to send."""
+
+    def abort_stream(self) -> None:
+        """The connection closed before the body was complete."""
+
+
 class Conn:
-    __slots__ = ("close_after", "closed", "held", "inbuf", "outbuf", "sock")
+    __slots__ = ("close_after", "closed", "held", "inbuf", "outbuf", "sock", "stream")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.stream: http.ChunkedBody | None = None  # a streamed response body being read
         self.inbuf = bytearray()
         self.outbuf = bytearray()
         self.held = bytearray()  # answers waiting to go out with the parked request's answer
@@ -45,6 +66,7 @@ class Connections:
         self.route = route
         self.refuse_oversized = refuse_oversized
         self.forget = forget
+        self.streams: StreamSink | None = None
         self.peer_check = False  # accept connections from this environment's processes only
         # anonymous memory: only the pages reads have touched become resident (a bytearray of this
         # size would add 1 MB to every idle environment)
@@ -82,6 +104,8 @@ class Connections:
             self.close(conn)
             return
         conn.inbuf += data
+        if conn.stream is not None and not self._read_stream(conn):
+            return
         # Answers to pipelined requests go out in one write; when the last one is parked (a
         # runtime that sent its result and `next` together), the earlier answers (the 202)
         # wait for the event and go out with it: the runtime wakes once per invoke, not twice.
@@ -97,6 +121,20 @@ class Connections:
                 return
             if req is None:
                 break
+            if req.streaming and self.streams is not None:
+                refusal = self.streams.open_stream(conn, req)
+                if refusal is not None:
+                    out.append(refusal)
+                    self.write(conn, b"".join(out))
+                    self.close(conn, after_write=True)  # the body that follows cannot be skipped
+                    return
+                if out:
+                    self.write(conn, b"".join(out))
+                    out = []
+                conn.stream = http.ChunkedBody()
+                if not self._read_stream(conn):
+                    return
+                continue
             reply = self.route(conn, req)
             if reply is not None:
                 out.append(reply)
@@ -114,6 +152,25 @@ class Connections:
                 conn.held += b"".join(out)
             else:
                 self.write(conn, b"".join(out))
+
+    def _read_stream(self, conn: Conn) -> bool:
+        """Pass on what has arrived of a streamed body; True once it is complete (and answered)."""
+        body = conn.stream
+        sink = self.streams
+        try:
+            pieces = body.feed(conn.inbuf)
+        except http.BadRequest as e:
+            conn.stream = None
+            sink.abort_stream()
+            self._bad_request(conn, str(e))
+            return False
+        for piece in pieces:
+            sink.stream_chunk(piece)
+        if not body.done:
+            return False
+        conn.stream = None
+        self.write(conn, sink.close_stream(body.trailers))
+        return not conn.closed
 
     def _bad_request(self, conn: Conn, why: str) -> None:
         if why == "too large":  # refused unread: fail the invoke if it was its response
@@ -172,6 +229,9 @@ class Connections:
             self._on_readable(conn)
 
     def close(self, conn: Conn, after_write: bool = False) -> None:
+        if conn.stream is not None:
+            conn.stream = None
+            self.streams.abort_stream()
         conn.closed = True
         if after_write and conn.outbuf:
             return  # _on_event closes once the buffer is flushed

@@ -27,15 +27,22 @@ class BadRequest(Exception):
     """The bytes on the connection are not an HTTP/1.1 request we can serve."""
 
 
-class Request:
-    __slots__ = ("body", "close", "headers", "method", "path")
+STREAMING_MODE_HEADER = "lambda-runtime-function-response-mode"
 
-    def __init__(self, method: str, path: str, headers: dict, body: bytes, close: bool) -> None:
+
+class Request:
+    __slots__ = ("body", "close", "headers", "method", "path", "streaming")
+
+    def __init__(self, method: str, path: str, headers: dict, body: bytes, close: bool,
+                 streaming: bool = False) -> None:
         self.method = method
         self.path = path
         self.headers = headers  # lower-cased names
         self.body = body
         self.close = close
+        # A streamed response (chunked, ``Lambda-Runtime-Function-Response-Mode: streaming``): only
+        # the head has been taken off the buffer; its chunks follow, read by a ``ChunkedBody``.
+        self.streaming = streaming
 
 
 def parse(buf: bytearray, max_body: int) -> Request | None:
@@ -67,7 +74,11 @@ def parse(buf: bytearray, max_body: int) -> Request | None:
     conn = headers.get("connection", "").lower()
     close = conn == "close" or (version == "HTTP/1.0" and conn != "keep-alive")
     start = end + 4
-    if headers.get("transfer-encoding", "").lower() == "chunked":
+    chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+    if chunked and method == "POST" and headers.get(STREAMING_MODE_HEADER, "").lower() == "streaming":
+        del buf[:start]
+        return Request(method, path, headers, b"", close, streaming=True)
+    if chunked:
         body, consumed = _parse_chunked(buf, start, max_body)
         if body is None:
             return None
@@ -116,6 +127,60 @@ def _parse_chunked(buf: bytearray, pos: int, max_body: int) -> tuple[bytes | Non
             return None, 0
         chunks.append(bytes(buf[pos : pos + size]))
         pos += size + 2
+
+
+class ChunkedBody:
+    """Reads a chunked body as it arrives: each call takes what ``buf`` holds of it and returns the
+    chunk data found; ``done`` is set (and ``trailers`` filled) once the last chunk and the trailers
+    are in."""
+
+    __slots__ = ("done", "left", "trailers")
+
+    def __init__(self) -> None:
+        self.left = -1  # bytes of the current chunk still to come (-1: a chunk-size line is next)
+        self.done = False
+        self.trailers: dict[str, str] = {}
+
+    def feed(self, buf: bytearray) -> list[bytes]:
+        pieces: list[bytes] = []
+        while not self.done:
+            if self.left > 0:
+                if not buf:
+                    break
+                piece = bytes(buf[: self.left])
+                del buf[: len(piece)]
+                self.left -= len(piece)
+                pieces.append(piece)
+                continue
+            if self.left == 0:  # the CRLF after a chunk's data
+                if len(buf) < 2:
+                    break
+                if buf[:2] != b"\r\n":
+                    raise BadRequest("bad chunk")
+                del buf[:2]
+                self.left = -1
+                continue
+            eol = buf.find(b"\r\n")
+            if eol < 0:
+                if len(buf) > MAX_HEAD:
+                    raise BadRequest("bad chunk size")
+                break
+            if self.left == -2:  # trailers, up to an empty line
+                line = bytes(buf[:eol]).decode("latin-1")
+                del buf[: eol + 2]
+                if not line:
+                    self.done = True
+                    break
+                name, _, value = line.partition(":")
+                self.trailers[name.strip().lower()] = value.strip()
+                continue
+            try:
+                size = int(bytes(buf[:eol]).split(b";")[0], 16)
+            except ValueError as e:
+                raise BadRequest("bad chunk size") from e
+            del buf[: eol + 2]
+            self.left = size if size else -2
+        return pieces
 
 
 def response(status: int, body: bytes = b"", headers: dict | None = None,

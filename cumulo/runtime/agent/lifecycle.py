@@ -49,6 +49,7 @@ class Agent:
         self.api = runtime_api.RuntimeAPI(self)
         self.ext_api = extensions_api.ExtensionsAPI(self)
         self.conns = Connections(self.sel, self._route, self.api.refuse_oversized, self._forget)
+        self.conns.streams = self.api
         self.reader = channel.FrameReader()
         self.config: AgentConfig | None = None
         self.function: FunctionInfo | None = None  # as extensions see it (see extensions_api.Host)
@@ -322,6 +323,26 @@ class Agent:
         if self.invoke is not None:
             self._runtime_done(meta, "error", error_type, len(body))
         self._send(channel.INVOKE_ERROR, meta, body)
+
+    def stream_start(self, request_id: str, content_type: str) -> None:
+        if self.output.events:  # output already read (see invoke_response)
+            self._flush_logs()
+        self._send(channel.STREAM_START, {"id": request_id, "content_type": content_type})
+
+    def stream_chunk(self, request_id: str, data: bytes) -> None:
+        if self.output.events:  # what the function printed before these bytes comes first
+            self._flush_logs()
+        self._send(channel.STREAM_CHUNK, {"id": request_id}, data)
+
+    def stream_end(self, request_id: str, error_type: str | None, body: bytes) -> None:
+        if self.output.events:
+            self._flush_logs()
+        meta = self._result_meta(request_id)
+        if error_type:
+            meta["error_type"] = error_type
+        if self.invoke is not None:
+            self._runtime_done(meta, "error" if error_type else "success", error_type, self.api.streamed)
+        self._send(channel.STREAM_END, meta, body)
 
     def _result_meta(self, request_id: str) -> dict:
         meta = {"id": request_id}

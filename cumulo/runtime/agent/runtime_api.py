@@ -11,6 +11,12 @@ Status codes, error types and messages follow AWS's runtime interface emulator:
   ``Function.ResponseSizeTooLarge``;
 * 404 "404 page not found" for unknown paths, 405 for a known path with the wrong method.
 
+A response posted in streaming mode (``Lambda-Runtime-Function-Response-Mode: streaming``, chunked)
+goes to the platform piece by piece as it arrives (``stream_start``/``stream_chunk``/``stream_end``);
+an error after the first bytes travels in the trailers ``Lambda-Runtime-Function-Error-Type`` and
+``Lambda-Runtime-Function-Error-Body`` (base64), as AWS's runtime clients send it. Streamed
+responses may be up to 200 MB; beyond that the invoke fails with ``Function.ResponseSizeTooLarge``.
+
 The class knows nothing about sockets: the agent (:mod:`cumulo.runtime.agent.lifecycle`) feeds it parsed
 requests and events from the platform and sends what it returns.  The Extensions and
 Telemetry APIs are meant to sit next to it as siblings dispatched on the path prefix.
@@ -18,11 +24,16 @@ Telemetry APIs are meant to sit next to it as siblings dispatched on the path pr
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from . import http
 
 PREFIX = "/2018-06-01/runtime/"
 MAX_RESPONSE = 6 * 1024 * 1024
+MAX_STREAMED_RESPONSE = 200 * 1024 * 1024
 ERROR_TYPE_HEADER = "lambda-runtime-function-error-type"
+ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
 
 STARTED = "Started"
 READY = "Ready"
@@ -57,6 +68,9 @@ class Platform:
     def invoke_response(self, request_id: str, body: bytes) -> None: ...
     def invoke_error(self, request_id: str, error_type: str, body: bytes) -> None: ...
     def runtime_next(self) -> None: ...
+    def stream_start(self, request_id: str, content_type: str) -> None: ...
+    def stream_chunk(self, request_id: str, data: bytes) -> None: ...
+    def stream_end(self, request_id: str, error_type: str | None, body: bytes) -> None: ...
 
 
 class RuntimeAPI:
@@ -68,6 +82,8 @@ class RuntimeAPI:
         self.pending: tuple[dict, bytes] | None = None  # invoke not yet handed to the runtime
         self.current_id: str | None = None
         self.waiter = None  # the connection parked on GET next
+        self.streaming_id: str | None = None  # the invocation whose response is being streamed
+        self.streamed = 0  # bytes of it so far
 
     # --- events from the platform -------------------------------------------------
     def push_invoke(self, meta: dict, payload: bytes):
@@ -149,6 +165,51 @@ class RuntimeAPI:
             return TOO_LARGE
         self.platform.invoke_response(request_id, req.body)
         return ACCEPTED
+
+    # --- streamed responses (the agent's connections call these) --------------------------
+    def open_stream(self, conn, req: http.Request) -> bytes | None:
+        parts = req.path.split("?", 1)[0][len(PREFIX):].split("/") if req.path.startswith(PREFIX) else []
+        if not (len(parts) == 3 and parts[0] == "invocation" and parts[2] == "response" and parts[1]):
+            return NOT_FOUND
+        if self.state != RUNNING:
+            return _forbidden(self.state, _TARGET_NAMES["response"])
+        if parts[1] != self.current_id:
+            return INVALID_REQUEST_ID
+        self.streaming_id = parts[1]
+        self.streamed = 0
+        self.platform.stream_start(parts[1], req.headers.get("content-type") or "application/octet-stream")
+        return None
+
+    def stream_chunk(self, data: bytes) -> None:
+        if self.streamed <= MAX_STREAMED_RESPONSE:
+            self.streamed += len(data)
+            if self.streamed <= MAX_STREAMED_RESPONSE:
+                self.platform.stream_chunk(self.streaming_id, data)
+
+    def close_stream(self, trailers: dict[str, str]) -> bytes:
+        request_id, self.streaming_id = self.streaming_id, None
+        self.state = RESPONSE_SENT
+        self.current_id = None
+        error_type = trailers.get(ERROR_TYPE_HEADER) or None
+        body = b""
+        if self.streamed > MAX_STREAMED_RESPONSE:
+            error_type = "Function.ResponseSizeTooLarge"
+            body = (f'{{"errorMessage":"Response payload size exceeded maximum allowed payload size '
+                    f'({MAX_STREAMED_RESPONSE} bytes).","errorType":"{error_type}"}}').encode()
+        elif error_type:
+            try:
+                body = base64.b64decode(trailers.get(ERROR_BODY_TRAILER, ""), validate=True)
+            except (binascii.Error, ValueError):
+                body = trailers.get(ERROR_BODY_TRAILER, "").encode()
+        self.platform.stream_end(request_id, error_type, body)
+        return ACCEPTED
+
+    def abort_stream(self) -> None:
+        """The runtime hung up in the middle of a streamed response: the invoke fails."""
+        self.close_stream({ERROR_TYPE_HEADER: "Runtime.TruncatedResponse",
+                           ERROR_BODY_TRAILER: base64.b64encode(
+                               b'{"errorMessage":"The runtime closed the connection before the end of the '
+                               b'streamed response.","errorType":"Runtime.TruncatedResponse"}').decode()})
 
     def refuse_oversized(self, path: str, size: int) -> bytes:
         """A request whose body was too large to read at all: 413, and if it was the current

@@ -6,11 +6,14 @@
 // "<ISO time>\t<request id>\t<LEVEL>\t<message>".  Errors carry AWS's types and messages
 // (Runtime.ImportModuleError, Runtime.HandlerNotFound, Runtime.UserCodeSyntaxError, ...).
 // Log lines go to the framed telemetry log fd the agent provides (AWS's protocol).
+// Handlers wrapped in awslambda.streamifyResponse stream their response through the Runtime
+// API's streaming mode (chunked, trailers for errors), as AWS's Node.js runtime does.
 
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import util from "node:util";
+import { Writable } from "node:stream";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 
@@ -159,6 +162,107 @@ function postError(p, response) {
   return client.post(p, ...errorRequest(response));
 }
 
+// --- response streaming ----------------------------------------------------------------------
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response";
+
+// The responseStream a streaming handler writes to: a chunked POST on a connection of its own,
+// whose head goes out with the first bytes (so setContentType can come first).
+class ResponseStream extends Writable {
+  constructor(id) {
+    super();
+    this.id = id;
+    this.contentType = "application/octet-stream";
+    this.sock = null;
+    this.reply = null;
+  }
+
+  setContentType(type) {
+    if (this.sock) throw new Error("the content type cannot change once the response has started");
+    this.contentType = type;
+  }
+
+  open() {
+    if (this.sock) return;
+    const sock = net.connect({ host, port: Number(port) });
+    sock.setNoDelay(true);
+    this.reply = new Promise((resolve, reject) => {
+      let buf = Buffer.alloc(0);
+      sock.on("data", (d) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.indexOf("\r\n\r\n") >= 0) resolve(Number(buf.toString("latin1").split(" ")[1]));
+      });
+      sock.on("error", reject);
+      sock.on("close", () => reject(new Error("Runtime API connection closed")));
+    });
+    this.reply.catch(() => {});
+    sock.write(`POST ${PREFIX}invocation/${this.id}/response HTTP/1.1\r\nHost: runtime\r\n` +
+      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n" +
+      "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n" +
+      `Content-Type: ${this.contentType}\r\n\r\n`);
+    this.sock = sock;
+  }
+
+  _write(chunk, encoding, callback) {
+    this.open();
+    if (!chunk.length) return callback();
+    this.sock.write(Buffer.concat([Buffer.from(chunk.length.toString(16) + "\r\n"), chunk, Buffer.from("\r\n")]),
+      () => callback());
+  }
+
+  // The last chunk, with the error trailers when the handler failed after the response began.
+  async finish(errorResponse) {
+    this.open();
+    let trailers = "";
+    if (errorResponse) {
+      trailers = `Lambda-Runtime-Function-Error-Type: ${errorResponse.errorType}\r\n` +
+        `Lambda-Runtime-Function-Error-Body: ${Buffer.from(JSON.stringify(errorResponse)).toString("base64")}\r\n`;
+    }
+    this.sock.write(`0\r\n${trailers}\r\n`);
+    try {
+      await this.reply;
+    } finally {
+      this.sock.destroy();
+    }
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = true;
+    return handler;
+  },
+  HttpResponseStream: {
+    // Status, headers and cookies first (JSON, then eight NUL bytes), as function URLs read them.
+    from(stream, metadata) {
+      stream.setContentType(HTTP_INTEGRATION);
+      stream.write(Buffer.concat([Buffer.from(JSON.stringify(metadata || {})), Buffer.alloc(8)]));
+      return stream;
+    },
+  },
+};
+
+// Run a streaming handler: it resolves (or calls back) when done; an unended stream is ended then.
+async function runStreaming(handler, event, headers, id) {
+  const stream = new ResponseStream(id);
+  const ended = new Promise((resolve) => stream.on("finish", resolve));
+  let failure = null;
+  try {
+    const ctx = makeContext(headers, () => {});
+    await handler(event, stream, ctx);
+    if (!stream.writableFinished) {
+      if (!stream.writableEnded) stream.end();
+      await ended;
+    }
+  } catch (e) {
+    failure = e;
+  }
+  if (failure && !stream.sock) return { err: failure }; // nothing sent yet: an ordinary error
+  await stream.finish(failure ? toErrorResponse(failure) : null);
+  if (failure) logError("Invoke Error", toErrorResponse(failure));
+  return { streamed: true };
+}
+
 // --- handler loading -------------------------------------------------------------------------
 async function loadHandler(spec) {
   const taskRoot = process.env.LAMBDA_TASK_ROOT;
@@ -286,8 +390,13 @@ for (;;) {
   } catch (e) {
     event = body.toString("utf8");
   }
-  const outcome = await runHandler(handler, event, headers);
+  const outcome = handler[STREAMING] ? await runStreaming(handler, event, headers, id)
+    : await runHandler(handler, event, headers);
   inFlight = null;
+  if (outcome.streamed) {
+    pending = null;
+    continue;
+  }
   if ("err" in outcome) {
     const response = toErrorResponse(outcome.err);
     logError("Invoke Error", response);

@@ -37,6 +37,7 @@ from cumulo.services.lambda_.names import (
 from cumulo.services.lambda_.permissions import PermissionOperations
 from cumulo.services.lambda_.provisioned import ProvisionedOperations
 from cumulo.services.lambda_.repository import FUNCTIONS, LambdaRepository
+from cumulo.services.lambda_.response_streams import ResponseStreamOperations
 from cumulo.services.lambda_.url_requests import FunctionUrlRoutes
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.tagging import TagRules, add_tags, remove_tags, tags_of
@@ -59,8 +60,8 @@ def _fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOperations, ProvisionedOperations,
-                     PermissionOperations, FunctionUrlOperations, FunctionUrlRoutes, Provider):
+class LambdaProvider(InvocationOperations, ResponseStreamOperations, AsyncConfigOperations, EventSourceOperations,
+                     ProvisionedOperations, PermissionOperations, FunctionUrlOperations, FunctionUrlRoutes, Provider):
     service = "lambda"
 
     def __init__(self, platform: Platform) -> None:

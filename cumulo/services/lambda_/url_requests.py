@@ -9,7 +9,8 @@ As on AWS: the function's resource-based policy must allow ``lambda:InvokeFuncti
 ``lambda``) is required for AWS_IAM (403 ``{"Message":"Forbidden"}`` otherwise); CORS preflights
 are answered from the URL's Cors; the event is payload format 2.0 with ``routeKey`` and ``stage``
 ``$default``; the answer is read as an HTTP API's 2.0 answer is; a function error or a malformed
-answer is a 502.
+answer is a 502. With ``InvokeMode: RESPONSE_STREAM`` a function that streams its response is
+relayed as it writes (``streamed_response``); one that fails mid-stream has its connection cut.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -27,6 +28,7 @@ from cumulo.protocol import cors
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest, HttpResponse
 from cumulo.protocol.lambda_proxy import HOP_BY_HOP, MalformedResponse, encode_request_body, parse_response
+from cumulo.runtime.streaming import ResponseStream
 from cumulo.services.lambda_.function_urls import URL_HOST_MARKER, URL_PATH_PREFIX
 from cumulo.services.lambda_.invocation import MAX_SYNC_PAYLOAD
 from cumulo.services.lambda_.names import LATEST
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.lambda.urls")
+HTTP_INTEGRATION_RESPONSE = "application/vnd.awslambda.http-integration-response"
+PRELUDE_END = b"\x00" * 8
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -118,6 +122,48 @@ def url_event(request: HttpRequest, url_id: str, path: str, account: str,
     return event
 
 
+class StreamFailed(Exception):
+    """The function failed after its response had begun: the client's connection is cut."""
+
+
+async def streamed_response(stream: ResponseStream, request_id: str) -> HttpResponse:
+    """A RESPONSE_STREAM URL's answer: status and headers from the prelude that
+    ``awslambda.HttpResponseStream.from`` writes (JSON, then eight NUL bytes) when the function
+    streams an HTTP integration response, else a 200 of the stream's content type; the body goes
+    out as the function writes it."""
+    pieces = stream.pieces()
+    status, headers, cookies, first = 200, {"content-type": stream.content_type}, [], b""
+    if stream.content_type == HTTP_INTEGRATION_RESPONSE:
+        buffered = b""
+        async for piece in pieces:
+            buffered += piece
+            if PRELUDE_END in buffered:
+                break
+        prelude, found, first = buffered.partition(PRELUDE_END)
+        try:
+            if not found:
+                raise ValueError("the stream ended before its prelude")
+            metadata = json.loads(prelude or b"{}")
+            status = int(metadata.get("statusCode") or 200)
+            headers = {str(k).lower(): str(v) for k, v in (metadata.get("headers") or {}).items()}
+            cookies = [str(c) for c in metadata.get("cookies") or []]
+        except (ValueError, TypeError, AttributeError) as error:
+            log.warning("function URL: malformed streamed response prelude: %s", error)
+            return _message(502, "Internal Server Error", {"x-amzn-requestid": request_id})
+
+    async def body() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for piece in pieces:
+            yield piece
+        if stream.error_type:
+            raise StreamFailed(stream.error_type)
+
+    headers = {k: v for k, v in headers.items() if k not in HOP_BY_HOP}
+    headers["x-amzn-requestid"] = request_id
+    return HttpResponse(status, headers, extra_headers=[("set-cookie", c) for c in cookies], stream=body())
+
+
 class FunctionUrlRoutes:
     """Needs ``self.platform`` and ``invoke_function`` of the Lambda provider."""
 
@@ -167,11 +213,19 @@ class FunctionUrlRoutes:
             return _message(413, "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
         started = time.time()
         invoke_id = str(uuid.uuid4())
-        event = url_event(request, url_id, path, repo.account, iam, started, invoke_id)
+        event = json.dumps(url_event(request, url_id, path, repo.account, iam, started, invoke_id),
+                           separators=(",", ":")).encode()
         try:
-            result = await self.invoke_function(  # type: ignore[attr-defined]
-                name, json.dumps(event, separators=(",", ":")).encode(), account=repo.account, region=repo.region,
-                qualifier=None if qualifier == LATEST else qualifier)
+            if config.get("InvokeMode") == "RESPONSE_STREAM":
+                _, ran = await self.run_streaming(  # type: ignore[attr-defined]
+                    repo, name, None if qualifier == LATEST else qualifier, event, request_id=invoke_id)
+                if ran.stream is not None:
+                    return await streamed_response(ran.stream, invoke_id)
+                result = {"Payload": ran.payload, "FunctionError": ran.function_error, "RequestId": invoke_id}
+            else:
+                result = await self.invoke_function(  # type: ignore[attr-defined]
+                    name, event, account=repo.account, region=repo.region,
+                    qualifier=None if qualifier == LATEST else qualifier)
         except AwsError as error:
             if error.code == "TooManyRequestsException":
                 return _message(429, "Rate Exceeded.")
