@@ -16,7 +16,6 @@ import re
 import selectors
 import socket
 from collections.abc import Callable
-from typing import Protocol
 
 from . import http, peercheck
 
@@ -24,8 +23,9 @@ MAX_BODY = 16 * 1024 * 1024  # bodies are buffered up to this; larger ones are r
 RECV_SIZE = 1 << 20  # bytes taken off a socket per read
 
 
-class StreamSink(Protocol):
-    """Where streamed response bodies go (the Runtime API)."""
+class StreamSink:
+    """Where streamed response bodies go: the interface the Runtime API implements (a plain class,
+    not a ``typing.Protocol``: the agent imports nothing it does not need)."""
 
     def open_stream(self, conn: Conn, req: http.Request) -> bytes | None:
         """Accept a streamed response's head (None) or refuse it (the answer to send)."""
