@@ -188,13 +188,15 @@ def build(
     """
     import os
 
-    from cumulo.cli.client import console
+    from rich.console import Console
+
     from cumulo.packaging.build import BuildError
     from cumulo.packaging.build import build as run_build
     from cumulo.packaging.progress import BuildProgress
 
     if not template.is_file():
         raise _fail(FileNotFoundError(f"Template {template} not found. Pass --template PATH."))
+    console = Console(highlight=False)  # not cli.client's: building needs no boto3
     progress = BuildProgress(console)
     try:
         built = run_build(template, progress=progress, force=force)
