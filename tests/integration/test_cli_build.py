@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -43,9 +42,12 @@ def built(project: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return result.stdout
 
 
-def deploy_and_invoke(server: CumuloServer, project: Path, stack: str, logical_id: str, event: object) -> object:
+def deploy(server: CumuloServer, project: Path, stack: str) -> None:
     deployed = cumulo("deploy", "--stack-name", stack, "--endpoint-url", server.url, cwd=project)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+
+
+def invoke(server: CumuloServer, stack: str, logical_id: str, event: object) -> object:
     name = server.client("cloudformation").describe_stack_resource(
         StackName=stack, LogicalResourceId=logical_id)["StackResourceDetail"]["PhysicalResourceId"]
     result = server.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
@@ -116,8 +118,9 @@ def test_esbuild_bundles_typescript_and_the_deployed_bundle_runs(server, esbuild
     template = yaml.safe_load((artifacts / "template.yaml").read_text())["Resources"]
     assert template["Ts"]["Properties"]["CodeUri"] == "Ts"
     assert template["Ts"]["Properties"]["Environment"] == {"Variables": {"NODE_OPTIONS": "--enable-source-maps"}}
-    assert deploy_and_invoke(server, esbuild_project, "esbuild-app", "Ts", {"name": "cumulo"}) == "HI CUMULO!"
-    assert deploy_and_invoke(server, esbuild_project, "esbuild-app", "Esm", {"n": 21}) == 42
+    deploy(server, esbuild_project, "esbuild-app")
+    assert invoke(server, "esbuild-app", "Ts", {"name": "cumulo"}) == "HI CUMULO!"
+    assert invoke(server, "esbuild-app", "Esm", {"n": 21}) == 42
 
 
 def test_an_unchanged_build_does_nothing_and_an_edit_rebuilds_only_its_function(esbuild_project: Path):
@@ -162,9 +165,11 @@ def test_makefile_build_runs_the_logical_ids_target_with_artifacts_dir(server, t
     })
     built(tmp_path)
     assert files_in(tmp_path / ".aws-sam" / "build" / "Made") == {"app.py", "made.txt"}
-    assert deploy_and_invoke(server, tmp_path, "made-app", "Made", {}) == "written by make"
+    deploy(server, tmp_path, "made-app")
+    assert invoke(server, "made-app", "Made", {}) == "written by make"
     (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return 'edited'\n")
-    stale = cumulo("deploy", "--stack-name", "made-app", "--endpoint-url", server.url, cwd=tmp_path)
+    # The warning comes before anything is sent: no server needs to answer.
+    stale = cumulo("deploy", "--stack-name", "made-app", "--endpoint-url", "http://127.0.0.1:9", cwd=tmp_path)
     assert "deploying the last build; changed since: Made (run `cumulo build`)" in stale.stderr
 
 
@@ -183,7 +188,7 @@ def test_a_missing_make_target_fails_with_makes_message(tmp_path: Path):
     assert "Made (make): make build-Made: `make -f" in result.stderr and "build-Made" in result.stderr
 
 
-def test_layers_with_a_build_method_are_built_into_their_runtime_folder(server, tmp_path: Path):
+def test_layers_with_a_build_method_and_pyproject_dependencies_are_built(server, tmp_path: Path):
     wheel = make_wheel(tmp_path, "greeting_lib", "WORD = 'from a built layer'\n")
     write(tmp_path, {
         "template.yaml": SAM + """
@@ -197,7 +202,13 @@ def test_layers_with_a_build_method_are_built_into_their_runtime_folder(server, 
           Fn:
             Type: AWS::Serverless::Function
             Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.11, Layers: [!Ref Lib]}
+          Uses:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: uses/, Handler: app.handler, Runtime: python3.11}
         """,
+        "uses/app.py": "import greeting_lib\n",
+        "uses/pyproject.toml": f'[project]\nname = "fn"\nversion = "1"\n'
+                               f'dependencies = ["greeting_lib @ {wheel.as_uri()}"]\n',
         "lib/requirements.txt": f"{wheel}\n",
         "lib/helpers.py": "def shout(text):\n    return text.upper()\n",
         "plain/python/plain.py": "X = 1\n",
@@ -211,23 +222,9 @@ def test_layers_with_a_build_method_are_built_into_their_runtime_folder(server, 
     assert template["Lib"]["Properties"]["ContentUri"] == "Lib"
     assert template["Plain"]["Properties"]["ContentUri"] == "../../plain"  # no BuildMethod: not built
     assert not (tmp_path / ".aws-sam" / "build" / "Plain").exists()
-    assert deploy_and_invoke(server, tmp_path, "layer-app", "Fn", {}) == "FROM A BUILT LAYER"
-
-
-def test_pyproject_dependencies_are_installed(tmp_path: Path):
-    wheel = make_wheel(tmp_path, "greeting_lib", "WORD = 'x'\n")
-    write(tmp_path, {
-        "template.yaml": SAM + """
-          Fn:
-            Type: AWS::Serverless::Function
-            Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.11}
-        """,
-        "fn/app.py": "import greeting_lib\n",
-        "fn/pyproject.toml": f'[project]\nname = "fn"\nversion = "1"\n'
-                             f'dependencies = ["greeting_lib @ {wheel.as_uri()}"]\n',
-    })
-    built(tmp_path)
-    assert {"app.py", "greeting_lib.py"} <= files_in(tmp_path / ".aws-sam" / "build" / "Fn")
+    assert {"app.py", "greeting_lib.py"} <= files_in(tmp_path / ".aws-sam" / "build" / "Uses")
+    deploy(server, tmp_path, "layer-app")
+    assert invoke(server, "layer-app", "Fn", {}) == "FROM A BUILT LAYER"
 
 
 # --- Java -------------------------------------------------------------------------------------------------
@@ -242,48 +239,36 @@ def _greeting_jar(folder: Path) -> Path:
     return jar
 
 
-@pytest.mark.parametrize("layout", ["maven-folders", "flat"])
-def test_a_java_tree_is_built_with_javac_alone_into_lambdas_zip_layout(tmp_path: Path, layout: str):
+def test_java_trees_are_built_with_javac_alone_into_lambdas_zip_layout(tmp_path: Path):
     if shutil.which("javac") is None or shutil.which("java") is None:
         pytest.skip("no JDK (javac) on this machine")
-    source, resources = ("fn/src/main/java", "fn/src/main/resources") if layout == "maven-folders" else ("fn", "fn")
     write(tmp_path, {
         "template.yaml": SAM + """
-          Fn:
+          Layout:
             Type: AWS::Serverless::Function
-            Properties: {CodeUri: fn/, Handler: com.example.Handler::handleRequest, Runtime: java17}
+            Properties: {CodeUri: layout/, Handler: com.example.Handler::handleRequest, Runtime: java17}
+          Flat:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: flat/, Handler: com.example.Handler::handleRequest, Runtime: java17}
         """,
-        f"{source}/com/example/Handler.java": JAVA_HANDLER,
-        f"{resources}/settings.properties": "mood=cheerful\n",
+        "layout/src/main/java/com/example/Handler.java": JAVA_HANDLER,
+        "layout/src/main/resources/settings.properties": "mood=cheerful\n",
+        "flat/com/example/Handler.java": JAVA_HANDLER,
+        "flat/settings.properties": "mood=flat\n",
     })
-    (tmp_path / "fn" / "lib").mkdir()
-    shutil.copy(_greeting_jar(tmp_path / "tmp"), tmp_path / "fn" / "lib" / "greeting.jar")
+    jar = _greeting_jar(tmp_path / "tmp")
+    for function in ("layout", "flat"):
+        (tmp_path / function / "lib").mkdir()
+        shutil.copy(jar, tmp_path / function / "lib" / "greeting.jar")
     output = built(tmp_path)
-    assert "built" in output and "javac, java17" in output
-    artifact = tmp_path / ".aws-sam" / "build" / "Fn"
-    # Classes and resources at the root, jars under lib/, no sources: what Lambda's Java runtime loads.
-    assert files_in(artifact) == {"com/example/Handler.class", "settings.properties", "lib/greeting.jar"}
-    with zipfile.ZipFile(artifact / "lib" / "greeting.jar") as jar:
-        assert "org/greeting/Greeting.class" in jar.namelist()
-    ran = subprocess.run(["java", "-cp", f"{artifact}{os.pathsep}{artifact}/lib/*", "com.example.Handler", "cumulo"],
-                         capture_output=True, text=True, check=True)
-    assert ran.stdout.strip() == "hello cumulo from a lib jar (cheerful)"
-
-
-def test_a_javac_error_is_reported_with_the_compilers_output(tmp_path: Path):
-    if shutil.which("javac") is None:
-        pytest.skip("no JDK (javac) on this machine")
-    write(tmp_path, {
-        "template.yaml": SAM + """
-          Fn:
-            Type: AWS::Serverless::Function
-            Properties: {CodeUri: fn/, Handler: a.B::handleRequest, Runtime: java17}
-        """,
-        "fn/a/B.java": "package a; public class B { int x = \"not an int\"; }\n",
-    })
-    result = cumulo("build", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "Fn (javac): javac" in result.stderr and "incompatible types" in result.stderr
+    assert "javac, java17" in output
+    for function, mood in (("Layout", "cheerful"), ("Flat", "flat")):
+        artifact = tmp_path / ".aws-sam" / "build" / function
+        # Classes and resources at the root, jars under lib/, no sources: what Lambda's Java runtime loads.
+        assert files_in(artifact) == {"com/example/Handler.class", "settings.properties", "lib/greeting.jar"}
+        ran = subprocess.run(["java", "-cp", f"{artifact}{os.pathsep}{artifact}/lib/*", "com.example.Handler", "x"],
+                             capture_output=True, text=True, check=True)
+        assert ran.stdout.strip() == f"hello x from a lib jar ({mood})"
 
 
 def _reachable(host: str) -> bool:
@@ -382,7 +367,8 @@ def test_rust_is_built_into_a_bootstrap_that_runs_on_provided_al2023(server, tmp
     output = built(tmp_path)
     assert "Cargo, provided.al2023" in output
     _assert_bootstrap(tmp_path)
-    assert deploy_and_invoke(server, tmp_path, "rust-app", "Fn", {"a": 1}) == {"built_by": "cargo", "event": {"a": 1}}
+    deploy(server, tmp_path, "rust-app")
+    assert invoke(server, "rust-app", "Fn", {"a": 1}) == {"built_by": "cargo", "event": {"a": 1}}
 
 
 def test_go_is_built_into_a_linux_bootstrap(server, tmp_path: Path):
@@ -400,7 +386,8 @@ def test_go_is_built_into_a_linux_bootstrap(server, tmp_path: Path):
     })
     built(tmp_path)
     _assert_bootstrap(tmp_path)
-    assert deploy_and_invoke(server, tmp_path, "go-app", "Fn", {"a": 1}) == {"built_by": "go", "event": {"a": 1}}
+    deploy(server, tmp_path, "go-app")
+    assert invoke(server, "go-app", "Fn", {"a": 1}) == {"built_by": "go", "event": {"a": 1}}
 
 
 def test_without_go_the_error_names_it_and_where_to_get_it(tmp_path: Path):
