@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from cumulo.packaging.build import BuildEvent, build, changed_since_build
 from cumulo.packaging.build_plan import cache_key, default_code_uris, plan
 from cumulo.packaging.builders.node import esbuild_arguments
 from cumulo.packaging.builders.target import BuildTarget
 from cumulo.packaging.builders.tools import BuildError
+from cumulo.template_loader import load_template
 
 
 def targets(tmp_path: Path, resources: dict, globals_function: dict | None = None) -> dict[str, BuildTarget]:
@@ -123,3 +125,42 @@ def test_a_missing_handler_file_asks_for_entry_points(tmp_path: Path, src: Path)
                          handler="nowhere.handler")
     with pytest.raises(BuildError, match=r"set Metadata\.BuildProperties\.EntryPoints"):
         esbuild_arguments(target, src, tmp_path)
+
+
+def project(tmp_path: Path, resources: str) -> Path:
+    (tmp_path / "template.yaml").write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n" + resources)
+    return tmp_path / "template.yaml"
+
+
+PYTHON_FUNCTION = "  {name}:\n    Type: AWS::Serverless::Function\n    Properties: {{CodeUri: src/, Handler: app.h, " \
+                  "Runtime: python3.12}}\n"
+
+
+def test_resources_with_the_same_code_and_settings_are_built_once_and_removed_ones_are_cleaned(tmp_path: Path,
+                                                                                               src: Path):
+    (src / "app.py").write_text("def h(e, c):\n    return 1\n")
+    template = project(tmp_path, PYTHON_FUNCTION.format(name="One") + PYTHON_FUNCTION.format(name="Two"))
+    events: list[BuildEvent] = []
+    build(template, progress=events.append)
+    assert [(e.logical_id, e.state) for e in events] == [("One", "building"), ("One", "built"), ("Two", "building"),
+                                                         ("Two", "built")]
+    out = tmp_path / ".aws-sam" / "build"
+    assert (out / "One" / "app.py").read_text() == (out / "Two" / "app.py").read_text()
+    template.write_text(template.read_text().replace(PYTHON_FUNCTION.format(name="Two"), ""))
+    events.clear()
+    build(template, progress=events.append)
+    assert [(e.logical_id, e.state) for e in events] == [("One", "cached")]
+    assert not (out / "Two").exists()
+    assert "Two" not in load_template((out / "template.yaml").read_text())["Resources"]
+
+
+def test_a_failed_build_keeps_the_previous_artifact(tmp_path: Path, src: Path):
+    (src / "app.py").write_text("def h(e, c):\n    return 1\n")
+    template = project(tmp_path, PYTHON_FUNCTION.format(name="Fn"))
+    build(template, progress=lambda event: None)
+    (src / "pyproject.toml").write_text("[project]\nname = 'x'\n")  # no dependencies list: refused
+    (src / "app.py").write_text("def h(e, c):\n    return 2\n")
+    with pytest.raises(BuildError, match="no \\[project\\] dependencies list"):
+        build(template, progress=lambda event: None)
+    assert "return 1" in (tmp_path / ".aws-sam" / "build" / "Fn" / "app.py").read_text()
+    assert changed_since_build(template) == ["Fn"]
