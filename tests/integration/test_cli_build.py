@@ -371,6 +371,7 @@ def test_rust_is_built_into_a_bootstrap_that_runs_on_provided_al2023(server, tmp
     assert invoke(server, "rust-app", "Fn", {"a": 1}) == {"built_by": "cargo", "event": {"a": 1}}
 
 
+@pytest.mark.timeout(600)  # a first `go build` on a machine compiles Go's runtime and standard library
 def test_go_is_built_into_a_linux_bootstrap(server, tmp_path: Path):
     if shutil.which("go") is None:
         pytest.skip("Go is not installed on this machine")
