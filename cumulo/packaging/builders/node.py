@@ -1,6 +1,7 @@
 """Node.js functions and layers: npm (``package.json``) and esbuild (``Metadata: BuildMethod: esbuild``).
 
-* npm: the code copied, then ``npm install --omit=dev`` in the copy (a layer's under ``nodejs/``).
+* npm: the code copied, then ``npm install --omit=dev`` in the copy (a layer's under ``nodejs/``);
+  ``npm ci`` instead with BuildProperties ``UseNpmCi: true``.
 * esbuild, as ``sam build`` runs it: the entry points (``EntryPoints``, by default the handler's
   file) bundled for Node with BuildProperties ``Minify`` (default true), ``Target`` (es2020),
   ``Sourcemap`` (false; true adds ``--enable-source-maps`` to the function's NODE_OPTIONS, and
@@ -25,10 +26,12 @@ SOURCE_MAPS = "--enable-source-maps"
 
 
 def _npm_install(directory: Path, target: BuildTarget, *, dev: bool) -> None:
+    """``npm install`` (``npm ci`` with BuildProperties ``UseNpmCi: true``, as in SAM)."""
     npm = find_tool("npm", f"{target.logical_id} (package.json)")
+    verb = "ci" if flag(target.properties.get("UseNpmCi"), False) else "install"
     omit = [] if dev else ["--omit=dev"]
-    run([npm, "install", *omit, "--no-audit", "--no-fund", "--no-update-notifier"], cwd=directory,
-        what=f"{target.what}: npm install")
+    run([npm, verb, *omit, "--no-audit", "--no-fund", "--no-update-notifier"], cwd=directory,
+        what=f"{target.what}: npm {verb}")
 
 
 def build_nodejs(target: BuildTarget, artifacts: Path, scratch: Path) -> Outcome:
