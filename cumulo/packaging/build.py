@@ -171,10 +171,14 @@ def _plain(value: Any) -> Any:
 
 
 def changed_since_build(template: Path) -> list[str]:
-    """The logical ids whose build would change now (new, edited, or no longer built)."""
+    """The logical ids whose build would change now (new, edited, or no longer built); none when the
+    build folder was not written by ``cumulo build`` (``sam build``'s, for example)."""
+    state_file = template.parent.resolve() / BUILD_DIR / STATE
+    if not state_file.is_file():
+        return []
     body = load_template(template.read_text())
     default_code_uris(body)
-    state = _load_state(template.parent.resolve() / BUILD_DIR / STATE)
+    state = _load_state(state_file)
     targets = plan(body, template.parent.resolve())
     changed = [t.logical_id for t in targets if (state.get(t.logical_id) or {}).get("key") != cache_key(t)]
     return changed + sorted(set(state) - {t.logical_id for t in targets})
