@@ -178,18 +178,34 @@ def init(
 def build(
     template: Annotated[Path, typer.Option("--template", "-t", help="SAM or CloudFormation template.")] = Path(
         "template.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Rebuild everything, ignoring earlier builds.")] = False,
 ) -> None:
-    """Install functions' dependencies (requirements.txt, package.json) into .cumulo-build/, cached by hash."""
+    """Build functions and layers as `sam build` does, into .aws-sam/build (cached by content hash).
+
+    pip (requirements.txt, pyproject.toml), npm (package.json), Metadata BuildMethod esbuild and
+    makefile, Java (Maven, Gradle, or javac alone), Go and Rust into a bootstrap, layers with a
+    BuildMethod. `cumulo deploy` then deploys the built template.
+    """
+    import os
+
+    from rich.console import Console
+
     from cumulo.packaging.build import BuildError
     from cumulo.packaging.build import build as run_build
+    from cumulo.packaging.progress import BuildProgress
 
     if not template.is_file():
         raise _fail(FileNotFoundError(f"Template {template} not found. Pass --template PATH."))
+    console = Console(highlight=False)  # not cli.client's: building needs no boto3
+    progress = BuildProgress(console)
     try:
-        built = run_build(template, progress=typer.echo)
+        built = run_build(template, progress=progress, force=force)
     except BuildError as exc:
         raise _fail(exc) from exc
-    typer.echo(f"Built template: {built} (cumulo deploy uses it while it is newer than {template})")
+    finally:
+        progress.stop()
+    console.print(progress.summary())
+    console.print(f"Built template: {os.path.relpath(built)} (cumulo deploy uses it while it is newer than {template})")
 
 
 @app.command()

@@ -64,8 +64,8 @@ def test_build_installs_requirements_caches_and_deploys_the_built_code(server, t
     (tmp_path / "template.yaml").write_text(TEMPLATE)
     first = cumulo("build", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "installing requirements.txt" in first.stdout
-    built = tmp_path / ".cumulo-build" / "template.yaml"
+    assert "built" in first.stdout and "(pip, python3.11)" in first.stdout
+    built = tmp_path / ".aws-sam" / "build" / "template.yaml"
     assert built.is_file()
     again = cumulo("build", cwd=tmp_path)
     assert "up to date" in again.stdout

@@ -108,4 +108,5 @@ def test_empty_globals_and_properties_sections_are_packaged_and_built_without_cr
     assert packaged["Resources"]["Fn"]["Properties"]["CodeUri"].startswith("s3://deploy/artifacts/")
     assert packaged["Globals"] is None  # left for the SAM transform to judge, as AWS does
     built = build(project / "template.yaml", progress=lambda _: None)
-    assert load_template(built.read_text())["Resources"]["Fn"]["Properties"] == {}  # packaging then defaults it
+    # Nothing to build (no Runtime): the built template points at the template's folder, sam package's default.
+    assert load_template(built.read_text())["Resources"]["Fn"]["Properties"] == {"CodeUri": "../.."}
