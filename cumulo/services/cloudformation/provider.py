@@ -149,9 +149,10 @@ class CloudFormationProvider(Provider):
         try:
             body = load_template(text)
             known = handlers()
-            prepared = prepare(body, given, context.account_id, context.region, stack_name, stack_id, set(known),
+            prepared = prepare(body, given, context.account_id, context.region, stack_name, stack_id, known,
                                self.platform.objects.read_object)
-            check_properties(prepared.resources, {kind: h.properties | h.ignored for kind, h in known.items()})
+            check_properties(prepared.resources, {kind: h.properties | h.ignored for kind, h in known.items()
+                                                  if not h.open_properties})
         except ValidationFailure as exc:
             raise _validation(str(exc)) from exc
         except (TemplateError, IntrinsicError) as exc:

@@ -148,6 +148,8 @@ class StackOperation:
                     else:
                         deployed = await handler.update(context, old["physical_id"], old.get("properties") or {},
                                                         props)
+                        if deployed.physical_id != old["physical_id"]:  # replaced: the old one goes at cleanup
+                            self._replaced.append((logical_id, old))
                     status = "UPDATE_COMPLETE"
                 else:
                     if old is not None:  # the type changed: a new resource replaces the old one

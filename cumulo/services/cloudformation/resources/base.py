@@ -81,6 +81,8 @@ class ResourceHandler:
     # Properties accepted and knowingly not applied, because they have nothing to act on in a local
     # platform (encryption at rest, for instance). Documented in the README's CloudFormation section.
     ignored: ClassVar[frozenset[str]] = frozenset()
+    # Every property is passed on unchecked (custom resources: the provider defines them).
+    open_properties: ClassVar[bool] = False
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         raise NotImplementedError
