@@ -200,7 +200,7 @@ def test_sns_service_token_and_a_provider_that_never_answers(server, cloudformat
                      != "CREATE_IN_PROGRESS" and s, timeout=30, message="the timeout")
     assert stack["StackStatus"] == "CREATE_FAILED"
     events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
-    reason = [e for e in events if e["LogicalResourceId"] == "Thing" and e["ResourceStatus"] == "CREATE_FAILED"][0]
+    reason = next(e for e in events if e["LogicalResourceId"] == "Thing" and e["ResourceStatus"] == "CREATE_FAILED")
     assert "did not receive a response from your Custom Resource" in reason["ResourceStatusReason"]
     cloudformation.delete_stack(StackName=name)
 

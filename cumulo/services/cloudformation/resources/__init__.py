@@ -23,7 +23,10 @@ class HandlerTable(dict[str, ResourceHandler]):
                                               and len(kind) > len("Custom::"))
 
     def get(self, kind: str, default: Any = None) -> Any:
-        return self[kind] if kind in self else default
+        try:
+            return self[kind]
+        except KeyError:
+            return default
 
 
 def handlers() -> HandlerTable:

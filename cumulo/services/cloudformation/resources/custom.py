@@ -107,7 +107,7 @@ class CustomResourceHandler(ResourceHandler):
             seconds = 0
         if not 1 <= seconds <= MAX_SERVICE_TIMEOUT:
             raise ResourceFailure(f"Properties validation failed for resource {ctx.logical_id} with message: "
-                                  f"#/ServiceTimeout: ServiceTimeout must be an integer from 1 to {MAX_SERVICE_TIMEOUT}")
+                                  f"#/ServiceTimeout: must be an integer from 1 to {MAX_SERVICE_TIMEOUT}")
         return float(seconds)
 
     @staticmethod
