@@ -33,6 +33,7 @@ class PackagedProperty:
     form: Form
     zipped: bool  # code: a directory (or any file but a .zip/.jar) is zipped; definitions upload as is
     inline_into: str = ""
+    nested: bool = False  # a nested stack's template: packaged itself (its own local paths) before upload
 
 
 PACKAGED_PROPERTIES = (
@@ -48,6 +49,8 @@ PACKAGED_PROPERTIES = (
                      inline_into="Definition"),
     PackagedProperty("AWS::StepFunctions::StateMachine", "DefinitionS3Location", Form.INLINE, zipped=False,
                      inline_into="Definition"),
+    PackagedProperty("AWS::CloudFormation::Stack", "TemplateURL", Form.S3_URI, zipped=False, nested=True),
+    PackagedProperty("AWS::Serverless::Application", "Location", Form.S3_URI, zipped=False, nested=True),
     PackagedProperty("AWS::AppSync::GraphQLSchema", "DefinitionS3Location", Form.S3_URI, zipped=False),
     *(PackagedProperty(kind, name, Form.S3_URI, zipped=False)
       for kind in ("AWS::AppSync::Resolver", "AWS::AppSync::FunctionConfiguration")

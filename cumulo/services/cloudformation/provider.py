@@ -684,6 +684,8 @@ def _s3_location(url: str) -> tuple[str, str]:
     """(bucket, key) of an S3 template URL, in any of the forms CloudFormation accepts."""
     parsed = urlparse(url)
     host, path = parsed.netloc.split(":")[0], unquote(parsed.path.lstrip("/"))
+    if parsed.scheme == "s3" and host and path:
+        return host, path
     if ".s3." in host or host.endswith(".s3.amazonaws.com"):
         return host.split(".s3", 1)[0], path
     bucket, _, key = path.partition("/")

@@ -38,8 +38,9 @@ def handlers() -> HandlerTable:
         events,
         lambda_,
         messaging,
+        nested,
     )
 
     return HandlerTable({handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2,
-                                                              autoscaling, custom)
+                                                              autoscaling, custom, nested)
                          for handler in module.HANDLERS})
