@@ -38,9 +38,10 @@ def handlers() -> HandlerTable:
         events,
         lambda_,
         messaging,
+        monitoring,
         nested,
     )
 
     return HandlerTable({handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2,
-                                                              autoscaling, custom, nested)
+                                                              autoscaling, custom, nested, monitoring)
                          for handler in module.HANDLERS})
