@@ -4,9 +4,8 @@ Every local path of ``cumulo.packaging.local_paths``'s table is uploaded once pe
 a deployment bucket on the server and replaced by its location in the form the property takes.
 Code (``CodeUri``, ``Code``, ``ContentUri``, ``Content``) is zipped deterministically (sorted
 entries, fixed timestamps, so unchanged code gives the same bytes and the same hash); definitions
-(OpenAPI files, ``AWS::Include`` snippets) are uploaded as they are. A nested stack's template
-(``TemplateURL``, SAM ``Location``) is packaged in turn, then uploaded. State machine definitions
-are read into the template inline.
+(OpenAPI files, state machine definitions, ``AWS::Include`` snippets) are uploaded as they are. A
+nested stack's template (``TemplateURL``, SAM ``Location``) is packaged in turn, then uploaded.
 """
 
 from __future__ import annotations
@@ -54,11 +53,6 @@ def _write_back(reference: LocalReference, path: Path, upload_path: Callable[[Pa
         nested = package_template(load_template(path.read_text()), path.parent, upload)
         data = json.dumps(nested, indent=1, sort_keys=True).encode()
         holder[rule.name] = upload(data, f"{hashlib.sha256(data).hexdigest()}.template")
-        return
-    if rule.form is Form.INLINE:
-        text = path.read_text()
-        holder[rule.inline_into] = json.loads(text) if text.lstrip().startswith("{") else load_template(text)
-        del holder[rule.name]
         return
     uri = upload_path(path, rule.zipped)
     bucket, _, key = uri.removeprefix("s3://").partition("/")

@@ -55,8 +55,9 @@ def test_each_property_is_written_back_in_its_form(project: Path):
     assert api_uri.endswith(".yaml")
     assert packaged["V2"]["Properties"]["BodyS3Location"] == {"Bucket": "deploy", "Key": api_uri.split("/", 3)[3]}
     assert bucket.objects[api_uri.rsplit("/", 1)[1]] == (project / "api.yaml").read_bytes()  # uploaded as is
-    assert packaged["Flow"]["Properties"] == {"Definition": {"StartAt": "A", "States": {"A": {"Type": "Pass",
-                                                                                             "End": True}}}}
+    flow_uri = packaged["Flow"]["Properties"]["DefinitionUri"]  # uploaded as is, read by the deployment
+    assert flow_uri.startswith("s3://deploy/artifacts/") and flow_uri.endswith(".json")
+    assert bucket.objects[flow_uri.rsplit("/", 1)[1]] == (project / "flow.asl.json").read_bytes()
     assert packaged["Remote"]["Properties"]["CodeUri"] == "s3://elsewhere/code.zip"
     archive = zipfile.ZipFile(io.BytesIO(bucket.objects[code_uri.rsplit("/", 1)[1]]))
     assert archive.namelist() == ["app.py"]
@@ -88,7 +89,7 @@ def test_the_built_template_points_back_at_definitions_and_includes(project: Pat
     built = build(project / "template.yaml", progress=lambda _: None)
     body = load_template(built.read_text())
     packaged = package_template(body, built.parent, FakeBucket().upload)
-    assert packaged["Resources"]["Flow"]["Properties"]["Definition"]["StartAt"] == "A"
+    assert packaged["Resources"]["Flow"]["Properties"]["DefinitionUri"].startswith("s3://deploy/")
     assert packaged["Resources"]["Http"]["Properties"]["DefinitionBody"]["Fn::Transform"]["Parameters"][
         "Location"].startswith("s3://deploy/")
 
