@@ -20,13 +20,15 @@ from urllib.parse import unquote, urlparse
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
+from cumulo.services.cloudformation import summary
 from cumulo.services.cloudformation.errors import ValidationFailure, template_error
 from cumulo.services.cloudformation.intrinsics import IntrinsicError
 from cumulo.services.cloudformation.ordering import dependency_graph
 from cumulo.services.cloudformation.resources import handlers
 from cumulo.services.cloudformation.sam_transform import warm_up
 from cumulo.services.cloudformation.stack_operation import StackOperation, new_stack_id, now_iso
-from cumulo.services.cloudformation.template import PreparedTemplate, check_properties, check_structure, prepare
+from cumulo.services.cloudformation.summary import IAM_TYPES
+from cumulo.services.cloudformation.template import PreparedTemplate, check_properties, prepare
 from cumulo.services.pagination import decode_token, take_page
 from cumulo.template_loader import TemplateError, load_template
 
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("cumulo.cloudformation")
 STACKS, EVENTS, EXPORTS, CHANGE_SETS = "cfn.stacks", "cfn.events", "cfn.exports", "cfn.changesets"
 STACK_NAME = re.compile(r"^[A-Za-z][-a-zA-Z0-9]{0,127}$")
-IAM_TYPES = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::Group",
-             "AWS::IAM::InstanceProfile", "AWS::IAM::AccessKey"}
 NAMED_IAM = {"AWS::IAM::Role": "RoleName", "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
              "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName"}
 IN_PROGRESS_FAILURE = {"CREATE_IN_PROGRESS": "CREATE_FAILED", "UPDATE_IN_PROGRESS": "UPDATE_ROLLBACK_FAILED",
@@ -485,29 +485,21 @@ class CloudFormationProvider(Provider):
             return {"TemplateBody": json.dumps(processed), "StagesAvailable": ["Original", "Processed"]}
         return {"TemplateBody": text, "StagesAvailable": ["Original", "Processed"]}
 
-    def validate_template(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        text = self._template_text(context, params)
+    def _summary_source(self, context: RequestContext, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        if params.get("StackName") and not params.get("TemplateBody") and not params.get("TemplateURL"):
+            text = self._stack(context, params["StackName"]).get("_template", "{}")
+        else:
+            text = self._template_text(context, params)
         try:
-            body = load_template(text)
-            check_structure(body)
-        except (TemplateError, ValidationFailure) as exc:
+            return summary.read(text, self.platform.objects.read_object)
+        except ValidationFailure as exc:
             raise _validation(str(exc)) from exc
-        parameters = [{"ParameterKey": name, "DefaultValue": str(spec["Default"]) if "Default" in spec else None,
-                       "NoEcho": str(spec.get("NoEcho", "false")).lower() == "true",
-                       "Description": spec.get("Description")}
-                      for name, spec in (body.get("Parameters") or {}).items()]
-        result: dict[str, Any] = {"Parameters": [{k: v for k, v in p.items() if v is not None} for p in parameters]}
-        if body.get("Description"):
-            result["Description"] = body["Description"]
-        transforms = body.get("Transform")
-        if transforms:
-            result["DeclaredTransforms"] = transforms if isinstance(transforms, list) else [transforms]
-            result["Capabilities"] = ["CAPABILITY_AUTO_EXPAND"]
-            result["CapabilitiesReason"] = "The following resource(s) require capabilities: [AWS::Serverless]"
-        elif any(d.get("Type") in IAM_TYPES for d in body["Resources"].values()):
-            result["Capabilities"] = ["CAPABILITY_IAM"]
-            result["CapabilitiesReason"] = "The following resource(s) require capabilities: [AWS::IAM::Role]"
-        return result
+
+    def validate_template(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return summary.validate(*self._summary_source(context, params))
+
+    def get_template_summary(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return summary.summary(*self._summary_source(context, params))
 
     def list_exports(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         exports = [e for _, e in self.platform.store.scan(EXPORTS, f"{context.account_id}:{context.region}:")]
