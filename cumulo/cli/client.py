@@ -110,7 +110,6 @@ def deploy(template: Path, stack_name: str, parameters: dict[str, str], endpoint
     if not template.is_file():
         raise CliError(f"Template {template} not found. Pass --template PATH (or run `cumulo init`).")
     body = load_template(template.read_text())
-    packaged = package_template(body, template.parent.resolve(), upload_artifacts(endpoint_url, region))
     cloudformation = client("cloudformation", endpoint_url, region)
     previous: set[str] = set()
     try:
@@ -129,6 +128,7 @@ def deploy(template: Path, stack_name: str, parameters: dict[str, str], endpoint
     if missing and complete is not None:
         parameters = {**parameters, **complete(missing, declared)}
     kept = [{"ParameterKey": k, "UsePreviousValue": True} for k in unset if k in previous]
+    packaged = package_template(body, template.parent.resolve(), upload_artifacts(endpoint_url, region))
     name = f"cumulo-{int(time.time() * 1000)}"
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     try:
