@@ -31,7 +31,8 @@ def handler(event, context):
     if event["RequestType"] == "Delete":
         return answer(event, "SUCCESS", physical_id=event["PhysicalResourceId"])
     if props.get("Fail") == "true":
-        return answer(event, "FAILED", reason="the value " + props["Value"] + " is refused")
+        return answer(event, "FAILED", reason="the value " + props["Value"] + " is refused",
+                      physical_id="failed-" + props["Value"])
     if props.get("Silent") == "true":
         return None
     old = event.get("OldResourceProperties", {})
@@ -161,6 +162,22 @@ def test_create_update_replace_fail_and_delete(server, cloudformation):
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
     final = [r for r in requests_seen(server, function) if r["RequestType"] == "Delete"]
     assert final[-1]["PhysicalResourceId"] == "thing-b"
+
+
+def test_a_failed_create_is_deleted_by_the_rollback(server, cloudformation):
+    name = unique("custom-failed")
+    cloudformation.create_stack(StackName=name, TemplateBody=TEMPLATE, Parameters=parameters("f", "true"),
+                                Capabilities=["CAPABILITY_IAM"])
+    stack = wait_for(lambda: (s := cloudformation.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
+                     .endswith("COMPLETE") and s, timeout=30, message="the rollback")
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    function = next(e["PhysicalResourceId"] for e in cloudformation.describe_stack_events(StackName=name)[
+        "StackEvents"] if e["LogicalResourceId"] == "Provider" and e["ResourceStatus"] == "CREATE_COMPLETE")
+    # As on AWS, the rollback sends Delete for the PhysicalResourceId the FAILED response named.
+    seen = wait_for(lambda: (r := requests_seen(server, function)) and len(r) >= 2 and r, message="the Delete")
+    assert [(r["RequestType"], r.get("PhysicalResourceId")) for r in seen] == [("Create", None),
+                                                                                ("Delete", "failed-f")]
+    cloudformation.delete_stack(StackName=name)
 
 
 def test_sns_service_token_and_a_provider_that_never_answers(server, cloudformation):

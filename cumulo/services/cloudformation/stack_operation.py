@@ -160,7 +160,12 @@ class StackOperation:
                     status = "CREATE_COMPLETE"
             except ResourceFailure as exc:
                 failed = "UPDATE_FAILED" if old is not None else "CREATE_FAILED"
-                self._emit(logical_id, old["physical_id"] if old else "", kind, failed, str(exc))
+                if old is None and exc.physical_id:  # recorded, so that the rollback (or a delete) deletes it
+                    states[logical_id] = {"type": kind, "physical_id": exc.physical_id, "status": failed,
+                                          "properties": props, "attributes": {}, "timestamp": now_iso(),
+                                          "policy": definition.get("DeletionPolicy")}
+                    self._record(logical_id, states[logical_id])
+                self._emit(logical_id, old["physical_id"] if old else exc.physical_id, kind, failed, str(exc))
                 return Outcome(False, f"The following resource(s) failed to {'update' if old else 'create'}: "
                                       f"[{logical_id}]. {exc}")
             except Exception as exc:  # a handler bug must not leave the stack stuck in progress

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 
 
 class ResourceFailure(Exception):
-    """A resource could not be created, updated or deleted; the message is the event's reason."""
+    """A resource could not be created, updated or deleted; the message is the event's reason.
+
+    ``physical_id``: a failed create that still names something to delete (a custom resource's
+    FAILED response with a PhysicalResourceId); the rollback or the stack's deletion deletes it."""
+
+    def __init__(self, message: str, physical_id: str = "") -> None:
+        super().__init__(message)
+        self.physical_id = physical_id
 
 
 @dataclass

@@ -8,7 +8,8 @@ SUCCESS/FAILED, Reason, PhysicalResourceId, Data for ``Fn::GetAtt``, NoEcho); th
 polls for that object until ``ServiceTimeout`` (1 to 3600 s; by default the
 ``custom_resource_timeout_seconds`` setting, AWS's hour). The wait is a cancellable sleep, so a
 server stop interrupts it. An Update whose response names a new PhysicalResourceId makes the
-engine send Delete for the old one once the stack update completes, as AWS does.
+engine send Delete for the old one once the stack update completes, and a FAILED Create that names
+a PhysicalResourceId gets a Delete at the rollback (or when the stack is deleted), as AWS does.
 """
 
 from __future__ import annotations
@@ -184,8 +185,11 @@ class CustomResourceHandler(ResourceHandler):
                                       f"(RequestId: {request_id})")
         status = response.get("Status")
         if status == "FAILED":
+            named = response.get("PhysicalResourceId")
             raise ResourceFailure(f"Received response status [FAILED] from custom resource. Message returned: "
-                                  f"{response.get('Reason') or 'no reason given'} (RequestId: {request_id})")
+                                  f"{response.get('Reason') or 'no reason given'} (RequestId: {request_id})",
+                                  physical_id=named if request["RequestType"] == "Create" and isinstance(named, str)
+                                  else "")
         if status != "SUCCESS":
             raise ResourceFailure(f"Invalid response status [{status}] from custom resource (RequestId: {request_id})")
         new_id = response.get("PhysicalResourceId") or physical_id
