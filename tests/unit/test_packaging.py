@@ -110,3 +110,24 @@ def test_empty_globals_and_properties_sections_are_packaged_and_built_without_cr
     assert packaged["Globals"] is None  # left for the SAM transform to judge, as AWS does
     built = build(project / "template.yaml", progress=lambda _: None)
     assert load_template(built.read_text())["Resources"]["Fn"]["Properties"] == {}  # packaging then defaults it
+
+
+def test_nested_templates_are_packaged_then_uploaded(project: Path):
+    (project / "child" / "code").mkdir(parents=True)
+    (project / "child" / "code" / "app.py").write_text("def handler(e, c):\n    return 2\n")
+    (project / "child" / "template.yaml").write_text(yaml.safe_dump(resources(
+        Fn={"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "code"}})))
+    stack = "AWS::CloudFormation::Stack"
+    body = resources(App={"Type": "AWS::Serverless::Application", "Properties": {"Location": "child/template.yaml"}},
+                     Stack={"Type": stack, "Properties": {"TemplateURL": "./child/template.yaml"}},
+                     Remote={"Type": stack, "Properties": {"TemplateURL": "s3://b/t.yaml"}})
+    bucket = FakeBucket()
+    packaged = package_template(body, project, bucket.upload)["Resources"]
+    location = packaged["App"]["Properties"]["Location"]
+    assert location.startswith("s3://deploy/artifacts/") and location.endswith(".template")
+    assert packaged["Stack"]["Properties"]["TemplateURL"] == location
+    assert packaged["Remote"]["Properties"]["TemplateURL"] == "s3://b/t.yaml"
+    nested = load_template(bucket.objects[location.rsplit("/", 1)[1]].decode())
+    code_uri = nested["Resources"]["Fn"]["Properties"]["CodeUri"]  # relative to the nested template's folder
+    archive = zipfile.ZipFile(io.BytesIO(bucket.objects[code_uri.rsplit("/", 1)[1]]))
+    assert archive.namelist() == ["app.py"]
