@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.server import CumuloServer, wait_for
 
@@ -236,3 +237,44 @@ def test_a_service_token_that_reaches_nothing_fails_at_once(cloudformation, toke
     failed = [e for e in events if e["LogicalResourceId"] == "Thing" and e["ResourceStatus"] == "CREATE_FAILED"]
     assert reason in failed[0]["ResourceStatusReason"]
     cloudformation.delete_stack(StackName=name)
+
+
+def resource_status(cloudformation, name: str, logical_id: str) -> set[str]:
+    events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+    return {e["ResourceStatus"] for e in events if e["LogicalResourceId"] == logical_id}
+
+
+def test_a_wait_for_a_response_is_interrupted_by_cancel_update_and_by_delete(server, cloudformation):
+    template = TEMPLATE.replace("  Fail: {Type: String, Default: 'false'}",
+                                "  Fail: {Type: String, Default: 'false'}\n  Silent: {Type: String, Default: 'false'}")
+    template = template.replace("      Fail: !Ref Fail", "      Fail: !Ref Fail\n      Silent: !Ref Silent")
+    name = unique("custom-cancel")
+    cloudformation.create_stack(StackName=name, TemplateBody=template, Parameters=parameters("a"),
+                                Capabilities=["CAPABILITY_IAM"])
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    with pytest.raises(ClientError, match="CancelUpdateStack cannot be called from current stack status"):
+        cloudformation.cancel_update_stack(StackName=name)
+
+    # The provider never answers this update (no ServiceTimeout: the wait would last an hour).
+    cloudformation.update_stack(StackName=name, TemplateBody=template, Capabilities=["CAPABILITY_IAM"],
+                                Parameters=[*parameters("b"), {"ParameterKey": "Silent", "ParameterValue": "true"}])
+    wait_for(lambda: "UPDATE_IN_PROGRESS" in resource_status(cloudformation, name, "Thing"), message="the update")
+    cloudformation.cancel_update_stack(StackName=name)
+    stack = wait_for(lambda: (s := cloudformation.describe_stacks(StackName=name)["Stacks"][0])["StackStatus"]
+                     .endswith("ROLLBACK_COMPLETE") and s, timeout=30, message="the cancelled update's rollback")
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+    assert any(e["LogicalResourceId"] == "Thing" and e.get("ResourceStatusReason") == "Resource update cancelled"
+               for e in events)
+    assert stack_outputs(cloudformation, name)["Id"] == "thing-a"
+    cloudformation.delete_stack(StackName=name)
+
+    # DeleteStack while a create waits: the create stops, rolls back, and the stack is deleted.
+    name = unique("custom-delete")
+    stack_id = cloudformation.create_stack(StackName=name, TemplateBody=template, Capabilities=["CAPABILITY_IAM"],
+                                           Parameters=[*parameters("c"),
+                                                       {"ParameterKey": "Silent", "ParameterValue": "true"}])["StackId"]
+    wait_for(lambda: "CREATE_IN_PROGRESS" in resource_status(cloudformation, name, "Thing"), message="the create")
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+    assert "CREATE_FAILED" in resource_status(cloudformation, stack_id, "Thing")

@@ -64,6 +64,8 @@ class CloudFormationProvider(Provider):
     def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._last_event_ns = 0  # event keys: strictly increasing nanoseconds, so listings keep the order
+        self._running: dict[str, StackOperation] = {}  # stack id -> its create or update in progress
+        self._delete_requested: set[str] = set()  # stacks deleted while being created
 
     async def start(self) -> None:
         asyncio.get_running_loop().run_in_executor(None, warm_up)
@@ -202,12 +204,22 @@ class CloudFormationProvider(Provider):
 
     def _launch(self, stack: dict[str, Any], prepared: PreparedTemplate, previous: PreparedTemplate | None,
                 on_failure: str) -> None:
-        self.platform.spawn(self._run_deploy(stack, prepared, previous, on_failure), name=f"stack {stack['StackName']}")
+        operation = self._running[stack["StackId"]] = self._operation(stack)
 
-    async def _run_deploy(self, stack: dict[str, Any], prepared: PreparedTemplate, previous: PreparedTemplate | None,
-                          on_failure: str) -> None:
+        async def run() -> None:
+            try:
+                await self._run_deploy(operation, stack, prepared, previous, on_failure)
+            finally:
+                self._running.pop(stack["StackId"], None)
+            if stack["StackId"] in self._delete_requested:  # the create ended before the cancel reached it
+                self._delete_requested.discard(stack["StackId"])
+                await self._run_delete(stack)
+
+        self.platform.spawn(run(), name=f"stack {stack['StackName']}")
+
+    async def _run_deploy(self, operation: StackOperation, stack: dict[str, Any], prepared: PreparedTemplate,
+                          previous: PreparedTemplate | None, on_failure: str) -> None:
         updating = previous is not None
-        operation = self._operation(stack)
         stack["_dependencies"] = {lid: sorted(deps) for lid, deps in prepared.dependencies.items()}
         self._stack_event(stack, "UPDATE_IN_PROGRESS" if updating else "CREATE_IN_PROGRESS",
                           "User Initiated")
@@ -226,6 +238,9 @@ class CloudFormationProvider(Provider):
             self._stack_event(stack, "UPDATE_COMPLETE" if updating else "CREATE_COMPLETE")
             return
         log.info("stack %s failed: %s", stack["StackName"], outcome.reason)
+        if stack["StackId"] in self._delete_requested:  # DeleteStack during the create: roll back, then gone
+            self._delete_requested.discard(stack["StackId"])
+            on_failure = "DELETE"
         if updating:
             self._stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", outcome.reason)
             rolled = await operation.roll_back(prepared, previous)
@@ -380,6 +395,10 @@ class CloudFormationProvider(Provider):
             return {}
         if stack.get("EnableTerminationProtection"):
             raise _validation(f"Stack [{stack['StackName']}] cannot be deleted while TerminationProtection is enabled")
+        operation = self._running.get(stack["StackId"])
+        if stack["StackStatus"] == "CREATE_IN_PROGRESS" and operation is not None and operation.cancel():
+            self._delete_requested.add(stack["StackId"])  # the create stops, rolls back, and the stack is deleted
+            return {}
         if stack["StackStatus"].endswith("_IN_PROGRESS") and stack["StackStatus"] != "REVIEW_IN_PROGRESS":
             raise _validation(f"Stack [{stack['StackName']}] cannot be deleted while in status {stack['StackStatus']}")
         importers = self._importers(context, stack)
@@ -388,6 +407,13 @@ class CloudFormationProvider(Provider):
         stack["StackStatus"] = "DELETE_IN_PROGRESS"
         self._save(stack)
         self.platform.spawn(self._run_delete(stack), name=f"delete stack {stack['StackName']}")
+        return {}
+
+    def cancel_update_stack(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        stack = self._stack(context, params["StackName"])
+        operation = self._running.get(stack["StackId"])
+        if stack["StackStatus"] != "UPDATE_IN_PROGRESS" or operation is None or not operation.cancel():
+            raise _validation("CancelUpdateStack cannot be called from current stack status")
         return {}
 
     def _importers(self, context: RequestContext, stack: dict[str, Any]) -> list[tuple[str, str]]:

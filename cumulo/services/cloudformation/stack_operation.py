@@ -56,6 +56,19 @@ class StackOperation:
         self.import_value = import_value
         self.handlers = handlers()
         self.account, self.region = stack["_account"], stack["_region"]
+        self._deploying: dict[asyncio.Task[Outcome], str] | None = None  # the deploy's running steps
+        self.cancelled = False
+
+    def cancel(self) -> bool:
+        """Stop the deploy (CancelUpdateStack, DeleteStack during a create): resources being created or
+        updated fail as cancelled (an interrupted custom resource wait included), nothing new starts,
+        and the usual rollback follows. False when the deploy is not running."""
+        if self._deploying is None:
+            return False
+        self.cancelled = True
+        for task in self._deploying:
+            task.cancel()
+        return True
 
     # ------------------------------------------------------------ helpers
     def _context(self, logical_id: str) -> ResourceContext:
@@ -85,13 +98,19 @@ class StackOperation:
               properties: dict[str, Any] | None = None) -> None:
         self.event(self.stack, logical_id, physical_id, kind, status, reason, properties)
 
-    async def _run_graph(self, order: dict[str, set[str]], work: Callable[[str], Awaitable[Outcome]]) -> Outcome:
-        """Run ``work`` for every node once all the nodes it waits for succeeded; stop at the first failure."""
+    async def _run_graph(self, order: dict[str, set[str]], work: Callable[[str], Awaitable[Outcome]],
+                         cancellable: bool = False) -> Outcome:
+        """Run ``work`` for every node once all the nodes it waits for succeeded; stop at the first failure
+        (or, when ``cancellable``, at ``cancel``)."""
         pending = dict(order)
         running: dict[asyncio.Task[Outcome], str] = {}
+        if cancellable:
+            self._deploying = running
         done: set[str] = set()
         failure: Outcome | None = None
         while pending or running:
+            if failure is None and self.cancelled and cancellable:
+                failure = Outcome(False, "Stack operation cancelled")
             if failure is None:
                 for node in [n for n, waits in pending.items() if waits <= done]:
                     if len(running) >= MAX_PARALLEL:
@@ -105,11 +124,13 @@ class StackOperation:
             finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
                 node = running.pop(task)
-                outcome = task.result()
+                outcome = Outcome(False, "Stack operation cancelled") if task.cancelled() else task.result()
                 if outcome.ok:
                     done.add(node)
                 elif failure is None:
                     failure = outcome
+        if cancellable:
+            self._deploying = None
         return failure or Outcome(True)
 
     # ------------------------------------------------------------ create and update
@@ -168,6 +189,13 @@ class StackOperation:
                 self._emit(logical_id, old["physical_id"] if old else exc.physical_id, kind, failed, str(exc))
                 return Outcome(False, f"The following resource(s) failed to {'update' if old else 'create'}: "
                                       f"[{logical_id}]. {exc}")
+            except asyncio.CancelledError:
+                if not self.cancelled:
+                    raise  # the server is stopping
+                failed = "UPDATE_FAILED" if old is not None else "CREATE_FAILED"
+                self._emit(logical_id, old["physical_id"] if old else "", kind, failed,
+                           f"Resource {'update' if old else 'creation'} cancelled")
+                return Outcome(False, "Stack operation cancelled")
             except Exception as exc:  # a handler bug must not leave the stack stuck in progress
                 log.exception("resource %s failed unexpectedly", logical_id)
                 self._emit(logical_id, "", kind, "CREATE_FAILED", f"Internal failure: {exc}")
@@ -180,7 +208,7 @@ class StackOperation:
             self._emit(logical_id, deployed.physical_id, kind, status)
             return Outcome(True)
 
-        outcome = await self._run_graph(order, step)
+        outcome = await self._run_graph(order, step, cancellable=True)
         if not outcome.ok:
             return outcome
         # Cleanup: replaced physical resources and resources no longer in the template.

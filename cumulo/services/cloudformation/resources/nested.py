@@ -54,6 +54,10 @@ class NestedStackHandler(ResourceHandler):
             # Never recorded as the parent's resource, so the parent's rollback cannot reach it: delete it here.
             await self.delete(ctx, created["StackId"], props)
             raise
+        except asyncio.CancelledError:
+            if ctx.platform.state.get("cloudformation") == "running":  # cancelled by the user, not a server stop:
+                await ctx.call("cloudformation", "DeleteStack", {"StackName": created["StackId"]})  # so is this one
+            raise
 
     async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
                      new: dict[str, Any]) -> Deployed:
