@@ -16,8 +16,8 @@ WAIT = {"Delay": 0.2, "MaxAttempts": 300}
 PROVIDER_CODE = """
 import json, urllib.request
 
-def answer(event, status, reason="", physical_id=None, data=None):
-    body = json.dumps({"Status": status, "Reason": reason, "PhysicalResourceId": physical_id,
+def answer(event, status, reason="", physical_id=None, data=None, no_echo=False):
+    body = json.dumps({"Status": status, "Reason": reason, "PhysicalResourceId": physical_id, "NoEcho": no_echo,
                        "StackId": event["StackId"], "RequestId": event["RequestId"],
                        "LogicalResourceId": event["LogicalResourceId"], "Data": data or {}})
     request = urllib.request.Request(event["ResponseURL"], data=body.encode(), method="PUT",
@@ -36,6 +36,9 @@ def handler(event, context):
                       physical_id="failed-" + props["Value"])
     if props.get("Silent") == "true":
         return None
+    if props.get("Secret") == "true":
+        return answer(event, "SUCCESS", physical_id="secret", data={"Password": "pw-" + props["Value"]},
+                      no_echo=True)
     old = event.get("OldResourceProperties", {})
     answer(event, "SUCCESS", physical_id="thing-" + props["Value"],
            data={"Echo": props["Value"], "Count": props["Count"], "Flag": props["Flag"],
@@ -278,3 +281,28 @@ def test_a_wait_for_a_response_is_interrupted_by_cancel_update_and_by_delete(ser
     cloudformation.delete_stack(StackName=name)
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
     assert "CREATE_FAILED" in resource_status(cloudformation, stack_id, "Thing")
+
+
+def test_no_echo_data_is_used_but_masked_in_outputs_and_events(server, cloudformation):
+    template = TEMPLATE.split("Outputs:")[0].replace("      Flag: true", "      Flag: true\n      Secret: 'true'")
+    group = unique("/secret")
+    template += f"""  Group:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      LogGroupName: !Sub '{group}/${{Thing.Password}}'
+Outputs:
+  Password: {{Value: !GetAtt Thing.Password}}
+  Group: {{Value: !Ref Group}}
+"""
+    name = unique("custom-secret")
+    cloudformation.create_stack(StackName=name, TemplateBody=template, Parameters=parameters("n"),
+                                Capabilities=["CAPABILITY_IAM"])
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    out = stack_outputs(cloudformation, name)
+    assert out["Password"] == "*****"
+    logs = server.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert [g["logGroupName"] for g in logs] == [f"{group}/pw-n"]  # the resource got the real value
+    events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+    shown = next(e for e in events if e["LogicalResourceId"] == "Group" and e.get("ResourceProperties"))
+    assert json.loads(shown["ResourceProperties"])["LogGroupName"] == f"{group}/*****"
+    cloudformation.delete_stack(StackName=name)

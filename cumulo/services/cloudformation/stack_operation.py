@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cumulo.deploy")
 MAX_PARALLEL = 16
+MASK = "*****"
 
 # (stack, logical id, physical id, type, status, reason, properties) -> committed event
 EventSink = Callable[[dict[str, Any], str, str, str, str, str, dict[str, Any] | None], None]
@@ -75,11 +76,15 @@ class StackOperation:
         return ResourceContext(self.platform, self.account, self.region, self.stack["StackName"],
                                self.stack["StackId"], logical_id)
 
-    def _resolver(self, prepared: PreparedTemplate, states: dict[str, dict[str, Any]]) -> Resolver:
+    def _resolver(self, prepared: PreparedTemplate, states: dict[str, dict[str, Any]],
+                  masked: bool = False) -> Resolver:
+        """Resolves intrinsics; ``masked``: for what users see (events, outputs), where the attributes of
+        NoEcho resources read as asterisks."""
         def attribute(logical_id: str, name: str) -> Any:
             state = states[logical_id]
             handler = self.handlers[state["type"]]
-            return handler.attribute(Deployed(state["physical_id"], state.get("attributes") or {}), name)
+            value = handler.attribute(Deployed(state["physical_id"], state.get("attributes") or {}), name)
+            return MASK if masked and state.get("no_echo") else value
 
         pseudo = pseudo_parameters(self.account, self.region, self.stack["StackName"], self.stack["StackId"])
         physical = {lid: s["physical_id"] for lid, s in states.items() if s.get("physical_id")}
@@ -150,6 +155,8 @@ class StackOperation:
             context = self._context(logical_id)
             try:
                 props = self._resolver(prepared, states).resolve(definition.get("Properties") or {}) or {}
+                shown = self._resolver(prepared, states, masked=True).resolve(definition.get("Properties") or {}) \
+                    if any(s.get("no_echo") for s in states.values()) else props
             except (IntrinsicError, ResourceFailure) as exc:
                 self._emit(logical_id, "", kind, "UPDATE_FAILED" if updating else "CREATE_FAILED", str(exc))
                 return Outcome(False, f"{logical_id}: {exc}")
@@ -159,11 +166,11 @@ class StackOperation:
                     if old.get("properties") == props and old.get("status", "").endswith("COMPLETE"):
                         return Outcome(True)
                     self._changed[logical_id] = old
-                    self._emit(logical_id, old["physical_id"], kind, "UPDATE_IN_PROGRESS", "", props)
+                    self._emit(logical_id, old["physical_id"], kind, "UPDATE_IN_PROGRESS", "", shown)
                     if handler.needs_replacement(old.get("properties") or {}, props):
                         self._emit(logical_id, old["physical_id"], kind, "UPDATE_IN_PROGRESS",
                                    "Requested update requires the creation of a new physical resource; hence "
-                                   "creating one.", props)
+                                   "creating one.", shown)
                         deployed = await handler.create(context, props)
                         self._replaced.append((logical_id, old))
                     else:
@@ -176,7 +183,7 @@ class StackOperation:
                     if old is not None:  # the type changed: a new resource replaces the old one
                         self._replaced.append((logical_id, old))
                     self._changed[logical_id] = None
-                    self._emit(logical_id, "", kind, "CREATE_IN_PROGRESS", "", props)
+                    self._emit(logical_id, "", kind, "CREATE_IN_PROGRESS", "", shown)
                     deployed = await handler.create(context, props)
                     status = "CREATE_COMPLETE"
             except ResourceFailure as exc:
@@ -204,6 +211,8 @@ class StackOperation:
                                   "properties": props, "attributes": deployed.attributes,
                                   "timestamp": now_iso(), "policy": definition.get("DeletionPolicy"),
                                   "replace_policy": definition.get("UpdateReplacePolicy")}
+            if deployed.no_echo:
+                states[logical_id]["no_echo"] = True
             self._record(logical_id, states[logical_id])
             self._emit(logical_id, deployed.physical_id, kind, status)
             return Outcome(True)
@@ -286,7 +295,7 @@ class StackOperation:
 
     # ------------------------------------------------------------ outputs
     def outputs(self, prepared: PreparedTemplate) -> list[dict[str, Any]]:
-        resolver = self._resolver(prepared, self.stack["resources"])
+        resolver = self._resolver(prepared, self.stack["resources"], masked=True)
         outputs = []
         for key, spec in (prepared.body.get("Outputs") or {}).items():
             condition = spec.get("Condition")

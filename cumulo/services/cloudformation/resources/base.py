@@ -37,6 +37,8 @@ class ResourceFailure(Exception):
 class Deployed:
     physical_id: str
     attributes: dict[str, Any] = field(default_factory=dict)
+    # The attribute values are secrets (a custom resource's NoEcho): masked wherever the stack shows them.
+    no_echo: bool = False
 
 
 @dataclass

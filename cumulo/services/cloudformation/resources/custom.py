@@ -4,7 +4,8 @@ CloudFormation sends the provider (a Lambda function, invoked asynchronously, or
 by ``ServiceToken``) a request: RequestType Create/Update/Delete, the resource's properties (every
 scalar as a string, as AWS sends them), the old properties on Update, and a ``ResponseURL``: a
 presigned S3 PUT URL on Cumulo's own S3. The provider PUTs its JSON response there (Status
-SUCCESS/FAILED, Reason, PhysicalResourceId, Data for ``Fn::GetAtt``, NoEcho); the stack operation
+SUCCESS/FAILED, Reason, PhysicalResourceId, Data for ``Fn::GetAtt``, NoEcho to mask Data's values
+in stack events and outputs); the stack operation
 polls for that object until ``ServiceTimeout`` (1 to 3600 s; by default the
 ``custom_resource_timeout_seconds`` setting, AWS's hour). The wait is a cancellable sleep, so a
 server stop interrupts it. An Update whose response names a new PhysicalResourceId makes the
@@ -28,7 +29,7 @@ from cumulo.services.cloudformation.resources.base import Deployed, ResourceCont
 
 CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
 MAX_SERVICE_TIMEOUT = 3600
-MAX_RESPONSE_DATA = 4096  # bytes of Data, as AWS limits it
+MAX_RESPONSE = 4096  # bytes of the response body, as AWS limits it
 POLL_FIRST, POLL_MAX = 0.02, 0.5  # seconds between looks for the response object
 
 
@@ -168,6 +169,8 @@ class CustomResourceHandler(ResourceHandler):
             await ctx.call("s3", "DeleteObject", {"Bucket": bucket, "Key": key})
         except ResourceFailure:
             pass  # the response was read; a leftover object is harmless
+        if len(body) > MAX_RESPONSE:
+            raise ResourceFailure("Response object is too long.")
         try:
             response = json.loads(body)
         except ValueError:
@@ -199,9 +202,7 @@ class CustomResourceHandler(ResourceHandler):
         if not isinstance(data, dict):
             raise ResourceFailure(f"Invalid response from custom resource: Data must be an object (RequestId: "
                                   f"{request_id})")
-        if len(json.dumps(data).encode()) > MAX_RESPONSE_DATA:
-            raise ResourceFailure("Response object is too long.")
-        return Deployed(new_id, dict(data))
+        return Deployed(new_id, dict(data), no_echo=str(response.get("NoEcho")).lower() == "true")
 
 
 HANDLERS = [CustomResourceHandler()]
