@@ -105,6 +105,9 @@ class Settings:
     # A client must send a request's head (request line and headers) within this many seconds of
     # starting it (or of connecting): a partial head is answered 408, a silent connection closed.
     header_timeout_seconds: float = 30.0
+    # CloudFormation custom resources: how long a stack operation waits for the response when the
+    # resource sets no ServiceTimeout (AWS: one hour); lower it to fail forgotten responses sooner.
+    custom_resource_timeout_seconds: int = 3600
     # Open client connections at most; beyond it a new connection is answered 503 and closed.
     # 0: half the process's open-file limit (the other half is left to environments and the store).
     max_connections: int = 0

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,28 +100,41 @@ def upload_artifacts(endpoint_url: str, region: str | None):
 
 
 def deploy(template: Path, stack_name: str, parameters: dict[str, str], endpoint_url: str,
-           region: str | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Package, create or update the stack through a change set, follow it, and return the final stack."""
+           region: str | None = None, quiet: bool = False,
+           complete: Callable[[list[str], dict[str, Any]], dict[str, str]] | None = None) -> dict[str, Any]:
+    """Package, create or update the stack through a change set, follow it, and return the final stack.
+
+    Parameters without a default that are not given keep the stack's previous values; the others are
+    asked of ``complete`` (missing names, declared parameters -> values), which may raise."""
     check_server(endpoint_url)
     if not template.is_file():
         raise CliError(f"Template {template} not found. Pass --template PATH (or run `cumulo init`).")
     body = load_template(template.read_text())
-    packaged = package_template(body, template.parent.resolve(), upload_artifacts(endpoint_url, region))
     cloudformation = client("cloudformation", endpoint_url, region)
+    previous: set[str] = set()
     try:
         current = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
         kind = "CREATE" if current["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
         if current["StackStatus"] in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"):
             raise CliError(f"Stack {stack_name} is in state {current['StackStatus']}: delete it first with "
                            f"`cumulo delete --stack-name {stack_name}`.")
+        if kind == "UPDATE":
+            previous = {p["ParameterKey"] for p in current.get("Parameters") or []}
     except ClientError:
         kind = "CREATE"
+    declared = {k: v for k, v in (body.get("Parameters") or {}).items() if isinstance(v, dict)}
+    unset = [k for k, spec in declared.items() if "Default" not in spec and k not in parameters]
+    missing = [k for k in unset if k not in previous]
+    if missing and complete is not None:
+        parameters = {**parameters, **complete(missing, declared)}
+    kept = [{"ParameterKey": k, "UsePreviousValue": True} for k in unset if k in previous]
+    packaged = package_template(body, template.parent.resolve(), upload_artifacts(endpoint_url, region))
     name = f"cumulo-{int(time.time() * 1000)}"
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     try:
         created = cloudformation.create_change_set(
             StackName=stack_name, ChangeSetName=name, ChangeSetType=kind, TemplateBody=json.dumps(packaged),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()] + kept,
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
     except ClientError as exc:
         raise CliError(exc.response["Error"]["Message"]) from exc

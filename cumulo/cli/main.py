@@ -115,19 +115,49 @@ def deploy(
     stack_name: Annotated[str, typer.Option(help="Stack to create or update.")] = "",
     parameter_overrides: Annotated[list[str] | None, typer.Option(
         help="Template parameters as KEY=VALUE (repeat, or space-separated).")] = None,
+    guided: Annotated[bool, typer.Option(
+        "--guided", help="Ask for the stack name and every parameter; save the answers to samconfig.toml.")] = False,
+    no_prompt: Annotated[bool, typer.Option(
+        "--no-prompt", help="Never ask: missing parameters are listed and the deploy exits with status 2.")] = False,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Deploy a SAM/CloudFormation template: package local code, create or update the stack, show progress."""
+    """Deploy a SAM/CloudFormation template: package local code, create or update the stack, show progress.
+
+    Parameters without defaults are asked for in a terminal; samconfig.toml next to the template gives
+    the stack name and parameter overrides when they are not passed."""
+    from cumulo.cli import guided as parameters
     from cumulo.cli.client import CliError, console, print_outputs
     from cumulo.cli.client import deploy as run_deploy
     from cumulo.packaging.build import deployable_template
 
-    name = stack_name or _default_stack_name(template)
     try:
-        stack = run_deploy(deployable_template(template) if template.is_file() else template, name,
-                           _parameters(parameter_overrides), _endpoint(endpoint_url), region)
-    except (CliError, OSError) as exc:  # OSError: a local path to package is missing or unreadable
+        saved_name, saved = parameters.read_config(template.parent)
+        name = stack_name or saved_name or _default_stack_name(template)
+        given = {**saved, **_parameters(parameter_overrides)}
+        if guided:
+            if not parameters.interactive():
+                raise ValueError("--guided needs a terminal to ask its questions")
+            from cumulo.template_loader import load_template
+
+            declared = {k: v for k, v in (load_template(template.read_text()).get("Parameters") or {}).items()
+                        if isinstance(v, dict)}
+            name = typer.prompt("Stack name", default=name)
+            given = {**given, **parameters.ask(list(declared), declared, given)}
+            secret = {k for k, v in declared.items() if str(v.get("NoEcho", "false")).lower() == "true"}
+            typer.echo(f"Saved to {parameters.save_config(template.parent, name, given, secret)}")
+
+        def complete(missing: list[str], declared: dict) -> dict[str, str]:
+            if no_prompt or not parameters.interactive():
+                raise parameters.MissingParameters(missing)
+            return parameters.ask(missing, declared, given)
+
+        stack = run_deploy(deployable_template(template) if template.is_file() else template, name, given,
+                           _endpoint(endpoint_url), region, complete=complete)
+    except parameters.MissingParameters as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    except (CliError, OSError, ValueError) as exc:  # OSError: a local path to package is missing or unreadable
         raise _fail(exc) from exc
     console.print(f"[green]Stack {name}: {stack['StackStatus']}[/]")
     print_outputs(stack)

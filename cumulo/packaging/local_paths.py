@@ -21,9 +21,6 @@ class Form(Enum):
     S3_URI = "s3://bucket/key"
     BUCKET_KEY = "{Bucket, Key}"
     S3BUCKET_S3KEY = "{S3Bucket, S3Key}"
-    # Read and written inline into another property (``inline_into``) instead of uploaded: state
-    # machines, whose CloudFormation resource here reads ``Definition`` but not ``DefinitionS3Location``.
-    INLINE = "inline"
 
 
 @dataclass(frozen=True)
@@ -32,7 +29,7 @@ class PackagedProperty:
     name: str
     form: Form
     zipped: bool  # code: a directory (or any file but a .zip/.jar) is zipped; definitions upload as is
-    inline_into: str = ""
+    nested: bool = False  # a nested stack's template: packaged itself (its own local paths) before upload
 
 
 PACKAGED_PROPERTIES = (
@@ -44,10 +41,10 @@ PACKAGED_PROPERTIES = (
     PackagedProperty("AWS::Serverless::HttpApi", "DefinitionUri", Form.S3_URI, zipped=False),
     PackagedProperty("AWS::ApiGateway::RestApi", "BodyS3Location", Form.BUCKET_KEY, zipped=False),
     PackagedProperty("AWS::ApiGatewayV2::Api", "BodyS3Location", Form.BUCKET_KEY, zipped=False),
-    PackagedProperty("AWS::Serverless::StateMachine", "DefinitionUri", Form.INLINE, zipped=False,
-                     inline_into="Definition"),
-    PackagedProperty("AWS::StepFunctions::StateMachine", "DefinitionS3Location", Form.INLINE, zipped=False,
-                     inline_into="Definition"),
+    PackagedProperty("AWS::Serverless::StateMachine", "DefinitionUri", Form.S3_URI, zipped=False),
+    PackagedProperty("AWS::StepFunctions::StateMachine", "DefinitionS3Location", Form.BUCKET_KEY, zipped=False),
+    PackagedProperty("AWS::CloudFormation::Stack", "TemplateURL", Form.S3_URI, zipped=False, nested=True),
+    PackagedProperty("AWS::Serverless::Application", "Location", Form.S3_URI, zipped=False, nested=True),
     PackagedProperty("AWS::AppSync::GraphQLSchema", "DefinitionS3Location", Form.S3_URI, zipped=False),
     *(PackagedProperty(kind, name, Form.S3_URI, zipped=False)
       for kind in ("AWS::AppSync::Resolver", "AWS::AppSync::FunctionConfiguration")

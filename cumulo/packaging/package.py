@@ -4,8 +4,8 @@ Every local path of ``cumulo.packaging.local_paths``'s table is uploaded once pe
 a deployment bucket on the server and replaced by its location in the form the property takes.
 Code (``CodeUri``, ``Code``, ``ContentUri``, ``Content``) is zipped deterministically (sorted
 entries, fixed timestamps, so unchanged code gives the same bytes and the same hash); definitions
-(OpenAPI files, ``AWS::Include`` snippets) are uploaded as they are. State machine definitions
-are read into the template inline.
+(OpenAPI files, state machine definitions, ``AWS::Include`` snippets) are uploaded as they are. A
+nested stack's template (``TemplateURL``, SAM ``Location``) is packaged in turn, then uploaded.
 """
 
 from __future__ import annotations
@@ -46,12 +46,13 @@ def zip_directory(root: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _write_back(reference: LocalReference, path: Path, upload_path: Callable[[Path, bool], str]) -> None:
+def _write_back(reference: LocalReference, path: Path, upload_path: Callable[[Path, bool], str],
+                upload: Uploader) -> None:
     rule, holder = reference.rule, reference.holder
-    if rule.form is Form.INLINE:
-        text = path.read_text()
-        holder[rule.inline_into] = json.loads(text) if text.lstrip().startswith("{") else load_template(text)
-        del holder[rule.name]
+    if rule.nested:  # a nested stack's template: its own local paths are relative to its folder
+        nested = package_template(load_template(path.read_text()), path.parent, upload)
+        data = json.dumps(nested, indent=1, sort_keys=True).encode()
+        holder[rule.name] = upload(data, f"{hashlib.sha256(data).hexdigest()}.template")
         return
     uri = upload_path(path, rule.zipped)
     bucket, _, key = uri.removeprefix("s3://").partition("/")
@@ -86,6 +87,6 @@ def package_template(body: dict[str, Any], base: Path, upload: Uploader) -> dict
         if not path.exists():
             raise FileNotFoundError(f"{reference.logical_id}: {reference.rule.name} '{reference.path}' does not exist "
                                     f"(relative to {base})")
-        _write_back(reference, path, upload_path)
+        _write_back(reference, path, upload_path, upload)
     globals_function.pop("CodeUri", None)  # the template's own Globals.Function (or a throwaway {})
     return packaged

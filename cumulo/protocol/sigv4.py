@@ -84,8 +84,8 @@ def _hmac(key: bytes, text: str) -> bytes:
 
 
 def presign_url(base_url: str, path: str, host: str, access_key: str, secret: str, region: str,
-                service: str, expires: int, now: dt.datetime | None = None) -> str:
-    """``base_url + path`` presigned for GET (query-string SigV4, only ``host`` signed, payload unsigned).
+                service: str, expires: int, now: dt.datetime | None = None, method: str = "GET") -> str:
+    """``base_url + path`` presigned for ``method`` (query-string SigV4, only ``host`` signed, payload unsigned).
 
     ``path`` must already be percent-encoded as it will be sent; it is signed as it stands (S3's rule).
     """
@@ -94,7 +94,7 @@ def presign_url(base_url: str, path: str, host: str, access_key: str, secret: st
     # The parameters in name order, encoded as AWS encodes them: the query string is its own canonical form.
     query = (f"X-Amz-Algorithm={ALGORITHM}&X-Amz-Credential={_encoded_credential(access_key, credential_scope)}"
              f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host")
-    canonical = "\n".join(["GET", path, query,
+    canonical = "\n".join([method, path, query,
                            canonical_headers({"host": host}, ("host",)), "host", "UNSIGNED-PAYLOAD"])
     signed = signature(signing_key(secret, amz_date[:8], region, service),
                        string_to_sign(amz_date, credential_scope, canonical))

@@ -55,8 +55,9 @@ def test_each_property_is_written_back_in_its_form(project: Path):
     assert api_uri.endswith(".yaml")
     assert packaged["V2"]["Properties"]["BodyS3Location"] == {"Bucket": "deploy", "Key": api_uri.split("/", 3)[3]}
     assert bucket.objects[api_uri.rsplit("/", 1)[1]] == (project / "api.yaml").read_bytes()  # uploaded as is
-    assert packaged["Flow"]["Properties"] == {"Definition": {"StartAt": "A", "States": {"A": {"Type": "Pass",
-                                                                                             "End": True}}}}
+    flow_uri = packaged["Flow"]["Properties"]["DefinitionUri"]  # uploaded as is, read by the deployment
+    assert flow_uri.startswith("s3://deploy/artifacts/") and flow_uri.endswith(".json")
+    assert bucket.objects[flow_uri.rsplit("/", 1)[1]] == (project / "flow.asl.json").read_bytes()
     assert packaged["Remote"]["Properties"]["CodeUri"] == "s3://elsewhere/code.zip"
     archive = zipfile.ZipFile(io.BytesIO(bucket.objects[code_uri.rsplit("/", 1)[1]]))
     assert archive.namelist() == ["app.py"]
@@ -88,7 +89,7 @@ def test_the_built_template_points_back_at_definitions_and_includes(project: Pat
     built = build(project / "template.yaml", progress=lambda _: None)
     body = load_template(built.read_text())
     packaged = package_template(body, built.parent, FakeBucket().upload)
-    assert packaged["Resources"]["Flow"]["Properties"]["Definition"]["StartAt"] == "A"
+    assert packaged["Resources"]["Flow"]["Properties"]["DefinitionUri"].startswith("s3://deploy/")
     assert packaged["Resources"]["Http"]["Properties"]["DefinitionBody"]["Fn::Transform"]["Parameters"][
         "Location"].startswith("s3://deploy/")
 
@@ -110,3 +111,24 @@ def test_empty_globals_and_properties_sections_are_packaged_and_built_without_cr
     built = build(project / "template.yaml", progress=lambda _: None)
     # Nothing to build (no Runtime): the built template points at the template's folder, sam package's default.
     assert load_template(built.read_text())["Resources"]["Fn"]["Properties"] == {"CodeUri": "../.."}
+
+
+def test_nested_templates_are_packaged_then_uploaded(project: Path):
+    (project / "child" / "code").mkdir(parents=True)
+    (project / "child" / "code" / "app.py").write_text("def handler(e, c):\n    return 2\n")
+    (project / "child" / "template.yaml").write_text(yaml.safe_dump(resources(
+        Fn={"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "code"}})))
+    stack = "AWS::CloudFormation::Stack"
+    body = resources(App={"Type": "AWS::Serverless::Application", "Properties": {"Location": "child/template.yaml"}},
+                     Stack={"Type": stack, "Properties": {"TemplateURL": "./child/template.yaml"}},
+                     Remote={"Type": stack, "Properties": {"TemplateURL": "s3://b/t.yaml"}})
+    bucket = FakeBucket()
+    packaged = package_template(body, project, bucket.upload)["Resources"]
+    location = packaged["App"]["Properties"]["Location"]
+    assert location.startswith("s3://deploy/artifacts/") and location.endswith(".template")
+    assert packaged["Stack"]["Properties"]["TemplateURL"] == location
+    assert packaged["Remote"]["Properties"]["TemplateURL"] == "s3://b/t.yaml"
+    nested = load_template(bucket.objects[location.rsplit("/", 1)[1]].decode())
+    code_uri = nested["Resources"]["Fn"]["Properties"]["CodeUri"]  # relative to the nested template's folder
+    archive = zipfile.ZipFile(io.BytesIO(bucket.objects[code_uri.rsplit("/", 1)[1]]))
+    assert archive.namelist() == ["app.py"]

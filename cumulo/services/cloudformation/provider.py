@@ -20,13 +20,15 @@ from urllib.parse import unquote, urlparse
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
+from cumulo.services.cloudformation import summary
 from cumulo.services.cloudformation.errors import ValidationFailure, template_error
 from cumulo.services.cloudformation.intrinsics import IntrinsicError
 from cumulo.services.cloudformation.ordering import dependency_graph
 from cumulo.services.cloudformation.resources import handlers
 from cumulo.services.cloudformation.sam_transform import warm_up
 from cumulo.services.cloudformation.stack_operation import StackOperation, new_stack_id, now_iso
-from cumulo.services.cloudformation.template import PreparedTemplate, check_properties, check_structure, prepare
+from cumulo.services.cloudformation.summary import IAM_TYPES
+from cumulo.services.cloudformation.template import PreparedTemplate, check_properties, prepare
 from cumulo.services.pagination import decode_token, take_page
 from cumulo.template_loader import TemplateError, load_template
 
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("cumulo.cloudformation")
 STACKS, EVENTS, EXPORTS, CHANGE_SETS = "cfn.stacks", "cfn.events", "cfn.exports", "cfn.changesets"
 STACK_NAME = re.compile(r"^[A-Za-z][-a-zA-Z0-9]{0,127}$")
-IAM_TYPES = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::Group",
-             "AWS::IAM::InstanceProfile", "AWS::IAM::AccessKey"}
 NAMED_IAM = {"AWS::IAM::Role": "RoleName", "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
              "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName"}
 IN_PROGRESS_FAILURE = {"CREATE_IN_PROGRESS": "CREATE_FAILED", "UPDATE_IN_PROGRESS": "UPDATE_ROLLBACK_FAILED",
@@ -64,6 +64,8 @@ class CloudFormationProvider(Provider):
     def __init__(self, platform: Platform) -> None:
         super().__init__(platform)
         self._last_event_ns = 0  # event keys: strictly increasing nanoseconds, so listings keep the order
+        self._running: dict[str, StackOperation] = {}  # stack id -> its create or update in progress
+        self._delete_requested: set[str] = set()  # stacks deleted while being created
 
     async def start(self) -> None:
         asyncio.get_running_loop().run_in_executor(None, warm_up)
@@ -149,9 +151,10 @@ class CloudFormationProvider(Provider):
         try:
             body = load_template(text)
             known = handlers()
-            prepared = prepare(body, given, context.account_id, context.region, stack_name, stack_id, set(known),
+            prepared = prepare(body, given, context.account_id, context.region, stack_name, stack_id, known,
                                self.platform.objects.read_object)
-            check_properties(prepared.resources, {kind: h.properties | h.ignored for kind, h in known.items()})
+            check_properties(prepared.resources, {kind: h.properties | h.ignored for kind, h in known.items()
+                                                  if not h.open_properties})
         except ValidationFailure as exc:
             raise _validation(str(exc)) from exc
         except (TemplateError, IntrinsicError) as exc:
@@ -201,12 +204,22 @@ class CloudFormationProvider(Provider):
 
     def _launch(self, stack: dict[str, Any], prepared: PreparedTemplate, previous: PreparedTemplate | None,
                 on_failure: str) -> None:
-        self.platform.spawn(self._run_deploy(stack, prepared, previous, on_failure), name=f"stack {stack['StackName']}")
+        operation = self._running[stack["StackId"]] = self._operation(stack)
 
-    async def _run_deploy(self, stack: dict[str, Any], prepared: PreparedTemplate, previous: PreparedTemplate | None,
-                          on_failure: str) -> None:
+        async def run() -> None:
+            try:
+                await self._run_deploy(operation, stack, prepared, previous, on_failure)
+            finally:
+                self._running.pop(stack["StackId"], None)
+            if stack["StackId"] in self._delete_requested:  # the create ended before the cancel reached it
+                self._delete_requested.discard(stack["StackId"])
+                await self._run_delete(stack)
+
+        self.platform.spawn(run(), name=f"stack {stack['StackName']}")
+
+    async def _run_deploy(self, operation: StackOperation, stack: dict[str, Any], prepared: PreparedTemplate,
+                          previous: PreparedTemplate | None, on_failure: str) -> None:
         updating = previous is not None
-        operation = self._operation(stack)
         stack["_dependencies"] = {lid: sorted(deps) for lid, deps in prepared.dependencies.items()}
         self._stack_event(stack, "UPDATE_IN_PROGRESS" if updating else "CREATE_IN_PROGRESS",
                           "User Initiated")
@@ -225,6 +238,9 @@ class CloudFormationProvider(Provider):
             self._stack_event(stack, "UPDATE_COMPLETE" if updating else "CREATE_COMPLETE")
             return
         log.info("stack %s failed: %s", stack["StackName"], outcome.reason)
+        if stack["StackId"] in self._delete_requested:  # DeleteStack during the create: roll back, then gone
+            self._delete_requested.discard(stack["StackId"])
+            on_failure = "DELETE"
         if updating:
             self._stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", outcome.reason)
             rolled = await operation.roll_back(prepared, previous)
@@ -379,6 +395,10 @@ class CloudFormationProvider(Provider):
             return {}
         if stack.get("EnableTerminationProtection"):
             raise _validation(f"Stack [{stack['StackName']}] cannot be deleted while TerminationProtection is enabled")
+        operation = self._running.get(stack["StackId"])
+        if stack["StackStatus"] == "CREATE_IN_PROGRESS" and operation is not None and operation.cancel():
+            self._delete_requested.add(stack["StackId"])  # the create stops, rolls back, and the stack is deleted
+            return {}
         if stack["StackStatus"].endswith("_IN_PROGRESS") and stack["StackStatus"] != "REVIEW_IN_PROGRESS":
             raise _validation(f"Stack [{stack['StackName']}] cannot be deleted while in status {stack['StackStatus']}")
         importers = self._importers(context, stack)
@@ -387,6 +407,13 @@ class CloudFormationProvider(Provider):
         stack["StackStatus"] = "DELETE_IN_PROGRESS"
         self._save(stack)
         self.platform.spawn(self._run_delete(stack), name=f"delete stack {stack['StackName']}")
+        return {}
+
+    def cancel_update_stack(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        stack = self._stack(context, params["StackName"])
+        operation = self._running.get(stack["StackId"])
+        if stack["StackStatus"] != "UPDATE_IN_PROGRESS" or operation is None or not operation.cancel():
+            raise _validation("CancelUpdateStack cannot be called from current stack status")
         return {}
 
     def _importers(self, context: RequestContext, stack: dict[str, Any]) -> list[tuple[str, str]]:
@@ -484,29 +511,21 @@ class CloudFormationProvider(Provider):
             return {"TemplateBody": json.dumps(processed), "StagesAvailable": ["Original", "Processed"]}
         return {"TemplateBody": text, "StagesAvailable": ["Original", "Processed"]}
 
-    def validate_template(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        text = self._template_text(context, params)
+    def _summary_source(self, context: RequestContext, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        if params.get("StackName") and not params.get("TemplateBody") and not params.get("TemplateURL"):
+            text = self._stack(context, params["StackName"]).get("_template", "{}")
+        else:
+            text = self._template_text(context, params)
         try:
-            body = load_template(text)
-            check_structure(body)
-        except (TemplateError, ValidationFailure) as exc:
+            return summary.read(text, self.platform.objects.read_object)
+        except ValidationFailure as exc:
             raise _validation(str(exc)) from exc
-        parameters = [{"ParameterKey": name, "DefaultValue": str(spec["Default"]) if "Default" in spec else None,
-                       "NoEcho": str(spec.get("NoEcho", "false")).lower() == "true",
-                       "Description": spec.get("Description")}
-                      for name, spec in (body.get("Parameters") or {}).items()]
-        result: dict[str, Any] = {"Parameters": [{k: v for k, v in p.items() if v is not None} for p in parameters]}
-        if body.get("Description"):
-            result["Description"] = body["Description"]
-        transforms = body.get("Transform")
-        if transforms:
-            result["DeclaredTransforms"] = transforms if isinstance(transforms, list) else [transforms]
-            result["Capabilities"] = ["CAPABILITY_AUTO_EXPAND"]
-            result["CapabilitiesReason"] = "The following resource(s) require capabilities: [AWS::Serverless]"
-        elif any(d.get("Type") in IAM_TYPES for d in body["Resources"].values()):
-            result["Capabilities"] = ["CAPABILITY_IAM"]
-            result["CapabilitiesReason"] = "The following resource(s) require capabilities: [AWS::IAM::Role]"
-        return result
+
+    def validate_template(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return summary.validate(*self._summary_source(context, params))
+
+    def get_template_summary(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return summary.summary(*self._summary_source(context, params))
 
     def list_exports(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         exports = [e for _, e in self.platform.store.scan(EXPORTS, f"{context.account_id}:{context.region}:")]
@@ -683,6 +702,8 @@ def _s3_location(url: str) -> tuple[str, str]:
     """(bucket, key) of an S3 template URL, in any of the forms CloudFormation accepts."""
     parsed = urlparse(url)
     host, path = parsed.netloc.split(":")[0], unquote(parsed.path.lstrip("/"))
+    if parsed.scheme == "s3" and host and path:
+        return host, path
     if ".s3." in host or host.endswith(".s3.amazonaws.com"):
         return host.split(".s3", 1)[0], path
     bucket, _, key = path.partition("/")

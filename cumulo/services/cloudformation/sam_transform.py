@@ -32,6 +32,7 @@ def expand_sam(body: dict[str, Any], parameters: dict[str, Any], region: str, ac
         raise ValidationFailure(f"Transform {unknown[0]} is not supported by Cumulo (only {SAM_TRANSFORM})")
     if SAM_TRANSFORM not in names:
         return body
+    _refuse_repository_applications(body)
     # Imported here: the translator (and boto3) take about a second to import, which the
     # server's start-up should not pay (``warm_up`` loads them in the background).
     import boto3
@@ -50,6 +51,18 @@ def expand_sam(body: dict[str, Any], parameters: dict[str, Any], region: str, ac
         raise ValidationFailure(f"Transform {SAM_TRANSFORM} failed with: {message}") from exc
     translated.pop("Transform", None)
     return translated
+
+
+def _refuse_repository_applications(body: dict[str, Any]) -> None:
+    """Serverless Application Repository applications would be fetched from AWS: refused, with what works."""
+    for logical_id, resource in (body.get("Resources") or {}).items():
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Application":
+            location = (resource.get("Properties") or {}).get("Location")
+            if isinstance(location, dict):
+                raise ValidationFailure(
+                    f"Transform {SAM_TRANSFORM} failed with: Resource {logical_id}: Location names a Serverless "
+                    "Application Repository application (ApplicationId), which Cumulo cannot fetch. Download the "
+                    "application's template and give its local path (cumulo deploy uploads it) or an s3:// URL.")
 
 
 def warm_up() -> None:

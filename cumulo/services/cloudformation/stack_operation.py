@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cumulo.deploy")
 MAX_PARALLEL = 16
+MASK = "*****"
 
 # (stack, logical id, physical id, type, status, reason, properties) -> committed event
 EventSink = Callable[[dict[str, Any], str, str, str, str, str, dict[str, Any] | None], None]
@@ -56,17 +57,34 @@ class StackOperation:
         self.import_value = import_value
         self.handlers = handlers()
         self.account, self.region = stack["_account"], stack["_region"]
+        self._deploying: dict[asyncio.Task[Outcome], str] | None = None  # the deploy's running steps
+        self.cancelled = False
+
+    def cancel(self) -> bool:
+        """Stop the deploy (CancelUpdateStack, DeleteStack during a create): resources being created or
+        updated fail as cancelled (an interrupted custom resource wait included), nothing new starts,
+        and the usual rollback follows. False when the deploy is not running."""
+        if self._deploying is None:
+            return False
+        self.cancelled = True
+        for task in self._deploying:
+            task.cancel()
+        return True
 
     # ------------------------------------------------------------ helpers
     def _context(self, logical_id: str) -> ResourceContext:
         return ResourceContext(self.platform, self.account, self.region, self.stack["StackName"],
                                self.stack["StackId"], logical_id)
 
-    def _resolver(self, prepared: PreparedTemplate, states: dict[str, dict[str, Any]]) -> Resolver:
+    def _resolver(self, prepared: PreparedTemplate, states: dict[str, dict[str, Any]],
+                  masked: bool = False) -> Resolver:
+        """Resolves intrinsics; ``masked``: for what users see (events, outputs), where the attributes of
+        NoEcho resources read as asterisks."""
         def attribute(logical_id: str, name: str) -> Any:
             state = states[logical_id]
             handler = self.handlers[state["type"]]
-            return handler.attribute(Deployed(state["physical_id"], state.get("attributes") or {}), name)
+            value = handler.attribute(Deployed(state["physical_id"], state.get("attributes") or {}), name)
+            return MASK if masked and state.get("no_echo") else value
 
         pseudo = pseudo_parameters(self.account, self.region, self.stack["StackName"], self.stack["StackId"])
         physical = {lid: s["physical_id"] for lid, s in states.items() if s.get("physical_id")}
@@ -85,13 +103,19 @@ class StackOperation:
               properties: dict[str, Any] | None = None) -> None:
         self.event(self.stack, logical_id, physical_id, kind, status, reason, properties)
 
-    async def _run_graph(self, order: dict[str, set[str]], work: Callable[[str], Awaitable[Outcome]]) -> Outcome:
-        """Run ``work`` for every node once all the nodes it waits for succeeded; stop at the first failure."""
+    async def _run_graph(self, order: dict[str, set[str]], work: Callable[[str], Awaitable[Outcome]],
+                         cancellable: bool = False) -> Outcome:
+        """Run ``work`` for every node once all the nodes it waits for succeeded; stop at the first failure
+        (or, when ``cancellable``, at ``cancel``)."""
         pending = dict(order)
         running: dict[asyncio.Task[Outcome], str] = {}
+        if cancellable:
+            self._deploying = running
         done: set[str] = set()
         failure: Outcome | None = None
         while pending or running:
+            if failure is None and self.cancelled and cancellable:
+                failure = Outcome(False, "Stack operation cancelled")
             if failure is None:
                 for node in [n for n, waits in pending.items() if waits <= done]:
                     if len(running) >= MAX_PARALLEL:
@@ -105,11 +129,13 @@ class StackOperation:
             finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
                 node = running.pop(task)
-                outcome = task.result()
+                outcome = Outcome(False, "Stack operation cancelled") if task.cancelled() else task.result()
                 if outcome.ok:
                     done.add(node)
                 elif failure is None:
                     failure = outcome
+        if cancellable:
+            self._deploying = None
         return failure or Outcome(True)
 
     # ------------------------------------------------------------ create and update
@@ -129,6 +155,8 @@ class StackOperation:
             context = self._context(logical_id)
             try:
                 props = self._resolver(prepared, states).resolve(definition.get("Properties") or {}) or {}
+                shown = self._resolver(prepared, states, masked=True).resolve(definition.get("Properties") or {}) \
+                    if any(s.get("no_echo") for s in states.values()) else props
             except (IntrinsicError, ResourceFailure) as exc:
                 self._emit(logical_id, "", kind, "UPDATE_FAILED" if updating else "CREATE_FAILED", str(exc))
                 return Outcome(False, f"{logical_id}: {exc}")
@@ -138,29 +166,43 @@ class StackOperation:
                     if old.get("properties") == props and old.get("status", "").endswith("COMPLETE"):
                         return Outcome(True)
                     self._changed[logical_id] = old
-                    self._emit(logical_id, old["physical_id"], kind, "UPDATE_IN_PROGRESS", "", props)
+                    self._emit(logical_id, old["physical_id"], kind, "UPDATE_IN_PROGRESS", "", shown)
                     if handler.needs_replacement(old.get("properties") or {}, props):
                         self._emit(logical_id, old["physical_id"], kind, "UPDATE_IN_PROGRESS",
                                    "Requested update requires the creation of a new physical resource; hence "
-                                   "creating one.", props)
+                                   "creating one.", shown)
                         deployed = await handler.create(context, props)
                         self._replaced.append((logical_id, old))
                     else:
                         deployed = await handler.update(context, old["physical_id"], old.get("properties") or {},
                                                         props)
+                        if deployed.physical_id != old["physical_id"]:  # replaced: the old one goes at cleanup
+                            self._replaced.append((logical_id, old))
                     status = "UPDATE_COMPLETE"
                 else:
                     if old is not None:  # the type changed: a new resource replaces the old one
                         self._replaced.append((logical_id, old))
                     self._changed[logical_id] = None
-                    self._emit(logical_id, "", kind, "CREATE_IN_PROGRESS", "", props)
+                    self._emit(logical_id, "", kind, "CREATE_IN_PROGRESS", "", shown)
                     deployed = await handler.create(context, props)
                     status = "CREATE_COMPLETE"
             except ResourceFailure as exc:
                 failed = "UPDATE_FAILED" if old is not None else "CREATE_FAILED"
-                self._emit(logical_id, old["physical_id"] if old else "", kind, failed, str(exc))
+                if old is None and exc.physical_id:  # recorded, so that the rollback (or a delete) deletes it
+                    states[logical_id] = {"type": kind, "physical_id": exc.physical_id, "status": failed,
+                                          "properties": props, "attributes": {}, "timestamp": now_iso(),
+                                          "policy": definition.get("DeletionPolicy")}
+                    self._record(logical_id, states[logical_id])
+                self._emit(logical_id, old["physical_id"] if old else exc.physical_id, kind, failed, str(exc))
                 return Outcome(False, f"The following resource(s) failed to {'update' if old else 'create'}: "
                                       f"[{logical_id}]. {exc}")
+            except asyncio.CancelledError:
+                if not self.cancelled:
+                    raise  # the server is stopping
+                failed = "UPDATE_FAILED" if old is not None else "CREATE_FAILED"
+                self._emit(logical_id, old["physical_id"] if old else "", kind, failed,
+                           f"Resource {'update' if old else 'creation'} cancelled")
+                return Outcome(False, "Stack operation cancelled")
             except Exception as exc:  # a handler bug must not leave the stack stuck in progress
                 log.exception("resource %s failed unexpectedly", logical_id)
                 self._emit(logical_id, "", kind, "CREATE_FAILED", f"Internal failure: {exc}")
@@ -169,11 +211,13 @@ class StackOperation:
                                   "properties": props, "attributes": deployed.attributes,
                                   "timestamp": now_iso(), "policy": definition.get("DeletionPolicy"),
                                   "replace_policy": definition.get("UpdateReplacePolicy")}
+            if deployed.no_echo:
+                states[logical_id]["no_echo"] = True
             self._record(logical_id, states[logical_id])
             self._emit(logical_id, deployed.physical_id, kind, status)
             return Outcome(True)
 
-        outcome = await self._run_graph(order, step)
+        outcome = await self._run_graph(order, step, cancellable=True)
         if not outcome.ok:
             return outcome
         # Cleanup: replaced physical resources and resources no longer in the template.
@@ -251,7 +295,7 @@ class StackOperation:
 
     # ------------------------------------------------------------ outputs
     def outputs(self, prepared: PreparedTemplate) -> list[dict[str, Any]]:
-        resolver = self._resolver(prepared, self.stack["resources"])
+        resolver = self._resolver(prepared, self.stack["resources"], masked=True)
         outputs = []
         for key, spec in (prepared.body.get("Outputs") or {}).items():
             condition = spec.get("Condition")

@@ -7,7 +7,7 @@ resource is created, with CloudFormation's ValidationError messages.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,7 +69,7 @@ def _check_sections(body: dict[str, Any]) -> None:
 
 
 def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: str, stack_name: str,
-            stack_id: str, supported: set[str], read_object: ObjectReader) -> PreparedTemplate:
+            stack_id: str, supported: Container[str], read_object: ObjectReader) -> PreparedTemplate:
     """Expand, bind and check a template; raises ValidationFailure before anything is deployed.
 
     ``AWS::Include`` snippets are read (through ``read_object``) before anything else, as
@@ -93,7 +93,7 @@ def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: s
         if condition is None or conditions[condition]:
             resources[logical_id] = definition
     check_references(processed, set(parameters) | set(pseudo) | {"AWS::NoValue"})
-    unsupported = sorted({d["Type"] for d in resources.values()} - supported)
+    unsupported = sorted({d["Type"] for d in resources.values() if d["Type"] not in supported})
     if unsupported:
         raise ValidationFailure("Template contains resource types Cumulo cannot deploy yet: "
                                 f"{', '.join(unsupported)}. Nothing was created.")
@@ -104,11 +104,12 @@ def prepare(body: dict[str, Any], given: dict[str, str], account: str, region: s
 
 def check_properties(resources: dict[str, dict[str, Any]], accepted: Mapping[str, AbstractSet[str]]) -> None:
     """Every property of every resource must be one its handler implements (or knowingly ignores),
-    so that nothing in a template is silently dropped; all offenders are listed at once."""
+    so that nothing in a template is silently dropped; all offenders are listed at once. Types
+    absent from ``accepted`` take any property (custom resources)."""
     problems = [f"Resource {logical_id}: property {name} is not supported by Cumulo yet"
-                for logical_id, definition in resources.items()
+                for logical_id, definition in resources.items() if definition["Type"] in accepted
                 for name in sorted(definition.get("Properties") or {})
-                if name not in accepted.get(definition["Type"], ())]
+                if name not in accepted[definition["Type"]]]
     if problems:
         raise ValidationFailure(f"{'; '.join(problems)}. Nothing was created.")
 

@@ -3,7 +3,7 @@
 Users put their own metrics; the platform's services put theirs (``AWS/Lambda``,
 ``AWS/Events``, ...) through ``put``, which batches writes like the log pipeline does. Raw
 samples are kept and aggregated at read time, so any period and statistic can be asked for
-(including percentiles of raw values). Alarms and dashboards are not implemented.
+(including percentiles of raw values). Alarms and dashboards are stored, not evaluated (``alarms``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.values import as_datetime
 from cumulo.services.base import Provider, RequestContext
+from cumulo.services.cloudwatch.alarms import AlarmsAndDashboards
 from cumulo.services.cloudwatch.statistics import STANDARD, bucketize, is_known_statistic
 from cumulo.services.pagination import decode_token, take_page
 from cumulo.store.batching import BatchedWriter
@@ -46,7 +47,7 @@ def dimension_key(dimensions: list[dict[str, str]] | dict[str, str]) -> str:
     return "\x01".join(f"{name}={value}" for name, value in sorted(pairs))
 
 
-class CloudWatchProvider(Provider):
+class CloudWatchProvider(AlarmsAndDashboards, Provider):
     service = "cloudwatch"
 
     def __init__(self, platform: Platform) -> None:

@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cumulo.services.cloudformation.resources.base import ResourceHandler
 
 
-def handlers() -> dict[str, ResourceHandler]:
-    from cumulo.services.cloudformation.resources import apigatewayv2, autoscaling, core, events, lambda_, messaging
+class HandlerTable(dict[str, ResourceHandler]):
+    """Handlers by type; any ``Custom::Name`` type is a custom resource, as in CloudFormation."""
 
-    return {handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2, autoscaling)
-            for handler in module.HANDLERS}
+    def __missing__(self, kind: str) -> ResourceHandler:
+        if not kind.startswith("Custom::") or len(kind) <= len("Custom::"):
+            raise KeyError(kind)
+        from cumulo.services.cloudformation.resources.custom import CustomResourceHandler
+
+        handler = self[kind] = CustomResourceHandler(kind)
+        return handler
+
+    def __contains__(self, kind: object) -> bool:
+        return super().__contains__(kind) or (isinstance(kind, str) and kind.startswith("Custom::")
+                                              and len(kind) > len("Custom::"))
+
+    def get(self, kind: str, default: Any = None) -> Any:
+        try:
+            return self[kind]
+        except KeyError:
+            return default
+
+
+def handlers() -> HandlerTable:
+    from cumulo.services.cloudformation.resources import (
+        apigatewayv2,
+        autoscaling,
+        core,
+        custom,
+        events,
+        lambda_,
+        messaging,
+        monitoring,
+        nested,
+    )
+
+    return HandlerTable({handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2,
+                                                              autoscaling, custom, nested, monitoring)
+                         for handler in module.HANDLERS})

@@ -23,13 +23,22 @@ if TYPE_CHECKING:
 
 
 class ResourceFailure(Exception):
-    """A resource could not be created, updated or deleted; the message is the event's reason."""
+    """A resource could not be created, updated or deleted; the message is the event's reason.
+
+    ``physical_id``: a failed create that still names something to delete (a custom resource's
+    FAILED response with a PhysicalResourceId); the rollback or the stack's deletion deletes it."""
+
+    def __init__(self, message: str, physical_id: str = "") -> None:
+        super().__init__(message)
+        self.physical_id = physical_id
 
 
 @dataclass
 class Deployed:
     physical_id: str
     attributes: dict[str, Any] = field(default_factory=dict)
+    # The attribute values are secrets (a custom resource's NoEcho): masked wherever the stack shows them.
+    no_echo: bool = False
 
 
 @dataclass
@@ -81,6 +90,8 @@ class ResourceHandler:
     # Properties accepted and knowingly not applied, because they have nothing to act on in a local
     # platform (encryption at rest, for instance). Documented in the README's CloudFormation section.
     ignored: ClassVar[frozenset[str]] = frozenset()
+    # Every property is passed on unchecked (custom resources: the provider defines them).
+    open_properties: ClassVar[bool] = False
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         raise NotImplementedError

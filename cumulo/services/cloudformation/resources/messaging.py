@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cumulo.protocol.errors import AwsError
 from cumulo.services.cloudformation.resources.base import (
     Deployed,
     ResourceContext,
+    ResourceFailure,
     ResourceHandler,
     as_bool,
     as_int,
     tags_map,
 )
 from cumulo.services.tagging import tag_list
+from cumulo.template_loader import TemplateError, load_template
 
 QUEUE_ATTRIBUTES = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
                     "VisibilityTimeout", "RedrivePolicy", "RedriveAllowPolicy", "ContentBasedDeduplication",
@@ -156,8 +159,23 @@ class TopicPolicyHandler(ResourceHandler):
         return None  # the topic keeps AWS's default policy
 
 
-def _definition(props: dict[str, Any]) -> str:
+def _definition(ctx: ResourceContext, props: dict[str, Any]) -> str:
+    """The definition's JSON text: ``DefinitionString``, ``Definition`` or the S3 object (JSON or YAML) that
+    ``DefinitionS3Location`` names, with ``DefinitionSubstitutions`` applied."""
     text = props.get("DefinitionString")
+    location = props.get("DefinitionS3Location")
+    if text is None and location:
+        try:
+            text = ctx.platform.objects.read_object(location["Bucket"], location["Key"]).decode()
+        except AwsError as error:
+            raise ResourceFailure(f"Failed to read the state machine definition at s3://{location['Bucket']}/"
+                                  f"{location['Key']}: {error.message}") from error
+        if not text.lstrip().startswith("{"):
+            try:
+                text = json.dumps(load_template(text))
+            except TemplateError as error:
+                raise ResourceFailure(f"The state machine definition at s3://{location['Bucket']}/"
+                                      f"{location['Key']} is not valid JSON or YAML: {error}") from error
     if text is None:
         text = json.dumps(props.get("Definition") or {})
     for key, value in (props.get("DefinitionSubstitutions") or {}).items():
@@ -169,13 +187,13 @@ class StateMachineHandler(ResourceHandler):
     type = "AWS::StepFunctions::StateMachine"
     replace_on = frozenset({"StateMachineName", "StateMachineType"})
     properties = frozenset({"StateMachineName", "StateMachineType", "Definition", "DefinitionString",
-                            "DefinitionSubstitutions", "RoleArn", "LoggingConfiguration", "TracingConfiguration",
-                            "Tags"})
+                            "DefinitionS3Location", "DefinitionSubstitutions", "RoleArn", "LoggingConfiguration",
+                            "TracingConfiguration", "Tags"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("StateMachineName") or ctx.physical_name(80)
         created = await ctx.call("stepfunctions", "CreateStateMachine", {
-            "name": name, "definition": _definition(props), "roleArn": props["RoleArn"],
+            "name": name, "definition": _definition(ctx, props), "roleArn": props["RoleArn"],
             "type": props.get("StateMachineType") or "STANDARD", "loggingConfiguration": _lower_keys(
                 props.get("LoggingConfiguration")), "tracingConfiguration": _lower_keys(
                 props.get("TracingConfiguration")),
@@ -187,7 +205,7 @@ class StateMachineHandler(ResourceHandler):
     async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
                      new: dict[str, Any]) -> Deployed:
         updated = await ctx.call("stepfunctions", "UpdateStateMachine", {
-            "stateMachineArn": physical_id, "definition": _definition(new), "roleArn": new["RoleArn"],
+            "stateMachineArn": physical_id, "definition": _definition(ctx, new), "roleArn": new["RoleArn"],
             "loggingConfiguration": _lower_keys(new.get("LoggingConfiguration")),
             "tracingConfiguration": _lower_keys(new.get("TracingConfiguration"))})
         return Deployed(physical_id, {"Arn": physical_id, "Name": physical_id.rsplit(":", 1)[1],
