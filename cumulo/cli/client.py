@@ -13,13 +13,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from cumulo.packaging.package import package_template
 from cumulo.template_loader import load_template
 
 console = Console(highlight=False)
-DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 STATUS_STYLE = {"COMPLETE": "green", "FAILED": "red", "IN_PROGRESS": "yellow", "SKIPPED": "dim"}
 
 
@@ -28,7 +27,10 @@ class CliError(Exception):
 
 
 def endpoint(explicit: str | None) -> str:
-    return explicit or os.environ.get("CUMULO_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
+    """The server commands talk to: the flag, ``CUMULO_ENDPOINT_URL``, ``AWS_ENDPOINT_URL`` (what
+    ``cumulo env`` sets), then the local server on ``CUMULO_PORT`` (4566)."""
+    return (explicit or os.environ.get("CUMULO_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+            or f"http://127.0.0.1:{os.environ.get('CUMULO_PORT') or 4566}")
 
 
 def client(service: str, endpoint_url: str, region: str | None = None) -> Any:
@@ -138,16 +140,16 @@ def deploy(template: Path, stack_name: str, parameters: dict[str, str], endpoint
 
 
 def print_outputs(stack: dict[str, Any]) -> None:
+    """The stack's outputs, one per line and never cut, so URLs and ARNs can be copied whole."""
     outputs = stack.get("Outputs") or []
     if not outputs:
         return
-    table = Table(title=f"Outputs of {stack['StackName']}")
-    table.add_column("Key")
-    table.add_column("Value")
-    table.add_column("Description")
+    console.print(f"[bold]Outputs of {stack['StackName']}[/]")
+    width = max(len(output["OutputKey"]) for output in outputs)
     for output in outputs:
-        table.add_row(output["OutputKey"], output["OutputValue"], output.get("Description", ""))
-    console.print(table)
+        description = f"  [dim]{escape(output['Description'])}[/]" if output.get("Description") else ""
+        console.print(f"  {escape(output['OutputKey']):<{width}}  {escape(output['OutputValue'])}{description}",
+                      soft_wrap=True)
 
 
 def delete(stack_name: str, endpoint_url: str, region: str | None = None) -> None:

@@ -1,6 +1,6 @@
 """``cumulo dev``: deploy a template, then keep it live while you edit.
 
-Starts a server if none is running, deploys the template, prints the outputs, then watches
+Starts a server if none is running (``cumulo.cli.local``), deploys the template, prints the outputs, then watches
 the project folder: a change to a function's code is zipped and sent with UpdateFunctionCode
 (the rest of the stack, and warm environments of other functions, are untouched), and a
 change to the template redeploys the stack.
@@ -8,53 +8,17 @@ change to the template redeploys the stack.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from cumulo.cli.client import CliError, check_server, client, console, deploy, print_outputs
+from cumulo.cli.client import CliError, client, console, deploy, print_outputs
 from cumulo.packaging.build import BUILD_DIR, FUNCTION_TYPES, build
 from cumulo.packaging.package import zip_directory
-from cumulo.runtime import sandbox
 from cumulo.template_loader import load_template
 
 MANIFESTS = ("requirements.txt", "package.json")
 IGNORED_PARTS = {BUILD_DIR, ".cumulo", "__pycache__", ".git", "node_modules"}
-
-
-def _stop_with_parent() -> None:
-    """In the server's process before exec (Linux): SIGTERM it when ``cumulo dev`` dies, however
-    it dies (even SIGKILL), so a dev server never outlives the command that started it."""
-    sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def start_server(endpoint_url: str, data_dir: Path) -> subprocess.Popen[bytes] | None:
-    """Start ``cumulo serve`` for the endpoint if nothing answers there yet; it stops with us."""
-    try:
-        check_server(endpoint_url)
-        return None
-    except CliError:
-        pass
-    port = endpoint_url.rsplit(":", 1)[-1].split("/", 1)[0]
-    process = subprocess.Popen([sys.executable, "-m", "cumulo.cli.main", "serve", "--port", port,
-                                "--data-dir", str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=_stop_with_parent if sys.platform == "linux" else None)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            check_server(endpoint_url)
-            console.print(f"Started a Cumulo server on {endpoint_url} (data in {data_dir})")
-            return process
-        except CliError:
-            if process.poll() is not None:
-                output = process.stderr.read().decode() if process.stderr else ""
-                raise CliError(f"cumulo serve exited: {output}") from None
-            time.sleep(0.05)
-    process.kill()
-    raise CliError(f"cumulo serve did not start on {endpoint_url}")
 
 
 def function_sources(template: Path) -> dict[str, Path]:
