@@ -168,6 +168,10 @@ STARTERS = {
 }
 
 
+# What a starter project keeps out of version control: build output and Python caches.
+GITIGNORE = ".cumulo/\n.cumulo-build/\n__pycache__/\n*.pyc\n"
+
+
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
@@ -193,7 +197,8 @@ def init(
     source = Path(str(files("cumulo") / "starters" / template))
     shutil.copytree(source, directory, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".cumulo", ".cumulo-build", "__pycache__"))
-    typer.echo(f"Created a {template} project in {directory}.\nNext: cumulo dev {directory}")
+    (directory / ".gitignore").write_text(GITIGNORE)
+    typer.echo(f"Created a {template} project in {directory} (see its README.md).\nNext: cumulo dev {directory}")
 
 
 @app.command()
