@@ -4,7 +4,8 @@ starting it detached (``cumulo dev``) and stopping it (``cumulo stop``).
 A server that ``cumulo dev`` starts runs in its own session and outlives the command, so
 several ``cumulo dev`` sessions can share it and stopping one never pulls it from under the
 others; ``cumulo stop`` ends it. Its data lives in a per-user state directory, never in the
-project or in the installed package.
+project or in the installed package. (``cumulo.cli.client``, which loads boto3 and the SAM
+translator, is imported inside the functions that need it, so that ``cumulo env`` stays quick.)
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-
-from cumulo.cli.client import CliError, check_server, console
 
 SERVER_LOG = "server.log"
 
@@ -62,6 +61,8 @@ def start_detached(endpoint_url: str, data_dir: Path, timeout: float = 60.0) -> 
     The server gets its own session (Ctrl-C in the terminal of ``cumulo dev`` does not reach it)
     and writes its log to ``<data-dir>/server.log``.
     """
+    from cumulo.cli.client import CliError, check_server, console
+
     try:
         check_server(endpoint_url)
         return False
@@ -94,6 +95,8 @@ def start_detached(endpoint_url: str, data_dir: Path, timeout: float = 60.0) -> 
 
 def server_pid(endpoint_url: str) -> int:
     """The process id of the local server at the endpoint, from its data directory's lock file."""
+    from cumulo.cli.client import CliError
+
     try:
         data_dir = health(endpoint_url).get("dataDir")
     except (urllib.error.URLError, OSError) as exc:
@@ -111,6 +114,8 @@ def server_pid(endpoint_url: str) -> int:
 
 def stop(endpoint_url: str, timeout: float = 30.0) -> int:
     """SIGTERM the local server at the endpoint (a graceful stop) and wait until it is gone."""
+    from cumulo.cli.client import CliError
+
     pid = server_pid(endpoint_url)
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
