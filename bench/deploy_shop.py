@@ -71,7 +71,8 @@ def _edit_to_live(work: Path, rounds: int) -> list[float]:
         "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.11}\n")
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "cumulo.cli.main", "dev", str(project), "--port", str(port),
-                                "--stack-name", "dev-bench", "--data-dir", str(work / "dev-data")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                "--stack-name", "dev-bench", "--data-dir", str(work / "dev-data")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env=subprocess_env())
     import boto3
 
