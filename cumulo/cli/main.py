@@ -315,6 +315,29 @@ def status(
         raise _fail(exc) from exc
 
 
+@app.command(name="ls")
+def list_resources(
+    kind: Annotated[str, typer.Argument(help="stacks, functions or queues.")],
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """List stacks (name, status, updated), functions (name, runtime, last invoke, invocations, errors
+    in 24 h) or queues (name, visible, in flight, delayed): one per line, tab-separated."""
+    from botocore.exceptions import ClientError
+
+    from cumulo.cli.client import CliError
+    from cumulo.cli.status import LISTINGS, listing
+
+    if kind not in LISTINGS:
+        raise _fail(ValueError(f"unknown kind {kind!r}; choose one of {', '.join(LISTINGS)}"))
+    try:
+        rows = listing(kind, _endpoint(endpoint_url), region)
+    except (CliError, ClientError) as exc:
+        raise _fail(exc) from exc
+    for row in rows:
+        typer.echo("\t".join(row))
+
+
 @app.command()
 def delete(
     stack_name: Annotated[str, typer.Option(help="Stack to delete.")],

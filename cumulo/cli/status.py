@@ -27,6 +27,15 @@ def show_status(endpoint_url: str, region: str | None) -> None:
     _print(_queues(endpoint_url, region), "Queues", ("Queue", "Visible", "In flight", "Delayed"))
 
 
+LISTINGS = {"stacks": "_stacks", "functions": "_functions", "queues": "_queues"}
+
+
+def listing(kind: str, endpoint_url: str, region: str | None) -> list[tuple[str, ...]]:
+    """The rows ``cumulo status`` shows for one kind of resource (for ``cumulo ls``)."""
+    check_server(endpoint_url)
+    return globals()[LISTINGS[kind]](endpoint_url, region)
+
+
 def _hours() -> int:
     return int(WINDOW.total_seconds() // 3600)
 

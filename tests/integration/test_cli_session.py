@@ -81,6 +81,12 @@ def test_status_shows_stacks_functions_with_errors_and_queue_depths(server: Cumu
     assert re.search(rf"{failing}\s*│\s*python3.11\s*│\s*\d{{4}}-\d\d-\d\d [\d:]+\s*│\s*1\s*│\s*1", shown.stdout), \
         shown.stdout
     assert re.search(rf"{queue.rsplit('/', 1)[-1]}\s*│\s*2\s*│\s*0", shown.stdout), shown.stdout
+    queues = cumulo(server, "ls", "queues")
+    assert f"{queue.rsplit('/', 1)[-1]}\t2\t0\t0" in queues.stdout.splitlines(), queues.stdout
+    functions = cumulo(server, "ls", "functions").stdout.splitlines()
+    assert any(line.startswith(f"{failing}\tpython3.11\t") and line.endswith("\t1\t1") for line in functions)
+    unknown = cumulo(server, "ls", "tables")
+    assert unknown.returncode == 1 and "stacks, functions, queues" in unknown.stderr
 
 
 def test_invoke_takes_an_inline_payload_and_logs_name_what_exists(server: CumuloServer):
@@ -136,7 +142,7 @@ def _documented_options() -> set[tuple[str, str]]:
     """(command, --option) for every `cumulo COMMAND ... --option` in the README and docs/."""
     found = set()
     commands = {"serve", "deploy", "init", "build", "dev", "delete", "invoke", "logs", "env", "stop", "status",
-                "bench", "runtimes"}
+                "bench", "runtimes", "ls"}
     for path in [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md")),
                  *sorted((PROJECT_ROOT / "cumulo" / "starters").glob("*/README.md"))]:
         for match in re.finditer(r"cumulo ([a-z]+)((?: +(?:[^\s`|]+))*)", path.read_text()):
