@@ -131,12 +131,26 @@ def deploy(template: Path, stack_name: str, parameters: dict[str, str], endpoint
         if not quiet:
             console.print("No changes to deploy: the stack is up to date.")
         return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if kind == "UPDATE" and not quiet:
+        print_changes(change_set.get("Changes") or [])
     cloudformation.execute_change_set(ChangeSetName=created["Id"])
     stack = follow_events(cloudformation, created["StackId"], since=started, quiet=quiet)
     if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         raise CliError(f"Deployment of {stack_name} failed: {stack['StackStatus']} "
                        f"({stack.get('StackStatusReason', 'see the events above')})")
     return stack
+
+
+def print_changes(changes: list[dict[str, Any]]) -> None:
+    """What an update changes, before it runs: ``+`` added, ``~`` modified, ``-`` removed resources."""
+    symbols = {"Add": "[green]+[/]", "Modify": "[yellow]~[/]", "Remove": "[red]-[/]"}
+    console.print("Changes:")
+    for change in changes:
+        resource = change.get("ResourceChange") or {}
+        action = resource.get("Action", "Modify")
+        replacement = " (replaced)" if resource.get("Replacement") == "True" else ""
+        console.print(f"  {symbols.get(action, '~')} {escape(resource.get('LogicalResourceId', '?'))} "
+                      f"({escape(resource.get('ResourceType', '?'))}){replacement}", soft_wrap=True)
 
 
 def print_outputs(stack: dict[str, Any]) -> None:

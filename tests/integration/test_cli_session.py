@@ -103,7 +103,7 @@ def test_invoke_takes_an_inline_payload_and_logs_name_what_exists(server: Cumulo
     assert logged.returncode == 0 and "got {'inline': True}" in logged.stdout
 
 
-def test_deploy_prints_long_outputs_whole_and_the_server_logs_one_line_per_request(server: CumuloServer,
+def test_deploy_prints_changes_and_long_outputs_whole_and_the_server_logs_one_line_per_request(server: CumuloServer,
                                                                                    tmp_path: Path):
     long_value = "arn:aws:sns:us-east-1:000000000000:" + "x" * 200
     (tmp_path / "template.yaml").write_text(
@@ -113,6 +113,11 @@ def test_deploy_prints_long_outputs_whole_and_the_server_logs_one_line_per_reque
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
     assert re.search(rf"^\s+Long\s+{long_value}\s+a value wider than any terminal$", deployed.stdout, re.M), \
         deployed.stdout
+    template = (tmp_path / "template.yaml").read_text()
+    (tmp_path / "template.yaml").write_text(template.replace("Outputs:", "  Queue: {Type: AWS::SQS::Queue}\nOutputs:"))
+    updated = cumulo(server, "deploy", "--stack-name", "long-outputs", cwd=tmp_path)
+    assert updated.returncode == 0, updated.stderr + updated.stdout
+    assert "Changes:\n  + Queue (AWS::SQS::Queue)\n" in updated.stdout, updated.stdout
     log = server.log()
     assert re.search(r"INFO\s+cumulo.gateway: cloudformation.CreateChangeSet long-outputs 200 [\d.]+ ms", log), \
         log[-3000:]
