@@ -74,6 +74,7 @@ def update_function(template: Path, logical_id: str, source: Path, stack_name: s
     return time.perf_counter() - started
 
 
+LOOK_BACK_MS = 5000
 COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green")
 _REPORT = re.compile(r"Duration: ([\d.]+) ms.*?Memory Size: (\d+) MB\s+Max Memory Used: (\d+) MB"
                      r"(?:\s+Init Duration: ([\d.]+) ms)?")
@@ -89,7 +90,8 @@ class LogStream:
         self.logs = client("logs", endpoint_url, region)
         self.cloudformation = client("cloudformation", endpoint_url, region)
         self.functions: dict[str, str] = {}
-        self.since = int(time.time() * 1000)
+        self.started = int(time.time() * 1000)
+        self.latest: dict[str, int] = {}  # function -> newest event time printed
         self.seen: set[str] = set()
         self.stopped = threading.Event()
 
@@ -112,15 +114,18 @@ class LogStream:
     def poll(self) -> None:
         for index, (logical_id, name) in enumerate(sorted(self.functions.items())):
             colour = COLOURS[index % len(COLOURS)]
+            # Lines are stored in batches, so one may arrive after a later one: look a little back.
+            since = max(self.started, self.latest.get(name, 0) - LOOK_BACK_MS)
             try:
                 pages = self.logs.get_paginator("filter_log_events").paginate(
-                    logGroupName=f"/aws/lambda/{name}", startTime=self.since - 1000)
+                    logGroupName=f"/aws/lambda/{name}", startTime=since)
                 events = [event for page in pages for event in page["events"]]
             except self.logs.exceptions.ResourceNotFoundException:
                 continue
             for event in sorted(events, key=lambda e: (e["timestamp"], e["eventId"])):
                 if event["eventId"] not in self.seen:
                     self.seen.add(event["eventId"])
+                    self.latest[name] = max(self.latest.get(name, 0), event["timestamp"])
                     self._print(logical_id, colour, event["message"].rstrip())
 
     def _print(self, logical_id: str, colour: str, message: str) -> None:
