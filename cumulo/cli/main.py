@@ -248,14 +248,18 @@ def dev(
     name = stack_name or _default_stack_name(template)
     # SIGTERM ends `cumulo dev` like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    started = False
     try:
-        start_detached(url, (data_dir or state_dir()).absolute())
+        started = start_detached(url, (data_dir or state_dir()).absolute())
         stack = deploy_project(template, name, url, region)
         console.print(f"[green]Stack {name}: {stack['StackStatus']}[/]")
         print_outputs(stack)
         watch(template, name, url, region)
     except CliError as exc:
         raise _fail(exc) from exc
+    finally:
+        if started:
+            console.print(f"The server on {url} keeps running (`cumulo stop` stops it).")
 
 
 @app.command()
@@ -431,6 +435,7 @@ def logs(
     try:
         check_server(url)
         name = _function_name(function, stack_name, url, region)
+        _check_function(name, url, region)
         reader = client("logs", url, region)
         start = int((time.time() - since * 60) * 1000)
         seen: set[str] = set()
@@ -438,29 +443,38 @@ def logs(
             arguments = {"logGroupName": f"/aws/lambda/{name}", "startTime": start}
             if filter_pattern:
                 arguments["filterPattern"] = filter_pattern
-            for page in reader.get_paginator("filter_log_events").paginate(**arguments):
-                for entry in page["events"]:
-                    if entry["eventId"] not in seen:
-                        seen.add(entry["eventId"])
-                        stamp = time.strftime("%H:%M:%S", time.localtime(entry["timestamp"] / 1000))
-                        typer.echo(f"{stamp} {entry['logStreamName'][-8:]} {entry['message']}")
-                        start = max(start, entry["timestamp"])
+            try:
+                for page in reader.get_paginator("filter_log_events").paginate(**arguments):
+                    for entry in page["events"]:
+                        if entry["eventId"] not in seen:
+                            seen.add(entry["eventId"])
+                            stamp = time.strftime("%H:%M:%S", time.localtime(entry["timestamp"] / 1000))
+                            typer.echo(f"{stamp} {entry['logStreamName'][-8:]} {entry['message']}")
+                            start = max(start, entry["timestamp"])
+            except reader.exceptions.ResourceNotFoundException:  # not invoked yet: no log group
+                if not tail:
+                    typer.echo(f"No logs yet for {function}.", err=True)
+                    return
             if not tail:
                 return
             time.sleep(1)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise _fail(exc) from exc
-        functions = [f["FunctionName"] for page in client("lambda", url, region).get_paginator(
-            "list_functions").paginate() for f in page["Functions"]]
-        if name in functions:
-            typer.echo(f"No logs yet for {function}.", err=True)
-            return
-        raise _fail(CliError(f"no function {name}; functions: {', '.join(sorted(functions)) or 'none'}")) from exc
-    except CliError as exc:
+    except (CliError, ClientError) as exc:
         raise _fail(exc) from exc
     except KeyboardInterrupt:
         return
+
+
+def _check_function(name: str, url: str, region: str | None) -> None:
+    """A function that does not exist is an error naming the ones that do."""
+    from cumulo.cli.client import CliError, client
+
+    lambda_client = client("lambda", url, region)
+    try:
+        lambda_client.get_function(FunctionName=name)
+    except lambda_client.exceptions.ResourceNotFoundException as exc:
+        functions = [f["FunctionName"] for page in lambda_client.get_paginator("list_functions").paginate()
+                     for f in page["Functions"]]
+        raise CliError(f"no function {name}; functions: {', '.join(sorted(functions)) or 'none'}") from exc
 
 
 def _endpoint(explicit: str | None) -> str:

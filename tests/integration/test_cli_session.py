@@ -101,6 +101,8 @@ def test_invoke_takes_an_inline_payload_and_logs_name_what_exists(server: Cumulo
     assert no_stack.returncode == 1 and "no stack no-such-stack" in no_stack.stderr
     logged = cumulo(server, "logs", name)
     assert logged.returncode == 0 and "got {'inline': True}" in logged.stdout
+    fresh = cumulo(server, "logs", function(server, "def handler(e, c):\n    return 1\n"))
+    assert fresh.returncode == 0 and "No logs yet" in fresh.stderr
 
 
 def test_deploy_prints_changes_and_long_outputs_whole_and_the_server_logs_one_line_per_request(server: CumuloServer,
