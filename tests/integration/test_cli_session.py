@@ -61,6 +61,27 @@ def test_env_sets_up_a_shell_for_the_aws_cli_including_start_sync_execution(serv
     assert answer["status"] == "SUCCEEDED" and json.loads(answer["output"]) == {"n": 1}
 
 
+def test_the_sync_prefixed_host_is_served_where_it_resolves(server: CumuloServer, monkeypatch: pytest.MonkeyPatch):
+    """With host prefix injection on (the SDKs' default), boto3 calls sync-localhost for StartSyncExecution:
+    where that name resolves (the /etc/hosts line docs/cli.md gives), the server answers it."""
+    import socket
+
+    import boto3
+
+    resolve = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *rest, **kw: resolve(
+        "127.0.0.1" if host == "sync-localhost" else host, *rest, **kw))
+    sfn = boto3.client("stepfunctions", endpoint_url=f"http://localhost:{server.port}", region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    machine = sfn.create_state_machine(
+        name=f"prefixed-{uuid.uuid4().hex[:8]}", type="EXPRESS", roleArn="arn:aws:iam::000000000000:role/sfn",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    seen = []
+    sfn.meta.events.register("before-send.states.StartSyncExecution", lambda request, **_: seen.append(request.url))
+    assert sfn.start_sync_execution(stateMachineArn=machine, input="{}")["status"] == "SUCCEEDED"
+    assert seen == [f"http://sync-localhost:{server.port}/"]
+
+
 def test_status_shows_stacks_functions_with_errors_and_queue_depths(server: CumuloServer):
     failing = function(server, "def handler(e, c):\n    raise ValueError('no')\n")
     server.client("lambda").invoke(FunctionName=failing, Payload=b"{}")
