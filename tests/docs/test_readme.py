@@ -168,7 +168,7 @@ class Session:
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     root = tmp_path_factory.mktemp("new-user")
-    server = CumuloServer(tmp_path_factory.mktemp("docs-server") / "data").start()
+    server = CumuloServer(tmp_path_factory.mktemp("docs-server") / "data").start(timeout=60)
     shutil.copytree(PROJECT_ROOT / "examples", root / "examples", symlinks=False,
                     ignore=shutil.ignore_patterns(".cumulo", ".cumulo-build", "__pycache__"))
     user = Session(root, server)
