@@ -71,7 +71,8 @@ def _edit_to_live(work: Path, rounds: int) -> list[float]:
         "    Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.11}\n")
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "cumulo.cli.main", "dev", str(project), "--port", str(port),
-                                "--stack-name", "dev-bench"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                "--stack-name", "dev-bench", "--data-dir", str(work / "dev-data")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env=subprocess_env())
     import boto3
 
@@ -94,6 +95,9 @@ def _edit_to_live(work: Path, rounds: int) -> list[float]:
     finally:
         process.terminate()
         process.wait(30)
+        # The server `cumulo dev` started outlives it (other sessions may share it): stop it.
+        subprocess.run([sys.executable, "-m", "cumulo.cli.main", "stop", "--endpoint-url", f"http://127.0.0.1:{port}"],
+                       capture_output=True, env=subprocess_env(), timeout=60)
 
 
 def run(quick: bool = False) -> list[Figure]:

@@ -28,6 +28,8 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=max(logging.INFO, logging.getLevelName(level.upper())), format=LOG_FORMAT,
                         stream=sys.stderr, force=True)
     logging.getLogger("cumulo").setLevel(level.upper())
+    # The SAM translator warns about its own unpublished metrics on every transform: not the user's concern.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
 
 
 def _failed(message: str, error: BaseException | None = None) -> None:

@@ -73,6 +73,9 @@ class CumuloServer:
         try:
             wait_for(self._healthy, timeout, message=f"cumulo serve on port {self.port}")
         except AssertionError as error:
+            if self.process.poll() is None:  # too slow to start: do not leave it running behind the test
+                self.process.kill()
+                self.process.wait()
             raise AssertionError(f"{error}; its log ends:\n{self.log()[-4000:]}") from None
         return self
 

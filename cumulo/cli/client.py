@@ -14,13 +14,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from cumulo.packaging.package import package_template
 from cumulo.template_loader import load_template
 
 console = Console(highlight=False)
-DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 STATUS_STYLE = {"COMPLETE": "green", "FAILED": "red", "IN_PROGRESS": "yellow", "SKIPPED": "dim"}
 
 
@@ -29,7 +28,10 @@ class CliError(Exception):
 
 
 def endpoint(explicit: str | None) -> str:
-    return explicit or os.environ.get("CUMULO_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
+    """The server commands talk to: the flag, ``CUMULO_ENDPOINT_URL``, ``AWS_ENDPOINT_URL`` (what
+    ``cumulo env`` sets), then the local server on ``CUMULO_PORT`` (4566)."""
+    return (explicit or os.environ.get("CUMULO_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+            or f"http://127.0.0.1:{os.environ.get('CUMULO_PORT') or 4566}")
 
 
 def client(service: str, endpoint_url: str, region: str | None = None) -> Any:
@@ -143,6 +145,8 @@ def deploy(template: Path, stack_name: str, parameters: dict[str, str], endpoint
         if not quiet:
             console.print("No changes to deploy: the stack is up to date.")
         return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if kind == "UPDATE" and not quiet:
+        print_changes(change_set.get("Changes") or [])
     cloudformation.execute_change_set(ChangeSetName=created["Id"])
     stack = follow_events(cloudformation, created["StackId"], since=started, quiet=quiet)
     if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
@@ -151,17 +155,29 @@ def deploy(template: Path, stack_name: str, parameters: dict[str, str], endpoint
     return stack
 
 
+def print_changes(changes: list[dict[str, Any]]) -> None:
+    """What an update changes, before it runs: ``+`` added, ``~`` modified, ``-`` removed resources."""
+    symbols = {"Add": "[green]+[/]", "Modify": "[yellow]~[/]", "Remove": "[red]-[/]"}
+    console.print("Changes:")
+    for change in changes:
+        resource = change.get("ResourceChange") or {}
+        action = resource.get("Action", "Modify")
+        replacement = " (replaced)" if resource.get("Replacement") == "True" else ""
+        console.print(f"  {symbols.get(action, '~')} {escape(resource.get('LogicalResourceId', '?'))} "
+                      f"({escape(resource.get('ResourceType', '?'))}){replacement}", soft_wrap=True)
+
+
 def print_outputs(stack: dict[str, Any]) -> None:
+    """The stack's outputs, one per line and never cut, so URLs and ARNs can be copied whole."""
     outputs = stack.get("Outputs") or []
     if not outputs:
         return
-    table = Table(title=f"Outputs of {stack['StackName']}")
-    table.add_column("Key")
-    table.add_column("Value")
-    table.add_column("Description")
+    console.print(f"[bold]Outputs of {stack['StackName']}[/]")
+    width = max(len(output["OutputKey"]) for output in outputs)
     for output in outputs:
-        table.add_row(output["OutputKey"], output["OutputValue"], output.get("Description", ""))
-    console.print(table)
+        description = f"  [dim]{escape(output['Description'])}[/]" if output.get("Description") else ""
+        console.print(f"  {escape(output['OutputKey']):<{width}}  {escape(output['OutputValue'])}{description}",
+                      soft_wrap=True)
 
 
 def delete(stack_name: str, endpoint_url: str, region: str | None = None) -> None:

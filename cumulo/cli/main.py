@@ -8,9 +8,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from cumulo import __version__
 from cumulo.cli.runtimes import app as runtimes_app
+
+
+def _flags_without_placeholder() -> None:
+    """Typer's help shows a value placeholder (``<bool>``) after plain flags such as ``--tail``:
+    show none, as a flag takes no value."""
+    shown = typer.core.TyperOption.display_type_rich
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: typer.core.click.Context) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = display_type_rich
+
+
+_flags_without_placeholder()
 
 app = typer.Typer(
     name="cumulo",
@@ -39,26 +54,25 @@ def main(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 4566].")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Where state is kept [default: ./.cumulo].")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.", show_default="127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", show_default="4566")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where state is kept.", show_default="./.cumulo")] = None,
     require_auth: Annotated[bool | None, typer.Option(
         "--require-auth/--no-require-auth",
         help="Verify SigV4 signatures against the configured access keys (always on when "
-             "listening beyond loopback).")] = None,
+             "listening beyond loopback).", show_default="off on loopback")] = None,
     enforce_iam: Annotated[bool | None, typer.Option(
         "--enforce-iam/--no-enforce-iam",
         help="Hold requests signed with function (role session) credentials to their role's IAM "
-             "policies; implies --require-auth. Operator keys are never restricted.")] = None,
-    account_id: Annotated[str | None, typer.Option(help="Account id in ARNs [default: 000000000000].")] = None,
-    region: Annotated[str | None, typer.Option(
-        help="Region for unsigned requests [default: us-east-1].")] = None,
+             "policies; implies --require-auth. Operator keys are never restricted.", show_default="off")] = None,
+    account_id: Annotated[str | None, typer.Option(help="Account id in ARNs.", show_default="000000000000")] = None,
+    region: Annotated[str | None, typer.Option(help="Region for unsigned requests.", show_default="us-east-1")] = None,
     log_level: Annotated[str | None, typer.Option(
-        help="debug (one line per request), info, warning or error [default: info].")] = None,
-    config: Annotated[Path | None, typer.Option(help="Settings file [default: ./cumulo.toml].")] = None,
+        help="debug, info (one line per request), warning or error.", show_default="info")] = None,
+    config: Annotated[Path | None, typer.Option(help="Settings file.", show_default="./cumulo.toml")] = None,
     isolation: Annotated[str | None, typer.Option(
         help="Function sandbox: auto (everything the host offers, missing parts reported), strict "
-             "(refuse to start unless all of it is there) or off [default: auto].")] = None,
+             "(refuse to start unless all of it is there) or off.", show_default="auto")] = None,
 ) -> None:
     """Start the Cumulo server: every service on one endpoint, state in the data directory.
 
@@ -88,8 +102,9 @@ def serve(
 
 
 EndpointOption = Annotated[str | None, typer.Option(
-    "--endpoint-url", help="Cumulo server [default: $CUMULO_ENDPOINT_URL, else http://127.0.0.1:4566].")]
-RegionOption = Annotated[str | None, typer.Option(help="Region [default: $AWS_REGION, else us-east-1].")]
+    "--endpoint-url", help="Cumulo server.",
+    show_default="$CUMULO_ENDPOINT_URL, else $AWS_ENDPOINT_URL, else http://127.0.0.1:$CUMULO_PORT (4566)")]
+RegionOption = Annotated[str | None, typer.Option(help="Region.", show_default="$AWS_REGION, else us-east-1")]
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -164,9 +179,16 @@ def deploy(
 
 
 def _default_stack_name(template: Path) -> str:
+    """The project folder's name as the user wrote it (``examples/shop`` is ``shop`` even where it
+    links to a folder of another name); for the working directory, the shell's ``$PWD``."""
+    import os
     import re
 
-    return re.sub(r"[^A-Za-z0-9-]", "-", template.resolve().parent.name).strip("-") or "cumulo-app"
+    folder = Path(os.path.abspath(template)).parent
+    logical = os.environ.get("PWD")
+    if logical and folder == Path.cwd() and Path(logical).resolve() == folder.resolve():
+        folder = Path(logical)
+    return re.sub(r"[^A-Za-z0-9-]", "-", folder.name).strip("-") or "cumulo-app"
 
 
 STARTERS = {
@@ -174,6 +196,10 @@ STARTERS = {
     "queue-worker": "an SQS queue and a batch worker function with a dead-letter queue",
     "order-flow": "the shop: HTTP API -> EventBridge -> Step Functions (retries, compensation) -> SNS/SQS worker",
 }
+
+
+# What a starter project keeps out of version control: build output and Python caches.
+GITIGNORE = ".cumulo/\n.cumulo-build/\n__pycache__/\n*.pyc\n"
 
 
 @app.command()
@@ -201,7 +227,8 @@ def init(
     source = Path(str(files("cumulo") / "starters" / template))
     shutil.copytree(source, directory, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".cumulo", ".cumulo-build", "__pycache__"))
-    typer.echo(f"Created a {template} project in {directory}.\nNext: cumulo dev {directory}")
+    (directory / ".gitignore").write_text(GITIGNORE)
+    typer.echo(f"Created a {template} project in {directory} (see its README.md).\nNext: cumulo dev {directory}")
 
 
 @app.command()
@@ -241,25 +268,35 @@ def build(
 @app.command()
 def dev(
     template: Annotated[Path, typer.Argument(help="Template or project folder.")] = Path("template.yaml"),
-    stack_name: Annotated[str, typer.Option(help="Stack name [default: the project folder's name].")] = "",
-    port: Annotated[int, typer.Option(help="Port of the server to use or start.")] = 4566,
+    stack_name: Annotated[str, typer.Option(help="Stack name.", show_default="the project folder's name")] = "",
+    port: Annotated[int | None, typer.Option(
+        help="Port of the local server to use or start (shorthand for --endpoint-url http://127.0.0.1:PORT).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Data directory of a server this command starts.",
+        show_default="$XDG_STATE_HOME/cumulo, else ~/.local/state/cumulo")] = None,
+    endpoint_url: EndpointOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Start a server if needed, deploy, then redeploy changed functions' code as you save."""
+    """Start a server if none runs, deploy, then redeploy as you save; function logs stream here.
+
+    A server this command starts keeps running after it (other `cumulo dev` sessions may share
+    it): `cumulo stop` stops it.
+    """
     from cumulo.cli.client import CliError, console, print_outputs
-    from cumulo.cli.dev import deploy_project, start_server, watch
+    from cumulo.cli.dev import deploy_project, watch
+    from cumulo.cli.local import start_detached, state_dir
 
     if template.is_dir():
         template = template / "template.yaml"
     if not template.is_file():
         raise _fail(FileNotFoundError(f"Template {template} not found (try `cumulo init`)."))
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}" if port else _endpoint(endpoint_url)
     name = stack_name or _default_stack_name(template)
-    server = None
-    # SIGTERM ends `cumulo dev` like Ctrl-C does: through the clean-up below, stopping its server.
+    # SIGTERM ends `cumulo dev` like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    started = False
     try:
-        server = start_server(url, template.parent.resolve() / ".cumulo")
+        started = start_detached(url, (data_dir or state_dir()).absolute())
         stack = deploy_project(template, name, url, region)
         console.print(f"[green]Stack {name}: {stack['StackStatus']}[/]")
         print_outputs(stack)
@@ -267,9 +304,88 @@ def dev(
     except CliError as exc:
         raise _fail(exc) from exc
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(15)
+        if started:
+            console.print(f"The server on {url} keeps running (`cumulo stop` stops it).")
+
+
+@app.command()
+def env(
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Print the environment a shell needs to reach the server: eval "$(cumulo env)".
+
+    AWS_ENDPOINT_URL, credentials and region for the AWS CLI and every SDK, and
+    AWS_DISABLE_HOST_PREFIX_INJECTION so that StartSyncExecution and TestState work too.
+    """
+    import os
+    import shlex
+
+    from cumulo.cli.local import shell_environment
+    from cumulo.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings({})
+    except SettingsError as exc:
+        raise _fail(exc) from exc
+    access_key, secret_key = next(iter(settings.access_keys.items()))
+    url = endpoint_url or os.environ.get("CUMULO_ENDPOINT_URL") or f"http://127.0.0.1:{settings.port}"
+    for key, value in shell_environment(url, region or settings.default_region, access_key, secret_key).items():
+        typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+@app.command()
+def stop(endpoint_url: EndpointOption = None) -> None:
+    """Stop the local server (such as the one `cumulo dev` started), gracefully."""
+    from cumulo.cli.client import CliError
+    from cumulo.cli.local import stop as stop_server
+
+    url = _endpoint(endpoint_url)
+    try:
+        pid = stop_server(url)
+    except CliError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"Stopped the Cumulo server on {url} (pid {pid})")
+
+
+@app.command()
+def status(
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """Show the server, its data directory, stacks, functions (last invoke, errors) and queues (depth)."""
+    from botocore.exceptions import ClientError
+
+    from cumulo.cli.client import CliError
+    from cumulo.cli.status import show_status
+
+    try:
+        show_status(_endpoint(endpoint_url), region)
+    except (CliError, ClientError) as exc:
+        raise _fail(exc) from exc
+
+
+@app.command(name="ls")
+def list_resources(
+    kind: Annotated[str, typer.Argument(help="stacks, functions or queues.")],
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+) -> None:
+    """List stacks (name, status, updated), functions (name, runtime, last invoke, invocations, errors
+    in 24 h) or queues (name, visible, in flight, delayed): one per line, tab-separated."""
+    from botocore.exceptions import ClientError
+
+    from cumulo.cli.client import CliError
+    from cumulo.cli.status import LISTINGS, listing
+
+    if kind not in LISTINGS:
+        raise _fail(ValueError(f"unknown kind {kind!r}; choose one of {', '.join(LISTINGS)}"))
+    try:
+        rows = listing(kind, _endpoint(endpoint_url), region)
+    except (CliError, ClientError) as exc:
+        raise _fail(exc) from exc
+    for row in rows:
+        typer.echo("\t".join(row))
 
 
 @app.command()
@@ -292,7 +408,9 @@ def delete(
 @app.command()
 def invoke(
     function: Annotated[str, typer.Argument(help="Function name or ARN (or a logical id with --stack-name).")],
-    event: Annotated[Path | None, typer.Option(help="JSON file with the event [default: {}]; - reads stdin.")] = None,
+    payload: Annotated[str | None, typer.Argument(help="The event as inline JSON (or use --event).")] = None,
+    event: Annotated[Path | None, typer.Option(
+        help="JSON file with the event; - reads stdin.", show_default="{}")] = None,
     stack_name: Annotated[str | None, typer.Option(help="Resolve FUNCTION as a logical id of this stack.")] = None,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
@@ -308,8 +426,11 @@ def invoke(
     try:
         check_server(url)
         name = _function_name(function, stack_name, url, region)
-        payload = sys.stdin.buffer.read() if event == Path("-") else (event.read_bytes() if event else b"{}")
-        result = client("lambda", url, region).invoke(FunctionName=name, Payload=payload, LogType="Tail")
+        if payload is not None and event is not None:
+            raise CliError("give the event inline or with --event, not both")
+        body = payload.encode() if payload is not None else (
+            sys.stdin.buffer.read() if event == Path("-") else (event.read_bytes() if event else b"{}"))
+        result = client("lambda", url, region).invoke(FunctionName=name, Payload=body, LogType="Tail")
     except (CliError, ClientError, OSError) as exc:
         raise _fail(exc) from exc
     typer.echo(base64.b64decode(result.get("LogResult", "")).decode(), err=True)
@@ -321,13 +442,22 @@ def invoke(
 def _function_name(function: str, stack_name: str | None, url: str, region: str | None) -> str:
     if not stack_name:
         return function
+    from botocore.exceptions import ClientError
+
     from cumulo.cli.client import CliError, client
 
-    resources = client("cloudformation", url, region).describe_stack_resources(StackName=stack_name)
-    for resource in resources["StackResources"]:
-        if resource["LogicalResourceId"] == function and resource["ResourceType"] == "AWS::Lambda::Function":
-            return resource["PhysicalResourceId"]
-    raise CliError(f"Stack {stack_name} has no function with logical id {function}")
+    cloudformation = client("cloudformation", url, region)
+    try:
+        resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+    except ClientError as exc:
+        stacks = [s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]]
+        raise CliError(f"no stack {stack_name}; stacks: {', '.join(sorted(stacks)) or 'none'}") from exc
+    functions = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources
+                 if r["ResourceType"] == "AWS::Lambda::Function"}
+    if function in functions:
+        return functions[function]
+    raise CliError(f"stack {stack_name} has no function {function}; its functions: "
+                   f"{', '.join(sorted(functions)) or 'none'}")
 
 
 @app.command()
@@ -351,6 +481,7 @@ def logs(
     try:
         check_server(url)
         name = _function_name(function, stack_name, url, region)
+        _check_function(name, url, region)
         reader = client("logs", url, region)
         start = int((time.time() - since * 60) * 1000)
         seen: set[str] = set()
@@ -358,25 +489,38 @@ def logs(
             arguments = {"logGroupName": f"/aws/lambda/{name}", "startTime": start}
             if filter_pattern:
                 arguments["filterPattern"] = filter_pattern
-            for page in reader.get_paginator("filter_log_events").paginate(**arguments):
-                for entry in page["events"]:
-                    if entry["eventId"] not in seen:
-                        seen.add(entry["eventId"])
-                        stamp = time.strftime("%H:%M:%S", time.localtime(entry["timestamp"] / 1000))
-                        typer.echo(f"{stamp} {entry['logStreamName'][-8:]} {entry['message']}")
-                        start = max(start, entry["timestamp"])
+            try:
+                for page in reader.get_paginator("filter_log_events").paginate(**arguments):
+                    for entry in page["events"]:
+                        if entry["eventId"] not in seen:
+                            seen.add(entry["eventId"])
+                            stamp = time.strftime("%H:%M:%S", time.localtime(entry["timestamp"] / 1000))
+                            typer.echo(f"{stamp} {entry['logStreamName'][-8:]} {entry['message']}")
+                            start = max(start, entry["timestamp"])
+            except reader.exceptions.ResourceNotFoundException:  # not invoked yet: no log group
+                if not tail:
+                    typer.echo(f"No logs yet for {function}.", err=True)
+                    return
             if not tail:
                 return
             time.sleep(1)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceNotFoundException" and not tail:
-            typer.echo(f"No logs yet for {function}.", err=True)
-            return
-        raise _fail(exc) from exc
-    except CliError as exc:
+    except (CliError, ClientError) as exc:
         raise _fail(exc) from exc
     except KeyboardInterrupt:
         return
+
+
+def _check_function(name: str, url: str, region: str | None) -> None:
+    """A function that does not exist is an error naming the ones that do."""
+    from cumulo.cli.client import CliError, client
+
+    lambda_client = client("lambda", url, region)
+    try:
+        lambda_client.get_function(FunctionName=name)
+    except lambda_client.exceptions.ResourceNotFoundException as exc:
+        functions = [f["FunctionName"] for page in lambda_client.get_paginator("list_functions").paginate()
+                     for f in page["Functions"]]
+        raise CliError(f"no function {name}; functions: {', '.join(sorted(functions)) or 'none'}") from exc
 
 
 def _endpoint(explicit: str | None) -> str:

@@ -44,12 +44,16 @@ class GatewayApp:
         self.mounts.append(handler)
 
     async def respond(self, request: HttpRequest) -> HttpResponse:
-        """Answer one request (with its service and operation in the debug log)."""
+        """Answer one request, logged as one line: ``lambda.Invoke hello 200 3.1 ms`` for AWS API
+        calls, ``GET /_api/abc/orders 200 4.0 ms`` for API data planes (info level);
+        Cumulo's own ``/_cumulo/`` routes (health checks) only at debug level."""
         started = time.perf_counter()
         response, label = await self._route(request)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s -> %d %s %.2fms", request.method, request.path, response.status, label,
-                      (time.perf_counter() - started) * 1000)
+        internal = label == "cumulo"
+        if log.isEnabledFor(logging.DEBUG if internal else logging.INFO):
+            what = f"{request.method} {request.path}" if label in ("cumulo", "mount", "-") else label
+            log.log(logging.DEBUG if internal else logging.INFO, "%s %d %.1f ms", what, response.status,
+                    (time.perf_counter() - started) * 1000)
         return response
 
     async def _route(self, request: HttpRequest) -> tuple[HttpResponse, str]:

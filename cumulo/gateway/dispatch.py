@@ -67,7 +67,8 @@ class Dispatcher:
                 trace_header=request.headers.get("x-amzn-trace-id"),
             )
             enforced = session if settings.enforce_iam else None
-            return await self._run(resolved, request, context, enforced), label
+            response, subject = await self._run(resolved, request, context, enforced)
+            return response, f"{label} {subject}" if subject else label
         except AwsError as error:
             return resolved.protocol.serialize_error(resolved.service, error, request_id), label
         except Exception:
@@ -84,8 +85,9 @@ class Dispatcher:
         return self.sessions.find(signature.access_key)
 
     async def _run(self, resolved: Resolved, request: HttpRequest, context: RequestContext,
-                   enforced: Session | None) -> HttpResponse:
-        """Parse and run the operation; a request of an ``enforced`` session must be allowed by its role."""
+                   enforced: Session | None) -> tuple[HttpResponse, str | None]:
+        """Parse and run the operation; a request of an ``enforced`` session must be allowed by its role.
+        Also returns the name of the resource it acts on, for the request log."""
         operation = resolved.operation
         provider = self.platform.providers[resolved.service.service_name]
         params = resolved.protocol.parse(request, operation, resolved.labels)
@@ -94,13 +96,29 @@ class Dispatcher:
                       operation=operation.name, params=params, region=context.region, source_ip=request.client,
                       protocol_family=resolved.protocol.name)
         result = await run_operation(provider, operation, context, params, resolved.protocol.name)
-        return resolved.protocol.serialize(operation, result, context.request_id)
+        return resolved.protocol.serialize(operation, result, context.request_id), subject_of(params)
 
     def _region(self, request: HttpRequest, signed_region: str | None) -> str:
         if signed_region:
             return signed_region
         found = _REGION_IN_HOST.search("." + request.host.split(":")[0] + ".")
         return found.group(1) if found else self.platform.settings.default_region
+
+
+# Members naming what a request acts on, most specific first (for the one-line request log).
+_SUBJECT_MEMBERS = ("FunctionName", "QueueUrl", "TopicArn", "SubscriptionArn", "stateMachineArn", "executionArn",
+                    "StackName", "logGroupName", "Bucket", "Rule", "EventBusName", "ApiId", "RoleName", "Name",
+                    "name", "ResourceArn", "resourceArn")
+
+
+def subject_of(params: dict) -> str | None:
+    """The short name of the resource a request acts on (``hello`` for a function's ARN), if any."""
+    for member in _SUBJECT_MEMBERS:
+        value = params.get(member)
+        if isinstance(value, str) and value:
+            return value.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1] if member.endswith(
+                ("Url", "Arn", "arn")) else value
+    return None
 
 
 _VIRTUAL_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3[.-]")

@@ -13,7 +13,6 @@ import zipfile
 from pathlib import Path
 
 import boto3
-import pytest
 
 from tests.server import free_port, subprocess_env, wait_for
 
@@ -88,15 +87,16 @@ def test_build_reports_a_failing_install(tmp_path: Path):
 class DevCommand:
     """``cumulo dev`` on a one-function project in ``folder``, as a process whose output is read."""
 
-    def __init__(self, folder: Path, source: str) -> None:
-        (folder / "src").mkdir()
+    def __init__(self, folder: Path, source: str, port: int | None = None) -> None:
+        (folder / "src").mkdir(parents=True)
         (folder / "src" / "app.py").write_text(source)
         (folder / "template.yaml").write_text(TEMPLATE)
-        self.port = free_port()
+        self.port = port or free_port()
+        self.state = folder.parent / "state"  # $XDG_STATE_HOME: where the server it starts keeps its data
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cumulo.cli.main", "dev", str(folder), "--port", str(self.port),
-             "--stack-name", "dev-app"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=subprocess_env(), cwd=folder)
+             "--stack-name", folder.name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=subprocess_env({"XDG_STATE_HOME": str(self.state)}), cwd=folder)
         self.output: list[str] = []
 
     def printed(self, text: str) -> bool:
@@ -107,42 +107,72 @@ class DevCommand:
             self.output.append(line)
         return True
 
+    def stop_server(self) -> None:
+        stopped = cumulo("stop", "--endpoint-url", f"http://127.0.0.1:{self.port}", cwd=self.state.parent)
+        assert stopped.returncode == 0, stopped.stderr
+        assert not _answers(self.port)
 
-def test_dev_deploys_then_applies_code_changes(tmp_path: Path):
-    dev = DevCommand(tmp_path, "def handler(e, c):\n    return 'first'\n")
-    source, process, port, printed = tmp_path / "src" / "app.py", dev.process, dev.port, dev.printed
+
+def _lambda(port: int):
+    return boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def _function(port: int, stack: str) -> str:
+    cloudformation = boto3.client("cloudformation", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                                  aws_access_key_id="test", aws_secret_access_key="test")
+    return cloudformation.describe_stack_resources(StackName=stack, LogicalResourceId="Api")[
+        "StackResources"][0]["PhysicalResourceId"]
+
+
+def test_dev_deploys_then_applies_code_changes_and_streams_logs(tmp_path: Path):
+    project = tmp_path / "dev-app"
+    dev = DevCommand(project, "def handler(e, c):\n    print('first run')\n    return 'first'\n")
+    source, process, port, printed = project / "src" / "app.py", dev.process, dev.port, dev.printed
     try:
         wait_for(lambda: printed("Watching"), timeout=120, message="cumulo dev to deploy")
-        client = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                              aws_access_key_id="test", aws_secret_access_key="test")
-        cloudformation = boto3.client("cloudformation", endpoint_url=f"http://127.0.0.1:{port}",
-                                      region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
-        name = cloudformation.describe_stack_resources(StackName="dev-app", LogicalResourceId="Api")[
-            "StackResources"][0]["PhysicalResourceId"]
+        assert "Outputs of dev-app" in "".join(dev.output)
+        client, name = _lambda(port), _function(port, "dev-app")
         assert json.loads(client.invoke(FunctionName=name)["Payload"].read()) == "first"
+        wait_for(lambda: printed("first run"), timeout=30, message="the function's output in the dev console")
+        wait_for(lambda: printed("Api: REPORT"), timeout=30, message="the condensed REPORT line")
         source.write_text(textwrap.dedent("""
             def handler(e, c):
-                return 'second'
+                raise ValueError('second is broken')
         """))
         wait_for(lambda: printed("Api updated in"), timeout=60, message="the code update")
-        assert json.loads(client.invoke(FunctionName=name)["Payload"].read()) == "second"
+        assert json.loads(client.invoke(FunctionName=name)["Payload"].read())["errorType"] == "ValueError"
+        wait_for(lambda: printed("second is broken"), timeout=30, message="the function's error in the dev console")
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
-    assert process.returncode in (0, 1, -signal.SIGINT)
-    wait_for(lambda: not _answers(port), timeout=20, message="the server cumulo dev started to stop")
+    assert process.returncode in (0, 1, 130, -signal.SIGINT)
+    # The server it started keeps its data in the state directory, not in the project, and outlives it.
+    assert (dev.state / "cumulo" / "state.db").is_file() and not (project / ".cumulo").exists()
+    assert _answers(port)
+    dev.stop_server()
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
-def test_the_server_dev_started_stops_with_it(tmp_path: Path, stop: signal.Signals):
-    dev = DevCommand(tmp_path, "def handler(e, c):\n    return 1\n")
+def test_a_shared_server_outlives_the_dev_session_that_started_it(tmp_path: Path):
+    first = DevCommand(tmp_path / "first", "def handler(e, c):\n    return 1\n")
+    second = None
     try:
-        wait_for(lambda: dev.printed("Watching"), timeout=120, message="cumulo dev to deploy")
-        assert _answers(dev.port)
+        wait_for(lambda: first.printed("Watching"), timeout=120, message="the first cumulo dev to deploy")
+        second = DevCommand(tmp_path / "second", "def handler(e, c):\n    return 2\n", port=first.port)
+        wait_for(lambda: second.printed("Watching"), timeout=120, message="the second cumulo dev to deploy")
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(30)
+        (tmp_path / "second" / "src" / "app.py").write_text("def handler(e, c):\n    return 3\n")
+        wait_for(lambda: second.printed("Api updated in"), timeout=60, message="the second session's update")
+        assert json.loads(_lambda(first.port).invoke(FunctionName=_function(first.port, "second"))[
+            "Payload"].read()) == 3
     finally:
-        dev.process.send_signal(stop)
-        dev.process.wait(30)
-    wait_for(lambda: not _answers(dev.port), timeout=20, message="the server cumulo dev started to stop")
+        for dev in (first, second):
+            if dev is not None and dev.process.poll() is None:
+                dev.process.send_signal(signal.SIGTERM)
+                dev.process.wait(30)
+    assert _answers(first.port)
+    first.stop_server()
 
 
 def _answers(port: int) -> bool:
@@ -157,6 +187,8 @@ def test_init_creates_a_queue_worker_that_deploys_and_runs(server, tmp_path: Pat
     created = cumulo("init", str(project), "--template", "queue-worker", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     assert (project / "template.yaml").is_file() and (project / "src" / "worker.py").is_file()
+    assert (project / "README.md").is_file() and (project / "tests" / "test_worker.py").is_file()
+    assert ".cumulo-build/" in (project / ".gitignore").read_text()
     deployed = cumulo("deploy", "--template", str(project / "template.yaml"), "--stack-name", "starter-worker",
                       "--endpoint-url", server.url, cwd=tmp_path)
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout

@@ -1,5 +1,6 @@
 """POST /orders: validate an order, store it, and announce it on the order bus."""
 
+import base64
 import json
 import os
 import uuid
@@ -16,8 +17,11 @@ def response(status, body):
 
 
 def handler(event, context):
+    body = event.get("body") or "{}"
+    if event.get("isBase64Encoded"):  # HTTP APIs base64-encode bodies that are not text/JSON (curl -d sends a form)
+        body = base64.b64decode(body)
     try:
-        order = json.loads(event.get("body") or "{}")
+        order = json.loads(body)
     except ValueError:
         return response(400, {"message": "the body must be JSON"})
     items = order.get("items")
