@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from . import cgroups, landlock, sandbox, seccomp
+from . import cgroups, landlock, network, sandbox, seccomp
 
 log = logging.getLogger("cumulo.runtime")
 
@@ -27,6 +27,7 @@ class HostSupport:
     missing: list[str] = field(default_factory=list)
     seccomp: bool = False  # the function's system call filter can be built here
     landlock: bool = False  # abstract Unix sockets and signals scoped to the environment
+    network: bool = False  # a network namespace per environment can be made (the opt-in isolated network)
 
 
 def _can_unshare() -> bool:
@@ -62,19 +63,35 @@ def detect() -> HostSupport:
         missing.append("Landlock scopes for abstract Unix sockets and signals (Linux 6.12+)")
     cg = cgroups.detect()
     missing += cg.missing
-    return HostSupport(linux, root, namespaces, cg, missing, filter_ok, scopes)
+    return HostSupport(linux, root, namespaces, cg, missing, filter_ok, scopes, namespaces and network.can_isolate())
+
+
+def network_problem(network_mode: str, isolation: str) -> str | None:
+    """Why the isolated function network asked for cannot be had here (None: it can, or was not asked)."""
+    if network_mode != "isolated":
+        return None
+    if isolation == "off":
+        return "isolated function network needs isolation (it is off)"
+    support = detect()
+    if not support.namespaces:
+        return "isolated function network needs the environments' namespaces"
+    return None if support.network else "isolated function network: unshare(CLONE_NEWNET) refused"
 
 
 _warned = False
 
 
-def warn_once(isolation: str) -> None:
+def warn_once(isolation: str, network_mode: str = "host") -> None:
     """Say once per process what isolation is missing and what replaces it."""
     global _warned
     support = detect()
     if _warned:
         return
     _warned = True
+    problem = network_problem(network_mode, isolation)
+    if problem:
+        log.warning("cumulo runtime: %s; functions share the host's network (they reach its loopback "
+                    "services)", problem)
     if isolation == "off":
         log.warning("cumulo runtime: isolation is off: environments run as plain processes with rlimits")
     elif support.missing:
@@ -83,22 +100,28 @@ def warn_once(isolation: str) -> None:
                     "no system call filter without seccomp.", "; ".join(support.missing))
 
 
-def strict_problem() -> str | None:
+def strict_problem(network_mode: str = "host") -> str | None:
     """Why ``isolation=strict`` cannot be honoured on this host (None: everything is there)."""
-    missing = detect().missing
+    missing = list(detect().missing)
+    problem = network_problem(network_mode, "strict")
+    if problem:
+        missing.append(problem)
     return "isolation=strict, but this host lacks: " + "; ".join(missing) if missing else None
 
 
-def isolation_report(mode: str = "auto") -> dict:
-    """What the host supports, for the health endpoint."""
+def isolation_report(mode: str = "auto", network_mode: str = "host") -> dict:
+    """What is in effect on this host, for the health endpoint."""
     s = detect()
     cg = s.cgroups
-    sandboxed = s.namespaces
+    sandboxed = s.namespaces and mode != "off"
+    isolated_net = sandboxed and network_problem(network_mode, mode) is None and network_mode == "isolated"
     return {
         "mode": mode,
         "platform": sys.platform,
         "root": s.root,
-        "namespaces": {"mount": s.namespaces, "pid": s.namespaces, "ipc": s.namespaces, "network": False},
+        "namespaces": {"mount": sandboxed, "pid": sandboxed, "ipc": sandboxed, "network": isolated_net,
+                       "user": False},
+        "network": "isolated (endpoint only)" if isolated_net else "host",
         "function_user": sandbox.SANDBOX_UID if sandboxed else None,
         "capabilities": "none" if sandboxed else "as the server",
         "seccomp": s.seccomp and sandboxed,

@@ -22,9 +22,11 @@ Isolation (``isolation="auto"`` on a Linux host where we are root and ``unshare`
   children and the extensions, with no capabilities (bounding set emptied, no_new_privs)
   and the seccomp filter of :mod:`cumulo.runtime.seccomp`, so function code cannot undo any
   of the above, nor signal, trace or read the agent (root);
-* the **host network namespace**, shared on purpose: function code reaches the platform
-  endpoint and the host network directly; the agent admits Runtime API clients only
-  from its own environment (see :mod:`cumulo.runtime.agent.peercheck`).
+* the **host network namespace** by default, shared on purpose: function code reaches the
+  platform endpoint and the host network directly; the agent admits Runtime API clients only
+  from its own environment (see :mod:`cumulo.runtime.agent.peercheck`). Opt-in
+  (``network="isolated"``): a network namespace per environment that reaches only the endpoint
+  (:mod:`cumulo.runtime.network`).
 
 Without isolation (not root, not Linux, ``unshare`` refused, or ``isolation="off"``) an
 environment is a plain process group: code used in place as ``LAMBDA_TASK_ROOT``, a
@@ -45,6 +47,7 @@ import signal
 import stat
 
 from . import landlock, seccomp
+from .network import bring_up_loopback
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
@@ -110,7 +113,7 @@ def _bind_ro(source: str, target: str) -> None:
     mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def premount(hosts: str) -> None:
+def premount(hosts: str, network: bool = False) -> None:
     """The spec-independent part of the file system view, done by a blank environment ahead of time.
 
     Called as pid 1 of fresh mount, pid and IPC namespaces: mounts stop propagating to the host,
@@ -118,8 +121,11 @@ def premount(hosts: str) -> None:
     private minimal one, /proc shows only this namespace with its kernel knobs read-only and
     its sensitive files masked, and ``hosts`` (names sandbox.localdomain) is /etc/hosts. Last,
     the environment is scoped (Landlock, where the kernel has it) to its own abstract Unix
-    sockets and signals.
+    sockets and signals. With ``network`` the process is in a new network namespace too: its
+    loopback interface is brought up (see :mod:`cumulo.runtime.network`).
     """
+    if network:
+        bring_up_loopback()
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _host_read_only()
     _private_dev()

@@ -8,7 +8,8 @@ platform interpreter's zygote too: only their runtime process is ``exec``'d.
 
 Started as ``python -m cumulo.runtime.zygote <fd> python|agent <options JSON>`` (options:
 namespaces, hosts file, cgroup bases and version, cgroup name prefix, the v1 device
-allow-list cgroup, the sandbox user the runtime process becomes ahead of time).  Protocol on the
+allow-list cgroup, the sandbox user the runtime process becomes ahead of time, and for an
+isolated function network the endpoint's port and the work directory holding its socket).  Protocol on the
 inherited ``SOCK_SEQPACKET`` socket, one message each way: the platform sends a JSON
 request with the environment's channel fd attached (``SCM_RIGHTS``); the zygote replies
 ``{"pid": <host pid of the agent>, "cgroup": <cgroup name or null>}`` or ``{"error": ...}``.
@@ -39,8 +40,8 @@ import socket
 import sys
 from pathlib import Path
 
-from cumulo.runtime import cgroups, channel, sandbox, seccomp  # noqa: F401  (preloaded for children)
-from cumulo.runtime.agent import lifecycle
+from cumulo.runtime import cgroups, channel, network, sandbox, seccomp  # noqa: F401  (preloaded for children)
+from cumulo.runtime.agent import endpoint_relay, lifecycle
 
 MAX_REQUEST = 1 << 20
 
@@ -116,20 +117,23 @@ class Blank:
                 for path in filter(None, joins):
                     with open(path, "w") as f:
                         f.write("0")  # "0" = the writing process
+                relay = options.get("network")  # {"port", "work_dir"}: an isolated network namespace
                 if options["namespaces"]:
-                    sandbox.unshare(sandbox.ENVIRONMENT_NAMESPACES)
+                    sandbox.unshare(sandbox.ENVIRONMENT_NAMESPACES | (network.CLONE_NEWNET if relay else 0))
                     pid = os.fork()
                     if pid:
                         os.write(pid_w, str(pid).encode())
                         os._exit(0)
                     os.setsid()  # its own process group, so the platform can stop/kill it as a group
-                    sandbox.premount(options["hosts"])
+                    sandbox.premount(options["hosts"], network=bool(relay))
                 else:
                     os.write(pid_w, str(os.getpid()).encode())
                     sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
                 os.close(pid_w)
                 agent = lifecycle.Agent()
                 agent.prepare(options.get("sandbox_user"))
+                if relay and options["namespaces"]:  # after the runtime process was forked: not its to hold
+                    agent.relay = endpoint_relay.EndpointRelay(relay["port"], relay["work_dir"])
                 self._wait(theirs, agent, options["namespaces"])
             except BaseException:
                 import traceback

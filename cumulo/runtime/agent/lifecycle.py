@@ -63,6 +63,7 @@ class Agent:
         self.shutting_down = False
         self.shutdown_deadline = 0.0
         self.reset_error: str | None = None  # an extension reported exit/error: reset after this invoke
+        self.relay = None  # the endpoint inside an isolated network namespace (endpoint_relay.EndpointRelay)
 
     # --- set-up ------------------------------------------------------------------
     def prepare(self, sandbox_user: list[int] | None) -> None:
@@ -92,6 +93,8 @@ class Agent:
         if config.telemetry:
             self.sel.register(launcher.tel_r, selectors.EVENT_READ, self.output.on_telemetry)
         self.sel.register(launcher.sig_r, selectors.EVENT_READ, self._on_signal)
+        if self.relay is not None:
+            self.relay.activate(self.sel)
         self._send(channel.HELLO, {"port": launcher.port})
         if launch_error is not None:
             self._fail_init("Extension.LaunchError", launch_error)

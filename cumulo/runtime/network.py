@@ -1,0 +1,84 @@
+"""The opt-in isolated function network: each environment in its own network namespace.
+
+With ``network="isolated"`` (``cumulo serve --function-network isolated``) a blank environment
+unshares a network namespace of its own besides its mount, pid and IPC namespaces. Inside,
+only a loopback interface exists: the host's loopback services (a database on 127.0.0.1:5432,
+Redis on 6379, the platform's other ports) and every other environment's Runtime API are out of
+reach, and so is the host's network. Two things stay reachable:
+
+* the environment's own Runtime, Extensions and Telemetry APIs (the agent listens on the
+  namespace's 127.0.0.1, as before);
+* the Cumulo endpoint, at ``127.0.0.1:<endpoint port>`` inside the namespace
+  (``AWS_ENDPOINT_URL``): the agent listens there and relays each connection
+  (:mod:`cumulo.runtime.agent.endpoint_relay`) to a Unix socket the server listens on,
+  :data:`ENDPOINT_SOCKET` in the environments' work directory. A path-named Unix socket is not
+  tied to a network namespace; the agent (root) reaches it through a directory descriptor it
+  opened before the work directory was covered, which the function (uid 993) cannot use.
+
+No veth, bridge, NAT or firewall rule is created on the host, and no helper process runs per
+environment: the cost is the namespace itself, made ahead of time in the blank environment
+(see :mod:`cumulo.runtime.zygote`), plus one listening socket. The trade-off: functions have no
+outside network in this mode (see docs/sandbox.md).
+
+This module is imported inside environments too (by the zygote): standard library only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import struct
+from pathlib import Path
+
+CLONE_NEWNET = 0x40000000
+ENDPOINT_SOCKET = "endpoint.sock"
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP, _IFF_LOOPBACK, _IFF_RUNNING = 0x1, 0x8, 0x40
+
+
+def bring_up_loopback() -> None:
+    """``ip link set lo up`` in a fresh network namespace (its only interface starts down)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", _IFF_UP | _IFF_LOOPBACK | _IFF_RUNNING))
+
+
+def can_isolate() -> bool:
+    """Try unshare(NEWNET) and bringing up its loopback in a throw-away child."""
+    from .sandbox import unshare
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            unshare(CLONE_NEWNET)
+            bring_up_loopback()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def bind_endpoint_socket(work_dir: Path) -> socket.socket:
+    """The server's listening Unix socket for isolated environments (``work_dir/endpoint.sock``).
+
+    Bound through a directory descriptor so that a long data-dir path never exceeds a socket
+    address's 107 bytes. Owner-only: the work directory is 0700 and the socket 0600.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(work_dir, 0o700)
+    directory = os.open(work_dir, os.O_PATH | os.O_DIRECTORY)
+    try:
+        path = f"/proc/self/fd/{directory}/{ENDPOINT_SOCKET}"
+        try:
+            os.unlink(path)  # a stale one (the data dir is locked: nobody else serves it)
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(path)
+        os.chmod(path, 0o600)
+        sock.listen(1024)
+        sock.setblocking(False)
+        return sock
+    finally:
+        os.close(directory)
