@@ -180,3 +180,66 @@ def test_owner_only_files_of_a_package_still_run(client) -> None:
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
     _, result = invoke(client, name)
     assert result == "read"
+
+
+PROBE_NETWORK = r'''
+import os
+import socket
+
+import boto3
+
+
+def reach(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return "reached"
+    except OSError as e:
+        return type(e).__name__
+
+
+def handler(event, context):
+    return {"ports": {str(port): reach(port) for port in event["ports"]},
+            "endpoint": os.environ["AWS_ENDPOINT_URL"],
+            "functions": len(boto3.client("lambda").list_functions()["Functions"]),
+            "bucket": boto3.client("s3").create_bucket(Bucket=event["bucket"])["Location"]}
+'''
+
+
+@pytest.fixture(scope="module")
+def isolated_network(tmp_path_factory: pytest.TempPathFactory):
+    instance = CumuloServer(tmp_path_factory.mktemp("netns") / "data",
+                            extra_args=["--function-network", "isolated"]).start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(scope="module")
+def host_service():
+    """A loopback service of the host (like PostgreSQL on 127.0.0.1:5432): its port."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def test_an_isolated_network_reaches_the_endpoint_but_not_the_hosts_loopback_services(
+        isolated_network: CumuloServer, host_service: int) -> None:
+    isolation = isolated_network.health()["isolation"]
+    assert isolation["network"] == "isolated (endpoint only)" and isolation["namespaces"]["network"], isolation
+    lam = isolated_network.client("lambda", read_timeout=70)
+    ports = [host_service, 5432, 6379]
+    _, result = invoke(lam, deploy(lam, {"app.py": PROBE_NETWORK}), {"ports": ports, "bucket": "netns-ok"})
+    assert result["ports"] == {str(port): "ConnectionRefusedError" for port in ports}, result
+    assert result["endpoint"] == f"http://127.0.0.1:{isolated_network.port}"
+    assert result["functions"] == 1 and result["bucket"] == "/netns-ok"
+    isolated_network.client("s3").head_bucket(Bucket="netns-ok")  # the function's request reached this server
+
+
+def test_the_host_network_reaches_the_hosts_loopback_services(server: CumuloServer, client, host_service) -> None:
+    """The default (and the control for the test above): functions share the host's network."""
+    assert server.health()["isolation"]["network"] == "host"
+    event = {"ports": [host_service], "bucket": "hostnet"}
+    _, result = invoke(client, deploy(client, {"app.py": PROBE_NETWORK}), event)
+    assert result["ports"] == {str(host_service): "reached"}, result
