@@ -92,6 +92,9 @@ def warn_once(isolation: str, network_mode: str = "host") -> None:
     if problem:
         log.warning("cumulo runtime: %s; functions share the host's network (they reach its loopback "
                     "services)", problem)
+    elif network_mode == "isolated" and not network.find_slirp():
+        log.warning("cumulo runtime: isolated function network without outside network: functions reach "
+                    "only the Cumulo endpoint (install slirp4netns to give them the outside network)")
     if isolation == "off":
         log.warning("cumulo runtime: isolation is off: environments run as plain processes with rlimits")
     elif support.missing:
@@ -121,7 +124,8 @@ def isolation_report(mode: str = "auto", network_mode: str = "host") -> dict:
         "root": s.root,
         "namespaces": {"mount": sandboxed, "pid": sandboxed, "ipc": sandboxed, "network": isolated_net,
                        "user": False},
-        "network": "isolated (endpoint only)" if isolated_net else "host",
+        "network": ("host" if not isolated_net else "isolated: endpoint and outside network (slirp4netns)"
+                    if network.find_slirp() else "isolated: endpoint only (slirp4netns not installed)"),
         "function_user": sandbox.SANDBOX_UID if sandboxed else None,
         "capabilities": "none" if sandboxed else "as the server",
         "seccomp": s.seccomp and sandboxed,

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from . import channel as ch
-from . import host, invocation, logfmt, runtimes, sandbox
+from . import host, invocation, logfmt, network, runtimes, sandbox
 from .environment import Environment, Zygote
 from .errors import InitFailure, error_json, exit_error, timeout_error
 from .launch_plan import LaunchPlanner, bootstrap_problem, make_pylib
@@ -78,6 +78,7 @@ class EnvironmentPool:
         # the isolated function network (cumulo.runtime.network), where the host allows it
         self.network_isolated = (config.network == "isolated"
                                  and host.network_problem(config.network, config.isolation) is None)
+        self.slirp = network.find_slirp() if self.network_isolated else None  # their outside network
         use_cgroups = isolating and self.support.cgroups.version
         self.cgroups = self.support.cgroups if use_cgroups else None
         self.owner = f"{_owner_id(os.getpid()) or f'p{os.getpid()}-0'}-{next(_pool_ids)}"
@@ -114,6 +115,8 @@ class EnvironmentPool:
         self._hosts = self.dir / "hosts"
         self._hosts.write_text("127.0.0.1\tlocalhost localhost.localdomain sandbox.localdomain\n"
                                "::1\tlocalhost ip6-localhost ip6-loopback\n")
+        self._resolv_conf = self.dir / "resolv.conf"
+        self._resolv_conf.write_text(network.SLIRP_RESOLV_CONF)
         if self.isolated:
             for d in ("/var/task", "/var/runtime", "/opt"):
                 os.makedirs(d, exist_ok=True)
@@ -348,7 +351,8 @@ class EnvironmentPool:
                     "cgroup_version": cg.version if cg is not None else 0,
                     "devices_cgroup": str(cg.devices / "cgroup.procs") if cg is not None and cg.devices else None,
                     "sandbox_user": [sandbox.SANDBOX_UID, sandbox.SANDBOX_GID] if self.isolated else None,
-                    "network": {"port": self.config.endpoint_port, "work_dir": str(self.dir.parent)}
+                    "network": {"port": self.config.endpoint_port, "work_dir": str(self.dir.parent),
+                                "slirp": self.slirp, "resolv_conf": str(self._resolv_conf) if self.slirp else None}
                     if self.network_isolated else None})
                 await z.start()
                 self._zygotes[key] = z

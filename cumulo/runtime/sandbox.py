@@ -113,7 +113,7 @@ def _bind_ro(source: str, target: str) -> None:
     mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def premount(hosts: str, network: bool = False) -> None:
+def premount(hosts: str, network: bool = False, resolv_conf: str | None = None) -> None:
     """The spec-independent part of the file system view, done by a blank environment ahead of time.
 
     Called as pid 1 of fresh mount, pid and IPC namespaces: mounts stop propagating to the host,
@@ -122,7 +122,8 @@ def premount(hosts: str, network: bool = False) -> None:
     its sensitive files masked, and ``hosts`` (names sandbox.localdomain) is /etc/hosts. Last,
     the environment is scoped (Landlock, where the kernel has it) to its own abstract Unix
     sockets and signals. With ``network`` the process is in a new network namespace too: its
-    loopback interface is brought up (see :mod:`cumulo.runtime.network`).
+    loopback interface is brought up (see :mod:`cumulo.runtime.network`), and ``resolv_conf``
+    (the outside network's DNS forwarder) becomes /etc/resolv.conf.
     """
     if network:
         bring_up_loopback()
@@ -132,6 +133,11 @@ def premount(hosts: str, network: bool = False) -> None:
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _harden_proc()
     _bind_ro(hosts, "/etc/hosts")
+    if resolv_conf:
+        try:
+            _bind_ro(resolv_conf, "/etc/resolv.conf")
+        except OSError:  # a dangling symlink (systemd-resolved's stub not running): no DNS, all else works
+            pass
     landlock.scope_environment()
 
 

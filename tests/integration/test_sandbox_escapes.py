@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
+import socket
 import sys
 import uuid
 import zipfile
@@ -189,9 +191,9 @@ import socket
 import boto3
 
 
-def reach(port):
+def reach(port, host="127.0.0.1"):
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        socket.create_connection((host, port), timeout=2).close()
         return "reached"
     except OSError as e:
         return type(e).__name__
@@ -199,6 +201,7 @@ def reach(port):
 
 def handler(event, context):
     return {"ports": {str(port): reach(port) for port in event["ports"]},
+            "outside": {f"{host}:{port}": reach(port, host) for host, port in event.get("outside", [])},
             "endpoint": os.environ["AWS_ENDPOINT_URL"],
             "functions": len(boto3.client("lambda").list_functions()["Functions"]),
             "bucket": boto3.client("s3").create_bucket(Bucket=event["bucket"])["Location"]}
@@ -216,22 +219,38 @@ def isolated_network(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def host_service():
     """A loopback service of the host (like PostgreSQL on 127.0.0.1:5432): its port."""
-    import socket
-
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
         yield listener.getsockname()[1]
 
 
+@pytest.fixture(scope="module")
+def outside_service():
+    """A service on the host's outward address, as another machine of the network would offer it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outward interface
+        address = probe.getsockname()[0]
+    with socket.socket() as listener:
+        listener.bind((address, 0))
+        listener.listen(16)
+        yield listener.getsockname()
+
+
 def test_an_isolated_network_reaches_the_endpoint_but_not_the_hosts_loopback_services(
-        isolated_network: CumuloServer, host_service: int) -> None:
+        isolated_network: CumuloServer, host_service: int, outside_service: tuple[str, int]) -> None:
     isolation = isolated_network.health()["isolation"]
-    assert isolation["network"] == "isolated (endpoint only)" and isolation["namespaces"]["network"], isolation
+    assert isolation["network"].startswith("isolated: endpoint") and isolation["namespaces"]["network"], isolation
     lam = isolated_network.client("lambda", read_timeout=70)
     ports = [host_service, 5432, 6379]
-    _, result = invoke(lam, deploy(lam, {"app.py": PROBE_NETWORK}), {"ports": ports, "bucket": "netns-ok"})
+    event = {"ports": ports, "bucket": "netns-ok", "outside": [outside_service]}
+    _, result = invoke(lam, deploy(lam, {"app.py": PROBE_NETWORK}), event)
     assert result["ports"] == {str(port): "ConnectionRefusedError" for port in ports}, result
+    outside = result["outside"]["{}:{}".format(*outside_service)]
+    if shutil.which("slirp4netns"):  # the outside network: through slirp4netns, which is installed
+        assert outside == "reached" and "slirp4netns)" in isolation["network"], result
+    else:
+        assert outside != "reached" and isolation["network"].endswith("(slirp4netns not installed)"), result
     assert result["endpoint"] == f"http://127.0.0.1:{isolated_network.port}"
     assert result["functions"] == 1 and result["bucket"] == "/netns-ok"
     isolated_network.client("s3").head_bucket(Bucket="netns-ok")  # the function's request reached this server

@@ -66,7 +66,10 @@ class Agent:
         self.relay = None  # the endpoint inside an isolated network namespace (endpoint_relay.EndpointRelay)
 
     # --- set-up ------------------------------------------------------------------
-    def prepare(self, sandbox_user: list[int] | None) -> None:
+    def prepare(self, sandbox_user: list[int] | None, agent_only: tuple[int, ...] = ()) -> None:
+        """``agent_only``: descriptors the agent holds for the environment's life that the runtime
+        process must not inherit (the outside network helper's exit pipe)."""
+        self.launcher.agent_only = agent_only
         self.launcher.prepare(sandbox_user)
 
     def activate(self, chan: socket.socket, config: AgentConfig) -> None:
