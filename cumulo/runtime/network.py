@@ -63,7 +63,7 @@ def find_slirp() -> str | None:
 def start_slirp(executable: str, pid: int, exit_r: int) -> int:
     """Start slirp4netns for the network namespace of ``pid``; returns the pipe on which it writes
     "1" once the interface is configured (end of file: it failed). It ends when every write end
-    of ``exit_r``'s pipe is closed. Output goes to the caller's stderr."""
+    of ``exit_r``'s pipe is closed. Its chatter (a banner per start) is discarded."""
     ready_r, ready_w = os.pipe()
     try:
         os.set_inheritable(exit_r, True)
@@ -71,7 +71,8 @@ def start_slirp(executable: str, pid: int, exit_r: int) -> int:
         os.posix_spawn(executable, [
             executable, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
             "--enable-seccomp", "--exit-fd", str(exit_r), "--ready-fd", str(ready_w), str(pid), "tap0"],
-            os.environ, setsid=True, setsigdef=(signal.SIGCHLD,))
+            os.environ, setsid=True, setsigdef=(signal.SIGCHLD,),
+            file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, 1, 2)])
     except OSError:
         os.close(ready_r)
         raise
