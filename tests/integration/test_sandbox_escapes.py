@@ -143,6 +143,10 @@ def test_every_escape_fails(server: CumuloServer, client, tmp_path) -> None:
     isolation = server.health()["isolation"]
     assert isolation["namespaces"]["mount"], "the host offers no isolation"
     assert isolation["mode"] == "auto" and isolation["function_user"] == 993 and isolation["capabilities"] == "none"
+    # no user namespace, on purpose (README: Security and isolation); health and the start-up line say so
+    assert isolation["namespaces"]["user"] is False and isolation["user_namespace"].startswith("not used")
+    assert "isolation auto: uid 993, no capabilities, namespaces: mount/pid/ipc," in server.log()
+    assert "no user namespace" in server.log()
     host_file = f"/tmp/cumulo-host-{uuid.uuid4().hex}"
     open(host_file, "w").close()
     token = uuid.uuid4().hex
@@ -241,6 +245,7 @@ def test_an_isolated_network_reaches_the_endpoint_but_not_the_hosts_loopback_ser
         isolated_network: CumuloServer, host_service: int, outside_service: tuple[str, int]) -> None:
     isolation = isolated_network.health()["isolation"]
     assert isolation["network"].startswith("isolated: endpoint") and isolation["namespaces"]["network"], isolation
+    assert "namespaces: mount/pid/ipc/network," in isolated_network.log()
     lam = isolated_network.client("lambda", read_timeout=70)
     ports = [host_service, 5432, 6379]
     event = {"ports": ports, "bucket": "netns-ok", "outside": [outside_service]}
