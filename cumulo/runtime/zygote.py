@@ -387,6 +387,7 @@ def main() -> None:
     preload(python_runtime)
     if options["namespaces"]:
         seccomp.prepare()  # once here, not in every environment
+        sandbox.prepare_confine()
     os.set_inheritable(ctl_fd, False)  # helpers it starts (slirp4netns) must not hold the platform's line
     ctl = socket.socket(fileno=ctl_fd)
     prefixes = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]
