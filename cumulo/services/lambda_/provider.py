@@ -538,7 +538,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
                                f"[{MIN_UNRESERVED_CONCURRENCY}].")
             record["reserved_concurrency"] = reserved
             repo.save_function(name, record)
-        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
+        self._concurrency_changed(context, name)
         return {"ReservedConcurrentExecutions": reserved}
 
     def get_function_concurrency(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -553,7 +553,7 @@ class LambdaProvider(InvocationOperations, AsyncConfigOperations, EventSourceOpe
             record = repo.function(name)
             record.pop("reserved_concurrency", None)
             repo.save_function(name, record)
-        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
+        self._concurrency_changed(context, name)
         return {}
 
     def get_account_settings(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
