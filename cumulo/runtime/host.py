@@ -27,7 +27,6 @@ class HostSupport:
     missing: list[str] = field(default_factory=list)
     seccomp: bool = False  # the function's system call filter can be built here
     landlock: bool = False  # abstract Unix sockets and signals scoped to the environment
-    network: bool = False  # a network namespace per environment can be made (the opt-in isolated network)
 
 
 def _can_unshare() -> bool:
@@ -63,7 +62,13 @@ def detect() -> HostSupport:
         missing.append("Landlock scopes for abstract Unix sockets and signals (Linux 6.12+)")
     cg = cgroups.detect()
     missing += cg.missing
-    return HostSupport(linux, root, namespaces, cg, missing, filter_ok, scopes, namespaces and network.can_isolate())
+    return HostSupport(linux, root, namespaces, cg, missing, filter_ok, scopes)
+
+
+@functools.lru_cache(maxsize=1)
+def _network_namespaces() -> bool:
+    """A network namespace per environment can be made (tried only when the isolated network is asked for)."""
+    return network.can_isolate()
 
 
 def network_problem(network_mode: str, isolation: str) -> str | None:
@@ -75,7 +80,7 @@ def network_problem(network_mode: str, isolation: str) -> str | None:
     support = detect()
     if not support.namespaces:
         return "isolated function network needs the environments' namespaces"
-    return None if support.network else "isolated function network: unshare(CLONE_NEWNET) refused"
+    return None if _network_namespaces() else "isolated function network: unshare(CLONE_NEWNET) refused"
 
 
 _warned = False
