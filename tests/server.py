@@ -73,6 +73,8 @@ class CumuloServer:
         try:
             wait_for(self._healthy, timeout, message=f"cumulo serve on port {self.port}")
         except AssertionError as error:
+            self.process.kill()  # not left running (with its environments) after a failed start
+            self.process.wait()
             raise AssertionError(f"{error}; its log ends:\n{self.log()[-4000:]}") from None
         return self
 
