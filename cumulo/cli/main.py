@@ -61,7 +61,8 @@ def serve(
              "(refuse to start unless all of it is there) or off [default: auto].")] = None,
     function_network: Annotated[str | None, typer.Option(
         help="Functions' network: host (they share the host's, loopback services included) or "
-             "isolated (a network namespace each, reaching only the Cumulo endpoint) [default: host].")] = None,
+             "isolated (a network namespace each: the Cumulo endpoint and, with slirp4netns installed, "
+             "the outside network; not the host's loopback services) [default: host].")] = None,
 ) -> None:
     """Start the Cumulo server: every service on one endpoint, state in the data directory.
 
