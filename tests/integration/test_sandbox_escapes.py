@@ -233,7 +233,10 @@ def host_service():
 def outside_service():
     """A service on the host's outward address, as another machine of the network would offer it."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outward interface
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outward interface
+        except OSError:
+            pytest.skip("this host has no route outwards")
         address = probe.getsockname()[0]
     with socket.socket() as listener:
         listener.bind((address, 0))
