@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import tempfile
+import types
 import uuid
 from pathlib import Path
 
+from cumulo.iam.sessions import SessionStore
+from cumulo.invoke.runner import EnvironmentCredentials
 from cumulo.runtime import EnvironmentPool, EnvironmentSpec, InvokeRequest, RuntimeConfig
+from cumulo.store.sqlite import SqliteStore
 
 HELLO = {
     "python3.11": ("app.handler", {"app.py": "def handler(event, context):\n    return 'hello'\n"}),
@@ -19,10 +23,17 @@ HELLO = {
 }
 
 
+def credentials_issuer(directory: Path) -> EnvironmentCredentials:
+    """What the server gives each environment: its own role session (a store for the role lookup)."""
+    store = SqliteStore(directory / "state.db")
+    return EnvironmentCredentials(types.SimpleNamespace(store=store, sessions=SessionStore(store)))  # type: ignore[arg-type]
+
+
 class Bench:
     def __init__(self, **config) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="cumulo-bench-"))
         config.setdefault("memory_budget_mb", 1 << 20)
+        config.setdefault("credentials", credentials_issuer(self.tmp))
         self.pool = EnvironmentPool(RuntimeConfig(work_dir=self.tmp / "work", **config))
 
     def function(self, runtime: str, **kw) -> EnvironmentSpec:
@@ -35,7 +46,7 @@ class Bench:
                 (code / name).chmod(0o755)
         arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
         return EnvironmentSpec(key=uuid.uuid4().hex, function_name="bench", function_arn=arn, runtime=runtime,
-                               handler=handler, code_dir=code, **kw)
+                               handler=handler, code_dir=code, role_arn="arn:aws:iam::000000000000:role/bench", **kw)
 
     async def invoke(self, spec: EnvironmentSpec):
         return await self.pool.invoke(spec, InvokeRequest(uuid.uuid4().hex, b"{}", spec.function_arn))

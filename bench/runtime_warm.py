@@ -5,7 +5,9 @@
   to show what the freezer costs on the warm path;
 * throughput with 1, 2 and 8 concurrent callers (each caller gets its own environment);
 * proportional set size (PSS: shared pages split between sharers, so forked environments
-  are not double counted) of one idle environment and of 100 warm ones.
+  are not double counted) of one idle environment and of 100 warm ones, and the private dirty
+  memory of each environment's agent and runtime process (what each more environment costs:
+  pages written since the fork from the zygote).
 
 Run: ``python -m bench.runtime_warm [--quick]``.
 """
@@ -92,14 +94,28 @@ def _pss_kb(pid: int) -> int:
     return total
 
 
+def _private_dirty_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Private_Dirty:"):
+            return int(line.split()[1])
+    return 0
+
+
 async def _memory(bench: Bench, count: int) -> list[Figure]:
     spec = bench.function("python3.11")
     await asyncio.gather(*(bench.invoke(spec) for _ in range(count)))
     pids = [e.agent_pid for e in bench.pool._all if e.spec.key == spec.key]
     one = _pss_kb(pids[0]) / 1024
     total = sum(_pss_kb(p) for p in pids) / 1024
+    agents = [_private_dirty_kb(p) for p in pids]
+    children = [Path(f"/proc/{p}/task/{p}/children").read_text().split() for p in pids]
+    runtimes = [_private_dirty_kb(int(c)) for kids in children for c in kids]
     return [Figure(NAME, "PSS of one idle Python environment", round(one, 1), "MB", "agent + runtime"),
-            Figure(NAME, f"PSS of {len(pids)} warm Python environments", round(total, 1), "MB")]
+            Figure(NAME, f"PSS of {len(pids)} warm Python environments", round(total, 1), "MB"),
+            Figure(NAME, "private dirty of an agent, mean", round(sum(agents) / len(agents) / 1024, 2), "MB",
+                   f"over {len(agents)} warm environments"),
+            Figure(NAME, "private dirty of a Python runtime process, mean",
+                   round(sum(runtimes) / max(1, len(runtimes)) / 1024, 2), "MB")]
 
 
 async def _main(quick: bool) -> list[Figure]:

@@ -127,6 +127,7 @@ class Platform:
             "dataDir": str(self.settings.data_dir.resolve()),
             "accountId": self.settings.account_id,
             "authRequired": self.settings.auth_required,
-            "isolation": isolation_report(self.settings.isolation) if self.settings.isolation != "off"
+            "isolation": isolation_report(self.settings.isolation, self.settings.function_network)
+            if self.settings.isolation != "off"
             else {"mode": "off"},
         }

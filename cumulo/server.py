@@ -12,6 +12,7 @@ import sys
 from cumulo.gateway.app import GatewayApp
 from cumulo.gateway.http_server import HttpServer, ServerLimits
 from cumulo.platform import Platform
+from cumulo.runtime.network import bind_endpoint_socket
 from cumulo.settings import Settings
 from cumulo.startup import explain, listening_socket
 from cumulo.store.data_dir import DataDirLock, prepare_data_dir
@@ -68,6 +69,10 @@ async def _serve_locked(settings: Settings, listener: socket.socket, lock: DataD
         return 3
     app = GatewayApp(platform)
     try:
+        # isolated function networks reach the endpoint through this socket (cumulo.runtime.network);
+        # bound before any environment can start, served with the port
+        unix = (bind_endpoint_socket(settings.data_dir.resolve() / "environments")
+                if settings.function_network == "isolated" else None)
         await platform.start()
     except Exception as error:
         _failed(explain(error, settings.data_dir), error)
@@ -75,7 +80,7 @@ async def _serve_locked(settings: Settings, listener: socket.socket, lock: DataD
         return 3
     limits = ServerLimits(KEEP_ALIVE_S, settings.header_timeout_seconds, settings.connection_limit)
     server = HttpServer(app.respond, settings.host, settings.port, limits)
-    await server.start(listener)
+    await server.start(listener, unix)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = 0

@@ -26,7 +26,7 @@ ENV_PREFIX = "CUMULO_"
 CHOICES = {"isolation": ("auto", "strict", "off"), "cpu_scaling": ("off", "aws"), "http_api_endpoint": ("path", "host"),
            "function_url_endpoint": ("path", "host"),
            "sqlite_synchronous": ("NORMAL", "FULL"), "log_level": ("debug", "info", "warning", "error"),
-           "runtime_substitution": ("nearest", "strict")}
+           "runtime_substitution": ("nearest", "strict"), "function_network": ("host", "isolated")}
 DEFAULT_CONFIG_FILE = "cumulo.toml"
 
 
@@ -55,6 +55,11 @@ class Settings:
     # sandbox user, seccomp, cgroups...) and says what is missing; "strict" refuses to start
     # unless all of it is there; "off" runs plain processes.
     isolation: str = "auto"
+    # Functions' network: "host" shares the host's network namespace (functions reach its loopback
+    # services); "isolated" gives each environment its own, reaching only the Cumulo endpoint
+    # (relayed by its agent) and nothing else. Falls back to host (said once) where the kernel refuses;
+    # isolation=strict then refuses to start.
+    function_network: str = "host"
     # A function whose runtime's exact version (python3.14, nodejs22.x) is not installed: "nearest"
     # runs it on the nearest installed version of the language, with a warning at create time and in
     # its INIT_START line; "strict" refuses it at CreateFunction (`cumulo runtimes install ID` adds it).

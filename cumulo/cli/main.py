@@ -73,6 +73,10 @@ def serve(
     isolation: Annotated[str | None, typer.Option(
         help="Function sandbox: auto (everything the host offers, missing parts reported), strict "
              "(refuse to start unless all of it is there) or off.", show_default="auto")] = None,
+    function_network: Annotated[str | None, typer.Option(
+        help="Functions' network: host (they share the host's, loopback services included) or "
+             "isolated (a network namespace each: the Cumulo endpoint and, with slirp4netns installed, "
+             "the outside network; not the host's loopback services).", show_default="host")] = None,
 ) -> None:
     """Start the Cumulo server: every service on one endpoint, state in the data directory.
 
@@ -86,7 +90,7 @@ def serve(
         settings = load_settings(
             {"host": host, "port": port, "data_dir": data_dir, "require_auth": require_auth,
              "enforce_iam": enforce_iam, "account_id": account_id, "default_region": region,
-             "log_level": log_level, "isolation": isolation},
+             "log_level": log_level, "isolation": isolation, "function_network": function_network},
             config_file=config)
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -94,7 +98,7 @@ def serve(
     if settings.isolation == "strict":
         from cumulo.runtime.host import strict_problem
 
-        problem = strict_problem()
+        problem = strict_problem(settings.function_network)
         if problem:
             typer.echo(f"error: {problem}", err=True)
             raise typer.Exit(2)

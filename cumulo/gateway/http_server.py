@@ -160,7 +160,9 @@ class _Connection(asyncio.Protocol):
             transport.close()
             return
         peer = transport.get_extra_info("peername")
-        self.client = peer[0] if isinstance(peer, tuple) else ""
+        # a Unix socket's clients are functions of isolated environments (cumulo.runtime.network),
+        # local as they were on the host's loopback
+        self.client = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -338,16 +340,20 @@ class HttpServer:
         self.tasks: set[asyncio.Task] = set()
         self.stopping = False
         self._server: asyncio.base_events.Server | None = None
+        self._unix_server: asyncio.base_events.Server | None = None
         self._sweeper: asyncio.Task | None = None
 
-    async def start(self, sock: socket.socket | None = None) -> None:
-        """Listen on ``host:port``, or on ``sock`` when the caller has bound it already."""
+    async def start(self, sock: socket.socket | None = None, unix: socket.socket | None = None) -> None:
+        """Listen on ``host:port``, or on ``sock`` when the caller has bound it already; and on the
+        bound Unix socket ``unix`` too, if given."""
         loop = asyncio.get_running_loop()
         if sock is not None:
             self._server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=2048)
         else:
             self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port,
                                                     reuse_address=True, backlog=2048)
+        if unix is not None:
+            self._unix_server = await loop.create_unix_server(lambda: _Connection(self), sock=unix, backlog=1024)
         self._sweeper = loop.create_task(self._sweep())
 
     async def _sweep(self) -> None:
@@ -380,8 +386,9 @@ class HttpServer:
         self.stopping = True
         if self._sweeper is not None:
             self._sweeper.cancel()
-        if self._server is not None:
-            self._server.close()
+        for server in (self._server, self._unix_server):
+            if server is not None:
+                server.close()
         for connection in list(self.connections):
             if not connection.busy:
                 connection.transport.close()

@@ -2,29 +2,36 @@
 
 A session is what STS AssumeRole returns: an ``ASIA...`` access key, a secret, a session token
 and an expiry, bound to a role and a session name (for a function environment, the function's
-name). Sessions are kept in the store (table ``iam.sessions``, keyed by access key) so that a
-request signed by a still-running environment, or by a client holding AssumeRole credentials, is
-recognised after a server restart; a small in-memory cache spares the store on every request.
-Sessions are immutable until they expire, so each holder's cache never goes stale.
+name). STS sessions are kept in the store (table ``iam.sessions``, keyed by access key) so that a
+client holding AssumeRole credentials is recognised after a server restart; a small in-memory cache
+spares the store on every request. Sessions are immutable until they expire, so each holder's cache
+never goes stale.
+
+A function execution environment's session is *ephemeral*: minted when the environment starts and
+revoked when it ends, held in memory only (environments do not outlive the server, so neither may
+their keys; and a cold start costs no store write). A revoked session answers as expired
+(``ExpiredToken``) for as long as it is remembered (the last ``_REVOKED_LIMIT``), then as unknown.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
-import string
 import time
-from dataclasses import asdict, dataclass
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, replace
 
 from cumulo.store.base import Store
 
 SESSIONS = "iam.sessions"
-_ALPHABET = string.ascii_uppercase + string.digits
 _CACHE_LIMIT = 10_000
+_REVOKED_LIMIT = 10_000
 
 
 def random_id(prefix: str, length: int) -> str:
-    """An AWS-style identifier: ``prefix`` and ``length`` upper-case letters or digits."""
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """An AWS-style identifier: ``prefix`` and ``length`` upper-case letters or digits (base32, as AWS's
+    key ids are; one read of the system's random source, not one per character: every cold start mints one)."""
+    return prefix + base64.b32encode(secrets.token_bytes((length * 5 + 7) // 8)).decode()[:length]
 
 
 @dataclass(frozen=True)
@@ -62,22 +69,37 @@ class SessionStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._cache: dict[str, Session] = {}
+        self._ephemeral: dict[str, Session] = {}  # live environments' sessions (never evicted)
+        self._revoked: OrderedDict[str, Session] = OrderedDict()  # ended environments', as expired
 
     def mint(self, *, account: str, role_arn: str, role_id: str, session_name: str, duration_s: float,
-             function_arn: str = "") -> Session:
+             function_arn: str = "", ephemeral: bool = False) -> Session:
+        """A new session; an ``ephemeral`` one lives in memory until :meth:`revoke` (see module docstring)."""
         session = Session(access_key=random_id("ASIA", 16), secret_key=secrets.token_urlsafe(30),
                           token=secrets.token_urlsafe(120), account=account, role_arn=role_arn,
                           role_id=role_id, session_name=session_name, expires_at=time.time() + duration_s,
                           function_arn=function_arn)
-        self.store.put(SESSIONS, session.access_key, asdict(session))
-        self._remember(session)
+        if ephemeral:
+            self._ephemeral[session.access_key] = session
+        else:
+            self.store.put(SESSIONS, session.access_key, asdict(session))
+            self._remember(session)
         return session
+
+    def revoke(self, access_key: str) -> None:
+        """End an ephemeral session now: from here on its requests are refused as expired."""
+        session = self._ephemeral.pop(access_key, None)
+        if session is None:
+            return
+        self._revoked[access_key] = replace(session, expires_at=min(session.expires_at, time.time()))
+        if len(self._revoked) > _REVOKED_LIMIT:
+            self._revoked.popitem(last=False)
 
     def find(self, access_key: str) -> Session | None:
         """The session of an access key (expired ones too: the caller says why it is refused)."""
         if not access_key.startswith("ASIA"):
             return None
-        session = self._cache.get(access_key)
+        session = self._ephemeral.get(access_key) or self._revoked.get(access_key) or self._cache.get(access_key)
         if session is None:
             record = self.store.get(SESSIONS, access_key)
             if record is None:

@@ -137,6 +137,13 @@ class AsyncInvoker(RetryingWorkQueue[AsyncEvent]):
         """An invocation gave back a slot of ``scope`` (``concurrency.limit_scope``): run the next waiting event."""
         self._waiting.freed(scope)
 
+    def concurrency_changed(self, account: str, function: str) -> None:
+        """A function's reserved concurrency was set or removed (``function``: ``concurrency.function_key``):
+        probe the lines it may now draw from at once, rather than at the next periodic probe. A probe
+        that runs wakes the next one, so the backlog climbs to the new limit."""
+        self._waiting.freed(limit_scope(account, function, reserved=True), probe=True)
+        self._waiting.freed(limit_scope(account, function, reserved=False), probe=True)
+
     async def stop(self) -> None:
         waiting = self._waiting.clear()
         for entry in waiting:

@@ -8,7 +8,6 @@ through the environment pool and sends the environment's log lines to CloudWatch
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import os
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cumulo.iam.roles import find_role
-from cumulo.iam.sessions import Session, random_id
+from cumulo.iam.sessions import SessionStore, random_id
 from cumulo.invoke.concurrency import ACCOUNT_EXCEEDED, ConcurrencyLimiter, function_key, throttled
 from cumulo.invoke.metrics import LambdaMetrics
 from cumulo.protocol.errors import AwsError
@@ -38,8 +37,6 @@ if TYPE_CHECKING:
     from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.invoke")
-# Function credentials live at least this long (AWS's longest role session); more when environments may live longer.
-CREDENTIALS_LIFETIME_S = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -90,14 +87,11 @@ class FunctionRunner:
             private_paths=(settings.data_dir.resolve(),),
             runtimes_dir=runtimes_dir(settings.data_dir),
             runtime_substitution=settings.runtime_substitution,
+            credentials=EnvironmentCredentials(platform),
+            network=settings.function_network,  # type: ignore[arg-type]
+            endpoint_port=settings.port,
         ))
         self._specs: dict[str, EnvironmentSpec] = {}
-        self.sessions = platform.sessions
-        # An environment started from a spec keeps its credentials for life: a spec's credentials are
-        # renewed while they still outlive the longest-lived environment that could start from it.
-        self._max_environment_s = float(settings.environment_max_lifetime_seconds) + 600
-        self._credentials_lifetime_s = max(CREDENTIALS_LIFETIME_S, 2 * self._max_environment_s)
-        self._renew_credentials_at: dict[str, float] = {}
         self.metrics = LambdaMetrics(platform)
         self._provisioned: dict[str, Target] = {}  # provisioned-concurrency key -> its version
         self._pc_peaks: dict[str, float] = {}  # highest utilization since Application Auto Scaling last looked
@@ -119,27 +113,11 @@ class FunctionRunner:
         the first time is file work, done in a thread)."""
         spec = self._specs.get(target.key)
         if spec is None:
-            session = self._mint_credentials(target)
-            spec = await asyncio.get_running_loop().run_in_executor(None, self._build_spec, target, session)
-            self._specs[target.key] = spec
-        elif time.time() >= self._renew_credentials_at.get(target.key, 0.0):
-            session = self._mint_credentials(target)
-            spec = dataclasses.replace(spec, credentials=(session.access_key, session.secret_key, session.token))
+            spec = await asyncio.get_running_loop().run_in_executor(None, self._build_spec, target)
             self._specs[target.key] = spec
         return spec
 
-    def _mint_credentials(self, target: Target) -> Session:
-        """Temporary credentials of the function's execution role, for the environments of one spec
-        (never the operator's keys): the function acts as ``assumed-role/ROLE/FUNCTION``."""
-        role_arn = target.config.get("Role") or f"arn:aws:iam::{target.account}:role/{target.name}"
-        role = find_role(self.platform.store, role_arn)
-        session = self.sessions.mint(
-            account=target.account, role_arn=role_arn, role_id=role["RoleId"] if role else random_id("AROA", 17),
-            session_name=target.name, duration_s=self._credentials_lifetime_s, function_arn=target.unqualified_arn)
-        self._renew_credentials_at[target.key] = session.expires_at - self._max_environment_s
-        return session
-
-    def _build_spec(self, target: Target, session: Session) -> EnvironmentSpec:
+    def _build_spec(self, target: Target) -> EnvironmentSpec:
         config = target.config
         artifacts = self.platform.artifacts
         settings = self.platform.settings
@@ -161,7 +139,7 @@ class FunctionRunner:
             account_id=target.account,
             log_group=(config.get("LoggingConfig") or {}).get("LogGroup", ""),
             endpoint_url=settings.endpoint_url,
-            credentials=(session.access_key, session.secret_key, session.token),
+            role_arn=config.get("Role") or f"arn:aws:iam::{target.account}:role/{target.name}",
         )
 
     # ------------------------------------------------------------------ running
@@ -332,12 +310,32 @@ class FunctionRunner:
         prefix = f"{account}:{region}:{name}:" + (f"{version}:" if version else "")
         for key in [k for k in self._specs if k.startswith(prefix)]:
             del self._specs[key]
-            self._renew_credentials_at.pop(key, None)
         self.platform.spawn(self.pool.retire(prefix))
 
     def _write_logs(self, spec: EnvironmentSpec, stream: str, events: list[tuple[int, str]]) -> None:
         lines = [(timestamp, message.rstrip("\n")) for timestamp, message in events]
         self.platform.logs.append(spec.account_id, spec.region, spec.log_group_name, stream, lines)
+
+
+class EnvironmentCredentials:
+    """Each execution environment's own temporary credentials of its function's role (never the
+    operator's keys): the function acts as ``assumed-role/ROLE/FUNCTION``; the session is minted
+    as the environment starts and revoked when it ends (see :mod:`cumulo.iam.sessions`)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.sessions: SessionStore = platform.sessions
+
+    def issue(self, spec: EnvironmentSpec, lifetime_s: float) -> tuple[str, str, str]:
+        role = find_role(self.platform.store, spec.role_arn)
+        session = self.sessions.mint(
+            account=spec.account_id, role_arn=spec.role_arn,
+            role_id=role["RoleId"] if role else random_id("AROA", 17), session_name=spec.function_name,
+            duration_s=lifetime_s, function_arn=spec.function_arn, ephemeral=True)
+        return session.access_key, session.secret_key, session.token
+
+    def revoke(self, access_key: str) -> None:
+        self.sessions.revoke(access_key)
 
 
 def _trace_id() -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import channel, logfmt
 from .cgroups import Cgroup
+from .spec import DEFAULT_CREDENTIALS
 from .streaming import ResponseStream
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding the cumulo package
@@ -218,6 +219,7 @@ class Environment:
         self.agent_gone = False
         self._gone: asyncio.Future | None = None
         self.provisioned = None  # the provisioned-concurrency group it belongs to
+        self.credentials = DEFAULT_CREDENTIALS  # its own session's, when the pool has an issuer
         # the loop it runs on, kept: asyncio.get_running_loop() makes a getpid() system call
         self.loop: asyncio.AbstractEventLoop | None = None
 

@@ -7,7 +7,7 @@ the keys in :data:`RESERVED` are always the platform's.
 from __future__ import annotations
 
 from .runtimes import RuntimePlan
-from .spec import EnvironmentSpec
+from .spec import Credentials, EnvironmentSpec
 
 # AWS's reserved keys: a function configuration cannot set these.
 RESERVED = frozenset({
@@ -19,10 +19,10 @@ RESERVED = frozenset({
 })
 
 
-def build(spec: EnvironmentSpec, plan: RuntimePlan, log_stream: str, task_root: str, runtime_dir: str,
-          opt_dir: str, tmp_dir: str | None) -> dict[str, str]:
+def build(spec: EnvironmentSpec, plan: RuntimePlan, credentials: Credentials, log_stream: str, task_root: str,
+          runtime_dir: str, opt_dir: str, tmp_dir: str | None) -> dict[str, str]:
     """The runtime process's environment (AWS_LAMBDA_RUNTIME_API is added by the agent)."""
-    access_key, secret_key, session_token = spec.credentials
+    access_key, secret_key, session_token = credentials
     env = {
         "PATH": f"/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:{opt_dir}/bin",
         "LD_LIBRARY_PATH": f"/var/lang/lib:/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:"

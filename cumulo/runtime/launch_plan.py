@@ -31,9 +31,11 @@ _AWS_VCPU_MB = 1769  # AWS gives a function one vCPU at this MemorySize, proport
 class LaunchPlanner:
     """Spawn requests for the environments of one pool."""
 
-    def __init__(self, config: RuntimeConfig, isolated: bool, cgroups: bool, pylib: Path) -> None:
+    def __init__(self, config: RuntimeConfig, isolated: bool, cgroups: bool, pylib: Path,
+                 network_isolated: bool = False) -> None:
         self.config = config
         self.isolated = isolated  # namespaces: mounts at AWS's paths
+        self.network_isolated = network_isolated  # the endpoint is relayed at 127.0.0.1:<its port>
         self.cgroups = cgroups  # memory is limited and measured by a cgroup
         self.pylib = pylib  # see make_pylib
         self._reveal_cache: dict[tuple, dict[str, list[str]]] = {}
@@ -62,7 +64,9 @@ class LaunchPlanner:
             tmp = str(env.work_dir / "tmp")
             os.makedirs(tmp)
             mounts = None
-        variables = envvars.build(spec, plan, env.log_stream, task, rt_dir, opt, tmp)
+        variables = envvars.build(spec, plan, env.credentials, env.log_stream, task, rt_dir, opt, tmp)
+        if self.network_isolated and spec.endpoint_url:  # the only address of the endpoint in there
+            variables["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{self.config.endpoint_port}"
         agent = self._agent_config(spec, plan, zygote, variables, task, opt, rt_dir)
         vcpus = spec.memory_mb / _AWS_VCPU_MB if self.config.cpu_scaling == "aws" else None
         return {"agent": agent.to_json(), "mounts": mounts,

@@ -34,14 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from . import channel as ch
-from . import host, invocation, logfmt, runtimes, sandbox
+from . import host, invocation, logfmt, network, runtimes, sandbox
 from .environment import Environment, Zygote
 from .errors import InitFailure, error_json, exit_error, timeout_error
 from .launch_plan import LaunchPlanner, bootstrap_problem, make_pylib
 from .provisioned import ProvisionedConcurrency, ProvisioningFailed
-from .spec import EnvironmentSpec, InvokeRequest, InvokeResult, PoolClosedError, RuntimeConfig
+from .spec import DEFAULT_CREDENTIALS, EnvironmentSpec, InvokeRequest, InvokeResult, PoolClosedError, RuntimeConfig
 from .warm import IdleEnvironments, MemoryBudget
 
+_LONGEST_INVOKE_S = 960.0  # AWS's 15-minute timeout and a shutdown: how long a busy environment outlives its lifetime
 SHUTDOWN_GRACE_S = 2.0  # AWS gives extensions 2 s at SHUTDOWN; without extensions the agent ends at once
 
 
@@ -74,6 +75,10 @@ class EnvironmentPool:
         self.support = host.detect()
         isolating = config.isolation in ("auto", "strict")
         self.isolated = isolating and self.support.namespaces
+        # the isolated function network (cumulo.runtime.network), where the host allows it
+        self.network_isolated = (config.network == "isolated"
+                                 and host.network_problem(config.network, config.isolation) is None)
+        self.slirp = network.find_slirp() if self.network_isolated else None  # their outside network
         use_cgroups = isolating and self.support.cgroups.version
         self.cgroups = self.support.cgroups if use_cgroups else None
         self.owner = f"{_owner_id(os.getpid()) or f'p{os.getpid()}-0'}-{next(_pool_ids)}"
@@ -98,17 +103,20 @@ class EnvironmentPool:
 
     # --- start / close -----------------------------------------------------------------------
     async def start(self) -> None:
-        problem = host.strict_problem() if self.config.isolation == "strict" else None
+        problem = host.strict_problem(self.config.network) if self.config.isolation == "strict" else None
         if problem:
             raise RuntimeError(problem)
-        host.warn_once(self.config.isolation)
+        host.warn_once(self.config.isolation, self.config.network)
         self.cleanup_leftovers()
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
-        self._planner = LaunchPlanner(self.config, self.isolated, self.cgroups is not None, make_pylib(self.dir))
+        self._planner = LaunchPlanner(self.config, self.isolated, self.cgroups is not None, make_pylib(self.dir),
+                                      self.network_isolated)
         self._hosts = self.dir / "hosts"
         self._hosts.write_text("127.0.0.1\tlocalhost localhost.localdomain sandbox.localdomain\n"
                                "::1\tlocalhost ip6-localhost ip6-loopback\n")
+        self._resolv_conf = self.dir / "resolv.conf"
+        self._resolv_conf.write_text(network.SLIRP_RESOLV_CONF)
         if self.isolated:
             for d in ("/var/task", "/var/runtime", "/opt"):
                 os.makedirs(d, exist_ok=True)
@@ -286,6 +294,8 @@ class EnvironmentPool:
         self._unidle(env)
         self._provisioned.lost(env)  # replaced, if its group still wants it
         self._budget.give_back(env.spec.memory_mb)
+        if self.config.credentials is not None and env.credentials is not DEFAULT_CREDENTIALS:
+            self.config.credentials.revoke(env.credentials[0])
         env.destroy()
         self._track(asyncio.get_running_loop().run_in_executor(self._teardown_executor, env.release))
 
@@ -340,7 +350,10 @@ class EnvironmentPool:
                     "prefix": f"{self.owner}.z{next(self._ids)}", "cgroups": bases,
                     "cgroup_version": cg.version if cg is not None else 0,
                     "devices_cgroup": str(cg.devices / "cgroup.procs") if cg is not None and cg.devices else None,
-                    "sandbox_user": [sandbox.SANDBOX_UID, sandbox.SANDBOX_GID] if self.isolated else None})
+                    "sandbox_user": [sandbox.SANDBOX_UID, sandbox.SANDBOX_GID] if self.isolated else None,
+                    "network": {"port": self.config.endpoint_port, "work_dir": str(self.dir.parent),
+                                "slirp": self.slirp, "resolv_conf": str(self._resolv_conf) if self.slirp else None}
+                    if self.network_isolated else None})
                 await z.start()
                 self._zygotes[key] = z
             return z
@@ -405,6 +418,9 @@ class EnvironmentPool:
             problem = bootstrap_problem(spec, request_id)
             if problem:
                 raise InitFailure("Runtime.InvalidEntrypoint", problem, "error", time.monotonic())
+        issuer = self.config.credentials
+        if issuer is not None:  # its own credentials, revoked by _destroy; valid for its longest possible life
+            env.credentials = issuer.issue(spec, self.config.max_lifetime_s + _LONGEST_INVOKE_S)
         loop = asyncio.get_running_loop()
         request = await loop.run_in_executor(self._prep_executor, self._planner.spawn_request, env, zygote)
         cgroup = await env.spawn(zygote, request)

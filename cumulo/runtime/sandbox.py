@@ -22,9 +22,11 @@ Isolation (``isolation="auto"`` on a Linux host where we are root and ``unshare`
   children and the extensions, with no capabilities (bounding set emptied, no_new_privs)
   and the seccomp filter of :mod:`cumulo.runtime.seccomp`, so function code cannot undo any
   of the above, nor signal, trace or read the agent (root);
-* the **host network namespace**, shared on purpose: function code reaches the platform
-  endpoint and the host network directly; the agent admits Runtime API clients only
-  from its own environment (see :mod:`cumulo.runtime.agent.peercheck`).
+* the **host network namespace** by default, shared on purpose: function code reaches the
+  platform endpoint and the host network directly; the agent admits Runtime API clients only
+  from its own environment (see :mod:`cumulo.runtime.agent.peercheck`). Opt-in
+  (``network="isolated"``): a network namespace per environment that reaches only the endpoint
+  (:mod:`cumulo.runtime.network`).
 
 Without isolation (not root, not Linux, ``unshare`` refused, or ``isolation="off"``) an
 environment is a plain process group: code used in place as ``LAMBDA_TASK_ROOT``, a
@@ -45,6 +47,7 @@ import signal
 import stat
 
 from . import landlock, seccomp
+from .network import bring_up_loopback
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
@@ -110,7 +113,7 @@ def _bind_ro(source: str, target: str) -> None:
     mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def premount(hosts: str) -> None:
+def premount(hosts: str, network: bool = False, resolv_conf: str | None = None) -> None:
     """The spec-independent part of the file system view, done by a blank environment ahead of time.
 
     Called as pid 1 of fresh mount, pid and IPC namespaces: mounts stop propagating to the host,
@@ -118,15 +121,48 @@ def premount(hosts: str) -> None:
     private minimal one, /proc shows only this namespace with its kernel knobs read-only and
     its sensitive files masked, and ``hosts`` (names sandbox.localdomain) is /etc/hosts. Last,
     the environment is scoped (Landlock, where the kernel has it) to its own abstract Unix
-    sockets and signals.
+    sockets and signals. With ``network`` the process is in a new network namespace too: its
+    loopback interface is brought up (see :mod:`cumulo.runtime.network`), and ``resolv_conf``
+    (the outside network's DNS forwarder) becomes /etc/resolv.conf.
+
+    The mounting is done by a short-lived child (it shares the namespaces): the garbage of
+    parsing mountinfo and of a hundred mount calls would otherwise stay as private copies of
+    the zygote's pages in the agent, for the environment's whole life (about 0.1 MB each).
     """
+    sigchld = signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the zygote ignores it: waitpid needs it
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _premount(hosts, network, resolv_conf)
+                os._exit(0)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        signal.signal(signal.SIGCHLD, sigchld)
+    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        raise OSError(f"premount failed (status {status}; see stderr)")
+    landlock.scope_environment()
+
+
+def _premount(hosts: str, network: bool, resolv_conf: str | None) -> None:
+    if network:
+        bring_up_loopback()
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _host_read_only()
     _private_dev()
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _harden_proc()
     _bind_ro(hosts, "/etc/hosts")
-    landlock.scope_environment()
+    if resolv_conf:
+        try:
+            _bind_ro(resolv_conf, "/etc/resolv.conf")
+        except OSError:  # a dangling symlink (systemd-resolved's stub not running): no DNS, all else works
+            pass
 
 
 # The device nodes a function may use (as AWS offers them); every other host device
@@ -199,27 +235,39 @@ SANDBOX_UID = 993
 SANDBOX_GID = 990
 
 
-def drop_privileges(uid: int, gid: int) -> None:
-    """Become the sandbox user with no capability at all (bounding set emptied, no_new_privs):
-    the function cannot mount, unmount, trace or signal the agent (root), write what root
-    owns, or regain privileges through exec."""
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
+_confine_ready: tuple = ()  # (prctl, capset, last capability, capset's header and data): see prepare_confine
+
+
+def prepare_confine() -> None:
+    """Look up, once in the zygote, what :func:`drop_privileges` needs. Every object a forked
+    environment allocates or first touches costs it a private copy of a page of the zygote's
+    memory: done here, these are shared by every environment instead."""
+    global _confine_ready
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             last = int(f.read())
     except (OSError, ValueError):
         last = 40
+    lib = libc()
+    _confine_ready = (lib.prctl, lib.capset, last, (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0),
+                      (ctypes.c_uint32 * 6)())
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become the sandbox user with no capability at all (bounding set emptied, no_new_privs):
+    the function cannot mount, unmount, trace or signal the agent (root), write what root
+    owns, or regain privileges through exec."""
+    if not _confine_ready:
+        prepare_confine()
+    c_prctl, c_capset, last, header, data = _confine_ready
+    if c_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        _check(-1, "prctl")
     for cap in range(last + 1):
-        try:
-            prctl(PR_CAPBSET_DROP, cap)
-        except OSError:
-            pass
+        c_prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # a capability this kernel lacks: nothing to drop
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
-    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (ctypes.c_uint32 * 6)()
-    _check(libc().capset(header, data), "capset")
+    _check(c_capset(header, data), "capset")
 
 
 def setup_mounts(plan: dict) -> None:

@@ -55,6 +55,7 @@ _program: bytes | None = None
 _problem: str | None = None
 _built = False
 _libc = None
+_prctl_args: tuple = ()  # prctl(PR_SET_SECCOMP, ...) arguments, and the buffers they point to
 
 
 def _build() -> bytes:
@@ -119,6 +120,13 @@ def prepare() -> None:
         _program = _build()
     except (RuntimeError, OSError, AttributeError) as e:
         _problem = str(e)
+        return
+    # What install() passes, made here once: each object a forked environment would otherwise
+    # allocate dirties a private copy of a page of the zygote's memory, in every environment.
+    global _prctl_args
+    buf = ctypes.create_string_buffer(_program, len(_program))
+    prog = _SockFprog(len(_program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    _prctl_args = (_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0, buf, prog)
 
 
 def available() -> bool:
@@ -138,8 +146,6 @@ def install() -> None:
     prepare()
     if _program is None:
         return
-    buf = ctypes.create_string_buffer(_program, len(_program))
-    prog = _SockFprog(len(_program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    if _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+    if _libc.prctl(*_prctl_args[:5]) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"seccomp: {os.strerror(err)}")

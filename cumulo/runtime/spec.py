@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 LogSink = Callable[["EnvironmentSpec", str, list[tuple[int, str]]], None]
 """``log_sink(spec, log_stream, [(timestamp_ms, message), ...])``; messages end with a newline.
@@ -39,7 +39,7 @@ class EnvironmentSpec:
     account_id: str = "000000000000"
     log_group: str = ""  # default: /aws/lambda/<function_name>
     endpoint_url: str = ""  # AWS_ENDPOINT_URL inside the environment
-    credentials: tuple[str, str, str] = ("test", "test", "")  # access key, secret key, session token
+    role_arn: str = ""  # the execution role: each environment gets its own session of it (CredentialIssuer)
     initialization_type: str = "on-demand"
 
     def __hash__(self) -> int:
@@ -48,6 +48,20 @@ class EnvironmentSpec:
     @property
     def log_group_name(self) -> str:
         return self.log_group or "/aws/lambda/" + self.function_name
+
+
+Credentials = tuple[str, str, str]  # access key, secret key, session token
+DEFAULT_CREDENTIALS: Credentials = ("test", "test", "")  # without an issuer (the runtime used on its own)
+
+
+class CredentialIssuer(Protocol):
+    """Temporary credentials of one environment: issued as it starts, revoked as it ends."""
+
+    def issue(self, spec: EnvironmentSpec, lifetime_s: float) -> Credentials:
+        """Credentials of ``spec``'s role valid for at most ``lifetime_s`` (the environment's longest life)."""
+
+    def revoke(self, access_key: str) -> None:
+        """The environment holding ``access_key`` is gone: its credentials stop working now."""
 
 
 @dataclass
@@ -66,6 +80,9 @@ class RuntimeConfig:
     private_paths: tuple[Path, ...] = ()  # hidden from functions (e.g. the platform's data dir)
     runtimes_dir: Path | None = None  # runtimes installed by `cumulo runtimes install` (<data-dir>/runtimes)
     runtime_substitution: str = "nearest"  # or "strict": see cumulo.runtime.runtimes
+    credentials: CredentialIssuer | None = None  # per-environment credentials (else DEFAULT_CREDENTIALS)
+    network: Literal["host", "isolated"] = "host"  # see cumulo.runtime.network
+    endpoint_port: int = 0  # isolated network: the endpoint's port, relayed to work_dir/endpoint.sock
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ platform interpreter's zygote too: only their runtime process is ``exec``'d.
 
 Started as ``python -m cumulo.runtime.zygote <fd> python|agent <options JSON>`` (options:
 namespaces, hosts file, cgroup bases and version, cgroup name prefix, the v1 device
-allow-list cgroup, the sandbox user the runtime process becomes ahead of time).  Protocol on the
+allow-list cgroup, the sandbox user the runtime process becomes ahead of time, and for an
+isolated function network the endpoint's port and the work directory holding its socket).  Protocol on the
 inherited ``SOCK_SEQPACKET`` socket, one message each way: the platform sends a JSON
 request with the environment's channel fd attached (``SCM_RIGHTS``); the zygote replies
 ``{"pid": <host pid of the agent>, "cgroup": <cgroup name or null>}`` or ``{"error": ...}``.
@@ -39,8 +40,8 @@ import socket
 import sys
 from pathlib import Path
 
-from cumulo.runtime import cgroups, channel, sandbox, seccomp  # noqa: F401  (preloaded for children)
-from cumulo.runtime.agent import lifecycle
+from cumulo.runtime import cgroups, channel, network, sandbox, seccomp  # noqa: F401  (preloaded for children)
+from cumulo.runtime.agent import endpoint_relay, lifecycle
 
 MAX_REQUEST = 1 << 20
 
@@ -90,6 +91,11 @@ class Blank:
         self.pid_data = b""
         self.ready = False
         self.cgroup = None
+        net = options.get("network") if options["namespaces"] else None
+        self.slirp = net.get("slirp") if net else None  # the outside network's helper (network.start_slirp)
+        # slirp4netns ends when every copy of exit_w (the agent's) is closed; it says "ready" on ready_r
+        self.exit_r, exit_w = os.pipe() if self.slirp else (-1, -1)
+        self.ready_r = -1
         bases = options.get("cgroups")
         if bases:
             name = f"{options['prefix']}-b{seq}"
@@ -103,8 +109,11 @@ class Blank:
                 self.sock.close()
                 for other in others:  # nothing of another environment may leak into this one
                     other.sock.close()
-                    if other.pid_r >= 0:
-                        os.close(other.pid_r)
+                    for fd in (other.pid_r, other.exit_r, other.ready_r):
+                        if fd >= 0:
+                            os.close(fd)
+                if self.exit_r >= 0:
+                    os.close(self.exit_r)
                 for fd in close_in_child:
                     try:
                         os.close(fd)
@@ -116,20 +125,24 @@ class Blank:
                 for path in filter(None, joins):
                     with open(path, "w") as f:
                         f.write("0")  # "0" = the writing process
+                relay = options.get("network")  # {"port", "work_dir"}: an isolated network namespace
                 if options["namespaces"]:
-                    sandbox.unshare(sandbox.ENVIRONMENT_NAMESPACES)
+                    sandbox.unshare(sandbox.ENVIRONMENT_NAMESPACES | (network.CLONE_NEWNET if relay else 0))
                     pid = os.fork()
                     if pid:
                         os.write(pid_w, str(pid).encode())
                         os._exit(0)
                     os.setsid()  # its own process group, so the platform can stop/kill it as a group
-                    sandbox.premount(options["hosts"])
+                    sandbox.premount(options["hosts"], network=bool(relay),
+                                     resolv_conf=relay.get("resolv_conf") if relay else None)
                 else:
                     os.write(pid_w, str(os.getpid()).encode())
                     sandbox.try_prctl(sandbox.PR_SET_PDEATHSIG, signal.SIGKILL)
                 os.close(pid_w)
                 agent = lifecycle.Agent()
-                agent.prepare(options.get("sandbox_user"))
+                agent.prepare(options.get("sandbox_user"), (exit_w,) if exit_w >= 0 else ())
+                if relay and options["namespaces"]:  # after the runtime process was forked: not its to hold
+                    agent.relay = endpoint_relay.EndpointRelay(relay["port"], relay["work_dir"])
                 self._wait(theirs, agent, options["namespaces"])
             except BaseException:
                 import traceback
@@ -137,6 +150,8 @@ class Blank:
                 traceback.print_exc()
             os._exit(71)
         os.close(pid_w)
+        if exit_w >= 0:
+            os.close(exit_w)
         os.set_blocking(self.pid_r, False)
         theirs.close()
 
@@ -162,7 +177,7 @@ class Blank:
             except InterruptedError:
                 continue
             if not chunk:
-                self.ready = True
+                self.ready = not (self.slirp and self.pid_data)  # else once its outside network is up
                 return True
             self.pid_data += chunk
 
@@ -170,6 +185,28 @@ class Blank:
         if self.pid_r >= 0:
             os.close(self.pid_r)
             self.pid_r = -1
+
+    def start_slirp(self) -> None:
+        """The pid is known: give the blank's network namespace its outside network (slirp4netns),
+        ready once it says so on ``ready_r``."""
+        try:
+            self.ready_r = network.start_slirp(self.slirp, int(self.pid_data), self.exit_r)
+        except OSError:
+            self.pid_data = b""  # not alive: replaced
+        os.close(self.exit_r)
+        self.exit_r = -1
+
+    def on_slirp(self) -> bool:
+        """slirp4netns wrote its ready byte (True) or ended without (False: the blank is not alive)."""
+        try:
+            self.ready = os.read(self.ready_r, 1) == b"1"
+        except OSError:
+            self.ready = False
+        if not self.ready:
+            self.pid_data = b""
+        os.close(self.ready_r)
+        self.ready_r = -1
+        return self.ready
 
     @property
     def alive(self) -> bool:
@@ -197,6 +234,10 @@ class Blank:
     def discard(self) -> None:
         self.sock.close()
         self.close_pid_pipe()
+        for fd in (self.exit_r, self.ready_r):
+            if fd >= 0:
+                os.close(fd)
+        self.exit_r = self.ready_r = -1
         if self.cgroup is not None:
             self.cgroup.remove()
 
@@ -301,22 +342,35 @@ class Server:
                         return
                     continue
                 blank = key.data
-                if blank.on_readable():
+                if key.fd == blank.ready_r:  # its outside network is up, or its helper failed
+                    self.sel.unregister(key.fd)
+                    blank.on_slirp()
+                    self._settled(blank)
+                elif blank.on_readable():
                     # Unregister while the pipe is still open: a blank forked meanwhile holds a copy of
                     # it for a moment, and epoll would keep the registration of a closed fd, reporting
                     # it later under the number's next owner.
                     self.sel.unregister(key.fd)
                     blank.close_pid_pipe()
-                    if not blank.alive:  # died while preparing: replaced on demand
-                        self.blanks.remove(blank)
-                        blank.discard()
-                        self.failures += 1
-                        if self.failures >= MAX_FAILURES and self.queue:
-                            self.failures = 0
-                            req, fds = self.queue.popleft()
-                            self._reply(req, {"error": "RuntimeError: blank environments keep failing "
-                                                       "to start (see stderr)"}, fds)
-                    self._dispatch()
+                    if blank.alive and not blank.ready:
+                        blank.start_slirp()
+                        if blank.ready_r >= 0:
+                            self.sel.register(blank.ready_r, selectors.EVENT_READ, blank)
+                            continue
+                    self._settled(blank)
+
+    def _settled(self, blank: Blank) -> None:
+        """A blank is ready or dead."""
+        if not blank.alive:  # died while preparing: replaced on demand
+            self.blanks.remove(blank)
+            blank.discard()
+            self.failures += 1
+            if self.failures >= MAX_FAILURES and self.queue:
+                self.failures = 0
+                req, fds = self.queue.popleft()
+                self._reply(req, {"error": "RuntimeError: blank environments keep failing "
+                                           "to start (see stderr)"}, fds)
+        self._dispatch()
 
 
 def serve(ctl: socket.socket, options: dict) -> None:
@@ -333,6 +387,8 @@ def main() -> None:
     preload(python_runtime)
     if options["namespaces"]:
         seccomp.prepare()  # once here, not in every environment
+        sandbox.prepare_confine()
+    os.set_inheritable(ctl_fd, False)  # helpers it starts (slirp4netns) must not hold the platform's line
     ctl = socket.socket(fileno=ctl_fd)
     prefixes = [sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)]
     ctl.send(json.dumps({"sys_path": [p for p in sys.path if p], "prefixes": prefixes}).encode())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -137,6 +138,18 @@ def test_raised_reserved_concurrency_is_used_by_the_waiting_backlog(server):
     server.client("lambda").put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=6)
     records = Records(server, ok_url).wait(60, timeout=60)
     assert 3 <= most_at_once(records) <= 6
+
+
+def test_events_held_by_a_reservation_of_zero_run_once_it_is_removed(server):
+    """Reserved concurrency 0 stops a function: its events wait, and run when the reservation goes
+    (DeleteFunctionConcurrency wakes them; the periodic probe would too, later)."""
+    name, ok_url, _ = deploy(server, reserved=0)
+    send_events(server, name, [{"id": i} for i in range(10)])
+    removed_at = time.time()
+    server.client("lambda").delete_function_concurrency(FunctionName=name)
+    records = Records(server, ok_url).wait(10, timeout=30)
+    assert sorted(r["requestPayload"]["id"] for r in records) == list(range(10))
+    assert min(r["responsePayload"]["start"] for r in records) >= removed_at  # none ran while stopped
 
 
 def test_event_age_is_enforced_while_waiting_for_concurrency(server):

@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import make_zip
-from tests.server import CumuloServer
+from tests.server import CumuloServer, wait_for
 
 ACCOUNT = "000000000000"
 ASSUME_LAMBDA = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -251,3 +251,57 @@ def test_sam_policy_templates_are_enforced(enforced):
                for o in cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
     assert invoke(enforced, outputs["Sender"], {"queue": outputs["Allowed"]}) == "sent"
     assert invoke(enforced, outputs["Sender"], {"queue": outputs["Other"]}) == "AccessDenied"
+
+
+HOLDER = """
+import os
+import time
+
+
+def handler(event, context):
+    time.sleep(event.get("hold", 0))
+    return {"AccessKeyId": os.environ["AWS_ACCESS_KEY_ID"], "SecretAccessKey": os.environ["AWS_SECRET_ACCESS_KEY"],
+            "SessionToken": os.environ["AWS_SESSION_TOKEN"]}
+"""
+
+
+def expired_or_live(server: CumuloServer, credentials: dict) -> str:
+    """"live" while the credentials work, else the error code the server answers."""
+    try:
+        session_client(server, "sts", credentials).get_caller_identity()
+    except ClientError as error:
+        assert error.response["Error"]["Message"] == "The security token included in the request is expired"
+        return error.response["Error"]["Code"]
+    return "live"
+
+
+def test_each_environment_has_its_own_credentials_which_end_with_it(enforced):
+    from concurrent.futures import ThreadPoolExecutor
+
+    lam = enforced.client("lambda", read_timeout=60)
+    name = unique("holder")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=role_with(enforced), Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": textwrap.dedent(HOLDER)})}, Timeout=30)
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+    with ThreadPoolExecutor(2) as threads:  # two invokes at once: two environments
+        first, second = threads.map(lambda _: invoke(enforced, name, {"hold": 1}), range(2))
+    assert first["AccessKeyId"] != second["AccessKeyId"] and first["SessionToken"] != second["SessionToken"]
+    assert invoke(enforced, name, {})["AccessKeyId"] in (first["AccessKeyId"], second["AccessKeyId"])  # warm reuse
+    assert expired_or_live(enforced, first) == expired_or_live(enforced, second) == "live"
+
+    # an update retires the environments: their credentials stop working; the new environment gets new ones
+    lam.update_function_configuration(FunctionName=name, Description="v2")
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+    wait_for(lambda: expired_or_live(enforced, first) == expired_or_live(enforced, second) == "ExpiredToken",
+             message="the retired environments' credentials to expire")
+    third = invoke(enforced, name, {})
+    assert third["AccessKeyId"] not in (first["AccessKeyId"], second["AccessKeyId"])
+    assert expired_or_live(enforced, third) == "live"
+    # other services answer with their protocol's code
+    with pytest.raises(ClientError) as refused:
+        session_client(enforced, "sqs", first).list_queues()
+    assert refused.value.response["Error"]["Code"] in ("ExpiredToken", "ExpiredTokenException")
+
+    lam.delete_function(FunctionName=name)  # so does deleting the function
+    wait_for(lambda: expired_or_live(enforced, third) == "ExpiredToken",
+             message="the deleted function's credentials to expire")

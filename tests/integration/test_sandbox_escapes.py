@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
+import socket
 import sys
 import uuid
 import zipfile
@@ -141,6 +143,10 @@ def test_every_escape_fails(server: CumuloServer, client, tmp_path) -> None:
     isolation = server.health()["isolation"]
     assert isolation["namespaces"]["mount"], "the host offers no isolation"
     assert isolation["mode"] == "auto" and isolation["function_user"] == 993 and isolation["capabilities"] == "none"
+    # no user namespace, on purpose (README: Security and isolation); health and the start-up line say so
+    assert isolation["namespaces"]["user"] is False and isolation["user_namespace"].startswith("not used")
+    assert "isolation auto: uid 993, no capabilities, namespaces: mount/pid/ipc," in server.log()
+    assert "no user namespace" in server.log()
     host_file = f"/tmp/cumulo-host-{uuid.uuid4().hex}"
     open(host_file, "w").close()
     token = uuid.uuid4().hex
@@ -180,3 +186,87 @@ def test_owner_only_files_of_a_package_still_run(client) -> None:
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
     _, result = invoke(client, name)
     assert result == "read"
+
+
+PROBE_NETWORK = r'''
+import os
+import socket
+
+import boto3
+
+
+def reach(port, host="127.0.0.1"):
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return "reached"
+    except OSError as e:
+        return type(e).__name__
+
+
+def handler(event, context):
+    return {"ports": {str(port): reach(port) for port in event["ports"]},
+            "outside": {f"{host}:{port}": reach(port, host) for host, port in event.get("outside", [])},
+            "endpoint": os.environ["AWS_ENDPOINT_URL"],
+            "functions": len(boto3.client("lambda").list_functions()["Functions"]),
+            "bucket": boto3.client("s3").create_bucket(Bucket=event["bucket"])["Location"]}
+'''
+
+
+@pytest.fixture(scope="module")
+def isolated_network(tmp_path_factory: pytest.TempPathFactory):
+    instance = CumuloServer(tmp_path_factory.mktemp("netns") / "data",
+                            extra_args=["--function-network", "isolated"]).start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(scope="module")
+def host_service():
+    """A loopback service of the host (like PostgreSQL on 127.0.0.1:5432): its port."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def outside_service():
+    """A service on the host's outward address, as another machine of the network would offer it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outward interface
+        except OSError:
+            pytest.skip("this host has no route outwards")
+        address = probe.getsockname()[0]
+    with socket.socket() as listener:
+        listener.bind((address, 0))
+        listener.listen(16)
+        yield listener.getsockname()
+
+
+def test_an_isolated_network_reaches_the_endpoint_but_not_the_hosts_loopback_services(
+        isolated_network: CumuloServer, host_service: int, outside_service: tuple[str, int]) -> None:
+    isolation = isolated_network.health()["isolation"]
+    assert isolation["network"].startswith("isolated: endpoint") and isolation["namespaces"]["network"], isolation
+    assert "namespaces: mount/pid/ipc/network," in isolated_network.log()
+    lam = isolated_network.client("lambda", read_timeout=70)
+    ports = [host_service, 5432, 6379]
+    event = {"ports": ports, "bucket": "netns-ok", "outside": [outside_service]}
+    _, result = invoke(lam, deploy(lam, {"app.py": PROBE_NETWORK}), event)
+    assert result["ports"] == {str(port): "ConnectionRefusedError" for port in ports}, result
+    outside = result["outside"]["{}:{}".format(*outside_service)]
+    if shutil.which("slirp4netns"):  # the outside network: through slirp4netns, which is installed
+        assert outside == "reached" and "slirp4netns)" in isolation["network"], result
+    else:
+        assert outside != "reached" and isolation["network"].endswith("(slirp4netns not installed)"), result
+    assert result["endpoint"] == f"http://127.0.0.1:{isolated_network.port}"
+    assert result["functions"] == 1 and result["bucket"] == "/netns-ok"
+    isolated_network.client("s3").head_bucket(Bucket="netns-ok")  # the function's request reached this server
+
+
+def test_the_host_network_reaches_the_hosts_loopback_services(server: CumuloServer, client, host_service) -> None:
+    """The default (and the control for the test above): functions share the host's network."""
+    assert server.health()["isolation"]["network"] == "host"
+    event = {"ports": [host_service], "bucket": "hostnet"}
+    _, result = invoke(client, deploy(client, {"app.py": PROBE_NETWORK}), event)
+    assert result["ports"] == {str(host_service): "reached"}, result

@@ -52,7 +52,21 @@ def test_log_lines_match_aws(rt):
     assert result.log_tail.startswith("START RequestId") and result.log_tail.endswith("ms\t\n")
 
 
-def test_context_and_environment(rt):
+class _Issuer:
+    """Credentials of each environment, numbered (a CredentialIssuer)."""
+
+    def __init__(self) -> None:
+        self.issued: list[str] = []
+
+    def issue(self, spec, lifetime_s: float) -> tuple[str, str, str]:
+        self.issued.append(spec.role_arn)
+        return f"AK{len(self.issued)}", "SK", "ST"
+
+    def revoke(self, access_key: str) -> None:
+        pass
+
+
+def test_context_and_environment(rt, monkeypatch):
     spec = rt.function({"pkg/sub/mod.py": """
         import os, sys, boto3
         def fn(event, context):
@@ -69,7 +83,8 @@ def test_context_and_environment(rt):
                 "path0": sys.path[0], "boto3": boto3.__name__}
     """}, handler="pkg/sub/mod.fn", memory_mb=256, timeout_s=7.0,
         environment={"MY_VAR": "1", "AWS_REGION": "xx"},
-        endpoint_url="http://127.0.0.1:4566", credentials=("AK", "SK", "ST"))
+        endpoint_url="http://127.0.0.1:4566", role_arn="arn:aws:iam::000000000000:role/r")
+    monkeypatch.setattr(rt.pool.config, "credentials", _Issuer())  # this environment's own
     keys = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
             "AWS_REGION", "AWS_DEFAULT_REGION", "_HANDLER", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT",
             "LAMBDA_RUNTIME_DIR", "AWS_EXECUTION_ENV", "AWS_LAMBDA_LOG_GROUP_NAME",
@@ -94,7 +109,7 @@ def test_context_and_environment(rt):
     assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand" and env["TZ"] == ":UTC"
     assert env["LANG"] == "en_US.UTF-8" and env["PYTHONPATH"] == "/var/runtime"
     credentials = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"])
-    assert credentials == ("AK", "SK", "ST")
+    assert credentials == ("AK1", "SK", "ST") and rt.pool.config.credentials.issued == [spec.role_arn]
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566" and env["_X_AMZN_TRACE_ID"] == trace
     assert ctx["function_name"] == spec.function_name and ctx["function_version"] == "$LATEST"
     assert ctx["invoked_function_arn"] == spec.function_arn and ctx["memory_limit_in_mb"] == "256"

@@ -26,6 +26,7 @@ class Launcher:
     def __init__(self) -> None:
         self.runtime_pid = 0
         self.ext_r = -1  # extensions' stdout/stderr
+        self.agent_only: tuple[int, ...] = ()  # descriptors the runtime process must not hold
 
     def prepare(self, sandbox_user: list[int] | None) -> None:
         """Open the Runtime API socket and the output pipes; fork the runtime process, which
@@ -67,7 +68,8 @@ class Launcher:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in (self.out_r, self.tel_r, self.sig_r, sig_w, self.cfg_w, self.listener.fileno()):
+            for fd in (self.out_r, self.tel_r, self.sig_r, sig_w, self.cfg_w, self.listener.fileno(),
+                       *self.agent_only):
                 os.close(fd)
             if sandbox_user:
                 sandbox.confine(sandbox_user)

@@ -64,9 +64,13 @@ class Agent:
         self.shutting_down = False
         self.shutdown_deadline = 0.0
         self.reset_error: str | None = None  # an extension reported exit/error: reset after this invoke
+        self.relay = None  # the endpoint inside an isolated network namespace (endpoint_relay.EndpointRelay)
 
     # --- set-up ------------------------------------------------------------------
-    def prepare(self, sandbox_user: list[int] | None) -> None:
+    def prepare(self, sandbox_user: list[int] | None, agent_only: tuple[int, ...] = ()) -> None:
+        """``agent_only``: descriptors the agent holds for the environment's life that the runtime
+        process must not inherit (the outside network helper's exit pipe)."""
+        self.launcher.agent_only = agent_only
         self.launcher.prepare(sandbox_user)
 
     def activate(self, chan: socket.socket, config: AgentConfig) -> None:
@@ -93,6 +97,8 @@ class Agent:
         if config.telemetry:
             self.sel.register(launcher.tel_r, selectors.EVENT_READ, self.output.on_telemetry)
         self.sel.register(launcher.sig_r, selectors.EVENT_READ, self._on_signal)
+        if self.relay is not None:
+            self.relay.activate(self.sel)
         self._send(channel.HELLO, {"port": launcher.port})
         if launch_error is not None:
             self._fail_init("Extension.LaunchError", launch_error)

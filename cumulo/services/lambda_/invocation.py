@@ -16,6 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from cumulo.invoke.async_events import AsyncEvent, AsyncInvoker, Outcome
+from cumulo.invoke.concurrency import function_key
 from cumulo.invoke.runner import FunctionRunner, Target
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
@@ -96,6 +97,13 @@ class InvocationOperations:
     async def _stop_invocation(self) -> None:
         await self.async_invoker.stop()
         await self.runner.stop()
+
+    def _concurrency_changed(self, context: RequestContext, name: str) -> None:
+        """A reservation was set or removed: events waiting for concurrency are woken at once (not at
+        the next periodic probe), and the account's reserved total is counted again."""
+        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
+        self.async_invoker.concurrency_changed(context.account_id,
+                                               function_key(context.account_id, context.region, name))
 
     # ------------------------------------------------------------ resolution
     def _cached_reserved_total(self, repo: LambdaRepository) -> int:

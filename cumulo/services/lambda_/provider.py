@@ -541,7 +541,7 @@ class LambdaProvider(InvocationOperations, ResponseStreamOperations, AsyncConfig
                                f"[{MIN_UNRESERVED_CONCURRENCY}].")
             record["reserved_concurrency"] = reserved
             repo.save_function(name, record)
-        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
+        self._concurrency_changed(context, name)
         return {"ReservedConcurrentExecutions": reserved}
 
     def get_function_concurrency(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -556,7 +556,7 @@ class LambdaProvider(InvocationOperations, ResponseStreamOperations, AsyncConfig
             record = repo.function(name)
             record.pop("reserved_concurrency", None)
             repo.save_function(name, record)
-        self._reserved_totals.pop(f"{context.account_id}:{context.region}:", None)
+        self._concurrency_changed(context, name)
         return {}
 
     def get_account_settings(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
