@@ -176,7 +176,7 @@ class Integrations:
                     message = str((json.loads(payload) or {}).get("errorMessage"))
                 except (ValueError, AttributeError):
                     message = payload.decode("utf-8", "replace")
-            return Reply(200, {"content-type": "application/json"}, payload, error_message=message)
+            return Reply(200, {"content-type": "application/json"}, body=payload, error_message=message)
         found = AWS_URI.match(uri)
         if found is None or found.group("service") not in SERVICES:
             raise configuration_error(f"AWS integration URI {uri} names no service Cumulo serves")
@@ -205,13 +205,13 @@ class Integrations:
                                       "Type": "Sender" if error.sender_fault else "Receiver"},
                             "RequestId": request_id}
             return Reply(status, {"content-type": "application/json", "x-amzn-requestid": request_id},
-                         json.dumps(document).encode())
+                         body=json.dumps(document).encode())
         call.integration_status = 200
         output = write_json(operation.output_shape, result or {}) if operation.output_shape is not None else {}
         if service in QUERY_SERVICES:
             output = {f"{action}Response": {f"{action}Result": output, "ResponseMetadata": {"RequestId": request_id}}}
         return Reply(200, {"content-type": "application/json", "x-amzn-requestid": request_id},
-                     json.dumps(output, separators=(",", ":"), default=str).encode())
+                     body=json.dumps(output, separators=(",", ":"), default=str).encode())
 
     @staticmethod
     def _action_params(call: RestCall, integration: dict[str, Any], service: str, kind: str, rest: str,
