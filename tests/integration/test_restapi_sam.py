@@ -1,0 +1,112 @@
+"""SAM applications with ``Events: Type: Api`` (implicit ``ServerlessRestApi``) and
+``AWS::Serverless::Api``, deployed through CloudFormation and called over HTTP."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+
+import pytest
+
+from tests.integration.test_apigw_support import call
+
+WAIT = {"Delay": 0.2, "MaxAttempts": 300}
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+TEMPLATE = textwrap.dedent("""
+    AWSTemplateFormatVersion: '2010-09-09'
+    Transform: AWS::Serverless-2016-10-31
+    Globals:
+      Function:
+        Runtime: python3.11
+        Handler: index.handler
+        Timeout: 10
+      Api:
+        Cors: "'https://app.example'"
+    Resources:
+      Hello:
+        Type: AWS::Serverless::Function
+        Properties:
+          InlineCode: |
+            import json
+            def handler(event, context):
+                return {"statusCode": 200, "headers": {"content-type": "application/json"},
+                        "body": json.dumps({"resource": event["resource"], "params": event["pathParameters"],
+                                            "stage": event["requestContext"]["stage"],
+                                            "vars": event["stageVariables"], "greeting": "{{GREETING}}"})}
+          Events:
+            Implicit:
+              Type: Api
+              Properties: {Path: '/hello/{name}', Method: get}
+            Keyed:
+              Type: Api
+              Properties:
+                RestApiId: !Ref Api
+                Path: /items
+                Method: post
+                Auth: {ApiKeyRequired: true}
+      Api:
+        Type: AWS::Serverless::Api
+        Properties:
+          StageName: v1
+          Variables: {color: blue}
+          Auth:
+            UsagePlan: {CreateUsagePlan: PER_API}
+    Outputs:
+      ImplicitUrl:
+        Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod"
+      ImplicitId: {Value: !Ref ServerlessRestApi}
+      ApiId: {Value: !Ref Api}
+      KeyId: {Value: !Ref ApiApiKey}
+""")
+
+
+@pytest.fixture(scope="module")
+def cloudformation(server):
+    if "cloudformation" not in server.health()["services"]:
+        pytest.skip("CloudFormation is not part of this build")
+    return server.client("cloudformation")
+
+
+def outputs(cloudformation, name):
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def test_sam_implicit_and_explicit_rest_apis(server, cloudformation):
+    name = f"restapi-{uuid.uuid4().hex[:8]}"
+    cloudformation.create_stack(StackName=name, TemplateBody=TEMPLATE.replace("{{GREETING}}", "hi"),
+                                Capabilities=CAPABILITIES)
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    out = outputs(cloudformation, name)
+    implicit_id = out["ImplicitId"]
+    assert out["ImplicitUrl"] == f"https://{implicit_id}.execute-api.us-east-1.amazonaws.com/Prod"
+    # the URL the template builds, reached host-style
+    reply = call(f"{server.url}/Prod/hello/ada", host=f"{implicit_id}.execute-api.us-east-1.amazonaws.com")
+    assert reply.status == 200, reply.body
+    assert reply.json() == {"resource": "/hello/{name}", "params": {"name": "ada"}, "stage": "Prod", "vars": None,
+                            "greeting": "hi"}
+    assert reply.header("access-control-allow-origin") is None  # the function sets no CORS headers itself
+    # SAM's implicit API has the Prod and Stage stages, and CORS preflights answered by MOCK integrations
+    assert call(f"{server.url}/_api/{implicit_id}/Stage/hello/bob").json()["stage"] == "Stage"
+    preflight = call(f"{server.url}/_api/{implicit_id}/Prod/hello/bob", method="OPTIONS")
+    assert preflight.status == 200
+    assert preflight.header("access-control-allow-origin") == "https://app.example"
+    assert "GET" in preflight.header("access-control-allow-methods")
+
+    apigw = server.client("apigateway")
+    keyed = f"{server.url}/_api/{out['ApiId']}/v1/items"
+    assert call(keyed, method="POST").status == 403
+    key = apigw.get_api_key(apiKey=out["KeyId"], includeValue=True)
+    allowed = call(keyed, method="POST", headers={"x-api-key": key["value"]})
+    assert allowed.status == 200, allowed.body
+    assert allowed.json()["vars"] == {"color": "blue"}
+
+    cloudformation.update_stack(StackName=name, TemplateBody=TEMPLATE.replace("{{GREETING}}", "hello"),
+                                Capabilities=CAPABILITIES)
+    cloudformation.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig=WAIT)
+    assert call(f"{server.url}/_api/{implicit_id}/Prod/hello/ada").json()["greeting"] == "hello"
+
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+    assert implicit_id not in {api["id"] for api in apigw.get_rest_apis(limit=500)["items"]}
