@@ -43,7 +43,7 @@ SERVICES = {"states": "stepfunctions", "sqs": "sqs", "sns": "sns", "events": "ev
             "s3": "s3", "lambda": "lambda", "logs": "logs"}
 QUERY_SERVICES = {"sqs", "sns"}
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.\-]+)\}")
-PROXY_MEMBERS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"}
+PROXY_MEMBERS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "upgrade", "date", "trailer", "te"}
 
 
