@@ -3,7 +3,8 @@
 TOKEN: the token comes from the ``identitySource`` header; a missing token, or one that fails
 ``identityValidationExpression``, is 401 without calling the function. REQUEST: every identity
 source (headers, query strings, stage variables, context) must be present, else 401. The
-function's policy is evaluated against the method ARN: an Allow of a matching ``execute-api:Invoke``
+function's policy is evaluated against the method ARN (its ``context`` reaches the integration
+with every value as a string; a nested value fails the request with 500): an Allow of a matching ``execute-api:Invoke``
 resource lets the request through, an explicit Deny or no Allow is 403, a failing function or a
 malformed answer is 500. Results are cached per stage by identity for
 ``authorizerResultTtlInSeconds`` (300 by default; 0 turns the cache off), as API Gateway does.
@@ -110,7 +111,12 @@ class Authorizers:
                 call.stage.auth_cache[key] = (time.monotonic() + ttl, result)
         if not allows(result.get("policyDocument"), call.method_arn):
             raise Rejection(403, "User is not authorized to access this resource", "ACCESS_DENIED")
-        context = {k: v for k, v in (result.get("context") or {}).items() if isinstance(v, str | int | float | bool)}
+        context = {}
+        for key, value in (result.get("context") or {}).items():
+            if isinstance(value, dict | list):  # only flat values are allowed; AWS fails the request
+                raise Rejection(500, "Internal server error", "AUTHORIZER_CONFIGURATION_ERROR")
+            # the proxy event carries every context value as a string
+            context[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
         call.authorizer = {**context, "principalId": result.get("principalId"),
                            "integrationLatency": call.integration_latency or 0}
         if result.get("usageIdentifierKey"):

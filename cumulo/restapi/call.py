@@ -53,6 +53,8 @@ class RestCall:
     integration_latency: int | None = None
     status: int = 0
     response_length: int = 0
+    test_invoke: bool = False  # TestInvokeMethod: no authorizer, no API key, as on AWS
+    _params: dict[str, dict[str, str]] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------ request views
     @property
@@ -88,9 +90,11 @@ class RestCall:
 
     def params(self) -> dict[str, dict[str, str]]:
         """``$input.params()``: path, querystring and header parameters (last value of repeats)."""
-        return {"path": dict(self.path_parameters),
-                "querystring": {k: v[-1] for k, v in self.query_lists().items()},
-                "header": {k: v[-1] for k, v in self.header_lists().items()}}
+        if self._params is None:
+            self._params = {"path": dict(self.path_parameters),
+                            "querystring": {k: v[-1] for k, v in self.query_lists().items()},
+                            "header": {k: v[-1] for k, v in self.header_lists().items()}}
+        return self._params
 
     def is_binary_request(self) -> bool:
         return matches_media_type(self.header("content-type") or "", self.stage.binary_media_types)

@@ -25,7 +25,8 @@ from cumulo.restapi.integrations import IntegrationFailure, Integrations, Reply
 from cumulo.restapi.usage import TokenBucket, UsagePlans
 from cumulo.restapi.validation import validate
 from cumulo.restapi.views import StageView, compile_stage
-from cumulo.services.apigateway.catalog import RestApiCatalog
+from cumulo.services.apigateway.catalog import Mapping, RestApiCatalog
+from cumulo.services.apigateway.domains import NO_BASE_PATH
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -45,6 +46,7 @@ class RestApiDataPlane:
         self.platform = platform
         self.catalog = catalog
         self._apis: dict[str, dict[str, StageView] | None] = {}  # None: not a REST API
+        self._domains: dict[str, list[Mapping]] | None = None  # custom domain name -> its mappings
         self.authorizers = Authorizers(platform)
         self.integrations = Integrations(platform)
         self.usage = UsagePlans(catalog)
@@ -56,6 +58,9 @@ class RestApiDataPlane:
 
     def keys_changed(self) -> None:
         self.usage.changed()
+
+    def domains_changed(self) -> None:
+        self._domains = None
 
     def authorizer_cache_flushed(self, api_id: str, stage_name: str) -> None:
         stages = self._apis.get(api_id)
@@ -85,15 +90,37 @@ class RestApiDataPlane:
         elif HOST_MARKER in host:
             api_id, rest = host.partition(".")[0].lower(), path
         else:
-            return None
+            if self._domains is None:
+                self._domains = self.catalog.domain_mappings()
+            mappings = self._domains.get(host.rpartition(":")[0].lower() if ":" in host else host.lower()) \
+                if self._domains else None
+            return None if mappings is None else await self._serve_domain(request, host, mappings)
         stages = self._stages(api_id)
         if stages is None:
             return None
-        stage_name, _, within = rest[1:].partition("/")
+        return await self._serve(request, stages, rest, host, None)
+
+    async def _serve_domain(self, request: HttpRequest, host: str, mappings: list[Mapping]) -> HttpResponse:
+        path = request.path
+        for mapping in mappings:
+            prefix = "" if mapping.base_path == NO_BASE_PATH else "/" + mapping.base_path
+            if prefix and not (path == prefix or path.startswith(prefix + "/")):
+                continue
+            stages = self._stages(mapping.api_id) or {}
+            return await self._serve(request, stages, path[len(prefix):] or "/", host, mapping.stage)
+        return _plain(403, "Forbidden", "ForbiddenException")
+
+    async def _serve(self, request: HttpRequest, stages: dict[str, StageView], rest: str, host: str,
+                     stage_name: str | None) -> HttpResponse:
+        if stage_name is None:
+            stage_name, _, within = rest[1:].partition("/")
+        else:
+            within = rest[1:]
         stage = stages.get(stage_name)
         if stage is None:
             return _plain(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
-        if stage.settings.get("disableExecuteApiEndpoint"):
+        if stage.settings.get("disableExecuteApiEndpoint") and (request.path.startswith(PATH_PREFIX)
+                                                                 or HOST_MARKER in host):
             return _plain(403, "Forbidden", "ForbiddenException")
         call = RestCall(request=request, stage=stage, path="/" + within, domain_name=host.rpartition(":")[0] or host)
         return await self.serve(call)
@@ -127,12 +154,12 @@ class RestApiDataPlane:
         method = match.method
         self._throttle(call)
         kind = method.get("authorizationType") or "NONE"
-        if kind in ("CUSTOM", "COGNITO_USER_POOLS"):
+        if kind in ("CUSTOM", "COGNITO_USER_POOLS") and not call.test_invoke:
             authorizer = stage.authorizers.get(method.get("authorizerId") or "")
             if authorizer is None:
                 raise Rejection(500, "Internal server error", "AUTHORIZER_CONFIGURATION_ERROR")
             await self.authorizers.authorize(call, authorizer)
-        if method.get("apiKeyRequired"):
+        if method.get("apiKeyRequired") and not call.test_invoke:
             self.usage.check(call)
         validator = stage.validators.get(method.get("requestValidatorId") or "")
         if validator is not None:

@@ -1,6 +1,7 @@
 """API Gateway (REST APIs) as Cumulo serves it: the control plane provider with the REST API data
 plane mounted on the gateway, and ``TestInvokeMethod``, which runs a request through the data plane
-against the API's current (undeployed) configuration, as the console's Test button does."""
+against the API's current (undeployed) configuration, as the console's Test button does (without
+the authorizer and the API key check, as there)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ class ApiGatewayService(ApiGatewayProvider):
         headers.setdefault("host", f"{api['id']}.execute-api.{context.region}.amazonaws.com")
         request = HttpRequest(method=params["httpMethod"], path=target.path or "/", query_string=target.query,
                               headers=headers, body=(params.get("body") or "").encode())
-        call = RestCall(request=request, stage=view, path=target.path or "/", domain_name=headers["host"])
+        call = RestCall(request=request, stage=view, path=target.path or "/", domain_name=headers["host"],
+                        test_invoke=True)
         started = time.perf_counter()
         response = await self.dataplane.serve(call)
         latency = int((time.perf_counter() - started) * 1000)

@@ -261,3 +261,21 @@ def test_import_export_and_test_invoke(server, apigw, echo):
     event = json.loads(tested["body"])
     assert event["pathParameters"] == {"id": "5"} and event["queryStringParameters"] == {"x": "1"}
     assert event["headers"]["x-test"] == "yes"
+
+
+def test_custom_domain_base_path_mappings(server, apigw, proxy_api):
+    domain = f"api-{uuid.uuid4().hex[:6]}.example.com"
+    created = apigw.create_domain_name(domainName=domain, endpointConfiguration={"types": ["REGIONAL"]},
+                                       regionalCertificateArn="arn:aws:acm:us-east-1:000000000000:certificate/x")
+    assert created["domainName"] == domain and created["regionalDomainName"].endswith(".amazonaws.com")
+    apigw.create_base_path_mapping(domainName=domain, basePath="v1", restApiId=proxy_api["id"], stage="prod")
+    with pytest.raises(ClientError) as error:
+        apigw.create_base_path_mapping(domainName=domain, basePath="v1", restApiId=proxy_api["id"], stage="prod")
+    assert error.value.response["Error"]["Code"] == "ConflictException"
+    reply = call(f"{server.url}/v1/pets/3", host=f"{domain}:{server.port}")
+    assert reply.status == 200
+    assert reply.json()["resource"] == "/pets/{id}" and reply.json()["pathParameters"] == {"id": "3"}
+    assert call(f"{server.url}/other/pets/3", host=domain).status == 403
+    assert [m["basePath"] for m in apigw.get_base_path_mappings(domainName=domain)["items"]] == ["v1"]
+    apigw.delete_domain_name(domainName=domain)
+    assert call(f"{server.url}/v1/pets/3", host=domain).status != 200

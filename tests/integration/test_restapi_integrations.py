@@ -113,7 +113,7 @@ def test_http_and_http_proxy_integrations(server, apigw, echo):
     assert reply.json()["header"] == "front"
 
 
-def test_step_functions_and_eventbridge_actions(server, apigw):
+def test_step_functions_eventbridge_and_sns_actions(server, apigw):
     sfn = server.client("stepfunctions")
     machine = sfn.create_state_machine(
         name=f"rest-{uuid.uuid4().hex[:6]}", roleArn="arn:aws:iam::000000000000:role/r",
@@ -140,7 +140,18 @@ def test_step_functions_and_eventbridge_actions(server, apigw):
         requestTemplates={"application/json": '{"Entries": [{"Source": "rest.api", "DetailType": "order", '
                                               '"Detail": "$util.escapeJavaScript($input.body)"}]}'})
     apigw.put_integration_response(restApiId=api_id, resourceId=put, httpMethod="POST", statusCode="200")
+    topic = server.client("sns").create_topic(Name=f"rest-{uuid.uuid4().hex[:6]}")["TopicArn"]
+    publish = method(apigw, api_id, "/notify", "POST")
+    apigw.put_integration(
+        restApiId=api_id, resourceId=publish, httpMethod="POST", type="AWS", integrationHttpMethod="POST",
+        uri="arn:aws:apigateway:us-east-1:sns:action/Publish",
+        requestParameters={"integration.request.querystring.TopicArn": f"'{topic}'",
+                           "integration.request.querystring.Message": "method.request.querystring.text"})
+    apigw.put_integration_response(restApiId=api_id, resourceId=publish, httpMethod="POST", statusCode="200")
     apigw.create_deployment(restApiId=api_id, stageName="prod")
+    published = call(url(server, api_id, "prod", "/notify?text=hello"), method="POST")
+    assert published.status == 200, published.body
+    assert published.json()["PublishResponse"]["PublishResult"]["MessageId"]
     started = call(url(server, api_id, "prod", "/orders"), method="POST", body='{"order": 7}',
                    headers={"content-type": "application/json"})
     assert started.status == 200, started.body
@@ -202,10 +213,10 @@ def test_request_authorizer_cache_and_flush(server, apigw, lam, echo):
     assert first["principalId"] == "ok-1" and first["tenant"] == "t1"
     assert again["call"] == first["call"]  # answered from the cache
     other = call(target + "?tenant=t2", headers={"x-user": "ok-1"}).json()["requestContext"]["authorizer"]
-    assert other["call"] > first["call"]
+    assert int(other["call"]) > int(first["call"])
     apigw.flush_stage_authorizers_cache(restApiId=api_id, stageName="prod")
     fresh = call(target + "?tenant=t1", headers={"x-user": "ok-1"}).json()["requestContext"]["authorizer"]
-    assert fresh["call"] > other["call"]
+    assert int(fresh["call"]) > int(other["call"])
 
 
 def test_integration_timeout_and_access_log(server, apigw, echo):

@@ -45,6 +45,21 @@ TEMPLATE = textwrap.dedent("""
                 Path: /items
                 Method: post
                 Auth: {ApiKeyRequired: true}
+            Guarded:
+              Type: Api
+              Properties:
+                RestApiId: !Ref Api
+                Path: /guarded
+                Method: get
+                Auth: {Authorizer: TokenAuth}
+      Authz:
+        Type: AWS::Serverless::Function
+        Properties:
+          InlineCode: |
+            def handler(event, context):
+                effect = "Allow" if event["authorizationToken"] == "letmein" else "Deny"
+                return {"principalId": "sam-user", "policyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
       Api:
         Type: AWS::Serverless::Api
         Properties:
@@ -52,6 +67,8 @@ TEMPLATE = textwrap.dedent("""
           Variables: {color: blue}
           Auth:
             UsagePlan: {CreateUsagePlan: PER_API}
+            Authorizers:
+              TokenAuth: {FunctionArn: !GetAtt Authz.Arn}
     Outputs:
       ImplicitUrl:
         Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod"
@@ -101,6 +118,10 @@ def test_sam_implicit_and_explicit_rest_apis(server, cloudformation):
     allowed = call(keyed, method="POST", headers={"x-api-key": key["value"]})
     assert allowed.status == 200, allowed.body
     assert allowed.json()["vars"] == {"color": "blue"}
+    guarded = f"{server.url}/_api/{out['ApiId']}/v1/guarded"
+    assert call(guarded).status == 401
+    assert call(guarded, headers={"Authorization": "wrong"}).status == 403
+    assert call(guarded, headers={"Authorization": "letmein"}).status == 200
 
     cloudformation.update_stack(StackName=name, TemplateBody=TEMPLATE.replace("{{GREETING}}", "hello"),
                                 Capabilities=CAPABILITIES)

@@ -11,7 +11,9 @@ from typing import Any, NamedTuple, Protocol
 
 from cumulo.services.apigateway.repository import (
     API_KEYS,
+    BASE_PATH_MAPPINGS,
     DEPLOYMENTS,
+    DOMAIN_NAMES,
     STAGES,
     USAGE_PLAN_KEYS,
     USAGE_PLANS,
@@ -24,12 +26,23 @@ class DeployedStage(NamedTuple):
     deployment: dict[str, Any] | None
 
 
+class Mapping(NamedTuple):
+    """Where a custom domain name sends requests whose path starts with ``base_path``."""
+
+    base_path: str  # "(none)": every path
+    api_id: str
+    stage: str | None  # None: the path's first segment names the stage
+
+
 class CatalogListener(Protocol):
     def api_changed(self, api_id: str) -> None:
         """The API, its stages or their deployments changed (or the API is gone)."""
 
     def keys_changed(self) -> None:
         """An API key, usage plan or usage plan key changed."""
+
+    def domains_changed(self) -> None:
+        """A custom domain name or one of its base path mappings changed."""
 
     def authorizer_cache_flushed(self, api_id: str, stage_name: str) -> None:
         """FlushStageAuthorizersCache was called for the stage."""
@@ -59,6 +72,18 @@ class RestApiCatalog:
         return [(plan, [k["id"] for _, k in self._repo.store.scan(USAGE_PLAN_KEYS.table, f"{owner}/{plan['id']}/")])
                 for plan in self._repo.items(USAGE_PLANS, owner)]
 
+    def domain_mappings(self) -> dict[str, list[Mapping]]:
+        """Every custom domain name with its mappings, longest base path first."""
+        store = self._repo.store
+        table: dict[str, list[Mapping]] = {}
+        for key, domain in store.scan(DOMAIN_NAMES.table):
+            owner = key.rpartition("/")[0]
+            mappings = [Mapping(m["basePath"], m["restApiId"], m.get("stage"))
+                        for _, m in store.scan(BASE_PATH_MAPPINGS.table, f"{owner}:{domain['domainName']}/")]
+            mappings.sort(key=lambda m: -len(m.base_path) if m.base_path != "(none)" else 0)
+            table[domain["domainName"]] = mappings
+        return table
+
     def used(self, plan_id: str, key_id: str, period: str) -> int:
         return self._repo.used(plan_id, key_id, period)
 
@@ -77,6 +102,10 @@ class RestApiCatalog:
     def keys_changed(self) -> None:
         for listener in self._listeners:
             listener.keys_changed()
+
+    def domains_changed(self) -> None:
+        for listener in self._listeners:
+            listener.domains_changed()
 
     def authorizer_cache_flushed(self, api_id: str, stage_name: str) -> None:
         for listener in self._listeners:

@@ -14,6 +14,8 @@ Tables:
   gateway responses (by type), deployments (with the snapshot they deployed), stages (by name);
 * ``restapi.apikeys``, ``restapi.usageplans``   ``account:region:<id>``, and
   ``restapi.usageplankeys`` ``account:region:<planId>/<keyId>``;
+* ``restapi.domains``     ``account:region/<domainName>`` -> custom domain names, and
+  ``restapi.basepaths``   ``account:region:<domainName>/<basePath>`` -> their base path mappings;
 * ``restapi.usage``       ``<planId>/<keyId>/<period>`` -> requests counted against a quota;
 * ``restapi.tags``        resource ARN -> tags of stages, keys and usage plans.
 
@@ -74,6 +76,8 @@ API_KINDS = (RESOURCES, AUTHORIZERS, MODELS, VALIDATORS, GATEWAY_RESPONSES, DEPL
 API_KEYS = Kind("restapi.apikeys", "id", 10, "API Key")
 USAGE_PLANS = Kind("restapi.usageplans", "id", 6, "Usage Plan")
 USAGE_PLAN_KEYS = Kind("restapi.usageplankeys", "id", 0, "Usage Plan Key")
+DOMAIN_NAMES = Kind("restapi.domains", "domainName", 0, "DomainName")  # owner: account:region
+BASE_PATH_MAPPINGS = Kind("restapi.basepaths", "basePath", 0, "BasePathMapping")  # owner: account:region:domain
 
 
 def not_found(message: str) -> AwsError:

@@ -425,6 +425,46 @@ class UsagePlanKeyHandler(ResourceHandler):
                                                                        "keyId": props["KeyId"]}))
 
 
+class DomainNameHandler(ResourceHandler):
+    type = "AWS::ApiGateway::DomainName"
+    FIELDS = ("CertificateArn", "RegionalCertificateArn", "SecurityPolicy", "MutualTlsAuthentication")
+    properties = frozenset({*FIELDS, "DomainName", "EndpointConfiguration", "Tags",
+                            "OwnershipVerificationCertificateArn"})
+    ignored = frozenset({"OwnershipVerificationCertificateArn"})
+    replace_on = properties
+
+    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
+        endpoint = props.get("EndpointConfiguration") or {}
+        created = await ctx.call(SERVICE, "CreateDomainName", {
+            "domainName": props["DomainName"], **camel(props, self.FIELDS),
+            "endpointConfiguration": {"types": endpoint.get("Types") or ["EDGE"]},
+            "tags": tags_map(props.get("Tags")) or None})
+        return Deployed(created["domainName"], {
+            "DistributionDomainName": created["distributionDomainName"],
+            "DistributionHostedZoneId": created["distributionHostedZoneId"],
+            "RegionalDomainName": created["regionalDomainName"],
+            "RegionalHostedZoneId": created["regionalHostedZoneId"]})
+
+    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
+        await _ignore_missing(ctx.call(SERVICE, "DeleteDomainName", {"domainName": physical_id}))
+
+
+class BasePathMappingHandler(ResourceHandler):
+    type = "AWS::ApiGateway::BasePathMapping"
+    properties = frozenset({"DomainName", "BasePath", "RestApiId", "Stage"})
+    replace_on = properties
+
+    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
+        created = await ctx.call(SERVICE, "CreateBasePathMapping", {
+            "domainName": props["DomainName"], "basePath": props.get("BasePath") or None,
+            "restApiId": props["RestApiId"], "stage": props.get("Stage")})
+        return Deployed(f"{props['DomainName']}/{created['basePath']}")
+
+    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
+        await _ignore_missing(ctx.call(SERVICE, "DeleteBasePathMapping", {
+            "domainName": props["DomainName"], "basePath": physical_id.partition("/")[2]}))
+
+
 HANDLERS = [RestApiHandler(), DeploymentHandler(), StageHandler(), ResourceResourceHandler(), MethodHandler(),
             AuthorizerHandler(), ModelHandler(), RequestValidatorHandler(), GatewayResponseHandler(), ApiKeyHandler(),
-            UsagePlanHandler(), UsagePlanKeyHandler()]
+            UsagePlanHandler(), UsagePlanKeyHandler(), DomainNameHandler(), BasePathMappingHandler()]
