@@ -279,3 +279,16 @@ def test_custom_domain_base_path_mappings(server, apigw, proxy_api):
     assert [m["basePath"] for m in apigw.get_base_path_mappings(domainName=domain)["items"]] == ["v1"]
     apigw.delete_domain_name(domainName=domain)
     assert call(f"{server.url}/v1/pets/3", host=domain).status != 200
+
+
+def test_import_refuses_bad_integrations_and_changes_nothing(apigw):
+    before = {api["id"] for api in apigw.get_rest_apis(limit=500)["items"]}
+    definition = {"openapi": "3.0.1", "info": {"title": "broken", "version": "1"}, "paths": {
+        "/": {"get": {"x-amazon-apigateway-integration": {"type": "http", "httpMethod": "GET", "uri": "nowhere"}}}}}
+    with pytest.raises(ClientError) as error:
+        apigw.import_rest_api(body=json.dumps(definition).encode())
+    assert error.value.response["Error"] == {
+        "Code": "BadRequestException",
+        "Message": "Errors found during import:\n\tUnable to put integration on 'GET' for resource at path '/': "
+                   "Invalid HTTP endpoint specified for URI"}
+    assert {api["id"] for api in apigw.get_rest_apis(limit=500)["items"]} == before

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from cumulo.protocol.errors import AwsError
 from cumulo.services.apigateway import openapi
 from cumulo.services.apigateway.apiparts import check_authorizer
 from cumulo.services.apigateway.repository import (
@@ -30,10 +31,17 @@ Record = dict[str, Any]
 
 class ImportOperations(RestApiOperations, ResourceOperations):
     def _definition(self, params: Record) -> openapi.Definition:
+        """The definition in ``params["body"]``; BadRequest listing every integration AWS would refuse."""
         definition = openapi.Definition(openapi.parse(params.get("body") or b""))
-        problems = [f"Unknown integration type for {path} {m}" for path, m, method in definition.methods
-                    if method.get("methodIntegration", {}).get("type") not in (None, "AWS", "AWS_PROXY", "HTTP",
-                                                                                "HTTP_PROXY", "MOCK")]
+        problems = []
+        for path, http_method, method in definition.methods:
+            if "methodIntegration" not in method:
+                continue
+            try:
+                self._check_integration(method["methodIntegration"])
+            except AwsError as error:
+                problems.append(f"Unable to put integration on '{http_method}' for resource at path '{path}': "
+                                f"{error.message}")
         if problems:
             raise bad_request("Errors found during import:\n\t" + "\n\t".join(problems))
         return definition

@@ -221,13 +221,15 @@ class ResourceOperations(ControlPlane):
         kind = integration.get("type")
         if kind not in INTEGRATION_TYPES:
             raise bad_request(f"Invalid integration type specified: {kind}")
-        if kind != "MOCK":
-            if not integration.get("uri"):
-                raise bad_request("Enumeration value for HttpMethod must be non-empty" if not integration.get(
-                    "httpMethod") else "Invalid Uri specified")
-            if not integration.get("httpMethod"):
-                raise bad_request("Enumeration value for HttpMethod must be non-empty")
-        if kind == "AWS_PROXY" and not integration["uri"].startswith("arn:"):
+        if kind != "MOCK" and not integration.get("httpMethod"):
+            raise bad_request("Enumeration value for HttpMethod must be non-empty")
+        uri = integration.get("uri") or ""
+        if kind in ("HTTP", "HTTP_PROXY") and not re.match(r"^https?://[^/\s]+", uri):
+            raise bad_request("Invalid HTTP endpoint specified for URI")
+        if kind in ("AWS", "AWS_PROXY") and not re.match(r"^arn:aws[a-zA-Z-]*:apigateway:[a-z0-9-]*:[a-z0-9.-]+:"
+                                                         r"(path|action)/.+", uri):
+            raise bad_request("Invalid ARN specified in the request")
+        if kind == "AWS_PROXY" and ":lambda:path/" not in uri and ":firehose:" not in uri:
             raise bad_request("Integrations of type 'AWS_PROXY' currently only supports Lambda function and "
                               "Firehose stream invocations.")
         timeout = integration.get("timeoutInMillis")
