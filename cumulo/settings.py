@@ -95,6 +95,9 @@ class Settings:
     http_api_endpoint: str = "path"
     # The domain under which host-style invoke URLs live (*.localhost resolves to loopback on most systems).
     http_api_domain: str = "execute-api.localhost"
+    # Where REST API Cognito user pool authorizers find a pool's tokens' issuer: {base}/{userPoolId}
+    # ({region} is the pool's region), whose OpenID configuration names the signing keys.
+    cognito_issuer: str = "https://cognito-idp.{region}.amazonaws.com"
     # Multiplies Application Auto Scaling's rate() periods, target-tracking evaluation
     # periods and cooldowns (at() and cron() keep wall-clock time); tests set it small.
     autoscaling_time_scale: float = 1.0

@@ -28,8 +28,8 @@ from cumulo.gateway.auth import read_signature, verify
 from cumulo.gateway.session_auth import SigningSecrets, check_session
 from cumulo.httpapi import events
 from cumulo.httpapi.integrations import substitute_stage_variables, within
-from cumulo.httpapi.jwks import JwksCache, JwksError
 from cumulo.httpapi.mapping import evaluate
+from cumulo.net.jwks import JwksCache, JwksError
 from cumulo.protocol.errors import AwsError
 from cumulo.services.apigatewayv2.addresses import lambda_arn_of
 

@@ -38,7 +38,7 @@ def unauthorized() -> Rejection:
     return Rejection(401, "Unauthorized", "UNAUTHORIZED")
 
 
-def _identity_value(source: str, call: RestCall) -> str | None:
+def identity_value(source: str, call: RestCall) -> str | None:
     source = source.strip()
     if source.startswith("method.request.header."):
         return call.header(source[len("method.request.header."):])
@@ -82,7 +82,7 @@ class Authorizers:
         kind = authorizer.get("type")
         if kind == "TOKEN":
             source = authorizer.get("identitySource") or "method.request.header.Authorization"
-            token = _identity_value(source, call)
+            token = identity_value(source, call)
             if not token:
                 raise unauthorized()
             expression = authorizer.get("identityValidationExpression")
@@ -92,14 +92,14 @@ class Authorizers:
             event: dict[str, Any] = {"type": "TOKEN", "authorizationToken": token, "methodArn": call.method_arn}
         elif kind == "REQUEST":
             sources = [s for s in (authorizer.get("identitySource") or "").split(",") if s.strip()]
-            identity = [_identity_value(s, call) or "" for s in sources]
+            identity = [identity_value(s, call) or "" for s in sources]
             if any(not value for value in identity):
                 raise unauthorized()
             event = {"type": "REQUEST", "methodArn": call.method_arn, **call.proxy_event()}
             event.pop("body", None)
             event.pop("isBase64Encoded", None)
         else:
-            raise Rejection(500, "Cognito user pool authorizers are not supported by Cumulo", "AUTHORIZER_FAILURE")
+            raise Rejection(500, "Internal server error", "AUTHORIZER_CONFIGURATION_ERROR")
         ttl = authorizer.get("authorizerResultTtlInSeconds", 300) if identity else 0
         key = (authorizer["id"], "\x00".join(identity))
         cached = call.stage.auth_cache.get(key) if ttl else None

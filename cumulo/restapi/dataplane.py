@@ -21,6 +21,7 @@ from cumulo.protocol.http import HttpRequest, HttpResponse
 from cumulo.restapi import vtl
 from cumulo.restapi.authorizers import Authorizers, Rejection
 from cumulo.restapi.call import RestCall
+from cumulo.restapi.cognito import CognitoAuthorizers
 from cumulo.restapi.integrations import IntegrationFailure, Integrations, Reply
 from cumulo.restapi.usage import TokenBucket, UsagePlans
 from cumulo.restapi.validation import validate
@@ -48,6 +49,7 @@ class RestApiDataPlane:
         self._apis: dict[str, dict[str, StageView] | None] = {}  # None: not a REST API
         self._domains: dict[str, list[Mapping]] | None = None  # custom domain name -> its mappings
         self.authorizers = Authorizers(platform)
+        self.cognito = CognitoAuthorizers(platform.settings.cognito_issuer)
         self.integrations = Integrations(platform)
         self.usage = UsagePlans(catalog)
         catalog.subscribe(self)
@@ -158,7 +160,10 @@ class RestApiDataPlane:
             authorizer = stage.authorizers.get(method.get("authorizerId") or "")
             if authorizer is None:
                 raise Rejection(500, "Internal server error", "AUTHORIZER_CONFIGURATION_ERROR")
-            await self.authorizers.authorize(call, authorizer)
+            if authorizer.get("type") == "COGNITO_USER_POOLS":
+                await self.cognito.authorize(call, authorizer, method.get("authorizationScopes") or [])
+            else:
+                await self.authorizers.authorize(call, authorizer)
         if method.get("apiKeyRequired") and not call.test_invoke:
             self.usage.check(call)
         validator = stage.validators.get(method.get("requestValidatorId") or "")

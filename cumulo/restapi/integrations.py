@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from cumulo.net import http_client
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.json_codec import write_json
+from cumulo.protocol.protocols import error_status
 from cumulo.restapi import vtl
 from cumulo.restapi.call import RestCall, matches_media_type
 from cumulo.services.api_calls import call_api
@@ -195,8 +196,6 @@ class Integrations:
             result = await call_api(self.platform, service, action, params, account=call.stage.account,
                                     region=region, request_id=request_id)
         except AwsError as error:
-            from cumulo.protocol.protocols import error_status
-
             status = error_status(model, error)
             call.integration_status = status
             document = {"__type": error.code, "message": error.message}
@@ -229,8 +228,9 @@ class Integrations:
             params.update(form)
             query = integration.get("requestParameters") or {}
             for target, source in query.items():
-                if target.startswith("integration.request.querystring."):
-                    params[target.rsplit(".", 1)[1]] = _parameter_value(source, call)
+                value = _parameter_value(source, call)
+                if target.startswith("integration.request.querystring.") and value is not None:
+                    params[target.rsplit(".", 1)[1]] = value
             if service == "sqs" and kind == "path":
                 account, _, queue = rest.partition("/")
                 params["QueueUrl"] = f"http://localhost/{account}/{queue}"
