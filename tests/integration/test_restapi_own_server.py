@@ -1,10 +1,12 @@
-"""Cognito user pool authorizers of REST APIs, against a local issuer standing in for the pool
-(``cognito_issuer`` setting): ID tokens for methods without scopes, access tokens with a scope
-for methods with scopes, 401 for everything else."""
+"""REST API behaviour that needs a server of its own: Cognito user pool authorizers against a local
+issuer standing in for the pool (``cognito_issuer`` setting: ID tokens for methods without scopes,
+access tokens with a scope for methods with scopes, 401 for everything else), and what survives a
+``kill -9`` (deployed APIs, API keys, quota counts)."""
 
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,3 +109,27 @@ def test_cognito_user_pool_authorizer(cognito_server, pool):
     assert call(orders, headers={"Authorization": pool.token("access", scope="orders/read")}).status == 200
     assert call(orders, headers={"Authorization": pool.token("access", scope="other")}).status == 401
     assert call(orders, headers={"Authorization": pool.token()}).status == 401
+
+
+def test_apis_keys_and_quota_counts_survive_kill_9(cognito_server):
+    server = cognito_server
+    apigw = server.client("apigateway")
+    api_id = apigw.create_rest_api(name="durable")["id"]
+    resource = add_path(apigw, api_id, "/counted")
+    apigw.put_method(restApiId=api_id, resourceId=resource, httpMethod="GET", authorizationType="NONE",
+                     apiKeyRequired=True)
+    apigw.put_integration(restApiId=api_id, resourceId=resource, httpMethod="GET", type="MOCK",
+                          requestTemplates={"application/json": '{"statusCode": 200}'})
+    apigw.put_integration_response(restApiId=api_id, resourceId=resource, httpMethod="GET", statusCode="200")
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    key = apigw.create_api_key(name="durable", enabled=True)
+    plan = apigw.create_usage_plan(name="durable", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                   quota={"limit": 3, "period": "MONTH"})
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    target = url(server, api_id, "prod", "/counted")
+    headers = {"x-api-key": key["value"]}
+    assert [call(target, headers=headers).status for _ in range(2)] == [200, 200]
+    server.stop(signal.SIGKILL)
+    server.start()
+    assert call(target, headers=headers).status == 200
+    assert call(target, headers=headers).status == 429
