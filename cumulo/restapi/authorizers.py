@@ -18,6 +18,8 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from cumulo.gateway.auth import read_signature, verify
+from cumulo.gateway.session_auth import SigningSecrets, check_session
 from cumulo.protocol.errors import AwsError
 from cumulo.restapi.call import RestCall
 from cumulo.restapi.integrations import LAMBDA_URI, stage_substitute
@@ -76,6 +78,26 @@ def allows(policy: Any, method_arn: str) -> bool:
 class Authorizers:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
+
+    def iam(self, call: RestCall) -> None:
+        """``AWS_IAM`` methods: SigV4 with the operator's keys or temporary credentials (a function's,
+        STS AssumeRole's); unsigned is 403 ``Missing Authentication Token``, a bad signature 403."""
+        sessions = self.platform.sessions
+        info = None
+        try:
+            info = read_signature(call.request)
+            if info is None:
+                raise Rejection(403, "Missing Authentication Token", "MISSING_AUTHENTICATION_TOKEN")
+            verify(call.request, info, SigningSecrets(self.platform.settings.access_keys, sessions), "rest-json")
+            session = sessions.find(info.access_key)
+            if session is not None:
+                check_session(call.request, session, "rest-json")
+        except AwsError as error:
+            raise Rejection(403, error.message, "INVALID_SIGNATURE") from None
+        account = call.stage.account
+        user_arn, user_id = (session.arn, session.user_id) if session else (f"arn:aws:iam::{account}:root", account)
+        call.iam_identity = {"accessKey": info.access_key, "accountId": account, "caller": user_id,
+                             "user": user_id, "userArn": user_arn}
 
     async def authorize(self, call: RestCall, authorizer: dict[str, Any]) -> None:
         """Let the call through (setting ``call.authorizer``) or raise ``Rejection``."""

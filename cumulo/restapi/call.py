@@ -45,6 +45,7 @@ class RestCall:
     method: dict[str, Any] | None = None
     path_parameters: dict[str, str] = field(default_factory=dict)
     authorizer: dict[str, Any] | None = None  # requestContext.authorizer
+    iam_identity: dict[str, Any] | None = None  # the SigV4 caller of an AWS_IAM method
     api_key_id: str | None = None
     usage_key: str | None = None  # an authorizer's usageIdentifierKey
     error_message: str | None = None
@@ -114,12 +115,15 @@ class RestCall:
 
     # ------------------------------------------------------------ requestContext / $context
     def identity(self) -> dict[str, Any]:
-        return {"cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
-                "sourceIp": self.request.client or "127.0.0.1", "principalOrgId": None, "accessKey": None,
-                "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None, "userArn": None,
-                "userAgent": self.header("user-agent") or "", "user": None,
-                "apiKey": self.header("x-api-key") if self.api_key_id else None,
-                "apiKeyId": self.api_key_id}
+        identity = {"cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
+                    "sourceIp": self.request.client or "127.0.0.1", "principalOrgId": None, "accessKey": None,
+                    "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None, "userArn": None,
+                    "userAgent": self.header("user-agent") or "", "user": None,
+                    "apiKey": self.header("x-api-key") if self.api_key_id else None,
+                    "apiKeyId": self.api_key_id}
+        if self.iam_identity:
+            identity.update(self.iam_identity)
+        return identity
 
     def request_context(self) -> dict[str, Any]:
         context: dict[str, Any] = {

@@ -156,7 +156,9 @@ class RestApiDataPlane:
         method = match.method
         self._throttle(call)
         kind = method.get("authorizationType") or "NONE"
-        if kind in ("CUSTOM", "COGNITO_USER_POOLS") and not call.test_invoke:
+        if kind == "AWS_IAM" and not call.test_invoke:
+            self.authorizers.iam(call)
+        elif kind in ("CUSTOM", "COGNITO_USER_POOLS") and not call.test_invoke:
             authorizer = stage.authorizers.get(method.get("authorizerId") or "")
             if authorizer is None:
                 raise Rejection(500, "Internal server error", "AUTHORIZER_CONFIGURATION_ERROR")

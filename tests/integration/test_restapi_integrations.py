@@ -5,6 +5,7 @@ AWS CLI's ``test-invoke-method``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -12,6 +13,9 @@ import sys
 import uuid
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from tests.integration.test_apigw_support import ECHO, call, deploy, lambda_uri
 from tests.integration.test_restapi import add_path, url
@@ -255,3 +259,26 @@ def test_aws_cli_test_invoke_method(server, apigw, tmp_path):
          "--path-with-query-string", "/ping/cli"], capture_output=True, text=True, env=env, check=True).stdout
     result = json.loads(output)
     assert result["status"] == 200 and json.loads(result["body"]) == {"pong": "cli"}
+
+
+def test_aws_iam_authorization(server, apigw, echo):
+    api_id = apigw.create_rest_api(name="iam")["id"]
+    resource = method(apigw, api_id, "/iam", "GET", authorizationType="AWS_IAM")
+    apigw.put_integration(restApiId=api_id, resourceId=resource, httpMethod="GET", type="AWS_PROXY",
+                          integrationHttpMethod="POST", uri=lambda_uri(echo))
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    target = url(server, api_id, "prod", "/iam")
+
+    def signed(secret: str) -> dict[str, str]:
+        request = AWSRequest(method="GET", url=target,
+                             headers={"x-amz-date": dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")})
+        SigV4Auth(Credentials("test", secret), "execute-api", "us-east-1").add_auth(request)
+        return {k: v for k, v in request.headers.items() if k.lower() != "host"}
+
+    unsigned = call(target)
+    assert (unsigned.status, unsigned.json()) == (403, {"message": "Missing Authentication Token"})
+    assert call(target, headers=signed("wrong")).status == 403
+    reply = call(target, headers=signed("test"))
+    assert reply.status == 200, reply.body
+    identity = reply.json()["requestContext"]["identity"]
+    assert identity["accessKey"] == "test" and identity["userArn"] == "arn:aws:iam::000000000000:root"
