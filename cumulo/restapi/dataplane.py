@@ -35,10 +35,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("cumulo.restapi")
 PATH_PREFIX = "/_api/"
 HOST_MARKER = ".execute-api."
-ERROR_TYPES = {400: "BadRequestException", 401: "UnauthorizedException", 403: "ForbiddenException",
-               404: "NotFoundException", 413: "RequestTooLargeException", 415: "UnsupportedMediaTypeException",
-               429: "TooManyRequestsException", 500: "InternalServerErrorException", 502: "BadGatewayException",
-               504: "GatewayTimeoutException"}
+# x-amzn-ErrorType of the gateway's own answers, by gateway response type
+ERROR_TYPES = {"MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+               "UNAUTHORIZED": "UnauthorizedException", "ACCESS_DENIED": "AccessDeniedException",
+               "INVALID_API_KEY": "ForbiddenException", "INVALID_SIGNATURE": "InvalidSignatureException",
+               "THROTTLED": "TooManyRequestsException", "QUOTA_EXCEEDED": "LimitExceededException",
+               "BAD_REQUEST_BODY": "BadRequestException", "BAD_REQUEST_PARAMETERS": "BadRequestException",
+               "UNSUPPORTED_MEDIA_TYPE": "UnsupportedMediaTypeException",
+               "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
+               "AUTHORIZER_FAILURE": "AuthorizerFailureException"}
 _DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
 
 
@@ -199,7 +204,9 @@ class RestApiDataPlane:
         family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
         custom = call.stage.gateway_responses.get(response_type) or call.stage.gateway_responses.get(family) or {}
         status = int(custom.get("statusCode") or status)
-        headers = {"content-type": "application/json", "x-amzn-errortype": ERROR_TYPES.get(status, "Exception")}
+        error_type = ERROR_TYPES.get(response_type) or (
+            "InternalServerErrorException" if status >= 500 else "BadRequestException")
+        headers = {"content-type": "application/json", "x-amzn-errortype": error_type}
         for target, source in (custom.get("responseParameters") or {}).items():
             if target.startswith("gatewayresponse.header.") and source.startswith("'"):
                 headers[target[len("gatewayresponse.header."):].lower()] = source.strip("'")

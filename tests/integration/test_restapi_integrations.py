@@ -196,7 +196,7 @@ def test_request_validation_and_gateway_responses(server, apigw, echo):
     assert valid.status == 200
     unknown = call(url(server, api_id, "prod", "/nothing"))
     assert (unknown.status, unknown.json()) == (403, {"message": "Missing Authentication Token"})
-    assert unknown.header("x-amzn-errortype") == "ForbiddenException"
+    assert unknown.header("x-amzn-errortype") == "MissingAuthenticationTokenException"
 
 
 def test_request_authorizer_cache_and_flush(server, apigw, lam, echo):
