@@ -183,6 +183,8 @@ class Integrations:
             raise configuration_error(f"AWS integration URI {uri} names no service Cumulo serves")
         service = SERVICES[found.group("service")]
         region = found.group("region") or call.stage.region
+        if service == "s3" and found.group("kind") == "path":
+            return await self._s3_object(call, integration, found.group("rest"), region, body)
         params, action = self._action_params(call, integration, service, found.group("kind"), found.group("rest"),
                                              body)
         if not self.platform.has_service(service):
@@ -211,6 +213,45 @@ class Integrations:
             output = {f"{action}Response": {f"{action}Result": output, "ResponseMetadata": {"RequestId": request_id}}}
         return Reply(200, {"content-type": "application/json", "x-amzn-requestid": request_id},
                      body=json.dumps(output, separators=(",", ":"), default=str).encode())
+
+    async def _s3_object(self, call: RestCall, integration: dict[str, Any], path: str, region: str,
+                         body: str) -> Reply:
+        """``s3:path/{bucket}/{key}``: GET (GetObject), PUT (PutObject, the mapped body, or the raw
+        body when binary), DELETE and HEAD, with ``{name}`` filled from ``integration.request.path.*``
+        mappings (or the method's path parameters)."""
+        values = dict(call.path_parameters)
+        for target, source in (integration.get("requestParameters") or {}).items():
+            if target.startswith("integration.request.path."):
+                value = _parameter_value(source, call)
+                if value is not None:
+                    values[target[len("integration.request.path."):]] = value
+        path = re.sub(r"\{([^}+]+)\+?\}", lambda m: values.get(m.group(1), m.group(0)), path)
+        bucket, _, key = path.partition("/")
+        verb = integration.get("httpMethod") or "GET"
+        verb = call.http_method if verb == "ANY" else verb
+        operation = {"GET": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject", "HEAD": "HeadObject"}.get(verb)
+        if operation is None or not key:
+            raise configuration_error(f"S3 integration {verb} {path}: only object GET, PUT, DELETE and HEAD")
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if operation == "PutObject":
+            params["Body"] = call.request.body if call.is_binary_request() else body.encode()
+            if call.header("content-type"):
+                params["ContentType"] = call.header("content-type")
+        try:
+            result = await call_api(self.platform, "s3", operation, params, account=call.stage.account,
+                                    region=region) or {}
+        except AwsError as error:
+            status = error_status(self.platform.catalog.model("s3"), error)
+            call.integration_status = status
+            document = f"<Error><Code>{error.code}</Code><Message>{error.message}</Message></Error>"
+            return Reply(status, {"content-type": "application/xml"}, body=document.encode())
+        call.integration_status = 204 if operation == "DeleteObject" else 200
+        headers = {"content-type": str(result.get("ContentType") or "application/json")}
+        if result.get("ETag"):
+            headers["etag"] = str(result["ETag"])
+        content = result.get("Body") or b""
+        content = content.read() if hasattr(content, "read") else content
+        return Reply(call.integration_status, headers, body=content if operation == "GetObject" else b"")
 
     @staticmethod
     def _action_params(call: RestCall, integration: dict[str, Any], service: str, kind: str, rest: str,

@@ -282,3 +282,31 @@ def test_aws_iam_authorization(server, apigw, echo):
     assert reply.status == 200, reply.body
     identity = reply.json()["requestContext"]["identity"]
     assert identity["accessKey"] == "test" and identity["userArn"] == "arn:aws:iam::000000000000:root"
+
+
+def test_s3_object_integration(server, apigw):
+    s3 = server.client("s3")
+    bucket = f"rest-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    api_id = apigw.create_rest_api(name="files", binaryMediaTypes=["image/png"])["id"]
+    for verb in ("GET", "PUT"):
+        resource = method(apigw, api_id, "/files/{name}", verb,
+                          requestParameters={"method.request.path.name": True})
+        apigw.put_integration(
+            restApiId=api_id, resourceId=resource, httpMethod=verb, type="AWS", integrationHttpMethod=verb,
+            uri=f"arn:aws:apigateway:us-east-1:s3:path/{bucket}/{{key}}",
+            requestParameters={"integration.request.path.key": "method.request.path.name"})
+        apigw.put_integration_response(
+            restApiId=api_id, resourceId=resource, httpMethod=verb, statusCode="200",
+            responseParameters={"method.response.header.Content-Type": "integration.response.header.Content-Type"})
+        apigw.put_integration_response(restApiId=api_id, resourceId=resource, httpMethod=verb, statusCode="404",
+                                       selectionPattern="404")
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    image = bytes(range(256))
+    stored = call(url(server, api_id, "prod", "/files/pic.png"), method="PUT", body=image,
+                  headers={"content-type": "image/png"})
+    assert stored.status == 200, stored.body
+    assert s3.get_object(Bucket=bucket, Key="pic.png")["Body"].read() == image
+    fetched = call(url(server, api_id, "prod", "/files/pic.png"))
+    assert (fetched.status, fetched.body, fetched.header("content-type")) == (200, image, "image/png")
+    assert call(url(server, api_id, "prod", "/files/missing.png")).status == 404
