@@ -52,6 +52,14 @@ TEMPLATE = textwrap.dedent("""
                 Path: /guarded
                 Method: get
                 Auth: {Authorizer: TokenAuth}
+            Ordered:
+              Type: Api
+              Properties:
+                RestApiId: !Ref Api
+                Path: /orders
+                Method: post
+                RequestModel: {Model: Order, Required: true, ValidateBody: true}
+                RequestParameters: [{method.request.querystring.region: {Required: true}}]
       Authz:
         Type: AWS::Serverless::Function
         Properties:
@@ -65,6 +73,12 @@ TEMPLATE = textwrap.dedent("""
         Properties:
           StageName: v1
           Variables: {color: blue}
+          Models:
+            Order: {type: object, required: [sku], properties: {sku: {type: string}}}
+          GatewayResponses:
+            BAD_REQUEST_BODY:
+              StatusCode: 422
+              ResponseTemplates: {application/json: '{"bad": $context.error.messageString}'}
           Auth:
             UsagePlan: {CreateUsagePlan: PER_API}
             Authorizers:
@@ -122,6 +136,10 @@ def test_sam_implicit_and_explicit_rest_apis(server, cloudformation):
     assert call(guarded).status == 401
     assert call(guarded, headers={"Authorization": "wrong"}).status == 403
     assert call(guarded, headers={"Authorization": "letmein"}).status == 200
+    orders = f"{server.url}/_api/{out['ApiId']}/v1/orders"
+    invalid = call(orders, method="POST", body='{"qty": 1}', headers={"content-type": "application/json"})
+    assert invalid.status == 422 and "sku" in invalid.json()["bad"]
+    assert call(orders, method="POST", body='{"sku": "a"}', headers={"content-type": "application/json"}).status == 200
 
     cloudformation.update_stack(StackName=name, TemplateBody=TEMPLATE.replace("{{GREETING}}", "hello"),
                                 Capabilities=CAPABILITIES)
