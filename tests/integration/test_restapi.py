@@ -292,3 +292,29 @@ def test_import_refuses_bad_integrations_and_changes_nothing(apigw):
         "Message": "Errors found during import:\n\tUnable to put integration on 'GET' for resource at path '/': "
                    "Invalid HTTP endpoint specified for URI"}
     assert {api["id"] for api in apigw.get_rest_apis(limit=500)["items"]} == before
+
+
+def test_usage_plan_and_stage_throttling(server, apigw):
+    api_id = apigw.create_rest_api(name="throttled")["id"]
+    for path, keyed in (("/keyed", True), ("/open", False)):
+        resource = add_path(apigw, api_id, path)
+        apigw.put_method(restApiId=api_id, resourceId=resource, httpMethod="GET", authorizationType="NONE",
+                         apiKeyRequired=keyed)
+        apigw.put_integration(restApiId=api_id, resourceId=resource, httpMethod="GET", type="MOCK",
+                              requestTemplates={"application/json": '{"statusCode": 200}'})
+        apigw.put_integration_response(restApiId=api_id, resourceId=resource, httpMethod="GET", statusCode="200")
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    key = apigw.create_api_key(name="throttled", enabled=True)
+    plan = apigw.create_usage_plan(name="slow", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                   throttle={"burstLimit": 1, "rateLimit": 0.001})
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    keyed = url(server, api_id, "prod", "/keyed")
+    assert call(keyed, headers={"x-api-key": key["value"]}).status == 200
+    limited = call(keyed, headers={"x-api-key": key["value"]})
+    assert (limited.status, limited.json()) == (429, {"message": "Too Many Requests"})
+    assert limited.header("x-amzn-errortype") == "TooManyRequestsException"
+    apigw.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/~1open/GET/throttling/burstLimit", "value": "1"},
+        {"op": "replace", "path": "/~1open/GET/throttling/rateLimit", "value": "0.001"}])
+    opened = url(server, api_id, "prod", "/open")
+    assert [call(opened).status for _ in range(2)] == [200, 429]
