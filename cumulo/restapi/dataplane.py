@@ -186,7 +186,7 @@ class RestApiDataPlane:
     def _throttle(self, call: RestCall) -> None:
         """Stage method settings' throttling (``*/*`` or the method's own), a token bucket each."""
         settings = call.stage.method_settings
-        key = f"{call.resource_path.lstrip('/').replace('/', '~1')}/{call.http_method}"
+        key = f"{call.resource_path.lstrip('/')}/{call.http_method}"
         chosen = settings.get(key) or settings.get("*/*")
         if not chosen or chosen.get("throttlingRateLimit") is None:
             return

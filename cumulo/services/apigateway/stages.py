@@ -49,7 +49,7 @@ def _method_setting(record: Record, op: str, segments: list[str], value: object)
     if len(segments) != 4 or (segments[2], segments[3]) not in METHOD_SETTINGS:
         return False
     member = METHOD_SETTINGS[(segments[2], segments[3])]
-    key = f"{segments[0].lstrip('/').replace('/', '~1')}/{segments[1]}"
+    key = f"{segments[0].lstrip('/')}/{segments[1]}"  # as AWS keys them: pets/{id}/GET, */*
     settings = record.setdefault("methodSettings", {}).setdefault(key, {})
     if op == "remove":
         settings.pop(member, None)
