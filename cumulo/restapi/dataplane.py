@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cumulo.restapi")
 PATH_PREFIX = "/_api/"
 HOST_MARKER = ".execute-api."
+MAX_PAYLOAD = 10 * 1024 * 1024  # REST APIs take request payloads up to 10 MB
 # x-amzn-ErrorType of the gateway's own answers, by gateway response type
 ERROR_TYPES = {"MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
                "UNAUTHORIZED": "UnauthorizedException", "ACCESS_DENIED": "AccessDeniedException",
@@ -42,6 +43,7 @@ ERROR_TYPES = {"MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenExcept
                "THROTTLED": "TooManyRequestsException", "QUOTA_EXCEEDED": "LimitExceededException",
                "BAD_REQUEST_BODY": "BadRequestException", "BAD_REQUEST_PARAMETERS": "BadRequestException",
                "UNSUPPORTED_MEDIA_TYPE": "UnsupportedMediaTypeException",
+               "REQUEST_TOO_LARGE": "RequestTooLargeException",
                "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
                "AUTHORIZER_FAILURE": "AuthorizerFailureException"}
 _DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
@@ -154,6 +156,8 @@ class RestApiDataPlane:
 
     async def _process(self, call: RestCall) -> Reply:
         stage = call.stage
+        if len(call.request.body) > MAX_PAYLOAD:
+            raise Rejection(413, "Request Too Long", "REQUEST_TOO_LARGE")
         match = stage.match(call.http_method, call.path)
         if match is None:
             raise Rejection(403, "Missing Authentication Token", "MISSING_AUTHENTICATION_TOKEN")
