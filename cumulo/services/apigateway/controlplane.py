@@ -27,10 +27,6 @@ def pick(params: Record, fields: Iterable[str]) -> Record:
     return {name: copy.deepcopy(params[name]) for name in fields if params.get(name) is not None}
 
 
-def api_arn(region: str, api_id: str) -> str:
-    return f"arn:aws:apigateway:{region}::/restapis/{api_id}"
-
-
 def stage_arn(region: str, api_id: str, stage_name: str) -> str:
     return f"arn:aws:apigateway:{region}::/restapis/{api_id}/stages/{stage_name}"
 
