@@ -354,11 +354,18 @@ class Integrations:
             next(iter(templates.values())) if templates else None)
         content_type = accept if accept in templates else "application/json"
         if template is not None and template != "":
+            context = call.template_context()
+            override: dict[str, Any] = {"status": None, "header": {}}
+            context["responseOverride"] = override
             try:
-                body = vtl.render(template, body.decode("utf-8", "replace"), call.params(), call.template_context(),
+                body = vtl.render(template, body.decode("utf-8", "replace"), call.params(), context,
                                   call.stage.variables).encode()
             except vtl.TemplateError as error:
                 raise configuration_error(str(error)) from None
+            # #set($context.responseOverride.status = 400) / .header.Name = '...'
+            if str(override.get("status") or "").isdigit():
+                status = int(override["status"])
+            headers.update({str(k).lower(): str(v) for k, v in (override.get("header") or {}).items()})
         elif template == "" and reply.error_message is None and integration.get("type") == "MOCK":
             body = b""
         if chosen.get("contentHandling") == "CONVERT_TO_BINARY":

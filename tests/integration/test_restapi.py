@@ -156,8 +156,12 @@ def test_mock_integration_with_templates(server, apigw):
         responseTemplates={"application/json": '{"name": "$input.params(\'name\')", "q": "$input.params(\'q\')", '
                                                '"stage": "$context.stage", "escaped": '
                                                '"$util.escapeJavaScript($input.params(\'note\'))"}'})
-    apigw.put_integration_response(restApiId=api_id, resourceId=resource, httpMethod="POST", statusCode="404",
-                                   selectionPattern="404", responseTemplates={"application/json": '{"missing":true}'})
+    apigw.put_integration_response(
+        restApiId=api_id, resourceId=resource, httpMethod="POST", statusCode="404", selectionPattern="404",
+        responseTemplates={"application/json": '#if($input.params(\'name\') == "teapot")'
+                                               '#set($context.responseOverride.status = 418)'
+                                               '#set($context.responseOverride.header.Brew = "tea")#end'
+                                               '{"missing":true}'})
     apigw.create_deployment(restApiId=api_id, stageName="v1")
     ok = call(url(server, api_id, "v1", "/hello/ann?q=7"), method="POST", body='{"code": 200}',
               headers={"content-type": "application/json", "note": 'say "hi"'})
@@ -166,6 +170,8 @@ def test_mock_integration_with_templates(server, apigw):
     assert ok.header("x-stage") == "fixed"
     gone = call(url(server, api_id, "v1", "/hello/bob"), method="POST", body='{"code": 404}')
     assert (gone.status, gone.json()) == (404, {"missing": True})
+    teapot = call(url(server, api_id, "v1", "/hello/teapot"), method="POST", body='{"code": 404}')
+    assert (teapot.status, teapot.header("brew"), teapot.json()) == (418, "tea", {"missing": True})
     wrong_method = call(url(server, api_id, "v1", "/hello/bob"))
     assert wrong_method.status == 403
 
