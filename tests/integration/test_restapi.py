@@ -81,6 +81,10 @@ def test_control_plane_shapes_and_errors(apigw):
     assert error.value.response["Error"] == {"Code": "BadRequestException",
                                              "Message": "The REST API doesn't contain any methods"}
     apigw.put_method(restApiId=api_id, resourceId=child["id"], httpMethod="GET", authorizationType="NONE")
+    with pytest.raises(ClientError) as error:
+        apigw.put_method(restApiId=api_id, resourceId=child["id"], httpMethod="GET", authorizationType="NONE")
+    assert error.value.response["Error"] == {"Code": "ConflictException",
+                                             "Message": "Method already exists for this resource"}
     apigw.put_integration(restApiId=api_id, resourceId=child["id"], httpMethod="GET", type="MOCK",
                           requestTemplates={"application/json": '{"statusCode": 200}'})
     updated = apigw.update_rest_api(restApiId=api_id, patchOperations=[

@@ -1,5 +1,6 @@
 """SAM applications with ``Events: Type: Api`` (implicit ``ServerlessRestApi``) and
-``AWS::Serverless::Api``, deployed through CloudFormation and called over HTTP."""
+``AWS::Serverless::Api``, and plain ``AWS::ApiGateway::*`` resources, deployed through
+CloudFormation and called over HTTP."""
 
 from __future__ import annotations
 
@@ -149,3 +150,65 @@ def test_sam_implicit_and_explicit_rest_apis(server, cloudformation):
     cloudformation.delete_stack(StackName=name)
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
     assert implicit_id not in {api["id"] for api in apigw.get_rest_apis(limit=500)["items"]}
+
+
+PLAIN = """
+Resources:
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties: {Name: plain-rest, BinaryMediaTypes: [image/png]}
+  Greeting:
+    Type: AWS::ApiGateway::Resource
+    Properties: {RestApiId: !Ref Api, ParentId: !GetAtt Api.RootResourceId, PathPart: greeting}
+  Get:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref Greeting
+      HttpMethod: GET
+      AuthorizationType: NONE
+      Integration:
+        Type: MOCK
+        RequestTemplates: {application/json: '{"statusCode": 200}'}
+        IntegrationResponses:
+          - StatusCode: 200
+            ResponseTemplates: {application/json: '{"text": "{{TEXT}}", "stage": "$context.stage"}'}
+      MethodResponses: [{StatusCode: 200}]
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: Get
+    Properties: {RestApiId: !Ref Api}
+  Live:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      DeploymentId: !Ref Deployment
+      StageName: live
+      Variables: {color: red}
+      MethodSettings: [{ResourcePath: /*, HttpMethod: '*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 50}]
+Outputs:
+  ApiId: {Value: !Ref Api}
+"""
+
+
+def test_plain_cloudformation_resources_create_update_delete(server, cloudformation):
+    name = f"plainrest-{uuid.uuid4().hex[:8]}"
+    cloudformation.create_stack(StackName=name, TemplateBody=PLAIN.replace("{{TEXT}}", "hello"))
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+    api_id = outputs(cloudformation, name)["ApiId"]
+    target = f"{server.url}/_api/{api_id}/live/greeting"
+    assert call(target).json() == {"text": "hello", "stage": "live"}
+    apigw = server.client("apigateway")
+    stage = apigw.get_stage(restApiId=api_id, stageName="live")
+    assert stage["variables"] == {"color": "red"} and stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 50
+    assert apigw.get_rest_api(restApiId=api_id)["binaryMediaTypes"] == ["image/png"]
+    # the method changes in place; callers see it after a new deployment, as on AWS
+    cloudformation.update_stack(StackName=name, TemplateBody=PLAIN.replace("{{TEXT}}", "bye"))
+    cloudformation.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig=WAIT)
+    greeting = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/greeting")
+    method = apigw.get_method(restApiId=api_id, resourceId=greeting, httpMethod="GET")
+    assert "bye" in method["methodIntegration"]["integrationResponses"]["200"]["responseTemplates"]["application/json"]
+    assert call(target).json() == {"text": "hello", "stage": "live"}
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+    assert api_id not in {api["id"] for api in apigw.get_rest_apis(limit=500)["items"]}

@@ -155,6 +155,8 @@ class ResourceOperations(ControlPlane):
         if http_method not in HTTP_METHODS:
             raise bad_request("Invalid HttpMethod specified. Valid options are GET,PUT,POST,DELETE,PATCH,"
                               "OPTIONS,HEAD,ANY")
+        if http_method in resource["resourceMethods"]:
+            raise conflict("Method already exists for this resource")
         method: Record = {"httpMethod": http_method, "apiKeyRequired": False}
         method.update(pick(params, METHOD_FIELDS))
         self._check_method(api, method)

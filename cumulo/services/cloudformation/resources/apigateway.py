@@ -242,7 +242,7 @@ class MethodHandler(ResourceHandler):
     FIELDS = ("AuthorizationType", "AuthorizerId", "ApiKeyRequired", "OperationName", "RequestParameters",
               "RequestModels", "RequestValidatorId", "AuthorizationScopes")
     properties = frozenset({*FIELDS, "RestApiId", "ResourceId", "HttpMethod", "Integration", "MethodResponses"})
-    replace_on = frozenset({"RestApiId", "ResourceId", "HttpMethod"})  # otherwise PutMethod again, in place
+    replace_on = frozenset({"RestApiId", "ResourceId", "HttpMethod"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         key = {"restApiId": props["RestApiId"], "resourceId": props["ResourceId"],
@@ -272,6 +272,12 @@ class MethodHandler(ResourceHandler):
                                        "ContentHandling"))})
         physical = f"{props['RestApiId']}|{props['ResourceId']}|{key['httpMethod']}"
         return Deployed(physical)
+
+    async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
+                     new: dict[str, Any]) -> Deployed:
+        """The same method with other settings: put again from scratch (PutMethod refuses an existing one)."""
+        await self.delete(ctx, physical_id, old)
+        return await self.create(ctx, new)
 
     async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
         api_id, resource_id, method = physical_id.split("|")
