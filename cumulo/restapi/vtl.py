@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import json
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus, unquote_plus
 
-import airspeed
-from jsonpath_ng.ext import parse as parse_jsonpath
+if TYPE_CHECKING:
+    import airspeed
 
 
 class TemplateError(ValueError):
@@ -25,12 +25,16 @@ class TemplateError(ValueError):
 
 @lru_cache(maxsize=512)
 def _template(text: str) -> airspeed.Template:
+    import airspeed  # imported on first use (start-up time)
+
     return airspeed.Template(text)
 
 
 @lru_cache(maxsize=512)
 def _jsonpath(expression: str) -> Any:
-    return parse_jsonpath(expression)
+    from jsonpath_ng.ext import parse  # imported on first use (start-up time)
+
+    return parse(expression)
 
 
 def _select(document: Any, expression: str) -> Any:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
 from cumulo.protocol.errors import AwsError
 from cumulo.services.apigateway import openapi
 from cumulo.services.apigateway.apiparts import check_authorizer
@@ -143,6 +141,8 @@ class ImportOperations(RestApiOperations, ResourceOperations):
                                   "integrations" in extensions or "apigateway" in extensions, host)
         accepts = params.get("accepts") or "application/json"
         if "yaml" in accepts:
+            import yaml  # imported on first use (start-up time)
+
             return {"contentType": "application/yaml", "body": yaml.safe_dump(document, sort_keys=False).encode(),
                     "contentDisposition": f'attachment; filename="{kind}_{api["id"]}.yaml"'}
         return {"contentType": "application/octet-stream", "body": json.dumps(document, indent=2).encode(),

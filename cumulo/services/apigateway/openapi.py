@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
 from cumulo.services.apigateway.repository import bad_request
 
 Record = dict[str, Any]
@@ -38,6 +36,8 @@ def parse(body: bytes | str) -> Record:
     try:
         document = json.loads(text)
     except ValueError:
+        import yaml  # imported on first use (start-up time)
+
         try:
             document = yaml.safe_load(text)
         except yaml.YAMLError as error:
