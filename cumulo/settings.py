@@ -104,6 +104,9 @@ class Settings:
     # The form of function URLs (FunctionUrl): "path" is {endpoint}/_lambda-url/{urlId}/ and works from
     # any client; "host" is http://{urlId}.lambda-url.{region}.localhost:{port}/. Both are always served.
     function_url_endpoint: str = "path"
+    # Where REST API Cognito user pool authorizers find a pool's tokens' issuer: {base}/{userPoolId}
+    # ({region} is the pool's region), whose OpenID configuration names the signing keys.
+    cognito_issuer: str = "https://cognito-idp.{region}.amazonaws.com"
     # Multiplies Application Auto Scaling's rate() periods, target-tracking evaluation
     # periods and cooldowns (at() and cron() keep wall-clock time); tests set it small.
     autoscaling_time_scale: float = 1.0

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 from cumulo.gateway.session_auth import signed_caller
 from cumulo.httpapi import events
 from cumulo.httpapi.integrations import substitute_stage_variables, within
-from cumulo.httpapi.jwks import JwksCache, JwksError
 from cumulo.httpapi.mapping import evaluate
+from cumulo.net.jwks import JwksCache, JwksError
 from cumulo.protocol.errors import AwsError
 from cumulo.services.apigatewayv2.addresses import lambda_arn_of
 

@@ -7,6 +7,7 @@ from cumulo.services.base import Provider
 
 def provider_classes() -> list[type[Provider]]:
     from cumulo.httpapi.service import ApiGatewayV2Service
+    from cumulo.restapi.service import ApiGatewayService
     from cumulo.services.autoscaling.provider import ApplicationAutoScalingProvider
     from cumulo.services.cloudformation.provider import CloudFormationProvider
     from cumulo.services.cloudwatch.provider import CloudWatchProvider
@@ -21,7 +22,9 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.stepfunctions.provider import StepFunctionsProvider
     from cumulo.services.sts.provider import StsProvider
 
-    # Event routing starts after (and stops before) the services it delivers to.
+    # Event routing starts after (and stops before) the services it delivers to. REST APIs come
+    # before HTTP APIs: both data planes answer /_api/{id}, and the REST one passes on ids not its own.
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SqsProvider, SnsProvider,
-            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayV2Service,
+            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayService,
+            ApiGatewayV2Service,
             ApplicationAutoScalingProvider, CloudFormationProvider]

@@ -36,8 +36,8 @@ def module_name(relative: str) -> str:
 
 
 # Packages outside ``cumulo/services/`` that are part of one service: the HTTP API data plane
-# serves what API Gateway v2's control plane defines.
-SERVICE_PARTS = {"cumulo.httpapi": "apigatewayv2"}
+# serves what API Gateway v2's control plane defines, the REST API one what API Gateway's defines.
+SERVICE_PARTS = {"cumulo.httpapi": "apigatewayv2", "cumulo.restapi": "apigateway"}
 
 
 def service_of(name: str) -> str | None:

@@ -31,6 +31,7 @@ class HandlerTable(dict[str, ResourceHandler]):
 
 def handlers() -> HandlerTable:
     from cumulo.services.cloudformation.resources import (
+        apigateway,
         apigatewayv2,
         autoscaling,
         core,
@@ -42,6 +43,5 @@ def handlers() -> HandlerTable:
         nested,
     )
 
-    return HandlerTable({handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2,
-                                                              autoscaling, custom, nested, monitoring)
-                         for handler in module.HANDLERS})
+    modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring)
+    return HandlerTable({handler.type: handler for module in modules for handler in module.HANDLERS})

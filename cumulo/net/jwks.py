@@ -1,4 +1,5 @@
-"""Signing keys of JWT issuers: discovered from ``{issuer}/.well-known/openid-configuration``.
+"""Signing keys of JWT issuers (HTTP API JWT authorizers, REST API Cognito authorizers): discovered
+from ``{issuer}/.well-known/openid-configuration``.
 
 The discovery document names ``jwks_uri``; the key set is fetched from there and kept for two
 hours (API Gateway caches public keys that long). A token whose ``kid`` is not in the cached set
@@ -19,7 +20,7 @@ from cumulo.net import http_client
 if TYPE_CHECKING:
     import jwt
 
-log = logging.getLogger("cumulo.httpapi")
+log = logging.getLogger("cumulo.net")
 KEYS_TTL_S = 7200.0
 REFETCH_AFTER_S = 5.0
 FETCH_TIMEOUT_S = 5.0
@@ -31,7 +32,7 @@ class JwksError(Exception):
 
 
 async def _get_json(url: str) -> Any:
-    reply = await http_client.request("GET", url, {"Accept": "application/json", "User-Agent": "cumulo-httpapi"},
+    reply = await http_client.request("GET", url, {"Accept": "application/json", "User-Agent": "cumulo"},
                                       timeout=FETCH_TIMEOUT_S, follow_redirects=True, max_body=MAX_DOCUMENT_BYTES)
     if not 200 <= reply.status < 300:
         raise http_client.HttpClientError(f"HTTP Error {reply.status} from {url}")
