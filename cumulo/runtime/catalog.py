@@ -16,8 +16,8 @@ AWS_RUNTIMES = (
 )
 PROVIDED = ("provided", "provided.al2", "provided.al2023")
 MIN_PYTHON = (3, 9)  # the oldest AWS still runs; current boto3 needs it too
-# Languages Cumulo runs with an interpreter it finds or installs (Java is found and installed, not run yet).
-RUNNABLE_LANGUAGES = ("python", "node")
+# Languages Cumulo runs with an interpreter (or JDK) it finds or installs.
+RUNNABLE_LANGUAGES = ("python", "node", "java")
 
 _PATTERNS = (
     ("python", re.compile(r"^python(3)\.(\d+)$")),

@@ -159,11 +159,35 @@ def _host_nodes() -> Iterator[Installation]:
         yield Installation("node", version, str(binary), "asdf")
 
 
+def _jdk_version(home: Path) -> tuple[int, ...] | None:
+    """A JDK's version from its ``release`` file (``JAVA_VERSION="21.0.5"``)."""
+    try:
+        text = (home / "release").read_text(errors="replace")
+    except OSError:
+        return None
+    m = re.search(r'^JAVA_VERSION="(\d+(?:\.\d+)*)', text, re.MULTILINE)
+    return tuple(int(part) for part in m.group(1).split(".")) if m else None
+
+
 def _host_javas() -> Iterator[Installation]:
+    """PATH's java, JAVA_HOME, the OS packages' JDKs (``/usr/lib/jvm``) and asdf's; one per JDK."""
+    seen: set[str] = set()
+
+    def found(binary: str, version: tuple[int, ...] | None, source: str) -> Iterator[Installation]:
+        real = os.path.realpath(binary)
+        if version and real not in seen and os.access(real, os.X_OK):
+            seen.add(real)
+            yield Installation("java", version, binary, source)
+
     on_path = shutil.which("java")
     if on_path:
-        version = _probe([on_path, "-version"], "stderr")
-        if version:
-            yield Installation("java", version, on_path, "PATH")
+        yield from found(on_path, _jdk_version(Path(os.path.realpath(on_path)).parent.parent)
+                         or _probe([on_path, "-version"], "stderr"), "PATH")
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        yield from found(os.path.join(java_home, "bin", "java"), _jdk_version(Path(java_home)), "JAVA_HOME")
+    for home in _subdirs(Path("/usr/lib/jvm")):
+        if not home.is_symlink():
+            yield from found(str(home / "bin" / "java"), _jdk_version(home), "/usr/lib/jvm")
     for binary, version in _executables_in(_asdf_installs("java"), "java"):
-        yield Installation("java", version, str(binary), "asdf")
+        yield from found(str(binary), version, "asdf")

@@ -3,13 +3,15 @@
 * ``python3.X``: an interpreter of that minor version (see :mod:`cumulo.runtime.discovery`),
   running Cumulo's Python runtime in a process forked from that interpreter's zygote.
 * ``nodejsN.x``: a ``node`` of major version N, running Cumulo's Node runtime (``node/index.mjs``).
+* ``javaN``: a JDK of major version N, running Cumulo's Java runtime (``java/*.java``, compiled
+  here on first use, see :mod:`cumulo.runtime.java_build`).
 * ``provided``, ``provided.al2``, ``provided.al2023``: the function's own executable
   ``bootstrap`` in the code root, run on the host OS.
 
 A runtime id AWS offers whose exact version is not installed is *substituted* by the nearest
 installed version of the same language under ``substitution="nearest"`` (the default), and
 refused under ``"strict"``; either way the message names ``cumulo runtimes install <id>``.
-Java, .NET and Ruby are known but not run (always *missing*).
+.NET and Ruby are known but not run (always *missing*).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ Status = Literal["exact", "substituted", "missing"]
 
 @dataclass(frozen=True)
 class RuntimePlan:
-    kind: str  # "python" | "node" | "provided"
+    kind: str  # "python" | "node" | "java" | "provided"
     runtime: str  # the function's runtime id
     executable: str  # interpreter path; node path; "" for provided
     execution_env: str | None  # AWS_EXECUTION_ENV
@@ -71,10 +73,9 @@ def _missing_note(wanted: RuntimeId, found: list[Installation]) -> str:
     if wanted.language == "node":
         return f"The runtime {runtime} needs Node.js {wanted.version_text}: run `{install_command(runtime)}`."
     if wanted.language == "java":
-        jdks = ", ".join(f"JDK {j.version_text} at {j.path}" for j in found) or "no JDK found"
-        return (f"The runtime {runtime} is not run by Cumulo yet ({jdks}); `{install_command(runtime)}` "
-                f"installs JDK {wanted.version_text} for when it is. Use a python3.x, nodejs*.x or provided.al2023 "
-                "runtime meanwhile.")
+        return (f"The runtime {runtime} needs a Java {wanted.version_text} runtime (no JDK found here): run "
+                f"`{install_command(runtime)}`, or install a JDK {wanted.version_text} so that `java` is on PATH "
+                "(Cumulo compiles its Java runtime with the javac of any JDK of the host).")
     return (f"The runtime {runtime} is not supported by Cumulo yet: use a python3.x, nodejs*.x or "
             "provided.al2023 runtime (a provided runtime runs any executable 'bootstrap').")
 
