@@ -104,6 +104,7 @@ def _build(cache: Path, folder: Path, java: str, hidden: bool, runtime_dir: str 
 
 def _jar(cache: Path, java: str) -> Path:
     """``cumulo-runtime.jar`` of the current sources (compiled once, whichever JDK asks first)."""
+    cache.mkdir(parents=True, exist_ok=True)
     jar = cache / f"{source_digest()}.jar"
     with _lock(str(jar)):
         if jar.is_file():
