@@ -111,3 +111,13 @@ def test_nodejs20_runs_on_node_20_and_nodejs22_is_a_stated_substitution(server):
     assert "nodejs22.x is not installed here" in warning and "run on nodejs20.x" in warning
     assert str(invoke(client, name)).startswith("v20.")
     assert "Runtime Version: nodejs20." in init_start(server, name)
+
+
+@pytest.mark.skipif(not any(i.version[0] != 11 for i in installations("java", None))
+                    or _host_has("java", (11,)), reason="needs a JDK other than 11 and no JDK 11 on this host")
+def test_strict_refuses_java11_on_another_jdk(strict_server):
+    client = strict_server.client("lambda")
+    with pytest.raises(ClientError) as refused:
+        create(client, "java11", {"Unused.class": ""}, "example.Info::handle")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "cumulo runtimes install java11" in refused.value.response["Error"]["Message"]
