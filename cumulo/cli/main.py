@@ -59,6 +59,10 @@ def serve(
     isolation: Annotated[str | None, typer.Option(
         help="Function sandbox: auto (everything the host offers, missing parts reported), strict "
              "(refuse to start unless all of it is there) or off [default: auto].")] = None,
+    runtime_substitution: Annotated[str | None, typer.Option(
+        help="A function whose runtime version is not installed: nearest (run it on the nearest installed "
+             "version, with a warning) or strict (refuse it; `cumulo runtimes install ID` adds it) "
+             "[default: nearest].")] = None,
 ) -> None:
     """Start the Cumulo server: every service on one endpoint, state in the data directory.
 
@@ -72,7 +76,7 @@ def serve(
         settings = load_settings(
             {"host": host, "port": port, "data_dir": data_dir, "require_auth": require_auth,
              "enforce_iam": enforce_iam, "account_id": account_id, "default_region": region,
-             "log_level": log_level, "isolation": isolation},
+             "log_level": log_level, "isolation": isolation, "runtime_substitution": runtime_substitution},
             config_file=config)
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -40,8 +40,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory: pytest.TempPathFactory):
-    instance = CumuloServer(tmp_path_factory.mktemp("runtimes-strict") / "data",
-                            env={"CUMULO_RUNTIME_SUBSTITUTION": "strict"}).start()
+    instance = CumuloServer(tmp_path_factory.mktemp("runtimes-strict") / "data",  # the flag of `cumulo serve`
+                            extra_args=["--runtime-substitution", "strict"]).start()
     yield instance
     instance.stop()
 
