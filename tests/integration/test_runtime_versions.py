@@ -121,3 +121,12 @@ def test_strict_refuses_java11_on_another_jdk(strict_server):
         create(client, "java11", {"Unused.class": ""}, "example.Info::handle")
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "cumulo runtimes install java11" in refused.value.response["Error"]["Message"]
+
+
+def test_go1x_is_refused_as_aws_refuses_it(server):
+    with pytest.raises(ClientError) as refused:
+        create(server.client("lambda"), "go1.x", {"main": "binary"}, "main")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert refused.value.response["Error"]["Message"] == (
+        "The runtime parameter of go1.x is no longer supported for creating or updating AWS Lambda functions. "
+        "We recommend you use a supported runtime while creating or updating functions.")
