@@ -30,6 +30,8 @@ def _how_to_get(runtime: str, language: str | None, folder: Path) -> str:
     """The short hint of the listing (CreateFunction's refusal gives the long one)."""
     if language in ("python", "node", "java"):
         return f"`cumulo runtimes install {runtime}`"
+    if language == "ruby":
+        return "install Ruby so that `ruby` is on PATH (OS package, rbenv or asdf)"
     return "not supported by Cumulo yet (a provided.al2023 'bootstrap' runs anything)"
 
 

@@ -32,7 +32,7 @@ _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 class Installation:
     """One runtime found on the host: ``Installation("node", (22, 20, 0), "/.../bin/node", "cumulo")``."""
 
-    language: str  # "python" | "node" | "java"
+    language: str  # "python" | "node" | "java" | "ruby" | "dotnet"
     version: tuple[int, ...]  # as precise as known: (3, 13) from a name, (3, 13, 0) from a folder
     path: str  # the interpreter or executable
     source: str  # where it was found: "platform", "PATH", "pyenv", "nvm", "asdf", "uv", "cumulo"
@@ -72,6 +72,10 @@ def _host(language: str) -> tuple[Installation, ...]:
         return tuple(_host_nodes())
     if language == "java":
         return tuple(_host_javas())
+    if language == "ruby":
+        return tuple(_host_rubies())
+    if language == "dotnet":
+        return tuple(_host_dotnets())
     return ()
 
 
@@ -191,3 +195,29 @@ def _host_javas() -> Iterator[Installation]:
             yield from found(str(home / "bin" / "java"), _jdk_version(home), "/usr/lib/jvm")
     for binary, version in _executables_in(_asdf_installs("java"), "java"):
         yield from found(str(binary), version, "asdf")
+
+
+def _host_rubies() -> Iterator[Installation]:
+    on_path = shutil.which("ruby")
+    if on_path:
+        version = _probe([on_path, "--version"])
+        if version:
+            yield Installation("ruby", version, on_path, "PATH")
+    rbenv = Path(os.environ.get("RBENV_ROOT", Path.home() / ".rbenv")) / "versions"
+    for binary, version in _executables_in(_subdirs(rbenv), "ruby"):
+        yield Installation("ruby", version, str(binary), "rbenv")
+    for binary, version in _executables_in(_asdf_installs("ruby"), "ruby"):
+        yield Installation("ruby", version, str(binary), "asdf")
+
+
+def _host_dotnets() -> Iterator[Installation]:
+    """The .NET runtimes ``dotnet --list-runtimes`` names (``Microsoft.NETCore.App 8.0.11 [/usr/...]``)."""
+    dotnet = shutil.which("dotnet")
+    if not dotnet:
+        return
+    try:
+        listing = subprocess.run([dotnet, "--list-runtimes"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return
+    for m in re.finditer(r"^Microsoft\.NETCore\.App (\d+)\.(\d+)\.(\d+)", listing, re.MULTILINE):
+        yield Installation("dotnet", tuple(int(g) for g in m.groups()), dotnet, "PATH")

@@ -48,6 +48,8 @@ class LaunchPlanner:
                                       self._hidden(plan.executable), "/var/runtime" if self.isolated else None,
                                       self.config.java_app_cds)
             runtime_dir = str(java.folder)
+        elif plan.kind == "ruby":
+            runtime_dir = str(runtimes.RUBY_RUNTIME_DIR)
         else:
             runtime_dir = str(self._node_runtime_dir(plan) if plan.kind == "node" else self.pylib)
         if self.isolated:
@@ -92,13 +94,15 @@ class LaunchPlanner:
         elif plan.kind == "node":
             node = f"{rt_dir}/bin/node" if self._hidden(plan.executable) else plan.executable
             command = RuntimeCommand(argv=[node, f"{rt_dir}/index.mjs"])
+        elif plan.kind == "ruby":
+            command = RuntimeCommand(argv=[plan.executable, f"{rt_dir}/index.rb"])
         elif java is not None:
             command = RuntimeCommand(argv=java_build.command(java, rt_dir, opt, spec.memory_mb,
                                                              variables.get("JAVA_TOOL_OPTIONS", "")))
         else:
             command = RuntimeCommand(argv=[_bootstrap_path(spec, task, opt)])
         wrapper = variables.get("AWS_LAMBDA_EXEC_WRAPPER")
-        if wrapper and plan.kind in ("python", "node", "java"):  # internal extensions: wrapper scripts
+        if wrapper and plan.kind in ("python", "node", "java", "ruby"):  # internal extensions: wrapper scripts
             command.wrapper = wrapper
             command.bootstrap = f"{rt_dir}/bootstrap.py"
         has_extensions = any(os.path.isdir(os.path.join(layer, "extensions")) for layer in spec.layer_dirs)
