@@ -111,7 +111,9 @@ def _jar(cache: Path, java: str) -> Path:
             return jar
         javac = _javac(java)
         with tempfile.TemporaryDirectory(prefix="cumulo-javac-") as out:
-            done = subprocess.run([javac, "--release", "11", "-encoding", "UTF-8", "-nowarn", "-d", out,
+            # -XDstringConcat=inline: no invokedynamic bootstrap for string concatenation at start-up
+            done = subprocess.run([javac, "--release", "11", "-XDstringConcat=inline", "-encoding", "UTF-8",
+                                   "-nowarn", "-d", out,
                                    *sorted(str(p) for p in SOURCES.glob("*.java"))],
                                   capture_output=True, text=True, timeout=300)
             if done.returncode != 0:

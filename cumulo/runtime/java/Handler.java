@@ -98,8 +98,7 @@ final class Handler {
             throw new Fault("java.lang.NoSuchMethodException", "No public method named " + name
                     + " with appropriate method signature found on class " + cls.getName(), null);
         }
-        candidates.sort((a, b) -> a.isBridge() != b.isBridge() ? (a.isBridge() ? 1 : -1)
-                : Integer.compare(b.getParameterCount(), a.getParameterCount()));
+        candidates.sort(new Preference());
         Method m = candidates.get(0);
         Object target = Modifier.isStatic(m.getModifiers()) ? null : instance(cls);
         Class<?>[] p = m.getParameterTypes();
@@ -110,6 +109,15 @@ final class Handler {
             return isContext(p[0]) ? new Handler(target, m, false, null, p[0]) : new Handler(target, m, false, generic[0], null);
         }
         return new Handler(target, m, false, generic[0], p[1]);
+    }
+
+    /** Non-bridge methods first, then the most parameters (a class, not a lambda: no bootstrap at start-up). */
+    private static final class Preference implements java.util.Comparator<Method> {
+        @Override
+        public int compare(Method a, Method b) {
+            if (a.isBridge() != b.isBridge()) return a.isBridge() ? 1 : -1;
+            return Integer.compare(b.getParameterCount(), a.getParameterCount());
+        }
     }
 
     private static boolean usable(Method m) {

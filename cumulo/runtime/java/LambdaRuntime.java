@@ -5,6 +5,7 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.net.URL;
 import java.net.URLClassLoader;
@@ -24,6 +25,9 @@ import java.util.Map;
  * the layers' ``/opt/java/lib/*.jar``, as AWS's runtime does; Cumulo's classes stay out of its
  * sight. Errors reach the Runtime API in AWS's Java shape: errorMessage, errorType, stackTrace
  * (the user's frames, without the runtime's) and cause.
+ *
+ * No lambdas and no indy string concatenation (javac -XDstringConcat=inline): their bootstrap
+ * costs a cold start tens of milliseconds.
  */
 public final class LambdaRuntime {
     private final RuntimeApi api;
@@ -68,10 +72,12 @@ public final class LambdaRuntime {
         List<URL> urls = new ArrayList<>();
         urls.add(new File(taskRoot).toURI().toURL());
         for (String dir : new String[] {taskRoot + "/lib", opt + "/java/lib"}) {
-            File[] jars = new File(dir).listFiles((d, name) -> name.endsWith(".jar"));
-            if (jars == null) continue;
-            Arrays.sort(jars);
-            for (File jar : jars) urls.add(jar.toURI().toURL());
+            File[] files = new File(dir).listFiles();
+            if (files == null) continue;
+            Arrays.sort(files);
+            for (File file : files) {
+                if (file.getName().endsWith(".jar")) urls.add(file.toURI().toURL());
+            }
         }
         return new URLClassLoader(urls.toArray(new URL[0]), ClassLoader.getPlatformClassLoader());
     }
@@ -164,10 +170,27 @@ public final class LambdaRuntime {
 
     /** The Context the handler asked for (aws-lambda-java-core's interface, from the function's loader). */
     Object context(Class<?> contextType, Map<String, String> headers) {
-        long deadline = Long.parseLong(headers.getOrDefault("lambda-runtime-deadline-ms", "0"));
-        String id = headers.getOrDefault("lambda-runtime-aws-request-id", "");
-        String arn = headers.getOrDefault("lambda-runtime-invoked-function-arn", "");
-        InvocationHandler answer = (proxy, method, args) -> {
+        return Proxy.newProxyInstance(contextType.getClassLoader(), new Class<?>[] {contextType},
+                new ContextAnswers(this, headers));
+    }
+
+    /** The Context's methods, by name. */
+    private static final class ContextAnswers implements InvocationHandler {
+        private final LambdaRuntime runtime;
+        private final long deadline;
+        private final String id;
+        private final String arn;
+
+        ContextAnswers(LambdaRuntime runtime, Map<String, String> headers) {
+            this.runtime = runtime;
+            this.deadline = Long.parseLong(headers.getOrDefault("lambda-runtime-deadline-ms", "0"));
+            this.id = headers.getOrDefault("lambda-runtime-aws-request-id", "");
+            this.arn = headers.getOrDefault("lambda-runtime-invoked-function-arn", "");
+        }
+
+        @Override
+        public Object invoke(Object proxy, Method method, Object[] args) {
+            Map<String, String> env = runtime.env;
             switch (method.getName()) {
                 case "getAwsRequestId": return id;
                 case "getLogGroupName": return env.get("AWS_LAMBDA_LOG_GROUP_NAME");
@@ -177,29 +200,39 @@ public final class LambdaRuntime {
                 case "getInvokedFunctionArn": return arn;
                 case "getRemainingTimeInMillis": return (int) Math.max(0, deadline - System.currentTimeMillis());
                 case "getMemoryLimitInMB": return Integer.parseInt(env.getOrDefault("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"));
-                case "getLogger": return logger(method.getReturnType());
+                case "getLogger":
+                    Class<?> type = method.getReturnType();
+                    return Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, new LoggerAnswers(runtime));
                 case "toString": return "LambdaContext[" + id + "]";
                 case "hashCode": return System.identityHashCode(proxy);
                 case "equals": return proxy == args[0];
                 default: return zero(method.getReturnType());
             }
-        };
-        return Proxy.newProxyInstance(contextType.getClassLoader(), new Class<?>[] {contextType}, answer);
+        }
     }
 
-    private Object logger(Class<?> loggerType) {
-        InvocationHandler answer = (proxy, method, args) -> {
-            if (method.getName().equals("log") && args != null && args.length >= 1) {
+    /** LambdaLogger.log(String | byte[] [, LogLevel]): one log event. */
+    private static final class LoggerAnswers implements InvocationHandler {
+        private final LambdaRuntime runtime;
+
+        LoggerAnswers(LambdaRuntime runtime) {
+            this.runtime = runtime;
+        }
+
+        @Override
+        public Object invoke(Object proxy, Method method, Object[] args) {
+            String name = method.getName();
+            if (name.equals("log") && args != null && args.length >= 1) {
                 Object message = args[0];
-                write(message instanceof byte[] ? (byte[]) message : String.valueOf(message).getBytes(StandardCharsets.UTF_8));
+                runtime.write(message instanceof byte[] ? (byte[]) message
+                        : String.valueOf(message).getBytes(StandardCharsets.UTF_8));
                 return null;
             }
-            if (method.getName().equals("toString")) return "LambdaLogger";
-            if (method.getName().equals("hashCode")) return System.identityHashCode(proxy);
-            if (method.getName().equals("equals")) return proxy == args[0];
+            if (name.equals("toString")) return "LambdaLogger";
+            if (name.equals("hashCode")) return System.identityHashCode(proxy);
+            if (name.equals("equals")) return proxy == args[0];
             return zero(method.getReturnType());
-        };
-        return Proxy.newProxyInstance(loggerType.getClassLoader(), new Class<?>[] {loggerType}, answer);
+        }
     }
 
     private static Object zero(Class<?> type) {

@@ -42,11 +42,21 @@ public final class Training {
 
     static void run() throws Exception {
         ServerSocket server = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
-        Thread api = new Thread(() -> serve(server), "training-api");
+        Thread api = new Thread(new Runnable() {
+            @Override
+            public void run() {
+                serve(server);
+            }
+        }, "training-api");
         api.setDaemon(true);
         api.start();
         Object probe = java.lang.reflect.Proxy.newProxyInstance(Training.class.getClassLoader(),
-                new Class<?>[] {Runnable.class}, (proxy, method, args) -> null);
+                new Class<?>[] {Runnable.class}, new java.lang.reflect.InvocationHandler() {
+                    @Override
+                    public Object invoke(Object proxy, java.lang.reflect.Method method, Object[] args) {
+                        return null;
+                    }
+                });
         ((Runnable) probe).run();
         ClassLoader loader = LambdaRuntime.functionClassLoader(System.getProperty("java.io.tmpdir"), "/nonexistent");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
