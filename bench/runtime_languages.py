@@ -81,30 +81,34 @@ async def _measure(bench: Bench, label: str, make, count: int) -> list[Figure]:
 
 
 async def _run(quick: bool) -> list[Figure]:
+    """One pool at a time (two isolated pools side by side in one process are not a use case)."""
     count = 5 if quick else 20
     figures: list[Figure] = []
+    code = _java_code(Path(tempfile.mkdtemp(prefix="cumulo-bench-java-"))) if shutil.which("javac") else None
+
+    def java(b: Bench, **env: str):
+        return lambda: dataclasses.replace(b.function("python3.11"), runtime="java17", handler="Hello::handle",
+                                           code_dir=code, memory_mb=512, environment=env)
     bench = Bench(isolation="auto")
-    no_cds = Bench(isolation="auto", java_app_cds=False)
     await bench.pool.start()
-    await no_cds.pool.start()
     try:
         figures += await _measure(bench, PYTHON, lambda: dataclasses.replace(bench.function("python3.11"),
                                                                              runtime=PYTHON), count)
         if shutil.which("node"):
             figures += await _measure(bench, "nodejs20.x", lambda: bench.function("nodejs20.x"), count)
-        if shutil.which("javac"):
-            code = _java_code(Path(tempfile.mkdtemp(prefix="cumulo-bench-java-")))
-
-            def java(b: Bench, **env: str):
-                return lambda: dataclasses.replace(b.function("python3.11"), runtime="java17", handler="Hello::handle",
-                                                   code_dir=code, memory_mb=512, environment=env)
+        if code is not None:
             figures += await _measure(bench, "java17 with Cumulo's AppCDS archive", java(bench), count)
-            figures += await _measure(no_cds, "java17 with the JDK's CDS only", java(no_cds), count)
             figures += await _measure(bench, "java17 without CDS (-Xshare:off)",
                                       java(bench, JAVA_TOOL_OPTIONS="-Xshare:off"), count)
     finally:
         await bench.pool.close()
-        await no_cds.pool.close()
+    if code is not None:
+        no_cds = Bench(isolation="auto", java_app_cds=False)
+        await no_cds.pool.start()
+        try:
+            figures += await _measure(no_cds, "java17 with the JDK's CDS only", java(no_cds), count)
+        finally:
+            await no_cds.pool.close()
     return figures
 
 
