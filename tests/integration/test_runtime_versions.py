@@ -86,6 +86,19 @@ def test_missing_python_runs_on_the_nearest_with_a_warning(server):
 
 
 @needs_313_without_314
+def test_a_substituted_python_imports_from_the_layer_path_of_the_version_that_runs(server):
+    client = server.client("lambda")
+    layer = client.publish_layer_version(LayerName="deps", Content={"ZipFile": make_zip(
+        {"python/lib/python3.13/site-packages/shared_dep.py": "VALUE = 'from the 3.13 site-packages'\n"})})
+    name = f"rt-{uuid.uuid4().hex[:10]}"
+    client.create_function(FunctionName=name, Runtime="python3.14", Role=ROLE, Handler="app.handler", Timeout=30,
+                           Layers=[layer["LayerVersionArn"]], Code={"ZipFile": make_zip(
+                               {"app.py": "import shared_dep\ndef handler(e, c):\n    return shared_dep.VALUE\n"})})
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+    assert invoke(client, name) == "from the 3.13 site-packages"
+
+
+@needs_313_without_314
 def test_strict_refuses_a_missing_python_naming_the_install_command(strict_server):
     client = strict_server.client("lambda")
     with pytest.raises(ClientError) as refused:
