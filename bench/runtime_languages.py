@@ -3,8 +3,9 @@
 For a hello-world function of each runtime (the platform's Python, nodejs20.x, java17) through the
 environment pool's API (no HTTP), isolation on: the p50 of a cold start (create -> first
 response, the previous environment retired, 100 ms apart) and of warm invokes. Java is measured
-three ways: with Cumulo's AppCDS archive of its runtime (the default), with the JDK's own CDS
-archive only, and with class data sharing off (``JAVA_TOOL_OPTIONS=-Xshare:off``). Floors: ``python3
+three ways, interleaved: with Cumulo's AppCDS archive of its runtime (the default), with the JDK's
+own CDS archive only (``JAVA_TOOL_OPTIONS=-Xshare:auto``) and with class data sharing off
+(``-Xshare:off``). Floors: ``python3
 -c pass``, ``node -e 0``, ``java -version`` (and with ``-Xshare:off``).
 
 Run: ``python -m bench.runtime_languages [--quick]``.  The first Java cold start of a pool also
@@ -60,56 +61,55 @@ def _java_code(tmp: Path) -> Path:
     return code
 
 
-async def _measure(bench: Bench, label: str, make, count: int) -> list[Figure]:
-    await bench.invoke(make())  # the zygote (and for Java the runtime's build) first
-    colds, warms = [], []
+async def _measure(bench: Bench, makers: dict, count: int) -> list[Figure]:
+    """Cold starts and warm invokes of each kind of function, interleaved (a busy host's noise
+    falls on all of them alike)."""
+    colds: dict[str, list[float]] = {label: [] for label in makers}
+    warms: dict[str, list[float]] = {label: [] for label in makers}
+    for make in makers.values():
+        await bench.invoke(make())  # the zygote (and for Java the runtime's build) first
     for _ in range(count):
-        spec = make()
-        t = time.perf_counter()
-        result = await bench.invoke(spec)
-        colds.append((time.perf_counter() - t) * 1000)
-        assert result.payload == b'"hello"', result.payload
-        for _ in range(5):
+        for label, make in makers.items():
+            spec = make()
             t = time.perf_counter()
-            await bench.invoke(spec)
-            warms.append((time.perf_counter() - t) * 1000)
-        await bench.pool.retire(spec.key)
-        await asyncio.sleep(PAUSE_S)
-    return [Figure(NAME, f"{label} cold start p50", round(percentile(colds, 50), 2), "ms"),
-            Figure(NAME, f"{label} cold start p95", round(percentile(colds, 95), 2), "ms"),
-            Figure(NAME, f"{label} warm invoke p50", round(percentile(warms, 50), 3), "ms")]
+            result = await bench.invoke(spec)
+            colds[label].append((time.perf_counter() - t) * 1000)
+            assert result.payload == b'"hello"', result.payload
+            for _ in range(5):
+                t = time.perf_counter()
+                await bench.invoke(spec)
+                warms[label].append((time.perf_counter() - t) * 1000)
+            await bench.pool.retire(spec.key)
+            await asyncio.sleep(PAUSE_S)
+    figures = []
+    for label in makers:
+        figures += [Figure(NAME, f"{label} cold start p50", round(percentile(colds[label], 50), 2), "ms"),
+                    Figure(NAME, f"{label} cold start p95", round(percentile(colds[label], 95), 2), "ms"),
+                    Figure(NAME, f"{label} warm invoke p50", round(percentile(warms[label], 50), 3), "ms")]
+    return figures
 
 
 async def _run(quick: bool) -> list[Figure]:
-    """One pool at a time (two isolated pools side by side in one process are not a use case)."""
     count = 5 if quick else 20
-    figures: list[Figure] = []
-    code = _java_code(Path(tempfile.mkdtemp(prefix="cumulo-bench-java-"))) if shutil.which("javac") else None
-
-    def java(b: Bench, **env: str):
-        return lambda: dataclasses.replace(b.function("python3.11"), runtime="java17", handler="Hello::handle",
-                                           code_dir=code, memory_mb=512, environment=env)
     bench = Bench(isolation="auto")
+    makers = {PYTHON: lambda: dataclasses.replace(bench.function("python3.11"), runtime=PYTHON)}
+    if shutil.which("node"):
+        makers["nodejs20.x"] = lambda: bench.function("nodejs20.x")
+    if shutil.which("javac"):
+        code = _java_code(Path(tempfile.mkdtemp(prefix="cumulo-bench-java-")))
+
+        def java(**env: str):
+            return lambda: dataclasses.replace(bench.function("python3.11"), runtime="java17", handler="Hello::handle",
+                                               code_dir=code, memory_mb=512, environment=env)
+        makers["java17 with Cumulo's AppCDS archive"] = java()
+        # -Xshare in JAVA_TOOL_OPTIONS is left to the JVM: auto maps the JDK's own archive only
+        makers["java17 with the JDK's CDS only"] = java(JAVA_TOOL_OPTIONS="-Xshare:auto")
+        makers["java17 without CDS"] = java(JAVA_TOOL_OPTIONS="-Xshare:off")
     await bench.pool.start()
     try:
-        figures += await _measure(bench, PYTHON, lambda: dataclasses.replace(bench.function("python3.11"),
-                                                                             runtime=PYTHON), count)
-        if shutil.which("node"):
-            figures += await _measure(bench, "nodejs20.x", lambda: bench.function("nodejs20.x"), count)
-        if code is not None:
-            figures += await _measure(bench, "java17 with Cumulo's AppCDS archive", java(bench), count)
-            figures += await _measure(bench, "java17 without CDS (-Xshare:off)",
-                                      java(bench, JAVA_TOOL_OPTIONS="-Xshare:off"), count)
+        return await _measure(bench, makers, count)
     finally:
         await bench.pool.close()
-    if code is not None:
-        no_cds = Bench(isolation="auto", java_app_cds=False)
-        await no_cds.pool.start()
-        try:
-            figures += await _measure(no_cds, "java17 with the JDK's CDS only", java(no_cds), count)
-        finally:
-            await no_cds.pool.close()
-    return figures
 
 
 def run(quick: bool = False) -> list[Figure]:

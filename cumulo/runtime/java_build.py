@@ -66,7 +66,7 @@ def _lock(key: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
-def prepare(cache: Path, java: str, hidden: bool, runtime_dir: str | None, app_cds: bool = True) -> JavaRuntime:
+def prepare(cache: Path, java: str, hidden: bool, runtime_dir: str | None) -> JavaRuntime:
     """The runtime folder for ``java`` (built on first use).
 
     ``hidden``: the JDK lies where functions cannot see it (linked into the folder);
@@ -74,7 +74,7 @@ def prepare(cache: Path, java: str, hidden: bool, runtime_dir: str | None, app_c
     """
     real_java = os.path.realpath(java)
     mode = "isolated" if runtime_dir else "host"
-    key = hashlib.sha256(f"{real_java}|{os.stat(real_java).st_mtime_ns}|{mode}|{app_cds}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{real_java}|{os.stat(real_java).st_mtime_ns}|{mode}".encode()).hexdigest()[:16]
     folder = cache / f"{source_digest()}-{key}"
     seen_at = runtime_dir or str(folder)
     java_seen = f"{seen_at}/jdk/bin/java" if hidden else real_java
@@ -82,13 +82,12 @@ def prepare(cache: Path, java: str, hidden: bool, runtime_dir: str | None, app_c
     if not ready.is_file():
         with _lock(str(folder)):
             if not ready.is_file():
-                _build(cache, folder, real_java, hidden, runtime_dir, java_seen, app_cds)
+                _build(cache, folder, real_java, hidden, runtime_dir, java_seen)
                 ready.touch()
     return JavaRuntime(folder, java_seen, (folder / ARCHIVE).is_file())
 
 
-def _build(cache: Path, folder: Path, java: str, hidden: bool, runtime_dir: str | None, java_seen: str,
-           app_cds: bool) -> None:
+def _build(cache: Path, folder: Path, java: str, hidden: bool, runtime_dir: str | None, java_seen: str) -> None:
     """Build the folder in place (an archive records the paths it was dumped with); ``.ready`` marks it done.
     One server owns a data directory at a time, so the in-process lock is enough."""
     jar = _jar(cache, java)
@@ -98,8 +97,7 @@ def _build(cache: Path, folder: Path, java: str, hidden: bool, runtime_dir: str 
     _link(jar, folder / JAR)
     if hidden:
         _link_tree(Path(java).parent.parent, folder / "jdk")
-    if app_cds:
-        _dump_archive(folder, runtime_dir, java_seen if runtime_dir or hidden else java)
+    _dump_archive(folder, runtime_dir, java_seen if runtime_dir or hidden else java)
 
 
 def _jar(cache: Path, java: str) -> Path:

@@ -45,8 +45,7 @@ class LaunchPlanner:
         java = None
         if plan.kind == "java":
             java = java_build.prepare(Path(self.config.work_dir).resolve() / "java", plan.executable,
-                                      self._hidden(plan.executable), "/var/runtime" if self.isolated else None,
-                                      self.config.java_app_cds)
+                                      self._hidden(plan.executable), "/var/runtime" if self.isolated else None)
             runtime_dir = str(java.folder)
         elif plan.kind == "ruby":
             runtime_dir = str(runtimes.RUBY_RUNTIME_DIR)

@@ -66,7 +66,6 @@ class RuntimeConfig:
     private_paths: tuple[Path, ...] = ()  # hidden from functions (e.g. the platform's data dir)
     runtimes_dir: Path | None = None  # runtimes installed by `cumulo runtimes install` (<data-dir>/runtimes)
     runtime_substitution: str = "nearest"  # or "strict": see cumulo.runtime.runtimes
-    java_app_cds: bool = True  # Java: an AppCDS archive of Cumulo's runtime per JDK (see java_build)
 
 
 @dataclass(frozen=True)
