@@ -44,8 +44,7 @@ class LaunchPlanner:
         spec, plan = env.spec, env.plan
         java = None
         if plan.kind == "java":
-            java = java_build.prepare(Path(self.config.work_dir).resolve() / "java", plan.executable,
-                                      self._hidden(plan.executable), "/var/runtime" if self.isolated else None)
+            java = self.java_runtime(plan)
             runtime_dir = str(java.folder)
         elif plan.kind == "ruby":
             runtime_dir = str(runtimes.RUBY_RUNTIME_DIR)
@@ -75,6 +74,11 @@ class LaunchPlanner:
         vcpus = spec.memory_mb / _AWS_VCPU_MB if self.config.cpu_scaling == "aws" else None
         return {"agent": agent.to_json(), "mounts": mounts,
                 "limits": {"memory_mb": spec.memory_mb, "cpu_vcpus": vcpus}}
+
+    def java_runtime(self, plan: runtimes.RuntimePlan) -> java_build.JavaRuntime:
+        """Cumulo's Java runtime for the plan's JDK (compiled and archived on first use: seconds, blocking)."""
+        return java_build.prepare(Path(self.config.work_dir).resolve() / "java", plan.executable,
+                                  self._hidden(plan.executable), "/var/runtime" if self.isolated else None)
 
     def _agent_config(self, spec: EnvironmentSpec, plan: runtimes.RuntimePlan, zygote: Zygote,
                       variables: dict[str, str], task: str, opt: str, rt_dir: str,

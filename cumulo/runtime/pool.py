@@ -406,6 +406,8 @@ class EnvironmentPool:
             if problem:
                 raise InitFailure("Runtime.InvalidEntrypoint", problem, "error", time.monotonic())
         loop = asyncio.get_running_loop()
+        if env.plan.kind == "java":  # a first build takes seconds: not on the spawn threads other cold starts need
+            await loop.run_in_executor(None, self._planner.java_runtime, env.plan)
         request = await loop.run_in_executor(self._prep_executor, self._planner.spawn_request, env, zygote)
         cgroup = await env.spawn(zygote, request)
         started = time.monotonic()
