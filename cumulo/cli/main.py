@@ -77,6 +77,10 @@ def serve(
         help="Functions' network: host (they share the host's, loopback services included) or "
              "isolated (a network namespace each: the Cumulo endpoint and, with slirp4netns installed, "
              "the outside network; not the host's loopback services).", show_default="host")] = None,
+    runtime_substitution: Annotated[str | None, typer.Option(
+        help="A function whose runtime version is not installed: nearest (run it on the nearest installed "
+             "version, with a warning) or strict (refuse it; `cumulo runtimes install ID` adds it).",
+        show_default="nearest")] = None,
 ) -> None:
     """Start the Cumulo server: every service on one endpoint, state in the data directory.
 
@@ -90,7 +94,8 @@ def serve(
         settings = load_settings(
             {"host": host, "port": port, "data_dir": data_dir, "require_auth": require_auth,
              "enforce_iam": enforce_iam, "account_id": account_id, "default_region": region,
-             "log_level": log_level, "isolation": isolation, "function_network": function_network},
+             "log_level": log_level, "isolation": isolation, "function_network": function_network,
+             "runtime_substitution": runtime_substitution},
             config_file=config)
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -28,16 +28,10 @@ def _data_dir(explicit: Path | None) -> Path:
 
 def _how_to_get(runtime: str, language: str | None, folder: Path) -> str:
     """The short hint of the listing (CreateFunction's refusal gives the long one)."""
-    if language in ("python", "node"):
+    if language in ("python", "node", "java"):
         return f"`cumulo runtimes install {runtime}`"
-    if language == "java":
-        from cumulo.runtime.discovery import installations
-
-        major = runtime.removeprefix("java")
-        jdk = next((i for i in installations("java", folder) if str(i.version[0]) == major), None)
-        if jdk is not None:
-            return f"JDK {jdk.version_text} at {jdk.path} ({jdk.source}); Java functions are not run yet"
-        return f"`cumulo runtimes install {runtime}` installs the JDK; Java functions are not run yet"
+    if language == "ruby":
+        return "install Ruby so that `ruby` is on PATH (OS package, rbenv or asdf)"
     return "not supported by Cumulo yet (a provided.al2023 'bootstrap' runs anything)"
 
 
@@ -97,7 +91,4 @@ def install(
     except InstallError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    if found.language == "java":
-        console.print(f"JDK {found.version_text} installed ({found.path}); Cumulo does not run {runtime} functions yet")
-    else:
-        console.print(f"[green]{runtime}[/green] runs on {found.language} {found.version_text} ({found.path})")
+    console.print(f"[green]{runtime}[/green] runs on {found.language} {found.version_text} ({found.path})")

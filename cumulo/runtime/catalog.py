@@ -16,8 +16,9 @@ AWS_RUNTIMES = (
 )
 PROVIDED = ("provided", "provided.al2", "provided.al2023")
 MIN_PYTHON = (3, 9)  # the oldest AWS still runs; current boto3 needs it too
-# Languages Cumulo runs with an interpreter it finds or installs (Java is found and installed, not run yet).
-RUNNABLE_LANGUAGES = ("python", "node")
+# Languages Cumulo runs with an interpreter (or JDK) it finds or installs.
+RUNNABLE_LANGUAGES = ("python", "node", "java", "ruby")
+MINOR_PINNED = ("python", "ruby")  # runtime ids that name a minor version (python3.13, ruby3.3)
 
 _PATTERNS = (
     ("python", re.compile(r"^python(3)\.(\d+)$")),
@@ -52,8 +53,8 @@ def parse(runtime: str) -> RuntimeId | None:
 
 def runtime_name(language: str, version: tuple[int, ...]) -> str:
     """The runtime id for an installed version: (python, (3, 13, 1)) -> ``python3.13``."""
-    if language == "python":
-        return f"python{version[0]}.{version[1]}"
+    if language in MINOR_PINNED:
+        return f"{language}{version[0]}.{version[1]}"
     if language == "node":
         return f"nodejs{version[0]}.x"
     return f"{language}{version[0]}"

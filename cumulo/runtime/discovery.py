@@ -32,7 +32,7 @@ _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 class Installation:
     """One runtime found on the host: ``Installation("node", (22, 20, 0), "/.../bin/node", "cumulo")``."""
 
-    language: str  # "python" | "node" | "java"
+    language: str  # "python" | "node" | "java" | "ruby" | "dotnet"
     version: tuple[int, ...]  # as precise as known: (3, 13) from a name, (3, 13, 0) from a folder
     path: str  # the interpreter or executable
     source: str  # where it was found: "platform", "PATH", "pyenv", "nvm", "asdf", "uv", "cumulo"
@@ -72,6 +72,10 @@ def _host(language: str) -> tuple[Installation, ...]:
         return tuple(_host_nodes())
     if language == "java":
         return tuple(_host_javas())
+    if language == "ruby":
+        return tuple(_host_rubies())
+    if language == "dotnet":
+        return tuple(_host_dotnets())
     return ()
 
 
@@ -159,11 +163,61 @@ def _host_nodes() -> Iterator[Installation]:
         yield Installation("node", version, str(binary), "asdf")
 
 
+def _jdk_version(home: Path) -> tuple[int, ...] | None:
+    """A JDK's version from its ``release`` file (``JAVA_VERSION="21.0.5"``)."""
+    try:
+        text = (home / "release").read_text(errors="replace")
+    except OSError:
+        return None
+    m = re.search(r'^JAVA_VERSION="(\d+(?:\.\d+)*)', text, re.MULTILINE)
+    return tuple(int(part) for part in m.group(1).split(".")) if m else None
+
+
 def _host_javas() -> Iterator[Installation]:
+    """PATH's java, JAVA_HOME, the OS packages' JDKs (``/usr/lib/jvm``) and asdf's; one per JDK."""
+    seen: set[str] = set()
+
+    def found(binary: str, version: tuple[int, ...] | None, source: str) -> Iterator[Installation]:
+        real = os.path.realpath(binary)
+        if version and real not in seen and os.access(real, os.X_OK):
+            seen.add(real)
+            yield Installation("java", version, binary, source)
+
     on_path = shutil.which("java")
     if on_path:
-        version = _probe([on_path, "-version"], "stderr")
-        if version:
-            yield Installation("java", version, on_path, "PATH")
+        yield from found(on_path, _jdk_version(Path(os.path.realpath(on_path)).parent.parent)
+                         or _probe([on_path, "-version"], "stderr"), "PATH")
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        yield from found(os.path.join(java_home, "bin", "java"), _jdk_version(Path(java_home)), "JAVA_HOME")
+    for home in _subdirs(Path("/usr/lib/jvm")):
+        if not home.is_symlink():
+            yield from found(str(home / "bin" / "java"), _jdk_version(home), "/usr/lib/jvm")
     for binary, version in _executables_in(_asdf_installs("java"), "java"):
-        yield Installation("java", version, str(binary), "asdf")
+        yield from found(str(binary), version, "asdf")
+
+
+def _host_rubies() -> Iterator[Installation]:
+    on_path = shutil.which("ruby")
+    if on_path:
+        version = _probe([on_path, "--version"])
+        if version:
+            yield Installation("ruby", version, on_path, "PATH")
+    rbenv = Path(os.environ.get("RBENV_ROOT", Path.home() / ".rbenv")) / "versions"
+    for binary, version in _executables_in(_subdirs(rbenv), "ruby"):
+        yield Installation("ruby", version, str(binary), "rbenv")
+    for binary, version in _executables_in(_asdf_installs("ruby"), "ruby"):
+        yield Installation("ruby", version, str(binary), "asdf")
+
+
+def _host_dotnets() -> Iterator[Installation]:
+    """The .NET runtimes ``dotnet --list-runtimes`` names (``Microsoft.NETCore.App 8.0.11 [/usr/...]``)."""
+    dotnet = shutil.which("dotnet")
+    if not dotnet:
+        return
+    try:
+        listing = subprocess.run([dotnet, "--list-runtimes"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return
+    for m in re.finditer(r"^Microsoft\.NETCore\.App (\d+)\.(\d+)\.(\d+)", listing, re.MULTILINE):
+        yield Installation("dotnet", tuple(int(g) for g in m.groups()), dotnet, "PATH")

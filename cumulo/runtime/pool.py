@@ -422,6 +422,8 @@ class EnvironmentPool:
         if issuer is not None:  # its own credentials, revoked by _destroy; valid for its longest possible life
             env.credentials = issuer.issue(spec, self.config.max_lifetime_s + _LONGEST_INVOKE_S)
         loop = asyncio.get_running_loop()
+        if env.plan.kind == "java":  # a first build takes seconds: not on the spawn threads other cold starts need
+            await loop.run_in_executor(None, self._planner.java_runtime, env.plan)
         request = await loop.run_in_executor(self._prep_executor, self._planner.spawn_request, env, zygote)
         cgroup = await env.spawn(zygote, request)
         started = time.monotonic()

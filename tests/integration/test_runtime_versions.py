@@ -40,8 +40,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory: pytest.TempPathFactory):
-    instance = CumuloServer(tmp_path_factory.mktemp("runtimes-strict") / "data",
-                            env={"CUMULO_RUNTIME_SUBSTITUTION": "strict"}).start()
+    instance = CumuloServer(tmp_path_factory.mktemp("runtimes-strict") / "data",  # the flag of `cumulo serve`
+                            extra_args=["--runtime-substitution", "strict"]).start()
     yield instance
     instance.stop()
 
@@ -86,6 +86,19 @@ def test_missing_python_runs_on_the_nearest_with_a_warning(server):
 
 
 @needs_313_without_314
+def test_a_substituted_python_imports_from_the_layer_path_of_the_version_that_runs(server):
+    client = server.client("lambda")
+    layer = client.publish_layer_version(LayerName="deps", Content={"ZipFile": make_zip(
+        {"python/lib/python3.13/site-packages/shared_dep.py": "VALUE = 'from the 3.13 site-packages'\n"})})
+    name = f"rt-{uuid.uuid4().hex[:10]}"
+    client.create_function(FunctionName=name, Runtime="python3.14", Role=ROLE, Handler="app.handler", Timeout=30,
+                           Layers=[layer["LayerVersionArn"]], Code={"ZipFile": make_zip(
+                               {"app.py": "import shared_dep\ndef handler(e, c):\n    return shared_dep.VALUE\n"})})
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+    assert invoke(client, name) == "from the 3.13 site-packages"
+
+
+@needs_313_without_314
 def test_strict_refuses_a_missing_python_naming_the_install_command(strict_server):
     client = strict_server.client("lambda")
     with pytest.raises(ClientError) as refused:
@@ -111,3 +124,22 @@ def test_nodejs20_runs_on_node_20_and_nodejs22_is_a_stated_substitution(server):
     assert "nodejs22.x is not installed here" in warning and "run on nodejs20.x" in warning
     assert str(invoke(client, name)).startswith("v20.")
     assert "Runtime Version: nodejs20." in init_start(server, name)
+
+
+@pytest.mark.skipif(not any(i.version[0] != 11 for i in installations("java", None))
+                    or _host_has("java", (11,)), reason="needs a JDK other than 11 and no JDK 11 on this host")
+def test_strict_refuses_java11_on_another_jdk(strict_server):
+    client = strict_server.client("lambda")
+    with pytest.raises(ClientError) as refused:
+        create(client, "java11", {"Unused.class": ""}, "example.Info::handle")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "cumulo runtimes install java11" in refused.value.response["Error"]["Message"]
+
+
+def test_go1x_is_refused_as_aws_refuses_it(server):
+    with pytest.raises(ClientError) as refused:
+        create(server.client("lambda"), "go1.x", {"main": "binary"}, "main")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert refused.value.response["Error"]["Message"] == (
+        "The runtime parameter of go1.x is no longer supported for creating or updating AWS Lambda functions. "
+        "We recommend you use a supported runtime while creating or updating functions.")

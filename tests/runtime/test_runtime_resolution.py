@@ -55,5 +55,6 @@ def test_a_missing_python_is_substituted_by_the_nearest_or_refused_when_strict(t
 def test_ids_aws_does_not_offer_are_never_substituted():
     assert resolve("python3.99").status == "missing"
     assert resolve("nodejs99.x").status == "missing"
-    with pytest.raises(UnsupportedRuntimeError, match="is not run by Cumulo yet"):
-        plan("java21")
+    assert resolve("java99").status == "missing"
+    with pytest.raises(UnsupportedRuntimeError, match="dotnet8"):
+        plan("dotnet8")

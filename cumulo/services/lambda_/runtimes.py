@@ -20,12 +20,18 @@ DEPRECATED = {
     "nodejs12.x": "nodejs20.x", "nodejs14.x": "nodejs20.x", "nodejs16.x": "nodejs20.x",
     "dotnetcore1.0": "dotnet8", "dotnetcore2.0": "dotnet8", "dotnetcore2.1": "dotnet8",
     "dotnetcore3.1": "dotnet8", "dotnet6": "dotnet8", "ruby2.5": "ruby3.3", "ruby2.7": "ruby3.3",
-    "go1.x": "provided.al2023", "java8": "java21",
+    "java8": "java21",
 }
+# Deprecated runtimes whose refusal names no successor (AWS's wording for go1.x: its functions move
+# to an OS-only runtime, provided.al2023, with the code built into a ``bootstrap``).
+DEPRECATED_WITHOUT_SUCCESSOR = frozenset({"go1.x"})
 
 
 def unsupported_reason(runtime: str, settings: Settings) -> str | None:
     """None when the host can run ``runtime`` (exactly or substituted); otherwise the message for the caller."""
+    if runtime in DEPRECATED_WITHOUT_SUCCESSOR:
+        return (f"The runtime parameter of {runtime} is no longer supported for creating or updating "
+                "AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.")
     if runtime in DEPRECATED:
         return (f"The runtime parameter of {runtime} is no longer supported for creating or updating "
                 f"AWS Lambda functions. We recommend you use the new runtime ({DEPRECATED[runtime]}) "
