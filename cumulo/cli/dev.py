@@ -8,6 +8,7 @@ change to the template redeploys the stack.
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
@@ -19,10 +20,12 @@ from rich.markup import escape
 
 from cumulo.cli.client import CliError, client, console, deploy, print_outputs
 from cumulo.packaging.build import BUILD_DIR, FUNCTION_TYPES, build
+from cumulo.packaging.build_plan import default_code_uris, plan
 from cumulo.packaging.package import zip_directory
 from cumulo.template_loader import load_template
 
-MANIFESTS = ("requirements.txt", "package.json")
+MANIFESTS = ("requirements.txt", "package.json", "pyproject.toml")
+PLAIN_METHODS = ("python", "nodejs")  # source that runs as it is when it has no dependencies
 IGNORED_PARTS = {BUILD_DIR, ".cumulo", "__pycache__", ".git", "node_modules"}
 
 
@@ -42,13 +45,19 @@ def function_sources(template: Path) -> dict[str, Path]:
     return sources
 
 
-def _needs_build(sources: dict[str, Path]) -> bool:
-    return any((source / manifest).is_file() for source in sources.values() for manifest in MANIFESTS)
+def built_functions(template: Path) -> set[str]:
+    """Logical ids of the resources whose code must be built before it runs: a build method of its
+    own (esbuild, makefile, Java, Go, Rust ...) or dependencies to install; plain Python and Node.js
+    source runs as it is."""
+    body = copy.deepcopy(load_template(template.read_text()))
+    default_code_uris(body)
+    return {target.logical_id for target in plan(body, template.parent.resolve())
+            if target.method not in PLAIN_METHODS or any((target.source / m).is_file() for m in MANIFESTS)}
 
 
 def deploy_project(template: Path, stack_name: str, endpoint_url: str, region: str | None) -> dict[str, Any]:
     deployable = build(template, progress=lambda line: console.print(f"[dim]build: {line}[/]")) \
-        if _needs_build(function_sources(template)) else template
+        if built_functions(template) else template
     return deploy(deployable, stack_name, {}, endpoint_url, region)
 
 
@@ -56,7 +65,7 @@ def update_function(template: Path, logical_id: str, source: Path, stack_name: s
                     region: str | None) -> float:
     """Send a function's current code; returns the seconds it took to be live."""
     started = time.perf_counter()
-    if any((source / manifest).is_file() for manifest in MANIFESTS):
+    if logical_id in built_functions(template):
         built = build(template, progress=lambda line: None)
         resource = load_template(built.read_text())["Resources"][logical_id]
         code_dir = (built.parent / resource["Properties"][FUNCTION_TYPES[resource["Type"]]]).resolve()
