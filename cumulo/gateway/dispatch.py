@@ -6,6 +6,7 @@ bad input never produces a 500 or a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -20,7 +21,7 @@ from cumulo.iam.sessions import Session
 from cumulo.platform import Platform
 from cumulo.protocol.catalog import Resolved
 from cumulo.protocol.errors import AwsError
-from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.http import BodyTooLarge, HttpRequest, HttpResponse
 from cumulo.protocol.xml_codec import to_bytes
 from cumulo.services.base import RequestContext, run_operation
 
@@ -43,8 +44,13 @@ class Dispatcher:
             if (signature is not None and signature.service == "s3") or ".s3." in request.host:
                 request = path_style(request)
             resolved = self.platform.catalog.resolve(request, signature.service if signature else None)
+            if request.spool is not None and resolved.service.service_name != "s3":
+                request = signed = request.load_body()  # only S3's uploads stream
         except AwsError as error:
             return unresolved_error(request, error, request_id), "-"
+        except BodyTooLarge:
+            return unresolved_error(request, AwsError("RequestEntityTooLarge", "Request entity too large",
+                                                      status=413), request_id), "-"
         label = f"{resolved.service.service_name}.{resolved.operation.name}"
         try:
             settings = self.platform.settings
@@ -111,8 +117,7 @@ def path_style(request: HttpRequest) -> HttpRequest:
     found = _VIRTUAL_HOST.match(request.host.split(":", 1)[0])
     if found is None:
         return request
-    return HttpRequest(request.method, f"/{found.group('bucket')}{request.path}", request.query_string,
-                       request.headers, request.body)
+    return dataclasses.replace(request, path=f"/{found.group('bucket')}{request.path}")
 
 
 def unresolved_error(request: HttpRequest, error: AwsError, request_id: str) -> HttpResponse:

@@ -135,8 +135,12 @@ def read_xml(shape: Shape, element: ET.Element, where: str = "") -> Any:
     return read_scalar(shape, element.text or "", where)
 
 
+class MalformedXml(SerializationError):
+    """The body is not well-formed XML."""
+
+
 def parse_document(body: bytes) -> ET.Element:
     try:
         return ET.fromstring(body)
     except ET.ParseError as exc:
-        raise SerializationError(f"Malformed XML: {exc}") from exc
+        raise MalformedXml(f"Malformed XML: {exc}") from exc
