@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 class S3Provider(NotificationOperations, BucketOperations, ListingOperations, MultipartOperations, Provider):
     service = "s3"
+    validation_error_code = "InvalidArgument"  # S3 has no ValidationException
     http_route_spools = True  # form uploads may be large: ``http_route`` reads spooled bodies
 
     def __init__(self, platform: Platform) -> None:
