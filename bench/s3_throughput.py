@@ -112,8 +112,9 @@ def put_get(url: str, label: str, sizes: list[tuple[str, int, int]]) -> list[Fig
                 gets.append(get_done - put_done)
         for operation, samples in (("PUT", puts), ("GET", gets)):
             figures += latency_figures(BENCH, f"{label} {operation} {name}", samples)[:1]
-            figures.append(Figure(BENCH, f"{label} {operation} {name} throughput",
-                                  round(size * len(samples) / sum(samples) / MB, 1), "MB/s", f"{count} objects"))
+            rate = len(samples) / sum(samples)
+            figures.append(Figure(BENCH, f"{label} {operation} {name} throughput", round(size * rate / MB, 2),
+                                  "MB/s", f"{round(rate, 1)} objects/s, {count} objects"))
     return figures
 
 

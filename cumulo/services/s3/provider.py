@@ -2,7 +2,8 @@
 
 The operations live in mixins, one module per concern: ``buckets`` (buckets and their stored
 configurations), ``objects`` (put/get/head/delete/copy/tagging/attributes), ``listing``,
-``multipart``, ``notifications`` (event notifications, durable deliveries), with bodies in
+``multipart``, ``notifications`` (event notifications, durable deliveries), ``lifecycle``
+(rules carried out), with bodies in
 ``storage`` (content-addressed files) and versions in ``versions``. Browser form uploads
 (``post_object``) are a plain HTTP route. An object exists once its record is committed; its
 body was renamed into place before.
@@ -18,6 +19,7 @@ from cumulo.protocol.xml_error import xml_error
 from cumulo.services.base import Provider
 from cumulo.services.s3 import post_object
 from cumulo.services.s3.buckets import BucketOperations
+from cumulo.services.s3.lifecycle import LifecycleOperations
 from cumulo.services.s3.listing import ListingOperations
 from cumulo.services.s3.multipart import MultipartOperations
 from cumulo.services.s3.notifications import QUEUE, NotificationOperations
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
     from cumulo.platform import Platform
 
 
-class S3Provider(NotificationOperations, BucketOperations, ListingOperations, MultipartOperations, Provider):
+class S3Provider(NotificationOperations, LifecycleOperations, BucketOperations, ListingOperations, MultipartOperations,
+                 Provider):
     service = "s3"
     validation_error_code = "InvalidArgument"  # S3 has no ValidationException
     http_route_spools = True  # form uploads may be large: ``http_route`` reads spooled bodies
@@ -45,8 +48,10 @@ class S3Provider(NotificationOperations, BucketOperations, ListingOperations, Mu
         """Delete bodies no record references (a crash between rename and commit leaves one)."""
         self.bodies.sweep()
         await self.notifications.start()
+        self.start_lifecycle()
 
     async def stop(self) -> None:
+        await self.stop_lifecycle()
         await self.notifications.stop()
 
     async def http_route(self, request: HttpRequest) -> HttpResponse | None:
