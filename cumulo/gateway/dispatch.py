@@ -100,7 +100,11 @@ class Dispatcher:
                       operation=operation.name, params=params, region=context.region, source_ip=request.client,
                       protocol_family=resolved.protocol.name)
         result = await run_operation(provider, operation, context, params, resolved.protocol.name)
-        return resolved.protocol.serialize(operation, result, context.request_id)
+        response = resolved.protocol.serialize(operation, result, context.request_id)
+        finish = getattr(provider, "finish_response", None)  # S3's CORS headers for browsers
+        if finish is not None:
+            finish(request, response)
+        return response
 
     def _region(self, request: HttpRequest, signed_region: str | None) -> str:
         if signed_region:

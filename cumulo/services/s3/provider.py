@@ -3,10 +3,10 @@
 The operations live in mixins, one module per concern: ``buckets`` (buckets and their stored
 configurations), ``objects`` (put/get/head/delete/copy/tagging/attributes), ``listing``,
 ``multipart``, ``notifications`` (event notifications, durable deliveries), ``lifecycle``
-(rules carried out), with bodies in
-``storage`` (content-addressed files) and versions in ``versions``. Browser form uploads
-(``post_object``) are a plain HTTP route. An object exists once its record is committed; its
-body was renamed into place before.
+(rules carried out) and ``website`` (website endpoints, CORS); bodies are in ``storage``
+(content-addressed files) and versions in ``versions``. Browser form uploads (``post_object``),
+website endpoints and CORS preflights are plain HTTP routes. An object exists once its record
+is committed; its body was renamed into place before.
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ from cumulo.services.s3.multipart import MultipartOperations
 from cumulo.services.s3.notifications import QUEUE, NotificationOperations
 from cumulo.services.s3.storage import BodyStore
 from cumulo.services.s3.versions import Versions
+from cumulo.services.s3.website import WebsiteOperations, website_bucket
 from cumulo.targets.delivery_queue import DeliveryQueue
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
 
 
-class S3Provider(NotificationOperations, LifecycleOperations, BucketOperations, ListingOperations, MultipartOperations,
-                 Provider):
+class S3Provider(NotificationOperations, LifecycleOperations, WebsiteOperations, BucketOperations, ListingOperations,
+                 MultipartOperations, Provider):
     service = "s3"
     validation_error_code = "InvalidArgument"  # S3 has no ValidationException
     http_route_spools = True  # form uploads may be large: ``http_route`` reads spooled bodies
@@ -55,7 +56,13 @@ class S3Provider(NotificationOperations, LifecycleOperations, BucketOperations, 
         await self.notifications.stop()
 
     async def http_route(self, request: HttpRequest) -> HttpResponse | None:
-        """Browser form uploads (POST Object), which the S3 API model does not describe."""
+        """What the S3 API model does not describe: website endpoints, CORS preflights and
+        browser form uploads (POST Object)."""
+        site = website_bucket(request)
+        if site is not None:
+            return self.serve_website(request, site)
+        if request.method == "OPTIONS":
+            return self.preflight(request)
         bucket = post_object.form_upload_bucket(request)
         if bucket is None:
             return None
