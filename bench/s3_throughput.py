@@ -81,7 +81,11 @@ def moto_server() -> Iterator[tuple[str, int]]:
         yield url, process.pid
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:  # freeing gigabytes of stored objects can take long
+            process.kill()
+            process.wait()
 
 
 def _answers(s3: Any) -> bool:
@@ -219,16 +223,22 @@ def run(quick: bool = False) -> list[Figure]:
     files = 300 if quick else 1000
     upload = (512 if quick else 2048) * MB
     figures: list[Figure] = []
+
+    def add(new: list[Figure]) -> None:
+        figures.extend(new)
+        for figure in new:  # shown as they come: a full run takes minutes
+            print(f"  {figure.metric}: {figure.value} {figure.unit}", file=sys.stderr, flush=True)
+
     with cumulo_server() as (url, pid):
-        figures += put_get(url, "cumulo", sizes)
-        figures += sync(url, "cumulo", files)
-        figures += memory(url, pid, "cumulo", upload)
-        figures += notification_latency(url, 5 if quick else 20)
+        add(put_get(url, "cumulo", sizes))
+        add(sync(url, "cumulo", files))
+        add(memory(url, pid, "cumulo", upload))
+        add(notification_latency(url, 5 if quick else 20))
     if importlib.util.find_spec("moto") is not None:
         with moto_server() as (url, pid):
-            figures += put_get(url, "moto", sizes)
-            figures += sync(url, "moto", files)
-            figures += memory(url, pid, "moto", upload)
+            add(put_get(url, "moto", sizes))
+            add(sync(url, "moto", files))
+            add(memory(url, pid, "moto", upload))
     by_metric = {f.metric: f for f in figures}
     for figure in list(figures):
         other = by_metric.get("moto " + figure.metric.removeprefix("cumulo "))

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import re
 import socket
 import urllib.error
@@ -351,3 +352,31 @@ def test_expired_presigned_post_is_refused(secured, bucket, monkeypatch):
     status, body = _form_post(secured, post["url"], post["fields"], b"late")
     assert (status, error_code(body)) == (403, "AccessDenied")
     assert b"Policy expired" in body
+
+
+@pytest.mark.parametrize("tamper", [False, True])
+def test_streaming_uploads_beyond_the_spool_threshold_are_checked_from_disk(secured, bucket, tamper):
+    chunks = [os.urandom(1024 * 1024) for _ in range(11)] + [b"last chunk"]
+    key = f"large stream {tamper}"
+    status, body = _streaming_put(secured, bucket, key, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", chunks,
+                                  trailer=True, tamper=tamper)
+    s3 = client(secured, "s3")
+    if tamper:
+        assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket=bucket, Key=key)
+        return
+    assert status == 200, body
+    got = s3.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert got["Body"].read() == b"".join(chunks)
+    assert got["ChecksumCRC32"] == base64.b64encode(zlib.crc32(b"".join(chunks)).to_bytes(4, "big")).decode()
+
+
+def test_a_large_signed_payload_is_hashed_from_disk(secured, bucket):
+    data = os.urandom(12 * 1024 * 1024)
+    s3 = client(secured, "s3")
+    s3.put_object(Bucket=bucket, Key="large signed", Body=data)
+    assert s3.get_object(Bucket=bucket, Key="large signed")["Body"].read() == data
+    status, body = send(secured, "PUT", f"/{bucket}/replayed", s3_signed(
+        secured, "PUT", f"/{bucket}/replayed", body=data), data[:-1] + b"!")
+    assert (status, error_code(body)) == (400, "XAmzContentSHA256Mismatch")
