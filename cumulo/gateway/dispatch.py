@@ -43,14 +43,16 @@ class Dispatcher:
             signature = read_signature(request)
             if (signature is not None and signature.service == "s3") or ".s3." in request.host:
                 request = path_style(request)
+            elif request.spool is not None:
+                request = signed = request.load_body()  # only S3's uploads stream
             resolved = self.platform.catalog.resolve(request, signature.service if signature else None)
             if request.spool is not None and resolved.service.service_name != "s3":
-                request = signed = request.load_body()  # only S3's uploads stream
+                request = signed = request.load_body()
         except AwsError as error:
             return unresolved_error(request, error, request_id), "-"
-        except BodyTooLarge:
-            return unresolved_error(request, AwsError("RequestEntityTooLarge", "Request entity too large",
-                                                      status=413), request_id), "-"
+        except BodyTooLarge:  # answered as the HTTP server refuses bodies beyond every limit
+            return HttpResponse(413, {"Content-Type": "application/json", "Connection": "close"},
+                                b'{"message":"Request entity too large"}'), "-"
         label = f"{resolved.service.service_name}.{resolved.operation.name}"
         try:
             settings = self.platform.settings

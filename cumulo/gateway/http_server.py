@@ -107,6 +107,8 @@ def encode_response(response: HttpResponse, method: str, close: bool) -> bytes:
     lines = [_status_line(response.status)]
     has_length = False
     for name, value in (*response.headers.items(), *response.extra_headers):
+        if name == "Connection":
+            continue  # written below when the connection closes
         if "\r" in name or "\n" in name or ":" in name or "\r" in value or "\n" in value:
             raise ValueError(f"invalid response header {name!r}")
         if name.lower() == "content-length":
@@ -318,7 +320,8 @@ class _Connection(asyncio.Protocol):
                     finally:
                         remove_spool(item)
                     method = item.method
-                close = not keep_alive or self.server.stopping
+                # a handler may end the connection after its answer (a body it refused unread)
+                close = not keep_alive or self.server.stopping or response.headers.get("Connection") == "close"
                 try:
                     if not self.closing:
                         self.transport.write(self._encode(response, method, close))

@@ -104,7 +104,7 @@ class ObjectStore(Protocol):
     def read_object(self, bucket: str, key: str) -> bytes:
         ...
 
-    async def put_object(self, context: RequestContext, params: dict[str, Any]) -> Any:
+    def put_object(self, context: RequestContext, params: dict[str, Any]) -> Any:
         ...
 
     def list_objects_v2(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

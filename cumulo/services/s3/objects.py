@@ -153,7 +153,10 @@ class ObjectOperations:
         return record
 
     # ------------------------------------------------------------ put / get / head
-    async def put_object(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def put_object(self, context: RequestContext, params: dict[str, Any]) -> Any:
+        """A body in memory is stored at once, so in-process callers (Step Functions' result
+        writer) call this synchronously; a spooled body is hashed off the event loop, so for one
+        this returns an awaitable (which the operation runner awaits)."""
         bucket, key = params["Bucket"], params["Key"]
         self._bucket(bucket)
         body = params.get("Body")
@@ -162,14 +165,22 @@ class ObjectOperations:
             raise AwsError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
                            fields={"ProposedSize": str(size), "MaxSizeAllowed": str(MAX_OBJECT_SIZE)})
         _check_write_conditions(self.versions.current(bucket, key), params, key)
-        staged = await self._stage(body, checksum_algorithms(params))
+        if isinstance(body, BodyFile):
+            return self._put_spooled(context, params, body)
+        return self._put_staged(context, params, self.bodies.stage_bytes(body or b"", checksum_algorithms(params)))
+
+    async def _put_spooled(self, context: RequestContext, params: dict[str, Any], body: BodyFile) -> dict[str, Any]:
+        staged = await asyncio.to_thread(self.bodies.stage_spool, body, checksum_algorithms(params))
+        return self._put_staged(context, params, staged)
+
+    def _put_staged(self, context: RequestContext, params: dict[str, Any], staged: Staged) -> dict[str, Any]:
         try:
             check_digests(staged, params.get("ContentMD5"), claimed_checksums(params))
         except AwsError:
             self.bodies.discard(staged)
             raise
-        record = self._write(bucket, key, self._new_record(key, staged, params), staged, "ObjectCreated:Put",
-                             context, params)
+        record = self._write(params["Bucket"], params["Key"], self._new_record(params["Key"], staged, params), staged,
+                             "ObjectCreated:Put", context, params)
         return self._write_result(record)
 
     @staticmethod
