@@ -373,7 +373,7 @@ def test_streaming_uploads_beyond_the_spool_threshold_are_checked_from_disk(secu
 
 
 def test_a_large_signed_payload_is_hashed_from_disk(secured, bucket):
-    data = os.urandom(12 * 1024 * 1024)
+    data = os.urandom(11 * 1024 * 1024)
     s3 = client(secured, "s3")
     s3.put_object(Bucket=bucket, Key="large signed", Body=data)
     assert s3.get_object(Bucket=bucket, Key="large signed")["Body"].read() == data

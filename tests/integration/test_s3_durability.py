@@ -20,7 +20,7 @@ def test_objects_versions_and_queued_notifications_survive_kill_9(tmp_path):
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(Bucket="durable", NotificationConfiguration={"QueueConfigurations": [
         {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
-    large = os.urandom(16 * 1024 * 1024)  # spooled by the edge, renamed into the store
+    large = os.urandom(11 * 1024 * 1024)  # spooled by the edge, renamed into the store
     v1 = s3.put_object(Bucket="durable", Key="large.bin", Body=large)["VersionId"]
     s3.put_object(Bucket="durable", Key="large.bin", Body=b"small")
     s3.copy_object(Bucket="durable", Key="same.bin", CopySource={"Bucket": "durable", "Key": "large.bin",
