@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 _WEBSITE_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3-website[.-]")
 _API_HOST = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3[.-]")
+_PATH_STYLE_HOST = re.compile(r"^(localhost|\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]|)$")
 _NOT_ALLOWED = ("CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, "
                 "request method / Access-Control-Request-Method or Access-Control-Request-Headers are not "
                 "whitelisted by the resource's CORS spec.")
@@ -40,10 +41,15 @@ def website_bucket(request: HttpRequest) -> str | None:
 
 
 def addressed_bucket(request: HttpRequest) -> str | None:
-    """The bucket an S3 request names (virtual-hosted or path style)."""
-    found = _API_HOST.match(request.host.split(":", 1)[0])
+    """The bucket an S3 request names: virtual-hosted, or path style on the endpoint's own names
+    (an IP address, ``localhost``, ``s3.*``) — not on the hosts of HTTP APIs and custom domains."""
+    raw = request.host
+    host = raw[:raw.index("]") + 1] if raw.startswith("[") and "]" in raw else raw.rsplit(":", 1)[0]
+    found = _API_HOST.match(host)
     if found:
         return found.group("bucket")
+    if not (_PATH_STYLE_HOST.match(host) or host.startswith(("s3.", "s3-"))):
+        return None
     first = unquote(request.path.lstrip("/").split("/", 1)[0])
     return first or None
 
