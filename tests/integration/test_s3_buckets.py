@@ -3,6 +3,7 @@ errors, and lifecycle rules carried out (on a server whose lifecycle day is one 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
@@ -103,6 +104,28 @@ def test_object_lock_buckets_are_versioned_and_keep_their_settings(s3):
         "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
     rule = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]["Rule"]
     assert rule["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 1}
+    version = s3.put_object(Bucket=name, Key="record", Body=b"x")["VersionId"]
+    with pytest.raises(ClientError) as none_yet:
+        s3.get_object_retention(Bucket=name, Key="record")
+    assert code(none_yet) == "NoSuchObjectLockConfiguration"
+    until = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    s3.put_object_retention(Bucket=name, Key="record", Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until})
+    s3.put_object_legal_hold(Bucket=name, Key="record", LegalHold={"Status": "ON"})
+    assert s3.get_object_retention(Bucket=name, Key="record", VersionId=version)["Retention"] == {
+        "Mode": "GOVERNANCE", "RetainUntilDate": until}
+    assert s3.get_object_legal_hold(Bucket=name, Key="record")["LegalHold"] == {"Status": "ON"}
+    head = s3.head_object(Bucket=name, Key="record")
+    assert (head["ObjectLockMode"], head["ObjectLockLegalHoldStatus"]) == ("GOVERNANCE", "ON")
+
+
+def test_object_acls_are_stored_and_returned(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert [g["Permission"] for g in s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]] == ["FULL_CONTROL"]
+    s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read")
+    assert {g["Permission"] for g in s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]} == {"FULL_CONTROL", "READ"}
+    with pytest.raises(ClientError) as unlocked:
+        s3.put_object_legal_hold(Bucket=bucket, Key="k", LegalHold={"Status": "ON"})
+    assert code(unlocked) == "InvalidRequest"
 
 
 def test_lifecycle_rules_expire_objects_versions_and_uploads(s3, bucket):

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
-from cumulo.services.s3.common import BUCKET_NAME, BUCKETS, OBJECTS, UPLOADS, VERSIONS, malformed_xml, now
+from cumulo.services.s3.common import (
+    BUCKET_NAME,
+    BUCKETS,
+    OBJECTS,
+    UPLOADS,
+    VERSIONS,
+    acl_grants,
+    malformed_xml,
+    now,
+)
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -210,17 +219,8 @@ class BucketOperations:
         return {}
 
     def get_bucket_acl(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        acl = self._bucket(params["Bucket"]).get("Acl") or {"Canned": "private"}
-        owner = {"ID": context.account_id, "DisplayName": "cumulo"}
-        if "Policy" in acl:
-            return {"Owner": acl["Policy"].get("Owner") or owner, "Grants": acl["Policy"].get("Grants") or []}
-        grants = [{"Grantee": {"Type": "CanonicalUser", **owner}, "Permission": "FULL_CONTROL"}]
-        all_users = {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}
-        if acl["Canned"] in ("public-read", "public-read-write"):
-            grants.append({"Grantee": all_users, "Permission": "READ"})
-        if acl["Canned"] == "public-read-write":
-            grants.append({"Grantee": all_users, "Permission": "WRITE"})
-        return {"Owner": owner, "Grants": grants}
+        return acl_grants(self._bucket(params["Bucket"]).get("Acl"), {"ID": context.account_id,
+                                                                      "DisplayName": "cumulo"})
 
     def put_bucket_lifecycle_configuration(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         rules = (params.get("LifecycleConfiguration") or {}).get("Rules") or []

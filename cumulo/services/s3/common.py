@@ -84,3 +84,17 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
 def invalid_range(header: str, size: int) -> AwsError:
     return AwsError("InvalidRange", "The requested range is not satisfiable", status=416,
                     fields={"RangeRequested": header, "ActualObjectSize": str(size)})
+
+
+def acl_grants(acl: dict[str, Any] | None, owner: dict[str, str]) -> dict[str, Any]:
+    """GetBucketAcl/GetObjectAcl's answer for a stored ACL (a canned name or a full policy)."""
+    acl = acl or {"Canned": "private"}
+    if "Policy" in acl:
+        return {"Owner": acl["Policy"].get("Owner") or owner, "Grants": acl["Policy"].get("Grants") or []}
+    grants = [{"Grantee": {"Type": "CanonicalUser", **owner}, "Permission": "FULL_CONTROL"}]
+    all_users = {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}
+    if acl["Canned"] in ("public-read", "public-read-write"):
+        grants.append({"Grantee": all_users, "Permission": "READ"})
+    if acl["Canned"] == "public-read-write":
+        grants.append({"Grantee": all_users, "Permission": "WRITE"})
+    return {"Owner": owner, "Grants": grants}

@@ -25,6 +25,7 @@ from cumulo.services.s3.common import (
     MAX_OBJECT_SIZE,
     OBJECTS,
     VERSIONS,
+    acl_grants,
     byte_range,
     checksum_algorithms,
     claimed_checksums,
@@ -370,12 +371,14 @@ class ObjectOperations:
             out["CopySourceVersionId"] = source["VersionId"]
         return out
 
-    # ------------------------------------------------------------ tagging
-    def _retag(self, context: RequestContext, params: dict[str, Any], tags: dict[str, str], event: str) -> dict:
+    # ------------------------------------------------------------ tagging, ACLs, retention
+    def _change_version(self, context: RequestContext, params: dict[str, Any], change: Callable[[dict], None],
+                        event: str | None = None) -> dict[str, Any]:
+        """Apply ``change`` to the version a request names (the current one by default) in place."""
         store = self.platform.store
         with store.transaction():
             record = self._version(params["Bucket"], params["Key"], params.get("VersionId"))
-            record["Tags"] = tags
+            change(record)
             current = self.versions.current(params["Bucket"], params["Key"])
             if current is not None and current.get("VersionId") == record.get("VersionId"):
                 store.put(OBJECTS, object_key(params["Bucket"], params["Key"]), record)
@@ -383,8 +386,57 @@ class ObjectOperations:
                 for store_key, noncurrent in self.versions.noncurrent(params["Bucket"], params["Key"]):
                     if noncurrent.get("VersionId") == record.get("VersionId"):
                         store.put(VERSIONS, store_key, record)
-            self._emit(self._bucket(params["Bucket"]), event, params["Key"], record, context)
+            if event:
+                self._emit(self._bucket(params["Bucket"]), event, params["Key"], record, context)
+        return record
+
+    def _retag(self, context: RequestContext, params: dict[str, Any], tags: dict[str, str], event: str) -> dict:
+        record = self._change_version(context, params, lambda r: r.__setitem__("Tags", tags), event)
         return {"VersionId": record["VersionId"]} if record.get("VersionId", "null") != "null" else {}
+
+    def put_object_acl(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        acl = ({"Policy": params["AccessControlPolicy"]} if params.get("AccessControlPolicy")
+               else {"Canned": params.get("ACL") or "private"})
+        self._change_version(context, params, lambda r: r.__setitem__("Acl", acl))
+        return {}
+
+    def get_object_acl(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._version(params["Bucket"], params["Key"], params.get("VersionId"))
+        return acl_grants(record.get("Acl"), {"ID": context.account_id, "DisplayName": "cumulo"})
+
+    def _locked_bucket(self, name: str) -> None:
+        if not self._bucket(name).get("ObjectLock"):
+            raise AwsError("InvalidRequest", "Bucket is missing Object Lock Configuration")
+
+    def put_object_retention(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._locked_bucket(params["Bucket"])
+        retention = params.get("Retention") or {}
+
+        def change(record: dict[str, Any]) -> None:
+            record["ObjectLockMode"] = retention.get("Mode")
+            record["ObjectLockRetainUntilDate"] = _timestamp(retention.get("RetainUntilDate"))
+        self._change_version(context, params, change)
+        return {}
+
+    def get_object_retention(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._version(params["Bucket"], params["Key"], params.get("VersionId"))
+        if not record.get("ObjectLockMode"):
+            raise AwsError("NoSuchObjectLockConfiguration", "The specified object does not have a ObjectLock "
+                           "configuration", status=404)
+        return {"Retention": {"Mode": record["ObjectLockMode"], "RetainUntilDate": record["ObjectLockRetainUntilDate"]}}
+
+    def put_object_legal_hold(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._locked_bucket(params["Bucket"])
+        status = (params.get("LegalHold") or {}).get("Status")
+        self._change_version(context, params, lambda r: r.__setitem__("ObjectLockLegalHoldStatus", status))
+        return {}
+
+    def get_object_legal_hold(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._version(params["Bucket"], params["Key"], params.get("VersionId"))
+        if not record.get("ObjectLockLegalHoldStatus"):
+            raise AwsError("NoSuchObjectLockConfiguration", "The specified object does not have a ObjectLock "
+                           "configuration", status=404)
+        return {"LegalHold": {"Status": record["ObjectLockLegalHoldStatus"]}}
 
     def put_object_tagging(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         tag_set = params["Tagging"]["TagSet"]
