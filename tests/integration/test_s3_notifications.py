@@ -105,15 +105,25 @@ def test_a_topic_and_versioned_deletes(clients):
     url, arn = make_queue(sqs)
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"TopicConfigurations": [
-        {"TopicArn": topic, "Events": ["s3:ObjectRemoved:DeleteMarkerCreated", "s3:ObjectTagging:*"]}]})
+        {"TopicArn": topic, "Events": ["s3:ObjectRemoved:DeleteMarkerCreated", "s3:ObjectTagging:*",
+                                       "s3:ObjectRestore:*"]}]})
     assert receive(sqs, url, 1)[0]["Event"] == "s3:TestEvent"
     version = s3.put_object(Bucket=bucket, Key="doc", Body=b"x")["VersionId"]
     s3.put_object_tagging(Bucket=bucket, Key="doc", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
     marker = s3.delete_object(Bucket=bucket, Key="doc")["VersionId"]
-    records = sorted((e["Records"][0] for e in receive(sqs, url, 2)), key=lambda r: r["eventName"])
-    assert [r["eventName"] for r in records] == ["ObjectRemoved:DeleteMarkerCreated", "ObjectTagging:Put"]
+    s3.put_object(Bucket=bucket, Key="archived", Body=b"cold", StorageClass="GLACIER")
+    with pytest.raises(ClientError) as archived:
+        s3.get_object(Bucket=bucket, Key="archived")
+    assert archived.value.response["Error"]["Code"] == "InvalidObjectState"
+    restore = s3.restore_object(Bucket=bucket, Key="archived", RestoreRequest={"Days": 1})
+    assert restore["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert s3.get_object(Bucket=bucket, Key="archived")["Body"].read() == b"cold"
+    assert 'ongoing-request="false"' in s3.head_object(Bucket=bucket, Key="archived")["Restore"]
+    records = sorted((e["Records"][0] for e in receive(sqs, url, 4)), key=lambda r: r["eventName"])
+    assert [r["eventName"] for r in records] == ["ObjectRemoved:DeleteMarkerCreated", "ObjectRestore:Completed",
+                                                "ObjectRestore:Post", "ObjectTagging:Put"]
     assert records[0]["s3"]["object"]["versionId"] == marker
-    assert records[1]["s3"]["object"]["versionId"] == version
+    assert records[3]["s3"]["object"]["versionId"] == version
 
 
 def test_a_function_is_invoked_asynchronously_with_the_records(clients):

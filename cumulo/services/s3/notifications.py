@@ -58,6 +58,8 @@ _BRIDGE = {
     "LifecycleExpiration:DeleteMarkerCreated": ("Object Deleted", "Lifecycle Expiration"),
     "ObjectTagging:Put": ("Object Tags Added", "PutObjectTagging"),
     "ObjectTagging:Delete": ("Object Tags Deleted", "DeleteObjectTagging"),
+    "ObjectRestore:Post": ("Object Restore Initiated", "RestoreObject"),
+    "ObjectRestore:Completed": ("Object Restore Completed", "RestoreObject"),
 }
 
 
@@ -253,7 +255,7 @@ class NotificationOperations:
     def _bridge_detail(bucket: dict[str, Any], event: str, key: str, record: dict[str, Any], sequencer: str,
                        request_id: str, requester: str, reason: str) -> dict[str, Any]:
         obj: dict[str, Any] = {"key": key, "sequencer": sequencer}
-        if event.startswith("ObjectCreated") or event.startswith("ObjectTagging"):
+        if event.startswith(("ObjectCreated", "ObjectTagging", "ObjectRestore")):
             obj.update({"size": record.get("Size", 0), "etag": record.get("ETag", "").strip('"')})
         if record.get("VersionId", "null") != "null":
             obj["version-id"] = record["VersionId"]

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from cumulo.services.s3.storage import BodyStore
 
 STAGE_IN_THREAD = 256 * 1024  # bodies above this are hashed and written off the event loop
+ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")  # storage classes read only once restored
 MAX_TAGS = 10
 
 
@@ -208,12 +209,17 @@ class ObjectOperations:
                 out["ChecksumType"] = "COMPOSITE" if record.get("PartsCount") else "FULL_OBJECT"
         if record.get("PartsCount"):
             out["PartsCount"] = record["PartsCount"]
+        if record.get("Restore"):
+            out["Restore"] = record["Restore"]
         if record.get("Tags"):
             out["TagCount"] = len(record["Tags"])
         return out
 
     def get_object(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._version(params["Bucket"], params["Key"], params.get("VersionId"))
+        if record.get("StorageClass") in ARCHIVED and not record.get("Restore"):
+            raise AwsError("InvalidObjectState", "The operation is not valid for the object's storage class",
+                           status=403, fields={"StorageClass": record["StorageClass"]})
         _check_read_conditions(record, params)
         out = self._object_headers(record, params)
         size = record["Size"]
@@ -437,6 +443,21 @@ class ObjectOperations:
             raise AwsError("NoSuchObjectLockConfiguration", "The specified object does not have a ObjectLock "
                            "configuration", status=404)
         return {"LegalHold": {"Status": record["ObjectLockLegalHoldStatus"]}}
+
+    def restore_object(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Archived objects (GLACIER, DEEP_ARCHIVE) are restored at once: there is one storage class
+        on disk. Both ObjectRestore events are sent; 202 the first time, 200 while restored."""
+        record = self._version(params["Bucket"], params["Key"], params.get("VersionId"))
+        if record.get("StorageClass") not in ARCHIVED:
+            raise AwsError("InvalidObjectState", "Restore is not allowed for the object's current storage class",
+                           status=403, fields={"StorageClass": record.get("StorageClass", "STANDARD")})
+        days = (params.get("RestoreRequest") or {}).get("Days") or 1
+        expiry = now() + dt.timedelta(days=days)
+        restored = bool(record.get("Restore"))
+        self._change_version(context, params, lambda r: r.__setitem__(
+            "Restore", f'ongoing-request="false", expiry-date="{_http_date(expiry)}"'), "ObjectRestore:Post")
+        self._change_version(context, params, lambda r: None, "ObjectRestore:Completed")
+        return {"_status": 200 if restored else 202}
 
     def put_object_tagging(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         tag_set = params["Tagging"]["TagSet"]
