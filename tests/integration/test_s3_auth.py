@@ -31,7 +31,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.conftest import make_zip
-from tests.server import CumuloServer
+from tests.server import CumuloServer, wait_for
 
 KEY, SECRET, REGION = "AKIDEXAMPLE", "secret-one", "eu-central-1"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -380,3 +380,26 @@ def test_a_large_signed_payload_is_hashed_from_disk(secured, bucket):
     status, body = send(secured, "PUT", f"/{bucket}/replayed", s3_signed(
         secured, "PUT", f"/{bucket}/replayed", body=data), data[:-1] + b"!")
     assert (status, error_code(body)) == (400, "XAmzContentSHA256Mismatch")
+
+
+def test_a_form_upload_is_notified_as_a_post(secured):
+    s3, sqs = client(secured, "s3"), client(secured, "sqs")
+    bucket = f"form-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    url = sqs.create_queue(QueueName=f"form-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
+        {"QueueArn": arn, "Events": ["s3:ObjectCreated:Post"]}]})
+    post = s3.generate_presigned_post(bucket, "in/${filename}", ExpiresIn=300)
+    status, body = _form_post(secured, post["url"], post["fields"], b"from a browser")
+    assert status == 204, body
+    records = []
+
+    def notified() -> bool:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []):
+            records.extend(json.loads(message["Body"]).get("Records", []))
+        return bool(records)
+
+    wait_for(notified, timeout=30, message="the ObjectCreated:Post notification")
+    assert (records[0]["eventName"], records[0]["s3"]["object"]["key"]) == ("ObjectCreated:Post", "in/photo.jpg")
