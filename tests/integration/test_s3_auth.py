@@ -129,10 +129,21 @@ def test_a_presigned_url_for_one_key_does_not_open_another(secured, bucket):
     assert b"<StringToSign>AWS4-HMAC-SHA256\n" in body
 
 
+def sign_an_hour_ago(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make botocore sign as if it were an hour ago (its own signer and, with awscrt installed,
+    the CRT signer it then uses for S3)."""
+    then = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+
+    def clock(remove_tzinfo: bool = True) -> dt.datetime:
+        return then.replace(tzinfo=None) if remove_tzinfo else then
+
+    monkeypatch.setattr("botocore.auth.get_current_datetime", clock)
+    monkeypatch.setattr("botocore.crt.auth.get_current_datetime", clock)
+
+
 def test_expired_presigned_urls_are_denied(secured, bucket, monkeypatch):
     s3 = client(secured, "s3")
-    an_hour_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
-    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *args, **kwargs: an_hour_ago)
+    sign_an_hour_ago(monkeypatch)
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "any"}, ExpiresIn=60)
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         urllib.request.urlopen(url, timeout=10)
@@ -258,8 +269,7 @@ def test_code_locations_are_presigned_and_verified(secured, monkeypatch):
         with pytest.raises(urllib.error.HTTPError) as excinfo:
             urllib.request.urlopen(url, timeout=10)
         assert excinfo.value.code == 403
-    an_hour_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
-    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *args, **kwargs: an_hour_ago)
+    sign_an_hour_ago(monkeypatch)
     expired = client(secured, "s3").generate_presigned_url("get_object", ExpiresIn=600, Params={
         "Bucket": "_cumulo", "Key": unsigned.split("/_cumulo/", 1)[1]})
     with pytest.raises(urllib.error.HTTPError) as excinfo:
