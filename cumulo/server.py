@@ -79,7 +79,7 @@ async def _serve_locked(settings: Settings, listener: socket.socket, lock: DataD
         await platform.stop()
         return 3
     limits = ServerLimits(KEEP_ALIVE_S, settings.header_timeout_seconds, settings.connection_limit)
-    server = HttpServer(app.respond, settings.host, settings.port, limits)
+    server = HttpServer(app.respond, settings.host, settings.port, limits, spool_dir=settings.data_dir / "spool")
     await server.start(listener, unix)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -33,15 +33,21 @@ class GatewayApp:
         self.dispatcher = Dispatcher(platform)
         # Handlers tried before the AWS API, e.g. HTTP API invoke URLs; return None to pass.
         self.mounts: list[RouteHandler] = []
+        # Handlers that read spooled bodies (``HttpRequest.spool``) themselves; the others never
+        # see a request whose body is too large to hold in memory.
+        self.spool_mounts: set[RouteHandler] = set()
         # A provider serves extra plain-HTTP routes (SNS's signing certificate) by defining
-        # ``async def http_route(request) -> HttpResponse | None``.
+        # ``async def http_route(request) -> HttpResponse | None`` (and ``http_route_spools = True``
+        # when it reads spooled bodies).
         for provider in platform.providers.values():
             route = getattr(provider, "http_route", None)
             if route is not None:
-                self.mount(route)
+                self.mount(route, spools=getattr(provider, "http_route_spools", False))
 
-    def mount(self, handler: RouteHandler) -> None:
+    def mount(self, handler: RouteHandler, spools: bool = False) -> None:
         self.mounts.append(handler)
+        if spools:
+            self.spool_mounts.add(handler)
 
     async def respond(self, request: HttpRequest) -> HttpResponse:
         """Answer one request, logged as one line: ``lambda.Invoke hello 200 3.1 ms`` for AWS API
@@ -60,6 +66,8 @@ class GatewayApp:
         if request.path.startswith("/_cumulo/"):
             return self._internal(request), "cumulo"
         for handler in self.mounts:
+            if request.spool is not None and handler not in self.spool_mounts:
+                continue
             response = await handler(request)
             if response is not None:
                 return response, "mount"

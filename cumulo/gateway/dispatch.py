@@ -6,6 +6,7 @@ bad input never produces a 500 or a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -20,7 +21,7 @@ from cumulo.iam.sessions import Session
 from cumulo.platform import Platform
 from cumulo.protocol.catalog import Resolved
 from cumulo.protocol.errors import AwsError
-from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.http import BodyTooLarge, HttpRequest, HttpResponse
 from cumulo.protocol.xml_codec import to_bytes
 from cumulo.services.base import RequestContext, run_operation
 
@@ -42,9 +43,16 @@ class Dispatcher:
             signature = read_signature(request)
             if (signature is not None and signature.service == "s3") or ".s3." in request.host:
                 request = path_style(request)
+            elif request.spool is not None:
+                request = signed = request.load_body()  # only S3's uploads stream
             resolved = self.platform.catalog.resolve(request, signature.service if signature else None)
+            if request.spool is not None and resolved.service.service_name != "s3":
+                request = signed = request.load_body()
         except AwsError as error:
             return unresolved_error(request, error, request_id), "-"
+        except BodyTooLarge:  # answered as the HTTP server refuses bodies beyond every limit
+            return HttpResponse(413, {"Content-Type": "application/json", "Connection": "close"},
+                                b'{"message":"Request entity too large"}'), "-"
         label = f"{resolved.service.service_name}.{resolved.operation.name}"
         try:
             settings = self.platform.settings
@@ -96,7 +104,11 @@ class Dispatcher:
                       operation=operation.name, params=params, region=context.region, source_ip=request.client,
                       protocol_family=resolved.protocol.name)
         result = await run_operation(provider, operation, context, params, resolved.protocol.name)
-        return resolved.protocol.serialize(operation, result, context.request_id), subject_of(params)
+        response = resolved.protocol.serialize(operation, result, context.request_id)
+        finish = getattr(provider, "finish_response", None)  # S3's CORS headers for browsers
+        if finish is not None:
+            finish(request, response)
+        return response, subject_of(params)
 
     def _region(self, request: HttpRequest, signed_region: str | None) -> str:
         if signed_region:
@@ -129,8 +141,7 @@ def path_style(request: HttpRequest) -> HttpRequest:
     found = _VIRTUAL_HOST.match(request.host.split(":", 1)[0])
     if found is None:
         return request
-    return HttpRequest(request.method, f"/{found.group('bucket')}{request.path}", request.query_string,
-                       request.headers, request.body)
+    return dataclasses.replace(request, path=f"/{found.group('bucket')}{request.path}")
 
 
 def unresolved_error(request: HttpRequest, error: AwsError, request_id: str) -> HttpResponse:

@@ -9,9 +9,14 @@ more per request here, a sixth of a warm Invoke.
 
 No client can stall the endpoint: request heads (request line and headers) are bounded in size
 and count and must arrive within ``ServerLimits.header_timeout_s``, the number of open
-connections is capped, and bodies beyond ``MAX_BODY`` are refused (before they are sent, when the
+connections is capped, and bodies beyond the server's limit are refused (before they are sent, when the
 client asks ``Expect: 100-continue``, as S3 uploads do). The timeouts are enforced by
 one periodic sweep over the connections, so a request costs no timer.
+
+Large bodies never sit in memory: given a spool directory, a request body beyond
+``SPOOL_THRESHOLD`` is written to a file there as it arrives (up to ``MAX_SPOOLED``, S3's 5 GB
+single upload plus its chunk framing) and removed once the request is answered; a response with a
+``file`` is streamed from it in pieces, at the pace the client reads.
 """
 
 from __future__ import annotations
@@ -22,19 +27,25 @@ import contextlib
 import email.utils
 import http
 import logging
+import os
 import socket
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 import httptools
 
-from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.http import MAX_BODY, BodyFile, HttpRequest, HttpResponse, remove_spool
 
 log = logging.getLogger("cumulo.http")
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
-MAX_BODY = 64 * 1024 * 1024  # larger than any AWS request limit this endpoint serves
+SPOOL_THRESHOLD = 10 * 1024 * 1024  # bodies up to this stay in memory (an HTTP API's payload limit)
+MAX_SPOOLED = 5 * 1024 ** 3 + 64 * 1024 * 1024  # S3's largest PutObject with its aws-chunked framing
+STREAM_PIECE = 1024 * 1024  # a streamed response is read and written this much at a time
 MAX_QUEUED = 16  # pipelined requests waiting on one connection before reading pauses
 # Request heads: AWS's front ends refuse heads beyond 16-64 KiB (an ALB allows 64 KiB of headers and
 # a 16 KiB request line); SDK requests stay far below (S3 allows 2 KiB of user metadata). Bounding the
@@ -96,6 +107,8 @@ def encode_response(response: HttpResponse, method: str, close: bool) -> bytes:
     lines = [_status_line(response.status)]
     has_length = False
     for name, value in (*response.headers.items(), *response.extra_headers):
+        if name == "Connection":
+            continue  # written below when the connection closes
         if "\r" in name or "\n" in name or ":" in name or "\r" in value or "\n" in value:
             raise ValueError(f"invalid response header {name!r}")
         if name.lower() == "content-length":
@@ -109,7 +122,7 @@ def encode_response(response: HttpResponse, method: str, close: bool) -> bytes:
     elif response.stream is not None:
         lines.append("transfer-encoding: chunked\r\n")
     elif not has_length:
-        lines.append(f"content-length: {len(body)}\r\n")
+        lines.append(f"content-length: {response.file.size if response.file else len(body)}\r\n")
     if method == "HEAD":
         body = b""
     lines.append(f"date: {_Date.now()}\r\n")
@@ -150,6 +163,7 @@ class _Connection(asyncio.Protocol):
         self.header_size = 0
         self.body: list[bytes] = []
         self.size = 0
+        self.spool_file: BinaryIO | None = None
 
     # --- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -168,6 +182,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.server.connections.discard(self)
+        self._drop_spool()
+        if not self.busy:
+            self._drop_queue()
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
 
@@ -228,28 +245,58 @@ class _Connection(asyncio.Protocol):
         self.head_since = None
         if self.headers.get("expect", "").lower() == "100-continue":
             length = self.headers.get("content-length", "")  # llhttp has checked it is one number
-            if length.isdigit() and int(length) > MAX_BODY:  # refused before the client sends it
+            if length.isdigit() and int(length) > self.server.max_body:  # refused before the client sends it
                 raise _Refused(_TOO_LARGE)
             self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
-        if self.size <= MAX_BODY:
+        if self.size > self.server.max_body:
+            self._drop_spool()
+        elif self.spool_file is not None:
+            self.spool_file.write(body)
+        elif self.size > SPOOL_THRESHOLD and self.server.spool_dir is not None:
+            self.spool_file = tempfile.NamedTemporaryFile(dir=self.server.spool_dir, prefix="body-",  # noqa: SIM115
+                                                          delete=False)
+            self.spool_file.writelines(self.body)
+            self.spool_file.write(body)
+            self.body = []
+        else:
             self.body.append(body)
+
+    def _drop_spool(self) -> None:
+        """Close and delete the spool file of a body being read (refused, or its client gone)."""
+        if self.spool_file is not None:
+            self.spool_file.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.spool_file.name)
+            self.spool_file = None
+
+    def _drop_queue(self) -> None:
+        """Delete the spool files of requests that will not be answered (the connection is gone)."""
+        while self.queue:
+            item, _ = self.queue.popleft()
+            if isinstance(item, HttpRequest):
+                remove_spool(item)
 
     def on_message_complete(self) -> None:
         keep_alive = self.parser.should_keep_alive() and not self.closing
         self.reading_head, self.head_begun, self.head_bytes = True, False, 0
-        if self.size > MAX_BODY:
+        if self.size > self.server.max_body:
             item: HttpRequest | HttpResponse = _TOO_LARGE
             keep_alive = False
         else:
+            spool = None
+            if self.spool_file is not None:
+                self.spool_file.close()
+                spool = BodyFile(self.spool_file.name, self.size)
+                self.spool_file = None
             url = httptools.parse_url(b"".join(self.url))
             item = HttpRequest(method=self.parser.get_method().decode("latin-1"),
                                path=url.path.decode("latin-1"),
                                query_string=(url.query or b"").decode("latin-1"),
                                headers=self.headers, body=b"".join(self.body), client=self.client,
-                               raw_headers=self.raw_headers)
+                               raw_headers=self.raw_headers, spool=spool)
         self._reset()
         self._enqueue(item, keep_alive)
 
@@ -269,19 +316,32 @@ class _Connection(asyncio.Protocol):
     async def _answer(self, item: HttpRequest | HttpResponse, keep_alive: bool) -> None:
         try:
             while True:
-                response = item if isinstance(item, HttpResponse) else await self._respond(item)
-                method = item.method if isinstance(item, HttpRequest) else "GET"
-                close = not keep_alive or self.server.stopping
-                if not self.closing:
-                    self.transport.write(self._encode(response, method, close))
-                    if response.stream is not None and method != "HEAD" and response.status not in (204, 304):
-                        await self._send_chunks(response.stream)
-                    if close:
-                        self.closing = True
-                        self.transport.close()
-                        return
-                    if self._drained is not None:
-                        await self._drained
+                if isinstance(item, HttpResponse):
+                    response, method = item, "GET"
+                else:
+                    try:
+                        response = await self._respond(item)
+                    finally:
+                        remove_spool(item)
+                    method = item.method
+                # a handler may end the connection after its answer (a body it refused unread)
+                close = not keep_alive or self.server.stopping or response.headers.get("Connection") == "close"
+                try:
+                    if not self.closing:
+                        self.transport.write(self._encode(response, method, close))
+                        if method != "HEAD" and response.status not in (204, 304):
+                            if response.file is not None:
+                                await self._stream(response.file)
+                            elif response.stream is not None:
+                                await self._send_chunks(response.stream)
+                        if close:
+                            self.closing = True
+                            self.transport.close()
+                            return
+                        if self._drained is not None:
+                            await self._drained
+                finally:
+                    response.close()
                 if not self.queue or self.closing:
                     return
                 item, keep_alive = self.queue.popleft()
@@ -291,6 +351,27 @@ class _Connection(asyncio.Protocol):
         finally:
             self.busy = False
             self.last_active = time.monotonic()
+            if self.closing:
+                self._drop_queue()
+
+    async def _stream(self, file: BodyFile) -> None:
+        """Send ``file``'s range after the head, one piece at a time, waiting while the client's
+        socket buffer is full; stops when the client goes."""
+        handle = file.handle
+        assert handle is not None
+        await self.loop.run_in_executor(None, handle.seek, file.start)
+        left = file.size
+        while left > 0 and not self.closing:
+            piece = await self.loop.run_in_executor(None, handle.read, min(STREAM_PIECE, left))
+            if not piece:  # the file is shorter than announced: the framing cannot be kept
+                self.closing = True
+                self.transport.close()
+                return
+            left -= len(piece)
+            self.transport.write(piece)
+            if self._drained is not None:
+                await self._drained
+        self.last_active = time.monotonic()
 
     async def _send_chunks(self, pieces: AsyncIterator[bytes]) -> None:
         """A streamed body in chunked transfer encoding, each piece as it comes, at the pace the
@@ -331,8 +412,12 @@ class _Connection(asyncio.Protocol):
 class HttpServer:
     """Serves ``handler`` on ``host:port``; ``stop`` lets requests in flight finish first."""
 
-    def __init__(self, handler: Handler, host: str, port: int, limits: ServerLimits | None = None) -> None:
+    def __init__(self, handler: Handler, host: str, port: int, limits: ServerLimits | None = None,
+                 spool_dir: Path | None = None) -> None:
         self.handler = handler
+        # Without a spool directory every body is held in memory, up to ``MAX_BODY``.
+        self.spool_dir = spool_dir
+        self.max_body = MAX_SPOOLED if spool_dir is not None else MAX_BODY
         self.host = host
         self.port = port
         self.limits = limits or ServerLimits()
@@ -347,6 +432,10 @@ class HttpServer:
         """Listen on ``host:port``, or on ``sock`` when the caller has bound it already; and on the
         bound Unix socket ``unix`` too, if given."""
         loop = asyncio.get_running_loop()
+        if self.spool_dir is not None:  # bodies of requests a crash interrupted
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
+            for leftover in self.spool_dir.glob("body-*"):
+                leftover.unlink(missing_ok=True)
         if sock is not None:
             self._server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=2048)
         else:

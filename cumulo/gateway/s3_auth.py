@@ -11,8 +11,10 @@ and carry their own expiry. Cumulo's code download URLs are verified by the same
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from cumulo.gateway.auth import MAX_SKEW, SecretLookup, SignatureInfo
 from cumulo.protocol import aws_chunked, sigv4
@@ -53,9 +55,10 @@ def verify_s3(request: HttpRequest, info: SignatureInfo | None, secrets: SecretL
     payload_hash = _payload_hash(request, info)
     signed = _check_signature(request, info, secret, payload_hash)
     if payload_hash in SIGNED_STREAMING:
-        _check_chunks(request.body, signed)
+        with aws_chunked.open_body(request) as body:
+            _check_chunks(body, signed)
     elif payload_hash not in (UNSIGNED_PAYLOAD, UNSIGNED_STREAMING):
-        computed = sigv4.hex_sha256(request.body)
+        computed = _body_sha256(request)
         if computed != payload_hash:
             raise AwsError("XAmzContentSHA256Mismatch",
                            "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -140,14 +143,25 @@ def _spaced_hex(text: str) -> str:
     return " ".join(f"{byte:02x}" for byte in text.encode())
 
 
-def _check_chunks(body: bytes, signed: _Signed) -> None:
+def _body_sha256(request: HttpRequest) -> str:
+    """The hex SHA-256 of the body, read from its spool file piece by piece when it has one."""
+    if request.spool is None:
+        return sigv4.hex_sha256(request.body)
+    digest = hashlib.sha256()
+    with open(request.spool.path, "rb") as handle:
+        while piece := handle.read(aws_chunked.PIECE):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def _check_chunks(body: BinaryIO, signed: _Signed) -> None:
     """Each chunk's signature chains from the previous one, starting at the request's signature;
     trailing headers, when sent, are signed last in the same chain."""
-    chunked = aws_chunked.read_chunks(body)
+    chunked = aws_chunked.read_chunks(body, hashed=True)
     previous = signed.seed_signature
     for chunk in chunked.chunks:
         text = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", signed.amz_date, signed.scope, previous,
-                          sigv4.EMPTY_SHA256, sigv4.hex_sha256(chunk.data)])
+                          sigv4.EMPTY_SHA256, chunk.sha256 or ""])
         previous = _chained(signed.key, text, chunk.signature)
     if chunked.trailers or chunked.trailer_signature is not None:
         canonical = "".join(f"{name}:{value}\n" for name, value in chunked.trailers.items())

@@ -19,12 +19,12 @@ import cbor2
 from cumulo.protocol import aws_chunked
 from cumulo.protocol.errors import AwsError, SerializationError
 from cumulo.protocol.eventstream import encode_event
-from cumulo.protocol.http import HttpRequest, HttpResponse
+from cumulo.protocol.http import BodyFile, HttpRequest, HttpResponse
 from cumulo.protocol.json_codec import MAX_NESTING_DEPTH, check_nesting, load_json, read_json, write_json
 from cumulo.protocol.query_codec import fold, read_query, read_scalar
 from cumulo.protocol.rest_binding import input_binding, output_binding
 from cumulo.protocol.values import decode_blob, encode_blob, format_timestamp
-from cumulo.protocol.xml_codec import parse_document, read_xml, to_bytes, write_members, write_xml
+from cumulo.protocol.xml_codec import MalformedXml, parse_document, read_xml, to_bytes, write_members, write_xml
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel, ServiceModel, Shape
@@ -185,7 +185,9 @@ class RestProtocol(Protocol):
                 params[name] = found
         payload, member = binding.payload, binding.payload_shape
         if member is not None:
-            if member.type_name in ("blob", "string"):
+            if member.type_name == "blob" and request.spool is not None:
+                params[payload] = request.spool  # a large upload stays in its file (S3)
+            elif member.type_name in ("blob", "string"):
                 if request.body:
                     params[payload] = request.body if member.type_name == "blob" else request.body.decode()
             elif request.body.strip():
@@ -234,6 +236,9 @@ class RestProtocol(Protocol):
             return HttpResponse(status, headers, stream=self._event_stream(member, result.get(binding.payload)))
         if member is not None:
             value = result.get(binding.payload)
+            if isinstance(value, BodyFile):  # streamed out by the edge (S3's GetObject)
+                headers.setdefault("Content-Type", "application/octet-stream")
+                return HttpResponse(status, headers, b"", file=value)
             if member.type_name in ("blob", "string"):
                 body = value.encode() if isinstance(value, str) else (value or b"")
                 headers.setdefault("Content-Type", "application/octet-stream"
@@ -302,6 +307,15 @@ class RestJsonProtocol(RestProtocol):
 class RestXmlProtocol(RestProtocol):
     name = "rest-xml"
     content_type = "application/xml"
+
+    def parse(self, request, operation, labels=None):
+        try:
+            return super().parse(request, operation, labels)
+        except MalformedXml as error:
+            if operation.service_model.service_name == "s3":  # S3 words it its own way
+                raise AwsError("MalformedXML", "The XML you provided was not well-formed or did not validate "
+                               "against our published schema", status=400) from error
+            raise
 
     def read_body(self, shape, body):
         if not body.strip():

@@ -92,6 +92,15 @@ def _leading_literals(route: Route) -> tuple[str | None, str | None]:
     return first, second
 
 
+def _current_operations(service: ServiceModel) -> list[OperationModel]:
+    """The operations to route: a deprecated one gives way to a current one at the same method and
+    URI (S3's PutBucketNotification to PutBucketNotificationConfiguration, lifecycle likewise)."""
+    operations = [service.operation_model(name) for name in service.operation_names]
+    current = {(o.http.get("method"), o.http.get("requestUri")) for o in operations if not o.deprecated}
+    return [o for o in operations
+            if not o.deprecated or (o.http.get("method"), o.http.get("requestUri")) not in current]
+
+
 class RouteTable:
     """All REST routes of one service, tried most specific first.
 
@@ -100,7 +109,7 @@ class RouteTable:
     """
 
     def __init__(self, service: ServiceModel) -> None:
-        routes = [compile_route(service.operation_model(name)) for name in service.operation_names]
+        routes = [compile_route(operation) for operation in _current_operations(service)]
         self._by_method: dict[str, list[Route]] = {}
         for route in sorted(routes, key=lambda r: r.rank, reverse=True):
             self._by_method.setdefault(route.method, []).append(route)

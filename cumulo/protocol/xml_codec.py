@@ -70,7 +70,11 @@ def write_xml(parent: ET.Element, name: str, shape: Shape, value: Any) -> None:
 
 
 def write_members(element: ET.Element, shape: Shape, value: dict[str, Any]) -> None:
-    """Write the body members of a structure into ``element`` (attributes and children)."""
+    """Write the body members of a structure into ``element`` (attributes and children); a
+    prefixed attribute's namespace is declared on the element (S3's ``xsi:type``)."""
+    namespace = shape.serialization.get("xmlNamespace")
+    if isinstance(namespace, dict) and namespace.get("prefix"):
+        element.set(f"xmlns:{namespace['prefix']}", namespace["uri"])
     for member_name, member in shape.members.items():
         item = value.get(member_name)
         if item is None or member.serialization.get("location"):
@@ -135,8 +139,12 @@ def read_xml(shape: Shape, element: ET.Element, where: str = "") -> Any:
     return read_scalar(shape, element.text or "", where)
 
 
+class MalformedXml(SerializationError):
+    """The body is not well-formed XML."""
+
+
 def parse_document(body: bytes) -> ET.Element:
     try:
         return ET.fromstring(body)
     except ET.ParseError as exc:
-        raise SerializationError(f"Malformed XML: {exc}") from exc
+        raise MalformedXml(f"Malformed XML: {exc}") from exc

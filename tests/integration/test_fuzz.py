@@ -306,4 +306,4 @@ def test_xml_entity_expansion_is_refused():
     operation = S3_MODEL.operation_model("PutBucketTagging")
     with pytest.raises(AwsError) as refused:
         PROTOCOLS["rest-xml"].parse(HttpRequest("PUT", "/", body=bomb), operation, {"Bucket": "b"})
-    assert (refused.value.code, error_status(S3_MODEL, refused.value)) == ("SerializationException", 400)
+    assert (refused.value.code, error_status(S3_MODEL, refused.value)) == ("MalformedXML", 400)  # S3's code

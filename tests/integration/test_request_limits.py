@@ -195,4 +195,4 @@ def test_nesting_within_the_limit_is_read_as_usual(server):
 # --- bodies ------------------------------------------------------------------------------------------
 def test_a_body_announced_beyond_the_limit_is_refused_before_it_is_sent(server):
     assert _refused_and_closed(server, b"PUT /bucket/key HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                                       b"Content-Length: 5368709120\r\n\r\n") == 413
+                                       b"Content-Length: 6442450944\r\n\r\n") == 413

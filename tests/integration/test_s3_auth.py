@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import re
 import socket
 import urllib.error
@@ -30,7 +31,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.conftest import make_zip
-from tests.server import CumuloServer
+from tests.server import CumuloServer, wait_for
 
 KEY, SECRET, REGION = "AKIDEXAMPLE", "secret-one", "eu-central-1"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -128,10 +129,21 @@ def test_a_presigned_url_for_one_key_does_not_open_another(secured, bucket):
     assert b"<StringToSign>AWS4-HMAC-SHA256\n" in body
 
 
+def sign_an_hour_ago(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make botocore sign as if it were an hour ago (its own signer and, with awscrt installed,
+    the CRT signer it then uses for S3)."""
+    then = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+
+    def clock(remove_tzinfo: bool = True) -> dt.datetime:
+        return then.replace(tzinfo=None) if remove_tzinfo else then
+
+    monkeypatch.setattr("botocore.auth.get_current_datetime", clock)
+    monkeypatch.setattr("botocore.crt.auth.get_current_datetime", clock)
+
+
 def test_expired_presigned_urls_are_denied(secured, bucket, monkeypatch):
     s3 = client(secured, "s3")
-    an_hour_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
-    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *args, **kwargs: an_hour_ago)
+    sign_an_hour_ago(monkeypatch)
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "any"}, ExpiresIn=60)
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         urllib.request.urlopen(url, timeout=10)
@@ -257,8 +269,7 @@ def test_code_locations_are_presigned_and_verified(secured, monkeypatch):
         with pytest.raises(urllib.error.HTTPError) as excinfo:
             urllib.request.urlopen(url, timeout=10)
         assert excinfo.value.code == 403
-    an_hour_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=1)
-    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *args, **kwargs: an_hour_ago)
+    sign_an_hour_ago(monkeypatch)
     expired = client(secured, "s3").generate_presigned_url("get_object", ExpiresIn=600, Params={
         "Bucket": "_cumulo", "Key": unsigned.split("/_cumulo/", 1)[1]})
     with pytest.raises(urllib.error.HTTPError) as excinfo:
@@ -351,3 +362,54 @@ def test_expired_presigned_post_is_refused(secured, bucket, monkeypatch):
     status, body = _form_post(secured, post["url"], post["fields"], b"late")
     assert (status, error_code(body)) == (403, "AccessDenied")
     assert b"Policy expired" in body
+
+
+@pytest.mark.parametrize("tamper", [False, True])
+def test_streaming_uploads_beyond_the_spool_threshold_are_checked_from_disk(secured, bucket, tamper):
+    chunks = [os.urandom(1024 * 1024) for _ in range(11)] + [b"last chunk"]
+    key = f"large stream {tamper}"
+    status, body = _streaming_put(secured, bucket, key, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", chunks,
+                                  trailer=True, tamper=tamper)
+    s3 = client(secured, "s3")
+    if tamper:
+        assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket=bucket, Key=key)
+        return
+    assert status == 200, body
+    got = s3.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert got["Body"].read() == b"".join(chunks)
+    assert got["ChecksumCRC32"] == base64.b64encode(zlib.crc32(b"".join(chunks)).to_bytes(4, "big")).decode()
+
+
+def test_a_large_signed_payload_is_hashed_from_disk(secured, bucket):
+    data = os.urandom(11 * 1024 * 1024)
+    s3 = client(secured, "s3")
+    s3.put_object(Bucket=bucket, Key="large signed", Body=data)
+    assert s3.get_object(Bucket=bucket, Key="large signed")["Body"].read() == data
+    status, body = send(secured, "PUT", f"/{bucket}/replayed", s3_signed(
+        secured, "PUT", f"/{bucket}/replayed", body=data), data[:-1] + b"!")
+    assert (status, error_code(body)) == (400, "XAmzContentSHA256Mismatch")
+
+
+def test_a_form_upload_is_notified_as_a_post(secured):
+    s3, sqs = client(secured, "s3"), client(secured, "sqs")
+    bucket = f"form-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    url = sqs.create_queue(QueueName=f"form-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [
+        {"QueueArn": arn, "Events": ["s3:ObjectCreated:Post"]}]})
+    post = s3.generate_presigned_post(bucket, "in/${filename}", ExpiresIn=300)
+    status, body = _form_post(secured, post["url"], post["fields"], b"from a browser")
+    assert status == 204, body
+    records = []
+
+    def notified() -> bool:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []):
+            records.extend(json.loads(message["Body"]).get("Records", []))
+        return bool(records)
+
+    wait_for(notified, timeout=30, message="the ObjectCreated:Post notification")
+    assert (records[0]["eventName"], records[0]["s3"]["object"]["key"]) == ("ObjectCreated:Post", "in/photo.jpg")

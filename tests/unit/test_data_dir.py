@@ -8,7 +8,6 @@ import stat
 
 import pytest
 
-from cumulo.store.blobs import BlobStore
 from cumulo.store.data_dir import DataDirInUse, DataDirLock, prepare_data_dir
 
 
@@ -43,16 +42,3 @@ def test_a_data_dir_name_taken_by_a_file_is_not_a_directory(tmp_path):
     (tmp_path / "data").write_text("")
     with pytest.raises(NotADirectoryError):
         prepare_data_dir(tmp_path / "data")
-
-
-def test_the_sweep_keeps_referenced_and_young_blobs(tmp_path):
-    blobs = BlobStore(tmp_path)
-    referenced, orphan, young = blobs.put(b"a"), blobs.put(b"b"), blobs.put(b"c")
-    for blob_id in (referenced, orphan):
-        path = tmp_path / blob_id[:2] / blob_id
-        os.utime(path, (path.stat().st_mtime - 3600,) * 2)
-    assert blobs.sweep(lambda: {referenced}) == 1
-    assert blobs.read(referenced) == b"a"
-    assert blobs.read(young) == b"c"
-    with pytest.raises(FileNotFoundError):
-        blobs.read(orphan)

@@ -41,7 +41,9 @@ def handlers() -> HandlerTable:
         messaging,
         monitoring,
         nested,
+        s3,
     )
 
-    modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring)
+    modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring,
+               s3)
     return HandlerTable({handler.type: handler for module in modules for handler in module.HANDLERS})

@@ -1,4 +1,4 @@
-"""AWS::IAM::*, AWS::Logs::LogGroup and AWS::S3::Bucket resources."""
+"""AWS::IAM::* and AWS::Logs::LogGroup resources."""
 
 from __future__ import annotations
 
@@ -130,36 +130,4 @@ class LogGroupHandler(ResourceHandler):
         await ctx.call("logs", "DeleteLogGroup", {"logGroupName": physical_id})
 
 
-class BucketHandler(ResourceHandler):
-    type = "AWS::S3::Bucket"
-    replace_on = frozenset({"BucketName"})
-    properties = frozenset({"BucketName", "Tags"})
-    # Encryption at rest and the public-access guard have nothing to act on locally (objects stay on
-    # the local disk, nothing is public).
-    ignored = frozenset({"BucketEncryption", "PublicAccessBlockConfiguration"})
-
-    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
-        name = props.get("BucketName") or ctx.physical_name(63, lowercase=True)
-        await ctx.call("s3", "CreateBucket", {
-            "Bucket": name, "CreateBucketConfiguration": None if ctx.region == "us-east-1" else {
-                "LocationConstraint": ctx.region}})
-        return await self.update(ctx, name, {}, props)
-
-    async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
-                     new: dict[str, Any]) -> Deployed:
-        tags = tags_map(new.get("Tags"))
-        if tags:
-            await ctx.call("s3", "PutBucketTagging", {"Bucket": physical_id, "Tagging": {
-                "TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}})
-        host = f"{physical_id}.s3.amazonaws.com"
-        return Deployed(physical_id, {
-            "Arn": f"arn:aws:s3:::{physical_id}", "DomainName": host,
-            "RegionalDomainName": f"{physical_id}.s3.{ctx.region}.amazonaws.com",
-            "DualStackDomainName": f"{physical_id}.s3.dualstack.{ctx.region}.amazonaws.com",
-            "WebsiteURL": f"http://{physical_id}.s3-website-{ctx.region}.amazonaws.com"})
-
-    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
-        await ctx.call("s3", "DeleteBucket", {"Bucket": physical_id})
-
-
-HANDLERS = [RoleHandler(), PolicyHandler(), ManagedPolicyHandler(), LogGroupHandler(), BucketHandler()]
+HANDLERS = [RoleHandler(), PolicyHandler(), ManagedPolicyHandler(), LogGroupHandler()]
