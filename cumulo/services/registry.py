@@ -11,6 +11,7 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.cloudformation.provider import CloudFormationProvider
     from cumulo.services.cloudwatch.provider import CloudWatchProvider
     from cumulo.services.dynamodb.provider import DynamoDbProvider
+    from cumulo.services.dynamodbstreams.provider import DynamoDbStreamsProvider
     from cumulo.services.events.provider import EventsProvider
     from cumulo.services.iam.provider import IamProvider
     from cumulo.services.lambda_.provider import LambdaProvider
@@ -24,6 +25,6 @@ def provider_classes() -> list[type[Provider]]:
 
     # Event routing starts after (and stops before) the services it delivers to.
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SqsProvider, SnsProvider,
-            DynamoDbProvider,
+            DynamoDbProvider, DynamoDbStreamsProvider,
             LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayV2Service,
             ApplicationAutoScalingProvider, CloudFormationProvider]

@@ -395,15 +395,12 @@ class DynamoDbProvider(Provider):
 
     def describe_table_stream(self, account: str, region: str, stream_arn: str) -> dict[str, Any] | None:
         """The StreamDescription of a stream (None when there is no such stream)."""
+        sid = self._stream_key(account, region, stream_arn)
+        if sid is None:
+            return None
         table_name, _, label = stream_arn.split(":table/", 1)[-1].partition("/stream/")
-        table = self.tables.find(account, region, table_name)
-        if table is None:
-            return None
+        table = self.tables.get(account, region, table_name)
         current = table.stream is not None and table.description.get("LatestStreamLabel") == label
-        closed = table.record.get("closedStreams", {})
-        if not current and label not in closed:
-            return None
-        sid = stream_id(table.id, label)
         first, last = self.stream_log.bounds(sid)
         shard: dict[str, Any] = {"ShardId": shard_id(label),
                                  "SequenceNumberRange": {"StartingSequenceNumber": first or "100000000000000000001"}}
@@ -415,10 +412,27 @@ class DynamoDbProvider(Provider):
                 "StreamViewType": spec.get("StreamViewType", "NEW_AND_OLD_IMAGES") if current else
                 table.record.get("closedViewTypes", {}).get(label, "NEW_AND_OLD_IMAGES"),
                 "CreationRequestDateTime": table.description["CreationDateTime"], "TableName": table.name,
-                "KeySchema": table.description["KeySchema"], "Shards": [shard], "_streamId": sid}
+                "KeySchema": table.description["KeySchema"], "Shards": [shard]}
 
-    def read_stream(self, stream_key: str, after_sequence: str | None, limit: int) -> list[dict[str, Any]]:
-        """Records after a sequence number (AWS's shape, binary base64-decoded), oldest first."""
+    def _stream_key(self, account: str, region: str, stream_arn: str) -> str | None:
+        table_name, _, label = stream_arn.split(":table/", 1)[-1].partition("/stream/")
+        table = self.tables.find(account, region, table_name)
+        if table is None:
+            return None
+        if table.description.get("LatestStreamLabel") != label and label not in table.record.get("closedStreams", {}):
+            return None
+        return stream_id(table.id, label)
+
+    def latest_sequence(self, account: str, region: str, stream_arn: str) -> str | None:
+        stream_key = self._stream_key(account, region, stream_arn)
+        return self.stream_log.bounds(stream_key)[1] if stream_key else None
+
+    def read_stream(self, account: str, region: str, stream_arn: str, after_sequence: str | None,
+                    limit: int) -> list[dict[str, Any]] | None:
+        """Records after a sequence number (AWS's shape), oldest first; None when there is no such stream."""
+        stream_key = self._stream_key(account, region, stream_arn)
+        if stream_key is None:
+            return None
         records = self.stream_log.read(stream_key, after_sequence, limit)
         for record in records:
             record.pop("at", None)
