@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -11,12 +10,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.server import CumuloServer
-
-
-def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CumuloServer]:
-    instance = CumuloServer(tmp_path_factory.mktemp("dynamodb") / "data").start()
-    yield instance
-    instance.stop()
 
 
 def resource(server: CumuloServer) -> Any:

@@ -8,9 +8,7 @@ from decimal import Decimal
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
 
-from tests.integration.dynamodb_support import error_of, make_table, module_server, resource, unique
-
-server = pytest.fixture(scope="module")(module_server)
+from tests.integration.dynamodb_support import error_of, make_table, resource, unique
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +336,8 @@ def test_global_and_local_secondary_indexes(ddb, server):
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in
                               (("pk", "S"), ("sk", "N"), ("email", "S"), ("score", "N"))],
-        GlobalSecondaryIndexes=[{"IndexName": "by-email", "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by-email",
+                                 "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
                                  "Projection": {"ProjectionType": "KEYS_ONLY"}}],
         LocalSecondaryIndexes=[{"IndexName": "by-score", "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "score", "KeyType": "RANGE"}],

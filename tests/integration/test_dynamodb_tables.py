@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.dynamodb_support import error_of, make_table, module_server, resource, unique
-
-server = pytest.fixture(scope="module")(module_server)
+from tests.integration.dynamodb_support import error_of, make_table, resource, unique
 
 
 @pytest.fixture(scope="module")
