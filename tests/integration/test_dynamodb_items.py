@@ -312,7 +312,8 @@ def test_filter_on_key_is_refused(ddb, ordered):
     name, _ = ordered
     error = error_of(lambda: ddb.query(TableName=name, KeyConditionExpression="pk = :p", FilterExpression="sk > :z",
                                        ExpressionAttributeValues={":p": {"S": "p"}, ":z": {"N": "0"}}))
-    assert error["Message"] == "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk"
+    assert error["Message"] == ("Filter Expression can only contain non-primary key attributes: "
+                                "Primary key attribute: sk")
 
 
 def test_parallel_scan_segments_cover_the_table_once(ddb, server):
