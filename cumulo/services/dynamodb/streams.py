@@ -24,7 +24,7 @@ from cumulo.store.base import Store
 STREAM, STREAM_SEQ = "dynamodb.stream", "dynamodb.streamseq"
 RETENTION_S = 24 * 3600
 _SEQUENCE_BASE = 10 ** 20  # 21-digit sequence numbers, ordered as text and as numbers
-SERVICE_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+SERVICE_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
 
 
 def stream_id(table_id: str, label: str) -> str:
