@@ -37,7 +37,8 @@ def test_batch_write_and_get(ddb, name):
 def test_batch_errors_write_nothing(ddb, name):
     error = error_of(lambda: ddb.batch_write_item(RequestItems={name: [
         {"PutRequest": {"Item": key("dup")}}, {"PutRequest": {"Item": key("dup")}}]}))
-    assert (error["Code"], error["Message"]) == ("ValidationException", "Provided list of item keys contains duplicates")
+    assert (error["Code"], error["Message"]) == ("ValidationException",
+                                                 "Provided list of item keys contains duplicates")
     error = error_of(lambda: ddb.batch_write_item(RequestItems={name: [
         {"PutRequest": {"Item": key("ok")}}, {"PutRequest": {"Item": {"pk": {"S": "bad"}}}}]}))
     assert error["Code"] == "ValidationException"

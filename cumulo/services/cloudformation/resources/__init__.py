@@ -6,7 +6,15 @@ from cumulo.services.cloudformation.resources.base import ResourceHandler
 
 
 def handlers() -> dict[str, ResourceHandler]:
-    from cumulo.services.cloudformation.resources import apigatewayv2, autoscaling, core, events, lambda_, messaging
+    from cumulo.services.cloudformation.resources import (
+        apigatewayv2,
+        autoscaling,
+        core,
+        dynamodb,
+        events,
+        lambda_,
+        messaging,
+    )
 
-    return {handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2, autoscaling)
-            for handler in module.HANDLERS}
+    modules = (core, events, lambda_, messaging, apigatewayv2, autoscaling, dynamodb)
+    return {handler.type: handler for module in modules for handler in module.HANDLERS}
