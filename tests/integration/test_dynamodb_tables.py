@@ -145,3 +145,28 @@ def test_backup_and_restore(ddb, server):
 def test_describe_limits_and_endpoints(ddb):
     assert ddb.describe_limits()["TableMaxWriteCapacityUnits"] == 40000
     assert ddb.describe_endpoints()["Endpoints"][0]["CachePeriodInMinutes"] == 1440
+
+
+def test_export_to_s3(ddb, server):
+    import gzip
+    import json
+
+    name = make_table(ddb)
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "b": {"B": b"\x01"}})
+    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    error = error_of(lambda: ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports"))
+    assert error["Code"] == "PointInTimeRecoveryUnavailableException"
+    ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="exports")
+    export = ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports", S3Prefix="dumps")[
+        "ExportDescription"]
+    assert (export["ExportStatus"], export["ItemCount"]) == ("COMPLETED", 1)
+    assert ddb.describe_export(ExportArn=export["ExportArn"])["ExportDescription"]["ExportArn"] == export["ExportArn"]
+    assert export["ExportArn"] in [e["ExportArn"] for e in ddb.list_exports(TableArn=arn)["ExportSummaries"]]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="exports", Prefix="dumps/AWSDynamoDB/")["Contents"]]
+    data = next(k for k in keys if k.endswith(".json.gz"))
+    lines = gzip.decompress(s3.get_object(Bucket="exports", Key=data)["Body"].read()).decode().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"Item": {"pk": {"S": "a"}, "sk": {"N": "1"}, "b": {"B": "AQ=="}}}]

@@ -11,7 +11,7 @@ from typing import Any
 
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
-from cumulo.services.dynamodb import control, partiql
+from cumulo.services.dynamodb import control, exports, partiql
 from cumulo.services.dynamodb.batches import Batches
 from cumulo.services.dynamodb.errors import resource_in_use, validation
 from cumulo.services.dynamodb.reads import ItemReads
@@ -339,6 +339,16 @@ class DynamoDbProvider(Provider):
                                                         "SourceTableArn": record["tableArn"],
                                                         "RestoreDateTime": now(), "RestoreInProgress": False}
         return answer
+
+    def export_table_to_point_in_time(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        table = self._table(context, params["TableArn"])
+        return exports.export_table(self.platform.store, self.items, self.platform.objects, context, table, params)
+
+    def describe_export(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return exports.describe_export(self.platform.store, params["ExportArn"])
+
+    def list_exports(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return exports.list_exports(self.platform.store, context, params)
 
     # ------------------------------------------------------------- items
     def put_item(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def _key_condition(tree: Any, schema: KeySchema) -> tuple[Any, Any | None]:
     return hash_part, sort_part
 
 
-def _literal(node: Any, name: str, kind: str | None) -> dict[str, Any]:
+def _literal(node: Any, kind: str | None) -> dict[str, Any]:
     if not isinstance(node, Value):
         raise validation("Query key condition not supported")
     if kind is not None and type_of(node.value) != kind:
@@ -79,16 +79,20 @@ def _literal(node: Any, name: str, kind: str | None) -> dict[str, Any]:
 
 
 def _sort_bounds(prefix: str, part: Any, schema: KeySchema) -> tuple[str, str]:
-    """[low, high) of encoded keys that can satisfy the sort-key condition (an exact post-filter follows)."""
+    """[low, high) of the store keys whose sort key satisfies the condition, exactly.
+
+    Table and index keys both follow the encoded sort key with ``/``, which sorts below every
+    encoding character: ``e/`` is the key of value ``e`` itself, keys of smaller values sort
+    below it, keys of larger ones (extensions of ``e`` included) above ``e/`` + HIGH."""
     if part is None:
         return prefix, prefix + HIGH
     kind = schema.range_type
     if isinstance(part, Between):
-        low = encode_key_value(_literal(part.low, "", kind))
-        high = encode_key_value(_literal(part.high, "", kind))
-        return prefix + low, prefix + high + HIGH
+        low = encode_key_value(_literal(part.low, kind))
+        high = encode_key_value(_literal(part.high, kind))
+        return prefix + low + "/", prefix + high + "/" + HIGH
     if isinstance(part, Call):
-        value = _literal(part.args[1], "", kind)
+        value = _literal(part.args[1], kind)
         if kind == "N":
             raise validation("Invalid KeyConditionExpression: Incorrect operand type for operator or function; "
                              "operator or function: begins_with, operand type: NUMBER")
@@ -97,10 +101,9 @@ def _sort_bounds(prefix: str, part: Any, schema: KeySchema) -> tuple[str, str]:
     value_node = part.right if isinstance(part.left, PathRef) else part.left
     flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
     op = part.op if isinstance(part.left, PathRef) else flipped.get(part.op, part.op)
-    encoded = encode_key_value(_literal(value_node, "", kind))
-    return {"=": (prefix + encoded, prefix + encoded + HIGH), "<": (prefix, prefix + encoded),
-            "<=": (prefix, prefix + encoded + HIGH), ">": (prefix + encoded, prefix + HIGH),
-            ">=": (prefix + encoded, prefix + HIGH)}[op]
+    exact = prefix + encode_key_value(_literal(value_node, kind)) + "/"
+    return {"=": (exact, exact + HIGH), "<": (prefix, exact), "<=": (prefix, exact + HIGH),
+            ">": (exact + HIGH, prefix + HIGH), ">=": (exact, prefix + HIGH)}[op]
 
 
 class ItemReads:
@@ -160,25 +163,35 @@ class ItemReads:
             raise validation("1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: "
                              "Member must have value greater than or equal to 1")
         found: list[Item] = []
-        scanned = size = 0
+        read: list[Item] = []
+        estimate = 0  # len(repr()) of the items read: above their size, cheap to get
+        size: int | None = None  # their exact size, once the estimate says it may matter
         last: Item | None = None
         for _, item in rows:
             if accept is not None and not accept(item):
                 continue
-            scanned += 1
-            size += item_size(item)
+            read.append(item)
+            if size is None:
+                estimate += len(repr(item))
+                if estimate >= PAGE_BYTES:
+                    size = sum(item_size(i) for i in read)
+            else:
+                size += item_size(item)
             if filter_tree is None or evaluate(item, filter_tree):
                 found.append(item)
-            if (limit is not None and scanned >= limit) or size >= PAGE_BYTES:
+            if (limit is not None and len(read) >= limit) or (size is not None and size >= PAGE_BYTES):
                 last = item
                 break
+        scanned = len(read)
         answer: dict[str, Any] = {"Count": len(found), "ScannedCount": scanned}
         if select != "COUNT":
             answer["Items"] = [project(item, projection) if projection else item for item in found]
         if last is not None:  # as DynamoDB: a page cut by Limit or size has a LastEvaluatedKey
             names = table.schema.names + (index.schema.names if index else ())
             answer["LastEvaluatedKey"] = {name: last[name] for name in dict.fromkeys(names)}
-        consumed = capacity(params, table, read_units(size, bool(params.get("ConsistentRead"))),
+        if params.get("ReturnConsumedCapacity", "NONE") != "NONE" and size is None:
+            size = sum(item_size(i) for i in read)
+        consumed = capacity(params, table, read_units(size or 0, bool(params.get("ConsistentRead"))),
                             index.name if index else None)
         if consumed:
             answer["ConsumedCapacity"] = consumed
@@ -208,7 +221,7 @@ class ItemReads:
                     raise validation("Filter Expression can only contain non-primary key attributes: Primary key "
                                      f"attribute: {path[0]}")
         hash_value = _literal(hash_part.right if isinstance(hash_part.left, PathRef) else hash_part.left,
-                              schema.hash_name, schema.hash_type)
+                              schema.hash_type)
         select = self._select(params, index, projection)
         partition = encode_key_value(hash_value)
         if index is None:
@@ -218,9 +231,8 @@ class ItemReads:
         low, high = _sort_bounds(prefix, sort_part, schema)
         forward = params.get("ScanIndexForward", True)
         rows = self.items.range(store_table, prefix, low, high, reverse=not forward,
-                                start_after=self._start_key(table, index, params))
-        return self._page(table, index, rows, params, filter_tree, projection, select,
-                          accept=lambda item: evaluate(item, key_tree))
+                                start_after=self._start_key(table, index, params), expected=params.get("Limit"))
+        return self._page(table, index, rows, params, filter_tree, projection, select)
 
     def scan(self, context: Any, params: dict[str, Any]) -> dict[str, Any]:
         table = self.tables.get(context.account_id, context.region, params["TableName"])
@@ -241,7 +253,8 @@ class ItemReads:
         select = self._select(params, index, projection)
         prefix = f"{table.id}/" if index is None else f"{table.id}/{index.name}/"
         store_table = ITEMS if index is None else INDEX
-        rows = self.items.range(store_table, prefix, None, None, start_after=self._start_key(table, index, params))
+        rows = self.items.range(store_table, prefix, None, None, start_after=self._start_key(table, index, params),
+                                expected=params.get("Limit"))
         accept = None
         if total is not None:
             def accept(item: Item) -> bool:

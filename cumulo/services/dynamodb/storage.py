@@ -78,8 +78,13 @@ class ItemStore:
 
     # ------------------------------------------------------------------ reads
     def range(self, store_table: str, prefix: str, low: str | None, high: str | None, *,
-              reverse: bool = False, start_after: str | None = None) -> Iterator[tuple[str, Item]]:
-        """Records with ``low <= key < high`` under ``prefix``, in order, from after ``start_after``."""
+              reverse: bool = False, start_after: str | None = None,
+              expected: int | None = None) -> Iterator[tuple[str, Item]]:
+        """Records with ``low <= key < high`` under ``prefix``, in order, from after ``start_after``.
+
+        Read in chunks, the first one the size of what the caller ``expected`` to need (a page's
+        Limit), each next one twice the last: a one-item page reads two records, not a chunk."""
+        chunk = min(_CHUNK, (expected or _CHUNK) + 1)
         lower = just_before(low) if low else None
         upper = high
         if start_after is not None:
@@ -89,14 +94,15 @@ class ItemStore:
                 lower = max(lower, start_after) if lower else start_after
         while True:
             if reverse:
-                rows = self.store.scan(store_table, prefix, start_after=upper, end_before=lower, limit=_CHUNK,
+                rows = self.store.scan(store_table, prefix, start_after=upper, end_before=lower, limit=chunk,
                                        reverse=True)
             else:
-                rows = self.store.scan(store_table, prefix, start_after=lower, end_before=upper, limit=_CHUNK)
+                rows = self.store.scan(store_table, prefix, start_after=lower, end_before=upper, limit=chunk)
             for key, record in rows:
                 yield key, from_stored(record)
-            if len(rows) < _CHUNK:
+            if len(rows) < chunk:
                 return
+            chunk = min(chunk * 2, _CHUNK * 4)
             if reverse:
                 upper = rows[-1][0]
             else:

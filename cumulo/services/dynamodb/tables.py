@@ -4,7 +4,7 @@ Store tables (keys scoped ``account:region:``):
 
 * ``dynamodb.tables``  ``name`` -> the table's description (as DescribeTable answers) and its
   internal id, which prefixes its items, index entries and stream records;
-* ``dynamodb.items``   ``<table id>/<partition>/<sort>`` -> the item (see ``keys.py``);
+* ``dynamodb.items``   ``<table id>/<partition>/<sort>/`` -> the item (see ``keys.py``);
 * ``dynamodb.index``   ``<table id>/<index>/<partition>/<sort>/<table partition>/<table sort>`` -> the item;
 * ``dynamodb.ttl``     ``<table id>/<expiry, 12 digits>/<item store key>`` -> {} (what the TTL sweeper reads);
 * ``dynamodb.backups`` ``backup arn`` -> the backup's description and its items.
@@ -14,6 +14,7 @@ Stream records are in ``streams.py``.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,8 +64,9 @@ class Table:
     def description(self) -> dict[str, Any]:
         return self.record["description"]
 
-    @property
+    @functools.cached_property
     def schema(self) -> KeySchema:
+        """The primary key (it never changes for a table)."""
         return schema_of(self.description["KeySchema"], self.description["AttributeDefinitions"])
 
     @property
@@ -84,7 +86,7 @@ class Table:
 
     def item_key(self, item: dict[str, Any]) -> str:
         schema = self.schema
-        return f"{self.id}/{schema.partition(item)}/{schema.sort(item)}"
+        return f"{self.id}/{schema.partition(item)}/{schema.sort(item)}/"
 
     def partition_prefix(self, value: dict[str, Any]) -> str:
         schema = self.schema

@@ -174,8 +174,14 @@ def to_stored(item: Item) -> dict[str, Any]:
     return {name: _encode(value) for name, value in item.items()}
 
 
+_PLAIN = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
+
+
 def from_stored(item: dict[str, Any]) -> Item:
-    return {name: _decode(value) for name, value in item.items()}
+    for value in item.values():
+        if not _PLAIN.issuperset(value):
+            return {name: _decode(value) for name, value in item.items()}
+    return item  # nothing binary, nothing nested: as stored
 
 
 def _encode(value: AttributeValue) -> Any:

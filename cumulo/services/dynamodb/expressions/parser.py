@@ -8,6 +8,7 @@ so the caller can refuse unused ones as DynamoDB does.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,28 @@ class Token:
     text: str
     start: int
     end: int
+
+
+class _BadCharacter(ValueError):
+    def __init__(self, position: int) -> None:
+        super().__init__(position)
+        self.position = position
+
+
+@functools.lru_cache(maxsize=1024)
+def _tokens(text: str) -> tuple[Token, ...]:
+    """The tokens of an expression (cached: clients send the same few expressions again and again)."""
+    tokens: list[Token] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise _BadCharacter(position)
+        if match.lastgroup != "space":
+            tokens.append(Token(match.lastgroup or "", match.group(), match.start(), match.end()))
+        position = match.end()
+    tokens.append(Token("eof", "<EOF>", len(text), len(text)))
+    return tuple(tokens)
 
 
 # ------------------------------------------------------------------ the tree
@@ -141,18 +164,11 @@ class Parser:
         return validation(f"Invalid {self.kind}: {message}")
 
     def _tokenize(self, text: str) -> list[Token]:
-        tokens: list[Token] = []
-        position = 0
-        while position < len(text):
-            match = _TOKEN.match(text, position)
-            if match is None:
-                near = text[max(0, position - 1):position + 2]
-                raise self._error(f'Syntax error; token: "{text[position]}", near: "{near}"')
-            if match.lastgroup != "space":
-                tokens.append(Token(match.lastgroup or "", match.group(), match.start(), match.end()))
-            position = match.end()
-        tokens.append(Token("eof", "<EOF>", len(text), len(text)))
-        return tokens
+        try:
+            return list(_tokens(text))
+        except _BadCharacter as bad:
+            near = text[max(0, bad.position - 1):bad.position + 2]
+            raise self._error(f'Syntax error; token: "{text[bad.position]}", near: "{near}"') from None
 
     # -- token helpers
     def peek(self, offset: int = 0) -> Token:
