@@ -344,7 +344,10 @@ def test_global_and_local_secondary_indexes(ddb, server):
             {"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "score", "KeyType": "RANGE"}],
             "Projection": {"ProjectionType": "ALL"}}])
     table = resource(server).Table(name)
-    table.put_item(Item={"pk": "u", "sk": 1, "email": "a@x", "score": 30, "extra": "e1"})
+    answer = table.put_item(Item={"pk": "u", "sk": 1, "email": "a@x", "score": 30, "extra": "e1"},
+                            ReturnItemCollectionMetrics="SIZE", ReturnConsumedCapacity="TOTAL")
+    assert answer["ItemCollectionMetrics"]["ItemCollectionKey"] == {"pk": "u"}
+    assert answer["ConsumedCapacity"] == {"TableName": name, "CapacityUnits": 1.0}
     table.put_item(Item={"pk": "u", "sk": 2, "email": "b@x", "score": 10, "extra": "e2"})
     table.put_item(Item={"pk": "u", "sk": 3, "score": 20})  # not in by-email
     by_email = table.query(IndexName="by-email", KeyConditionExpression=Key("email").eq("a@x"))["Items"]

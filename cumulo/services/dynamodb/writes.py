@@ -149,6 +149,11 @@ class ItemWrites:
         consumed = capacity(params, plan.table, write_units(old, new))
         if consumed:
             answer["ConsumedCapacity"] = consumed
+        if params.get("ReturnItemCollectionMetrics") == "SIZE" and any(
+                not index.global_ for index in plan.table.indexes.values()):
+            hash_name = plan.table.schema.hash_name
+            answer["ItemCollectionMetrics"] = {"ItemCollectionKey": {hash_name: plan.key[hash_name]},
+                                               "SizeEstimateRangeGB": [0.0, 1.0]}
         return answer
 
     # ----------------------------------------------------------- operations
