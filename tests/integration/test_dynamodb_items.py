@@ -383,3 +383,15 @@ def test_legacy_parameters(ddb, ordered):
     assert ddb.get_item(TableName=name, Key=key, AttributesToGet=["v"])["Item"] == {"v": {"N": "3"}}
     error = error_of(lambda: ddb.put_item(TableName=name, Item=key, Expected={"v": {"Exists": False}}))
     assert error["Code"] == "ConditionalCheckFailedException"
+
+
+def test_pages_stop_at_one_megabyte(ddb, server):
+    name = make_table(ddb)
+    table = resource(server).Table(name)
+    with table.batch_writer() as writer:
+        for i in range(12):
+            writer.put_item(Item={"pk": "big", "sk": i, "blob": "x" * 100_000})
+    first = table.query(KeyConditionExpression=Key("pk").eq("big"))
+    assert 10 <= first["Count"] < 12 and "LastEvaluatedKey" in first
+    rest = table.query(KeyConditionExpression=Key("pk").eq("big"), ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert first["Count"] + rest["Count"] == 12 and "LastEvaluatedKey" not in rest
