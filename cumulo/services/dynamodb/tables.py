@@ -116,13 +116,18 @@ class TableRepository:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._cache: dict[str, Table] = {}
+        self._all: list[Table] | None = None
         self._generation = -1
 
-    def find(self, account: str, region: str, name: str) -> Table | None:
+    def _check_generation(self) -> None:
         generation = self.store.generation(TABLES)
         if generation != self._generation:
             self._cache.clear()
+            self._all = None
             self._generation = generation
+
+    def find(self, account: str, region: str, name: str) -> Table | None:
+        self._check_generation()
         key = f"{account}:{region}:{name}"
         table = self._cache.get(key)
         if table is None:
@@ -143,12 +148,14 @@ class TableRepository:
         self.store.put(TABLES, table.key, table.record)
 
     def all(self, account: str | None = None, region: str | None = None) -> list[Table]:
-        prefix = f"{account}:{region}:" if account else ""
-        tables = []
-        for key, record in self.store.scan(TABLES, prefix):
-            account_id, region_name, name = key.split(":", 2)
-            tables.append(Table(account_id, region_name, name, record, load_indexes(record["description"])))
-        return tables
+        """Every table (of an account and region), read once per change of the tables."""
+        self._check_generation()
+        if self._all is None:
+            self._all = []
+            for key, record in self.store.scan(TABLES):
+                account_id, region_name, name = key.split(":", 2)
+                self._all.append(Table(account_id, region_name, name, record, load_indexes(record["description"])))
+        return [t for t in self._all if account is None or (t.account, t.region) == (account, region)]
 
 
 def now() -> float:
