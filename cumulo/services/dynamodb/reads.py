@@ -15,7 +15,7 @@ from cumulo.services.dynamodb.keys import KeySchema, encode_key_value
 from cumulo.services.dynamodb.requests import capacity, condition_of, context_of, projection_of, read_units
 from cumulo.services.dynamodb.storage import HIGH, ItemStore, index_key
 from cumulo.services.dynamodb.tables import INDEX, ITEMS, Index, Table, TableRepository
-from cumulo.services.dynamodb.values import Item, item_size, normalize_item, type_of
+from cumulo.services.dynamodb.values import Item, encoded, item_size, normalize_item, type_of
 
 PAGE_BYTES = 1024 * 1024
 
@@ -185,7 +185,7 @@ class ItemReads:
         scanned = len(read)
         answer: dict[str, Any] = {"Count": len(found), "ScannedCount": scanned}
         if select != "COUNT":
-            answer["Items"] = [project(item, projection) if projection else item for item in found]
+            answer["Items"] = [encoded(project(item, projection) if projection else item) for item in found]
         if last is not None:  # as DynamoDB: a page cut by Limit or size has a LastEvaluatedKey
             names = table.schema.names + (index.schema.names if index else ())
             answer["LastEvaluatedKey"] = {name: last[name] for name in dict.fromkeys(names)}

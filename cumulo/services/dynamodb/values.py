@@ -12,6 +12,7 @@ import decimal
 from decimal import Decimal
 from typing import Any
 
+from cumulo.protocol.json_codec import Encoded
 from cumulo.services.dynamodb.errors import invalid_parameter, validation
 
 AttributeValue = dict[str, Any]
@@ -169,12 +170,20 @@ def values_equal(left: AttributeValue, right: AttributeValue) -> bool:
 
 
 # ----------------------------------------------------------- store codec
-def to_stored(item: Item) -> dict[str, Any]:
-    """The item as JSON-ready data (binary as base64 text)."""
-    return {name: _encode(value) for name, value in item.items()}
-
-
 _PLAIN = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
+
+
+def to_stored(item: Item) -> dict[str, Any]:
+    """The item as JSON-ready data (binary as base64 text): DynamoDB's wire form."""
+    for value in item.values():
+        if not _PLAIN.issuperset(value):
+            return {name: _encode(value) for name, value in item.items()}
+    return item  # nothing binary, nothing nested: already JSON-ready
+
+
+def encoded(item: Item) -> Encoded:
+    """The item for a response, serialized here rather than walked by the protocol layer."""
+    return Encoded(to_stored(item))
 
 
 def from_stored(item: dict[str, Any]) -> Item:

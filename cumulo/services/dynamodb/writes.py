@@ -27,7 +27,7 @@ from cumulo.services.dynamodb.requests import (
 )
 from cumulo.services.dynamodb.storage import ItemStore
 from cumulo.services.dynamodb.tables import Table, TableRepository
-from cumulo.services.dynamodb.values import Item, item_size, normalize_item
+from cumulo.services.dynamodb.values import Item, encoded, item_size, normalize_item
 
 MAX_ITEM_BYTES = 400 * 1024
 
@@ -176,7 +176,7 @@ class ItemWrites:
         item = self.items.get(table, key)
         answer: dict[str, Any] = {}
         if item is not None:
-            answer["Item"] = project(item, paths) if paths else item
+            answer["Item"] = encoded(project(item, paths) if paths else item)
         consumed = capacity(params, table, read_units(item_size(item) if item else 0,
                                                       bool(params.get("ConsistentRead"))))
         if consumed:
