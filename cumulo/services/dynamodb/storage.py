@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from cumulo.services.dynamodb.streams import StreamLog
 from cumulo.services.dynamodb.tables import INDEX, ITEMS, TTL, Index, Table
-from cumulo.services.dynamodb.values import Item, from_stored, item_size, to_stored
+from cumulo.services.dynamodb.values import Item, from_stored, to_stored
 from cumulo.store.base import Store
 
 _CHUNK = 256
@@ -150,10 +150,3 @@ class ItemStore:
         for index in table.indexes.values():
             if index.schema.has_key(item):
                 self.store.put(INDEX, index_key(table, index, item), to_stored(index.project(item, table.schema.names)))
-
-    def count(self, table: Table) -> tuple[int, int]:
-        count = size = 0
-        for item in self.all_items(table):
-            count += 1
-            size += item_size(item)
-        return count, size

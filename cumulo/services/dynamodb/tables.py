@@ -88,10 +88,6 @@ class Table:
         schema = self.schema
         return f"{self.id}/{schema.partition(item)}/{schema.sort(item)}/"
 
-    def partition_prefix(self, value: dict[str, Any]) -> str:
-        schema = self.schema
-        return f"{self.id}/{schema.partition({schema.hash_name: value})}/"
-
 
 def schema_of(key_schema: list[dict], definitions: list[dict]) -> KeySchema:
     types = {d["AttributeName"]: d["AttributeType"] for d in definitions}

@@ -18,9 +18,6 @@ from cumulo.services.dynamodb.errors import invalid_parameter, validation
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 
-NUMBER_CONTEXT = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_EVEN, Emax=125, Emin=-130,
-                                 traps=[decimal.InvalidOperation, decimal.Overflow, decimal.Inexact,
-                                        decimal.Underflow])
 _ARITHMETIC = decimal.Context(prec=60)
 SET_ELEMENT = {"SS": "S", "NS": "N", "BS": "B"}
 _SET_NAMES = {"SS": "string set", "NS": "number set", "BS": "binary set"}
@@ -61,10 +58,6 @@ def format_number(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
-
-
-def number_of(value: AttributeValue) -> Decimal:
-    return Decimal(value["N"])
 
 
 def type_of(value: AttributeValue) -> str:
