@@ -79,15 +79,19 @@ class StreamLog:
         last = self.store.scan(STREAM, f"{sid}/", limit=1, reverse=True)
         return (first[0][0].rsplit("/", 1)[1] if first else None, last[0][0].rsplit("/", 1)[1] if last else None)
 
-    def trim(self, sid: str, now: float) -> int:
-        """Drop records past the 24-hour retention."""
-        dropped = 0
-        for key, record in self.store.scan(STREAM, f"{sid}/", limit=500):
-            if record["at"] >= now - RETENTION_S:
-                break
-            self.store.delete(STREAM, key)
-            dropped += 1
-        return dropped
+    def trim(self, sid: str, now: float, batch: int = 50) -> int:
+        """Drop records past the 24-hour retention, oldest first (reads one record when none is due)."""
+        dropped, limit = 0, 1
+        while True:
+            rows = self.store.scan(STREAM, f"{sid}/", limit=limit)
+            for key, record in rows:
+                if record["at"] >= now - RETENTION_S:
+                    return dropped
+                self.store.delete(STREAM, key)
+                dropped += 1
+            if len(rows) < limit:
+                return dropped
+            limit = batch
 
     def drop(self, sid: str) -> None:
         self.store.delete_prefix(STREAM, f"{sid}/")
