@@ -26,6 +26,7 @@ from cumulo.services.interfaces import (
     MetricSink,
     ObjectStore,
     QueueSink,
+    TableStreams,
     TopicSink,
 )
 from cumulo.services.registry import provider_classes
@@ -59,6 +60,7 @@ class Platform:
         self.events = cast(EventBus, self.providers["events"])
         self.objects = cast(ObjectStore, self.providers["s3"])
         self.metrics = cast(MetricSink, self.providers["cloudwatch"])
+        self.streams = cast(TableStreams, self.providers["dynamodb"])
         self.state: dict[str, str] = {name: "starting" for name in self.providers}
         self._started = False
         self._background: set[asyncio.Task] = set()

@@ -151,6 +151,11 @@ def read_json(shape: Shape | None, value: Any, where: str = "", native: bool = F
     return value
 
 
+class Encoded(dict):
+    """A map or structure a provider has already written in its JSON form (blobs as base64): written
+    as is, without walking its shape (DynamoDB's items: a page of 100 is a walk of 3,000 nodes)."""
+
+
 def write_json(shape: Shape | None, value: Any, timestamp_format: str = "unixTimestamp",
                native: bool = False) -> Any:
     """Convert a Python value to a JSON-ready value according to ``shape``.
@@ -158,6 +163,8 @@ def write_json(shape: Shape | None, value: Any, timestamp_format: str = "unixTim
     ``native``: for CBOR, keep blobs as bytes and timestamps as datetimes.
     """
     if value is None or shape is None:
+        return value
+    if type(value) is Encoded:
         return value
     kind = shape.type_name
     if kind == "structure":

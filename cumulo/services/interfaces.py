@@ -16,6 +16,8 @@ platform attribute     interface               offered by
 ``platform.events``    ``EventBus``            EventBridge: put an event on a bus
 ``platform.objects``   ``ObjectStore``         S3: read and write objects, list a prefix
 ``platform.metrics``   ``MetricSink``          CloudWatch: record a metric data point
+``platform.streams``   ``TableStreams``        DynamoDB: its streams, their shards and records (for
+                                               the Streams API and stream pollers)
 =====================  ======================  ===================================================
 
 Each interface is a ``typing.Protocol``: the provider satisfies it structurally, so the platform
@@ -116,4 +118,27 @@ class MetricSink(Protocol):
             dimensions: dict[str, str] | None = None, unit: str = "Count", timestamp: float | None = None,
             count: float = 1.0) -> None:
         """Record one value (``count`` times) of a platform metric."""
+        ...
+
+
+class TableStreams(Protocol):
+    """DynamoDB's change streams. A stream has one shard; records carry 21-digit sequence numbers
+    that order them as text, so a poller resumes with the last number it handled."""
+
+    def stream_tables(self, account: str, region: str) -> list[dict[str, Any]]:
+        """Every stream (current and closed): ``StreamArn``, ``TableName``, ``StreamLabel``."""
+        ...
+
+    def describe_table_stream(self, account: str, region: str, stream_arn: str) -> dict[str, Any] | None:
+        """The stream's ``StreamDescription`` (as DynamoDB Streams answers), None when there is none."""
+        ...
+
+    def read_stream(self, account: str, region: str, stream_arn: str, after_sequence: str | None,
+                    limit: int) -> list[dict[str, Any]] | None:
+        """Up to ``limit`` records after ``after_sequence`` (from the oldest when None), in AWS's
+        record shape; None when the stream does not exist."""
+        ...
+
+    def latest_sequence(self, account: str, region: str, stream_arn: str) -> str | None:
+        """The sequence number of the newest record held (None when there is none): where LATEST starts."""
         ...

@@ -11,6 +11,8 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.autoscaling.provider import ApplicationAutoScalingProvider
     from cumulo.services.cloudformation.provider import CloudFormationProvider
     from cumulo.services.cloudwatch.provider import CloudWatchProvider
+    from cumulo.services.dynamodb.provider import DynamoDbProvider
+    from cumulo.services.dynamodbstreams.provider import DynamoDbStreamsProvider
     from cumulo.services.events.provider import EventsProvider
     from cumulo.services.iam.provider import IamProvider
     from cumulo.services.lambda_.provider import LambdaProvider
@@ -25,6 +27,7 @@ def provider_classes() -> list[type[Provider]]:
     # Event routing starts after (and stops before) the services it delivers to. REST APIs come
     # before HTTP APIs: both data planes answer /_api/{id}, and the REST one passes on ids not its own.
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SqsProvider, SnsProvider,
+            DynamoDbProvider, DynamoDbStreamsProvider,
             LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayService,
             ApiGatewayV2Service,
             ApplicationAutoScalingProvider, CloudFormationProvider]

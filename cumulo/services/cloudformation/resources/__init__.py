@@ -36,6 +36,7 @@ def handlers() -> HandlerTable:
         autoscaling,
         core,
         custom,
+        dynamodb,
         events,
         lambda_,
         messaging,
@@ -45,5 +46,5 @@ def handlers() -> HandlerTable:
     )
 
     modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring,
-               s3)
+               s3, dynamodb)
     return HandlerTable({handler.type: handler for module in modules for handler in module.HANDLERS})
