@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -19,6 +20,7 @@ from cumulo.services.secretsmanager.secrets import (
     add_version,
     invalid,
     move_stage,
+    same_value,
     select_version,
     stages_map,
 )
@@ -45,7 +47,7 @@ def _value_members(version_id: str, version: dict[str, Any]) -> dict[str, Any]:
     if "Value" in version:
         out["SecretString"] = version["Value"]
     if "Binary" in version:
-        out["SecretBinary"] = version["Binary"]
+        out["SecretBinary"] = base64.b64decode(version["Binary"])
     return out
 
 
@@ -107,7 +109,7 @@ class SecretsManagerProvider(Provider):
         existing = secrets.find(name)
         if existing is not None:
             version = existing["Versions"].get(token)
-            if version is not None and version.get("Value") == value and version.get("Binary") == binary:
+            if version is not None and same_value(version, value, binary):
                 return {"ARN": existing["ARN"], "Name": name, "VersionId": token}
             if existing.get("DeletedDate") is not None:
                 raise AwsError("InvalidRequestException",

@@ -62,6 +62,8 @@ class Rotations:
         self.platform = platform
         self.clock = ScheduleClock(float(getattr(platform.settings, "schedule_clock_speed", 1.0)))
         self.runner = ScheduleRunner(self._fire, name="secretsmanager")
+        # Secrets whose rotation runs now: a schedule coming due meanwhile does not start another.
+        self._running: set[tuple[str, str, str]] = set()
 
     async def start(self) -> None:
         for key, record in self.platform.store.scan(SECRETS):
@@ -130,6 +132,16 @@ class Rotations:
 
     async def rotate(self, account: str, region: str, name: str, token: str) -> None:
         """Run the four steps; record the outcome on the secret."""
+        key = (account, region, name)
+        if key in self._running:
+            return
+        self._running.add(key)
+        try:
+            await self._rotate(account, region, name, token)
+        finally:
+            self._running.discard(key)
+
+    async def _rotate(self, account: str, region: str, name: str, token: str) -> None:
         secrets = SecretStore(self.platform.store, account, region)
         record = secrets.find(name)
         if record is None or not record.get("RotationLambdaARN"):

@@ -8,6 +8,7 @@ time after which it really goes, with ``_origin`` the real time of the DeleteSec
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets as random_source
 import string
@@ -117,10 +118,11 @@ def add_version(record: dict[str, Any], version_id: str, value: str | None, bina
                 stages: list[str]) -> None:
     """Store a new version (or fill the value of a value-less one, the AWSPENDING version a
     rotation starts with) and attach its stages; unlabelled versions beyond AWS's limit go."""
+    binary_text = base64.b64encode(binary).decode() if binary is not None else None
     existing = record["Versions"].get(version_id)
     if existing is not None:
         if "Value" in existing or "Binary" in existing:
-            if existing.get("Value") != value or existing.get("Binary") != binary:
+            if existing.get("Value") != value or existing.get("Binary") != binary_text:
                 raise AwsError("ResourceExistsException",
                                "You can't modify an existing version, you can only create a new version.")
             return
@@ -130,7 +132,7 @@ def add_version(record: dict[str, Any], version_id: str, value: str | None, bina
     if value is not None:
         version["Value"] = value
     if binary is not None:
-        version["Binary"] = binary
+        version["Binary"] = binary_text  # base64: records are JSON
     for stage in stages:
         if stage not in version["Stages"]:
             move_stage(record, stage, version_id)
@@ -138,6 +140,11 @@ def add_version(record: dict[str, Any], version_id: str, value: str | None, bina
     unlabelled = sorted((v["CreatedDate"], vid) for vid, v in record["Versions"].items() if not v["Stages"])
     while len(record["Versions"]) > MAX_VERSIONS and unlabelled:
         record["Versions"].pop(unlabelled.pop(0)[1])
+
+
+def same_value(version: dict[str, Any], value: str | None, binary: bytes | None) -> bool:
+    return version.get("Value") == value and version.get("Binary") == (
+        base64.b64encode(binary).decode() if binary is not None else None)
 
 
 def has_value(version: dict[str, Any]) -> bool:
