@@ -19,11 +19,12 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.secretsmanager.provider import SecretsManagerProvider
     from cumulo.services.sns.provider import SnsProvider
     from cumulo.services.sqs.provider import SqsProvider
+    from cumulo.services.ssm.provider import SsmProvider
     from cumulo.services.stepfunctions.provider import StepFunctionsProvider
     from cumulo.services.sts.provider import StsProvider
 
     # Event routing starts after (and stops before) the services it delivers to.
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SecretsManagerProvider,
-            SqsProvider, SnsProvider,
+            SsmProvider, SqsProvider, SnsProvider,
             LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayV2Service,
             ApplicationAutoScalingProvider, CloudFormationProvider]

