@@ -123,7 +123,8 @@ def test_errors_change_nothing(sm):
     sm.create_secret(Name=name, SecretString="v")
     with pytest.raises(ClientError) as raised:
         sm.create_secret(Name=name, SecretString="w")
-    assert error(raised) == ("ResourceExistsException", f"The operation failed because the secret {name} already exists.")
+    assert error(raised) == ("ResourceExistsException",
+                             f"The operation failed because the secret {name} already exists.")
     with pytest.raises(ClientError) as raised:
         sm.get_secret_value(SecretId=unique("missing"))
     assert error(raised) == ("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
@@ -141,7 +142,8 @@ def test_errors_change_nothing(sm):
         assert error(raised)[0] == "InvalidParameterException"
     with pytest.raises(ClientError) as raised:
         sm.rotate_secret(SecretId=name)
-    assert error(raised) == ("InvalidRequestException", "No Lambda rotation function ARN is associated with this secret.")
+    assert error(raised) == ("InvalidRequestException",
+                             "No Lambda rotation function ARN is associated with this secret.")
     assert sm.get_secret_value(SecretId=name)["SecretString"] == "v"
     assert sm.describe_secret(SecretId=name)["RotationEnabled"] is False
 
