@@ -1,4 +1,6 @@
-"""Parameter Store through boto3: types, versions and labels, selectors, hierarchies, filters, history, tags."""
+"""Parameter Store through boto3: types, versions and labels, selectors, hierarchies, filters, history, tags;
+and the templates of both stores: AWS::SSM::Parameter, AWS::SecretsManager::*, dynamic references and
+AWS::SSM::Parameter::Value<...> stack parameters."""
 
 from __future__ import annotations
 
@@ -6,16 +8,21 @@ import json
 import uuid
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from tests.server import CumuloServer
 
 
 @pytest.fixture(scope="module")
-def ssm(tmp_path_factory: pytest.TempPathFactory):
-    server = CumuloServer(tmp_path_factory.mktemp("ssm") / "data").start()
-    yield server.client("ssm")
-    server.stop()
+def server(tmp_path_factory: pytest.TempPathFactory):
+    instance = CumuloServer(tmp_path_factory.mktemp("ssm") / "data").start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(scope="module")
+def ssm(server):
+    return server.client("ssm")
 
 
 def root() -> str:
@@ -130,3 +137,106 @@ def test_tags(ssm):
     with pytest.raises(ClientError) as raised:
         ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=name + "-x", Tags=[{"Key": "k", "Value": "v"}])
     assert error(raised) == "InvalidResourceId"
+
+
+TEMPLATE = """
+AWSTemplateFormatVersion: '2010-09-09'
+Parameters:
+  Greeting:
+    Type: AWS::SSM::Parameter::Value<String>
+    Default: GREETING_NAME
+Resources:
+  Secret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: SECRET_NAME
+      Description: db credentials
+      GenerateSecretString:
+        SecretStringTemplate: '{"username": "admin"}'
+        GenerateStringKey: password
+        PasswordLength: 24
+        ExcludePunctuation: true
+      Tags: [{Key: team, Value: data}]
+  Policy:
+    Type: AWS::SecretsManager::ResourcePolicy
+    Properties:
+      SecretId: !Ref Secret
+      ResourcePolicy:
+        Version: '2012-10-17'
+        Statement: [{Effect: Deny, Principal: '*', Action: 'secretsmanager:DeleteSecret', Resource: '*'}]
+  Schedule:
+    Type: AWS::SecretsManager::RotationSchedule
+    Properties:
+      SecretId: !Ref Secret
+      RotationLambdaARN: arn:aws:lambda:us-east-1:000000000000:function:rotator
+      RotateImmediatelyOnUpdate: false
+      RotationRules: {ScheduleExpression: rate(10 days)}
+  Copy:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: PARAM_NAME
+      Type: String
+      Value: !Sub '{{resolve:secretsmanager:${Secret}:SecretString:username}}/{{resolve:ssm:GREETING_NAME:1}}'
+      Tags: {env: test}
+  Secure:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Type: String
+      Value: '{{resolve:ssm-secure:SECURE_NAME}}'
+Outputs:
+  Greeting: {Value: !Ref Greeting}
+  SecretArn: {Value: !Ref Secret}
+  Copied: {Value: !GetAtt Copy.Value}
+"""
+
+
+def test_templates_and_dynamic_references(server, ssm):
+    cfn, sm = server.client("cloudformation"), server.client("secretsmanager")
+    base = root()
+    greeting, secure, param = f"{base}/greeting", f"{base}/secure", f"{base}/copy"
+    ssm.put_parameter(Name=greeting, Value="hello", Type="String")
+    ssm.put_parameter(Name=greeting, Value="hello again", Type="String", Overwrite=True)
+    ssm.put_parameter(Name=secure, Value="classified", Type="SecureString")
+    secret_name = f"stack{base}/db"
+    body = (TEMPLATE.replace("GREETING_NAME", greeting).replace("SECRET_NAME", secret_name)
+            .replace("PARAM_NAME", param).replace("SECURE_NAME", secure))
+    stack = f"secrets-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=stack, TemplateBody=body)
+    cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
+    assert outputs["Greeting"] == "hello again"
+    value = json.loads(sm.get_secret_value(SecretId=secret_name)["SecretString"])
+    assert value["username"] == "admin" and len(value["password"]) == 24 and value["password"].isalnum()
+    assert outputs["SecretArn"] == sm.describe_secret(SecretId=secret_name)["ARN"]
+    described = sm.describe_secret(SecretId=secret_name)
+    assert described["RotationEnabled"] is True and described["RotationRules"]["ScheduleExpression"] == "rate(10 days)"
+    assert described["Tags"] == [{"Key": "team", "Value": "data"}]
+    assert "secretsmanager:DeleteSecret" in sm.get_resource_policy(SecretId=secret_name)["ResourcePolicy"]
+    assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == "admin/hello"
+    assert ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=param)["TagList"] == [
+        {"Key": "env", "Value": "test"}]
+    secure_copy = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Secure")
+    physical = secure_copy["StackResourceDetail"]["PhysicalResourceId"]
+    assert ssm.get_parameter(Name=physical)["Parameter"]["Value"] == "classified"
+    events = json.dumps(cfn.describe_stack_events(StackName=stack)["StackEvents"], default=str)
+    assert "classified" not in events and value["password"] not in events
+    cfn.delete_stack(StackName=stack)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+    with pytest.raises(ClientError) as raised:
+        sm.describe_secret(SecretId=secret_name)
+    assert error(raised) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as raised:
+        ssm.get_parameter(Name=param)
+    assert error(raised) == "ParameterNotFound"
+
+
+def test_a_missing_reference_fails_the_stack(server, ssm):
+    cfn = server.client("cloudformation")
+    stack = f"missing-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps({"Resources": {"P": {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {"Type": "String", "Value": "{{resolve:secretsmanager:no-such-secret:SecretString:key}}"}}}}))
+    with pytest.raises(WaiterError):
+        cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+    reasons = [e.get("ResourceStatusReason", "") for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]]
+    assert any("ResourceNotFoundException" in reason for reason in reasons)
