@@ -22,6 +22,7 @@ SPEED = 100000
 ROLE = "arn:aws:iam::000000000000:role/rotation-role"
 ROTATOR = """
 import json
+import os
 
 import boto3
 
@@ -34,6 +35,8 @@ def handler(event, context):
     if "AWSPENDING" not in versions.get(token, []) and "AWSCURRENT" not in versions.get(token, []):
         raise ValueError(f"version {token} is not pending")
     sm.tag_resource(SecretId=arn, Tags=[{"Key": "step-" + step, "Value": token}])
+    if step == os.environ.get("FAIL_AT"):
+        raise RuntimeError(f"{step} failed")
     if step == "createSecret":
         current = json.loads(sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
         try:
@@ -63,15 +66,19 @@ def sm(server):
     return server.client("secretsmanager")
 
 
-@pytest.fixture(scope="module")
-def rotator(server) -> str:
+def make_rotator(server, fail_at: str = "") -> str:
     lam = server.client("lambda")
     name = f"rotator-{uuid.uuid4().hex[:8]}"
     arn = lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
                               Code={"ZipFile": make_zip({"app.py": textwrap.dedent(ROTATOR)})},
-                              Timeout=30)["FunctionArn"]
+                              Environment={"Variables": {"FAIL_AT": fail_at}}, Timeout=30)["FunctionArn"]
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
     return arn
+
+
+@pytest.fixture(scope="module")
+def rotator(server) -> str:
+    return make_rotator(server)
 
 
 def unique(prefix: str = "app/db") -> str:
@@ -261,3 +268,28 @@ def test_scheduled_rotation(sm, rotator):
         sm.rotate_secret(SecretId=name, RotationRules={"ScheduleExpression": "rate(1 hour)"})
     assert error(raised)[0] == "InvalidParameterException"
 
+
+
+def test_a_failed_step_keeps_the_current_value_and_the_next_rotation_resumes(server, sm, rotator):
+    failing = make_rotator(server, fail_at="testSecret")
+    name = unique()
+    first = sm.create_secret(Name=name, SecretString=json.dumps({"password": "initial"}))["VersionId"]
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=failing,
+                             RotationRules={"AutomaticallyAfterDays": 30})["VersionId"]
+
+    def resumed() -> str | None:
+        try:  # refused while the failing rotation still runs
+            return sm.rotate_secret(SecretId=name, RotationLambdaARN=rotator)["VersionId"]
+        except sm.exceptions.InvalidRequestException:
+            return None
+
+    assert json.loads(sm.get_secret_value(SecretId=name)["SecretString"]) == {"password": "initial"}
+    # the same token: the failed rotation left its AWSPENDING version (finishSecret never ran)
+    assert wait_for(resumed, timeout=60, interval=0.2, message="the failed rotation to end") == token
+
+    def finished() -> bool:
+        return sm.describe_secret(SecretId=name)["VersionIdsToStages"].get(token) == ["AWSCURRENT"]
+
+    wait_for(finished, timeout=60, interval=0.2, message="the resumed rotation")
+    assert sm.describe_secret(SecretId=name)["VersionIdsToStages"][first] == ["AWSPREVIOUS"]
+    assert json.loads(sm.get_secret_value(SecretId=name)["SecretString"])["password"] != "initial"

@@ -325,6 +325,9 @@ class SecretsManagerProvider(Provider):
             record["RotationEnabled"] = True
             self.rotations.schedule_next(record)
             immediately = params.get("RotateImmediately", True)
+            if immediately and self.rotations.running(context.account_id, context.region, record["Name"]):
+                raise AwsError("InvalidRequestException",
+                               "A previous rotation isn't complete. That rotation will be reattempted.")
             if immediately:
                 token = self.rotations.begin(secrets, record, token)
             self._save(context, secrets, record)

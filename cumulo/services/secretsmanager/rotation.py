@@ -119,6 +119,9 @@ class Rotations:
         return self.clock.real(record["_origin"], record["_rotate_at"])
 
     # ------------------------------------------------------------ rotating
+    def running(self, account: str, region: str, name: str) -> bool:
+        return (account, region, name) in self._running
+
     def begin(self, secrets: SecretStore, record: dict[str, Any], token: str) -> str:
         """Add the AWSPENDING version of a rotation (or resume the unfinished one); its token."""
         pending = version_with(record, PENDING)
