@@ -293,3 +293,57 @@ def test_a_failed_step_keeps_the_current_value_and_the_next_rotation_resumes(ser
     wait_for(finished, timeout=60, interval=0.2, message="the resumed rotation")
     assert sm.describe_secret(SecretId=name)["VersionIdsToStages"][first] == ["AWSPREVIOUS"]
     assert json.loads(sm.get_secret_value(SecretId=name)["SecretString"])["password"] != "initial"
+
+
+EXTENSION_CLIENT = """
+import json
+import os
+import urllib.error
+import urllib.request
+
+
+def get(path, token):
+    request = urllib.request.Request("http://localhost:2773" + path,
+                                     headers={"X-Aws-Parameters-Secrets-Token": token})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+def handler(event, context):
+    token = os.environ["AWS_SESSION_TOKEN"]
+    return {"secret": get("/secretsmanager/get?secretId=" + event["secret"], token),
+            "previous": get("/secretsmanager/get?secretId=" + event["secret"] + "&versionStage=AWSPREVIOUS", token),
+            "parameter": get("/systemsmanager/parameters/get?withDecryption=true&name=" + event["parameter"], token),
+            "missing": get("/secretsmanager/get?secretId=no-such-secret", token)[0],
+            "unauthorized": get("/secretsmanager/get?secretId=" + event["secret"], "wrong")[0]}
+"""
+EXTENSION_LAYER = "arn:aws:lambda:us-east-1:177933569100:layer:AWS-Parameters-and-Secrets-Lambda-Extension:12"
+
+
+def test_the_parameters_and_secrets_extension_answers_inside_the_function(server, sm):
+    lam, ssm = server.client("lambda"), server.client("ssm")
+    secret = unique()
+    sm.create_secret(Name=secret, SecretString="first")
+    sm.put_secret_value(SecretId=secret, SecretString="second")
+    parameter = f"/{unique('ext')}/password"
+    ssm.put_parameter(Name=parameter, Value="s3cret", Type="SecureString")
+    name = f"ext-{uuid.uuid4().hex[:8]}"
+    function = lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                                   Code={"ZipFile": make_zip({"app.py": textwrap.dedent(EXTENSION_CLIENT)})},
+                                   Layers=[EXTENSION_LAYER], Timeout=30)
+    assert function["Layers"][0]["Arn"] == EXTENSION_LAYER
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+    answer = lam.invoke(FunctionName=name, Payload=json.dumps({"secret": secret, "parameter": parameter}))
+    result = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, result
+    status, secret_value = result["secret"]
+    assert status == 200 and secret_value["SecretString"] == "second" and secret_value["Name"] == secret
+    assert secret_value["VersionStages"] == ["AWSCURRENT"]
+    assert result["previous"][1]["SecretString"] == "first"
+    status, parameter_value = result["parameter"]
+    assert status == 200 and parameter_value["Parameter"]["Value"] == "s3cret"
+    assert result["missing"] == 400
+    assert result["unauthorized"] == 401
