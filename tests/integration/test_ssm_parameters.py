@@ -240,3 +240,18 @@ def test_a_missing_reference_fails_the_stack(server, ssm):
         cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
     reasons = [e.get("ResourceStatusReason", "") for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]]
     assert any("ResourceNotFoundException" in reason for reason in reasons)
+
+
+def test_a_secret_through_parameter_store(server, ssm):
+    sm = server.client("secretsmanager")
+    name = root().lstrip("/") + "/db"
+    sm.create_secret(Name=name, SecretString='{"password": "p"}')
+    parameter = ssm.get_parameter(Name=f"/aws/reference/secretsmanager/{name}", WithDecryption=True)["Parameter"]
+    assert (parameter["Value"], parameter["Type"]) == ('{"password": "p"}', "SecureString")
+    assert json.loads(parameter["SourceResult"])["Name"] == name
+    with pytest.raises(ClientError) as raised:
+        ssm.get_parameter(Name=f"/aws/reference/secretsmanager/{name}")
+    assert error(raised) == "ValidationException"
+    with pytest.raises(ClientError) as raised:
+        ssm.get_parameter(Name="/aws/reference/secretsmanager/no-such-secret", WithDecryption=True)
+    assert error(raised) == "ParameterNotFound"

@@ -113,7 +113,8 @@ class Rotations:
             return None
         if record.get("_rotate_at") is None or record.get("DeletedDate") is not None:
             return None
-        self.schedule_next(record, after=record["_rotate_at"])
+        # after a stop longer than the period, one rotation now and the schedule continues from now
+        self.schedule_next(record, after=max(record["_rotate_at"], self.clock.now(record["_origin"])))
         secrets.save(record)
         self.platform.spawn(self.rotate(account, region, name, str(uuid.uuid4())), name=f"rotate {name}")
         return self.clock.real(record["_origin"], record["_rotate_at"])

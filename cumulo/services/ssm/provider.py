@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
 
 from cumulo.protocol.errors import AwsError
+from cumulo.services.api_calls import ServiceUnavailable, call_api
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.ssm.parameters import (
@@ -27,6 +29,7 @@ from cumulo.services.ssm.parameters import not_found as parameter_not_found
 from cumulo.services.tagging import TagRules, add_tags, remove_tags, tag_list, tag_map
 
 TAG_RULES = TagRules(too_many=lambda: AwsError("TooManyTagsError", "The Tags parameter allows at most 50 tags."))
+SECRET_REFERENCE = "/aws/reference/secretsmanager/"
 LABEL = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 METADATA = ("Type", "KeyId", "LastModifiedDate", "LastModifiedUser", "Description", "AllowedPattern", "Version",
             "Tier", "Policies", "DataType")
@@ -159,11 +162,28 @@ class SsmProvider(Provider):
         return {"RemovedLabels": removed, "InvalidLabels": [x for x in params["Labels"] if x not in removed]}
 
     # ------------------------------------------------------------ reads
-    def get_parameter(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def get_parameter(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params["Name"].startswith(SECRET_REFERENCE):
+            return {"Parameter": await self._secret_reference(context, params)}
         name, selector = split_selector(params["Name"])
         record = self._parameters(context).get(name)
         version = select(record, selector)
         return {"Parameter": self._answer(context, record, version, params.get("WithDecryption", False), selector)}
+
+    async def _secret_reference(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """``/aws/reference/secretsmanager/<secret>``: a secret read through Parameter Store, as AWS allows."""
+        if not params.get("WithDecryption"):
+            raise validation("WithDecryption flag must be True for retrieving a Secret Value from Secrets Manager")
+        secret_id = params["Name"][len(SECRET_REFERENCE):]
+        try:
+            secret = await call_api(self.platform, "secretsmanager", "GetSecretValue", {"SecretId": secret_id},
+                                    account=context.account_id, region=context.region)
+        except (AwsError, ServiceUnavailable) as exc:
+            raise parameter_not_found() from exc
+        source = {k: v for k, v in secret.items() if k in ("ARN", "Name", "VersionId", "VersionStages")}
+        return {"Name": params["Name"], "Type": "SecureString", "Value": secret.get("SecretString", ""),
+                "Version": 0, "SourceResult": json.dumps({**source, "SecretString": secret.get("SecretString")}),
+                "LastModifiedDate": secret["CreatedDate"], "ARN": secret["ARN"], "DataType": "text"}
 
     def get_parameters(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         parameters = self._parameters(context)
