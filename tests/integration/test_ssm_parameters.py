@@ -157,6 +157,12 @@ Resources:
         PasswordLength: 24
         ExcludePunctuation: true
       Tags: [{Key: team, Value: data}]
+  Attachment:
+    Type: AWS::SecretsManager::SecretTargetAttachment
+    Properties:
+      SecretId: !Ref Secret
+      TargetId: orders-db
+      TargetType: AWS::RDS::DBInstance
   Policy:
     Type: AWS::SecretsManager::ResourcePolicy
     Properties:
@@ -207,6 +213,7 @@ def test_templates_and_dynamic_references(server, ssm):
     assert outputs["Greeting"] == "hello again"
     value = json.loads(sm.get_secret_value(SecretId=secret_name)["SecretString"])
     assert value["username"] == "admin" and len(value["password"]) == 24 and value["password"].isalnum()
+    assert value["dbInstanceIdentifier"] == "orders-db"
     assert outputs["SecretArn"] == sm.describe_secret(SecretId=secret_name)["ARN"]
     described = sm.describe_secret(SecretId=secret_name)
     assert described["RotationEnabled"] is True and described["RotationRules"]["ScheduleExpression"] == "rate(10 days)"
