@@ -19,14 +19,17 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.logs.provider import LogsProvider
     from cumulo.services.s3.provider import S3Provider
     from cumulo.services.scheduler.provider import SchedulerProvider
+    from cumulo.services.secretsmanager.provider import SecretsManagerProvider
     from cumulo.services.sns.provider import SnsProvider
     from cumulo.services.sqs.provider import SqsProvider
+    from cumulo.services.ssm.provider import SsmProvider
     from cumulo.services.stepfunctions.provider import StepFunctionsProvider
     from cumulo.services.sts.provider import StsProvider
 
     # Event routing starts after (and stops before) the services it delivers to. REST APIs come
     # before HTTP APIs: both data planes answer /_api/{id}, and the REST one passes on ids not its own.
-    return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SqsProvider, SnsProvider,
+    return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SecretsManagerProvider,
+            SsmProvider, SqsProvider, SnsProvider,
             DynamoDbProvider, DynamoDbStreamsProvider,
             LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayService,
             ApiGatewayV2Service,

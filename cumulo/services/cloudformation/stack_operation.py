@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cumulo.services.cloudformation.dynamic_references import resolve_dynamic, resolve_parameter_types
 from cumulo.services.cloudformation.intrinsics import IntrinsicError, Resolver
 from cumulo.services.cloudformation.parameters import pseudo_parameters
 from cumulo.services.cloudformation.resources import handlers
@@ -147,6 +148,11 @@ class StackOperation:
         self._changed: dict[str, dict[str, Any] | None] = {}
         order = {lid: prepared.dependencies[lid] for lid in prepared.resources}
         updating = previous is not None
+        try:
+            prepared.parameters = await resolve_parameter_types(
+                self.platform, self.account, self.region, prepared.body.get("Parameters") or {}, prepared.parameters)
+        except ResourceFailure as exc:
+            return Outcome(False, str(exc))
 
         async def step(logical_id: str) -> Outcome:
             definition = prepared.resources[logical_id]
@@ -162,6 +168,8 @@ class StackOperation:
                 return Outcome(False, f"{logical_id}: {exc}")
             old = old_states.get(logical_id)
             try:
+                # what the handler gets: dynamic references resolved (the stack keeps them unresolved)
+                live = await resolve_dynamic(self.platform, self.account, self.region, props)
                 if old is not None and old["type"] == kind:
                     if old.get("properties") == props and old.get("status", "").endswith("COMPLETE"):
                         return Outcome(True)
@@ -171,11 +179,11 @@ class StackOperation:
                         self._emit(logical_id, old["physical_id"], kind, "UPDATE_IN_PROGRESS",
                                    "Requested update requires the creation of a new physical resource; hence "
                                    "creating one.", shown)
-                        deployed = await handler.create(context, props)
+                        deployed = await handler.create(context, live)
                         self._replaced.append((logical_id, old))
                     else:
                         deployed = await handler.update(context, old["physical_id"], old.get("properties") or {},
-                                                        props)
+                                                        live)
                         if deployed.physical_id != old["physical_id"]:  # replaced: the old one goes at cleanup
                             self._replaced.append((logical_id, old))
                     status = "UPDATE_COMPLETE"
@@ -184,7 +192,7 @@ class StackOperation:
                         self._replaced.append((logical_id, old))
                     self._changed[logical_id] = None
                     self._emit(logical_id, "", kind, "CREATE_IN_PROGRESS", "", shown)
-                    deployed = await handler.create(context, props)
+                    deployed = await handler.create(context, live)
                     status = "CREATE_COMPLETE"
             except ResourceFailure as exc:
                 failed = "UPDATE_FAILED" if old is not None else "CREATE_FAILED"

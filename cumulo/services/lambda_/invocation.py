@@ -20,6 +20,7 @@ from cumulo.invoke.concurrency import function_key
 from cumulo.invoke.runner import FunctionRunner, Target
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
+from cumulo.services.lambda_.builtin_layers import builtin_layer
 from cumulo.services.lambda_.names import LATEST, LAYER_VERSION_ARN, is_version, parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
 from cumulo.store.record_cache import RecordCache
@@ -162,6 +163,10 @@ class InvocationOperations:
             known = cache.get(layer["Arn"])
             if known is not None:
                 shas.append(known)
+                continue
+            builtin = builtin_layer(self.platform.artifacts, layer["Arn"])
+            if builtin is not None:
+                shas.append(builtin.sha256_hex)
                 continue
             found = LAYER_VERSION_ARN.match(layer["Arn"])
             owner = LambdaRepository(self.platform.store, found.group("account"), found.group("region"))

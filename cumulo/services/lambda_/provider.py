@@ -19,6 +19,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.lambda_ import configuration as cfg
 from cumulo.services.lambda_.async_config import AsyncConfigOperations
+from cumulo.services.lambda_.builtin_layers import builtin_layer
 from cumulo.services.lambda_.code import MAX_UNZIPPED, CodePackage, read_code_source, store_zip
 from cumulo.services.lambda_.code_url import code_location
 from cumulo.services.lambda_.errors import conflict, invalid, precondition_failed
@@ -133,6 +134,10 @@ class LambdaProvider(InvocationOperations, ResponseStreamOperations, AsyncConfig
             raise invalid(f"Cannot reference more than {cfg.MAX_LAYERS} layers.")
         layers = []
         for arn in arns:
+            builtin = builtin_layer(self.platform.artifacts, arn)
+            if builtin is not None:
+                layers.append({"Arn": arn, "CodeSize": builtin.size, "_unzipped": builtin.size})
+                continue
             found = LAYER_VERSION_ARN.match(arn)
             if found is None:
                 raise AwsError("ValidationException",

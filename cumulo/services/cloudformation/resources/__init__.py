@@ -43,8 +43,9 @@ def handlers() -> HandlerTable:
         monitoring,
         nested,
         s3,
+        secrets,
     )
 
     modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring,
-               s3, dynamodb)
+               s3, dynamodb, secrets)
     return HandlerTable({handler.type: handler for module in modules for handler in module.HANDLERS})

@@ -1,0 +1,1 @@
+"""Extensions Cumulo ships as built-in layers (programs that run inside function environments)."""

@@ -1,0 +1,1 @@
+"""AWS Secrets Manager: secrets, versions and staging labels, rotation, deletion windows."""
