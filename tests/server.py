@@ -62,7 +62,7 @@ class CumuloServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> CumuloServer:
+    def start(self, timeout: float = 60.0) -> CumuloServer:
         environment = subprocess_env(self.env)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         self.process = subprocess.Popen(

@@ -205,6 +205,44 @@ def test_sqs_service_integration_with_vtl(server, apigw):
     assert json.loads(received["Body"]) == {"sku": "a&b"}
 
 
+def test_dynamodb_service_integration_puts_and_queries_items(server, apigw):
+    """The REST API -> DynamoDB pattern of many SAM applications: PutItem and Query through mapping
+    templates, no function in between."""
+    ddb = server.client("dynamodb")
+    table = f"rest-{uuid.uuid4().hex[:6]}"
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}])
+    api_id = apigw.create_rest_api(name="ddb")["id"]
+    resource = add_path(apigw, api_id, "/notes/{user}")
+    for verb, action, template, response in (
+            ("POST", "PutItem", '{"TableName": "%s", "Item": {"pk": {"S": "$input.params(\'user\')"}, '
+                                '"sk": {"S": $input.json(\'$.id\')}, "text": {"S": $input.json(\'$.text\')}}}',
+             '{"stored": true}'),
+            ("GET", "Query", '{"TableName": "%s", "KeyConditionExpression": "pk = :u", '
+                             '"ExpressionAttributeValues": {":u": {"S": "$input.params(\'user\')"}}}',
+             '#set($items = $input.path(\'$.Items\'))[#foreach($i in $items)"$i.text.S"#if($foreach.hasNext),#end'
+             '#end]')):
+        apigw.put_method(restApiId=api_id, resourceId=resource, httpMethod=verb, authorizationType="NONE")
+        apigw.put_integration(restApiId=api_id, resourceId=resource, httpMethod=verb, type="AWS",
+                              integrationHttpMethod="POST",
+                              uri=f"arn:aws:apigateway:us-east-1:dynamodb:action/{action}",
+                              requestTemplates={"application/json": template % table})
+        apigw.put_integration_response(restApiId=api_id, resourceId=resource, httpMethod=verb, statusCode="200",
+                                       responseTemplates={"application/json": response})
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    target = url(server, api_id, "prod", "/notes/ann")
+    for note_id, text in (("1", "first"), ("2", "second")):
+        reply = call(target, method="POST", body=json.dumps({"id": note_id, "text": text}),
+                     headers={"content-type": "application/json"})
+        assert (reply.status, reply.json()) == (200, {"stored": True}), reply.body
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "ann"}, "sk": {"S": "2"}})["Item"]["text"] == {"S": "second"}
+    reply = call(target, headers={"content-type": "application/json"})
+    assert (reply.status, reply.json()) == (200, ["first", "second"]), reply.body
+
+
 def test_token_authorizer_and_api_key(server, apigw, echo):
     authorizer_arn = deploy(server.client("lambda", read_timeout=70), AUTHORIZER)
     api_id = apigw.create_rest_api(name="secured")["id"]

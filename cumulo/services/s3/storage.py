@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from awscrt import checksums as crt
-
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import BodyFile
 
@@ -58,9 +56,13 @@ def _hasher(algorithm: str) -> Any:
     if algorithm == "CRC32":
         return _Crc(zlib.crc32, 4)
     if algorithm == "CRC32C":
-        return _Crc(crt.crc32c, 4)
+        from awscrt import checksums  # loaded when first needed: its native library costs start-up time
+
+        return _Crc(checksums.crc32c, 4)
     if algorithm == "CRC64NVME":
-        return _Crc(crt.crc64nvme, 8)
+        from awscrt import checksums
+
+        return _Crc(checksums.crc64nvme, 8)
     return hashlib.new(algorithm.lower())
 
 
