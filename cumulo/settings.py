@@ -87,6 +87,8 @@ class Settings:
     # Concurrent target deliveries per service (EventBridge, Scheduler); 0 accepts and stores
     # events without delivering them (maintenance, durability tests).
     events_delivery_workers: int = 32
+    # EventBridge archives: the length of a retention day in seconds (tests and demos shorten it).
+    events_archive_day_seconds: float = 86_400.0
     # Schedules (scheduled rules, EventBridge Scheduler) run on a clock this many times faster
     # than real time: 60 makes rate(1 minute) fire every second. For tests and demos.
     schedule_clock_speed: float = 1.0
