@@ -181,7 +181,7 @@ def test_replay_time_range_filter_arns_and_replay_name(events, sqs):
 
 
 def test_replay_errors(events):
-    bus, bus_arn = new_bus(events)
+    _, bus_arn = new_bus(events)
     _, other_arn = new_bus(events)
     archive_arn = events.create_archive(ArchiveName=unique("arch"), EventSourceArn=bus_arn)["ArchiveArn"]
     window = {"EventStartTime": BASE, "EventEndTime": BASE + dt.timedelta(hours=1)}
@@ -206,7 +206,7 @@ def test_replay_errors(events):
 def test_cancel_a_running_replay(events, sqs):
     bus, bus_arn = new_bus(events)
     archive_arn = events.create_archive(ArchiveName=unique("arch"), EventSourceArn=bus_arn)["ArchiveArn"]
-    count = 3000
+    count = 1000
     put(events, bus, [BASE + dt.timedelta(seconds=i) for i in range(count)])
     _, queue = queue_target(sqs)
     rule = unique("rule")
@@ -220,3 +220,25 @@ def test_cancel_a_running_replay(events, sqs):
     assert cancelled["ReplayEndTime"]
     last = cancelled.get("EventLastReplayedTime")
     assert last is None or last < BASE + dt.timedelta(seconds=count - 1)
+
+
+def test_archive_in_a_template(server, events):
+    cloudformation = server.client("cloudformation")
+    stack = unique("arch-stack")
+    template = {"Resources": {
+        "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": unique("bus")}},
+        "Archive": {"Type": "AWS::Events::Archive", "Properties": {
+            "SourceArn": {"Fn::GetAtt": ["Bus", "Arn"]}, "RetentionDays": 3,
+            "EventPattern": {"source": ["shop"]}}}},
+        "Outputs": {"ArchiveArn": {"Value": {"Fn::GetAtt": ["Archive", "Arn"]}},
+                    "ArchiveName": {"Value": {"Ref": "Archive"}}}}
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    described = wait_for(lambda: (lambda s: s if s["StackStatus"].endswith("COMPLETE") else None)(
+        cloudformation.describe_stacks(StackName=stack)["Stacks"][0]), 30, message="stack")
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    archive = events.describe_archive(ArchiveName=outputs["ArchiveName"])
+    assert archive["ArchiveArn"] == outputs["ArchiveArn"] and archive["RetentionDays"] == 3
+    assert json.loads(archive["EventPattern"]) == {"source": ["shop"]}
+    cloudformation.delete_stack(StackName=stack)
+    wait_for(lambda: not events.list_archives(NamePrefix=outputs["ArchiveName"])["Archives"], 30, message="delete")

@@ -193,4 +193,31 @@ class ScheduleHandler(ResourceHandler):
         await ctx.call("scheduler", "DeleteSchedule", {"Name": physical_id, "GroupName": props.get("GroupName")})
 
 
-HANDLERS = [EventBusHandler(), EventBusPolicyHandler(), RuleHandler(), ScheduleGroupHandler(), ScheduleHandler()]
+class ArchiveHandler(ResourceHandler):
+    type = "AWS::Events::Archive"
+    replace_on = frozenset({"ArchiveName", "SourceArn"})
+    properties = frozenset({"ArchiveName", "SourceArn", "Description", "EventPattern", "RetentionDays"})
+    ignored = frozenset({"KmsKeyIdentifier"})
+
+    @staticmethod
+    def _members(props: dict[str, Any]) -> dict[str, Any]:
+        return {"Description": props.get("Description"), "EventPattern": _json_text(props.get("EventPattern")),
+                "RetentionDays": as_int(props["RetentionDays"]) if props.get("RetentionDays") is not None else None}
+
+    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
+        name = props.get("ArchiveName") or ctx.physical_name(48)
+        created = await ctx.call("events", "CreateArchive", {"ArchiveName": name, "EventSourceArn": props["SourceArn"],
+                                                             **self._members(props)})
+        return Deployed(name, {"Arn": created["ArchiveArn"]})
+
+    async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
+                     new: dict[str, Any]) -> Deployed:
+        updated = await ctx.call("events", "UpdateArchive", {"ArchiveName": physical_id, **self._members(new)})
+        return Deployed(physical_id, {"Arn": updated["ArchiveArn"]})
+
+    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
+        await ctx.call("events", "DeleteArchive", {"ArchiveName": physical_id})
+
+
+HANDLERS = [EventBusHandler(), EventBusPolicyHandler(), RuleHandler(), ScheduleGroupHandler(), ScheduleHandler(),
+            ArchiveHandler()]
