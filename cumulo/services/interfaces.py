@@ -99,6 +99,10 @@ class EventBus(Protocol):
         """Put one event on a bus; returns its id (raises AwsError when the bus does not exist)."""
         ...
 
+    async def invoke_api_destination(self, arn: str, body: str, http_parameters: dict[str, Any] | None) -> None:
+        """Call an API destination with ``body`` (its connection's auth, its rate); raises TargetError."""
+        ...
+
 
 class ObjectStore(Protocol):
     def read_object(self, bucket: str, key: str) -> bytes:

@@ -225,7 +225,7 @@ class IngestOperations:
 
     # ------------------------------------------------------------ delivery
     async def _send(self, job: Job) -> None:
-        if service_of(job.target["Arn"]) == "events":
+        if service_of(job.target["Arn"]) == "events" and ":api-destination/" not in job.target["Arn"]:
             await self._forward(job)
             return
         await send(self.platform, job.target["Arn"], job.payload, self._delivery(job))

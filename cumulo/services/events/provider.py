@@ -8,9 +8,10 @@ target, shaped by the target's Input/InputPath/InputTransformer, before answerin
 retries and dead-letter queues are ``targets.delivery_queue.DeliveryQueue``'s; target calls are
 ``targets.send``'s. Scheduled rules fire through ``cumulo.schedules``.
 
-Archives and replays are ``archives.ArchiveOperations`` and ``replays.ReplayOperations``.
-Out of scope (answered with NotImplementedException): API destinations and connections, global
-endpoints, partner event sources.
+Archives and replays are ``archives.ArchiveOperations`` and ``replays.ReplayOperations``;
+connections and API destinations ``connections.ConnectionOperations`` (API) and
+``api_invoke.ApiDestinationInvoker`` (calls). Out of scope (answered with
+NotImplementedException): global endpoints, partner event sources.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.schedules import ScheduleClock
 from cumulo.schedules.runner import ScheduleRunner
 from cumulo.services.base import Provider, RequestContext
+from cumulo.services.events.api_invoke import ApiDestinationInvoker, Pacer
 from cumulo.services.events.archives import ArchiveOperations
 from cumulo.services.events.buses import BusOperations
 from cumulo.services.events.common import (
@@ -37,6 +39,7 @@ from cumulo.services.events.common import (
     tags_dict,
     validation_error,
 )
+from cumulo.services.events.connections import ConnectionOperations
 from cumulo.services.events.ingest import IngestOperations
 from cumulo.services.events.names import parse_rule_arn
 from cumulo.services.events.replays import ReplayOperations
@@ -57,7 +60,7 @@ QUEUE = "events.delivery"
 
 
 class EventsProvider(BusOperations, RuleOperations, IngestOperations, ArchiveOperations, ReplayOperations,
-                     Provider):
+                     ConnectionOperations, ApiDestinationInvoker, Provider):
     service = "events"
 
     def __init__(self, platform: Platform) -> None:
@@ -72,6 +75,8 @@ class EventsProvider(BusOperations, RuleOperations, IngestOperations, ArchiveOpe
         self._bus_archives: dict[str, list] = {}
         self._replay_tasks: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._pacers: dict[str, Pacer] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
 
     def repo(self, context: RequestContext) -> EventsRepository:
         return EventsRepository(self.platform.store, context.account_id, context.region)
