@@ -67,6 +67,7 @@ class ApiDestinationInvoker:
     platform: Platform
     _pacers: dict[str, Pacer]
     _tokens: dict[str, tuple[str, float]]
+    _token_locks: dict[str, asyncio.Lock]
 
     connection_by_arn: Callable[[str], dict[str, Any] | None]  # ConnectionOperations'
     destination_by_arn: Callable[[str], dict[str, Any] | None]
@@ -90,11 +91,11 @@ class ApiDestinationInvoker:
         if pacer is None:
             pacer = self._pacers[arn] = Pacer(destination["InvocationRateLimitPerSecond"])
         await pacer.wait()
-        method, url, headers, data = self._request(destination, connection, body, http_parameters or {})
-        status = await self._call(method, url, headers + await self._authorization(connection), data)
+        method, url, headers, data = self._http_request(destination, connection, body, http_parameters or {})
+        status = await self._http_call(method, url, headers + await self._authorization(connection), data)
         if status == 401 and connection["AuthorizationType"] == "OAUTH_CLIENT_CREDENTIALS":
             self.forget_token(connection["ConnectionArn"])
-            status = await self._call(method, url, headers + await self._authorization(connection), data)
+            status = await self._http_call(method, url, headers + await self._authorization(connection), data)
         if 200 <= status < 300:
             return
         retryable = status in RETRYABLE or status >= 500
@@ -102,7 +103,7 @@ class ApiDestinationInvoker:
                           retryable=retryable)
 
     @staticmethod
-    def _request(destination: dict[str, Any], connection: dict[str, Any], body: str,
+    def _http_request(destination: dict[str, Any], connection: dict[str, Any], body: str,
                  target: dict[str, Any]) -> tuple[str, str, list[tuple[str, str]], bytes]:
         shared = connection["AuthParameters"].get("InvocationHttpParameters") or {}
         url = destination["InvocationEndpoint"]
@@ -124,7 +125,7 @@ class ApiDestinationInvoker:
         method = destination["HttpMethod"]
         return method, url, headers, body.encode() if method not in ("GET", "HEAD") else b""
 
-    async def _call(self, method: str, url: str, headers: list[tuple[str, str]], data: bytes) -> int:
+    async def _http_call(self, method: str, url: str, headers: list[tuple[str, str]], data: bytes) -> int:
         try:
             reply = await http_client.request(method, url, headers, data, timeout=TIMEOUT_S, max_body=1 << 20)
         except TimeoutError as exc:
@@ -143,12 +144,19 @@ class ApiDestinationInvoker:
         if kind == "BASIC":
             basic = auth["BasicAuthParameters"]
             return [("Authorization", _basic(basic["Username"], basic["Password"]))]
-        return [("Authorization", "Bearer " + await self._token(connection))]
+        return [("Authorization", "Bearer " + await self._oauth_token(connection))]
 
-    async def _token(self, connection: dict[str, Any]) -> str:
-        cached = self._tokens.get(connection["ConnectionArn"])
-        if cached is not None and cached[1] > time.time():
-            return cached[0]
+    async def _oauth_token(self, connection: dict[str, Any]) -> str:
+        """The connection's cached token, or a new one (one fetch at a time per connection)."""
+        arn = connection["ConnectionArn"]
+        lock = self._token_locks.setdefault(arn, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(arn)
+            if cached is not None and cached[1] > time.time():
+                return cached[0]
+            return await self._fetch_token(connection)
+
+    async def _fetch_token(self, connection: dict[str, Any]) -> str:
         oauth = connection["AuthParameters"]["OAuthParameters"]
         client = oauth["ClientParameters"]
         extra = oauth.get("OAuthHttpParameters") or {}

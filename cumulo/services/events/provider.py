@@ -77,6 +77,7 @@ class EventsProvider(BusOperations, RuleOperations, IngestOperations, ArchiveOpe
         self._sweeper: asyncio.Task[None] | None = None
         self._pacers: dict[str, Pacer] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
+        self._token_locks: dict[str, asyncio.Lock] = {}
 
     def repo(self, context: RequestContext) -> EventsRepository:
         return EventsRepository(self.platform.store, context.account_id, context.region)
