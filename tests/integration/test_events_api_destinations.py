@@ -270,3 +270,30 @@ def test_rate_limit_is_honoured_under_burst(events, service):
     times = sorted(call["at"] for call in service.calls[hook])
     delivered_rate = (count - 1) / (times[-1] - times[0])
     assert rate * 0.9 <= delivered_rate <= rate * 1.05, delivered_rate
+
+
+def test_connection_and_api_destination_in_a_template(server, events, service):
+    cloudformation = server.client("cloudformation")
+    hook, stack = unique("h"), unique("dest-stack")
+    template = {"Resources": {
+        "Connection": {"Type": "AWS::Events::Connection", "Properties": {
+            "AuthorizationType": "API_KEY", "AuthParameters": {
+                "ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "from-template"}}}},
+        "Destination": {"Type": "AWS::Events::ApiDestination", "Properties": {
+            "ConnectionArn": {"Fn::GetAtt": ["Connection", "Arn"]}, "HttpMethod": "POST",
+            "InvocationEndpoint": f"{service.url}/hook/{hook}", "InvocationRateLimitPerSecond": "10"}},
+        "Rule": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventPattern": {"source": ["shop"]},
+            "Targets": [{"Id": "api", "Arn": {"Fn::GetAtt": ["Destination", "Arn"]}}]}}},
+        "Outputs": {"SecretArn": {"Value": {"Fn::GetAtt": ["Connection", "SecretArn"]}}}}
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    described = wait_for(lambda: (lambda s: s if s["StackStatus"].endswith("COMPLETE") else None)(
+        cloudformation.describe_stacks(StackName=stack)["Stacks"][0]), 30, message="stack")
+    assert described["StackStatus"] == "CREATE_COMPLETE", described
+    assert ":secret:events!connection/" in described["Outputs"][0]["OutputValue"]
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "Order", "Detail": "{}"}])
+    wait_for(lambda: service.calls[hook], 10, message="delivery through the template's rule")
+    assert service.calls[hook][0]["headers"]["x-api-key"] == "from-template"
+    cloudformation.delete_stack(StackName=stack)
+    wait_for(lambda: not [d for d in events.list_api_destinations()["ApiDestinations"]
+                          if hook in d["InvocationEndpoint"]], 30, message="stack deletion")
