@@ -26,6 +26,7 @@ used). Calling another service's *API operation* in-process, with the model's va
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -97,6 +98,11 @@ class EventBus(Protocol):
                            detail: dict[str, Any], resources: list[str] | None = None,
                            event_time: float | None = None) -> str:
         """Put one event on a bus; returns its id (raises AwsError when the bus does not exist)."""
+        ...
+
+    def add_event_observer(self, observer: Callable[[str, str, str, dict[str, Any]], None]) -> None:
+        """Call ``observer(account, region, bus, event)`` for every event put on a bus (inside the
+        PutEvents transaction; the schema registry's discovery)."""
         ...
 
     async def invoke_api_destination(self, arn: str, body: str, http_parameters: dict[str, Any] | None) -> None:

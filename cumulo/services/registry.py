@@ -16,6 +16,7 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.logs.provider import LogsProvider
     from cumulo.services.s3.provider import S3Provider
     from cumulo.services.scheduler.provider import SchedulerProvider
+    from cumulo.services.schemas.provider import SchemasProvider
     from cumulo.services.sns.provider import SnsProvider
     from cumulo.services.sqs.provider import SqsProvider
     from cumulo.services.stepfunctions.provider import StepFunctionsProvider
@@ -23,5 +24,6 @@ def provider_classes() -> list[type[Provider]]:
 
     # Event routing starts after (and stops before) the services it delivers to.
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SqsProvider, SnsProvider,
-            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayV2Service,
+            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, SchemasProvider,
+            ApiGatewayV2Service,
             ApplicationAutoScalingProvider, CloudFormationProvider]

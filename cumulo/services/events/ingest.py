@@ -44,6 +44,7 @@ class IngestOperations:
 
     platform: Platform
     archive_event: Callable[[str, str, str, dict[str, Any]], None]
+    _observers: list[Callable[[str, str, str, dict[str, Any]], None]]
 
     # ------------------------------------------------------------ TestEventPattern
     def test_event_pattern(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +164,8 @@ class IngestOperations:
                 return 0
             rules = self._rules_of(repo, bus)
         self.archive_event(account, region, bus, event)
+        for observer in self._observers:
+            observer(account, region, bus, event)
         matched = rules.ruleset.match(event) if len(rules.ruleset) else set()
         if only_rules is not None:
             matched &= only_rules

@@ -20,6 +20,7 @@ import asyncio
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cumulo.arns import parse_arn
@@ -78,6 +79,7 @@ class EventsProvider(BusOperations, RuleOperations, IngestOperations, ArchiveOpe
         self._pacers: dict[str, Pacer] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
         self._token_locks: dict[str, asyncio.Lock] = {}
+        self._observers: list[Callable[[str, str, str, dict[str, Any]], None]] = []
 
     def repo(self, context: RequestContext) -> EventsRepository:
         return EventsRepository(self.platform.store, context.account_id, context.region)
@@ -101,6 +103,9 @@ class EventsProvider(BusOperations, RuleOperations, IngestOperations, ArchiveOpe
         await self.stop_replays()
         await self.schedules.stop()
         await self.delivery.stop()
+
+    def add_event_observer(self, observer: Callable[[str, str, str, dict[str, Any]], None]) -> None:
+        self._observers.append(observer)
 
     # ------------------------------------------------------------ metrics
     def _metric(self, account: str, region: str, name: str, dimensions: dict[str, str] | None = None,
