@@ -143,3 +143,28 @@ def test_discoverer_writes_and_versions_schemas_from_events(schemas, events):
     assert schemas.describe_discoverer(DiscovererId=discoverer["DiscovererId"])["State"] == "STOPPED"
     schemas.delete_discoverer(DiscovererId=discoverer["DiscovererId"])
     assert not schemas.list_discoverers(DiscovererIdPrefix=discoverer["DiscovererId"])["Discoverers"]
+
+
+def test_registry_schema_and_discoverer_in_a_template(server, schemas):
+    cloudformation = server.client("cloudformation")
+    stack, registry = unique("schemas-stack"), unique("reg")
+    template = {"Resources": {
+        "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": unique("bus")}},
+        "Registry": {"Type": "AWS::EventSchemas::Registry", "Properties": {"RegistryName": registry}},
+        "Schema": {"Type": "AWS::EventSchemas::Schema", "Properties": {
+            "RegistryName": {"Fn::GetAtt": ["Registry", "RegistryName"]}, "SchemaName": "Order", "Type": "OpenApi3",
+            "Content": json.dumps(ORDER_SCHEMA)}},
+        "Discoverer": {"Type": "AWS::EventSchemas::Discoverer", "Properties": {
+            "SourceArn": {"Fn::GetAtt": ["Bus", "Arn"]}}}},
+        "Outputs": {"SchemaArn": {"Value": {"Ref": "Schema"}},
+                    "DiscovererId": {"Value": {"Fn::GetAtt": ["Discoverer", "DiscovererId"]}}}}
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    described = wait_for(lambda: (lambda s: s if s["StackStatus"].endswith("COMPLETE") else None)(
+        cloudformation.describe_stacks(StackName=stack)["Stacks"][0]), 30, message="stack")
+    assert described["StackStatus"] == "CREATE_COMPLETE", described
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert outputs["SchemaArn"] == f"arn:aws:schemas:us-east-1:000000000000:schema/{registry}/Order"
+    assert schemas.describe_discoverer(DiscovererId=outputs["DiscovererId"])["State"] == "STARTED"
+    assert schemas.describe_schema(RegistryName=registry, SchemaName="Order")["SchemaVersion"] == "1"
+    cloudformation.delete_stack(StackName=stack)
+    wait_for(lambda: not schemas.list_registries(RegistryNamePrefix=registry)["Registries"], 30, message="deletion")

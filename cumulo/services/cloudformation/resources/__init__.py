@@ -40,8 +40,9 @@ def handlers() -> HandlerTable:
         messaging,
         monitoring,
         nested,
+        schemas,
     )
 
     return HandlerTable({handler.type: handler for module in (core, events, lambda_, messaging, apigatewayv2,
-                                                              autoscaling, custom, nested, monitoring)
+                                                              autoscaling, custom, nested, monitoring, schemas)
                          for handler in module.HANDLERS})
