@@ -43,9 +43,9 @@ def _schema(value: Any, name: str, components: dict[str, Any], ref_prefix: str) 
         return {"type": "array", "items": _schema(value[0], name, components, ref_prefix) if value else {}}
     if isinstance(value, dict):
         component = component_name(name)
-        components[component] = {"type": "object", "required": sorted(value),
-                                 "properties": {k: _schema(v, k, components, ref_prefix)
-                                                for k, v in sorted(value.items())}}
+        described: dict[str, Any] = {"type": "object", "required": sorted(value)}
+        components[component] = described  # before its nested objects: parents come first
+        described["properties"] = {k: _schema(v, k, components, ref_prefix) for k, v in sorted(value.items())}
         return {"$ref": ref_prefix + component}
     return {}
 
