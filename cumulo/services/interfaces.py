@@ -13,7 +13,8 @@ platform attribute     interface               offered by
 ``platform.capacity``  ``FunctionCapacity``    Lambda: provisioned concurrency (Application Auto
                                                Scaling's only scalable target today)
 ``platform.logs``      ``LogSink``             CloudWatch Logs: append lines, does a group exist
-``platform.events``    ``EventBus``            EventBridge: put an event on a bus
+``platform.events``    ``EventBus``            EventBridge: put an event on a bus, call an API
+                                               destination, observe the events put on buses
 ``platform.objects``   ``ObjectStore``         S3: read and write objects, list a prefix
 ``platform.metrics``   ``MetricSink``          CloudWatch: record a metric data point
 =====================  ======================  ===================================================
