@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from bench.report import Figure, print_figures
+from cumulo.services.events.replays import PAGE
 from tests.server import CumuloServer, free_port
 
 BENCH = "events_replay"
@@ -85,7 +86,7 @@ def _replay(server: CumuloServer, count: int) -> list[Figure]:
             Figure(BENCH, "replay rate", round(count / seconds), "ev/s",
                    f"{count} events, {replay['State']}, one SQS delivery job each"),
             Figure(BENCH, "server RSS before replay", round(rss_before), "MB"),
-            Figure(BENCH, "server RSS peak during replay", round(rss_peak), "MB", "streams pages of 100 events")]
+            Figure(BENCH, "server RSS peak during replay", round(rss_peak), "MB", f"streams pages of {PAGE} events")]
 
 
 class _Sink:

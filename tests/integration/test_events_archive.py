@@ -206,7 +206,7 @@ def test_replay_errors(events):
 def test_cancel_a_running_replay(events, sqs):
     bus, bus_arn = new_bus(events)
     archive_arn = events.create_archive(ArchiveName=unique("arch"), EventSourceArn=bus_arn)["ArchiveArn"]
-    count = 1000
+    count = 1500
     put(events, bus, [BASE + dt.timedelta(seconds=i) for i in range(count)])
     _, queue = queue_target(sqs)
     rule = unique("rule")

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.events")
-PAGE = 100  # events per committed page: small enough to keep the server responsive during a replay
+PAGE = 250  # events per committed page: small enough to keep the server responsive during a replay
 ACTIVE = ("STARTING", "RUNNING", "CANCELLING")
 LIST_MEMBERS = ("ReplayName", "EventSourceArn", "State", "StateReason", "EventStartTime", "EventEndTime",
                 "EventLastReplayedTime", "ReplayStartTime", "ReplayEndTime")
