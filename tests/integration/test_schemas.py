@@ -69,6 +69,11 @@ def test_registries_schemas_versions_and_search(schemas):
     assert [v["SchemaVersion"] for v in versions] == ["1", "2"]
     schemas.create_schema(RegistryName=registry, SchemaName="InvoiceSent", Type="JSONSchemaDraft4",
                           Content=json.dumps({"type": "object", "properties": {"n": {"type": "integer"}}}))
+    arn = first["SchemaArn"]
+    schemas.tag_resource(ResourceArn=arn, Tags={"stage": "dev", "team": "b"})
+    schemas.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert schemas.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"stage": "dev"}
+    assert schemas.list_tags_for_resource(ResourceArn=created["RegistryArn"])["Tags"] == {"team": "a"}
     found = schemas.search_schemas(RegistryName=registry, Keywords="order")["Schemas"]
     assert [(s["SchemaName"], len(s["SchemaVersions"])) for s in found] == [("OrderPlaced", 2)]
     listed = schemas.list_schemas(RegistryName=registry)["Schemas"]

@@ -30,14 +30,13 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.schemas import codegen
-from cumulo.services.schemas.discovery import DiscovererOperations
+from cumulo.services.schemas.discovery import DISCOVERERS, DiscovererOperations
 from cumulo.services.schemas.infer import DISCOVERED_REGISTRY, canonical, discovered_name, infer_event_schema
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
 
-REGISTRIES, SCHEMAS, VERSIONS, DISCOVERERS = ("schemas.registries", "schemas.schemas", "schemas.versions",
-                                              "schemas.discoverers")
+REGISTRIES, SCHEMAS, VERSIONS = "schemas.registries", "schemas.schemas", "schemas.versions"
 TYPES = ("OpenApi3", "JSONSchemaDraft4")
 DEFAULT_LIMIT = 100
 
@@ -313,6 +312,36 @@ class SchemasProvider(DiscovererOperations, Provider):
         _, version = self._binding(context, params)
         return {"Body": codegen.code_binding_zip(params["SchemaName"], json.loads(version["Content"]),
                                                  params["Language"])}
+
+    # ------------------------------------------------------------ tags
+    def _tagged(self, context: RequestContext, arn: str) -> tuple[str, str, dict[str, Any]]:
+        """(table, key, record) of a registry, schema or discoverer ARN."""
+        scope = self._scope(context)
+        resource = arn.split(":", 5)[-1] if arn.count(":") >= 5 else ""
+        kind, _, rest = resource.partition("/")
+        table, key = {"registry": (REGISTRIES, scope + rest), "schema": (SCHEMAS, scope + rest.replace("/", "|", 1)),
+                      "discoverer": (DISCOVERERS, scope + rest)}.get(kind, ("", ""))
+        record = self.platform.store.get(table, key) if table else None
+        if record is None:
+            raise not_found(f"Resource {arn} does not exist.")
+        return table, key, record
+
+    def tag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.platform.store.transaction():
+            table, key, record = self._tagged(context, params["ResourceArn"])
+            record["Tags"] = {**record.get("Tags", {}), **params["Tags"]}
+            self.platform.store.put(table, key, record)
+        return {}
+
+    def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.platform.store.transaction():
+            table, key, record = self._tagged(context, params["ResourceArn"])
+            record["Tags"] = {k: v for k, v in record.get("Tags", {}).items() if k not in params["TagKeys"]}
+            self.platform.store.put(table, key, record)
+        return {}
+
+    def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"Tags": self._tagged(context, params["ResourceArn"])[2].get("Tags", {})}
 
     # ------------------------------------------------------------ listing
     @staticmethod
