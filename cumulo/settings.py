@@ -95,6 +95,8 @@ class Settings:
     # S3 lifecycle rules count in days of this many seconds (60 expires "Days: 1" after a
     # minute), and run every 24th of such a day (at most hourly). For tests and demos.
     s3_lifecycle_day_seconds: float = 86400.0
+    # EventBridge archives: the length of a retention day in seconds (tests and demos shorten it).
+    events_archive_day_seconds: float = 86_400.0
     # Schedules (scheduled rules, EventBridge Scheduler) run on a clock this many times faster
     # than real time: 60 makes rate(1 minute) fire every second. For tests and demos.
     schedule_clock_speed: float = 1.0

@@ -13,7 +13,8 @@ platform attribute     interface               offered by
 ``platform.capacity``  ``FunctionCapacity``    Lambda: provisioned concurrency (Application Auto
                                                Scaling's only scalable target today)
 ``platform.logs``      ``LogSink``             CloudWatch Logs: append lines, does a group exist
-``platform.events``    ``EventBus``            EventBridge: put an event on a bus
+``platform.events``    ``EventBus``            EventBridge: put an event on a bus, call an API
+                                               destination, observe the events put on buses
 ``platform.objects``   ``ObjectStore``         S3: read and write objects, list a prefix
 ``platform.metrics``   ``MetricSink``          CloudWatch: record a metric data point
 ``platform.streams``   ``TableStreams``        DynamoDB: its streams, their shards and records (for
@@ -28,6 +29,7 @@ used). Calling another service's *API operation* in-process, with the model's va
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -99,6 +101,15 @@ class EventBus(Protocol):
                            detail: dict[str, Any], resources: list[str] | None = None,
                            event_time: float | None = None) -> str:
         """Put one event on a bus; returns its id (raises AwsError when the bus does not exist)."""
+        ...
+
+    def add_event_observer(self, observer: Callable[[str, str, str, dict[str, Any]], None]) -> None:
+        """Call ``observer(account, region, bus, event)`` for every event put on a bus (inside the
+        PutEvents transaction; the schema registry's discovery)."""
+        ...
+
+    async def invoke_api_destination(self, arn: str, body: str, http_parameters: dict[str, Any] | None) -> None:
+        """Call an API destination with ``body`` (its connection's auth, its rate); raises TargetError."""
         ...
 
 

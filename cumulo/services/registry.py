@@ -19,6 +19,7 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.logs.provider import LogsProvider
     from cumulo.services.s3.provider import S3Provider
     from cumulo.services.scheduler.provider import SchedulerProvider
+    from cumulo.services.schemas.provider import SchemasProvider
     from cumulo.services.secretsmanager.provider import SecretsManagerProvider
     from cumulo.services.sns.provider import SnsProvider
     from cumulo.services.sqs.provider import SqsProvider
@@ -31,6 +32,7 @@ def provider_classes() -> list[type[Provider]]:
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SecretsManagerProvider,
             SsmProvider, SqsProvider, SnsProvider,
             DynamoDbProvider, DynamoDbStreamsProvider,
-            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayService,
+            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, SchemasProvider,
+            ApiGatewayService,
             ApiGatewayV2Service,
             ApplicationAutoScalingProvider, CloudFormationProvider]

@@ -99,7 +99,8 @@ def target_delivery(job: Job, event_id: str, *, trace_header: str | None = None,
     id deduplicates), the trace header, the log stream (named after the event), a bus event."""
     group = (job.target.get("SqsParameters") or {}).get("MessageGroupId")
     return Delivery(account=job.account, region=job.region, group_id=group, dedup_id=event_id if group else None,
-                    trace_header=trace_header, log_stream=event_id, event_time=event_time, bus_event=bus_event)
+                    trace_header=trace_header, log_stream=event_id, event_time=event_time, bus_event=bus_event,
+                    http_parameters=job.target.get("HttpParameters"))
 
 
 Sender = Callable[[Job], Awaitable[None]]

@@ -44,6 +44,7 @@ class Delivery:
     log_stream: str = ""  # the stream a log group target writes to
     event_time: str | None = None  # a log event's time when the payload does not give one
     bus_event: BusEvent | None = None  # an event bus target: the event to put
+    http_parameters: dict[str, Any] | None = None  # an API destination target's HttpParameters
 
 
 def can_send_now(arn: str, delivery: Delivery) -> bool:
@@ -76,7 +77,9 @@ async def send(platform: Platform, arn: str, body: str, delivery: Delivery) -> N
         send_now(platform, arn, body, delivery)
         return
     service = service_of(arn)
-    if service == "lambda":
+    if service == "events" and ":api-destination/" in arn:
+        await platform.events.invoke_api_destination(arn, body, delivery.http_parameters)
+    elif service == "lambda":
         traced = {"trace_id": delivery.trace_header} if delivery.trace_header else {}
         try:
             await platform.functions.invoke_function(arn, body.encode(), account=delivery.account,

@@ -370,5 +370,5 @@ def test_test_event_pattern_needs_a_complete_event(events):
 
 def test_unimplemented_operations_say_so(events):
     with pytest.raises(ClientError) as raised:
-        events.list_archives()
+        events.list_endpoints()
     assert error(raised)[0] == "NotImplementedException"

@@ -8,6 +8,7 @@ import math
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cumulo.arns import parse_arn, service_of
@@ -42,6 +43,8 @@ class IngestOperations:
     """Mixed into ``EventsProvider``."""
 
     platform: Platform
+    archive_event: Callable[[str, str, str, dict[str, Any]], None]
+    _observers: list[Callable[[str, str, str, dict[str, Any]], None]]
 
     # ------------------------------------------------------------ TestEventPattern
     def test_event_pattern(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -147,11 +150,12 @@ class IngestOperations:
 
     # ------------------------------------------------------------ routing (internal API)
     def ingest(self, account: str, region: str, bus: str, event: dict[str, Any], *, ingestion: float | None = None,
-               trace_header: str | None = None, hops: int = 0) -> int:
+               trace_header: str | None = None, hops: int = 0, only_rules: frozenset[str] | None = None) -> int:
         """Match ``event`` on a bus and queue a delivery per matched target; returns how many.
 
         Joins the caller's open transaction; the caller wakes the delivery workers. An event for
-        a bus that does not exist is dropped, as AWS does.
+        a bus that does not exist is dropped, as AWS does. The bus's archives keep the event
+        first. ``only_rules`` limits the rules that may match (a replay's FilterArns).
         """
         repo = EventsRepository(self.platform.store, account, region)
         rules = self._bus_rules.get(repo.scope + bus)  # cached: the bus exists (deleting it drops the entry)
@@ -159,7 +163,12 @@ class IngestOperations:
             if repo.find_bus(bus) is None:
                 return 0
             rules = self._rules_of(repo, bus)
+        self.archive_event(account, region, bus, event)
+        for observer in self._observers:
+            observer(account, region, bus, event)
         matched = rules.ruleset.match(event) if len(rules.ruleset) else set()
+        if only_rules is not None:
+            matched &= only_rules
         if not matched:
             return 0
         ingestion = time.time() if ingestion is None else ingestion
@@ -219,7 +228,7 @@ class IngestOperations:
 
     # ------------------------------------------------------------ delivery
     async def _send(self, job: Job) -> None:
-        if service_of(job.target["Arn"]) == "events":
+        if service_of(job.target["Arn"]) == "events" and ":api-destination/" not in job.target["Arn"]:
             await self._forward(job)
             return
         await send(self.platform, job.target["Arn"], job.payload, self._delivery(job))

@@ -8,15 +8,19 @@ target, shaped by the target's Input/InputPath/InputTransformer, before answerin
 retries and dead-letter queues are ``targets.delivery_queue.DeliveryQueue``'s; target calls are
 ``targets.send``'s. Scheduled rules fire through ``cumulo.schedules``.
 
-Out of scope (answered with NotImplementedException): archives and replays, API destinations
-and connections, global endpoints, partner event sources.
+Archives and replays are ``archives.ArchiveOperations`` and ``replays.ReplayOperations``;
+connections and API destinations ``connections.ConnectionOperations`` (API) and
+``api_invoke.ApiDestinationInvoker`` (calls). Out of scope (answered with
+NotImplementedException): global endpoints, partner event sources.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cumulo.arns import parse_arn
@@ -24,6 +28,8 @@ from cumulo.protocol.errors import AwsError
 from cumulo.schedules import ScheduleClock
 from cumulo.schedules.runner import ScheduleRunner
 from cumulo.services.base import Provider, RequestContext
+from cumulo.services.events.api_invoke import ApiDestinationInvoker, Pacer
+from cumulo.services.events.archives import ArchiveOperations
 from cumulo.services.events.buses import BusOperations
 from cumulo.services.events.common import (
     RULE_MEMBERS,
@@ -34,8 +40,10 @@ from cumulo.services.events.common import (
     tags_dict,
     validation_error,
 )
+from cumulo.services.events.connections import ConnectionOperations
 from cumulo.services.events.ingest import IngestOperations
 from cumulo.services.events.names import parse_rule_arn
+from cumulo.services.events.replays import ReplayOperations
 from cumulo.services.events.repository import (
     RULES,
     EventsRepository,
@@ -52,7 +60,8 @@ if TYPE_CHECKING:
 QUEUE = "events.delivery"
 
 
-class EventsProvider(BusOperations, RuleOperations, IngestOperations, Provider):
+class EventsProvider(BusOperations, RuleOperations, IngestOperations, ArchiveOperations, ReplayOperations,
+                     ConnectionOperations, ApiDestinationInvoker, Provider):
     service = "events"
 
     def __init__(self, platform: Platform) -> None:
@@ -64,6 +73,13 @@ class EventsProvider(BusOperations, RuleOperations, IngestOperations, Provider):
         self.schedules = ScheduleRunner(self._fire_rule, name="events-schedules")
         self._bus_rules: dict[str, BusRules] = {}
         self._metric_batch: Counter[tuple] | None = None
+        self._bus_archives: dict[str, list] = {}
+        self._replay_tasks: dict[str, asyncio.Task[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._pacers: dict[str, Pacer] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._token_locks: dict[str, asyncio.Lock] = {}
+        self._observers: list[Callable[[str, str, str, dict[str, Any]], None]] = []
 
     def repo(self, context: RequestContext) -> EventsRepository:
         return EventsRepository(self.platform.store, context.account_id, context.region)
@@ -76,10 +92,20 @@ class EventsProvider(BusOperations, RuleOperations, IngestOperations, Provider):
                 self.schedules.plan(key, self.clock.real(schedule["origin"], schedule["next"]))
         await self.schedules.start()
         await self.delivery.start()
+        self.resume_replays()
+        self._sweeper = asyncio.get_running_loop().create_task(self.sweep_archives_forever(),
+                                                               name="events-archive-retention")
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self.stop_replays()
         await self.schedules.stop()
         await self.delivery.stop()
+
+    def add_event_observer(self, observer: Callable[[str, str, str, dict[str, Any]], None]) -> None:
+        self._observers.append(observer)
 
     # ------------------------------------------------------------ metrics
     def _metric(self, account: str, region: str, name: str, dimensions: dict[str, str] | None = None,

@@ -202,9 +202,9 @@ class RuleOperations:
         if parsed.service == "kinesis" and not self.platform.has_service("kinesis"):
             raise validation_error(f"Target {target_id}: Amazon Kinesis stream targets are not supported by this "
                                    "Cumulo build (it has no Kinesis service).")
-        if parsed.service == "events" and not parsed.resource.startswith("event-bus/"):
-            raise validation_error(f"Target {target_id}: only event buses can be EventBridge targets in Cumulo "
-                                   "(API destinations are not implemented).")
+        if parsed.service == "events" and not parsed.resource.startswith(("event-bus/", "api-destination/")):
+            raise validation_error(f"Target {target_id}: only event buses and API destinations can be EventBridge "
+                                   "targets.")
 
     def put_targets(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         repo = self.repo(context)

@@ -43,9 +43,10 @@ def handlers() -> HandlerTable:
         monitoring,
         nested,
         s3,
+        schemas,
         secrets,
     )
 
     modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring,
-               s3, dynamodb, secrets)
+               s3, dynamodb, secrets, schemas)
     return HandlerTable({handler.type: handler for module in modules for handler in module.HANDLERS})

@@ -193,4 +193,86 @@ class ScheduleHandler(ResourceHandler):
         await ctx.call("scheduler", "DeleteSchedule", {"Name": physical_id, "GroupName": props.get("GroupName")})
 
 
-HANDLERS = [EventBusHandler(), EventBusPolicyHandler(), RuleHandler(), ScheduleGroupHandler(), ScheduleHandler()]
+class ArchiveHandler(ResourceHandler):
+    type = "AWS::Events::Archive"
+    replace_on = frozenset({"ArchiveName", "SourceArn"})
+    properties = frozenset({"ArchiveName", "SourceArn", "Description", "EventPattern", "RetentionDays"})
+    ignored = frozenset({"KmsKeyIdentifier"})
+
+    @staticmethod
+    def _members(props: dict[str, Any]) -> dict[str, Any]:
+        return {"Description": props.get("Description"), "EventPattern": _json_text(props.get("EventPattern")),
+                "RetentionDays": as_int(props["RetentionDays"]) if props.get("RetentionDays") is not None else None}
+
+    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
+        name = props.get("ArchiveName") or ctx.physical_name(48)
+        created = await ctx.call("events", "CreateArchive", {"ArchiveName": name, "EventSourceArn": props["SourceArn"],
+                                                             **self._members(props)})
+        return Deployed(name, {"Arn": created["ArchiveArn"]})
+
+    async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
+                     new: dict[str, Any]) -> Deployed:
+        updated = await ctx.call("events", "UpdateArchive", {"ArchiveName": physical_id, **self._members(new)})
+        return Deployed(physical_id, {"Arn": updated["ArchiveArn"]})
+
+    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
+        await ctx.call("events", "DeleteArchive", {"ArchiveName": physical_id})
+
+
+class ConnectionHandler(ResourceHandler):
+    type = "AWS::Events::Connection"
+    replace_on = frozenset({"Name"})
+    properties = frozenset({"Name", "Description", "AuthorizationType", "AuthParameters"})
+
+    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
+        name = props.get("Name") or ctx.physical_name(64)
+        await ctx.call("events", "CreateConnection", {
+            "Name": name, "Description": props.get("Description"), "AuthorizationType": props["AuthorizationType"],
+            "AuthParameters": props["AuthParameters"]})
+        return await self._deployed(ctx, name)
+
+    @staticmethod
+    async def _deployed(ctx: ResourceContext, name: str) -> Deployed:
+        described = await ctx.call("events", "DescribeConnection", {"Name": name})
+        return Deployed(name, {"Arn": described["ConnectionArn"], "SecretArn": described["SecretArn"]})
+
+    async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
+                     new: dict[str, Any]) -> Deployed:
+        await ctx.call("events", "UpdateConnection", {
+            "Name": physical_id, "Description": new.get("Description"),
+            "AuthorizationType": new.get("AuthorizationType"), "AuthParameters": new.get("AuthParameters")})
+        return await self._deployed(ctx, physical_id)
+
+    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
+        await ctx.call("events", "DeleteConnection", {"Name": physical_id})
+
+
+class ApiDestinationHandler(ResourceHandler):
+    type = "AWS::Events::ApiDestination"
+    replace_on = frozenset({"Name"})
+    properties = frozenset({"Name", "Description", "ConnectionArn", "InvocationEndpoint", "HttpMethod",
+                            "InvocationRateLimitPerSecond"})
+
+    @staticmethod
+    def _params(name: str, props: dict[str, Any]) -> dict[str, Any]:
+        rate = props.get("InvocationRateLimitPerSecond")
+        return {"Name": name, "Description": props.get("Description"), "ConnectionArn": props["ConnectionArn"],
+                "InvocationEndpoint": props["InvocationEndpoint"], "HttpMethod": props["HttpMethod"],
+                "InvocationRateLimitPerSecond": as_int(rate) if rate is not None else None}
+
+    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
+        name = props.get("Name") or ctx.physical_name(64)
+        created = await ctx.call("events", "CreateApiDestination", self._params(name, props))
+        return Deployed(name, {"Arn": created["ApiDestinationArn"]})
+
+    async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
+                     new: dict[str, Any]) -> Deployed:
+        updated = await ctx.call("events", "UpdateApiDestination", self._params(physical_id, new))
+        return Deployed(physical_id, {"Arn": updated["ApiDestinationArn"]})
+
+    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
+        await ctx.call("events", "DeleteApiDestination", {"Name": physical_id})
+
+
+HANDLERS = [EventBusHandler(), EventBusPolicyHandler(), RuleHandler(), ScheduleGroupHandler(), ScheduleHandler(),
+            ArchiveHandler(), ConnectionHandler(), ApiDestinationHandler()]
