@@ -143,13 +143,15 @@ class DurableEngine(DurableWorkQueue):
                     and not ready:
                 self.schedule(record)
                 self.save(record)
+                self.wake()
                 return
             if record["status"] != "RUNNING":
                 self.save(record)
                 return
             envelope = {
                 "DurableExecutionArn": arn, "CheckpointToken": record["token"],
-                "InitialExecutionState": {"Operations": self.operations_page(record, 0, 1000)[0],
+                "InitialExecutionState": {"Operations": [st.envelope_operation(op) for op in
+                                                         self.operations_page(record, 0, 1000)[0]],
                                           "NextMarker": "1000" if len(record["order"]) > 1000 else ""},
                 "UpdatedOperationIds": list(dict.fromkeys(record["updated"])),
             }
@@ -195,12 +197,13 @@ class DurableEngine(DurableWorkQueue):
                 if record["invoke_errors"] >= MAX_INVOKE_ERRORS:
                     st.finish(record, "FAILED", now, error=failure)
                 else:
-                    record["updated"].append(st.EXECUTION_OP)  # invoke again (replay) after a pause
+                    record["updated"].append(st.execution_id(arn))  # invoke again (replay) after a pause
                     record["wake_at"] = now + record["invoke_errors"]
                     self.store.enqueue(QUEUE, json.dumps({"kind": "run", "arn": arn,
                                                           "at": record["wake_at"]}).encode(),
                                        message_id=str(uuid.uuid4()), delay_s=record["invoke_errors"])
                     self.save(record)
+                    self.wake()
                     return
             elif outcome is not None:
                 record["invoke_errors"] = 0
@@ -212,6 +215,7 @@ class DurableEngine(DurableWorkQueue):
             if record["status"] == "RUNNING":
                 self.schedule(record)
             self.save(record)
+        self.wake()  # the dispatcher re-reads when the next timer falls due
 
     def _function_of(self, record: dict[str, Any]) -> tuple[LambdaRepository, str]:
         parts = record["function_arn"].split(":")

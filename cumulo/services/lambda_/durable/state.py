@@ -18,7 +18,6 @@ from cumulo.protocol.errors import AwsError
 
 EXECUTIONS = "lambda.durable.executions"
 CALLBACKS = "lambda.durable.callbacks"  # callback id -> execution ARN
-EXECUTION_OP = "execution"
 
 EVENT_PREFIX = {"STEP": "Step", "WAIT": "Wait", "CALLBACK": "Callback", "CHAINED_INVOKE": "ChainedInvoke",
                 "CONTEXT": "Context", "EXECUTION": "Execution"}
@@ -37,18 +36,23 @@ def new_token() -> str:
 
 def new_execution(arn: str, name: str, function_arn: str, version: str, payload: str,
                   durable_config: dict[str, Any], now: float) -> dict[str, Any]:
-    """A RUNNING execution whose only operation is the EXECUTION one carrying the input."""
-    execution_op = {"Id": EXECUTION_OP, "Type": "EXECUTION", "StartTimestamp": now, "Status": "STARTED",
+    """A RUNNING execution whose only operation is the EXECUTION one carrying the input (its id is
+    the last part of the ARN: the SDK finds the input there)."""
+    execution_op = {"Id": execution_id(arn), "Type": "EXECUTION", "StartTimestamp": now, "Status": "STARTED",
                     "ExecutionDetails": {"InputPayload": payload}}
     record: dict[str, Any] = {
         "arn": arn, "name": name, "function_arn": function_arn, "version": version, "status": "RUNNING",
         "input": payload, "start": now, "timeout_s": durable_config["ExecutionTimeout"],
         "retention_days": durable_config["RetentionPeriodInDays"], "token": new_token(),
-        "ops": {EXECUTION_OP: execution_op}, "order": [EXECUTION_OP], "events": [], "updated": [],
+        "ops": {execution_id(arn): execution_op}, "order": [execution_id(arn)], "events": [], "updated": [],
     }
     add_event(record, "ExecutionStarted", execution_op, now, ExecutionStartedDetails={
         "Input": {"Payload": payload}, "ExecutionTimeout": durable_config["ExecutionTimeout"]})
     return record
+
+
+def execution_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
 
 
 def add_event(record: dict[str, Any], event_type: str, op: dict[str, Any], now: float, **details: Any) -> None:
@@ -76,7 +80,7 @@ def finish(record: dict[str, Any], status: str, now: float, *, result: str | Non
     if record["status"] != "RUNNING":
         return
     record.update(status=status, end=now, token=None)
-    execution_op = record["ops"][EXECUTION_OP]
+    execution_op = record["ops"][execution_id(record["arn"])]
     execution_op.update(Status=status, EndTimestamp=now)
     if result is not None:
         record["result"] = result
@@ -286,3 +290,21 @@ def next_due(record: dict[str, Any]) -> float | None:
 def public_operation(op: dict[str, Any]) -> dict[str, Any]:
     """The Operation shape (internal bookkeeping members start with an underscore)."""
     return {k: v for k, v in op.items() if not k.startswith("_")}
+
+
+TIMESTAMPS = (("StartTimestamp",), ("EndTimestamp",), ("StepDetails", "NextAttemptTimestamp"),
+              ("WaitDetails", "ScheduledEndTimestamp"))
+
+
+def envelope_operation(op: dict[str, Any]) -> dict[str, Any]:
+    """An operation as the invocation event carries it (JSON: timestamps in epoch milliseconds)."""
+    result = public_operation(op)
+    for path in TIMESTAMPS:
+        holder = result
+        for member in path[:-1]:
+            holder = holder.get(member) or {}
+            if holder:
+                result[member] = holder = dict(holder)
+        if isinstance(holder.get(path[-1]), (int, float)):
+            holder[path[-1]] = int(holder[path[-1]] * 1000)
+    return result
