@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -126,3 +125,197 @@ def test_steps_and_a_wait_run_to_completion_with_aws_history(server):
     assert [e["EventId"] for e in events] == list(range(1, len(events) + 1))
     listed = client.list_durable_executions_by_function(FunctionName="steps")["DurableExecutions"]
     assert [x["DurableExecutionArn"] for x in listed] == [arn]
+
+
+CALLBACK = """
+    from aws_durable_execution_sdk_python import DurableContext, durable_execution
+    from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
+
+    @durable_execution
+    def handler(event, context: DurableContext):
+        callback = context.create_callback(name="approval", config=CallbackConfig(
+            timeout=Duration.from_seconds(event["timeout"]),
+            heartbeat_timeout=Duration.from_seconds(event["heartbeat"])))
+        return {"approved": callback.result()}
+"""
+
+
+def _callback_id(server: CumuloServer, arn: str) -> str:
+    started = wait_for(lambda: [e for e in history(server, arn) if e["EventType"] == "CallbackStarted"],
+                       timeout=60, interval=0.1, message="the callback to start")
+    return started[0]["CallbackStartedDetails"]["CallbackId"]
+
+
+def _start(server: CumuloServer, function: str, payload: dict, name: str | None = None) -> str:
+    extra = {"DurableExecutionName": name} if name else {}
+    response = server.client("lambda").invoke(FunctionName=function, InvocationType="Event",
+                                              Payload=json.dumps(payload), **extra)
+    assert response["StatusCode"] == 202
+    return response["DurableExecutionArn"]
+
+
+def test_callback_success_failure_timeout_and_heartbeat(server):
+    deploy(server, "approve", CALLBACK)
+    client = server.client("lambda")
+    # success: the result is what the external system sent
+    arn = _start(server, "approve", {"timeout": 60, "heartbeat": 0})
+    callback_id = _callback_id(server, arn)
+    assert client.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+    client.send_durable_execution_callback_success(CallbackId=callback_id, Result=b"yes")
+    execution = finished(server, arn)  # the handler gets the result as sent (the SDK's default serdes)
+    assert execution["Status"] == "SUCCEEDED" and json.loads(execution["Result"]) == {"approved": "yes"}
+    assert "CallbackSucceeded" in [e["EventType"] for e in history(server, arn)]
+    with pytest.raises(ClientError) as again:  # a completed callback cannot complete twice
+        client.send_durable_execution_callback_success(CallbackId=callback_id, Result=b'"again"')
+    assert again.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    # failure: the execution fails with the error sent
+    arn = _start(server, "approve", {"timeout": 60, "heartbeat": 0})
+    client.send_durable_execution_callback_failure(CallbackId=_callback_id(server, arn), Error={
+        "ErrorType": "Rejected", "ErrorMessage": "manager said no"})
+    execution = finished(server, arn)
+    assert execution["Status"] == "FAILED" and "manager said no" in execution["Error"]["ErrorMessage"]
+    assert "CallbackFailed" in [e["EventType"] for e in history(server, arn)]
+    # heartbeats keep a callback alive past its heartbeat timeout; without them it times out
+    arn = _start(server, "approve", {"timeout": 60, "heartbeat": 2})
+    callback_id = _callback_id(server, arn)
+    for _ in range(3):
+        time.sleep(1)  # the heartbeats of an external worker, one a second
+        client.send_durable_execution_callback_heartbeat(CallbackId=callback_id)
+    assert client.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+    execution = finished(server, arn)
+    assert execution["Status"] == "FAILED"
+    assert "CallbackTimedOut" in [e["EventType"] for e in history(server, arn)]
+    with pytest.raises(ClientError) as late:
+        client.send_durable_execution_callback_success(CallbackId=callback_id, Result=b'"late"')
+    assert late.value.response["Error"]["Code"] == "CallbackTimeoutException"
+
+
+RETRIES = """
+    from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
+    from aws_durable_execution_sdk_python.config import Duration, JitterStrategy, StepConfig
+    from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+
+    @durable_execution
+    def handler(event, context: DurableContext):
+        def flaky(step_context: StepContext):
+            if step_context.attempt < event["succeed_on"]:
+                raise RuntimeError(f"attempt {step_context.attempt} failed")
+            return step_context.attempt
+        strategy = create_retry_strategy(RetryStrategyConfig(
+            max_attempts=3, initial_delay=Duration.from_seconds(1), jitter_strategy=JitterStrategy.NONE))
+        return context.step(flaky, name="flaky", config=StepConfig(retry_strategy=strategy))
+"""
+
+
+def test_step_retries_then_succeeds_or_exhausts_its_attempts(server):
+    deploy(server, "flaky", RETRIES)
+    client = server.client("lambda")
+    ok = client.invoke(FunctionName="flaky", Payload=json.dumps({"succeed_on": 3}))
+    assert "FunctionError" not in ok and json.loads(ok["Payload"].read()) == 3
+    events = history(server, ok["DurableExecutionArn"])
+    failed = [e for e in events if e["EventType"] == "StepFailed"]
+    assert [e["StepFailedDetails"]["RetryDetails"]["CurrentAttempt"] for e in failed] == [1, 2]
+    assert all("attempt" in e["StepFailedDetails"]["Error"]["Payload"]["ErrorMessage"] for e in failed)
+    assert [e["EventType"] for e in events].count("StepSucceeded") == 1
+    exhausted = client.invoke(FunctionName="flaky", Payload=json.dumps({"succeed_on": 99}))
+    assert exhausted["FunctionError"] == "Unhandled"
+    assert "attempt 3 failed" in json.loads(exhausted["Payload"].read())["errorMessage"]
+    execution = client.get_durable_execution(DurableExecutionArn=exhausted["DurableExecutionArn"])
+    assert execution["Status"] == "FAILED"
+
+
+COMPOSITE = """
+    from aws_durable_execution_sdk_python import DurableContext, durable_execution
+    from aws_durable_execution_sdk_python.config import CompletionConfig, Duration, MapConfig
+    from aws_durable_execution_sdk_python.waits import (
+        WaitForConditionConfig, WaitForConditionDecision)
+
+    @durable_execution
+    def handler(event, context: DurableContext):
+        squares = context.map(event["items"], lambda ctx, item, index, items: ctx.step(
+            lambda _: item * item, name=f"square-{index}"), name="squares",
+            config=MapConfig(max_concurrency=2))
+        branches = context.parallel([lambda ctx: ctx.step(lambda _: "left", name="l"),
+                                     lambda ctx: ctx.step(lambda _: "right", name="r")], name="both")
+        def child(ctx: DurableContext):
+            ctx.wait(Duration.from_seconds(1), name="inner-wait")
+            return ctx.step(lambda _: "from child", name="inner-step")
+        nested = context.run_in_child_context(child, name="child")
+        polled = context.wait_for_condition(
+            lambda state, check: state + 1,
+            config=WaitForConditionConfig(
+                initial_state=0,
+                wait_strategy=lambda state, attempt: WaitForConditionDecision.stop_polling() if state >= 3
+                else WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))),
+            name="poll")
+        called = context.invoke("plain", {"x": 2}, name="call-plain")
+        return {"squares": squares.get_results(), "branches": branches.get_results(), "child": nested,
+                "polled": polled, "called": called}
+"""
+
+PLAIN = """
+def handler(event, context):
+    return {"doubled": event["x"] * 2}
+"""
+
+
+def test_map_parallel_child_context_wait_for_condition_and_chained_invoke(server):
+    client = server.client("lambda")
+    client.create_function(FunctionName="plain", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                           Code={"ZipFile": make_zip({"app.py": PLAIN})})
+    client.get_waiter("function_active_v2").wait(FunctionName="plain", WaiterConfig={"Delay": 0.05})
+    deploy(server, "composite", COMPOSITE)
+    response = client.invoke(FunctionName="composite", Payload=json.dumps({"items": [1, 2, 3, 4]}))
+    body = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, body
+    assert body == {"squares": [1, 4, 9, 16], "branches": ["left", "right"], "child": "from child",
+                    "polled": 3, "called": {"doubled": 4}}
+    events = history(server, response["DurableExecutionArn"])
+    contexts = {(e.get("Name"), e.get("SubType")) for e in events if e["EventType"] == "ContextSucceeded"}
+    assert {("squares", "Map"), ("both", "Parallel"), ("child", "RunInChildContext")} <= contexts
+    types = [e["EventType"] for e in events]
+    assert "ChainedInvokeStarted" in types and "ChainedInvokeSucceeded" in types
+    map_items = [e for e in events if e["EventType"] == "StepSucceeded" and e.get("Name", "").startswith("square")]
+    assert len(map_items) == 4 and all(e.get("ParentId") for e in map_items)
+
+
+def test_idempotent_start_by_name_and_errors(server):
+    deploy(server, "named", STEPS_AND_WAIT)
+    client = server.client("lambda")
+    first = _start(server, "named", {"a": 1, "b": 1}, name="order-1")
+    assert _start(server, "named", {"a": 1, "b": 1}, name="order-1") == first
+    with pytest.raises(ClientError) as conflict:
+        _start(server, "named", {"a": 5, "b": 5}, name="order-1")
+    assert conflict.value.response["Error"]["Code"] == "DurableExecutionAlreadyStartedException"
+    assert finished(server, first)["Status"] == "SUCCEEDED"
+    listed = client.list_durable_executions_by_function(FunctionName="named", DurableExecutionName="order-1",
+                                                        Statuses=["SUCCEEDED"])["DurableExecutions"]
+    assert [x["DurableExecutionArn"] for x in listed] == [first]
+    with pytest.raises(ClientError) as token:
+        client.checkpoint_durable_execution(DurableExecutionArn=first, CheckpointToken="bm90LWEtdG9rZW4=",
+                                            Updates=[])
+    assert token.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as missing:
+        client.get_durable_execution(DurableExecutionArn=first.rsplit("/", 1)[0] + "/nope")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as bad:
+        client.create_function(FunctionName="bad", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                               Code={"ZipFile": make_zip({"app.py": PLAIN})},
+                               DurableConfig={"ExecutionTimeout": 0})
+    assert bad.value.response["Error"]["Code"] in ("ValidationException", "InvalidParameterValueException")
+    config = client.get_function_configuration(FunctionName="named")
+    assert config["DurableConfig"] == {"ExecutionTimeout": 3600, "RetentionPeriodInDays": 1}
+
+
+def test_stop_a_suspended_execution(server):
+    deploy(server, "stoppable", CALLBACK)
+    client = server.client("lambda")
+    arn = _start(server, "stoppable", {"timeout": 600, "heartbeat": 0})
+    _callback_id(server, arn)
+    client.stop_durable_execution(DurableExecutionArn=arn, Error={"ErrorType": "Cancelled",
+                                                                  "ErrorMessage": "no longer needed"})
+    execution = client.get_durable_execution(DurableExecutionArn=arn)
+    assert execution["Status"] == "STOPPED"
+    assert history(server, arn)[-1]["EventType"] == "ExecutionStopped"
+    with pytest.raises(ClientError):
+        client.stop_durable_execution(DurableExecutionArn=arn)
