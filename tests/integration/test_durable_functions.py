@@ -301,7 +301,7 @@ def test_idempotent_start_by_name_and_errors(server):
     with pytest.raises(ClientError) as bad:
         client.create_function(FunctionName="bad", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                                Code={"ZipFile": make_zip({"app.py": PLAIN})},
-                               DurableConfig={"ExecutionTimeout": 0})
+                               DurableConfig={"ExecutionTimeout": 60, "RetentionPeriodInDays": 91})
     assert bad.value.response["Error"]["Code"] in ("ValidationException", "InvalidParameterValueException")
     config = client.get_function_configuration(FunctionName="named")
     assert config["DurableConfig"] == {"ExecutionTimeout": 3600, "RetentionPeriodInDays": 1}

@@ -125,8 +125,6 @@ def apply_update(record: dict[str, Any], update: dict[str, Any], now: float) -> 
         ops[op_id] = op
         record["order"].append(op_id)
         _started(record, op, update, now)
-        if kind == "STEP":
-            _details(op)["Attempt"] = 1
     elif op["Type"] != kind:
         raise invalid(f"Operation {op_id} is of type {op['Type']}, not {kind}.")
     elif op["Status"] in TERMINAL:
@@ -144,7 +142,7 @@ def apply_update(record: dict[str, Any], update: dict[str, Any], now: float) -> 
         op.update(Status="SUCCEEDED", EndTimestamp=now)
         extra: dict[str, Any] = {"Result": _payload(update.get("Payload"))}
         if kind == "STEP":
-            extra["RetryDetails"] = {"CurrentAttempt": details.get("Attempt", 1)}
+            extra["RetryDetails"] = {"CurrentAttempt": details.get("Attempt", 0) + 1}
         add_event(record, f"{prefix}Succeeded", op, now, **{f"{prefix}SucceededDetails": extra})
     elif action == "FAIL":
         details = _details(op)
@@ -152,7 +150,7 @@ def apply_update(record: dict[str, Any], update: dict[str, Any], now: float) -> 
         op.update(Status="FAILED", EndTimestamp=now)
         extra = {"Error": _error(update.get("Error"))}
         if kind == "STEP":
-            extra["RetryDetails"] = {"CurrentAttempt": details.get("Attempt", 1)}
+            extra["RetryDetails"] = {"CurrentAttempt": details.get("Attempt", 0) + 1}
         add_event(record, f"{prefix}Failed", op, now, **{f"{prefix}FailedDetails": extra})
     elif action == "RETRY":
         if kind != "STEP":
@@ -160,6 +158,7 @@ def apply_update(record: dict[str, Any], update: dict[str, Any], now: float) -> 
         details = _details(op)
         delay = (update.get("StepOptions") or {}).get("NextAttemptDelaySeconds") or 1
         details["NextAttemptTimestamp"] = now + delay
+        details["Attempt"] = details.get("Attempt", 0) + 1  # attempts made so far
         if update.get("Error"):
             details["Error"] = update["Error"]
         if update.get("Payload") is not None:
@@ -167,7 +166,7 @@ def apply_update(record: dict[str, Any], update: dict[str, Any], now: float) -> 
         op["Status"] = "PENDING"
         add_event(record, "StepFailed", op, now, StepFailedDetails={
             "Error": _error(update.get("Error")),
-            "RetryDetails": {"CurrentAttempt": details.get("Attempt", 1), "NextAttemptDelaySeconds": delay}})
+            "RetryDetails": {"CurrentAttempt": details["Attempt"], "NextAttemptDelaySeconds": delay}})
     elif action == "CANCEL":
         if kind == "WAIT":
             op.update(Status="CANCELLED", EndTimestamp=now)
@@ -249,7 +248,6 @@ def advance_timers(record: dict[str, Any], now: float) -> None:
             complete(record, op["Id"], "SUCCEEDED", now)
         elif op["Type"] == "STEP" and op["Status"] == "PENDING" and now >= details.get("NextAttemptTimestamp", 0):
             op["Status"] = "READY"
-            details["Attempt"] = details.get("Attempt", 1) + 1
             record["updated"].append(op["Id"])
         elif op["Type"] == "CALLBACK":
             deadline = callback_deadline(op)
