@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 import textwrap
@@ -144,6 +145,13 @@ def _callback_id(server: CumuloServer, arn: str) -> str:
     started = wait_for(lambda: [e for e in history(server, arn) if e["EventType"] == "CallbackStarted"],
                        timeout=60, interval=0.1, message="the callback to start")
     return started[0]["CallbackStartedDetails"]["CallbackId"]
+
+
+def _suspended(server: CumuloServer, arn: str) -> None:
+    """Wait until the handler has answered PENDING (its invocation is over; only a timer or a
+    callback can move the execution on)."""
+    wait_for(lambda: any(e["EventType"] == "InvocationCompleted" for e in history(server, arn)),
+             timeout=60, interval=0.1, message="the execution to suspend")
 
 
 def _start(server: CumuloServer, function: str, payload: dict, name: str | None = None) -> str:
@@ -311,7 +319,7 @@ def test_stop_a_suspended_execution(server):
     deploy(server, "stoppable", CALLBACK)
     client = server.client("lambda")
     arn = _start(server, "stoppable", {"timeout": 600, "heartbeat": 0})
-    _callback_id(server, arn)
+    _suspended(server, arn)
     client.stop_durable_execution(DurableExecutionArn=arn, Error={"ErrorType": "Cancelled",
                                                                   "ErrorMessage": "no longer needed"})
     execution = client.get_durable_execution(DurableExecutionArn=arn)
@@ -319,3 +327,31 @@ def test_stop_a_suspended_execution(server):
     assert history(server, arn)[-1]["EventType"] == "ExecutionStopped"
     with pytest.raises(ClientError):
         client.stop_durable_execution(DurableExecutionArn=arn)
+
+
+def test_suspended_executions_survive_kill_9(tmp_path, sdk_layer_zip):
+    first = CumuloServer(tmp_path / "data").start()
+    try:
+        first.layer_arn = first.client("lambda").publish_layer_version(
+            LayerName="durable-sdk", Content={"ZipFile": sdk_layer_zip})["LayerVersionArn"]
+        deploy(first, "survivor", STEPS_AND_WAIT.replace("from_seconds(1)", "from_seconds(3)"))
+        deploy(first, "waiter", CALLBACK)
+        timed = _start(first, "survivor", {"a": 2, "b": 3})
+        waiting = _start(first, "waiter", {"timeout": 600, "heartbeat": 0})
+        callback_id = _callback_id(first, waiting)
+        _suspended(first, timed)
+        _suspended(first, waiting)
+    finally:
+        first.stop(signal.SIGKILL)  # both executions are suspended: one on a timer, one on a callback
+    second = CumuloServer(tmp_path / "data").start()
+    try:
+        client = second.client("lambda")
+        execution = finished(second, timed)  # the timer fires in the new process
+        assert execution["Status"] == "SUCCEEDED" and json.loads(execution["Result"]) == {"sum": 15}
+        client.send_durable_execution_callback_success(CallbackId=callback_id, Result=b"after restart")
+        execution = finished(second, waiting)
+        assert json.loads(execution["Result"]) == {"approved": "after restart"}
+        types = [e["EventType"] for e in history(second, timed)]
+        assert types.count("StepSucceeded") == 2 and types[-1] == "ExecutionSucceeded"
+    finally:
+        second.stop()
