@@ -355,3 +355,40 @@ def test_suspended_executions_survive_kill_9(tmp_path, sdk_layer_zip):
         assert types.count("StepSucceeded") == 2 and types[-1] == "ExecutionSucceeded"
     finally:
         second.stop()
+
+
+SAM_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  SdkLayer:
+    Type: String
+Resources:
+  Orders:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: sam-durable
+      Runtime: python3.12
+      Handler: index.handler
+      Timeout: 30
+      Layers: [!Ref SdkLayer]
+      DurableConfig:
+        ExecutionTimeout: 900
+        RetentionPeriodInDays: 7
+      InlineCode: |
+{code}
+"""
+
+
+def test_sam_template_with_durable_config_deploys_and_runs(server):
+    code = textwrap.indent(textwrap.dedent(STEPS_AND_WAIT), " " * 8)
+    cloudformation = server.client("cloudformation")
+    cloudformation.create_stack(StackName="durable-sam", TemplateBody=SAM_TEMPLATE.format(code=code),
+                                Parameters=[{"ParameterKey": "SdkLayer", "ParameterValue": server.layer_arn}],
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.get_waiter("stack_create_complete").wait(StackName="durable-sam",
+                                                            WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
+    client = server.client("lambda")
+    config = client.get_function_configuration(FunctionName="sam-durable")
+    assert config["DurableConfig"] == {"ExecutionTimeout": 900, "RetentionPeriodInDays": 7}
+    response = client.invoke(FunctionName="sam-durable", Payload=json.dumps({"a": 20, "b": 1}))
+    assert json.loads(response["Payload"].read()) == {"sum": 31}
