@@ -38,6 +38,7 @@ log = logging.getLogger("cumulo.lambda.durable")
 QUEUE = "lambda.durable"
 LEASE_S = 960.0
 MAX_INVOKE_ERRORS = 3  # unhandled invocation errors before the execution fails
+PURGE_EVERY_S = 3600.0  # how often closed executions past their retention period are deleted
 
 
 class DurableEngine(DurableWorkQueue):
@@ -49,6 +50,28 @@ class DurableEngine(DurableWorkQueue):
         self._running: set[str] = set()
         self._again: set[str] = set()
         self._waiters: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
+
+    async def start(self) -> None:
+        await super().start()
+        self.platform.spawn(self._purge_forever(), "durable-retention")
+
+    async def _purge_forever(self) -> None:
+        while not self._stopping:
+            self.purge_expired(time.time())
+            await asyncio.sleep(PURGE_EVERY_S)
+
+    def purge_expired(self, now: float) -> int:
+        """Delete closed executions older than their function's RetentionPeriodInDays."""
+        expired = [(arn, record) for arn, record in self.store.scan(st.EXECUTIONS)
+                   if record.get("end") and record["end"] + record["retention_days"] * 86400 < now]
+        with self.store.transaction():
+            for arn, record in expired:
+                self.store.delete(st.EXECUTIONS, arn)
+                for op in record["ops"].values():
+                    callback_id = (op.get("CallbackDetails") or {}).get("CallbackId")
+                    if callback_id:
+                        self.store.delete(st.CALLBACKS, callback_id)
+        return len(expired)
 
     # ------------------------------------------------------------ records
     def load(self, arn: str) -> dict[str, Any] | None:
