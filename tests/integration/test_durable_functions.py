@@ -392,3 +392,56 @@ def test_sam_template_with_durable_config_deploys_and_runs(server):
     assert config["DurableConfig"] == {"ExecutionTimeout": 900, "RetentionPeriodInDays": 7}
     response = client.invoke(FunctionName="sam-durable", Payload=json.dumps({"a": 20, "b": 1}))
     assert json.loads(response["Payload"].read()) == {"sum": 31}
+
+
+NODE_SDK = "@aws/durable-execution-sdk-js@2"
+NODE_HANDLER = """
+const { withDurableExecution } = require("@aws/durable-execution-sdk-js");
+exports.handler = withDurableExecution(async (event, context) => {
+  const sum = await context.step("first", async () => event.a + event.b);
+  await context.wait({ seconds: 1 });
+  const approved = await context.waitForCallback("approval", async (callbackId) => {
+    await context.logger.info(`callback ${callbackId}`);
+  });
+  return { sum: await context.step("second", async () => sum + 10), approved };
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def node_layer_zip(tmp_path_factory) -> bytes:
+    target = tmp_path_factory.mktemp("durable-sdk-js")
+    try:
+        install = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", NODE_SDK],
+                                 cwd=target, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"npm is not usable here: {exc}")
+    if install.returncode != 0:
+        pytest.skip(f"{NODE_SDK} could not be installed from npm: {install.stderr[-400:]}")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for path in sorted((target / "node_modules").rglob("*")):
+            if path.is_file():
+                archive.write(path, str(Path("nodejs") / path.relative_to(target)))
+    return buffer.getvalue()
+
+
+def test_node_sdk_step_wait_and_callback(server, node_layer_zip):
+    client = server.client("lambda")
+    layer = client.publish_layer_version(LayerName="durable-sdk-js", Content={"ZipFile": node_layer_zip})
+    client.create_function(
+        FunctionName="node-durable", Runtime="nodejs20.x", Role=ROLE, Handler="index.handler", Timeout=30,
+        Code={"ZipFile": make_zip({"index.js": NODE_HANDLER})}, Layers=[layer["LayerVersionArn"]],
+        # the AWS SDK for JavaScript reads ~/.aws; the sandbox user has no home directory of its own
+        Environment={"Variables": {"HOME": "/tmp"}}, DurableConfig={"ExecutionTimeout": 600})
+    client.get_waiter("function_active_v2").wait(FunctionName="node-durable", WaiterConfig={"Delay": 0.05})
+    arn = _start(server, "node-durable", {"a": 1, "b": 2})
+    client.send_durable_execution_callback_success(CallbackId=_callback_id(server, arn), Result=b"yes")
+    execution = finished(server, arn)
+    assert execution["Status"] == "SUCCEEDED", execution.get("Error")
+    assert json.loads(execution["Result"]) == {"sum": 13, "approved": "yes"}
+    events = history(server, arn)
+    named = [(e["EventType"], e.get("Name")) for e in events if e["EventType"].startswith(("Step", "Callback"))]
+    assert ("StepSucceeded", "first") in named and ("StepSucceeded", "second") in named
+    assert "CallbackSucceeded" in [e["EventType"] for e in events]
+    assert "WaitSucceeded" in [e["EventType"] for e in events]

@@ -138,7 +138,8 @@ def apply_update(record: dict[str, Any], update: dict[str, Any], now: float) -> 
             opened.append(op_id)
     elif action == "SUCCEED":
         details = _details(op)
-        details["Result"] = update.get("Payload") or ""
+        if update.get("Payload") is not None:  # no payload (an undefined result) stays absent
+            details["Result"] = update["Payload"]
         op.update(Status="SUCCEEDED", EndTimestamp=now)
         extra: dict[str, Any] = {"Result": _payload(update.get("Payload"))}
         if kind == "STEP":
