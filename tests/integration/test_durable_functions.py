@@ -445,3 +445,22 @@ def test_node_sdk_step_wait_and_callback(server, node_layer_zip):
     assert ("StepSucceeded", "first") in named and ("StepSucceeded", "second") in named
     assert "CallbackSucceeded" in [e["EventType"] for e in events]
     assert "WaitSucceeded" in [e["EventType"] for e in events]
+
+
+def test_durable_config_without_the_sdk_and_names_on_plain_functions_fail_clearly(server):
+    client = server.client("lambda")
+    client.create_function(FunctionName="no-sdk", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                           Code={"ZipFile": make_zip({"app.py": PLAIN})}, DurableConfig={"ExecutionTimeout": 60})
+    client.create_function(FunctionName="not-durable", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                           Code={"ZipFile": make_zip({"app.py": PLAIN})})
+    for name in ("no-sdk", "not-durable"):
+        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    response = client.invoke(FunctionName="no-sdk", Payload=json.dumps({"x": 1}))
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read())["errorType"] == "Runtime.InvalidResponse"
+    with pytest.raises(ClientError) as named:
+        client.invoke(FunctionName="not-durable", Payload=b"{}", DurableExecutionName="x")
+    assert named.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as late:
+        client.update_function_configuration(FunctionName="not-durable", DurableConfig={"ExecutionTimeout": 60})
+    assert late.value.response["Error"]["Code"] == "InvalidParameterValueException"

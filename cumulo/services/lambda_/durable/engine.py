@@ -190,16 +190,20 @@ class DurableEngine(DurableWorkQueue):
         started = time.time()
         outcome: dict[str, Any] | None = None
         failure: dict[str, Any] | None = None
+        retryable = True  # a crash or timeout is retried; code that is not durable never will succeed
         try:
             target = self.provider.resolve_target_exact(repo, name, record["version"])
             result = await self.provider.runner.run(
                 target, json.dumps(envelope).encode(), request_id=request_id,
                 invoked_arn=record["function_arn"], qualifier=record["version"])
             document = json.loads(result.payload or b"null")
-            if result.function_error or not isinstance(document, dict) or "Status" not in document:
-                failure = _as_error(document) if result.function_error else {
-                    "ErrorType": "Runtime.InvalidResponse",
-                    "ErrorMessage": "The durable function did not answer with a durable invocation output."}
+            if result.function_error:
+                failure = _as_error(document)
+            elif not isinstance(document, dict) or document.get("Status") not in ("SUCCEEDED", "FAILED", "PENDING"):
+                retryable = False
+                failure = {"ErrorType": "Runtime.InvalidResponse",
+                           "ErrorMessage": "The function's response is not a durable invocation output: is its "
+                                           "handler wrapped by the Durable Execution SDK?"}
             else:
                 outcome = document
         except AwsError as error:
@@ -217,7 +221,7 @@ class DurableEngine(DurableWorkQueue):
                          InvocationCompletedDetails=completed)
             if failure is not None:
                 record["invoke_errors"] = record.get("invoke_errors", 0) + 1
-                if record["invoke_errors"] >= MAX_INVOKE_ERRORS:
+                if record["invoke_errors"] >= MAX_INVOKE_ERRORS or not retryable:
                     st.finish(record, "FAILED", now, error=failure)
                 else:
                     record["updated"].append(st.execution_id(arn))  # invoke again (replay) after a pause
