@@ -449,8 +449,9 @@ def test_node_sdk_step_wait_and_callback(server, node_layer_zip):
 
 def test_durable_config_without_the_sdk_and_names_on_plain_functions_fail_clearly(server):
     client = server.client("lambda")
+    plain_answer = "def handler(event, context):\n    return {'ok': True}\n"
     client.create_function(FunctionName="no-sdk", Runtime="python3.12", Role=ROLE, Handler="app.handler",
-                           Code={"ZipFile": make_zip({"app.py": PLAIN})}, DurableConfig={"ExecutionTimeout": 60})
+                           Code={"ZipFile": make_zip({"app.py": plain_answer})}, DurableConfig={"ExecutionTimeout": 60})
     client.create_function(FunctionName="not-durable", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                            Code={"ZipFile": make_zip({"app.py": PLAIN})})
     for name in ("no-sdk", "not-durable"):
