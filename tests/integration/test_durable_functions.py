@@ -1,12 +1,14 @@
 """Lambda durable functions run with AWS's official Python SDK (from PyPI) against a real server.
 
-The SDK is installed once per test session (``pip install --target``) and published as a layer
+The SDKs are installed once (``pip install --target``, ``npm install``; kept in
+~/.cache/cumulo-tests) and published as layers
 in each server; handlers are plain SDK code. Every test asserts what a user sees through boto3:
 the invoke result, GetDurableExecution, the history, callbacks and the list API.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import signal
@@ -25,6 +27,7 @@ from tests.server import CumuloServer, wait_for
 
 ROLE = "arn:aws:iam::000000000000:role/r"
 SDK = "aws-durable-execution-sdk-python"
+CACHE = Path.home() / ".cache" / "cumulo-tests"
 
 
 def _sdk_zip(target: Path) -> bytes:
@@ -42,14 +45,29 @@ def _sdk_zip(target: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _cached_install(name: str, command: list[str], tmp_path_factory) -> Path:
+    """Run ``command`` in a fresh folder once, then keep the folder in ~/.cache/cumulo-tests/<name>
+    (moved there whole, so parallel workers never see half an install); later sessions reuse it."""
+    cached = CACHE / name
+    if cached.exists():
+        return cached
+    target = tmp_path_factory.mktemp(name)
+    try:
+        install = subprocess.run(command, cwd=target, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"{name} could not be installed: {exc}")
+    if install.returncode != 0:
+        pytest.skip(f"{name} could not be installed: {install.stderr[-400:]}")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # another worker may have got there first
+        target.rename(cached)
+    return cached if cached.exists() else target
+
+
 @pytest.fixture(scope="session")
 def sdk_layer_zip(tmp_path_factory) -> bytes:
-    target = tmp_path_factory.mktemp("durable-sdk")
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target), SDK],
-                             capture_output=True, text=True, timeout=600)
-    if install.returncode != 0:
-        pytest.skip(f"{SDK} could not be installed from PyPI: {install.stderr[-400:]}")
-    return _sdk_zip(target)
+    return _sdk_zip(_cached_install("durable-sdk-python", [
+        sys.executable, "-m", "pip", "install", "-q", "--target", ".", SDK], tmp_path_factory))
 
 
 @pytest.fixture(scope="module")
@@ -410,14 +428,8 @@ exports.handler = withDurableExecution(async (event, context) => {
 
 @pytest.fixture(scope="session")
 def node_layer_zip(tmp_path_factory) -> bytes:
-    target = tmp_path_factory.mktemp("durable-sdk-js")
-    try:
-        install = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", NODE_SDK],
-                                 cwd=target, capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"npm is not usable here: {exc}")
-    if install.returncode != 0:
-        pytest.skip(f"{NODE_SDK} could not be installed from npm: {install.stderr[-400:]}")
+    target = _cached_install("durable-sdk-js", ["npm", "install", "--no-audit", "--no-fund", "--silent", NODE_SDK],
+                             tmp_path_factory)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for path in sorted((target / "node_modules").rglob("*")):
