@@ -86,9 +86,16 @@ class DurableOperations:
         record, _ = self.start_durable(repo, target, payload, name)
         if invocation_type == "Event":
             return {"StatusCode": 202, "DurableExecutionArn": record["arn"]}
-        record = await self.durable.wait_for_end(record["arn"], SYNC_WAIT_S)
+        arn = record["arn"]
+        try:
+            record = await self.durable.wait_for_end(arn, SYNC_WAIT_S)
+        except TimeoutError:
+            record = {**record, "status": "RUNNING", "error": {
+                "ErrorType": "Sandbox.Timedout",
+                "ErrorMessage": f"The durable execution is still running after {SYNC_WAIT_S:.0f} seconds; "
+                                "follow it with GetDurableExecution."}}
         response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": target.version,
-                                    "DurableExecutionArn": record["arn"]}
+                                    "DurableExecutionArn": arn}
         if record["status"] == "SUCCEEDED":
             response["Payload"] = (record.get("result") or "null").encode()
         else:
