@@ -343,8 +343,9 @@ def test_stop_a_suspended_execution(server):
     execution = client.get_durable_execution(DurableExecutionArn=arn)
     assert execution["Status"] == "STOPPED"
     assert history(server, arn)[-1]["EventType"] == "ExecutionStopped"
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as again:
         client.stop_durable_execution(DurableExecutionArn=arn)
+    assert again.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
 
 def test_suspended_executions_survive_kill_9(tmp_path, sdk_layer_zip):

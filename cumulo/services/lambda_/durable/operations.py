@@ -218,7 +218,7 @@ class DurableOperations:
         with self.platform.store.transaction():
             record = self._execution(arn)
             if record["status"] != "RUNNING":
-                raise AwsError("ValidationException", f"Durable execution {arn} has already completed.",
+                raise AwsError("InvalidParameterValueException", f"Durable execution {arn} has already completed.",
                                fields={"Type": "User"})
             st.finish(record, "STOPPED", now, error=params.get("Error") or {})
             self.durable.save(record)
