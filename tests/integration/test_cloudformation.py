@@ -290,14 +290,15 @@ def test_invalid_property_values_fail_the_deploy_with_the_reason(cloudformation,
 
 def test_unsupported_properties_fail_the_deploy_up_front(server, cloudformation):
     """A property Cumulo does not implement is never silently dropped: the stack is refused, nothing exists."""
-    name = unique("durable")
-    template = TYPED_VARIABLES.replace("      Timeout:", "      DurableConfig: {ExecutionTimeout: 60}\n      Timeout:")
+    name = unique("runtime-management")
+    template = TYPED_VARIABLES.replace("      Timeout:", "      RuntimeManagementConfig: {UpdateRuntimeOn: Auto}\n"
+                                                          "      Timeout:")
     with pytest.raises(ClientError) as raised:
         cloudformation.create_stack(StackName=name, TemplateBody=template,
                                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     assert raised.value.response["Error"]["Code"] == "ValidationError"
     assert raised.value.response["Error"]["Message"] == (
-        "Resource Fn: property DurableConfig is not supported by Cumulo yet. Nothing was created.")
+        "Resource Fn: property RuntimeManagementConfig is not supported by Cumulo yet. Nothing was created.")
     with pytest.raises(ClientError):
         cloudformation.describe_stacks(StackName=name)
     functions = server.client("lambda").list_functions()["Functions"]

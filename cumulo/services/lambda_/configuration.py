@@ -24,6 +24,9 @@ MAX_LAYERS = 5
 PLAIN_MEMBERS = ("Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime", "KMSKeyArn",
                  "VpcConfig", "DeadLetterConfig", "TracingConfig", "FileSystemConfigs",
                  "EphemeralStorage", "LoggingConfig", "SnapStart", "ImageConfig")
+# DurableConfig defaults (AWS keeps execution history 14 days unless told otherwise)
+DEFAULT_RETENTION_DAYS = 14
+DEFAULT_EXECUTION_TIMEOUT_S = 86400
 
 
 # Lambda's name for the host's instruction set: functions run natively on it, whatever they ask for.
@@ -126,6 +129,8 @@ def base_configuration(params: dict[str, Any], name: str, arn: str) -> dict[str,
     if params.get("SnapStart"):
         config["SnapStart"] = {"ApplyOn": params["SnapStart"].get("ApplyOn", "None"),
                                "OptimizationStatus": "Off"}
+    if params.get("DurableConfig") is not None:
+        config["DurableConfig"] = durable_config(params["DurableConfig"])
     return {k: v for k, v in config.items() if v is not None}
 
 
@@ -143,6 +148,17 @@ def apply_update(config: dict[str, Any], params: dict[str, Any]) -> dict[str, An
     if "SnapStart" in params and params["SnapStart"] is not None:
         updated["SnapStart"] = {"ApplyOn": params["SnapStart"].get("ApplyOn", "None"),
                                 "OptimizationStatus": "Off"}
+    if params.get("DurableConfig") is not None:
+        if "DurableConfig" not in config:
+            raise AwsError("InvalidParameterValueException",
+                           "DurableConfig can only be set when the function is created.")
+        updated["DurableConfig"] = durable_config({**config["DurableConfig"], **params["DurableConfig"]})
     if "LoggingConfig" in params and params["LoggingConfig"] is not None:
         updated["LoggingConfig"] = {**config.get("LoggingConfig", {}), **params["LoggingConfig"]}
     return updated
+
+
+def durable_config(given: dict[str, Any]) -> dict[str, Any]:
+    """DurableConfig with AWS's defaults filled in (the model has already checked the ranges)."""
+    return {"ExecutionTimeout": given.get("ExecutionTimeout") or DEFAULT_EXECUTION_TIMEOUT_S,
+            "RetentionPeriodInDays": given.get("RetentionPeriodInDays") or DEFAULT_RETENTION_DAYS}

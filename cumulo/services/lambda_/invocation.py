@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from cumulo.invoke.async_events import AsyncEvent, AsyncInvoker, Outcome
@@ -78,6 +79,7 @@ class InvocationOperations:
     platform: Platform
     runner: FunctionRunner
     async_invoker: AsyncInvoker
+    durable_invoke: Callable[..., Awaitable[dict[str, Any]]]  # from DurableOperations
 
     def _init_invocation(self) -> None:
         self.runner = FunctionRunner(self.platform)
@@ -191,6 +193,13 @@ class InvocationOperations:
         target = self.resolve_target(repo, ref.name, ref.qualifier)
         if invocation_type == "DryRun":
             return {"StatusCode": 204}
+        if target.config.get("DurableConfig"):
+            return await self.durable_invoke(repo, target, payload, params.get("DurableExecutionName"),
+                                             invocation_type)
+        if params.get("DurableExecutionName"):
+            raise AwsError("InvalidParameterValueException",
+                           "DurableExecutionName can only be specified for durable functions.",
+                           fields={"Type": "User"})
         if invocation_type == "Event":
             self.async_invoker.accept(AsyncEvent(
                 account=repo.account, region=repo.region, function=ref.name, qualifier=ref.qualifier,
@@ -237,6 +246,9 @@ class InvocationOperations:
         payload = check_payload(payload, limit)
         target = self.resolve_target(repo, ref.name, ref.qualifier)
         request_id = str(uuid.uuid4())
+        if target.config.get("DurableConfig"):
+            return {**await self.durable_invoke(repo, target, payload, None, invocation_type),
+                    "RequestId": request_id}
         if invocation_type == "Event":
             self.async_invoker.accept(AsyncEvent(account=repo.account, region=repo.region, function=ref.name,
                                                  qualifier=ref.qualifier, payload=payload, request_id=request_id,

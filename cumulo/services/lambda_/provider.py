@@ -22,6 +22,7 @@ from cumulo.services.lambda_.async_config import AsyncConfigOperations
 from cumulo.services.lambda_.builtin_layers import builtin_layer
 from cumulo.services.lambda_.code import MAX_UNZIPPED, CodePackage, read_code_source, store_zip
 from cumulo.services.lambda_.code_url import code_location
+from cumulo.services.lambda_.durable.operations import DurableOperations
 from cumulo.services.lambda_.errors import conflict, invalid, precondition_failed
 from cumulo.services.lambda_.event_sources import EventSourceOperations
 from cumulo.services.lambda_.function_urls import FunctionUrlOperations
@@ -53,7 +54,8 @@ TAG_RULES = TagRules(lambda: invalid("Number of tags exceeds resource tag limit.
 # Configuration members that make a version different from the previous one.
 VERSIONED_MEMBERS = ("Runtime", "Role", "Handler", "Description", "Timeout", "MemorySize", "Environment",
                      "Layers", "VpcConfig", "DeadLetterConfig", "TracingConfig", "EphemeralStorage",
-                     "Architectures", "LoggingConfig", "FileSystemConfigs", "KMSKeyArn", "SnapStart")
+                     "Architectures", "LoggingConfig", "FileSystemConfigs", "KMSKeyArn", "SnapStart",
+                     "DurableConfig")
 
 
 def _fingerprint(config: dict[str, Any]) -> str:
@@ -61,8 +63,9 @@ def _fingerprint(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-class LambdaProvider(InvocationOperations, ResponseStreamOperations, AsyncConfigOperations, EventSourceOperations,
-                     ProvisionedOperations, PermissionOperations, FunctionUrlOperations, FunctionUrlRoutes, Provider):
+class LambdaProvider(DurableOperations, InvocationOperations, ResponseStreamOperations, AsyncConfigOperations,
+                     EventSourceOperations, ProvisionedOperations, PermissionOperations, FunctionUrlOperations,
+                     FunctionUrlRoutes, Provider):
     service = "lambda"
 
     def __init__(self, platform: Platform) -> None:
@@ -70,6 +73,7 @@ class LambdaProvider(InvocationOperations, ResponseStreamOperations, AsyncConfig
         self._settlers: set[asyncio.Task[None]] = set()
         self._init_invocation()
         self._init_event_sources()
+        self._init_durable()
 
     def repo(self, context: RequestContext) -> LambdaRepository:
         return LambdaRepository(self.platform.store, context.account_id, context.region)
@@ -77,6 +81,7 @@ class LambdaProvider(InvocationOperations, ResponseStreamOperations, AsyncConfig
     async def start(self) -> None:
         await self._start_invocation()
         await self._start_event_sources()
+        await self.durable.start()
         # Finish what a previous process acknowledged but had not settled when it stopped.
         for key, record in self.platform.store.scan(FUNCTIONS):
             config = record["config"]
@@ -89,6 +94,7 @@ class LambdaProvider(InvocationOperations, ResponseStreamOperations, AsyncConfig
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.durable.stop()
         await self._stop_event_sources()
         await self._stop_invocation()
 

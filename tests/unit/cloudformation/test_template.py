@@ -253,14 +253,14 @@ def test_malformed_sections_are_validation_errors(body, message):
 
 # ------------------------------------------------------------ properties the handlers implement
 def test_unimplemented_properties_are_listed_before_anything_is_created():
-    resources = {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Runtime": "python3.12", "DurableConfig": {},
+    resources = {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Runtime": "python3.12", "TenancyConfig": {},
                                                                         "ImageConfig": {}}},
                  "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"Bogus": 1}}}
     accepted = {kind: handler.properties | handler.ignored for kind, handler in handlers().items()}
     with pytest.raises(ValidationFailure) as raised:
         check_properties(resources, accepted)
     assert str(raised.value) == (
-        "Resource Fn: property DurableConfig is not supported by Cumulo yet; Resource Fn: property ImageConfig is "
+        "Resource Fn: property ImageConfig is not supported by Cumulo yet; Resource Fn: property TenancyConfig is "
         "not supported by Cumulo yet; Resource Queue: property Bogus is not supported by Cumulo yet. "
         "Nothing was created.")
 

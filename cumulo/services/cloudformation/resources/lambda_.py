@@ -50,6 +50,8 @@ def _configuration(props: dict[str, Any]) -> dict[str, Any]:
             "EphemeralStorage") else None,
         "LoggingConfig": props.get("LoggingConfig"), "VpcConfig": props.get("VpcConfig"),
         "FileSystemConfigs": props.get("FileSystemConfigs"), "SnapStart": props.get("SnapStart"),
+        "DurableConfig": {k: as_int(v) for k, v in props["DurableConfig"].items()} if props.get(
+            "DurableConfig") else None,
     }
     return {k: v for k, v in config.items() if v is not None}
 
@@ -74,7 +76,8 @@ class FunctionHandler(ResourceHandler):
     properties = frozenset({"FunctionName", "Code", "Tags", "PackageType", "Architectures", "Role", "Handler",
                             "Runtime", "Description", "Timeout", "MemorySize", "Environment", "Layers",
                             "TracingConfig", "DeadLetterConfig", "KmsKeyArn", "EphemeralStorage", "LoggingConfig",
-                            "VpcConfig", "FileSystemConfigs", "SnapStart", "ReservedConcurrentExecutions"})
+                            "VpcConfig", "FileSystemConfigs", "SnapStart", "ReservedConcurrentExecutions",
+                            "DurableConfig"})
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         name = props.get("FunctionName") or ctx.physical_name(64)

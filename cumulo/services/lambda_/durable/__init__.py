@@ -1,0 +1,1 @@
+"""Lambda durable functions: checkpointed, replayable executions (see docs/durable-functions.md)."""
