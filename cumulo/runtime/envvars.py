@@ -48,6 +48,9 @@ def build(spec: EnvironmentSpec, plan: RuntimePlan, credentials: Credentials, lo
         env["AWS_ENDPOINT_URL"] = spec.endpoint_url
     if tmp_dir:
         env["TMPDIR"] = tmp_dir
+    # The function's user has no home directory of its own (AWS's sandbox user's is /tmp); without
+    # HOME, libraries that look for ~/.aws (the AWS SDK for JavaScript) fail. The function may set its own.
+    env["HOME"] = tmp_dir or "/tmp"
     env.update({k: v for k, v in spec.environment.items() if k not in RESERVED})
     env.update({
         "_HANDLER": spec.handler,

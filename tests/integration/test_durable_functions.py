@@ -445,8 +445,7 @@ def test_node_sdk_step_wait_and_callback(server, node_layer_zip):
     client.create_function(
         FunctionName="node-durable", Runtime="nodejs20.x", Role=ROLE, Handler="index.handler", Timeout=30,
         Code={"ZipFile": make_zip({"index.js": NODE_HANDLER})}, Layers=[layer["LayerVersionArn"]],
-        # the AWS SDK for JavaScript reads ~/.aws; the sandbox user has no home directory of its own
-        Environment={"Variables": {"HOME": "/tmp"}}, DurableConfig={"ExecutionTimeout": 600})
+        DurableConfig={"ExecutionTimeout": 600})  # (the JavaScript SDK needs HOME: environments have it)
     client.get_waiter("function_active_v2").wait(FunctionName="node-durable", WaiterConfig={"Delay": 0.05})
     arn = _start(server, "node-durable", {"a": 1, "b": 2})
     client.send_durable_execution_callback_success(CallbackId=_callback_id(server, arn), Result=b"yes")
