@@ -42,10 +42,11 @@ def handlers() -> HandlerTable:
         messaging,
         monitoring,
         nested,
+        pipes,
         s3,
         secrets,
     )
 
     modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring,
-               s3, dynamodb, secrets)
+               s3, dynamodb, secrets, pipes)
     return HandlerTable({handler.type: handler for module in modules for handler in module.HANDLERS})
