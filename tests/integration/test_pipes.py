@@ -252,3 +252,51 @@ def test_template_pipe_to_log_group(server, sqs):
     with pytest.raises(ClientError):
         pipes.describe_pipe(Name=name)
     del source_url
+
+
+def test_event_bus_target_with_whole_event_variables(pipes, sqs, server):
+    events = server.client("events")
+    source_url, source = make_queue(sqs)
+    sink_url, sink = make_queue(sqs)
+    bus = unique("bus")
+    bus_arn = events.create_event_bus(Name=bus)["EventBusArn"]
+    name = unique("pipe")
+    events.put_rule(Name="all", EventBusName=bus, EventPattern=json.dumps({"source": [f"Pipe {name}"]}))
+    events.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "q", "Arn": sink}])
+    pipes.create_pipe(Name=name, Source=source, Target=bus_arn, RoleArn=ROLE, TargetParameters={
+        "InputTemplate": '{"whole": <aws.pipes.event.json>, "text": "<aws.pipes.event>", "src": '
+                         '<aws.pipes.source-arn>}'})
+    state(pipes, name, "RUNNING")
+    sqs.send_message(QueueUrl=source_url, MessageBody='{"a": 1}')
+    event = json.loads(drain(sqs, sink_url, 1)[0])
+    assert (event["source"], event["detail-type"]) == (f"Pipe {name}", "Event from aws:sqs")
+    detail = event["detail"]
+    assert detail["src"] == source and detail["whole"]["body"] == '{"a": 1}'
+    assert json.loads(detail["text"])["messageId"] == detail["whole"]["messageId"]
+    pipes.delete_pipe(Name=name)
+
+
+def test_sns_target_and_async_lambda_target(pipes, sqs, lambda_client, server):
+    sns = server.client("sns")
+    source_url, source = make_queue(sqs)
+    sink_url, sink = make_queue(sqs)
+    topic = sns.create_topic(Name=unique("t"))["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=sink, Attributes={"RawMessageDelivery": "true"})
+    to_topic = unique("pipe")
+    pipes.create_pipe(Name=to_topic, Source=source, Target=topic, RoleArn=ROLE,
+                      TargetParameters={"InputTemplate": '{"got": "<$.body>"}'})
+    async_source_url, async_source = make_queue(sqs)
+    recorder = function(lambda_client, f"""
+        boto3.client("sqs").send_message(QueueUrl={sink_url!r}, MessageBody=json.dumps({{"batch": len(event)}}))
+    """)
+    to_function = unique("pipe")
+    pipes.create_pipe(Name=to_function, Source=async_source, Target=recorder, RoleArn=ROLE, TargetParameters={
+        "LambdaFunctionParameters": {"InvocationType": "FIRE_AND_FORGET"}})
+    state(pipes, to_topic, "RUNNING")
+    state(pipes, to_function, "RUNNING")
+    sqs.send_message(QueueUrl=source_url, MessageBody="x")
+    sqs.send_message(QueueUrl=async_source_url, MessageBody="y")
+    received = [json.loads(b) for b in drain(sqs, sink_url, 2)]
+    assert sorted(received, key=json.dumps) == [{"batch": 1}, {"got": "x"}]
+    pipes.delete_pipe(Name=to_topic)
+    pipes.delete_pipe(Name=to_function)
