@@ -300,3 +300,31 @@ def test_sns_target_and_async_lambda_target(pipes, sqs, lambda_client, server):
     assert sorted(received, key=json.dumps) == [{"batch": 1}, {"got": "x"}]
     pipes.delete_pipe(Name=to_topic)
     pipes.delete_pipe(Name=to_function)
+
+
+def test_dynamodb_stream_source_with_filter_in_order(pipes, sqs, server):
+    dynamodb = server.client("dynamodb")
+    table = unique("tbl")
+    stream = dynamodb.create_table(
+        TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    dynamodb.put_item(TableName=table, Item={"id": {"S": "before"}})  # TRIM_HORIZON reaches it
+    target_url, target = make_queue(sqs)
+    name = unique("pipe")
+    with pytest.raises(ClientError) as raised:
+        pipes.create_pipe(Name=name, Source=stream, Target=target, RoleArn=ROLE)
+    assert error(raised) == ("ValidationException", "StartingPosition is required for DynamoDB stream sources.")
+    pipes.create_pipe(Name=name, Source=stream, Target=target, RoleArn=ROLE, SourceParameters={
+        "DynamoDBStreamParameters": {"StartingPosition": "TRIM_HORIZON", "BatchSize": 2},
+        "FilterCriteria": {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]}},
+        TargetParameters={"InputTemplate": '{"id": <$.dynamodb.Keys.id.S>, "source": <$.eventSource>}'})
+    state(pipes, name, "RUNNING")
+    for key in ("a", "b", "c"):
+        dynamodb.put_item(TableName=table, Item={"id": {"S": key}})
+    dynamodb.put_item(TableName=table, Item={"id": {"S": "a"}, "v": {"N": "1"}})  # a MODIFY, filtered out
+    delivered = [json.loads(b) for b in drain(sqs, target_url, 4)]
+    assert [d["id"] for d in delivered] == ["before", "a", "b", "c"]
+    assert {d["source"] for d in delivered} == {"aws:dynamodb"}
+    pipes.delete_pipe(Name=name)

@@ -18,6 +18,7 @@ from cumulo.patterns import InvalidEventPattern, compile_pattern
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
+from cumulo.services.pipes.dynamodb_source import CHECKPOINTS
 from cumulo.services.pipes.runner import SOURCE_POLLERS, PipeRunner
 
 if TYPE_CHECKING:
@@ -96,7 +97,9 @@ class PipesProvider(Provider):
             if pipe is None:
                 return
             if pipe["CurrentState"] == "DELETING":
-                self.platform.store.delete(PIPES, key)
+                with self.platform.store.transaction():
+                    self.platform.store.delete(PIPES, key)
+                    self.platform.store.delete(CHECKPOINTS, pipe["Arn"])
                 self.settling.pop(key, None)
                 return
             pipe["CurrentState"] = pipe["DesiredState"]
@@ -114,7 +117,11 @@ class PipesProvider(Provider):
     def _check_source(self, source: str, parameters: dict[str, Any]) -> None:
         service = service_of(source)
         if service not in SOURCE_POLLERS:
-            raise _validation(f"Source {source} is not supported by Cumulo: use an SQS queue.")
+            raise _validation(f"Source {source} is not supported by Cumulo: use an SQS queue or a DynamoDB stream.")
+        self._check_filters(parameters)
+        if service == "dynamodb":
+            self._check_stream(source, parameters.get("DynamoDBStreamParameters") or {})
+            return
         fifo = self.platform.queues.fifo_queue(source)
         if fifo is None:
             raise _validation(f"Source {source} does not exist or is not accessible.")
@@ -128,6 +135,21 @@ class PipesProvider(Provider):
                               "than 10.")
         if window > MAX_WINDOW_S:
             raise _validation(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_WINDOW_S}.")
+
+    def _check_stream(self, source: str, stream: dict[str, Any]) -> None:
+        arn = parse_arn(source)
+        if arn is None or self.platform.streams.describe_table_stream(arn.account, arn.region, source) is None:
+            raise _validation(f"Source {source} does not exist or is not accessible.")
+        if not stream.get("StartingPosition"):
+            raise _validation("StartingPosition is required for DynamoDB stream sources.")
+        if (stream.get("MaximumBatchingWindowInSeconds") or 0) > MAX_WINDOW_S:
+            raise _validation(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_WINDOW_S}.")
+        dead_letter = (stream.get("DeadLetterConfig") or {}).get("Arn")
+        if dead_letter and service_of(dead_letter) not in ("sqs", "sns"):
+            raise _validation("DeadLetterConfig.Arn must be an SQS queue or an SNS topic.")
+
+    @staticmethod
+    def _check_filters(parameters: dict[str, Any]) -> None:
         filters = (parameters.get("FilterCriteria") or {}).get("Filters") or []
         if len(filters) > MAX_FILTERS:
             raise _validation(f"The number of filters exceeds the limit of {MAX_FILTERS}.")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from cumulo.arns import parse_arn, service_of
 from cumulo.eventsources.sqs import SqsPoller
 from cumulo.protocol.errors import AwsError
+from cumulo.services.pipes.dynamodb_source import DynamoDbStreamPoller, sequence_of
 from cumulo.services.pipes.templates import TemplateError, render
 from cumulo.targets.errors import TargetError
 from cumulo.targets.send import BusEvent, Delivery, call_target_api, send
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from cumulo.platform import Platform
 
 log = logging.getLogger("cumulo.pipes")
-SOURCE_POLLERS: dict[str, type] = {"sqs": SqsPoller}
+SOURCE_POLLERS: dict[str, type] = {"sqs": SqsPoller, "dynamodb": DynamoDbStreamPoller}
 
 
 class BatchFailed(Exception):
@@ -45,10 +46,10 @@ class PipeRunner:
         self.pipe = pipe
         source = pipe["SourceParameters"] or {}
         sqs = source.get("SqsQueueParameters") or {}
-        # The poller's settings, in the event source mapping's spelling.
-        self.settings = {"UUID": pipe["Arn"], "EventSourceArn": pipe["Source"], "BatchSize": sqs.get("BatchSize") or 10,
+        # The poller's settings, in the event source mapping's spelling (plus the source's own parameters).
+        self.settings = {**source, "UUID": pipe["Arn"], "EventSourceArn": pipe["Source"],
+                         "BatchSize": sqs.get("BatchSize") or 10,
                          "MaximumBatchingWindowInSeconds": sqs.get("MaximumBatchingWindowInSeconds") or 0,
-                         "FilterCriteria": source.get("FilterCriteria"),
                          "FunctionResponseTypes": ["ReportBatchItemFailures"]}
         self.poller = SOURCE_POLLERS[service_of(pipe["Source"])](platform, self.settings, self.process)
         arn = parse_arn(pipe["Arn"])
@@ -163,11 +164,16 @@ class PipeRunner:
             return answer.decode(errors="replace")
 
 
+def record_id(record: dict[str, Any]) -> str:
+    """What ``batchItemFailures`` names a record by: an SQS message id, a stream sequence number."""
+    return str(record.get("messageId") or sequence_of(record))
+
+
 def _failures(output: Any, records: list[dict[str, Any]]) -> set[str]:
     """The record ids an answer names in ``batchItemFailures`` (an invalid answer fails them all)."""
     if not isinstance(output, dict) or "batchItemFailures" not in output:
         return set()
-    ids = {r.get("messageId") for r in records}
+    ids = {record_id(r) for r in records}
     failures = output.get("batchItemFailures")
     named = {item.get("itemIdentifier") for item in failures if isinstance(item, dict)} \
         if isinstance(failures, list) else None
