@@ -328,3 +328,35 @@ def test_dynamodb_stream_source_with_filter_in_order(pipes, sqs, server):
     assert [d["id"] for d in delivered] == ["before", "a", "b", "c"]
     assert {d["source"] for d in delivered} == {"aws:dynamodb"}
     pipes.delete_pipe(Name=name)
+
+
+def test_dynamodb_stream_partial_failure_retries_then_dead_letters(pipes, sqs, lambda_client, server):
+    dynamodb = server.client("dynamodb")
+    table = unique("tbl")
+    stream = dynamodb.create_table(
+        TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]["LatestStreamArn"]
+    sink_url, _ = make_queue(sqs)
+    dlq_url, dlq = make_queue(sqs)
+    target = function(lambda_client, f"""
+        sqs = boto3.client("sqs")
+        keys = [r["dynamodb"]["Keys"]["id"]["S"] for r in event]
+        sqs.send_message(QueueUrl={sink_url!r}, MessageBody=json.dumps(keys))
+        bad = [r["dynamodb"]["SequenceNumber"] for r in event if r["dynamodb"]["Keys"]["id"]["S"] == "bad"]
+        return {{"batchItemFailures": [{{"itemIdentifier": s}} for s in bad]}}
+    """)
+    name = unique("pipe")
+    pipes.create_pipe(Name=name, Source=stream, Target=target, RoleArn=ROLE, SourceParameters={
+        "DynamoDBStreamParameters": {"StartingPosition": "LATEST", "BatchSize": 10,
+                                     "MaximumBatchingWindowInSeconds": 1, "MaximumRetryAttempts": 1,
+                                     "DeadLetterConfig": {"Arn": dlq}}})
+    state(pipes, name, "RUNNING")
+    for key in ("ok", "bad", "after"):
+        dynamodb.put_item(TableName=table, Item={"id": {"S": key}})
+    # the whole batch first, then a retry from the first failed record on; then the batch is dead-lettered
+    assert [json.loads(b) for b in drain(sqs, sink_url, 2)] == [["ok", "bad", "after"], ["bad", "after"]]
+    info = json.loads(drain(sqs, dlq_url, 1)[0])
+    assert info["DDBStreamBatchInfo"]["streamArn"] == stream and info["DDBStreamBatchInfo"]["batchSize"] == 2
+    pipes.delete_pipe(Name=name)

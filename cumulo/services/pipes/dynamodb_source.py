@@ -115,12 +115,13 @@ class DynamoDbStreamPoller:
         """Deliver a batch (retrying as configured); the new checkpoint."""
         last = sequence_of(batch[-1])
         kept = [r for r in batch if self.filters.matches(r)] if self.filters is not None else batch
-        if kept and not await self._deliver(kept):
-            await self._dead_letter(kept, "RetryAttemptsExhausted")
+        undelivered = await self._deliver(kept) if kept else []
+        if undelivered:
+            await self._dead_letter(undelivered, "RetryAttemptsExhausted")
         return last
 
-    async def _deliver(self, records: list[dict[str, Any]]) -> bool:
-        """Whether the records reached the target within the retry settings."""
+    async def _deliver(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Deliver within the retry settings; the records that did not get through (from the first failure on)."""
         retries = self.parameters.get("MaximumRetryAttempts", -1)
         max_age = self.parameters.get("MaximumRecordAgeInSeconds", -1)
         bisect = self.parameters.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT"
@@ -129,17 +130,18 @@ class DynamoDbStreamPoller:
             ok, payload = await self.process(self.settings, json.dumps({"Records": pending}).encode())
             failed = _failed_ids(payload) if ok else {sequence_of(r) for r in pending}
             if not failed:
-                return True
+                return []
             first = next((i for i, r in enumerate(pending) if sequence_of(r) in failed), 0)
             pending = pending[first:]
             attempt += 1
             if bisect and len(pending) > 1:
                 half = len(pending) // 2
-                return await self._deliver(pending[:half]) and await self._deliver(pending[half:])
+                first_half = await self._deliver(pending[:half])
+                return first_half + pending[half:] if first_half else await self._deliver(pending[half:])
             if 0 <= retries < attempt or _too_old(pending[0], max_age):
-                return False
+                return pending
             await asyncio.sleep(min(2 ** attempt * 0.1, 5.0))
-        return True
+        return []
 
     async def _dead_letter(self, records: list[dict[str, Any]], reason: str) -> None:
         target = ((self.parameters.get("DeadLetterConfig") or {}).get("Arn"))
