@@ -364,3 +364,37 @@ def test_dynamodb_stream_partial_failure_retries_then_dead_letters(pipes, sqs, l
     info = json.loads(drain(sqs, dlq_url, 1)[0])
     assert info["DDBStreamBatchInfo"]["streamArn"] == stream and info["DDBStreamBatchInfo"]["batchSize"] == 2
     pipes.delete_pipe(Name=name)
+
+
+def test_pipes_and_stream_checkpoints_survive_a_restart(tmp_path):
+    from tests.server import CumuloServer
+
+    instance = CumuloServer(tmp_path / "data").start()
+    try:
+        sqs, pipes, dynamodb = instance.client("sqs"), instance.client("pipes"), instance.client("dynamodb")
+        source_url, source = make_queue(sqs)
+        target_url, target = make_queue(sqs)
+        stream = dynamodb.create_table(
+            TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+        )["TableDescription"]["LatestStreamArn"]
+        pipes.create_pipe(Name="queue", Source=source, Target=target, RoleArn=ROLE)
+        pipes.create_pipe(Name="stream", Source=stream, Target=target, RoleArn=ROLE,
+                          SourceParameters={"DynamoDBStreamParameters": {"StartingPosition": "TRIM_HORIZON"}},
+                          TargetParameters={"InputTemplate": "<$.dynamodb.Keys.id.S>"})
+        state(pipes, "queue", "RUNNING")
+        state(pipes, "stream", "RUNNING")
+        dynamodb.put_item(TableName="t", Item={"id": {"S": "first"}})
+        assert drain(sqs, target_url, 1) == ["first"]
+        instance.stop()
+        instance.start()
+        assert {p["Name"]: p["CurrentState"] for p in pipes.list_pipes()["Pipes"]} == {"queue": "RUNNING",
+                                                                                      "stream": "RUNNING"}
+        dynamodb.put_item(TableName="t", Item={"id": {"S": "second"}})
+        sqs.send_message(QueueUrl=source_url, MessageBody="after restart")
+        delivered = drain(sqs, target_url, 2)
+        bodies = {b if not b.startswith("{") else json.loads(b)["body"] for b in delivered}
+        assert bodies == {"second", "after restart"}  # the stream resumed after "first", not from the start
+    finally:
+        instance.stop()
