@@ -398,3 +398,35 @@ def test_pipes_and_stream_checkpoints_survive_a_restart(tmp_path):
         assert bodies == {"second", "after restart"}  # the stream resumed after "first", not from the start
     finally:
         instance.stop()
+
+
+def test_express_state_machine_target_sync_partial_failure(pipes, sqs, server):
+    states = server.client("stepfunctions")
+    source_url, source = make_queue(sqs)
+    express = states.create_state_machine(
+        name=unique("target"), roleArn=ROLE, type="EXPRESS",
+        definition=json.dumps({"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$[0].body", "StringEquals": "bad", "Next": "Fail"}],
+                  "Default": "Ok"},
+            "Fail": {"Type": "Pass", "Parameters": {"batchItemFailures": [{"itemIdentifier.$": "$[0].messageId"}]},
+                     "End": True},
+            "Ok": {"Type": "Pass", "Result": {"batchItemFailures": []}, "End": True}}}))["stateMachineArn"]
+    name = unique("pipe")
+    pipes.create_pipe(Name=name, Source=source, Target=express, RoleArn=ROLE,
+                      SourceParameters={"SqsQueueParameters": {"BatchSize": 1}},
+                      TargetParameters={"StepFunctionStateMachineParameters": {"InvocationType": "REQUEST_RESPONSE"}})
+    state(pipes, name, "RUNNING")
+
+    def held() -> tuple[str, str]:
+        attributes = sqs.get_queue_attributes(QueueUrl=source_url, AttributeNames=["All"])["Attributes"]
+        return attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]
+
+    sqs.send_message(QueueUrl=source_url, MessageBody="good")
+    wait_for(lambda: held() == ("0", "0"), message="the good message deleted")
+    sqs.send_message(QueueUrl=source_url, MessageBody="bad")
+    # the execution ran synchronously and named the record as failed: it stays in flight, not deleted
+    wait_for(lambda: held() == ("0", "1"), message="the message in flight")
+    pipes.stop_pipe(Name=name)
+    state(pipes, name, "STOPPED")
+    assert held() == ("0", "1")
+    pipes.delete_pipe(Name=name)
