@@ -228,7 +228,6 @@ def test_fifo_source_keeps_order_to_fifo_target(pipes, sqs):
 def test_template_pipe_to_log_group(server, sqs):
     cloudformation, pipes, logs = server.client("cloudformation"), server.client("pipes"), server.client("logs")
     stack = unique("pipes")
-    source_url, _ = make_queue(sqs)
     group = f"/pipes/{stack}"
     template = {"Resources": {
         "Source": {"Type": "AWS::SQS::Queue"},
@@ -237,6 +236,7 @@ def test_template_pipe_to_log_group(server, sqs):
             "Source": {"Fn::GetAtt": ["Source", "Arn"]},
             "Target": {"Fn::GetAtt": ["Logs", "Arn"]}, "RoleArn": ROLE,
             "SourceParameters": {"SqsQueueParameters": {"BatchSize": "2"}},
+            "Tags": {"team": "a"},
             "TargetParameters": {"CloudWatchLogsParameters": {"LogStreamName": "s"}}}}},
         "Outputs": {"Name": {"Value": {"Ref": "Pipe"}}, "Queue": {"Value": {"Ref": "Source"}},
                     "State": {"Value": {"Fn::GetAtt": ["Pipe", "CurrentState"]}}}}
@@ -251,11 +251,19 @@ def test_template_pipe_to_log_group(server, sqs):
     events = wait_for(lambda: logs.filter_log_events(logGroupName=group).get("events"), timeout=30,
                       message="a log event")
     assert json.loads(events[0]["message"])["body"] == "to logs"
+
+    pipe = template["Resources"]["Pipe"]["Properties"]
+    pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"] = "5"
+    pipe["Tags"] = {"team": "b"}
+    cloudformation.update_stack(StackName=stack, TemplateBody=json.dumps(template))
+    cloudformation.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig={"Delay": 0.2})
+    described = pipes.describe_pipe(Name=name)
+    assert described["SourceParameters"]["SqsQueueParameters"]["BatchSize"] == 5
+    assert described["Tags"] == {"team": "b"}
     cloudformation.delete_stack(StackName=stack)
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 0.2})
     with pytest.raises(ClientError):
         pipes.describe_pipe(Name=name)
-    del source_url
 
 
 def test_event_bus_target_with_whole_event_variables(pipes, sqs, server):
