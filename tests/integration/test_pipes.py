@@ -438,3 +438,13 @@ def test_express_state_machine_target_sync_partial_failure(pipes, sqs, server):
     state(pipes, name, "STOPPED")
     assert held() == ("0", "1")
     pipes.delete_pipe(Name=name)
+
+
+def test_batch_size_above_the_targets_is_refused(pipes, sqs):
+    _, source = make_queue(sqs)
+    _, target = make_queue(sqs)
+    with pytest.raises(ClientError) as raised:
+        pipes.create_pipe(Name=unique("pipe"), Source=source, Target=target, RoleArn=ROLE, SourceParameters={
+            "SqsQueueParameters": {"BatchSize": 11, "MaximumBatchingWindowInSeconds": 1}})
+    assert error(raised) == ("ValidationException",
+                             "BatchSize 11 is larger than the maximum batch size of the target (10).")

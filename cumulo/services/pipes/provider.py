@@ -19,7 +19,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.pagination import decode_token, encode_token
 from cumulo.services.pipes.dynamodb_source import CHECKPOINTS
-from cumulo.services.pipes.runner import SOURCE_POLLERS, PipeRunner
+from cumulo.services.pipes.runner import SOURCE_POLLERS, TARGET_MAX_BATCH, PipeRunner
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -167,6 +167,12 @@ class PipesProvider(Provider):
     def _check(self, pipe: dict[str, Any]) -> None:
         self._check_source(pipe["Source"], pipe.get("SourceParameters") or {})
         self._check_arn(pipe["Target"], TARGET_SERVICES, "Target")
+        source = pipe.get("SourceParameters") or {}
+        size = max((source.get(group) or {}).get("BatchSize") or 1
+                   for group in ("SqsQueueParameters", "DynamoDBStreamParameters"))
+        limit = TARGET_MAX_BATCH.get(service_of(pipe["Target"]))
+        if limit is not None and size > limit:
+            raise _validation(f"BatchSize {size} is larger than the maximum batch size of the target ({limit}).")
         if pipe.get("Enrichment"):
             self._check_arn(pipe["Enrichment"], ENRICHMENT_SERVICES, "Enrichment")
 

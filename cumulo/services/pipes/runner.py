@@ -8,7 +8,8 @@ carry ``batchItemFailures``. SQS (standard and FIFO) reuses the event source map
 deleted), and messages deleted only once the target accepted them. A Kinesis or DynamoDB
 Streams poller adds an entry here with the same contract.
 
-Partial failures follow AWS: a Lambda or Step Functions target that answers
+Partial failures follow AWS (not from the enrichment, which AWS does not support): a Lambda or
+Step Functions target that answers
 ``{"batchItemFailures": [{"itemIdentifier": id}]}`` fails only those records (ids are SQS
 message ids); any other error fails the whole batch, which comes back after the visibility
 timeout.
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cumulo.pipes")
 SOURCE_POLLERS: dict[str, type] = {"sqs": SqsPoller, "dynamodb": DynamoDbStreamPoller}
+# The largest batch each batching target takes (AWS's table); Lambda and Step Functions take any.
+TARGET_MAX_BATCH = {"sqs": 10, "sns": 10, "events": 10, "logs": 10_000}
 
 
 class BatchFailed(Exception):
@@ -51,6 +54,10 @@ class PipeRunner:
                          "BatchSize": sqs.get("BatchSize") or 10,
                          "MaximumBatchingWindowInSeconds": sqs.get("MaximumBatchingWindowInSeconds") or 0,
                          "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+        stream = source.get("DynamoDBStreamParameters")
+        if stream is not None and not stream.get("BatchSize"):  # 100, or less when the target takes fewer
+            self.settings["DynamoDBStreamParameters"] = {
+                **stream, "BatchSize": min(100, TARGET_MAX_BATCH.get(service_of(pipe["Target"]), 100))}
         self.poller = SOURCE_POLLERS[service_of(pipe["Source"])](platform, self.settings, self.process)
         arn = parse_arn(pipe["Arn"])
         assert arn is not None
@@ -91,6 +98,8 @@ class PipeRunner:
         template = parameters.get("InputTemplate")
         shaped = [self._templated(e, template, arn) for e in events] if template else events
         service = service_of(arn)
+        if len(shaped) > TARGET_MAX_BATCH.get(service, len(shaped)):
+            raise BatchFailed(f"the enrichment answered {len(shaped)} events, more than the target takes")
         if service in ("lambda", "states"):
             kind = (parameters.get("LambdaFunctionParameters") or parameters.get("StepFunctionStateMachineParameters")
                     or {}).get("InvocationType", "REQUEST_RESPONSE")
