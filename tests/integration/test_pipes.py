@@ -448,3 +448,32 @@ def test_batch_size_above_the_targets_is_refused(pipes, sqs):
             "SqsQueueParameters": {"BatchSize": 11, "MaximumBatchingWindowInSeconds": 1}})
     assert error(raised) == ("ValidationException",
                              "BatchSize 11 is larger than the maximum batch size of the target (10).")
+
+
+def test_api_gateway_endpoint_enrichment(pipes, sqs, lambda_client, server):
+    apigateway = server.client("apigateway")
+    source_url, source = make_queue(sqs)
+    target_url, target = make_queue(sqs)
+    backend = function(lambda_client, """
+        record = json.loads(event["body"])
+        return {"statusCode": 200, "body": json.dumps({"seen": record["body"], "path": event["path"],
+                                                       "who": event["headers"].get("x-caller")})}
+    """)
+    api = apigateway.create_rest_api(name=unique("enrich"))["id"]
+    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+    resource = apigateway.create_resource(restApiId=api, parentId=root, pathPart="{kind}")["id"]
+    apigateway.put_method(restApiId=api, resourceId=resource, httpMethod="POST", authorizationType="NONE")
+    apigateway.put_integration(
+        restApiId=api, resourceId=resource, httpMethod="POST", type="AWS_PROXY", integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{backend}/invocations")
+    apigateway.create_deployment(restApiId=api, stageName="prod")
+    name = unique("pipe")
+    pipes.create_pipe(Name=name, Source=source, Target=target, RoleArn=ROLE,
+                      Enrichment=f"arn:aws:execute-api:us-east-1:000000000000:{api}/prod/POST/*",
+                      EnrichmentParameters={"HttpParameters": {"PathParameterValues": ["orders"],
+                                                               "HeaderParameters": {"x-caller": "pipe"}}},
+                      SourceParameters={"SqsQueueParameters": {"BatchSize": 1}})
+    state(pipes, name, "RUNNING")
+    sqs.send_message(QueueUrl=source_url, MessageBody="order 1")
+    assert json.loads(drain(sqs, target_url, 1)[0]) == {"seen": "order 1", "path": "/orders", "who": "pipe"}
+    pipes.delete_pipe(Name=name)

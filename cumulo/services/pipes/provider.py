@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 PIPES = "pipes.pipes"
 TARGET_SERVICES = ("lambda", "states", "sqs", "sns", "events", "logs")
-ENRICHMENT_SERVICES = ("lambda", "states")
+ENRICHMENT_SERVICES = ("lambda", "states", "execute-api")
 MAX_FILTERS = 5
 SQS_MAX_BATCH, SQS_FIFO_MAX_BATCH, MAX_WINDOW_S = 10_000, 10, 300
 SUMMARY = ("Name", "Arn", "DesiredState", "CurrentState", "StateReason", "CreationTime", "LastModifiedTime", "Source",

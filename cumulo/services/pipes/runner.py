@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from cumulo.arns import parse_arn, service_of
 from cumulo.eventsources.sqs import SqsPoller
 from cumulo.protocol.errors import AwsError
+from cumulo.services.pipes.api_gateway import EndpointError, call_endpoint
 from cumulo.services.pipes.dynamodb_source import DynamoDbStreamPoller, sequence_of
 from cumulo.services.pipes.templates import TemplateError, render
 from cumulo.targets.errors import TargetError
@@ -87,6 +88,17 @@ class PipeRunner:
             return records, set()
         template = ((self.pipe.get("EnrichmentParameters") or {}).get("InputTemplate"))
         batch = [self._templated(r, template, arn) for r in records] if template else records
+        if service_of(arn) == "execute-api":  # no batches: one request per event
+            enriched = []
+            for item in batch:
+                try:
+                    answer = await call_endpoint(self.platform.settings.endpoint_url, arn, item,
+                                                 self.pipe.get("EnrichmentParameters") or {})
+                except EndpointError as error:
+                    raise BatchFailed(str(error)) from error
+                if answer is not None:
+                    enriched += answer if isinstance(answer, list) else [answer]
+            return enriched, set()
         output = await self._call(arn, batch, synchronous=True)
         if output is None:
             return [], set()  # an empty enrichment answer ends the batch here, as on AWS
