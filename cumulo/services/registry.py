@@ -17,6 +17,7 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.iam.provider import IamProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
+    from cumulo.services.pipes.provider import PipesProvider
     from cumulo.services.s3.provider import S3Provider
     from cumulo.services.scheduler.provider import SchedulerProvider
     from cumulo.services.schemas.provider import SchemasProvider
@@ -32,7 +33,7 @@ def provider_classes() -> list[type[Provider]]:
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SecretsManagerProvider,
             SsmProvider, SqsProvider, SnsProvider,
             DynamoDbProvider, DynamoDbStreamsProvider,
-            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, SchemasProvider,
+            LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, SchemasProvider, PipesProvider,
             ApiGatewayService,
             ApiGatewayV2Service,
             ApplicationAutoScalingProvider, CloudFormationProvider]

@@ -42,11 +42,12 @@ def handlers() -> HandlerTable:
         messaging,
         monitoring,
         nested,
+        pipes,
         s3,
         schemas,
         secrets,
     )
 
     modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring,
-               s3, dynamodb, secrets, schemas)
+               s3, dynamodb, secrets, schemas, pipes)
     return HandlerTable({handler.type: handler for module in modules for handler in module.HANDLERS})

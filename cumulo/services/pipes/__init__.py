@@ -1,0 +1,1 @@
+"""Amazon EventBridge Pipes: a source polled in batches, filtered, enriched, and delivered to a target."""
