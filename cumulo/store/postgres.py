@@ -131,6 +131,8 @@ class PostgresStore(Store):
                     self._listening.set()
                     while not self._closing.is_set():
                         for notice in conn.notifies(timeout=0.5):
+                            if self._closing.is_set():
+                                break
                             if notice.pid != self._backend_pid:
                                 self._wrote(notice.payload)
             except psycopg.Error as error:
@@ -346,6 +348,8 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         self._closing.set()
+        with self._lock:
+            self._conn.execute("SELECT pg_notify(%s, '')", (RECORDS_CHANNEL,))  # wakes the listener
         self._listener.join(5)
         with self._lock:
             self._conn.close()

@@ -20,18 +20,22 @@ from cumulo.store.sqlite import SqliteStore
 from tests.postgres import temporary_database
 
 
+@pytest.fixture(scope="module")
+def postgres_url():
+    with temporary_database() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request, tmp_path):
     if request.param == "sqlite":
         instance = SqliteStore(tmp_path / "state.db")
-        yield instance
-        instance.close()
-        return
-    from cumulo.store.postgres import PostgresStore
-    with temporary_database() as url:
-        instance = PostgresStore(url)
-        yield instance
-        instance.close()
+    else:
+        from cumulo.store.postgres import PostgresStore
+        instance = PostgresStore(request.getfixturevalue("postgres_url"))
+        instance._execute("TRUNCATE records, queue_messages, queue_dedup")  # one database per module
+    yield instance
+    instance.close()
 
 
 def test_records_put_get_insert_delete(store):
