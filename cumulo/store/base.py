@@ -65,6 +65,9 @@ class DeadLetterPolicy:
 
 
 class Store(abc.ABC):
+    #: whether other processes (cluster nodes) use the same state at the same time
+    shared = False
+
     # ----------------------------------------------------------------- records
     @abc.abstractmethod
     def get(self, table: str, key: str) -> Record | None: ...

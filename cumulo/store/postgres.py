@@ -71,6 +71,8 @@ def _queue_lock_key(queue: str) -> int:
 
 
 class PostgresStore(Store):
+    shared = True
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock = threading.RLock()
