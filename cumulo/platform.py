@@ -44,9 +44,9 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = open_store(settings)
-        self.artifacts = ArtifactStore(settings.data_dir)
         self.notifier = Notifier()
+        self.store = open_store(settings, self.notifier)
+        self.artifacts = ArtifactStore(settings.data_dir)
         self.membership = (Membership(self.store, settings.node, settings.endpoint_url)
                            if settings.cluster_url else None)
         # Temporary credentials (function environments, STS): one cache for every holder.

@@ -8,6 +8,8 @@ together. What a cluster adds:
   never deliver a message twice within its visibility timeout; a FIFO queue's receives take a
   transaction-scoped advisory lock on the queue, because a message group must not be handed to
   two nodes at once (skipping a locked row would skip past its group's head);
+* **wake-up hints** (``notify.py``) reach the other nodes on ``cumulo_hints``, so a long poll
+  or a dispatcher on one node wakes when another node enqueues;
 * **generations** count this process's own writes (as in SQLite) and the writes of other nodes,
   announced by a trigger on ``cumulo_records`` (LISTEN/NOTIFY, delivered at commit). A listener
   that loses its connection may have missed notifications, so on reconnecting it advances every
@@ -25,7 +27,7 @@ import secrets
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -39,7 +41,7 @@ from cumulo.store.base import (
     Record,
     Store,
 )
-from cumulo.store.postgres_schema import RECORDS_CHANNEL, migrate
+from cumulo.store.postgres_schema import HINTS_CHANNEL, RECORDS_CHANNEL, migrate
 
 log = logging.getLogger("cumulo.store")
 
@@ -83,6 +85,8 @@ class PostgresStore(Store):
         self._conn = psycopg.connect(url, autocommit=True)
         self.schema_version = migrate(self._conn)
         self._backend_pid = self._conn.info.backend_pid
+        #: called (in the listener thread) with the channel of each hint another node publishes
+        self.on_hint: Callable[[str], None] | None = None
         self._closing = threading.Event()
         self._listener = threading.Thread(target=self._listen, name="cumulo-store-listen", daemon=True)
         self._listening = threading.Event()
@@ -129,20 +133,30 @@ class PostgresStore(Store):
             try:
                 with psycopg.connect(self.url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {RECORDS_CHANNEL}")
+                    conn.execute(f"LISTEN {HINTS_CHANNEL}")
                     self._everything_changed = next(self._changes)  # anything missed meanwhile
                     self._listening.set()
                     while not self._closing.is_set():
                         for notice in conn.notifies(timeout=0.5):
                             if self._closing.is_set():
                                 break
-                            if notice.pid != self._backend_pid:
+                            if notice.pid == self._backend_pid:
+                                continue
+                            if notice.channel == RECORDS_CHANNEL:
                                 self._wrote(notice.payload)
+                            elif self.on_hint is not None:
+                                self.on_hint(notice.payload)
             except psycopg.Error as error:
                 if self._closing.is_set():
                     return
                 log.warning("cluster store: change notifications interrupted (%s); reconnecting", error)
                 self._everything_changed = next(self._changes)
                 self._closing.wait(1.0)
+
+    def publish_hint(self, channel: str) -> None:
+        """Tell the other nodes' waiters on ``channel`` that something may have changed (delivered
+        when this connection's open transaction, if any, commits)."""
+        self._execute("SELECT pg_notify(%s, %s)", (HINTS_CHANNEL, channel))
 
     # ----------------------------------------------------------------- records
     def get(self, table: str, key: str) -> Record | None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 #: the advisory lock key that serializes schema migrations across nodes ("cumulo" in ASCII)
 MIGRATION_LOCK = 0x63756D756C6F
 RECORDS_CHANNEL = "cumulo_records"
+HINTS_CHANNEL = "cumulo_hints"  # wake-up hints between nodes (cumulo.store.notify)
 
 MIGRATIONS: list[str] = [
     # 1: records (with change notifications), queues and deduplication windows

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 
 import pytest
@@ -93,3 +94,23 @@ def test_a_second_node_with_the_same_name_is_turned_away(nodes, cluster_url):
     with pytest.raises(AssertionError, match="exited with 3"):
         twin.start(timeout=20)
     assert "in use by another Cumulo server" in twin.log()
+
+
+def test_a_long_poll_on_one_node_wakes_when_another_node_sends(nodes):
+    first, second = nodes
+    queue_url = first.client("sqs").create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    result: dict = {}
+
+    def long_poll() -> None:
+        began = time.monotonic()
+        result["messages"] = second.client("sqs", read_timeout=30).receive_message(
+            QueueUrl=queue_url, WaitTimeSeconds=20)["Messages"]
+        result["took"] = time.monotonic() - began
+
+    poller = threading.Thread(target=long_poll)
+    poller.start()
+    time.sleep(0.5)  # let the long poll start waiting (it returns the message either way)
+    first.client("sqs").send_message(QueueUrl=queue_url, MessageBody="wake up")
+    poller.join(30)
+    assert [message["Body"] for message in result["messages"]] == ["wake up"]
+    assert result["took"] < 10  # woken by the other node's hint, not by the end of the 20 s wait
