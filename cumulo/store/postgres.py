@@ -104,6 +104,7 @@ class PostgresStore(Store):
                 finally:
                     self._depth -= 1
                 return
+            self._reconnect_if_lost()
             self._conn.execute("BEGIN")
             self._depth = 1
             try:
@@ -118,7 +119,19 @@ class PostgresStore(Store):
 
     def _execute(self, sql: str, params: tuple = ()) -> psycopg.Cursor:
         with self._lock:
+            if not self._depth:
+                self._reconnect_if_lost()
             return self._conn.execute(sql, params)
+
+    def _reconnect_if_lost(self) -> None:
+        """After the database connection broke (the call that saw it failed, never retried:
+        it may have committed), open a new one for the calls that follow."""
+        if not (self._conn.broken or self._conn.closed) or self._closing.is_set():
+            return
+        log.warning("cluster store: the database connection was lost; reconnecting")
+        self._conn = psycopg.connect(self.url, autocommit=True)
+        self._backend_pid = self._conn.info.backend_pid
+        self._everything_changed = next(self._changes)
 
     # ------------------------------------------------------------- generations
     def generation(self, table: str) -> int:

@@ -138,3 +138,14 @@ def test_committed_writes_survive_a_killed_node(url):
         assert [m.message_id for m in store.receive("killed", 10, 30)] == ["m1"]
     finally:
         store.close()
+
+
+def test_a_node_whose_connection_was_cut_reconnects_for_the_next_call(nodes):
+    first, second = nodes
+    first.put("t", "before", {"v": 1})
+    second._execute("SELECT pg_terminate_backend(%s)", (first._backend_pid,))
+    with pytest.raises(psycopg.OperationalError):
+        first.get("t", "before")  # the call that finds the connection gone fails, never retried
+    assert first.get("t", "before") == {"v": 1}
+    first.put("t", "after", {"v": 2})
+    assert second.get("t", "after") == {"v": 2}
