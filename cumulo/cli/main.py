@@ -11,6 +11,7 @@ import typer
 import typer.core
 
 from cumulo import __version__
+from cumulo.cli.cluster import app as cluster_app
 from cumulo.cli.runtimes import app as runtimes_app
 
 
@@ -36,6 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(runtimes_app, name="runtimes")
+app.add_typer(cluster_app, name="cluster")
 
 
 def _version(value: bool) -> None:

@@ -7,6 +7,8 @@ Skipped (saying why) when no PostgreSQL server is reachable or the cluster extra
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -114,3 +116,11 @@ def test_a_long_poll_on_one_node_wakes_when_another_node_sends(nodes):
     poller.join(30)
     assert [message["Body"] for message in result["messages"]] == ["wake up"]
     assert result["took"] < 10  # woken by the other node's hint, not by the end of the 20 s wait
+
+
+def test_cluster_status_lists_the_nodes(nodes, cluster_url):
+    shown = subprocess.run([sys.executable, "-m", "cumulo.cli.main", "cluster", "status", "--json",
+                            "--cluster", cluster_url], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert {(n["name"], n["endpoint"], n["up"]) for n in json.loads(shown.stdout)} == {
+        ("node-a", nodes[0].url, True), ("node-b", nodes[1].url, True)}
