@@ -168,8 +168,12 @@ class PostgresStore(Store):
 
     def publish_hint(self, channel: str) -> None:
         """Tell the other nodes' waiters on ``channel`` that something may have changed (delivered
-        when this connection's open transaction, if any, commits)."""
-        self._execute("SELECT pg_notify(%s, %s)", (HINTS_CHANNEL, channel))
+        when this connection's open transaction, if any, commits). Best effort, as hints are:
+        the caller's write has committed, and waiters elsewhere re-read within seconds anyway."""
+        try:
+            self._execute("SELECT pg_notify(%s, %s)", (HINTS_CHANNEL, channel))
+        except psycopg.Error as error:
+            log.debug("cluster store: hint on %s not published: %s", channel, error)
 
     # ----------------------------------------------------------------- records
     def get(self, table: str, key: str) -> Record | None:
