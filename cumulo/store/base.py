@@ -96,6 +96,11 @@ class Store(abc.ABC):
         """Group the calls made inside the ``with`` block into one atomic commit (re-entrant)."""
 
     @abc.abstractmethod
+    def exclusive(self, name: str) -> None:
+        """Inside ``transaction()``: wait until no other process sharing the store holds ``name``,
+        then hold it until the transaction ends."""
+
+    @abc.abstractmethod
     def generation(self, table: str) -> int:
         """A number that changes whenever a record of ``table`` may have changed (a write, or a
         rolled-back transaction); read it *before* reading records to cache them safely."""

@@ -133,6 +133,9 @@ class PostgresStore(Store):
         self._backend_pid = self._conn.info.backend_pid
         self._everything_changed = next(self._changes)
 
+    def exclusive(self, name: str) -> None:
+        self._execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"cumulo-exclusive:{name}".encode()),))
+
     # ------------------------------------------------------------- generations
     def generation(self, table: str) -> int:
         return max(self._changed.get(table, 0), self._everything_changed)

@@ -124,3 +124,41 @@ def test_cluster_status_lists_the_nodes(nodes, cluster_url):
     assert shown.returncode == 0, shown.stderr
     assert {(n["name"], n["endpoint"], n["up"]) for n in json.loads(shown.stdout)} == {
         ("node-a", nodes[0].url, True), ("node-b", nodes[1].url, True)}
+
+
+@pytest.fixture(scope="module")
+def fast_clock_nodes(cluster_url, tmp_path_factory):
+    """Two more nodes whose schedules run 60 times faster (rate(1 minute) fires every second)."""
+    data_dir = tmp_path_factory.mktemp("cluster-clock") / "data"
+    started: list[CumuloServer] = []
+    try:
+        for name in ("clock-a", "clock-b"):
+            started.append(CumuloServer(data_dir, extra_args=["--cluster", cluster_url, "--node-name", name],
+                                        env={"CUMULO_SCHEDULE_CLOCK_SPEED": "60"}).start())
+        yield started
+    finally:
+        for node in started:
+            node.stop()
+
+
+def test_a_schedule_known_to_two_nodes_fires_once_per_period(fast_clock_nodes):
+    first, second = fast_clock_nodes
+    queue_url = first.client("sqs").create_queue(QueueName=f"ticks-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = first.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = f"tick-{uuid.uuid4().hex[:8]}"
+    first.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
+    first.client("events").put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
+    second.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 minute)")  # both nodes time it now
+    times: list[str] = []
+
+    def collect() -> bool:
+        messages = first.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                                       WaitTimeSeconds=1).get("Messages", [])
+        times.extend(json.loads(message["Body"])["time"] for message in messages)
+        return len(times) >= 6
+
+    wait_for(collect, timeout=30, message="six scheduled events")
+    assert len(times) == len(set(times)), sorted(times)  # no occurrence delivered by both nodes
+    first.client("events").remove_targets(Rule=rule, Ids=["q"])
+    first.client("events").delete_rule(Name=rule)
