@@ -32,8 +32,9 @@ from cumulo.services.interfaces import (
 from cumulo.services.registry import provider_classes
 from cumulo.settings import Settings
 from cumulo.store.artifacts import ArtifactStore
+from cumulo.store.membership import Membership, nodes
 from cumulo.store.notify import Notifier
-from cumulo.store.sqlite import SqliteStore
+from cumulo.store.opening import open_store
 
 log = logging.getLogger("cumulo")
 SLOW_START_S = 1.0  # a service start slower than this is reported (it delays readiness)
@@ -44,9 +45,11 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = SqliteStore(settings.data_dir / "state.db", settings.sqlite_synchronous)
-        self.artifacts = ArtifactStore(settings.data_dir)
         self.notifier = Notifier()
+        self.store = open_store(settings, self.notifier)
+        self.artifacts = ArtifactStore(settings.data_dir)
+        self.membership = (Membership(self.store, settings.node, settings.endpoint_url)
+                           if settings.cluster_url else None)
         # Temporary credentials (function environments, STS): one cache for every holder.
         self.sessions = SessionStore(self.store)
         self.providers: dict[str, Provider] = {cls.service: cls(self) for cls in provider_classes()}
@@ -77,6 +80,9 @@ class Platform:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.notifier.bind(loop)
+        if self.membership is not None:
+            self.membership.beat()  # a member before serving
+            self.spawn(self.membership.run(), name="cluster-heartbeat")
         loop.run_in_executor(None, self.catalog.warm)
         for name, provider in self.providers.items():
             began = time.monotonic()
@@ -115,6 +121,8 @@ class Platform:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await http_client.close()
+        if self.membership is not None:
+            self.membership.leave()
         self.store.close()
 
     def health(self, detailed: bool = True) -> dict:
@@ -132,4 +140,6 @@ class Platform:
             "isolation": isolation_report(self.settings.isolation, self.settings.function_network)
             if self.settings.isolation != "off"
             else {"mode": "off"},
+            **({"cluster": {"node": self.settings.node, "nodes": nodes(self.store)}}
+               if self.membership is not None else {}),
         }

@@ -51,7 +51,7 @@ async def run_until_signalled(settings: Settings) -> int:
     except OSError as error:
         _failed(f"cannot listen on {settings.host}:{settings.port}: {error}", error)
         return 1
-    lock = DataDirLock(settings.data_dir)
+    lock = DataDirLock(settings.scratch_dir)  # per node in cluster mode
     try:
         return await _serve_locked(settings, listener, lock)
     finally:
@@ -62,6 +62,7 @@ async def run_until_signalled(settings: Settings) -> int:
 async def _serve_locked(settings: Settings, listener: socket.socket, lock: DataDirLock) -> int:
     try:
         prepare_data_dir(settings.data_dir)
+        prepare_data_dir(settings.scratch_dir)
         lock.acquire(settings.endpoint_url)
         platform = Platform(settings)
     except Exception as error:
@@ -71,7 +72,7 @@ async def _serve_locked(settings: Settings, listener: socket.socket, lock: DataD
     try:
         # isolated function networks reach the endpoint through this socket (cumulo.runtime.network);
         # bound before any environment can start, served with the port
-        unix = (bind_endpoint_socket(settings.data_dir.resolve() / "environments")
+        unix = (bind_endpoint_socket(settings.scratch_dir.resolve() / "environments")
                 if settings.function_network == "isolated" else None)
         await platform.start()
     except Exception as error:

@@ -15,7 +15,9 @@ import dataclasses
 import functools
 import ipaddress
 import os
+import re
 import resource
+import socket
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -124,6 +126,11 @@ class Settings:
     # Open client connections at most; beyond it a new connection is answered 503 and closed.
     # 0: half the process's open-file limit (the other half is left to environments and the store).
     max_connections: int = 0
+    # Cluster mode: a postgresql:// URL puts the state of every node started with it (and the same
+    # data_dir) in that database; empty runs one node on the embedded SQLite store (docs/cluster.md).
+    cluster_url: str = ""
+    # This node's name in the cluster (its scratch folder, its membership row); default host-port.
+    node_name: str = ""
 
     @property
     def connection_limit(self) -> int:
@@ -136,6 +143,18 @@ class Settings:
     def auth_required(self) -> bool:
         """Signatures are verified on request, with IAM enforcement, and always when not bound to loopback."""
         return self.require_auth or self.enforce_iam or not _is_loopback(self.host)
+
+    @property
+    def node(self) -> str:
+        return self.node_name or f"{socket.gethostname()}-{self.port}"
+
+    @property
+    def scratch_dir(self) -> Path:
+        """This node's own files (environments, sockets): the data directory itself, or in cluster
+        mode a folder per node under it, so several nodes can share one data directory."""
+        if not self.cluster_url:
+            return self.data_dir
+        return self.data_dir / "nodes" / self.node
 
     @property
     def endpoint_url(self) -> str:
@@ -226,4 +245,10 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
             values[name] = values[name].upper() if allowed[0].isupper() else values[name].lower()
         if name in values and values[name] not in allowed:
             raise SettingsError(f"setting {name!r}: {values[name]!r} is not one of {', '.join(allowed)}")
+    cluster_url = values.get("cluster_url", "")
+    if cluster_url and not cluster_url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError("setting 'cluster_url': expected a postgresql:// URL")
+    node_name = values.get("node_name", "")
+    if node_name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", node_name):
+        raise SettingsError("setting 'node_name': letters, digits, '.', '_' and '-' only (at most 63)")
     return Settings(**values)

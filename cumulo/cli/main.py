@@ -11,6 +11,7 @@ import typer
 import typer.core
 
 from cumulo import __version__
+from cumulo.cli.cluster import app as cluster_app
 from cumulo.cli.runtimes import app as runtimes_app
 
 
@@ -36,6 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(runtimes_app, name="runtimes")
+app.add_typer(cluster_app, name="cluster")
 
 
 def _version(value: bool) -> None:
@@ -81,6 +83,11 @@ def serve(
         help="A function whose runtime version is not installed: nearest (run it on the nearest installed "
              "version, with a warning) or strict (refuse it; `cumulo runtimes install ID` adds it).",
         show_default="nearest")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        help="Cluster mode: a postgresql:// URL shared by every node (each started with the same "
+             "--data-dir); see docs/cluster.md.", show_default="off (SQLite)")] = None,
+    node_name: Annotated[str | None, typer.Option(
+        help="This node's name in a cluster.", show_default="host-port")] = None,
 ) -> None:
     """Start the Cumulo server: every service on one endpoint, state in the data directory.
 
@@ -95,7 +102,7 @@ def serve(
             {"host": host, "port": port, "data_dir": data_dir, "require_auth": require_auth,
              "enforce_iam": enforce_iam, "account_id": account_id, "default_region": region,
              "log_level": log_level, "isolation": isolation, "function_network": function_network,
-             "runtime_substitution": runtime_substitution},
+             "runtime_substitution": runtime_substitution, "cluster_url": cluster, "node_name": node_name},
             config_file=config)
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)

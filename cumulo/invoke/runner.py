@@ -77,7 +77,7 @@ class FunctionRunner:
         budget = settings.memory_budget_mb or _host_memory_mb() * 3 // 4
         self.limiter = ConcurrencyLimiter(settings.concurrent_executions)
         self.pool = EnvironmentPool(RuntimeConfig(
-            work_dir=settings.data_dir.resolve() / "environments",
+            work_dir=settings.scratch_dir.resolve() / "environments",
             isolation=settings.isolation,  # type: ignore[arg-type]
             keep_warm_s=float(settings.keep_warm_seconds),
             max_lifetime_s=float(settings.environment_max_lifetime_seconds),

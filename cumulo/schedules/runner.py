@@ -6,6 +6,11 @@ Each provider keeps its schedules in the store with their next fire time; the ru
 transaction) and returns the next real fire time, or None when the schedule is done. On start-up
 the provider plans every stored schedule again; one whose fire time passed while the server was
 down fires once, then continues from the current time.
+
+In a cluster every node that knows a schedule keeps its timer, and each fire runs in a
+transaction holding the schedule's cluster-wide lock (``Store.exclusive``): the node that comes
+second finds the stored fire time already moved on (``fire`` re-reads it) and only re-plans, so
+an occurrence fires once, and it still fires when the node that usually wins has died.
 """
 
 from __future__ import annotations
@@ -18,15 +23,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 
+from cumulo.store.base import Store
+
 log = logging.getLogger("cumulo.schedules")
 Fire = Callable[[Hashable], "float | Awaitable[float | None] | None"]
 MAX_WAIT_S = 30.0
 
 
 class ScheduleRunner:
-    def __init__(self, fire: Fire, name: str = "schedules") -> None:
+    def __init__(self, fire: Fire, name: str = "schedules", store: Store | None = None) -> None:
         self._fire = fire
         self.name = name
+        self._shared_store = store if store is not None and store.shared else None
         self._heap: list[tuple[float, int, Hashable]] = []
         self._planned: dict[Hashable, float] = {}
         self._counter = itertools.count()
@@ -56,6 +64,13 @@ class ScheduleRunner:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
+    def _fire_once(self, key: Hashable) -> float | Awaitable[float | None] | None:
+        if self._shared_store is None:
+            return self._fire(key)
+        with self._shared_store.transaction():
+            self._shared_store.exclusive(f"{self.name}:{key}")
+            return self._fire(key)  # a synchronous fire's own transaction joins this one
+
     async def _run(self) -> None:
         while True:
             self._wakeup.clear()
@@ -66,7 +81,7 @@ class ScheduleRunner:
                     continue  # replanned or forgotten since
                 del self._planned[key]
                 try:
-                    following = self._fire(key)
+                    following = self._fire_once(key)
                     if inspect.isawaitable(following):
                         following = await following
                 except Exception:

@@ -65,6 +65,9 @@ class DeadLetterPolicy:
 
 
 class Store(abc.ABC):
+    #: whether other processes (cluster nodes) use the same state at the same time
+    shared = False
+
     # ----------------------------------------------------------------- records
     @abc.abstractmethod
     def get(self, table: str, key: str) -> Record | None: ...
@@ -91,6 +94,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
         """Group the calls made inside the ``with`` block into one atomic commit (re-entrant)."""
+
+    @abc.abstractmethod
+    def exclusive(self, name: str) -> None:
+        """Inside ``transaction()``: wait until no other process sharing the store holds ``name``,
+        then hold it until the transaction ends."""
 
     @abc.abstractmethod
     def generation(self, table: str) -> int:

@@ -9,18 +9,27 @@ LISTEN/NOTIFY plus polling.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 
 class Notifier:
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: in cluster mode, passes every hint on to the other nodes (``PostgresStore.publish_hint``)
+        self.relay: Callable[[str], None] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
     def notify(self, channel: str) -> None:
-        """Wake everyone waiting on ``channel``; safe to call from any thread."""
+        """Wake everyone waiting on ``channel``, on every node; safe to call from any thread."""
+        if self.relay is not None:
+            self.relay(channel)
+        self.notify_here(channel)
+
+    def notify_here(self, channel: str) -> None:
+        """Wake the waiters of this process only (a hint relayed from another node)."""
         loop = self._loop
         if loop is None:
             return

@@ -109,6 +109,9 @@ class SqliteStore(Store):
             self._depth = 0
             self._conn.execute("COMMIT")
 
+    def exclusive(self, name: str) -> None:
+        """Nothing to wait for: ``BEGIN IMMEDIATE`` transactions already exclude each other."""
+
     def _execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._conn.execute(sql, params)

@@ -40,7 +40,9 @@ class DurableWorkQueue:
         self._stopping = False
 
     async def start(self) -> None:
-        released = self.store.release_in_flight(self.queue)
+        # A cluster's other nodes hold live leases on the same queue: there a dead node's leases
+        # simply expire (after lease_s) and its work resumes on whichever node receives it next.
+        released = 0 if self.store.shared else self.store.release_in_flight(self.queue)
         if released:
             log.info("resuming %d %s (%s) leased before a restart", released, self.work_name, self.queue)
         if self.workers > 0:

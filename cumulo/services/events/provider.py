@@ -70,7 +70,7 @@ class EventsProvider(BusOperations, RuleOperations, IngestOperations, ArchiveOpe
         self.delivery = DeliveryQueue(platform, QUEUE, self._send, self._dead_letter, self._observe,
                                       send_sync=self._send_sync)
         self.clock = ScheduleClock(float(getattr(platform.settings, "schedule_clock_speed", 1.0)))
-        self.schedules = ScheduleRunner(self._fire_rule, name="events-schedules")
+        self.schedules = ScheduleRunner(self._fire_rule, name="events-schedules", store=platform.store)
         self._bus_rules: dict[str, BusRules] = {}
         self._metric_batch: Counter[tuple] | None = None
         self._bus_archives: dict[str, list] = {}

@@ -85,7 +85,7 @@ class SchedulerProvider(Provider):
         self.metrics = MetricCounters()
         self.delivery = DeliveryQueue(platform, QUEUE, self._send, self._dead_letter, self._observe)
         self.clock = ScheduleClock(float(getattr(platform.settings, "schedule_clock_speed", 1.0)))
-        self.runner = ScheduleRunner(self._fire, name="scheduler")
+        self.runner = ScheduleRunner(self._fire, name="scheduler", store=platform.store)
 
     async def start(self) -> None:
         for key, record in self.platform.store.scan(SCHEDULES):
