@@ -15,6 +15,7 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.dynamodbstreams.provider import DynamoDbStreamsProvider
     from cumulo.services.events.provider import EventsProvider
     from cumulo.services.iam.provider import IamProvider
+    from cumulo.services.kinesis.provider import KinesisProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
     from cumulo.services.s3.provider import S3Provider
@@ -30,7 +31,7 @@ def provider_classes() -> list[type[Provider]]:
     # before HTTP APIs: both data planes answer /_api/{id}, and the REST one passes on ids not its own.
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SecretsManagerProvider,
             SsmProvider, SqsProvider, SnsProvider,
-            DynamoDbProvider, DynamoDbStreamsProvider,
+            DynamoDbProvider, DynamoDbStreamsProvider, KinesisProvider,
             LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, ApiGatewayService,
             ApiGatewayV2Service,
             ApplicationAutoScalingProvider, CloudFormationProvider]
