@@ -430,6 +430,38 @@ class KinesisProvider(Provider):
         return {"StreamName": stream["name"], "StreamARN": stream["arn"], "CurrentShardCount": current,
                 "TargetShardCount": target}
 
+    # ------------------------------------------------ DataStreams (stream pollers)
+    def _by_arn(self, stream_arn: str) -> tuple[str, dict[str, Any]] | None:
+        parsed = parse_arn(stream_arn)
+        if parsed is None or not parsed.resource.startswith("stream/"):
+            return None
+        key = f"{parsed.account}/{parsed.region}/{parsed.resource.split('/', 1)[1]}"
+        stream = self.platform.store.get(STREAMS, key)
+        return (key, stream) if stream is not None else None
+
+    def stream_shards(self, stream_arn: str) -> list[dict[str, Any]] | None:
+        found = self._by_arn(stream_arn)
+        if found is None:
+            return None
+        return [{"ShardId": s["id"], "ParentShardId": s.get("parent"), "AdjacentParentShardId": s.get("adjacent"),
+                 "Closed": "end" in s} for s in found[1]["shards"]]
+
+    def read_shard(self, stream_arn: str, shard: str, after_sequence: str | None,
+                   limit: int) -> list[dict[str, Any]]:
+        found = self._by_arn(stream_arn)
+        if found is None:
+            return []
+        return records.read(self.platform.store, found[0], shard, after_sequence, limit,
+                            found[1]["retention"] * 3600)
+
+    def shard_position(self, stream_arn: str, shard: str, at: float | None) -> str | None:
+        found = self._by_arn(stream_arn)
+        if found is None:
+            return None
+        if at is None:
+            return records.last_sequence(self.platform.store, found[0], shard)
+        return records.first_at_or_after(self.platform.store, found[0], shard, at)
+
 
 def _filter_shards(shards: list[dict[str, Any]], shard_filter: dict[str, Any],
                    stream: dict[str, Any]) -> list[dict[str, Any]]:

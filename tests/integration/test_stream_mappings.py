@@ -1,0 +1,206 @@
+"""Stream event source mappings with real functions, for Kinesis and DynamoDB Streams: AWS's
+event shape, bisect to the poison record, retries exhausted to an on-failure destination,
+partial batch responses checkpointing at the lowest failure, and kill -9 resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import textwrap
+import uuid
+
+import pytest
+
+from tests.conftest import make_zip
+from tests.server import CumuloServer, wait_for
+
+ROLE = "arn:aws:iam::000000000000:role/r"
+
+
+def make_queue(sqs) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def recorder(lambda_client, sink_url: str) -> str:
+    """Forwards each batch's values to ``sink_url``; fails the batch holding "poison"; reports
+    the record "report" as a batch item failure."""
+    name = f"stream-{uuid.uuid4().hex[:8]}"
+    source = textwrap.dedent(f"""
+        import base64, json, boto3
+        SQS = boto3.client("sqs")
+
+        def value(record):
+            if record["eventSource"] == "aws:kinesis":
+                return base64.b64decode(record["kinesis"]["data"]).decode()
+            return record["dynamodb"]["NewImage"]["v"]["S"]
+
+        def sequence(record):
+            return record.get("kinesis", record.get("dynamodb"))["sequenceNumber" if "kinesis" in record
+                                                                   else "SequenceNumber"]
+
+        def handler(event, context):
+            values = [value(r) for r in event["Records"]]
+            SQS.send_message(QueueUrl={sink_url!r}, MessageBody=json.dumps({{
+                "values": values, "first": event["Records"][0]}}))
+            if "poison" in values:
+                raise RuntimeError("poison")
+            return {{"batchItemFailures": [{{"itemIdentifier": sequence(r)}} for r in event["Records"]
+                                           if value(r) == "report"]}}
+    """)
+    lambda_client.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                                  Code={"ZipFile": make_zip({"app.py": source})}, Timeout=30)
+    lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    return name
+
+
+def drain(sqs, url: str, until, timeout: float = 60) -> list[dict]:
+    seen: list[dict] = []
+
+    def done() -> bool:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []):
+            seen.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return until(seen)
+
+    wait_for(done, timeout=timeout, interval=0, message="deliveries")
+    return seen
+
+
+class KinesisSource:
+    def __init__(self, server: CumuloServer) -> None:
+        self.client = server.client("kinesis")
+        self.name = f"s-{uuid.uuid4().hex[:8]}"
+        self.client.create_stream(StreamName=self.name, ShardCount=1)
+        self.arn = self.client.describe_stream_summary(StreamName=self.name)["StreamDescriptionSummary"]["StreamARN"]
+
+    def put(self, values: list[str]) -> list[str]:
+        answer = self.client.put_records(StreamName=self.name, Records=[
+            {"Data": v.encode(), "PartitionKey": "k"} for v in values])
+        return [r["SequenceNumber"] for r in answer["Records"]]
+
+
+class TableSource:
+    def __init__(self, server: CumuloServer) -> None:
+        self.client = server.client("dynamodb")
+        self.name = f"t-{uuid.uuid4().hex[:8]}"
+        self.client.create_table(TableName=self.name, BillingMode="PAY_PER_REQUEST",
+                                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                                 StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+        self.arn = self.client.describe_table(TableName=self.name)["Table"]["LatestStreamArn"]
+        self.streams = server.client("dynamodbstreams")
+
+    def put(self, values: list[str]) -> list[str]:
+        for v in values:
+            self.client.put_item(TableName=self.name, Item={"pk": {"S": uuid.uuid4().hex}, "v": {"S": v}})
+        shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = self.streams.get_shard_iterator(StreamArn=self.arn, ShardId=shard,
+                                                   ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        return [r["dynamodb"]["SequenceNumber"] for r in self.streams.get_records(ShardIterator=iterator)["Records"]]
+
+
+SOURCES = {"kinesis": KinesisSource, "dynamodb": TableSource}
+
+
+@pytest.fixture(scope="module")
+def clients(server):
+    return server.client("lambda"), server.client("sqs")
+
+
+def values_of(batches: list[dict]) -> list[str]:
+    return [v for batch in batches for v in batch["values"]]
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_records_arrive_in_order_in_aws_event_shape(server, clients, kind):
+    lambda_client, sqs = clients
+    source = SOURCES[kind](server)
+    sink_url, _ = make_queue(sqs)
+    name = recorder(lambda_client, sink_url)
+    source.put(["a0", "a1"])
+    lambda_client.create_event_source_mapping(EventSourceArn=source.arn, FunctionName=name, BatchSize=3,
+                                              StartingPosition="TRIM_HORIZON")
+    source.put([f"b{i}" for i in range(5)])
+    batches = drain(sqs, sink_url, lambda seen: len(values_of(seen)) >= 7)
+    assert values_of(batches) == ["a0", "a1", "b0", "b1", "b2", "b3", "b4"]
+    assert max(len(b["values"]) for b in batches) <= 3
+    first = batches[0]["first"]
+    assert first["eventSourceARN"] == source.arn and first["awsRegion"] == "us-east-1"
+    if kind == "kinesis":
+        assert first["eventSource"] == "aws:kinesis" and first["eventName"] == "aws:kinesis:record"
+        assert first["eventID"] == f"shardId-000000000000:{first['kinesis']['sequenceNumber']}"
+        assert first["kinesis"]["partitionKey"] == "k" and first["kinesis"]["kinesisSchemaVersion"] == "1.0"
+    else:
+        assert first["eventSource"] == "aws:dynamodb" and first["eventName"] == "INSERT"
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_bisect_isolates_the_poison_record_and_sends_it_on_failure(server, clients, kind):
+    lambda_client, sqs = clients
+    source = SOURCES[kind](server)
+    sink_url, _ = make_queue(sqs)
+    failure_url, failure_arn = make_queue(sqs)
+    name = recorder(lambda_client, sink_url)
+    sequences = source.put(["r0", "r1", "poison", "r3"])
+    lambda_client.create_event_source_mapping(
+        EventSourceArn=source.arn, FunctionName=name, BatchSize=4, StartingPosition="TRIM_HORIZON",
+        BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": failure_arn}})
+    batches = drain(sqs, sink_url, lambda seen: len(seen) >= 6)
+    assert [b["values"] for b in batches] == [["r0", "r1", "poison", "r3"], ["r0", "r1"], ["poison", "r3"],
+                                              ["poison"], ["poison"], ["r3"]]
+    record = drain(sqs, failure_url, lambda seen: len(seen) >= 1)[0]
+    info = record["KinesisBatchInfo" if kind == "kinesis" else "DDBStreamBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        sequences[2], sequences[2], 1)
+    assert info["streamArn"] == source.arn and info["shardId"]
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestContext"]["functionArn"].endswith(f":function:{name}")
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_partial_batch_response_checkpoints_at_the_lowest_failure(server, clients, kind):
+    lambda_client, sqs = clients
+    source = SOURCES[kind](server)
+    sink_url, _ = make_queue(sqs)
+    failure_url, failure_arn = make_queue(sqs)
+    name = recorder(lambda_client, sink_url)
+    sequences = source.put(["r0", "r1", "report", "r3"])
+    lambda_client.create_event_source_mapping(
+        EventSourceArn=source.arn, FunctionName=name, BatchSize=4, StartingPosition="TRIM_HORIZON",
+        FunctionResponseTypes=["ReportBatchItemFailures"], MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": failure_arn}})
+    record = drain(sqs, failure_url, lambda seen: len(seen) >= 1)[0]
+    batches = drain(sqs, sink_url, lambda seen: len(seen) >= 2)
+    assert [b["values"] for b in batches] == [["r0", "r1", "report", "r3"], ["report", "r3"]]
+    info = record["KinesisBatchInfo" if kind == "kinesis" else "DDBStreamBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"]) == (sequences[2], sequences[3])
+    source.put(["after"])
+    assert drain(sqs, sink_url, lambda seen: len(seen) >= 1)[0]["values"] == ["after"]
+
+
+def test_a_mapping_resumes_from_its_checkpoint_after_kill_9(tmp_path):
+    own = CumuloServer(tmp_path / "data").start()
+    try:
+        lambda_client, sqs = own.client("lambda"), own.client("sqs")
+        source = KinesisSource(own)
+        sink_url, _ = make_queue(sqs)
+        name = recorder(lambda_client, sink_url)
+        lambda_client.create_event_source_mapping(EventSourceArn=source.arn, FunctionName=name, BatchSize=10,
+                                                  StartingPosition="LATEST")
+        wait_for(lambda: lambda_client.list_event_source_mappings(FunctionName=name)["EventSourceMappings"][0][
+            "State"] == "Enabled", message="mapping enabled")
+        source.put(["a0", "a1", "a2"])
+        before = values_of(drain(sqs, sink_url, lambda seen: len(values_of(seen)) >= 3))
+        own.stop(signal.SIGKILL)
+        own.start()
+        source.client = own.client("kinesis")
+        source.put(["b0", "b1"])
+        after = values_of(drain(own.client("sqs"), sink_url, lambda seen: "b1" in values_of(seen)))
+        assert before == ["a0", "a1", "a2"]
+        assert after == ["b0", "b1"]  # the checkpoint was committed: nothing handled is sent again, nothing lost
+    finally:
+        own.stop()
