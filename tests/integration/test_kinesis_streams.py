@@ -1,18 +1,16 @@
 """Kinesis Data Streams through boto3: streams and shards, MD5 placement, PutRecords,
-every iterator type, resharding lineage, retention, tags, throughput limits and durability."""
+every iterator type, resharding lineage, retention, tags and throughput limits (records surviving
+kill -9: test_stream_mappings.py)."""
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-import signal
 import time
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-
-from tests.server import CumuloServer
 
 
 @pytest.fixture(scope="module")
@@ -194,20 +192,3 @@ def test_a_shard_over_its_write_limit_is_throttled_per_record(kinesis):
     assert any(r.get("ErrorCode") == "ProvisionedThroughputExceededException" for r in results)
     assert "Rate exceeded for shard shardId-000000000000" in next(r["ErrorMessage"] for r in results
                                                                    if "ErrorCode" in r)
-
-
-def test_records_survive_kill_9(tmp_path):
-    own = CumuloServer(tmp_path / "data").start()
-    try:
-        client = own.client("kinesis")
-        name = new_stream(client, shards=1)
-        written = [client.put_record(StreamName=name, Data=f"r{i}".encode(), PartitionKey="k")["SequenceNumber"]
-                   for i in range(5)]
-        own.stop(signal.SIGKILL)
-        own.start()
-        got = read_shard(own.client("kinesis"), name, "shardId-000000000000")
-        assert [r["SequenceNumber"] for r in got] == written
-        again = own.client("kinesis").put_record(StreamName=name, Data=b"r5", PartitionKey="k")["SequenceNumber"]
-        assert int(again) > int(written[-1])
-    finally:
-        own.stop()

@@ -193,12 +193,15 @@ def test_a_mapping_resumes_from_its_checkpoint_after_kill_9(tmp_path):
                                                   StartingPosition="LATEST")
         wait_for(lambda: lambda_client.list_event_source_mappings(FunctionName=name)["EventSourceMappings"][0][
             "State"] == "Enabled", message="mapping enabled")
-        source.put(["a0", "a1", "a2"])
+        written = source.put(["a0", "a1", "a2"])
         before = values_of(drain(sqs, sink_url, lambda seen: len(values_of(seen)) >= 3))
         own.stop(signal.SIGKILL)
         own.start()
         source.client = own.client("kinesis")
-        source.put(["b0", "b1"])
+        iterator = source.client.get_shard_iterator(StreamName=source.name, ShardId="shardId-000000000000",
+                                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        assert [r["SequenceNumber"] for r in source.client.get_records(ShardIterator=iterator)["Records"]] == written
+        assert int(source.put(["b0", "b1"])[0]) > int(written[-1])
         after = values_of(drain(own.client("sqs"), sink_url, lambda seen: "b1" in values_of(seen)))
         assert before == ["a0", "a1", "a2"]
         assert after == ["b0", "b1"]  # the checkpoint was committed: nothing handled is sent again, nothing lost
