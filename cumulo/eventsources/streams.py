@@ -58,6 +58,12 @@ class StreamPoller:
         self.main: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        """Fix the starting positions of the current shards now (a LATEST mapping reported Enabled
+        gets every record written after), then keep watching for shards."""
+        try:
+            self._start_ready_shards()
+        except Exception:
+            log.exception("event source mapping %s: listing shards failed", self.mapping["UUID"])
         self.main = asyncio.get_running_loop().create_task(self._watch(), name=f"esm {self.mapping['UUID']}")
 
     async def stop(self) -> None:
