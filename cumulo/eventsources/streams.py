@@ -9,7 +9,9 @@ On a function error the batch is retried (``MaximumRetryAttempts``, -1 without e
 backoff), split in halves first with ``BisectBatchOnFunctionError``; records older than
 ``MaximumRecordAgeInSeconds`` are given up. With ``ReportBatchItemFailures`` the checkpoint
 moves to just before the lowest failed sequence number and the rest is retried. A batch
-given up goes, as AWS's invocation record, to ``DestinationConfig.OnFailure``.
+given up goes, as AWS's invocation record, to ``DestinationConfig.OnFailure``. With a
+``ParallelizationFactor`` above 1, up to that many batches of a shard run at once, a partition
+key's records always in the same lane and in order.
 
 Checkpoints (the last sequence number handled per shard) are committed to the store after
 each batch, so after kill -9 a mapping resumes where it was (at least once, never a gap).
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
 import time
@@ -143,7 +146,7 @@ class StreamPoller:
         return any(s["ShardId"] == shard and s.get("Closed") for s in self.source.shards() or [])
 
     async def _gather(self, shard: str, after: str | None) -> list[StreamEntry]:
-        size = self.mapping.get("BatchSize") or 100
+        size = (self.mapping.get("BatchSize") or 100) * self._factor()
         window = self.mapping.get("MaximumBatchingWindowInSeconds") or 0
         batch = self.source.read(shard, after, size)
         if batch and len(batch) < size and window:
@@ -153,29 +156,50 @@ class StreamPoller:
                 batch += self.source.read(shard, batch[-1].sequence, size - len(batch))
         return batch
 
+    def _factor(self) -> int:
+        return max(1, int(self.mapping.get("ParallelizationFactor") or 1))
+
     async def _handle(self, shard: str, batch: list[StreamEntry]) -> None:
-        """Deliver one batch to the end (success or given up), moving the checkpoint as it goes."""
-        if self.filters is not None:
-            kept = [e for e in batch if self.filters.matches(e.record)]
-            if not kept:
-                self._save(shard, batch[-1].sequence)
-                return
-            batch = kept
+        """Deliver what was read to the end (success or given up), moving the checkpoint as it goes.
+
+        With a ParallelizationFactor above 1, records are dealt to that many lanes by partition
+        key (so a key's records stay in order, in one lane); the lanes run at the same time, each
+        in batches of BatchSize, and the checkpoint moves past all of them once every lane is done."""
+        kept_all = batch if self.filters is None else [e for e in batch if self.filters.matches(e.record)]
+        size = self.mapping.get("BatchSize") or 100
+        factor = self._factor()
+        if factor == 1:
+            for start in range(0, len(kept_all), size):
+                await self._deliver(shard, kept_all[start:start + size], lambda sequence: self._save(shard, sequence))
+        else:
+            lanes: dict[int, list[StreamEntry]] = {}
+            for entry in kept_all:
+                lanes.setdefault(hash_lane(entry.key, factor), []).append(entry)
+
+            async def run_lane(entries: list[StreamEntry]) -> None:
+                for start in range(0, len(entries), size):
+                    await self._deliver(shard, entries[start:start + size], lambda sequence: None)
+
+            await asyncio.gather(*(run_lane(entries) for entries in lanes.values()))
+        self._save(shard, batch[-1].sequence)  # past every lane, and past records the filters skipped
+
+    async def _deliver(self, shard: str, batch: list[StreamEntry], save: Any) -> None:
+        """One batch: retries, bisection, partial failures, giving up; ``save`` moves the checkpoint."""
         pending = [batch]
         while pending:
             part = pending.pop(0)
             attempts = 0
             while part:
-                part = self._drop_expired(shard, part, attempts)
+                part = self._drop_expired(shard, part, attempts, save)
                 if not part:
                     break
                 attempts += 1
                 ok, failed_at = await self._invoke(part)
                 if ok and failed_at is None:
-                    self._save(shard, part[-1].sequence)
+                    save(part[-1].sequence)
                     break
                 if failed_at is not None and failed_at > 0:
-                    self._save(shard, part[failed_at - 1].sequence)
+                    save(part[failed_at - 1].sequence)
                     part = part[failed_at:]
                 if not ok and self.mapping.get("BisectBatchOnFunctionError") and len(part) > 1:
                     half = len(part) // 2  # halves until the failing record is alone
@@ -184,12 +208,12 @@ class StreamPoller:
                 retries = self.mapping.get("MaximumRetryAttempts", -1)
                 if retries is not None and retries >= 0 and attempts > retries:
                     await self._give_up(shard, part, attempts, "RetryAttemptsExhausted")
-                    self._save(shard, part[-1].sequence)
+                    save(part[-1].sequence)
                     break
                 await asyncio.sleep(min(MAX_BACKOFF_S, 0.5 * 2 ** (attempts - 1))
                                     * self.platform.settings.retry_delay_scale)
 
-    def _drop_expired(self, shard: str, part: list[StreamEntry], attempts: int) -> list[StreamEntry]:
+    def _drop_expired(self, shard: str, part: list[StreamEntry], attempts: int, save: Any) -> list[StreamEntry]:
         limit = self.mapping.get("MaximumRecordAgeInSeconds", -1)
         if limit is None or limit < 0:
             return part
@@ -197,7 +221,7 @@ class StreamPoller:
         expired = [e for e in part if e.arrival < oldest]
         if expired:
             self.platform.spawn(self._give_up(shard, expired, attempts, "RecordAgeExceeded"))
-            self._save(shard, expired[-1].sequence)
+            save(expired[-1].sequence)
         return [e for e in part if e.arrival >= oldest]
 
     async def _invoke(self, part: list[StreamEntry]) -> tuple[bool, int | None]:
@@ -258,6 +282,11 @@ class StreamPoller:
                                 else ""))
         except Exception:
             log.exception("event source mapping %s: on-failure delivery to %s failed", self.mapping["UUID"], target)
+
+
+def hash_lane(key: str, factor: int) -> int:
+    """The lane of a partition key (stable across restarts, unlike ``hash``)."""
+    return int.from_bytes(hashlib.md5(key.encode()).digest()[:4], "big") % factor
 
 
 def _iso(at: float) -> str:

@@ -4,6 +4,7 @@ partial batch responses checkpointing at the lowest failure, and kill -9 resume.
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import textwrap
@@ -180,6 +181,40 @@ def test_partial_batch_response_checkpoints_at_the_lowest_failure(server, client
     assert (info["startSequenceNumber"], info["endSequenceNumber"]) == (sequences[2], sequences[3])
     source.put(["after"])
     assert drain(sqs, sink_url, lambda seen: len(seen) >= 1)[0]["values"] == ["after"]
+
+
+def test_parallelization_factor_runs_batches_at_once_and_keeps_each_key_in_order(server, clients):
+    lambda_client, sqs = clients
+    source = KinesisSource(server)
+    sink_url, _ = make_queue(sqs)
+    name = f"parallel-{uuid.uuid4().hex[:8]}"
+    code = textwrap.dedent(f"""
+        import base64, json, time, boto3
+        SQS = boto3.client("sqs")
+
+        def handler(event, context):
+            started = time.time()
+            time.sleep(1)
+            SQS.send_message(QueueUrl={sink_url!r}, MessageBody=json.dumps({{
+                "records": [[r["kinesis"]["partitionKey"], base64.b64decode(r["kinesis"]["data"]).decode()]
+                            for r in event["Records"]], "start": started, "end": time.time()}}))
+    """)
+    lambda_client.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                                  Code={"ZipFile": make_zip({"app.py": code})}, Timeout=30)
+    lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    keys = ["alpha", "beta", "gamma", "delta"]
+    source.client.put_records(StreamName=source.name, Records=[
+        {"Data": f"{key}-{n}".encode(), "PartitionKey": key} for n in range(4) for key in keys])
+    lambda_client.create_event_source_mapping(EventSourceArn=source.arn, FunctionName=name, BatchSize=2,
+                                              StartingPosition="TRIM_HORIZON", ParallelizationFactor=4)
+    batches = drain(sqs, sink_url, lambda seen: sum(len(b["records"]) for b in seen) >= 16, timeout=90)
+    for key in keys:
+        ordered = [value for batch in sorted(batches, key=lambda b: b["start"]) for k, value in batch["records"]
+                   if k == key]
+        assert ordered == [f"{key}-{n}" for n in range(4)]
+    spans = sorted((b["start"], b["end"]) for b in batches)
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans)), spans
+    assert max(len(b["records"]) for b in batches) <= 2
 
 
 def test_a_mapping_resumes_from_its_checkpoint_after_kill_9(tmp_path):
