@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from cumulo.arns import split_arn
 from cumulo.eventsources.stream_sources import StreamEntry, source_for
+from cumulo.eventsources.windows import tumble
 from cumulo.patterns.esm import FilterCriteria
 from cumulo.protocol.errors import AwsError
 from cumulo.targets.send import Delivery, send
@@ -96,20 +97,20 @@ class StreamPoller:
                 continue
             parents = [p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p]
             known = {s["ShardId"] for s in shards}
-            if any(p in known and not self._checkpoint(p).get("done") for p in parents):
+            if any(p in known and not self.checkpoint(p).get("done") for p in parents):
                 continue
-            if self._checkpoint(shard_id).get("done"):
+            if self.checkpoint(shard_id).get("done"):
                 continue
             self._initial_checkpoint(shard_id, from_parent=bool(parents))
             self.tasks[shard_id] = asyncio.get_running_loop().create_task(
                 self._run_shard(shard_id, bool(shard.get("Closed"))), name=f"esm {self.mapping['UUID']} {shard_id}")
 
-    def _checkpoint(self, shard: str) -> dict[str, Any]:
+    def checkpoint(self, shard: str) -> dict[str, Any]:
         return self.platform.store.get(CHECKPOINTS, checkpoint_key(self.mapping["UUID"], shard)) or {}
 
     def _initial_checkpoint(self, shard: str, from_parent: bool) -> None:
         """A shard first seen starts where StartingPosition says (children of a read parent: at their start)."""
-        if self._checkpoint(shard):
+        if self.checkpoint(shard):
             return
         start = self.mapping.get("StartingPosition", "LATEST")
         after: str | None = None
@@ -119,6 +120,10 @@ class StreamPoller:
             after = self.source.position(shard, float(self.mapping.get("StartingPositionTimestamp") or 0))
         self.platform.store.insert(CHECKPOINTS, checkpoint_key(self.mapping["UUID"], shard), {"after": after})
 
+    def save(self, shard: str, point: dict[str, Any]) -> None:
+        """Commit a shard's checkpoint (``after``, and a tumbling window's ``window`` and ``state``)."""
+        self.platform.store.put(CHECKPOINTS, checkpoint_key(self.mapping["UUID"], shard), point)
+
     def _save(self, shard: str, after: str | None, done: bool = False) -> None:
         self.platform.store.put(CHECKPOINTS, checkpoint_key(self.mapping["UUID"], shard),
                                 {"after": after, **({"done": True} if done else {})})
@@ -127,20 +132,30 @@ class StreamPoller:
     async def _run_shard(self, shard: str, closed: bool) -> None:
         while True:
             try:
-                after = self._checkpoint(shard).get("after")
-                batch = await self._gather(shard, after)
-                if not batch:
-                    if (closed or self._shard_closed(shard)) and not self.source.read(shard, after, 1):
-                        self._save(shard, after, done=True)
+                if self.mapping.get("TumblingWindowInSeconds"):
+                    if not await tumble(self, shard) and await self._idle_or_done(shard, closed):
                         return
-                    await asyncio.sleep(IDLE_POLL_S)
                     continue
-                await self._handle(shard, batch)
+                batch = await self._gather(shard, self.checkpoint(shard).get("after"))
+                if batch:
+                    await self._handle(shard, batch)
+                elif await self._idle_or_done(shard, closed):
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("event source mapping %s: shard %s failed; retrying", self.mapping["UUID"], shard)
                 await asyncio.sleep(1.0)
+
+    async def _idle_or_done(self, shard: str, closed: bool) -> bool:
+        """Mark a closed shard read to its end done (its children may start); otherwise wait a little."""
+        point = self.checkpoint(shard)
+        after = point.get("after")
+        if (closed or self._shard_closed(shard)) and "window" not in point and not self.source.read(shard, after, 1):
+            self._save(shard, after, done=True)
+            return True
+        await asyncio.sleep(IDLE_POLL_S)
+        return False
 
     def _shard_closed(self, shard: str) -> bool:
         return any(s["ShardId"] == shard and s.get("Closed") for s in self.source.shards() or [])
@@ -207,7 +222,7 @@ class StreamPoller:
                     break
                 retries = self.mapping.get("MaximumRetryAttempts", -1)
                 if retries is not None and retries >= 0 and attempts > retries:
-                    await self._give_up(shard, part, attempts, "RetryAttemptsExhausted")
+                    await self.give_up(shard, part, attempts, "RetryAttemptsExhausted")
                     save(part[-1].sequence)
                     break
                 await asyncio.sleep(min(MAX_BACKOFF_S, 0.5 * 2 ** (attempts - 1))
@@ -220,7 +235,7 @@ class StreamPoller:
         oldest = time.time() - limit
         expired = [e for e in part if e.arrival < oldest]
         if expired:
-            self.platform.spawn(self._give_up(shard, expired, attempts, "RecordAgeExceeded"))
+            self.platform.spawn(self.give_up(shard, expired, attempts, "RecordAgeExceeded"))
             save(expired[-1].sequence)
         return [e for e in part if e.arrival >= oldest]
 
@@ -260,7 +275,7 @@ class StreamPoller:
             found.append(index[identifier])
         return True, min(found)
 
-    async def _give_up(self, shard: str, part: list[StreamEntry], attempts: int, condition: str) -> None:
+    async def give_up(self, shard: str, part: list[StreamEntry], attempts: int, condition: str) -> None:
         target = ((self.mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         if not target:
             return

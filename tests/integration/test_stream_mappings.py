@@ -4,6 +4,7 @@ partial batch responses checkpointing at the lowest failure, and kill -9 resume.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import signal
@@ -215,6 +216,40 @@ def test_parallelization_factor_runs_batches_at_once_and_keeps_each_key_in_order
     spans = sorted((b["start"], b["end"]) for b in batches)
     assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans)), spans
     assert max(len(b["records"]) for b in batches) <= 2
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_tumbling_window_state_passes_between_invokes_and_ends_with_a_final_invoke(server, clients, kind):
+    lambda_client, sqs = clients
+    source = SOURCES[kind](server)
+    sink_url, _ = make_queue(sqs)
+    name = f"window-{uuid.uuid4().hex[:8]}"
+    code = textwrap.dedent(f"""
+        import json, boto3
+        SQS = boto3.client("sqs")
+
+        def handler(event, context):
+            count = event["state"].get("count", 0) + len(event["Records"])
+            SQS.send_message(QueueUrl={sink_url!r}, MessageBody=json.dumps({{
+                "final": event["isFinalInvokeForWindow"], "received": event["state"], "count": count,
+                "window": event["window"], "shard": event["shardId"], "arn": event["eventSourceARN"]}}))
+            return {{"state": {{"count": count}}}}
+    """)
+    lambda_client.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                                  Code={"ZipFile": make_zip({"app.py": code})}, Timeout=30)
+    lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+    source.put([f"r{i}" for i in range(5)])
+    lambda_client.create_event_source_mapping(EventSourceArn=source.arn, FunctionName=name, BatchSize=1,
+                                              StartingPosition="TRIM_HORIZON", TumblingWindowInSeconds=2)
+    invokes = drain(sqs, sink_url, lambda seen: sum(m["count"] for m in seen if m["final"]) >= 5)
+    finals = [m for m in invokes if m["final"]]
+    assert sum(m["count"] for m in finals) == 5  # every record counted once, in the window it arrived in
+    assert any(m["received"].get("count", 0) >= 1 for m in invokes if not m["final"])  # state carried over
+    assert all(m["arn"] == source.arn and m["shard"] for m in invokes)
+    for m in finals:
+        start = datetime.datetime.fromisoformat(m["window"]["start"].replace("Z", "+00:00"))
+        end = datetime.datetime.fromisoformat(m["window"]["end"].replace("Z", "+00:00"))
+        assert (end - start).total_seconds() == 2
 
 
 def test_a_mapping_resumes_from_its_checkpoint_after_kill_9(tmp_path):
