@@ -38,6 +38,7 @@ def handlers() -> HandlerTable:
         custom,
         dynamodb,
         events,
+        kinesis,
         lambda_,
         messaging,
         monitoring,
@@ -47,5 +48,5 @@ def handlers() -> HandlerTable:
     )
 
     modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring,
-               s3, dynamodb, secrets)
+               s3, dynamodb, secrets, kinesis)
     return HandlerTable({handler.type: handler for module in modules for handler in module.HANDLERS})
