@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import time
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.server import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +195,15 @@ def test_a_shard_over_its_write_limit_is_throttled_per_record(kinesis):
     assert any(r.get("ErrorCode") == "ProvisionedThroughputExceededException" for r in results)
     assert "Rate exceeded for shard shardId-000000000000" in next(r["ErrorMessage"] for r in results
                                                                    if "ErrorCode" in r)
+
+
+def test_an_eventbridge_rule_puts_events_on_a_stream(server, kinesis):
+    name = new_stream(kinesis, shards=1)
+    arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    events = server.client("events")
+    rule = f"r-{uuid.uuid4().hex[:8]}"
+    events.put_rule(Name=rule, EventPattern='{"source": ["kinesis.test"]}')
+    events.put_targets(Rule=rule, Targets=[{"Id": "stream", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "kinesis.test", "DetailType": "t", "Detail": '{"n": 1}'}])
+    got = wait_for(lambda: read_shard(kinesis, name, "shardId-000000000000"), timeout=30, message="event on stream")
+    assert json.loads(got[0]["Data"])["detail"] == {"n": 1}
