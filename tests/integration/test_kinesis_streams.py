@@ -8,8 +8,11 @@ import datetime
 import hashlib
 import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 
+import cbor2
 import pytest
 from botocore.exceptions import ClientError
 
@@ -207,3 +210,30 @@ def test_an_eventbridge_rule_puts_events_on_a_stream(server, kinesis):
     events.put_events(Entries=[{"Source": "kinesis.test", "DetailType": "t", "Detail": '{"n": 1}'}])
     got = wait_for(lambda: read_shard(kinesis, name, "shardId-000000000000"), timeout=30, message="event on stream")
     assert json.loads(got[0]["Data"])["detail"] == {"n": 1}
+
+
+def test_cbor_clients_are_answered_in_cbor(server, kinesis):
+    """The Java SDK v1 and the KCL speak JSON-RPC with CBOR bodies (application/x-amz-cbor-1.1)."""
+    name = new_stream(kinesis, shards=1)
+
+    def call(operation: str, body: dict) -> tuple[int, str, dict]:
+        request = urllib.request.Request(server.url + "/", data=cbor2.dumps(body), method="POST", headers={
+            "Content-Type": "application/x-amz-cbor-1.1", "X-Amz-Target": f"Kinesis_20131202.{operation}",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/kinesis/aws4_request, "
+                             "SignedHeaders=host, Signature=00"})
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status, answer.headers["Content-Type"], cbor2.loads(answer.read())
+        except urllib.error.HTTPError as failure:
+            return failure.code, failure.headers["Content-Type"], cbor2.loads(failure.read())
+
+    status, kind, put = call("PutRecord", {"StreamName": name, "Data": b"\x00binary", "PartitionKey": "k"})
+    assert (status, kind) == (200, "application/x-amz-cbor-1.1") and put["ShardId"] == "shardId-000000000000"
+    _, _, iterator = call("GetShardIterator", {"StreamName": name, "ShardId": put["ShardId"],
+                                               "ShardIteratorType": "TRIM_HORIZON"})
+    _, _, page = call("GetRecords", {"ShardIterator": iterator["ShardIterator"]})
+    record = page["Records"][0]
+    assert record["Data"] == b"\x00binary" and record["SequenceNumber"] == put["SequenceNumber"]
+    assert isinstance(record["ApproximateArrivalTimestamp"], datetime.datetime)
+    status, _, error = call("DescribeStream", {"StreamName": "missing-stream"})
+    assert status == 400 and error["__type"] == "ResourceNotFoundException"
