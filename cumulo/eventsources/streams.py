@@ -34,6 +34,7 @@ from cumulo.eventsources.stream_sources import StreamEntry, source_for
 from cumulo.eventsources.windows import tumble
 from cumulo.patterns.esm import FilterCriteria
 from cumulo.protocol.errors import AwsError
+from cumulo.services.base import RequestContext
 from cumulo.targets.send import Delivery, send
 
 if TYPE_CHECKING:
@@ -239,6 +240,15 @@ class StreamPoller:
             save(expired[-1].sequence)
         return [e for e in part if e.arrival >= oldest]
 
+    def _put_failure_object(self, bucket_arn: str, shard: str, record: dict[str, Any], account: str,
+                            region: str) -> None:
+        """An S3 on-failure destination gets the invocation record as an object."""
+        key = failure_object_key(self.mapping["UUID"], shard, dt.datetime.now(dt.UTC))
+        context = RequestContext.internal(self.platform, "s3", "PutObject", account, region)
+        self.platform.objects.put_object(context, {"Bucket": bucket_arn.split(":::", 1)[1], "Key": key,
+                                                   "Body": json.dumps(record).encode(),
+                                                   "ContentType": "application/json"})
+
     async def _invoke(self, part: list[StreamEntry]) -> tuple[bool, int | None]:
         """Whether the invoke succeeded, and the index of the lowest failed record it reported."""
         event = json.dumps({"Records": [e.record for e in part]}).encode()
@@ -291,12 +301,19 @@ class StreamPoller:
                 "approximateArrivalOfLastRecord": _iso(part[-1].arrival), "batchSize": len(part),
                 "streamArn": self.mapping["EventSourceArn"]}}
         function = split_arn(self.mapping["FunctionArn"])
+        account, region = (function.account, function.region) if function else ("", "")
         try:
-            await send(self.platform, target, json.dumps(record),
-                       Delivery(account=function.account if function else "", region=function.region if function
-                                else ""))
+            if target.startswith("arn:aws:s3:::"):
+                self._put_failure_object(target, shard, record, account, region)
+            else:
+                await send(self.platform, target, json.dumps(record), Delivery(account=account, region=region))
         except Exception:
             log.exception("event source mapping %s: on-failure delivery to %s failed", self.mapping["UUID"], target)
+
+
+def failure_object_key(mapping_id: str, shard: str, at: dt.datetime) -> str:
+    """AWS's key of an on-failure record in S3: aws/lambda/<mapping>/<shard>/YYYY/MM/DD/<time>-<uuid>."""
+    return (f"aws/lambda/{mapping_id}/{shard}/{at:%Y/%m/%d}/{at:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}")
 
 
 def hash_lane(key: str, factor: int) -> int:

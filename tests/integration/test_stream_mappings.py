@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
+import re
 import signal
 import textwrap
 import uuid
@@ -182,6 +183,28 @@ def test_partial_batch_response_checkpoints_at_the_lowest_failure(server, client
     assert (info["startSequenceNumber"], info["endSequenceNumber"]) == (sequences[2], sequences[3])
     source.put(["after"])
     assert drain(sqs, sink_url, lambda seen: len(seen) >= 1)[0]["values"] == ["after"]
+
+
+def test_records_given_up_go_to_an_s3_destination_under_aws_key_layout(server, clients):
+    lambda_client, sqs = clients
+    s3 = server.client("s3")
+    bucket = f"failures-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    source = KinesisSource(server)
+    sink_url, _ = make_queue(sqs)
+    name = recorder(lambda_client, sink_url)
+    sequence = source.put(["poison"])[0]
+    mapping = lambda_client.create_event_source_mapping(
+        EventSourceArn=source.arn, FunctionName=name, StartingPosition="TRIM_HORIZON", MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}})["UUID"]
+    prefix = f"aws/lambda/{mapping}/shardId-000000000000/"
+    objects = wait_for(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents"), timeout=60,
+                       message="on-failure object")
+    assert re.fullmatch(re.escape(prefix) + r"\d{4}/\d{2}/\d{2}/\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}-[0-9a-f-]{36}",
+                        objects[0]["Key"])
+    record = json.loads(s3.get_object(Bucket=bucket, Key=objects[0]["Key"])["Body"].read())
+    assert record["KinesisBatchInfo"]["startSequenceNumber"] == sequence
+    assert record["requestContext"]["approximateInvokeCount"] == 1
 
 
 def test_parallelization_factor_runs_batches_at_once_and_keeps_each_key_in_order(server, clients):
