@@ -233,7 +233,7 @@ class StreamPoller:
         limit = self.mapping.get("MaximumRecordAgeInSeconds", -1)
         if limit is None or limit < 0:
             return part
-        oldest = time.time() - limit
+        oldest = time.time() - limit * self.platform.settings.retry_delay_scale  # scaled as async event ages
         expired = [e for e in part if e.arrival < oldest]
         if expired:
             self.platform.spawn(self.give_up(shard, expired, attempts, "RecordAgeExceeded"))

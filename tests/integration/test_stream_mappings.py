@@ -275,28 +275,50 @@ def test_tumbling_window_state_passes_between_invokes_and_ends_with_a_final_invo
         assert (end - start).total_seconds() == 2
 
 
-def test_a_mapping_resumes_from_its_checkpoint_after_kill_9(tmp_path):
-    own = CumuloServer(tmp_path / "data").start()
-    try:
-        lambda_client, sqs = own.client("lambda"), own.client("sqs")
-        source = KinesisSource(own)
-        sink_url, _ = make_queue(sqs)
-        name = recorder(lambda_client, sink_url)
-        lambda_client.create_event_source_mapping(EventSourceArn=source.arn, FunctionName=name, BatchSize=10,
-                                                  StartingPosition="LATEST")
-        wait_for(lambda: lambda_client.list_event_source_mappings(FunctionName=name)["EventSourceMappings"][0][
-            "State"] == "Enabled", message="mapping enabled")
-        written = source.put(["a0", "a1", "a2"])
-        before = values_of(drain(sqs, sink_url, lambda seen: len(values_of(seen)) >= 3))
-        own.stop(signal.SIGKILL)
-        own.start()
-        source.client = own.client("kinesis")
-        iterator = source.client.get_shard_iterator(StreamName=source.name, ShardId="shardId-000000000000",
-                                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        assert [r["SequenceNumber"] for r in source.client.get_records(ShardIterator=iterator)["Records"]] == written
-        assert int(source.put(["b0", "b1"])[0]) > int(written[-1])
-        after = values_of(drain(own.client("sqs"), sink_url, lambda seen: "b1" in values_of(seen)))
-        assert before == ["a0", "a1", "a2"]
-        assert after == ["b0", "b1"]  # the checkpoint was committed: nothing handled is sent again, nothing lost
-    finally:
-        own.stop()
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    """A server of this module's own (killed with -9 below), with record ages scaled: 60 s is 3 s."""
+    instance = CumuloServer(tmp_path_factory.mktemp("streams") / "data",
+                            env={"CUMULO_RETRY_DELAY_SCALE": "0.05"}).start()
+    yield instance
+    instance.stop()
+
+
+def test_records_older_than_the_maximum_age_are_given_up(own):
+    lambda_client, sqs = own.client("lambda"), own.client("sqs")
+    source = KinesisSource(own)
+    sink_url, _ = make_queue(sqs)
+    failure_url, failure_arn = make_queue(sqs)
+    name = recorder(lambda_client, sink_url)
+    sequence = source.put(["poison"])[0]
+    lambda_client.create_event_source_mapping(
+        EventSourceArn=source.arn, FunctionName=name, StartingPosition="TRIM_HORIZON", MaximumRetryAttempts=-1,
+        MaximumRecordAgeInSeconds=60, DestinationConfig={"OnFailure": {"Destination": failure_arn}})
+    record = drain(sqs, failure_url, lambda seen: len(seen) >= 1)[0]
+    assert record["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert record["KinesisBatchInfo"]["startSequenceNumber"] == sequence
+    source.put(["fine"])
+    assert "fine" in values_of(drain(sqs, sink_url, lambda seen: "fine" in values_of(seen)))
+
+
+def test_a_mapping_resumes_from_its_checkpoint_after_kill_9(own):
+    lambda_client, sqs = own.client("lambda"), own.client("sqs")
+    source = KinesisSource(own)
+    sink_url, _ = make_queue(sqs)
+    name = recorder(lambda_client, sink_url)
+    lambda_client.create_event_source_mapping(EventSourceArn=source.arn, FunctionName=name, BatchSize=10,
+                                              StartingPosition="LATEST")
+    wait_for(lambda: lambda_client.list_event_source_mappings(FunctionName=name)["EventSourceMappings"][0][
+        "State"] == "Enabled", message="mapping enabled")
+    written = source.put(["a0", "a1", "a2"])
+    before = values_of(drain(sqs, sink_url, lambda seen: len(values_of(seen)) >= 3))
+    own.stop(signal.SIGKILL)
+    own.start()
+    source.client = own.client("kinesis")
+    iterator = source.client.get_shard_iterator(StreamName=source.name, ShardId="shardId-000000000000",
+                                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert [r["SequenceNumber"] for r in source.client.get_records(ShardIterator=iterator)["Records"]] == written
+    assert int(source.put(["b0", "b1"])[0]) > int(written[-1])
+    after = values_of(drain(own.client("sqs"), sink_url, lambda seen: "b1" in values_of(seen)))
+    assert before == ["a0", "a1", "a2"]
+    assert after == ["b0", "b1"]  # the checkpoint was committed: nothing handled is sent again, nothing lost
