@@ -175,6 +175,10 @@ def test_retention_and_tags(kinesis):
     kinesis.add_tags_to_stream(StreamName=name, Tags={"team": "a", "env": "dev"})
     kinesis.remove_tags_from_stream(StreamName=name, TagKeys=["env"])
     assert kinesis.list_tags_for_stream(StreamName=name)["Tags"] == [{"Key": "team", "Value": "a"}]
+    arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    kinesis.tag_resource(ResourceARN=arn, Tags={"cost": "c1"})
+    kinesis.untag_resource(ResourceARN=arn, TagKeys=["team"])
+    assert kinesis.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "cost", "Value": "c1"}]
 
 
 def test_on_demand_streams(kinesis):

@@ -239,6 +239,23 @@ class KinesisProvider(Provider):
         return {"Tags": [{"Key": n, "Value": stream["tags"][n]} for n in names[:limit]],
                 "HasMoreTags": len(names) > limit}
 
+    def _tagged(self, context: RequestContext, arn: str) -> tuple[str, dict[str, Any]]:
+        if ":stream/" not in arn or "/consumer/" in arn:
+            raise _invalid(f"Resource ARN {arn} is not a supported Kinesis stream ARN.")
+        return self._stream(context, {"StreamARN": arn})
+
+    def tag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        _, stream = self._tagged(context, params["ResourceARN"])
+        return self.add_tags_to_stream(context, {"StreamARN": stream["arn"], "Tags": params["Tags"]})
+
+    def untag_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        _, stream = self._tagged(context, params["ResourceARN"])
+        return self.remove_tags_from_stream(context, {"StreamARN": stream["arn"], "TagKeys": params["TagKeys"]})
+
+    def list_tags_for_resource(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        _, stream = self._tagged(context, params["ResourceARN"])
+        return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(stream["tags"].items())]}
+
     # ---------------------------------------------------------------- writing
     def _place(self, stream: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
         explicit = record.get("ExplicitHashKey")
