@@ -26,6 +26,7 @@ class StreamEntry:
 
 class StreamSource(Protocol):
     batch_info_name: str  # KinesisBatchInfo / DDBStreamBatchInfo in on-failure records
+    channel: str | None  # the notifier channel hinted on new records (None: poll)
 
     def shards(self) -> list[dict[str, Any]] | None: ...
 
@@ -41,6 +42,7 @@ class KinesisSource:
         self.platform, self.arn = platform, arn
         parsed = split_arn(arn)
         self.region = parsed.region if parsed else ""
+        self.channel: str | None = platform.data_streams.records_channel(arn)
 
     def shards(self) -> list[dict[str, Any]] | None:
         return self.platform.data_streams.stream_shards(self.arn)
@@ -79,6 +81,7 @@ class TableStreamSource:
         self.platform, self.arn = platform, arn
         parsed = split_arn(arn)
         self.account, self.region = (parsed.account, parsed.region) if parsed else ("", "")
+        self.channel: str | None = None
 
     def shards(self) -> list[dict[str, Any]] | None:
         description = self.platform.streams.describe_table_stream(self.account, self.region, self.arn)

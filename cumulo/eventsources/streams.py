@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cumulo.eventsources")
 CHECKPOINTS = "lambda.esm.checkpoints"
 IDLE_POLL_S = 0.2
+WAKE_TIMEOUT_S = 1.0  # a source with write hints (Kinesis) is still re-read this often
 SHARD_SCAN_S = 1.0
 MAX_BACKOFF_S = 30.0
 
@@ -155,7 +156,10 @@ class StreamPoller:
         if (closed or self._shard_closed(shard)) and "window" not in point and not self.source.read(shard, after, 1):
             self._save(shard, after, done=True)
             return True
-        await asyncio.sleep(IDLE_POLL_S)
+        if self.source.channel and not self.mapping.get("TumblingWindowInSeconds"):
+            await self.platform.notifier.wait(self.source.channel, WAKE_TIMEOUT_S)
+        else:
+            await asyncio.sleep(IDLE_POLL_S)
         return False
 
     def _shard_closed(self, shard: str) -> bool:

@@ -161,6 +161,10 @@ class DataStreams(Protocol):
         ``PartitionKey``."""
         ...
 
+    def records_channel(self, stream_arn: str) -> str:
+        """The ``platform.notifier`` channel hinted whenever records are added to the stream."""
+        ...
+
     def shard_position(self, stream_arn: str, shard: str, at: float | None) -> str | None:
         """Where a reader starts: after the newest record (``at`` None, LATEST), or just before the
         first record that arrived at or after ``at`` (AT_TIMESTAMP); None means the oldest."""

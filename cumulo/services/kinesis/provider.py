@@ -14,6 +14,7 @@ from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.kinesis import records
 from cumulo.services.kinesis.limits import ShardWriteLimits
+from cumulo.services.kinesis.records import records_channel
 from cumulo.services.kinesis.shards import (
     STREAMS,
     close_shard,
@@ -312,6 +313,7 @@ class KinesisProvider(Provider):
         with self.platform.store.transaction():
             records.append(self.platform.store, key, rows)
             self.platform.store.put(STREAMS, key, stream)
+        self.platform.notifier.notify(records_channel(stream["arn"]))  # wakes stream pollers
         return sequences
 
     # ---------------------------------------------------------------- reading
@@ -470,6 +472,9 @@ class KinesisProvider(Provider):
             return []
         return records.read(self.platform.store, found[0], shard, after_sequence, limit,
                             found[1]["retention"] * 3600)
+
+    def records_channel(self, stream_arn: str) -> str:
+        return records_channel(stream_arn)
 
     def shard_position(self, stream_arn: str, shard: str, at: float | None) -> str | None:
         found = self._by_arn(stream_arn)

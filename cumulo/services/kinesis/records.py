@@ -12,6 +12,11 @@ from cumulo.store.base import Store
 RECORDS = "kinesis_records"
 
 
+def records_channel(stream_arn: str) -> str:
+    """The notifier channel hinted when records are added to the stream (stream pollers wait on it)."""
+    return f"kinesis-records:{stream_arn}"
+
+
 def shard_prefix(stream_key: str, shard: str) -> str:
     return f"{stream_key}/{shard}/"
 
