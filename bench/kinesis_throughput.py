@@ -4,7 +4,7 @@
   (shard write limits off, as a bulk load would run).
 * **GetRecords**: latency of reading 100 records from a shard (p50/p99).
 * **end to end**: records/s from PutRecords through an event source mapping into a Python function,
-  with BatchSize 100 and 1,000 (ParallelizationFactor 1: the factor is not honoured yet).
+  with BatchSize 100 and 1,000 and ParallelizationFactor 1 and 10.
 * **put-to-invoke**: time from PutRecord returning to the function starting on that record, p50/p99
   (the function reads the wall clock; client and server are on this machine).
 
@@ -119,7 +119,7 @@ def put_and_get(url: str, label: str, count: int) -> list[Figure]:
             *latency_figures(BENCH, f"{label} GetRecords (100 records)", samples)]
 
 
-def end_to_end(url: str, batch_size: int, count: int) -> list[Figure]:
+def end_to_end(url: str, batch_size: int, factor: int, count: int) -> list[Figure]:
     kinesis, sqs, functions = client(url, "kinesis"), client(url, "sqs"), client(url, "lambda")
     name = _stream(kinesis)
     queue = sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -127,7 +127,7 @@ def end_to_end(url: str, batch_size: int, count: int) -> list[Figure]:
     create_python_function(functions, function, f"QUEUE = {queue!r}\n" + RECORDER, Timeout=60)
     arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
     mapping = functions.create_event_source_mapping(EventSourceArn=arn, FunctionName=function, BatchSize=batch_size,
-                                                    StartingPosition="LATEST")["UUID"]
+                                                    ParallelizationFactor=factor, StartingPosition="LATEST")["UUID"]
     wait_for(lambda: functions.get_event_source_mapping(UUID=mapping)["State"] == "Enabled", timeout=30)
     started = time.perf_counter()
     for start in range(0, count, 500):
@@ -162,9 +162,9 @@ def end_to_end(url: str, batch_size: int, count: int) -> list[Figure]:
         wait_for(invoked, timeout=30, interval=0, message="latency record delivered")
         latencies.append(arrived[0] - before)
     functions.delete_event_source_mapping(UUID=mapping)
-    figures = [Figure(BENCH, f"cumulo end to end, BatchSize {batch_size}", round(count / elapsed), "rec/s",
-                      f"{SHARDS} shards, ParallelizationFactor 1")]
-    if batch_size == 100:
+    figures = [Figure(BENCH, f"cumulo end to end, BatchSize {batch_size}, ParallelizationFactor {factor}",
+                      round(count / elapsed), "rec/s", f"{SHARDS} shards")]
+    if batch_size == 100 and factor == 1:
         figures += latency_figures(BENCH, "cumulo put-to-invoke", latencies)
     return figures
 
@@ -173,8 +173,8 @@ def run(quick: bool = False) -> list[Figure]:
     count = 2_000 if quick else 20_000
     with cumulo_server() as url:
         figures = put_and_get(url, "cumulo", count)
-        for batch_size in (100, 1000):
-            figures += end_to_end(url, batch_size, count)
+        for batch_size, factor in ((100, 1), (1000, 1), (100, 10), (1000, 10)):
+            figures += end_to_end(url, batch_size, factor, count)
     if importlib.util.find_spec("moto") is None:
         print("moto is not installed: its figures are skipped (pip install 'moto[server]')", file=sys.stderr)
         return figures
