@@ -241,3 +241,22 @@ def test_cbor_clients_are_answered_in_cbor(server, kinesis):
     assert isinstance(record["ApproximateArrivalTimestamp"], datetime.datetime)
     status, _, error = call("DescribeStream", {"StreamName": "missing-stream"})
     assert status == 400 and error["__type"] == "ResourceNotFoundException"
+
+
+def test_enhanced_fan_out_consumers_register_and_deregister(kinesis):
+    name = new_stream(kinesis, shards=1)
+    arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="app")["Consumer"]
+    assert consumer["ConsumerARN"].startswith(f"{arn}/consumer/app:") and consumer["ConsumerStatus"] == "ACTIVE"
+    code, _ = error_of(lambda: kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="app"))
+    assert code == "ResourceInUseException"
+    described = kinesis.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"])["ConsumerDescription"]
+    assert described["StreamARN"] == arn and described["ConsumerName"] == "app"
+    assert [c["ConsumerName"] for c in kinesis.list_stream_consumers(StreamARN=arn)["Consumers"]] == ["app"]
+    assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["ConsumerCount"] == 1
+    code, _ = error_of(lambda: kinesis.delete_stream(StreamName=name))
+    assert code == "ResourceInUseException"
+    kinesis.deregister_stream_consumer(StreamARN=arn, ConsumerName="app")
+    code, _ = error_of(lambda: kinesis.describe_stream_consumer(ConsumerARN=consumer["ConsumerARN"]))
+    assert code == "ResourceNotFoundException"
+    kinesis.delete_stream(StreamName=name)

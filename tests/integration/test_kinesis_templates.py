@@ -1,5 +1,5 @@
 """Kinesis in templates: AWS::Kinesis::Stream (Ref, GetAtt Arn, shard count and retention
-updates) and SAM `Events: Type: Kinesis` / `Type: DynamoDB` feeding a real function."""
+updates), AWS::Kinesis::StreamConsumer and SAM `Events: Type: Kinesis` / `Type: DynamoDB` feeding a real function."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ Resources:
       ShardCount: !Ref Shards
       RetentionPeriodHours: 48
       Tags: [{Key: app, Value: clicks}]
+  Reader:
+    Type: AWS::Kinesis::StreamConsumer
+    Properties:
+      StreamARN: !GetAtt Clicks.Arn
+      ConsumerName: reader
   Orders:
     Type: AWS::DynamoDB::Table
     Properties:
@@ -67,6 +72,7 @@ Outputs:
   StreamArn: {Value: !GetAtt Clicks.Arn}
   TableName: {Value: !Ref Orders}
   SinkUrl: {Value: !Ref Sink}
+  ConsumerArn: {Value: !GetAtt Reader.ConsumerARN}
 """
 
 
@@ -84,7 +90,8 @@ def test_stream_and_stream_events_deploy_deliver_update_and_delete(server):
     out = outputs(cloudformation, name)
     summary = kinesis.describe_stream_summary(StreamName=out["StreamName"])["StreamDescriptionSummary"]
     assert summary["StreamARN"] == out["StreamArn"] and summary["RetentionPeriodHours"] == 48
-    assert summary["OpenShardCount"] == 1
+    assert summary["OpenShardCount"] == 1 and summary["ConsumerCount"] == 1
+    assert out["ConsumerArn"].startswith(out["StreamArn"] + "/consumer/reader:")
     assert kinesis.list_tags_for_stream(StreamName=out["StreamName"])["Tags"] == [{"Key": "app", "Value": "clicks"}]
     mappings = server.client("lambda").list_event_source_mappings(EventSourceArn=out["StreamArn"])
     mapping = mappings["EventSourceMappings"][0]

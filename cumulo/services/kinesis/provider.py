@@ -13,6 +13,7 @@ from cumulo.arns import parse_arn
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import Provider, RequestContext
 from cumulo.services.kinesis import records
+from cumulo.services.kinesis.consumers import ConsumerOperations
 from cumulo.services.kinesis.limits import ShardWriteLimits
 from cumulo.services.kinesis.records import records_channel
 from cumulo.services.kinesis.shards import (
@@ -45,7 +46,7 @@ def _stamp(at: float) -> str:
     return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(at))
 
 
-class KinesisProvider(Provider):
+class KinesisProvider(ConsumerOperations, Provider):
     service = "kinesis"
 
     def __init__(self, platform: Any) -> None:
@@ -115,7 +116,10 @@ class KinesisProvider(Provider):
         return {}
 
     def delete_stream(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        key, _ = self._stream(context, params)
+        key, stream = self._stream(context, params)
+        if stream.get("consumers") and not params.get("EnforceConsumerDeletion"):
+            raise AwsError("ResourceInUseException", f"Stream {stream['name']} under account {stream['account']} has "
+                           "registered consumers. Use EnforceConsumerDeletion to delete it with them.", status=400)
         with self.platform.store.transaction():
             self.platform.store.delete(STREAMS, key)
             records.drop_stream(self.platform.store, key)
@@ -137,7 +141,7 @@ class KinesisProvider(Provider):
     def describe_stream_summary(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         _, stream = self._stream(context, params)
         return {"StreamDescriptionSummary": {**self._summary(stream), "OpenShardCount": len(open_shards(stream)),
-                                             "ConsumerCount": 0}}
+                                             "ConsumerCount": len(stream.get("consumers", {}))}}
 
     def list_streams(self, context: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         prefix = f"{context.account_id}/{context.region}/"

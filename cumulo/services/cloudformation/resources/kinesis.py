@@ -1,4 +1,4 @@
-"""AWS::Kinesis::Stream: Ref is the stream name; GetAtt Arn."""
+"""AWS::Kinesis::Stream (Ref is the stream name; GetAtt Arn) and AWS::Kinesis::StreamConsumer."""
 
 from __future__ import annotations
 
@@ -75,4 +75,29 @@ class StreamHandler(ResourceHandler):
         await ctx.call("kinesis", "DeleteStream", {"StreamName": physical_id, "EnforceConsumerDeletion": True})
 
 
-HANDLERS = [StreamHandler()]
+
+
+
+class StreamConsumerHandler(ResourceHandler):
+    """AWS::Kinesis::StreamConsumer: Ref and GetAtt ConsumerARN are the consumer's ARN."""
+
+    type = "AWS::Kinesis::StreamConsumer"
+    replace_on = frozenset({"StreamARN", "ConsumerName"})
+    properties = frozenset({"StreamARN", "ConsumerName", "Tags"})
+
+    async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
+        consumer = (await ctx.call("kinesis", "RegisterStreamConsumer", {
+            "StreamARN": props["StreamARN"], "ConsumerName": props["ConsumerName"]}))["Consumer"]
+        return Deployed(consumer["ConsumerARN"], {
+            "ConsumerARN": consumer["ConsumerARN"], "ConsumerName": consumer["ConsumerName"],
+            "ConsumerStatus": consumer["ConsumerStatus"], "StreamARN": props["StreamARN"],
+            "ConsumerCreationTimestamp": str(consumer["ConsumerCreationTimestamp"])})
+
+    async def update(self, ctx: ResourceContext, physical_id: str, old: dict[str, Any],
+                     new: dict[str, Any]) -> Deployed:
+        return Deployed(physical_id, {"ConsumerARN": physical_id, "ConsumerName": new["ConsumerName"],
+                                      "ConsumerStatus": "ACTIVE", "StreamARN": new["StreamARN"]})
+
+    async def delete(self, ctx: ResourceContext, physical_id: str, props: dict[str, Any]) -> None:
+        await ctx.call("kinesis", "DeregisterStreamConsumer", {"ConsumerARN": physical_id})
+HANDLERS = [StreamHandler(), StreamConsumerHandler()]
