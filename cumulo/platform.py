@@ -19,6 +19,7 @@ from cumulo.protocol.catalog import ServiceCatalog
 from cumulo.runtime import isolation_report
 from cumulo.services.base import Provider
 from cumulo.services.interfaces import (
+    DataStreams,
     EventBus,
     FunctionCapacity,
     FunctionInvoker,
@@ -64,6 +65,7 @@ class Platform:
         self.objects = cast(ObjectStore, self.providers["s3"])
         self.metrics = cast(MetricSink, self.providers["cloudwatch"])
         self.streams = cast(TableStreams, self.providers["dynamodb"])
+        self.data_streams = cast(DataStreams, self.providers["kinesis"])
         self.state: dict[str, str] = {name: "starting" for name in self.providers}
         self._started = False
         self._background: set[asyncio.Task] = set()

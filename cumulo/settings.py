@@ -91,6 +91,9 @@ class Settings:
     # EventBridge and EventBridge Scheduler: multiplies the retry backoff delays and the
     # MaximumEventAgeInSeconds limit of target deliveries (0.001 makes a 1 s backoff 1 ms).
     events_retry_time_scale: float = 1.0
+    # Kinesis: a provisioned shard refuses writes above 1 MiB/s or 1,000 records/s with
+    # ProvisionedThroughputExceededException, as AWS. Off lets local bulk loads run unthrottled.
+    kinesis_shard_limits: bool = True
     # Concurrent target deliveries per service (EventBridge, Scheduler); 0 accepts and stores
     # events without delivering them (maintenance, durability tests).
     events_delivery_workers: int = 32

@@ -127,6 +127,8 @@ class ServiceCatalog:
             model = self.model(name)
             if operation_name not in model.operation_names:
                 raise AwsError("UnknownOperationException", "", status=400)
+            if request.headers.get("content-type", "").startswith("application/x-amz-cbor-1.1"):
+                return Resolved(model, model.operation_model(operation_name), PROTOCOLS["amz-cbor-1.1"])
             return Resolved(model, model.operation_model(operation_name), JSON_PROTOCOLS.get(name, PROTOCOLS["json"]))
 
         action = self._action(request)

@@ -437,10 +437,19 @@ class CborProtocol(Protocol):
         return HttpResponse(error_status(service, error), headers, cbor2.dumps(body, default=_cbor_default))
 
 
+class AmzCborProtocol(CborProtocol):
+    """JSON-RPC with CBOR bodies (``application/x-amz-cbor-1.1``, the operation in
+    ``X-Amz-Target``): what the Java SDK v1 and the KCL send Kinesis by default."""
+
+    name = "amz-cbor-1.1"
+    headers = {"Content-Type": "application/x-amz-cbor-1.1"}
+
+
 def _cbor_default(encoder: cbor2.CBOREncoder, value: Any) -> None:
     encoder.encode(str(value))
 
 
 PROTOCOLS: dict[str, Protocol] = {
-    p.name: p for p in (JsonProtocol(), RestJsonProtocol(), RestXmlProtocol(), QueryProtocol(), CborProtocol())
+    p.name: p for p in (JsonProtocol(), RestJsonProtocol(), RestXmlProtocol(), QueryProtocol(), CborProtocol(),
+                        AmzCborProtocol())
 }

@@ -19,6 +19,8 @@ platform attribute     interface               offered by
 ``platform.metrics``   ``MetricSink``          CloudWatch: record a metric data point
 ``platform.streams``   ``TableStreams``        DynamoDB: its streams, their shards and records (for
                                                the Streams API and stream pollers)
+``platform.data_streams`` ``DataStreams``      Kinesis: a stream's shards and their records (for
+                                               stream pollers)
 =====================  ======================  ===================================================
 
 Each interface is a ``typing.Protocol``: the provider satisfies it structurally, so the platform
@@ -152,4 +154,29 @@ class TableStreams(Protocol):
 
     def latest_sequence(self, account: str, region: str, stream_arn: str) -> str | None:
         """The sequence number of the newest record held (None when there is none): where LATEST starts."""
+        ...
+
+
+class DataStreams(Protocol):
+    """Kinesis data streams, read by stream pollers. Sequence numbers are fixed-width decimal text,
+    so they order as text; a poller resumes with the last number it handled."""
+
+    def stream_shards(self, stream_arn: str) -> list[dict[str, Any]] | None:
+        """The stream's shards (``ShardId``, ``ParentShardId``, ``Closed``), None when there is no stream."""
+        ...
+
+    def read_shard(self, stream_arn: str, shard: str, after_sequence: str | None,
+                   limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` retained records after ``after_sequence`` (from the oldest when None):
+        ``SequenceNumber``, ``ApproximateArrivalTimestamp`` (epoch seconds), ``Data`` (bytes),
+        ``PartitionKey``."""
+        ...
+
+    def records_channel(self, stream_arn: str) -> str:
+        """The ``platform.notifier`` channel hinted whenever records are added to the stream."""
+        ...
+
+    def shard_position(self, stream_arn: str, shard: str, at: float | None) -> str | None:
+        """Where a reader starts: after the newest record (``at`` None, LATEST), or just before the
+        first record that arrived at or after ``at`` (AT_TIMESTAMP); None means the oldest."""
         ...

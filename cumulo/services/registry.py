@@ -14,7 +14,9 @@ def provider_classes() -> list[type[Provider]]:
     from cumulo.services.dynamodb.provider import DynamoDbProvider
     from cumulo.services.dynamodbstreams.provider import DynamoDbStreamsProvider
     from cumulo.services.events.provider import EventsProvider
+    from cumulo.services.firehose.provider import FirehoseProvider
     from cumulo.services.iam.provider import IamProvider
+    from cumulo.services.kinesis.provider import KinesisProvider
     from cumulo.services.lambda_.provider import LambdaProvider
     from cumulo.services.logs.provider import LogsProvider
     from cumulo.services.pipes.provider import PipesProvider
@@ -32,7 +34,7 @@ def provider_classes() -> list[type[Provider]]:
     # before HTTP APIs: both data planes answer /_api/{id}, and the REST one passes on ids not its own.
     return [LogsProvider, CloudWatchProvider, S3Provider, IamProvider, StsProvider, SecretsManagerProvider,
             SsmProvider, SqsProvider, SnsProvider,
-            DynamoDbProvider, DynamoDbStreamsProvider,
+            DynamoDbProvider, DynamoDbStreamsProvider, KinesisProvider, FirehoseProvider,
             LambdaProvider, StepFunctionsProvider, EventsProvider, SchedulerProvider, SchemasProvider, PipesProvider,
             ApiGatewayService,
             ApiGatewayV2Service,

@@ -22,8 +22,8 @@ target ARN         delivery                                                   sy
                    ``services.api_calls`` (model validation included)
 ``logs``           ``platform.logs.append`` to the group of the ARN (it must  no
                    exist), stream ``Delivery.log_stream``
-``kinesis``        not available in this build: a retryable                   no
-                   ``SDK_CLIENT_ERROR``
+``kinesis``        Kinesis ``PutRecord`` through ``services.api_calls``, the  no
+                   ``Delivery.partition_key`` (a new UUID when None)
 anything else      a retryable ``SDK_CLIENT_ERROR`` ("... targets are not     no
                    available in this build")
 =================  =========================================================  ===============

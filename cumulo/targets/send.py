@@ -7,7 +7,9 @@ how a durable queue settles a job and its delivery in one commit. Both raise ``T
 
 from __future__ import annotations
 
+import base64
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +47,7 @@ class Delivery:
     event_time: str | None = None  # a log event's time when the payload does not give one
     bus_event: BusEvent | None = None  # an event bus target: the event to put
     http_parameters: dict[str, Any] | None = None  # an API destination target's HttpParameters
+    partition_key: str | None = None  # a Kinesis stream target's PartitionKey (a new UUID when None)
 
 
 def can_send_now(arn: str, delivery: Delivery) -> bool:
@@ -95,7 +98,10 @@ async def send(platform: Platform, arn: str, body: str, delivery: Delivery) -> N
     elif service == "logs":
         _append_to_log_group(platform, arn, body, delivery)
     elif service == "kinesis":
-        raise unavailable("kinesis")
+        await call_target_api(platform, "kinesis", "PutRecord", {
+            "StreamARN": arn, "Data": base64.b64encode(body.encode()).decode(),
+            "PartitionKey": delivery.partition_key or str(uuid.uuid4())}, account=delivery.account,
+            region=delivery.region)
     else:
         raise TargetError("SDK_CLIENT_ERROR", f"Unable to invoke the target: {service} targets are not available in "
                                               "this build.")

@@ -222,7 +222,9 @@ def test_invalid_mappings_are_rejected(lambda_client, sqs):
         ({"EventSourceArn": arn, "BatchSize": 100}, "Maximum batch window"),
         ({"EventSourceArn": fifo_arn, "BatchSize": 20}, "FIFO"),
         ({"EventSourceArn": arn, "FilterCriteria": {"Filters": [{"Pattern": "{not json"}]}}, "filter pattern"),
-        ({"EventSourceArn": "arn:aws:kinesis:us-east-1:000000000000:stream/s"}, "not supported"),
+        ({"EventSourceArn": "arn:aws:kinesis:us-east-1:000000000000:stream/missing",
+          "StartingPosition": "LATEST"}, "Stream not found"),
+        ({"EventSourceArn": "arn:aws:mq:us-east-1:000000000000:broker:b:b-1"}, "not supported"),
     ]
     for arguments, message in cases:
         with pytest.raises(ClientError) as excinfo:

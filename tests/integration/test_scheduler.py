@@ -243,8 +243,9 @@ def test_schedule_validation(scheduler):
     assert create(GroupName=unique("nogroup"))[0] == "ResourceNotFoundException"
     assert create(Target=target(f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"))[0] == "ValidationException"
     assert create(Target=target(f"arn:aws:sqs:{REGION}:{ACCOUNT}:q.fifo"))[0] == "ValidationException"
-    assert create(Target=target(f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/s",
-                                KinesisParameters={"PartitionKey": "k"}))[0] == "ValidationException"
+    scheduler.create_schedule(Name=unique("kinesis"), ScheduleExpression="rate(1 hour)", FlexibleTimeWindow=OFF,
+                              Target=target(f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/s",
+                                            KinesisParameters={"PartitionKey": "k"}))  # served: accepted
     assert create(Target={"Arn": queue, "RoleArn": "not-a-role"})[0] == "ValidationException"
     name = unique("dup")
     scheduler.create_schedule(Name=name, ScheduleExpression="rate(1 hour)", FlexibleTimeWindow=OFF,

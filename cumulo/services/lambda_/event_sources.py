@@ -1,8 +1,8 @@
 """Event source mappings (Create/Get/Update/Delete/ListEventSourceMapping(s)) and their pollers.
 
 Mixed into ``LambdaProvider``. Mappings are records; each enabled one has a running poller
-(``cumulo.eventsources``), restarted with the server. SQS queues are supported; Kinesis,
-DynamoDB streams, MQ and Kafka are rejected with a clear error until those sources exist.
+(``cumulo.eventsources``), restarted with the server. SQS queues, Kinesis streams and DynamoDB
+streams are supported (streams: ``stream_mappings.py``); MQ and Kafka are rejected with a clear error.
 """
 
 from __future__ import annotations
@@ -14,12 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from cumulo.arns import split_arn
 from cumulo.eventsources.sqs import SqsPoller
+from cumulo.eventsources.streams import CHECKPOINTS, StreamPoller
 from cumulo.patterns import InvalidEventPattern, compile_pattern
 from cumulo.protocol.errors import AwsError
 from cumulo.services.base import RequestContext
 from cumulo.services.lambda_.errors import invalid
 from cumulo.services.lambda_.names import parse_function
 from cumulo.services.lambda_.repository import LambdaRepository
+from cumulo.services.lambda_.stream_mappings import (
+    STREAM_SETTINGS,
+    check_stream_exists,
+    check_stream_settings,
+    is_stream,
+    stream_fields,
+)
 from cumulo.services.pagination import decode_token, take_page
 
 if TYPE_CHECKING:
@@ -30,14 +38,14 @@ SQS_MAX_BATCH, SQS_FIFO_MAX_BATCH = 10_000, 10
 MAX_WINDOW_S = 300
 MAX_FILTERS = 5
 UPDATABLE = ("BatchSize", "MaximumBatchingWindowInSeconds", "FilterCriteria", "FunctionResponseTypes",
-             "ScalingConfig")
+             "ScalingConfig", *STREAM_SETTINGS)
 
 
 class EventSourceOperations:
     platform: Platform
 
     def _init_event_sources(self) -> None:
-        self._pollers: dict[str, SqsPoller] = {}
+        self._pollers: dict[str, SqsPoller | StreamPoller] = {}
 
     async def _start_event_sources(self) -> None:
         for key, mapping in self.platform.store.scan(MAPPINGS):
@@ -53,7 +61,8 @@ class EventSourceOperations:
         self._pollers.clear()
 
     def _start_poller(self, mapping: dict[str, Any]) -> None:
-        poller = SqsPoller(self.platform, mapping, self._invoke_batch)
+        kind = StreamPoller if is_stream(mapping["EventSourceArn"]) else SqsPoller
+        poller = kind(self.platform, mapping, self._invoke_batch)
         self._pollers[mapping["UUID"]] = poller
         poller.start()
 
@@ -75,9 +84,12 @@ class EventSourceOperations:
         """Whether the mapping's source queue is FIFO (it must be an existing SQS queue)."""
         parsed = split_arn(arn)
         service = parsed.service if parsed else ""
+        if is_stream(arn):
+            check_stream_exists(self.platform, arn)
+            return False
         if service != "sqs":
             raise invalid(f"Event source mappings for {service or arn} sources are not supported by Cumulo yet: "
-                           "use an SQS queue.")
+                           "use an SQS queue, a Kinesis stream or a DynamoDB stream.")
         fifo = self.platform.queues.fifo_queue(arn)
         if fifo is None:
             raise invalid("Error occurred while ReceiveMessage. SQS Error Code: "
@@ -86,7 +98,12 @@ class EventSourceOperations:
         return fifo
 
     @staticmethod
-    def _check_settings(settings: dict[str, Any], fifo: bool) -> None:
+    def _check_settings(settings: dict[str, Any], fifo: bool, stream: bool = False,
+                        creating: bool = False) -> None:
+        if stream:
+            check_stream_settings(settings, creating)
+            EventSourceOperations._check_filters(settings)
+            return
         size = settings.get("BatchSize") or 10
         window = settings.get("MaximumBatchingWindowInSeconds") or 0
         limit = SQS_FIFO_MAX_BATCH if fifo else SQS_MAX_BATCH
@@ -99,6 +116,10 @@ class EventSourceOperations:
             raise invalid(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_WINDOW_S}.")
         if fifo and window:
             raise invalid("Batching window is not supported for FIFO queues")
+        EventSourceOperations._check_filters(settings)
+
+    @staticmethod
+    def _check_filters(settings: dict[str, Any]) -> None:
         filters = (settings.get("FilterCriteria") or {}).get("Filters") or []
         if len(filters) > MAX_FILTERS:
             raise invalid(f"The number of filters exceeds the limit of {MAX_FILTERS}.")
@@ -135,7 +156,8 @@ class EventSourceOperations:
             raise invalid("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
         fifo = self._source_is_fifo(context, source)
         function_arn = self._function_arn(context, params["FunctionName"])
-        self._check_settings(params, fifo)
+        stream = is_stream(source)
+        self._check_settings(params, fifo, stream, creating=True)
         for _, existing in self.platform.store.scan(MAPPINGS):
             if existing["EventSourceArn"] == source and existing["FunctionArn"] == function_arn \
                     and existing["State"] != "Deleting":
@@ -159,6 +181,8 @@ class EventSourceOperations:
         for member in ("FilterCriteria", "ScalingConfig"):
             if params.get(member):
                 mapping[member] = params[member]
+        if stream:
+            mapping.update(stream_fields(params))
         self.platform.store.put(MAPPINGS, mapping_id, mapping)
         self.platform.spawn(self._settle_mapping(mapping_id))
         return self._public(mapping)
@@ -170,7 +194,9 @@ class EventSourceOperations:
             return
         await self._stop_poller(mapping_id)
         if mapping["State"] == "Deleting":
-            self.platform.store.delete(MAPPINGS, mapping_id)
+            with self.platform.store.transaction():
+                self.platform.store.delete(MAPPINGS, mapping_id)
+                self.platform.store.delete_prefix(CHECKPOINTS, mapping_id + "/")
             return
         mapping["State"] = "Enabled" if mapping["_enabled"] else "Disabled"
         self.platform.store.put(MAPPINGS, mapping_id, mapping)
@@ -187,7 +213,8 @@ class EventSourceOperations:
                            fields={"Type": "User"})
         changed = {k: params[k] for k in UPDATABLE if params.get(k) is not None}
         fifo = self._source_is_fifo(context, mapping["EventSourceArn"])
-        self._check_settings({**{k: mapping.get(k) for k in UPDATABLE}, **changed}, fifo)
+        self._check_settings({**{k: mapping.get(k) for k in UPDATABLE}, **changed}, fifo,
+                             is_stream(mapping["EventSourceArn"]))
         mapping.update(changed)
         if params.get("FunctionName"):
             mapping["FunctionArn"] = self._function_arn(context, params["FunctionName"])

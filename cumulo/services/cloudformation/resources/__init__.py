@@ -38,6 +38,7 @@ def handlers() -> HandlerTable:
         custom,
         dynamodb,
         events,
+        kinesis,
         lambda_,
         messaging,
         monitoring,
@@ -49,5 +50,5 @@ def handlers() -> HandlerTable:
     )
 
     modules = (core, events, lambda_, messaging, apigateway, apigatewayv2, autoscaling, custom, nested, monitoring,
-               s3, dynamodb, secrets, schemas, pipes)
+               s3, dynamodb, secrets, schemas, pipes, kinesis)
     return HandlerTable({handler.type: handler for module in modules for handler in module.HANDLERS})

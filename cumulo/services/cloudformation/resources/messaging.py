@@ -228,13 +228,18 @@ class EventSourceMappingHandler(ResourceHandler):
     type = "AWS::Lambda::EventSourceMapping"
     replace_on = frozenset({"EventSourceArn", "StartingPosition", "StartingPositionTimestamp"})
     MEMBERS = ("BatchSize", "MaximumBatchingWindowInSeconds", "FilterCriteria", "FunctionResponseTypes",
-               "ScalingConfig")
-    properties = frozenset({"EventSourceArn", "FunctionName", "Enabled", *MEMBERS})
+               "ScalingConfig", "ParallelizationFactor", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
+               "MaximumRecordAgeInSeconds", "DestinationConfig", "TumblingWindowInSeconds")
+    INTEGERS = ("BatchSize", "MaximumBatchingWindowInSeconds", "ParallelizationFactor", "MaximumRetryAttempts",
+                "MaximumRecordAgeInSeconds", "TumblingWindowInSeconds")
+    properties = frozenset({"EventSourceArn", "FunctionName", "Enabled", "StartingPosition",
+                            "StartingPositionTimestamp", *MEMBERS})
 
     def _params(self, props: dict[str, Any]) -> dict[str, Any]:
         params = {m: props.get(m) for m in self.MEMBERS}
-        for member in ("BatchSize", "MaximumBatchingWindowInSeconds"):
+        for member in self.INTEGERS:
             params[member] = as_int(params[member])
+        params["BisectBatchOnFunctionError"] = as_bool(params["BisectBatchOnFunctionError"])
         if params["ScalingConfig"]:
             params["ScalingConfig"] = {"MaximumConcurrency": as_int(params["ScalingConfig"]["MaximumConcurrency"])}
         params["Enabled"] = as_bool(props.get("Enabled"))
@@ -242,7 +247,9 @@ class EventSourceMappingHandler(ResourceHandler):
 
     async def create(self, ctx: ResourceContext, props: dict[str, Any]) -> Deployed:
         created = await ctx.call("lambda", "CreateEventSourceMapping", {
-            "EventSourceArn": props["EventSourceArn"], "FunctionName": props["FunctionName"], **self._params(props)})
+            "EventSourceArn": props["EventSourceArn"], "FunctionName": props["FunctionName"],
+            "StartingPosition": props.get("StartingPosition"),
+            "StartingPositionTimestamp": props.get("StartingPositionTimestamp"), **self._params(props)})
         return Deployed(created["UUID"], {"Id": created["UUID"], "EventSourceMappingArn": created.get(
             "EventSourceMappingArn", "")})
 

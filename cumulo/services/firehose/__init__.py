@@ -1,0 +1,1 @@
+"""Amazon Data Firehose (minimal): DirectPut delivery streams into S3."""
