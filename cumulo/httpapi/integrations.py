@@ -314,16 +314,7 @@ class Integrations:
             return Outcome(internal_error())
         status, body = reply.status, reply.body
         call.integration_status = status
-        single: dict[str, str] = {}
-        extra: list[tuple[str, str]] = []
-        for name, value in reply.headers:
-            lower = name.lower()
-            if lower in HOP_BY_HOP:
-                continue
-            if lower in single:
-                extra.append((lower, value))
-            else:
-                single[lower] = value
+        single, extra = reply.relayed_headers(HOP_BY_HOP)
         return Outcome(HttpResponse(status, single, body, extra), Response(status, single, body))
 
     # ------------------------------------------------------------ response parameter mapping

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,21 @@ class Reply:
     status: int
     headers: list[tuple[str, str]]  # as received: names in their case, repeats kept apart
     body: bytes
+
+    def relayed_headers(self, dropped: Collection[str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """The headers to pass on to a client, names lower-cased and those in ``dropped`` (hop-by-hop
+        ones) left out: the first value of each name, then the repeats in order."""
+        first: dict[str, str] = {}
+        repeats: list[tuple[str, str]] = []
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower in dropped:
+                continue
+            if lower in first:
+                repeats.append((lower, value))
+            else:
+                first[lower] = value
+        return first, repeats
 
 
 def _session() -> aiohttp.ClientSession:

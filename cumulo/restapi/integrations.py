@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from cumulo.net import http_client
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.json_codec import write_json
+from cumulo.protocol.lambda_proxy import HOP_BY_HOP
 from cumulo.protocol.protocols import error_status
 from cumulo.restapi import vtl
 from cumulo.restapi.call import RestCall, matches_media_type
@@ -45,7 +46,6 @@ SERVICES = {"states": "stepfunctions", "sqs": "sqs", "sns": "sns", "events": "ev
 QUERY_SERVICES = {"sqs", "sns"}
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.\-]+)\}")
 PROXY_MEMBERS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
-HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "upgrade", "date", "trailer", "te"}
 
 
 class IntegrationFailure(Exception):
@@ -314,16 +314,7 @@ class Integrations:
         except http_client.HttpClientError as error:
             raise failure(f"HTTP integration failed: {error}") from None
         call.integration_status = answer.status
-        single: dict[str, str] = {}
-        extra: list[tuple[str, str]] = []
-        for name, value in answer.headers:
-            lower = name.lower()
-            if lower in HOP_BY_HOP:
-                continue
-            if lower in single:
-                extra.append((lower, value))
-            else:
-                single[lower] = value
+        single, extra = answer.relayed_headers(HOP_BY_HOP)
         return Reply(answer.status, single, extra, answer.body)
 
     # ------------------------------------------------------------ integration responses
