@@ -62,7 +62,8 @@ async def run_until_signalled(settings: Settings) -> int:
 async def _serve_locked(settings: Settings, listener: socket.socket, lock: DataDirLock) -> int:
     try:
         prepare_data_dir(settings.data_dir)
-        prepare_data_dir(settings.scratch_dir)
+        if settings.scratch_dir != settings.data_dir:  # a cluster node's own folder
+            prepare_data_dir(settings.scratch_dir)
         lock.acquire(settings.endpoint_url)
         platform = Platform(settings)
     except Exception as error:

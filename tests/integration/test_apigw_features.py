@@ -175,15 +175,30 @@ def test_lambda_invoke_integration_with_parameter_mapping(gw, echo):
 
 
 def test_unavailable_service_integration_is_500(server, gw):
-    needs_absent = "kinesis"
-    if needs_absent in server.health()["services"]:
-        pytest.skip("kinesis is part of this build")
+    assert "appconfig" not in server.health()["services"]  # a service Cumulo does not serve
     api = http_api(gw)
-    service_route(gw, api["ApiId"], "POST /put", "Kinesis-PutRecord",
-                  {"StreamName": "s", "Data": "$request.body", "PartitionKey": "k"})
+    service_route(gw, api["ApiId"], "GET /config", "AppConfig-GetConfiguration",
+                  {"Application": "a", "Environment": "e", "Configuration": "c", "ClientId": "x"})
     gw.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
-    reply = call(api["ApiEndpoint"] + "/put", method="POST", body="x")
+    reply = call(api["ApiEndpoint"] + "/config")
     assert (reply.status, reply.json()) == (500, {"message": "Internal Server Error"})
+
+
+def test_kinesis_put_record_integration(server, gw):
+    kinesis = server.client("kinesis")
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    api = http_api(gw)
+    service_route(gw, api["ApiId"], "POST /click", "Kinesis-PutRecord",
+                  {"StreamName": "clicks", "Data": "$request.body", "PartitionKey": "$request.header.x-user"})
+    gw.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    reply = call(api["ApiEndpoint"] + "/click", method="POST", body='{"page": "/home"}',
+                 headers={"x-user": "ann", "content-type": "application/json"})
+    assert reply.status == 200 and reply.json()["ShardId"] == "shardId-000000000000", reply.body
+    shard = kinesis.describe_stream(StreamName="clicks")["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="clicks", ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = kinesis.get_records(ShardIterator=iterator)["Records"]
+    assert [(r["PartitionKey"], r["Data"]) for r in records] == [("ann", b'{"page": "/home"}')]
 
 
 def test_sqs_send_message_integration(server, gw):

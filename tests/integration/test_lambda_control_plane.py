@@ -113,10 +113,10 @@ def test_create_rejects_duplicates_bad_zips_and_bad_values_without_creating_anyt
     assert "python2.7 is no longer supported" in deprecated.value.response["Error"]["Message"]
 
     with pytest.raises(ClientError) as unsupported:
-        lambda_client.create_function(FunctionName=bad, Runtime="java21", Role=ROLE, Handler="a.b",
+        lambda_client.create_function(FunctionName=bad, Runtime="dotnet8", Role=ROLE, Handler="a.b",
                                       Code={"ZipFile": CODE})
     assert error_code(unsupported) == "InvalidParameterValueException"
-    assert "java21" in unsupported.value.response["Error"]["Message"]
+    assert "dotnet8" in unsupported.value.response["Error"]["Message"]
 
     with pytest.raises(ClientError) as reserved:
         lambda_client.create_function(FunctionName=bad, Runtime="python3.11", Role=ROLE, Handler="a.b",
