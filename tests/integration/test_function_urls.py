@@ -77,7 +77,7 @@ def test_control_plane_round_trip(lam, function, public_url):
     assert [c["FunctionUrl"] for c in listed] == [public_url]
 
 
-def test_urls_on_aliases_versions_and_missing_functions(lam, function):
+def test_urls_on_aliases_versions_and_missing_functions(lam, function, public_url):  # (+ the $LATEST URL)
     version = lam.publish_version(FunctionName=function)["Version"]
     lam.create_alias(FunctionName=function, Name="live", FunctionVersion=version)
     alias_url = lam.create_function_url_config(FunctionName=function, Qualifier="live", AuthType="AWS_IAM")
