@@ -15,12 +15,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from cumulo.protocol.http import HttpRequest
+from cumulo.protocol.lambda_proxy import clf_time
 
 if TYPE_CHECKING:
     from cumulo.httpapi.views import RouteView, StageView
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
 
 def request_id() -> str:
     """An id shaped like API Gateway's (``Mc7UVioPPHcEKPA=``): 11 random bytes in base64."""
@@ -29,20 +27,6 @@ def request_id() -> str:
 
 def trace_id(epoch: float) -> str:
     return f"Root=1-{int(epoch):08x}-{os.urandom(12).hex()}"
-
-
-_clf_cache: tuple[int, str] = (-1, "")
-
-
-def clf_time(epoch: float) -> str:
-    """``12/Mar/2020:19:03:58 +0000`` (the access-log time format AWS uses in events)."""
-    global _clf_cache
-    second = int(epoch)
-    if _clf_cache[0] != second:
-        t = time.gmtime(second)
-        _clf_cache = (second, f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:"
-                              f"{t.tm_min:02d}:{t.tm_sec:02d} +0000")
-    return _clf_cache[1]
 
 
 @dataclass

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cumulo.httpapi.call import Call, clf_time, trace_id
-from cumulo.protocol.lambda_proxy import encode_request_body
+from cumulo.httpapi.call import Call, trace_id
+from cumulo.protocol.lambda_proxy import clf_time, encode_request_body
 
 
 def encode_body(call: Call) -> tuple[str | None, bool]:

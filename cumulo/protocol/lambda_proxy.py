@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,21 @@ class ProxyResponse:
 def is_text(content_type: str) -> bool:
     kind = content_type.split(";", 1)[0].strip().lower()
     return (kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith("+json") or kind.endswith("+xml"))
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_clf_cache: tuple[int, str] = (-1, "")
+
+
+def clf_time(epoch: float) -> str:
+    """``12/Mar/2020:19:03:58 +0000``: the time format of proxy events' ``requestContext`` and of
+    access logs (computed once per second: every request of that second shares it)."""
+    global _clf_cache
+    second = int(epoch)
+    if _clf_cache[0] != second:
+        t = time.gmtime(second)
+        _clf_cache = (second, f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:"
+                              f"{t.tm_min:02d}:{t.tm_sec:02d} +0000")
+    return _clf_cache[1]
+
 
 def encode_request_body(body: bytes, content_type: str) -> tuple[str | None, bool]:
     """A request body as a proxy event carries it: (text or base64, isBase64Encoded)."""

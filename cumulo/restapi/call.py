@@ -15,15 +15,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from cumulo.protocol.http import HttpRequest
+from cumulo.protocol.lambda_proxy import clf_time
 from cumulo.restapi.views import StageView
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def clf_time(epoch: float) -> str:
-    t = time.gmtime(epoch)
-    return (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:"
-            f"{t.tm_sec:02d} +0000")
 
 
 def matches_media_type(content_type: str, patterns: list[str]) -> bool:

@@ -27,7 +27,13 @@ from cumulo.gateway.session_auth import signed_caller
 from cumulo.protocol import cors
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest, HttpResponse
-from cumulo.protocol.lambda_proxy import HOP_BY_HOP, MalformedResponse, encode_request_body, parse_response
+from cumulo.protocol.lambda_proxy import (
+    HOP_BY_HOP,
+    MalformedResponse,
+    clf_time,
+    encode_request_body,
+    parse_response,
+)
 from cumulo.runtime.streaming import ResponseStream
 from cumulo.services.lambda_.function_urls import URL_HOST_MARKER, URL_PATH_PREFIX
 from cumulo.services.lambda_.invocation import MAX_SYNC_PAYLOAD
@@ -40,18 +46,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("cumulo.lambda.urls")
 HTTP_INTEGRATION_RESPONSE = "application/vnd.awslambda.http-integration-response"
 PRELUDE_END = b"\x00" * 8
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _message(status: int, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
     body = json.dumps({"Message": message}).encode()
     return HttpResponse(status, {"content-type": "application/json", **(headers or {})}, body)
-
-
-def _clf_time(epoch: float) -> str:
-    t = time.gmtime(epoch)
-    return (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:"
-            f"{t.tm_sec:02d} +0000")
 
 
 def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -113,7 +112,7 @@ def url_event(request: HttpRequest, url_id: str, path: str, account: str,
         "http": {"method": request.method, "path": unquote(path), "protocol": "HTTP/1.1",
                  "sourceIp": request.client or "127.0.0.1", "userAgent": request.headers.get("user-agent", "")},
         "requestId": request_id, "routeKey": "$default", "stage": "$default",
-        "time": _clf_time(started), "timeEpoch": int(started * 1000)})
+        "time": clf_time(started), "timeEpoch": int(started * 1000)})
     event["requestContext"] = context
     body, encoded = encode_request_body(request.body, request.headers.get("content-type", ""))
     if body is not None:

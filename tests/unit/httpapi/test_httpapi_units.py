@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 
 from cumulo.httpapi.accesslog import render
 from cumulo.httpapi.authorizers import claim_text, policy_allows
-from cumulo.httpapi.call import Call, clf_time, request_id
+from cumulo.httpapi.call import Call, request_id
 from cumulo.httpapi.mapping import Response, evaluate, json_path
 from cumulo.httpapi.router import Router
 from cumulo.httpapi.views import TokenBucket
 from cumulo.protocol import cors
 from cumulo.protocol.errors import AwsError
 from cumulo.protocol.http import HttpRequest
-from cumulo.protocol.lambda_proxy import MalformedResponse, is_text, parse_response
+from cumulo.protocol.lambda_proxy import MalformedResponse, clf_time, is_text, parse_response
 from cumulo.services.apigatewayv2.openapi import parse_definition
 from cumulo.services.apigatewayv2.routekeys import RouteKeyError, parse_route_key
 
